@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mqttrule.h - the whole public API of mqttrule: an embeddable MQTT codec,
+ * event builder and EMQX-compatible rule engine. Include this one header; the
+ * module headers under mqttrule/ are documented one by one.
+ */
+#ifndef MQTTRULE_H
+#define MQTTRULE_H
+
+#include "mqttrule/common.h"
+/* MQR-MODULE-HEADERS: one line per module, kept in dependency order. */
+
+#endif /* MQTTRULE_H */

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs a build tree into a scratch prefix, then builds two consumers
+# against the installed copy only: examples/minimal/minimal.c with pkg-config,
+# and a CMake project using find_package(mqttrule). Both are run.
+set -euo pipefail
+BUILD=$1
+PREFIX=$2
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+rm -rf "$PREFIX"
+cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
+LIBDIR=$(dirname "$(find "$PREFIX" -name mqttrule.pc | head -1)")/..
+export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags mqttrule) \
+   "$ROOT/examples/minimal/minimal.c" -o "$work/minimal" $(pkg-config --libs mqttrule)
+LD_LIBRARY_PATH=$LIBDIR "$work/minimal"
+cc -std=c11 -Wall -Werror $(pkg-config --cflags mqttrule) \
+   "$ROOT/examples/minimal/minimal.c" -o "$work/minimal-static" \
+   "$LIBDIR/libmqttrule.a" $(pkg-config --libs-only-l --static mqttrule | sed 's/-lmqttrule//')
+"$work/minimal-static"
+mkdir -p "$work/cm"
+cat > "$work/cm/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(mqttrule REQUIRED)
+add_executable(consumer $ROOT/examples/minimal/minimal.c)
+target_link_libraries(consumer PRIVATE mqttrule::mqttrule)
+CM
+cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
+cmake --build "$work/cm/build" >/dev/null
+"$work/cm/build/consumer"
+for f in bin/mqttrule-packet include/mqttrule.h include/mqttrule/common.h; do
+  [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; [ "$f" = bin/mqttrule-packet ] || exit 1; }
+done
+# Only mqr_* symbols are exported from the shared library.
+bad=$(nm -D --defined-only "$LIBDIR"/libmqttrule.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^mqr_' || true)
+[ -z "$bad" ] || { echo "install: unexpected exported symbols: $bad" >&2; exit 1; }
+echo "install: pkg-config, static and find_package consumers OK"
