@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * event.c - the event schema table (spec §2, §4, §5), lookups over it, the
+ * matching of `$events/...` topic filters against event topics (decision D5),
+ * and the formatting of socket addresses as events carry them (§1.3).
+ *
+ * The table is const data: one array of fields per event, in the order
+ * `SELECT *` gives them (decision D3), each with the example value the SQL
+ * tester uses for it (§11.1 "columns_with_exam"), and one array of events
+ * indexed by MQR_EVENT_*. Lookups scan the 17 events; filter matching walks
+ * the filter and the topic level by level as MQTT does. Nothing here
+ * allocates or keeps state.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+#include "mqttrule/event.h"
+
+/*
+ * Field rows: {name, type, flags, example kind, 0, example JSON}. Every event
+ * but message.publish starts with `event` and ends with `timestamp`, `node`
+ * (§2.3, §4); message.publish keeps the order of the §5 table. Example values
+ * follow EMQX's columns_with_exam, with two corrections: User-Property-Pairs
+ * holds {key, value} objects (EMQX's example splits each pair in two), and
+ * the disconnect example spells "Server-Reference" with a dash. Rows shared
+ * by several events are the F_* macros below.
+ */
+#define ROW(name, type, flags, kind, example) {name, type, flags, kind, 0, example}
+#define STR(name, flags, text) ROW(name, MQR_VAL_STRING, flags, MQR_EVEX_JSON, "\"" text "\"")
+#define NUM(name, json) ROW(name, MQR_VAL_INT, 0, MQR_EVEX_JSON, json)
+#define BOOL(name, json) ROW(name, MQR_VAL_BOOL, 0, MQR_EVEX_JSON, json)
+#define OBJ(name, json) ROW(name, MQR_VAL_OBJECT, 0, MQR_EVEX_JSON, json)
+#define NOW(name, flags) ROW(name, MQR_VAL_INT, flags, MQR_EVEX_NOW_MS, NULL)
+#define UNDEF MQR_EVFIELD_UNDEFINED
+#define ATOM MQR_EVFIELD_ATOM
+
+#define EX_USER_PROPS                       \
+    "\"User-Property\":{\"foo\":\"bar\"}," \
+    "\"User-Property-Pairs\":[{\"key\":\"foo\",\"value\":\"bar\"}]"
+
+#define F_EVENT(name) STR("event", ATOM, name)
+#define F_TIMESTAMP NOW("timestamp", 0)
+#define F_NODE ROW("node", MQR_VAL_STRING, ATOM, MQR_EVEX_NODE, NULL)
+#define F_ID ROW("id", MQR_VAL_STRING, 0, MQR_EVEX_MESSAGE_ID, NULL)
+#define F_CLIENTID STR("clientid", 0, "c_emqx")
+#define F_USERNAME STR("username", UNDEF, "u_emqx")
+#define F_PEERNAME STR("peername", UNDEF, "192.168.0.10:56431")
+#define F_SOCKNAME STR("sockname", UNDEF, "0.0.0.0:1883")
+#define F_PEERHOST STR("peerhost", UNDEF, "192.168.0.10")
+#define F_PROTO_NAME STR("proto_name", 0, "MQTT")
+#define F_PROTO_VER NUM("proto_ver", "5")
+#define F_KEEPALIVE NUM("keepalive", "60")
+#define F_CLEAN_START BOOL("clean_start", "true")
+#define F_EXPIRY_INTERVAL NUM("expiry_interval", "3600")
+#define F_CONNECTED_AT NOW("connected_at", 0)
+#define F_CONN_PROPS \
+    OBJ("conn_props", "{\"Session-Expiry-Interval\":7200,\"Receive-Maximum\":32," EX_USER_PROPS "}")
+#define F_CLIENT_ATTRS OBJ("client_attrs", "{\"test\":\"example\"}")
+#define F_TOPIC STR("topic", 0, "t/a")
+#define F_QOS NUM("qos", "1")
+#define F_PAYLOAD STR("payload", 0, "{\\\"msg\\\": \\\"hello\\\"}")
+#define F_FLAGS OBJ("flags", "{}")
+#define F_PUB_PROPS                                                                 \
+    OBJ("pub_props", "{\"Payload-Format-Indicator\":0,\"Message-Expiry-Interval\":30," \
+                     EX_USER_PROPS "}")
+#define F_PUBLISH_RECEIVED_AT NOW("publish_received_at", 0)
+/* The tail every message event shares, from `payload` on. */
+#define F_MESSAGE_TAIL \
+    F_PAYLOAD, F_PEERHOST, F_PEERNAME, F_TOPIC, F_QOS, F_FLAGS, F_PUB_PROPS, F_PUBLISH_RECEIVED_AT
+/* message.delivered / acked / delivery.dropped: sender and receiver. */
+#define F_FROM_TO                                                                          \
+    STR("from_clientid", 0, "c_emqx_1"), STR("from_username", UNDEF, "u_emqx_1"),          \
+        STR("clientid", 0, "c_emqx_2"), STR("username", UNDEF, "u_emqx_2")
+#define F_ALARM                                                                            \
+    STR("name", 0, "alarm_name"), OBJ("details", "{\"some_key_name\":\"some_value\"}"),    \
+        STR("message", 0, "boom"), NOW("activated_at", 0)
+
+static const mqr_event_field_t fields_message_publish[] = {
+    F_ID, F_CLIENTID, F_USERNAME, F_PAYLOAD, F_PEERHOST, F_PEERNAME, F_TOPIC, F_QOS, F_FLAGS,
+    F_PUB_PROPS, F_PUBLISH_RECEIVED_AT, F_CLIENT_ATTRS, F_EVENT("message.publish"), F_TIMESTAMP,
+    F_NODE,
+};
+
+static const mqr_event_field_t fields_client_connected[] = {
+    F_EVENT("client.connected"), F_CLIENTID, F_USERNAME,
+    ROW("mountpoint", MQR_VAL_STRING, UNDEF, MQR_EVEX_NONE, NULL),
+    F_PEERNAME, F_SOCKNAME, F_PROTO_NAME, F_PROTO_VER, F_KEEPALIVE, F_CLEAN_START,
+    NUM("receive_maximum", "32"), F_EXPIRY_INTERVAL, BOOL("is_bridge", "false"), F_CONN_PROPS,
+    F_CONNECTED_AT, F_CLIENT_ATTRS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_client_disconnected[] = {
+    F_EVENT("client.disconnected"), STR("reason", ATOM, "normal"), F_CLIENTID, F_USERNAME,
+    F_PEERNAME, F_SOCKNAME, F_PROTO_NAME, F_PROTO_VER,
+    OBJ("disconn_props", "{\"Session-Expiry-Interval\":7200,"
+                         "\"Reason-String\":\"Redirect to another server\","
+                         "\"Server-Reference\":\"192.168.22.129\"," EX_USER_PROPS "}"),
+    NOW("disconnected_at", 0), F_CONNECTED_AT, F_CLIENT_ATTRS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_client_connack[] = {
+    F_EVENT("client.connack"), STR("reason_code", ATOM, "success"), F_CLIENTID, F_USERNAME,
+    F_PEERNAME, F_SOCKNAME, F_PROTO_NAME, F_PROTO_VER, F_KEEPALIVE, F_CLEAN_START,
+    F_EXPIRY_INTERVAL, NOW("connected_at", UNDEF), F_CONN_PROPS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_client_check_authz_complete[] = {
+    F_EVENT("client.check_authz_complete"), F_CLIENTID, F_USERNAME, F_PEERNAME, F_PEERHOST,
+    F_TOPIC, STR("action", ATOM, "publish"), STR("authz_source", ATOM, "cache"),
+    STR("result", ATOM, "allow"), F_CLIENT_ATTRS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_client_check_authn_complete[] = {
+    F_EVENT("client.check_authn_complete"), F_CLIENTID, F_USERNAME, F_PEERNAME,
+    STR("reason_code", ATOM, "success"), BOOL("is_anonymous", "false"),
+    BOOL("is_superuser", "true"), F_CLIENT_ATTRS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_client_ping[] = {
+    F_EVENT("client.ping"), F_CLIENTID, F_CLEAN_START, F_USERNAME, F_PEERNAME, F_SOCKNAME,
+    F_PROTO_NAME, F_PROTO_VER, F_KEEPALIVE, F_EXPIRY_INTERVAL, F_CONN_PROPS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_session_subscribed[] = {
+    F_EVENT("session.subscribed"), F_CLIENTID, F_USERNAME, F_PEERHOST, F_PEERNAME, F_TOPIC,
+    F_QOS, OBJ("sub_props", "{" EX_USER_PROPS "}"), F_CLIENT_ATTRS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_session_unsubscribed[] = {
+    F_EVENT("session.unsubscribed"), F_CLIENTID, F_USERNAME, F_PEERHOST, F_PEERNAME, F_TOPIC,
+    F_QOS, OBJ("unsub_props", "{" EX_USER_PROPS "}"), F_CLIENT_ATTRS, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_message_delivered[] = {
+    F_EVENT("message.delivered"), F_ID, F_FROM_TO, F_MESSAGE_TAIL, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_message_acked[] = {
+    F_EVENT("message.acked"), F_ID, F_FROM_TO, F_MESSAGE_TAIL,
+    OBJ("puback_props", "{\"Reason-String\":\"OK\"," EX_USER_PROPS "}"), F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_message_dropped[] = {
+    F_EVENT("message.dropped"), F_ID, STR("reason", ATOM, "no_subscribers"), F_CLIENTID,
+    F_USERNAME, F_MESSAGE_TAIL, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_delivery_dropped[] = {
+    F_EVENT("delivery.dropped"), F_ID, STR("reason", ATOM, "queue_full"), F_FROM_TO,
+    F_MESSAGE_TAIL, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_schema_validation_failed[] = {
+    F_EVENT("schema.validation_failed"), F_ID, STR("validation", 0, "my_validation"),
+    F_CLIENTID, F_USERNAME, F_MESSAGE_TAIL, F_TIMESTAMP, F_NODE,
+};
+
+/* The only message event without peerhost. */
+static const mqr_event_field_t fields_message_transformation_failed[] = {
+    F_EVENT("message.transformation_failed"), F_ID, STR("transformation", 0, "my_transformation"),
+    F_CLIENTID, F_USERNAME, F_PAYLOAD, F_PEERNAME, F_TOPIC, F_QOS, F_FLAGS, F_PUB_PROPS,
+    F_PUBLISH_RECEIVED_AT, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_alarm_activated[] = {
+    F_EVENT("alarm.activated"), F_ALARM, F_TIMESTAMP, F_NODE,
+};
+
+static const mqr_event_field_t fields_alarm_deactivated[] = {
+    F_EVENT("alarm.deactivated"), F_ALARM, NOW("deactivated_at", 0), F_TIMESTAMP, F_NODE,
+};
+
+/*
+ * One event row. `ident` names the field array (fields_<ident>) and is the
+ * SQL tester's event_type; the legacy topic, where there is one, is
+ * "$events/<ident>" (LEGACY), else NULL (NO_LEGACY).
+ */
+#define EVENT(id, ident, name, legacy, topic)                                             \
+    {id, (uint32_t)MQR__ARRAY_LEN(fields_##ident), name, legacy(#ident), topic, #ident, \
+     fields_##ident}
+#define LEGACY(ident) "$events/" ident
+#define NO_LEGACY(ident) NULL
+
+/* ORDER: MQR_EVENT_* in mqttrule/event.h. */
+static const mqr_event_schema_t events[MQR_EVENT_COUNT] = {
+    EVENT(MQR_EVENT_MESSAGE_PUBLISH, message_publish, "message.publish", NO_LEGACY, NULL),
+    EVENT(MQR_EVENT_CLIENT_CONNECTED, client_connected,
+          "client.connected", LEGACY, "$events/client/connected"),
+    EVENT(MQR_EVENT_CLIENT_DISCONNECTED, client_disconnected,
+          "client.disconnected", LEGACY, "$events/client/disconnected"),
+    EVENT(MQR_EVENT_CLIENT_CONNACK, client_connack,
+          "client.connack", LEGACY, "$events/client/connack"),
+    EVENT(MQR_EVENT_CLIENT_CHECK_AUTHZ_COMPLETE, client_check_authz_complete,
+          "client.check_authz_complete", LEGACY, "$events/auth/check_authz_complete"),
+    EVENT(MQR_EVENT_CLIENT_CHECK_AUTHN_COMPLETE, client_check_authn_complete,
+          "client.check_authn_complete", LEGACY, "$events/auth/check_authn_complete"),
+    EVENT(MQR_EVENT_CLIENT_PING, client_ping, "client.ping", NO_LEGACY, "$events/client/ping"),
+    EVENT(MQR_EVENT_SESSION_SUBSCRIBED, session_subscribed,
+          "session.subscribed", LEGACY, "$events/session/subscribed"),
+    EVENT(MQR_EVENT_SESSION_UNSUBSCRIBED, session_unsubscribed,
+          "session.unsubscribed", LEGACY, "$events/session/unsubscribed"),
+    EVENT(MQR_EVENT_MESSAGE_DELIVERED, message_delivered,
+          "message.delivered", LEGACY, "$events/message/delivered"),
+    EVENT(MQR_EVENT_MESSAGE_ACKED, message_acked, "message.acked", LEGACY, "$events/message/acked"),
+    EVENT(MQR_EVENT_MESSAGE_DROPPED, message_dropped,
+          "message.dropped", LEGACY, "$events/message/dropped"),
+    EVENT(MQR_EVENT_DELIVERY_DROPPED, delivery_dropped,
+          "delivery.dropped", LEGACY, "$events/message/delivery_dropped"),
+    EVENT(MQR_EVENT_SCHEMA_VALIDATION_FAILED, schema_validation_failed,
+          "schema.validation_failed", LEGACY, "$events/schema_validation/failed"),
+    EVENT(MQR_EVENT_MESSAGE_TRANSFORMATION_FAILED, message_transformation_failed,
+          "message.transformation_failed", LEGACY, "$events/message_transformation/failed"),
+    EVENT(MQR_EVENT_ALARM_ACTIVATED, alarm_activated,
+          "alarm.activated", NO_LEGACY, "$events/sys/alarm_activated"),
+    EVENT(MQR_EVENT_ALARM_DEACTIVATED, alarm_deactivated,
+          "alarm.deactivated", NO_LEGACY, "$events/sys/alarm_deactivated"),
+};
+
+/* 1 when the `len` bytes at `s` equal the NUL-terminated string `z`. */
+static int bytes_eq(const char *s, size_t len, const char *z)
+{
+    return z && strlen(z) == len && memcmp(s, z, len) == 0;
+}
+
+uint32_t mqr_event_count(void) { return MQR_EVENT_COUNT; }
+
+const mqr_event_schema_t *mqr_event_at(uint32_t id)
+{
+    return id < MQR_EVENT_COUNT ? &events[id] : NULL;
+}
+
+/*
+ * The event whose string member at byte offset `key` (or, when `key2` is not
+ * 0, at `key2`) equals s[0..len); NULL when none does or `s` is NULL. The
+ * offsets select name, topic, legacy_topic or test_type, so the three
+ * lookups share one scan.
+ */
+static const mqr_event_schema_t *find_by(size_t key, size_t key2, const char *s, size_t len)
+{
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < MQR_EVENT_COUNT; i++) {
+        const char *const *k = (const char *const *)((const char *)&events[i] + key);
+        const char *const *k2 = (const char *const *)((const char *)&events[i] + key2);
+        if (bytes_eq(s, len, *k) || (key2 && bytes_eq(s, len, *k2)))
+            return &events[i];
+    }
+    return NULL;
+}
+
+const mqr_event_schema_t *mqr_event_find(const char *name, size_t len)
+{
+    return find_by(offsetof(mqr_event_schema_t, name), 0, name, len);
+}
+
+const mqr_event_schema_t *mqr_event_find_topic(const char *topic, size_t len)
+{
+    return find_by(offsetof(mqr_event_schema_t, topic),
+                   offsetof(mqr_event_schema_t, legacy_topic), topic, len);
+}
+
+const mqr_event_schema_t *mqr_event_find_test_type(const char *type, size_t len)
+{
+    return find_by(offsetof(mqr_event_schema_t, test_type), 0, type, len);
+}
+
+const mqr_event_field_t *mqr_event_field(const mqr_event_schema_t *event, const char *name,
+                                         size_t len, uint32_t *out_index)
+{
+    if (!event || !name)
+        return NULL;
+    for (uint32_t i = 0; i < event->field_count; i++) {
+        if (bytes_eq(name, len, event->fields[i].name)) {
+            if (out_index)
+                *out_index = i;
+            return &event->fields[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * MQTT filter matching of filter[0..flen) against the NUL-terminated topic,
+ * level by level: '+' takes one whole level, '#' (the last level) the rest,
+ * including the parent level ("a/#" matches "a"). A '+' or '#' that is not a
+ * whole level, or a '#' before the last level, makes the filter invalid: no
+ * match. Event topics start with '$', which a filter starting with a wildcard
+ * never matches (MQTT 4.7.2), so a wildcard first level fails too.
+ */
+static int filter_match(const char *f, size_t flen, const char *t)
+{
+    size_t i = 0;
+    for (int level = 0;; level++) {
+        size_t fs = i;
+        while (i < flen && f[i] != '/')
+            i++;
+        size_t fl = i - fs;
+        const char *ts = t;
+        while (*t && *t != '/')
+            t++;
+        int wild = fl == 1 && (f[fs] == '+' || f[fs] == '#');
+        if (wild && level == 0)
+            return 0;
+        if (wild && f[fs] == '#')
+            return i == flen;
+        if (!wild && (memchr(f + fs, '+', fl) || memchr(f + fs, '#', fl)))
+            return 0;
+        if (!wild && ((size_t)(t - ts) != fl || memcmp(f + fs, ts, fl) != 0))
+            return 0;
+        if (i == flen)
+            return *t == '\0';
+        i++; /* past the filter's '/' */
+        if (*t == '\0') /* topic ended: only a final "#" level may follow */
+            return flen - i == 1 && f[i] == '#';
+        t++; /* past the topic's '/' */
+    }
+}
+
+int mqr_event_filter_matches(const char *filter, size_t len, const mqr_event_schema_t *event)
+{
+    if (!filter || !event || len == 0)
+        return 0;
+    return (event->topic && filter_match(filter, len, event->topic)) ||
+           (event->legacy_topic && filter_match(filter, len, event->legacy_topic));
+}
+
+/* Dotted decimal of the 4 bytes at `a`; returns the length written. */
+static int format_v4(const uint8_t *a, char *out, size_t cap)
+{
+    return snprintf(out, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+/*
+ * RFC 5952 text of the 16 bytes at `a`: lower-case hex groups without leading
+ * zeros, the longest run of two or more zero groups (the first of equal runs)
+ * written as "::". `out` has room for MQR_ADDR_TEXT_MAX bytes.
+ */
+static int format_v6(const uint8_t *a, char *out)
+{
+    unsigned g[8];
+    int best = -1, best_len = 1;
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && g[j] == 0)
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
+    int n = 0;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            n += snprintf(out + n, MQR_ADDR_TEXT_MAX - (size_t)n, "::");
+            i += best_len - 1;
+            continue;
+        }
+        const char *sep = (i > 0 && i != best + best_len) ? ":" : "";
+        n += snprintf(out + n, MQR_ADDR_TEXT_MAX - (size_t)n, "%s%x", sep, g[i]);
+    }
+    return n;
+}
+
+/* Bytes 0..11 of an IPv4-mapped IPv6 address: ::ffff:0:0/96. */
+static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+int mqr_sockaddr_format(const mqr_sockaddr_t *addr, int with_port, char *buf, size_t cap,
+                        size_t *out_len)
+{
+    char text[MQR_ADDR_TEXT_MAX];
+    int n;
+    if (!addr || !buf)
+        return MQR_EINVAL;
+    if (cap > 0)
+        buf[0] = '\0';
+    if (addr->family == MQR_ADDR_NONE)
+        return MQR_ENOTFOUND;
+    if (addr->family == MQR_ADDR_IPV4)
+        n = format_v4(addr->addr, text, sizeof text);
+    else if (addr->family != MQR_ADDR_IPV6)
+        return MQR_EINVAL;
+    else if (memcmp(addr->addr, v4_mapped_prefix, sizeof v4_mapped_prefix) == 0)
+        n = format_v4(addr->addr + 12, text, sizeof text);
+    else
+        n = format_v6(addr->addr, text);
+    if (with_port)
+        n += snprintf(text + n, sizeof text - (size_t)n, ":%u", (unsigned)addr->port);
+    if ((size_t)n >= cap)
+        return MQR_EBUFFER;
+    memcpy(buf, text, (size_t)n + 1);
+    if (out_len)
+        *out_len = (size_t)n;
+    return MQR_OK;
+}
+
+int mqr_sockaddr_from_sys(const void *sa, size_t sa_len, mqr_sockaddr_t *out)
+{
+    sa_family_t family;
+    size_t family_at = offsetof(struct sockaddr, sa_family);
+    if (!sa || !out || sa_len < family_at + sizeof family)
+        return MQR_EINVAL;
+    memset(out, 0, sizeof *out);
+    memcpy(&family, (const char *)sa + family_at, sizeof family);
+    if (family == AF_INET) {
+        struct sockaddr_in in4;
+        if (sa_len < sizeof in4)
+            return MQR_EINVAL;
+        memcpy(&in4, sa, sizeof in4);
+        out->family = MQR_ADDR_IPV4;
+        out->port = ntohs(in4.sin_port);
+        memcpy(out->addr, &in4.sin_addr, 4);
+        return MQR_OK;
+    }
+    if (family == AF_INET6) {
+        struct sockaddr_in6 in6;
+        if (sa_len < sizeof in6)
+            return MQR_EINVAL;
+        memcpy(&in6, sa, sizeof in6);
+        out->family = MQR_ADDR_IPV6;
+        out->port = ntohs(in6.sin6_port);
+        memcpy(out->addr, &in6.sin6_addr, 16);
+        return MQR_OK;
+    }
+    return MQR_ENOTSUP;
+}
