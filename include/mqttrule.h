@@ -9,5 +9,6 @@
 
 #include "mqttrule/common.h"
 /* MQR-MODULE-HEADERS: one line per module, kept in dependency order. */
+#include "mqttrule/packet.h"
 
 #endif /* MQTTRULE_H */
