@@ -7,8 +7,8 @@
  * The table is const data: one array of fields per event, in the order
  * `SELECT *` gives them (decision D3), each with the example value the SQL
  * tester uses for it (§11.1 "columns_with_exam"), and one array of events
- * indexed by MQR_EVENT_*. Lookups scan the 17 events; filter matching walks
- * the filter and the topic level by level as MQTT does. Nothing here
+ * indexed by MQR_EVENT_*. Lookups scan the 17 events; filter matching is the
+ * codec's MQTT topic matching against both topics of an event. Nothing here
  * allocates or keeps state.
  */
 #include <netinet/in.h>
@@ -282,49 +282,20 @@ const mqr_event_field_t *mqr_event_field(const mqr_event_schema_t *event, const 
     return NULL;
 }
 
-/*
- * MQTT filter matching of filter[0..flen) against the NUL-terminated topic,
- * level by level: '+' takes one whole level, '#' (the last level) the rest,
- * including the parent level ("a/#" matches "a"). A '+' or '#' that is not a
- * whole level, or a '#' before the last level, makes the filter invalid: no
- * match. Event topics start with '$', which a filter starting with a wildcard
- * never matches (MQTT 4.7.2), so a wildcard first level fails too.
- */
-static int filter_match(const char *f, size_t flen, const char *t)
+/* 1 when the valid filter f[0..flen) matches `topic` (NULL: no topic). */
+static int topic_matches(const char *f, size_t flen, const char *topic)
 {
-    size_t i = 0;
-    for (int level = 0;; level++) {
-        size_t fs = i;
-        while (i < flen && f[i] != '/')
-            i++;
-        size_t fl = i - fs;
-        const char *ts = t;
-        while (*t && *t != '/')
-            t++;
-        int wild = fl == 1 && (f[fs] == '+' || f[fs] == '#');
-        if (wild && level == 0)
-            return 0;
-        if (wild && f[fs] == '#')
-            return i == flen;
-        if (!wild && (memchr(f + fs, '+', fl) || memchr(f + fs, '#', fl)))
-            return 0;
-        if (!wild && ((size_t)(t - ts) != fl || memcmp(f + fs, ts, fl) != 0))
-            return 0;
-        if (i == flen)
-            return *t == '\0';
-        i++; /* past the filter's '/' */
-        if (*t == '\0') /* topic ended: only a final "#" level may follow */
-            return flen - i == 1 && f[i] == '#';
-        t++; /* past the topic's '/' */
-    }
+    return topic && mqr_topic_match(f, flen, topic, strlen(topic));
 }
 
+/* MQTT matching through the codec: a filter must be valid, and a filter whose
+ * first level is a wildcard matches no `$` topic (MQTT 4.7.2). */
 int mqr_event_filter_matches(const char *filter, size_t len, const mqr_event_schema_t *event)
 {
-    if (!filter || !event || len == 0)
+    if (!filter || !event || mqr_topic_validate_filter(filter, len, NULL) != MQR_OK)
         return 0;
-    return (event->topic && filter_match(filter, len, event->topic)) ||
-           (event->legacy_topic && filter_match(filter, len, event->legacy_topic));
+    return topic_matches(filter, len, event->topic) ||
+           topic_matches(filter, len, event->legacy_topic);
 }
 
 /* Dotted decimal of the 4 bytes at `a`; returns the length written. */

@@ -12,8 +12,14 @@
  * plain topic filters. The `metadata` column is not part of a schema: the
  * engine appends it when it evaluates a rule (spec §1.1).
  *
- * The schema tables are const data with static storage: every function here
- * is a pure lookup, allocates nothing and is safe from any number of threads.
+ * mqr_event_connack_build() turns a decoded CONNECT, the reason code the
+ * broker decided and the connection's addresses into the client.connack
+ * event: an mqr_value_t object whose members follow the schema. It allocates
+ * only from the arena the caller passes, so once the arena is warm building an
+ * event costs no heap allocation.
+ *
+ * The schema tables are const data with static storage: the schema functions
+ * are pure lookups, allocate nothing and are safe from any number of threads.
  */
 #ifndef MQTTRULE_EVENT_H
 #define MQTTRULE_EVENT_H
@@ -22,6 +28,8 @@
 #include <stdint.h>
 
 #include "mqttrule/common.h"
+#include "mqttrule/packet.h"
+#include "mqttrule/reason.h"
 #include "mqttrule/value.h"
 
 #ifdef __cplusplus
@@ -73,6 +81,10 @@ extern "C" {
 #define MQR_ADDR_IPV4 4
 #define MQR_ADDR_IPV6 6
 
+/* The session expiry EMQX gives a v3 client with clean session 0 (its zone
+ * default mqtt.session_expiry_interval, 2 hours), in milliseconds. */
+#define MQR_EVENT_V3_SESSION_EXPIRY_MS 7200000
+
 /* Enough for "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:65535" and a NUL. */
 #define MQR_ADDR_TEXT_MAX 48
 
@@ -110,6 +122,35 @@ typedef struct mqr_sockaddr {
     uint16_t port;
     uint8_t addr[16];
 } mqr_sockaddr_t;
+
+/*
+ * What mqr_event_connack_build() needs besides the arena. Initialise it with
+ * mqr_event_connack_init(), then set the fields that apply.
+ */
+typedef struct mqr_connack_input {
+    /* The CONNECT as mqr_packet_decode() returned it (type MQR_PKT_CONNECT),
+     * or NULL when not even its variable header could be read. Borrowed: the
+     * event's strings point into the bytes it points into. */
+    const mqr_packet_t *connect;
+    /* 1: the CONNECT decoded completely. 0: decoding failed (decision D2) and
+     * `connect` holds the fields read before the failure, zeros after it. */
+    int32_t complete;
+    int32_t reason_code;  /* the MQTT 5 reason code decided; 0x00 = success */
+    int32_t connack_sent; /* 0: the connection closes without a CONNACK (D2) */
+    int32_t names;        /* MQR_NAMES_DOC (default) or MQR_NAMES_EMQX (D1) */
+    mqr_sockaddr_t peer;  /* the client's address: peername */
+    mqr_sockaddr_t sock;  /* the listener's address: sockname */
+    int64_t timestamp_ms;    /* the `timestamp` column */
+    int64_t connected_at_ms; /* success only; 0 = timestamp_ms */
+    /* Session expiry of a v3 client with clean session 0, in ms; default
+     * MQR_EVENT_V3_SESSION_EXPIRY_MS. */
+    int64_t v3_session_expiry_ms;
+    /* Upper bound for a v5 Session-Expiry-Interval, in seconds (EMQX's
+     * mqtt.max_session_expiry_interval); 0 = none (default). */
+    uint32_t max_session_expiry_s;
+    uint32_t node_len;
+    const char *node; /* the `node` column, node_len bytes, borrowed; NULL = undefined */
+} mqr_connack_input_t;
 
 /* ---- schemas ---------------------------------------------------------------------------- */
 
@@ -185,6 +226,66 @@ MQR_API int mqr_sockaddr_format(const mqr_sockaddr_t *addr, int with_port, char 
  * Thread-safe.
  */
 MQR_API int mqr_sockaddr_from_sys(const void *sa, size_t sa_len, mqr_sockaddr_t *out);
+
+/* ---- building client.connack --------------------------------------------------------- */
+
+/**
+ * Reset *in to the defaults: no CONNECT, complete 1, reason 0x00, CONNACK
+ * sent, MQR_NAMES_DOC, unknown addresses, times 0, v3 session expiry
+ * MQR_EVENT_V3_SESSION_EXPIRY_MS, no expiry bound, no node. NULL is ignored.
+ * Thread-safe.
+ */
+MQR_API void mqr_event_connack_init(mqr_connack_input_t *in);
+
+/**
+ * Build the client.connack event (spec §2.3) into *out_event: an object with
+ * the members of the client.connack schema in its order.
+ *
+ *   event           "client.connack" (atom)
+ *   reason_code     mqr_reason_connack_name(names, reason_code, proto_ver,
+ *                   connack_sent) (atom)
+ *   clientid        as sent in CONNECT
+ *   username        as sent; undefined without the user name flag
+ *   peername, sockname
+ *                   mqr_sockaddr_format() with port; undefined when unknown
+ *   proto_name, proto_ver, keepalive, clean_start
+ *                   from the CONNECT
+ *   expiry_interval milliseconds (decision D10): v5 Session-Expiry-Interval
+ *                   (0 when absent, bounded by max_session_expiry_s) x 1000;
+ *                   v3 with clean session 0: v3_session_expiry_ms; v3 with
+ *                   clean session 1: 0
+ *   connected_at    connected_at_ms on success (reason 0x00), else undefined
+ *   conn_props      the CONNECT properties by name (spec §1.4), wire order;
+ *                   "User-Property" always (an object, the last of repeated
+ *                   keys wins), "User-Property-Pairs" only when there is a
+ *                   user property ([{"key": k, "value": v}, ...] in wire
+ *                   order); a v3 CONNECT gives {"User-Property": {}}
+ *   timestamp       timestamp_ms
+ *   node            node (atom), or undefined
+ *
+ * When `complete` is 0 (decision D2) a field is set only if the decoder got
+ * to it, and undefined otherwise: proto_name when read, proto_ver when
+ * non-zero, clientid and username when their pointers are set, keepalive and
+ * clean_start when a later field was read (the properties of a v5 CONNECT,
+ * the client id of a v3 one), conn_props of a v5 CONNECT when its properties
+ * were read (of a v3 CONNECT when proto_ver is known), expiry_interval when
+ * what it depends on is known. With `connect` NULL only event, reason_code,
+ * peername, sockname, timestamp and node are set.
+ *
+ * Memory: the members array, the address texts and conn_props are allocated
+ * from `arena` and live until it is reset or destroyed; clientid, username,
+ * proto_name and property strings borrow the CONNECT's input bytes; the
+ * other strings are static or borrowed from `in->node`. Nothing else is
+ * allocated.
+ *
+ * Returns MQR_OK; MQR_EINVAL when in, arena or out_event is NULL, `connect`
+ * is not a CONNECT, `names` is not a profile, or the properties are not
+ * valid; MQR_ENOMEM when the arena cannot grow. On failure *out_event is
+ * undefined and diag (may be NULL) says why. Safe from several threads with
+ * different arenas.
+ */
+MQR_API int mqr_event_connack_build(const mqr_connack_input_t *in, mqr_arena_t *arena,
+                                    mqr_value_t *out_event, mqr_diag_t *diag);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -420,4 +421,682 @@ Test(event, sockaddr_from_sys)
     cr_assert_eq(mqr_sockaddr_from_sys(NULL, sizeof ss, &a), MQR_EINVAL);
     cr_assert_eq(mqr_sockaddr_from_sys(&ss, sizeof ss, NULL), MQR_EINVAL);
     cr_assert_eq(mqr_sockaddr_from_sys(&ss, 1, &a), MQR_EINVAL);
+}
+
+/* ---- client.connack builder ------------------------------------------------------- */
+
+/* A byte builder for CONNECT packets. */
+typedef struct {
+    uint8_t b[512];
+    size_t n;
+} bytes_t;
+
+static void put(bytes_t *w, const void *p, size_t n)
+{
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void put8(bytes_t *w, unsigned v) { w->b[w->n++] = (uint8_t)v; }
+static void put16(bytes_t *w, unsigned v)
+{
+    put8(w, v >> 8);
+    put8(w, v & 0xff);
+}
+static void putstr(bytes_t *w, const char *s)
+{
+    put16(w, (unsigned)strlen(s));
+    put(w, s, strlen(s));
+}
+
+/* Fixed header + `body`: a whole CONNECT packet. */
+static bytes_t frame(const bytes_t *body)
+{
+    bytes_t out = {.n = 0};
+    put8(&out, 0x10);
+    size_t rl = body->n;
+    do {
+        uint8_t d = rl % 128;
+        rl /= 128;
+        put8(&out, d | (rl ? 0x80 : 0));
+    } while (rl);
+    put(&out, body->b, body->n);
+    return out;
+}
+
+/* v3.1.1 CONNECT: client id, optional user name, clean session, keepalive. */
+static bytes_t connect_v311(const char *clientid, const char *username, int clean, unsigned ka)
+{
+    bytes_t body = {.n = 0};
+    putstr(&body, "MQTT");
+    put8(&body, 4);
+    put8(&body, (username ? 0xC0 : 0) | (clean ? 0x02 : 0));
+    put16(&body, ka);
+    putstr(&body, clientid);
+    if (username) {
+        putstr(&body, username);
+        putstr(&body, "pw");
+    }
+    return frame(&body);
+}
+
+/* v3.1 CONNECT ("MQIsdp", level 3) without user name. */
+static bytes_t connect_v31(const char *clientid, int clean, unsigned ka)
+{
+    bytes_t body = {.n = 0};
+    putstr(&body, "MQIsdp");
+    put8(&body, 3);
+    put8(&body, clean ? 0x02 : 0);
+    put16(&body, ka);
+    putstr(&body, clientid);
+    return frame(&body);
+}
+
+/* v5 CONNECT with the property bytes `props` (props_len bytes). */
+static bytes_t connect_v5(const char *clientid, const char *username, int clean, unsigned ka,
+                          const uint8_t *props, size_t props_len)
+{
+    bytes_t body = {.n = 0};
+    putstr(&body, "MQTT");
+    put8(&body, 5);
+    put8(&body, (username ? 0xC0 : 0) | (clean ? 0x02 : 0));
+    put16(&body, ka);
+    put8(&body, (unsigned)props_len); /* < 128 in these tests */
+    put(&body, props, props_len);
+    putstr(&body, clientid);
+    if (username) {
+        putstr(&body, username);
+        putstr(&body, "pw");
+    }
+    return frame(&body);
+}
+
+static mqr_packet_t decode_ok(const bytes_t *b)
+{
+    mqr_packet_t pkt;
+    size_t used = 0;
+    int st = mqr_packet_decode(b->b, b->n, NULL, &pkt, &used, NULL);
+    cr_assert_eq(st, MQR_OK, "decode: %s", mqr_status_name(st));
+    cr_assert_eq(used, b->n);
+    cr_assert_eq(pkt.type, MQR_PKT_CONNECT);
+    return pkt;
+}
+
+typedef struct {
+    mqr_arena_t *arena;
+    mqr_value_t ev;
+} built_t;
+
+static mqr_connack_input_t base_input(const mqr_packet_t *pkt, int reason)
+{
+    mqr_connack_input_t in;
+    mqr_event_connack_init(&in);
+    in.connect = pkt;
+    in.reason_code = reason;
+    in.peer = (mqr_sockaddr_t){.family = MQR_ADDR_IPV4, .port = 56431, .addr = {192, 168, 0, 10}};
+    in.sock = (mqr_sockaddr_t){.family = MQR_ADDR_IPV4, .port = 1883};
+    in.timestamp_ms = 1736512728667;
+    in.connected_at_ms = 1736512728666;
+    in.node = "mqttrule@127.0.0.1";
+    in.node_len = (uint32_t)strlen(in.node);
+    return in;
+}
+
+static built_t build(const mqr_connack_input_t *in)
+{
+    built_t b;
+    cr_assert_eq(mqr_arena_create(NULL, 0, &b.arena), MQR_OK);
+    mqr_diag_t d;
+    int st = mqr_event_connack_build(in, b.arena, &b.ev, &d);
+    cr_assert_eq(st, MQR_OK, "build: %s (%s)", mqr_status_name(st), d.message);
+    return b;
+}
+
+static const mqr_value_t *get(const mqr_value_t *obj, const char *key)
+{
+    const mqr_value_t *v = mqr_value_object_get(obj, key, strlen(key));
+    cr_assert_not_null(v, "no member %s", key);
+    return v;
+}
+
+static void expect_str(const mqr_value_t *obj, const char *key, const char *want)
+{
+    const mqr_value_t *v = get(obj, key);
+    cr_assert_eq(v->type, MQR_VAL_STRING, "%s is %s", key, mqr_value_type_name(v->type));
+    cr_assert_eq(v->len, strlen(want), "%s", key);
+    cr_assert(memcmp(v->u.s, want, v->len) == 0, "%s = %.*s, want %s", key, (int)v->len, v->u.s,
+              want);
+}
+
+static void expect_int(const mqr_value_t *obj, const char *key, int64_t want)
+{
+    const mqr_value_t *v = get(obj, key);
+    cr_assert_eq(v->type, MQR_VAL_INT, "%s is %s", key, mqr_value_type_name(v->type));
+    cr_assert_eq(v->u.i, want, "%s = %lld", key, (long long)v->u.i);
+}
+
+static void expect_bool(const mqr_value_t *obj, const char *key, int want)
+{
+    const mqr_value_t *v = get(obj, key);
+    cr_assert_eq(v->type, MQR_VAL_BOOL, "%s", key);
+    cr_assert_eq(v->u.b, want, "%s", key);
+}
+
+static void expect_undefined(const mqr_value_t *obj, const char *key)
+{
+    cr_assert_eq(get(obj, key)->type, MQR_VAL_UNDEFINED, "%s should be undefined", key);
+}
+
+/* The members are the schema's fields, in order. */
+static void expect_schema_order(const mqr_value_t *ev)
+{
+    const mqr_event_schema_t *s = mqr_event_at(MQR_EVENT_CLIENT_CONNACK);
+    cr_assert_eq(ev->type, MQR_VAL_OBJECT);
+    cr_assert_eq(ev->len, s->field_count);
+    for (uint32_t i = 0; i < ev->len; i++) {
+        const mqr_member_t *m = &ev->u.members[i];
+        cr_assert_eq(m->key_len, strlen(s->fields[i].name));
+        cr_assert(memcmp(m->key, s->fields[i].name, m->key_len) == 0);
+    }
+    cr_assert(get(ev, "event")->flags & MQR_VALF_ATOM);
+    cr_assert(get(ev, "reason_code")->flags & MQR_VALF_ATOM);
+}
+
+/* conn_props of a client without properties: {"User-Property": {}} and nothing else. */
+static void expect_empty_props(const mqr_value_t *ev)
+{
+    const mqr_value_t *p = get(ev, "conn_props");
+    cr_assert_eq(p->type, MQR_VAL_OBJECT);
+    cr_assert_eq(p->len, 1u);
+    const mqr_value_t *up = get(p, "User-Property");
+    cr_assert_eq(up->type, MQR_VAL_OBJECT);
+    cr_assert_eq(up->len, 0u);
+}
+
+Test(event, connack_v311_success_with_username)
+{
+    bytes_t b = connect_v311("conn", "u_emqx", 1, 60);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    built_t r = build(&in);
+    expect_schema_order(&r.ev);
+    expect_str(&r.ev, "event", "client.connack");
+    expect_str(&r.ev, "reason_code", "connection_accepted");
+    expect_str(&r.ev, "clientid", "conn");
+    expect_str(&r.ev, "username", "u_emqx");
+    expect_str(&r.ev, "peername", "192.168.0.10:56431");
+    expect_str(&r.ev, "sockname", "0.0.0.0:1883");
+    expect_str(&r.ev, "proto_name", "MQTT");
+    expect_int(&r.ev, "proto_ver", 4);
+    expect_int(&r.ev, "keepalive", 60);
+    expect_bool(&r.ev, "clean_start", 1);
+    expect_int(&r.ev, "expiry_interval", 0);
+    expect_int(&r.ev, "connected_at", 1736512728666);
+    expect_empty_props(&r.ev);
+    expect_int(&r.ev, "timestamp", 1736512728667);
+    expect_str(&r.ev, "node", "mqttrule@127.0.0.1");
+    cr_assert(get(&r.ev, "node")->flags & MQR_VALF_ATOM);
+    /* strings from the packet are borrowed, not copied */
+    cr_assert(get(&r.ev, "clientid")->u.s >= (const char *)b.b &&
+              get(&r.ev, "clientid")->u.s < (const char *)b.b + b.n);
+    mqr_arena_destroy(r.arena);
+
+    in.names = MQR_NAMES_EMQX;
+    r = build(&in);
+    expect_str(&r.ev, "reason_code", "success");
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_v311_refused_without_username)
+{
+    bytes_t b = connect_v311("dev-1", NULL, 0, 30);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_NOT_AUTHORIZED);
+    built_t r = build(&in);
+    expect_schema_order(&r.ev);
+    expect_str(&r.ev, "reason_code", "unauthorized_client");
+    expect_str(&r.ev, "clientid", "dev-1");
+    expect_undefined(&r.ev, "username");
+    expect_int(&r.ev, "keepalive", 30);
+    expect_bool(&r.ev, "clean_start", 0);
+    expect_int(&r.ev, "expiry_interval", MQR_EVENT_V3_SESSION_EXPIRY_MS);
+    expect_undefined(&r.ev, "connected_at");
+    expect_empty_props(&r.ev);
+    mqr_arena_destroy(r.arena);
+
+    in.v3_session_expiry_ms = 5000;
+    in.names = MQR_NAMES_EMQX;
+    r = build(&in);
+    expect_str(&r.ev, "reason_code", "not_authorized");
+    expect_int(&r.ev, "expiry_interval", 5000);
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_v31)
+{
+    bytes_t b = connect_v31("legacy", 1, 120);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_BAD_USERNAME_OR_PASSWORD);
+    built_t r = build(&in);
+    expect_schema_order(&r.ev);
+    expect_str(&r.ev, "reason_code", "malformed_username_or_password");
+    expect_str(&r.ev, "clientid", "legacy");
+    expect_undefined(&r.ev, "username");
+    expect_str(&r.ev, "proto_name", "MQIsdp");
+    expect_int(&r.ev, "proto_ver", 3);
+    expect_int(&r.ev, "keepalive", 120);
+    expect_bool(&r.ev, "clean_start", 1);
+    expect_int(&r.ev, "expiry_interval", 0);
+    expect_undefined(&r.ev, "connected_at");
+    expect_empty_props(&r.ev);
+    mqr_arena_destroy(r.arena);
+}
+
+/* Session-Expiry-Interval 60, Receive-Maximum 32, user properties a=1, b=2, a=3. */
+static const uint8_t v5_props[] = {
+    0x11, 0, 0, 0, 60,               /* Session-Expiry-Interval */
+    0x21, 0, 32,                     /* Receive-Maximum */
+    0x26, 0, 1, 'a', 0, 1, '1',      /* User-Property a=1 */
+    0x26, 0, 1, 'b', 0, 1, '2',      /* User-Property b=2 */
+    0x26, 0, 1, 'a', 0, 1, '3',      /* User-Property a=3 */
+};
+
+static void expect_pair(const mqr_value_t *arr, uint32_t i, const char *k, const char *v)
+{
+    cr_assert_lt(i, arr->len);
+    const mqr_value_t *p = &arr->u.items[i];
+    cr_assert_eq(p->type, MQR_VAL_OBJECT);
+    cr_assert_eq(p->len, 2u);
+    expect_str(p, "key", k);
+    expect_str(p, "value", v);
+}
+
+Test(event, connack_v5_success_with_properties)
+{
+    bytes_t b = connect_v5("c_emqx", "u_emqx", 1, 60, v5_props, sizeof v5_props);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    built_t r = build(&in);
+    expect_schema_order(&r.ev);
+    expect_str(&r.ev, "reason_code", "success");
+    expect_str(&r.ev, "clientid", "c_emqx");
+    expect_str(&r.ev, "username", "u_emqx");
+    expect_str(&r.ev, "proto_name", "MQTT");
+    expect_int(&r.ev, "proto_ver", 5);
+    expect_int(&r.ev, "keepalive", 60);
+    expect_bool(&r.ev, "clean_start", 1);
+    expect_int(&r.ev, "expiry_interval", 60000);
+    expect_int(&r.ev, "connected_at", 1736512728666);
+
+    const mqr_value_t *p = get(&r.ev, "conn_props");
+    cr_assert_eq(p->type, MQR_VAL_OBJECT);
+    cr_assert_eq(p->len, 4u);
+    cr_assert(memcmp(p->u.members[0].key, "Session-Expiry-Interval", 23) == 0);
+    cr_assert(memcmp(p->u.members[1].key, "Receive-Maximum", 15) == 0);
+    expect_int(p, "Session-Expiry-Interval", 60);
+    expect_int(p, "Receive-Maximum", 32);
+    const mqr_value_t *up = get(p, "User-Property");
+    cr_assert_eq(up->type, MQR_VAL_OBJECT);
+    cr_assert_eq(up->len, 2u, "a repeated key is one member");
+    expect_str(up, "a", "3"); /* the last pair wins */
+    expect_str(up, "b", "2");
+    const mqr_value_t *pairs = get(p, "User-Property-Pairs");
+    cr_assert_eq(pairs->type, MQR_VAL_ARRAY);
+    cr_assert_eq(pairs->len, 3u);
+    expect_pair(pairs, 0, "a", "1");
+    expect_pair(pairs, 1, "b", "2");
+    expect_pair(pairs, 2, "a", "3");
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_v5_refusal_and_profiles)
+{
+    static const uint8_t no_props[1];
+    bytes_t b = connect_v5("c", NULL, 0, 0, no_props, 0);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_UNSUPPORTED_PROTOCOL_VERSION);
+    built_t r = build(&in);
+    expect_str(&r.ev, "reason_code", "unacceptable_protocol_version");
+    expect_undefined(&r.ev, "username");
+    expect_int(&r.ev, "keepalive", 0);
+    expect_bool(&r.ev, "clean_start", 0);
+    expect_int(&r.ev, "expiry_interval", 0); /* v5 without the property: 0 */
+    expect_undefined(&r.ev, "connected_at");
+    expect_empty_props(&r.ev);
+    mqr_arena_destroy(r.arena);
+    in.names = MQR_NAMES_EMQX;
+    r = build(&in);
+    expect_str(&r.ev, "reason_code", "unsupported_protocol_version");
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_v5_expiry_bound_and_max)
+{
+    static const uint8_t sei_max[] = {0x11, 0xff, 0xff, 0xff, 0xff};
+    bytes_t b = connect_v5("c", NULL, 0, 10, sei_max, sizeof sei_max);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    built_t r = build(&in);
+    expect_int(&r.ev, "expiry_interval", 4294967295000LL);
+    expect_int(get(&r.ev, "conn_props"), "Session-Expiry-Interval", 4294967295LL);
+    mqr_arena_destroy(r.arena);
+    in.max_session_expiry_s = 7200;
+    r = build(&in);
+    expect_int(&r.ev, "expiry_interval", 7200000);
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_v5_string_and_binary_properties)
+{
+    static const uint8_t props[] = {
+        0x15, 0, 5, 'S', 'C', 'R', 'A', 'M',  /* Authentication-Method */
+        0x16, 0, 3, 0x01, 0x00, 0xff,         /* Authentication-Data */
+        0x17, 1,                              /* Request-Problem-Information */
+    };
+    bytes_t b = connect_v5("c", NULL, 1, 10, props, sizeof props);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_BAD_AUTHENTICATION_METHOD);
+    built_t r = build(&in);
+    expect_str(&r.ev, "reason_code", "bad_authentication_method");
+    const mqr_value_t *p = get(&r.ev, "conn_props");
+    cr_assert_eq(p->len, 4u);
+    expect_str(p, "Authentication-Method", "SCRAM");
+    const mqr_value_t *data = get(p, "Authentication-Data");
+    cr_assert_eq(data->type, MQR_VAL_STRING);
+    cr_assert_eq(data->len, 3u);
+    cr_assert(memcmp(data->u.s, "\x01\x00\xff", 3) == 0);
+    expect_int(p, "Request-Problem-Information", 1);
+    cr_assert_null(mqr_value_object_get(p, "User-Property-Pairs", 19));
+    mqr_arena_destroy(r.arena);
+}
+
+/* Many user properties with distinct and repeated keys: the index keeps it right. */
+Test(event, connack_v5_many_user_properties)
+{
+    uint8_t props[120];
+    size_t n = 0;
+    for (int i = 0; i < 15; i++) {
+        props[n++] = 0x26;
+        props[n++] = 0;
+        props[n++] = 1;
+        props[n++] = (uint8_t)('a' + i % 5);
+        props[n++] = 0;
+        props[n++] = 2;
+        props[n++] = (uint8_t)('0' + i / 10);
+        props[n++] = (uint8_t)('0' + i % 10);
+    }
+    bytes_t b = connect_v5("c", NULL, 1, 10, props, n);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    built_t r = build(&in);
+    const mqr_value_t *p = get(&r.ev, "conn_props");
+    const mqr_value_t *up = get(p, "User-Property");
+    cr_assert_eq(up->len, 5u);
+    expect_str(up, "a", "10");
+    expect_str(up, "b", "11");
+    expect_str(up, "e", "14");
+    cr_assert(memcmp(up->u.members[0].key, "a", 1) == 0, "first-seen order");
+    cr_assert(memcmp(up->u.members[4].key, "e", 1) == 0);
+    cr_assert_eq(get(p, "User-Property-Pairs")->len, 15u);
+    expect_pair(get(p, "User-Property-Pairs"), 7, "c", "07");
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_addresses)
+{
+    bytes_t b = connect_v311("c", NULL, 1, 10);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    in.peer = v6("::ffff:10.0.0.7", 40000);
+    in.sock = v6("::", 1883);
+    built_t r = build(&in);
+    expect_str(&r.ev, "peername", "10.0.0.7:40000");
+    expect_str(&r.ev, "sockname", ":::1883");
+    mqr_arena_destroy(r.arena);
+    in.peer.family = MQR_ADDR_NONE;
+    in.sock = v6("::1", 1883);
+    in.node = NULL;
+    in.connected_at_ms = 0;
+    r = build(&in);
+    expect_undefined(&r.ev, "peername");
+    expect_str(&r.ev, "sockname", "::1:1883");
+    expect_undefined(&r.ev, "node");
+    expect_int(&r.ev, "connected_at", 1736512728667); /* 0: the timestamp */
+    mqr_arena_destroy(r.arena);
+}
+
+/* D2: a malformed CONNECT from a v3.1.1 client, closed without CONNACK. */
+Test(event, connack_d2_partial_v311)
+{
+    mqr_packet_t pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = MQR_PKT_CONNECT;
+    pkt.proto_ver = 4;
+    pkt.connect.proto_name = (mqr_str_t){"MQTT", 4, 0};
+    pkt.connect.keepalive = 60;
+    pkt.connect.clean_start = 1;
+    /* failed in the client id: nothing after the keepalive was kept */
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_MALFORMED_PACKET);
+    in.complete = 0;
+    in.connack_sent = 0;
+    built_t r = build(&in);
+    expect_schema_order(&r.ev);
+    expect_str(&r.ev, "reason_code", "malformed_packet");
+    expect_str(&r.ev, "proto_name", "MQTT");
+    expect_int(&r.ev, "proto_ver", 4);
+    expect_undefined(&r.ev, "clientid");
+    expect_undefined(&r.ev, "username");
+    expect_undefined(&r.ev, "keepalive");
+    expect_undefined(&r.ev, "clean_start");
+    expect_undefined(&r.ev, "expiry_interval");
+    expect_undefined(&r.ev, "connected_at");
+    expect_empty_props(&r.ev);
+    expect_str(&r.ev, "peername", "192.168.0.10:56431");
+    expect_int(&r.ev, "timestamp", 1736512728667);
+    mqr_arena_destroy(r.arena);
+
+    /* the client id was read, the user name failed */
+    pkt.connect.clientid = (mqr_str_t){"dev", 3, 0};
+    r = build(&in);
+    expect_str(&r.ev, "clientid", "dev");
+    expect_int(&r.ev, "keepalive", 60);
+    expect_bool(&r.ev, "clean_start", 1);
+    expect_int(&r.ev, "expiry_interval", 0);
+    mqr_arena_destroy(r.arena);
+
+    in.names = MQR_NAMES_EMQX;
+    r = build(&in);
+    expect_str(&r.ev, "reason_code", "malformed_packet");
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_d2_partial_v5_and_unreadable)
+{
+    mqr_packet_t pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = MQR_PKT_CONNECT;
+    pkt.proto_ver = 5;
+    pkt.connect.proto_name = (mqr_str_t){"MQTT", 4, 0};
+    pkt.connect.keepalive = 60;
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_PACKET_TOO_LARGE);
+    in.complete = 0;
+    built_t r = build(&in); /* v5: a CONNACK is sent */
+    expect_str(&r.ev, "reason_code", "packet_too_large");
+    expect_int(&r.ev, "proto_ver", 5);
+    expect_undefined(&r.ev, "keepalive");
+    expect_undefined(&r.ev, "conn_props");
+    expect_undefined(&r.ev, "expiry_interval");
+    mqr_arena_destroy(r.arena);
+
+    /* properties read (empty), client id not */
+    static const uint8_t none[1];
+    pkt.connect.props = (mqr_props_t){none, 0, 1};
+    r = build(&in);
+    expect_int(&r.ev, "keepalive", 60);
+    expect_bool(&r.ev, "clean_start", 0);
+    expect_int(&r.ev, "expiry_interval", 0);
+    expect_empty_props(&r.ev);
+    expect_undefined(&r.ev, "clientid");
+    mqr_arena_destroy(r.arena);
+
+    /* properties present but not valid: conn_props stays undefined */
+    static const uint8_t bad[] = {0x11, 0, 0};
+    pkt.connect.props = (mqr_props_t){bad, sizeof bad, 1};
+    r = build(&in);
+    expect_undefined(&r.ev, "conn_props");
+    mqr_arena_destroy(r.arena);
+
+    /* nothing readable */
+    in.connect = NULL;
+    in.reason_code = MQR_RC_MALFORMED_PACKET;
+    in.connack_sent = 0;
+    r = build(&in);
+    expect_schema_order(&r.ev);
+    expect_str(&r.ev, "reason_code", "malformed_packet");
+    static const char *const undef[] = {"clientid", "username", "proto_name", "proto_ver",
+                                        "keepalive", "clean_start", "expiry_interval",
+                                        "connected_at", "conn_props"};
+    for (size_t i = 0; i < sizeof undef / sizeof undef[0]; i++)
+        expect_undefined(&r.ev, undef[i]);
+    expect_str(&r.ev, "peername", "192.168.0.10:56431");
+    expect_str(&r.ev, "node", "mqttrule@127.0.0.1");
+    mqr_arena_destroy(r.arena);
+}
+
+/* A real decoder failure feeds the builder what it read (D2). */
+Test(event, connack_d2_from_decoder)
+{
+    bytes_t b = connect_v311("dev", "user", 1, 60);
+    /* corrupt the user name's UTF-8 */
+    size_t at = b.n - 2 - 2 - 4; /* the user name's first byte */
+    b.b[at] = 0xff;
+    mqr_packet_t pkt;
+    size_t used = 0;
+    int st = mqr_packet_decode(b.b, b.n, NULL, &pkt, &used, NULL);
+    cr_assert_neq(st, MQR_OK);
+    cr_assert_lt(st, 0);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_MALFORMED_PACKET);
+    pkt.type = MQR_PKT_CONNECT;
+    in.complete = 0;
+    in.connack_sent = 0;
+    built_t r = build(&in);
+    expect_str(&r.ev, "reason_code", "malformed_packet");
+    expect_str(&r.ev, "proto_name", "MQTT");
+    expect_int(&r.ev, "proto_ver", 4);
+    mqr_arena_destroy(r.arena);
+}
+
+Test(event, connack_bad_arguments)
+{
+    bytes_t b = connect_v311("c", NULL, 1, 10);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    mqr_arena_t *arena;
+    cr_assert_eq(mqr_arena_create(NULL, 0, &arena), MQR_OK);
+    mqr_value_t ev;
+    mqr_diag_t d;
+    cr_assert_eq(mqr_event_connack_build(NULL, arena, &ev, &d), MQR_EINVAL);
+    cr_assert_eq(d.code, MQR_EINVAL);
+    cr_assert_eq(mqr_event_connack_build(&in, NULL, &ev, NULL), MQR_EINVAL);
+    cr_assert_eq(mqr_event_connack_build(&in, arena, NULL, NULL), MQR_EINVAL);
+    in.names = 7;
+    cr_assert_eq(mqr_event_connack_build(&in, arena, &ev, &d), MQR_EINVAL);
+    cr_assert_eq(ev.type, MQR_VAL_UNDEFINED);
+    cr_assert(strstr(d.message, "profile") != NULL, "%s", d.message);
+    in.names = MQR_NAMES_DOC;
+    pkt.type = MQR_PKT_PUBLISH;
+    cr_assert_eq(mqr_event_connack_build(&in, arena, &ev, &d), MQR_EINVAL);
+    cr_assert(strstr(d.message, "CONNECT") != NULL, "%s", d.message);
+    pkt.type = MQR_PKT_CONNECT;
+    /* complete CONNECT whose properties are not valid */
+    static const uint8_t bad[] = {0x11, 0, 0};
+    pkt.proto_ver = 5;
+    pkt.connect.props = (mqr_props_t){bad, sizeof bad, 1};
+    cr_assert_eq(mqr_event_connack_build(&in, arena, &ev, &d), MQR_EINVAL);
+    mqr_event_connack_init(NULL);
+    mqr_connack_input_t def;
+    memset(&def, 0x5a, sizeof def);
+    mqr_event_connack_init(&def);
+    cr_assert_null(def.connect);
+    cr_assert_eq(def.complete, 1);
+    cr_assert_eq(def.reason_code, 0);
+    cr_assert_eq(def.connack_sent, 1);
+    cr_assert_eq(def.names, MQR_NAMES_DOC);
+    cr_assert_eq(def.peer.family, MQR_ADDR_NONE);
+    cr_assert_eq(def.v3_session_expiry_ms, 7200000);
+    cr_assert_eq(def.max_session_expiry_s, 0u);
+    cr_assert_null(def.node);
+    mqr_arena_destroy(arena);
+}
+
+/* An allocator that counts calls and can fail the Nth allocation. */
+typedef struct {
+    long calls;
+    long fail_at; /* 1-based allocation to fail; 0: never */
+    long allocs;
+} alloc_ctl_t;
+
+static void *ctl_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    alloc_ctl_t *c = ud;
+    (void)old_size;
+    c->calls++;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    c->allocs++;
+    if (c->fail_at && c->allocs == c->fail_at)
+        return NULL;
+    return realloc(ptr, new_size);
+}
+
+/* Once the arena is warm, building an event calls no allocator at all. */
+Test(event, connack_no_allocation_when_warm)
+{
+    bytes_t b = connect_v5("c_emqx", "u_emqx", 1, 60, v5_props, sizeof v5_props);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    alloc_ctl_t ctl = {0, 0, 0};
+    mqr_allocator_t a = {ctl_alloc, &ctl};
+    mqr_arena_t *arena;
+    cr_assert_eq(mqr_arena_create(&a, 0, &arena), MQR_OK);
+    mqr_value_t ev;
+    cr_assert_eq(mqr_event_connack_build(&in, arena, &ev, NULL), MQR_OK);
+    mqr_arena_reset(arena);
+    long before = ctl.calls;
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(mqr_event_connack_build(&in, arena, &ev, NULL), MQR_OK);
+        mqr_arena_reset(arena);
+    }
+    cr_assert_eq(ctl.calls, before, "%ld allocator calls on a warm arena", ctl.calls - before);
+    mqr_arena_destroy(arena);
+}
+
+/* Fail each allocation in turn: MQR_ENOMEM, never a crash or leak. */
+Test(event, connack_allocation_failures)
+{
+    bytes_t b = connect_v5("c_emqx", "u_emqx", 1, 60, v5_props, sizeof v5_props);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    int ok = 0;
+    for (long n = 1; n < 64 && !ok; n++) {
+        alloc_ctl_t ctl = {0, n, 0};
+        mqr_allocator_t a = {ctl_alloc, &ctl};
+        mqr_arena_t *arena = NULL;
+        if (mqr_arena_create(&a, 64, &arena) != MQR_OK)
+            continue;
+        mqr_value_t ev;
+        mqr_diag_t d;
+        int st = mqr_event_connack_build(&in, arena, &ev, &d);
+        if (st == MQR_OK) {
+            ok = ctl.allocs < n; /* no allocation failed: done */
+            expect_int(get(&ev, "conn_props"), "Receive-Maximum", 32);
+        } else {
+            cr_assert_eq(st, MQR_ENOMEM, "n=%ld: %s", n, mqr_status_name(st));
+            cr_assert_eq(d.code, MQR_ENOMEM);
+            cr_assert_eq(ev.type, MQR_VAL_UNDEFINED);
+        }
+        mqr_arena_destroy(arena);
+    }
+    cr_assert(ok, "a run without failure was reached");
 }
