@@ -12,7 +12,6 @@
  * allocates or keeps state.
  */
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -20,7 +19,7 @@
 #include "mqttrule/event.h"
 
 /*
- * Field rows: {name, type, flags, example kind, 0, example JSON}. Every event
+ * Field rows: {name, type, flags, example kind, name length, example JSON}. Every event
  * but message.publish starts with `event` and ends with `timestamp`, `node`
  * (§2.3, §4); message.publish keeps the order of the §5 table. Example values
  * follow EMQX's columns_with_exam, with two corrections: User-Property-Pairs
@@ -28,7 +27,8 @@
  * the disconnect example spells "Server-Reference" with a dash. Rows shared
  * by several events are the F_* macros below.
  */
-#define ROW(name, type, flags, kind, example) {name, type, flags, kind, 0, example}
+#define ROW(name, type, flags, kind, example) \
+    {name, type, flags, kind, (uint32_t)(sizeof name - 1), example}
 #define STR(name, flags, text) ROW(name, MQR_VAL_STRING, flags, MQR_EVEX_JSON, "\"" text "\"")
 #define NUM(name, json) ROW(name, MQR_VAL_INT, 0, MQR_EVEX_JSON, json)
 #define BOOL(name, json) ROW(name, MQR_VAL_BOOL, 0, MQR_EVEX_JSON, json)
@@ -298,18 +298,53 @@ int mqr_event_filter_matches(const char *filter, size_t len, const mqr_event_sch
            topic_matches(filter, len, event->legacy_topic);
 }
 
-/* Dotted decimal of the 4 bytes at `a`; returns the length written. */
-static int format_v4(const uint8_t *a, char *out, size_t cap)
+/*
+ * Address text is written by hand rather than with snprintf: events are built
+ * per connection, and printf's machinery was most of the cost of building
+ * client.connack. Each writer appends at `out` and returns the new end; the
+ * caller's buffer has MQR_ADDR_TEXT_MAX bytes, enough for any address.
+ */
+static char *put_dec(char *out, unsigned v)
 {
-    return snprintf(out, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+    char tmp[5];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *out++ = tmp[--n];
+    return out;
+}
+
+static char *put_hex(char *out, unsigned v)
+{
+    static const char digits[] = "0123456789abcdef";
+    int shift = 12;
+    while (shift > 0 && ((v >> shift) & 0xf) == 0)
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        *out++ = digits[(v >> shift) & 0xf];
+    return out;
+}
+
+/* Dotted decimal of the 4 bytes at `a`. */
+static char *put_v4(char *out, const uint8_t *a)
+{
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            *out++ = '.';
+        out = put_dec(out, a[i]);
+    }
+    return out;
 }
 
 /*
  * RFC 5952 text of the 16 bytes at `a`: lower-case hex groups without leading
  * zeros, the longest run of two or more zero groups (the first of equal runs)
- * written as "::". `out` has room for MQR_ADDR_TEXT_MAX bytes.
+ * written as "::".
  */
-static int format_v6(const uint8_t *a, char *out)
+static char *put_v6(char *out, const uint8_t *a)
 {
     unsigned g[8];
     int best = -1, best_len = 1;
@@ -325,17 +360,18 @@ static int format_v6(const uint8_t *a, char *out)
         }
         i = j > i ? j : i + 1;
     }
-    int n = 0;
     for (int i = 0; i < 8; i++) {
         if (i == best) {
-            n += snprintf(out + n, MQR_ADDR_TEXT_MAX - (size_t)n, "::");
+            *out++ = ':';
+            *out++ = ':';
             i += best_len - 1;
             continue;
         }
-        const char *sep = (i > 0 && i != best + best_len) ? ":" : "";
-        n += snprintf(out + n, MQR_ADDR_TEXT_MAX - (size_t)n, "%s%x", sep, g[i]);
+        if (i > 0 && i != best + best_len)
+            *out++ = ':';
+        out = put_hex(out, g[i]);
     }
-    return n;
+    return out;
 }
 
 /* Bytes 0..11 of an IPv4-mapped IPv6 address: ::ffff:0:0/96. */
@@ -345,7 +381,7 @@ int mqr_sockaddr_format(const mqr_sockaddr_t *addr, int with_port, char *buf, si
                         size_t *out_len)
 {
     char text[MQR_ADDR_TEXT_MAX];
-    int n;
+    char *end;
     if (!addr || !buf)
         return MQR_EINVAL;
     if (cap > 0)
@@ -353,20 +389,24 @@ int mqr_sockaddr_format(const mqr_sockaddr_t *addr, int with_port, char *buf, si
     if (addr->family == MQR_ADDR_NONE)
         return MQR_ENOTFOUND;
     if (addr->family == MQR_ADDR_IPV4)
-        n = format_v4(addr->addr, text, sizeof text);
+        end = put_v4(text, addr->addr);
     else if (addr->family != MQR_ADDR_IPV6)
         return MQR_EINVAL;
     else if (memcmp(addr->addr, v4_mapped_prefix, sizeof v4_mapped_prefix) == 0)
-        n = format_v4(addr->addr + 12, text, sizeof text);
+        end = put_v4(text, addr->addr + 12);
     else
-        n = format_v6(addr->addr, text);
-    if (with_port)
-        n += snprintf(text + n, sizeof text - (size_t)n, ":%u", (unsigned)addr->port);
-    if ((size_t)n >= cap)
+        end = put_v6(text, addr->addr);
+    if (with_port) {
+        *end++ = ':';
+        end = put_dec(end, addr->port);
+    }
+    size_t n = (size_t)(end - text);
+    if (n >= cap)
         return MQR_EBUFFER;
-    memcpy(buf, text, (size_t)n + 1);
+    memcpy(buf, text, n);
+    buf[n] = '\0';
     if (out_len)
-        *out_len = (size_t)n;
+        *out_len = n;
     return MQR_OK;
 }
 

@@ -340,7 +340,7 @@ int mqr_event_connack_build(const mqr_connack_input_t *in, mqr_arena_t *arena,
         return mqr__diag_set(diag, MQR_ENOMEM, "client.connack: arena exhausted");
     mqr_member_t *m = ev.u.members;
     for (int i = 0; i < F_COUNT; i++)
-        set_member(&m[i], schema->fields[i].name, strlen(schema->fields[i].name));
+        set_member(&m[i], schema->fields[i].name, schema->fields[i].name_len);
 
     set_str(&m[F_EVENT].value, EVENT_NAME, sizeof EVENT_NAME - 1, 1);
     set_str(&m[F_REASON_CODE].value, reason, strlen(reason), 1);

@@ -96,7 +96,7 @@ typedef struct mqr_event_field {
     uint32_t type;         /* MQR_VAL_* */
     uint32_t flags;        /* MQR_EVFIELD_* */
     uint32_t example_kind; /* MQR_EVEX_* */
-    uint32_t reserved_;
+    uint32_t name_len;     /* strlen(name) */
     const char *example; /* JSON text when example_kind is MQR_EVEX_JSON, else NULL */
 } mqr_event_field_t;
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "mqttrule.h"
+#include "value_int.h"
 
 #define LEN(s) (s), strlen(s)
 
@@ -194,6 +195,7 @@ Test(event, iteration_ids_and_invariants)
             uint32_t idx = 99;
             mqr_event_field(ev, LEN(ev->fields[a].name), &idx);
             cr_assert_eq(idx, a, "%s.%s is not unique", ev->name, ev->fields[a].name);
+            cr_assert_eq(ev->fields[a].name_len, strlen(ev->fields[a].name));
             const mqr_event_field_t *f = &ev->fields[a];
             cr_assert(f->example_kind <= MQR_EVEX_NONE);
             cr_assert_eq(f->example != NULL, f->example_kind == MQR_EVEX_JSON);
@@ -972,16 +974,23 @@ Test(event, connack_d2_from_decoder)
     mqr_packet_t pkt;
     size_t used = 0;
     int st = mqr_packet_decode(b.b, b.n, NULL, &pkt, &used, NULL);
-    cr_assert_neq(st, MQR_OK);
-    cr_assert_lt(st, 0);
+    cr_assert_eq(st, MQR_EUTF8);
+    cr_assert_eq(pkt.type, MQR_PKT_CONNECT);
     mqr_connack_input_t in = base_input(&pkt, MQR_RC_MALFORMED_PACKET);
-    pkt.type = MQR_PKT_CONNECT;
     in.complete = 0;
     in.connack_sent = 0;
     built_t r = build(&in);
+    expect_schema_order(&r.ev);
     expect_str(&r.ev, "reason_code", "malformed_packet");
     expect_str(&r.ev, "proto_name", "MQTT");
     expect_int(&r.ev, "proto_ver", 4);
+    expect_str(&r.ev, "clientid", "dev");
+    expect_undefined(&r.ev, "username");
+    expect_int(&r.ev, "keepalive", 60);
+    expect_bool(&r.ev, "clean_start", 1);
+    expect_int(&r.ev, "expiry_interval", 0);
+    expect_empty_props(&r.ev);
+    expect_undefined(&r.ev, "connected_at");
     mqr_arena_destroy(r.arena);
 }
 
@@ -1099,4 +1108,62 @@ Test(event, connack_allocation_failures)
         mqr_arena_destroy(arena);
     }
     cr_assert(ok, "a run without failure was reached");
+}
+
+/* The event as compact JSON (insertion order, undefined as "undefined"). */
+static char *to_json(const mqr_value_t *v, uint32_t flags)
+{
+    mqr__sbuf_t b;
+    mqr__sbuf_init_heap(&b, NULL);
+    mqr__json_write(&b, v, flags);
+    mqr__sbuf_putc(&b, '\0');
+    cr_assert_eq(mqr__sbuf_status(&b), MQR_OK);
+    return b.p;
+}
+
+/* docs/events.md's example, byte for byte. */
+Test(event, connack_json_matches_docs)
+{
+    bytes_t b = connect_v5("c_emqx", "u_emqx", 1, 60, v5_props, sizeof v5_props);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_SUCCESS);
+    built_t r = build(&in);
+    char *json = to_json(&r.ev, 0);
+    cr_assert_str_eq(
+        json,
+        "{\"event\":\"client.connack\",\"reason_code\":\"success\",\"clientid\":\"c_emqx\","
+        "\"username\":\"u_emqx\",\"peername\":\"192.168.0.10:56431\","
+        "\"sockname\":\"0.0.0.0:1883\",\"proto_name\":\"MQTT\",\"proto_ver\":5,"
+        "\"keepalive\":60,\"clean_start\":true,\"expiry_interval\":60000,"
+        "\"connected_at\":1736512728666,\"conn_props\":{\"Session-Expiry-Interval\":60,"
+        "\"Receive-Maximum\":32,\"User-Property\":{\"a\":\"3\",\"b\":\"2\"},"
+        "\"User-Property-Pairs\":[{\"key\":\"a\",\"value\":\"1\"},{\"key\":\"b\",\"value\":\"2\"},"
+        "{\"key\":\"a\",\"value\":\"3\"}]},\"timestamp\":1736512728667,"
+        "\"node\":\"mqttrule@127.0.0.1\"}");
+    free(json);
+    mqr_arena_destroy(r.arena);
+}
+
+/* A refused v3.1.1 client without user name: D4's "undefined" and null renderings. */
+Test(event, connack_json_refused_v311)
+{
+    bytes_t b = connect_v311("dev-1", NULL, 1, 30);
+    mqr_packet_t pkt = decode_ok(&b);
+    mqr_connack_input_t in = base_input(&pkt, MQR_RC_NOT_AUTHORIZED);
+    built_t r = build(&in);
+    char *json = to_json(&r.ev, 0);
+    cr_assert_str_eq(
+        json,
+        "{\"event\":\"client.connack\",\"reason_code\":\"unauthorized_client\","
+        "\"clientid\":\"dev-1\",\"username\":\"undefined\",\"peername\":\"192.168.0.10:56431\","
+        "\"sockname\":\"0.0.0.0:1883\",\"proto_name\":\"MQTT\",\"proto_ver\":4,"
+        "\"keepalive\":30,\"clean_start\":true,\"expiry_interval\":0,"
+        "\"connected_at\":\"undefined\",\"conn_props\":{\"User-Property\":{}},"
+        "\"timestamp\":1736512728667,\"node\":\"mqttrule@127.0.0.1\"}");
+    free(json);
+    json = to_json(&r.ev, MQR__JSONF_UNDEFINED_AS_NULL);
+    cr_assert(strstr(json, "\"username\":null") != NULL, "%s", json);
+    cr_assert(strstr(json, "\"connected_at\":null") != NULL, "%s", json);
+    free(json);
+    mqr_arena_destroy(r.arena);
 }
