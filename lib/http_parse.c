@@ -105,6 +105,11 @@ int mqr__http_url_parse(const char *url, mqr__http_url_t *out, mqr_diag_t *diag)
     }
     size_t i = slen + 3;
     size_t host_start = i;
+    size_t auth_len = strcspn(url + i, "/?#");
+    const char *at = memchr(url + i, '@', auth_len);
+    if (at)
+        return url_error(diag, (size_t)(at - url),
+                         "http URL: user information is not supported at byte %zu", NULL, 0);
     if (url[i] == '[') {
         size_t j = i + 1;
         while (url[j] && url[j] != ']') {
@@ -123,9 +128,6 @@ int mqr__http_url_parse(const char *url, mqr__http_url_t *out, mqr_diag_t *diag)
     } else {
         while (url[i] && url[i] != ':' && url[i] != '/' && url[i] != '?' && url[i] != '#') {
             unsigned char c = (unsigned char)url[i];
-            if (c == '@')
-                return url_error(diag, i, "http URL: user information is not supported at byte %zu",
-                                 NULL, 0);
             if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                   c == '-' || c == '.' || c == '_' || c == '~'))
                 return url_error(diag, i, "http URL: bad character in host at byte %zu", NULL, 0);
