@@ -319,8 +319,13 @@ static uint16_t closed_port(void)
     return ntohs(a.sin_port);
 }
 
-static mqr_http_client_t *make_client(mqr_http_config_t *cfg, const char *url, outcomes_t *o)
+/* A client for http://127.0.0.1:<port><path> (port 0: a closed port) that
+ * records outcomes in *o. */
+static mqr_http_client_t *make_client(mqr_http_config_t *cfg, uint16_t port, const char *path,
+                                      outcomes_t *o)
 {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port ? port : closed_port(), path);
     cfg->url = url;
     cfg->on_done = record;
     cfg->ud = o;
@@ -392,9 +397,7 @@ Test(http, queue_full_by_count_drops_at_once)
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
     cfg.max_queue_count = 2;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", closed_port());
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, 0, "/", &o);
     mqr_http_request_t rq = {.body = "x", .body_len = 1};
     uint64_t id = 0;
     cr_assert_eq(mqr_http_submit(c, &rq, 0, &id, NULL), MQR_OK);
@@ -426,10 +429,8 @@ Test(http, queue_full_by_bytes)
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", closed_port());
     cfg.max_queue_bytes = 200;
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, 0, "/", &o);
     char body[150] = {0};
     mqr_http_request_t rq = {.body = body, .body_len = sizeof body};
     cr_assert_eq(mqr_http_submit(c, &rq, 0, NULL, NULL), MQR_OK);
@@ -447,7 +448,7 @@ Test(http, submit_refuses_bad_requests_without_callback)
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    mqr_http_client_t *c = make_client(&cfg, "http://127.0.0.1:1/", &o);
+    mqr_http_client_t *c = make_client(&cfg, 1, "/", &o);
     mqr_diag_t d;
     mqr_http_header_t bad = H("X", "a\nb");
     mqr_http_request_t rq = {.headers = &bad, .header_count = 1};
@@ -477,9 +478,7 @@ Test(http, refused_connection_backs_off_then_expires)
     mqr_http_config_init(&cfg);
     cfg.ttl_ms = 1000;
     cfg.pool_size = 1;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", closed_port());
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, 0, "/", &o);
     mqr_http_request_t rq = {.body = "x", .body_len = 1};
     cr_assert_eq(mqr_http_timeout(c, 0), -1);
     cr_assert_eq(mqr_http_submit(c, &rq, 0, NULL, NULL), MQR_OK);
@@ -528,9 +527,7 @@ Test(http, max_attempts_turns_retries_into_failure)
     mqr_http_config_init(&cfg);
     cfg.max_attempts = 2;
     cfg.pool_size = 1;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", closed_port());
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, 0, "/", &o);
     mqr_http_request_t rq = {.body = "x", .body_len = 1};
     mqr_http_submit(c, &rq, 0, NULL, NULL);
     uint64_t now = 0;
@@ -635,15 +632,13 @@ Test(http, request_bytes_on_the_wire_and_keep_alive)
                                 "2\r\nok\r\n0\r\n\r\n"}};
     server_start(&s);
     outcomes_t o = {0};
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/api/", s.port);
     mqr_http_header_t ch[] = {H("Content-Type", "application/json"), H("X-Client", "c")};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
     cfg.headers = ch;
     cfg.header_count = 2;
     cfg.pool_size = 1;
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, s.port, "/api/", &o);
     mqr_http_header_t rh[] = {H("x-client", "r")};
     mqr_http_request_t rq = {.path = "/v1/events", .headers = rh, .header_count = 1,
                              .body = "{\"a\":1}", .body_len = 7};
@@ -673,13 +668,11 @@ Test(http, status_503_retried_then_500_fails)
                                 "HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nnope"}};
     server_start(&s);
     outcomes_t o = {0};
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", s.port);
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
     cfg.pool_size = 1;
     cfg.backoff_initial_ms = 10;
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, s.port, "", &o);
     mqr_http_request_t rq = {.body = "x", .body_len = 1};
     cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
     run_until(c, &o, 1);
@@ -703,11 +696,9 @@ Test(http, malformed_response_fails_without_retry)
     server_t s = {.count = 1, .responses = {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}};
     server_start(&s);
     outcomes_t o = {0};
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", s.port);
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    mqr_http_client_t *c = make_client(&cfg, url, &o);
+    mqr_http_client_t *c = make_client(&cfg, s.port, "", &o);
     mqr_http_request_t rq = {0};
     cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
     run_until(c, &o, 1);
