@@ -944,9 +944,9 @@ int mqr_http_submit(mqr_http_client_t *c, const mqr_http_request_t *rq, uint64_t
     if (!c || !rq)
         return mqr__diag_set(diag, MQR_EINVAL, "submit: NULL client or request");
     c->m.matched++;
-    int method;
-    const char *path;
-    size_t plen;
+    int method = 0;
+    const char *path = NULL;
+    size_t plen = 0;
     int rc = check_request(c, rq, &method, &path, &plen, diag);
     if (rc != MQR_OK) {
         c->m.failed++;
