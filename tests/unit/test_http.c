@@ -556,8 +556,9 @@ Test(http, max_attempts_turns_retries_into_failure)
 typedef struct server {
     int lfd;
     uint16_t port;
-    const char *responses[4];
+    const char *responses[6]; /* "" closes the connection and accepts the next */
     int count;
+    long delay_ms;            /* before each response */
     char got[8192];
     size_t got_len;
     pthread_t th;
@@ -588,9 +589,16 @@ static void *serve(void *arg)
     server_t *s = arg;
     int fd = accept(s->lfd, NULL, NULL);
     for (int i = 0; fd >= 0 && i < s->count; i++) {
+        if (s->responses[i][0] == '\0') {
+            close(fd);
+            fd = accept(s->lfd, NULL, NULL);
+            continue;
+        }
         if (!read_request(s, fd))
             break;
-        ssize_t w = write(fd, s->responses[i], strlen(s->responses[i]));
+        if (s->delay_ms)
+            sleep_ms(s->delay_ms);
+        ssize_t w = send(fd, s->responses[i], strlen(s->responses[i]), MSG_NOSIGNAL);
         (void)w;
     }
     if (fd >= 0)
@@ -739,10 +747,10 @@ Test(http, connector_test_reports_steps)
     cr_assert_eq(t.step, MQR_HTTP_STEP_NONE);
 }
 
-Test(http, connector_test_times_out_on_a_silent_server)
+Test(http, connector_test_reports_a_connection_closed_early)
 {
     server_t s = {.count = 0};
-    server_start(&s); /* accepts, then closes without answering after the test */
+    server_start(&s); /* accepts, then closes without answering */
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
     mqr_http_config_t cfg;
@@ -755,6 +763,130 @@ Test(http, connector_test_times_out_on_a_silent_server)
      * a response. */
     cr_assert_eq(rc, MQR_EIO);
     cr_assert_eq(t.step, MQR_HTTP_STEP_RESPONSE);
+}
+
+Test(http, connector_test_times_out_on_a_silent_server)
+{
+    server_t s = {.count = 1, .delay_ms = 600,
+                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
+    server_start(&s);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.url = url;
+    mqr_http_test_result_t t;
+    cr_assert_eq(mqr_http_test(&cfg, 200, &t), MQR_ETIMEOUT);
+    cr_assert_eq(t.step, MQR_HTTP_STEP_RESPONSE);
+    cr_assert_str_eq(t.message, "response failed: response timed out after 200 ms");
+    cr_assert_lt(t.elapsed_ms, 500);
+    server_stop(&s);
+}
+
+Test(http, expired_in_flight_then_late_reply)
+{
+    server_t s = {.count = 1, .delay_ms = 300,
+                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
+    server_start(&s);
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.ttl_ms = 100;
+    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    run_until(c, &o, 1);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
+    cr_assert_eq(o.last.reason, MQR_HTTP_REASON_EXPIRED);
+    cr_assert_eq(o.last.step, MQR_HTTP_STEP_RESPONSE);
+    cr_assert_eq(mqr_http_pending(c), 0);
+    cr_assert_eq(mqr_http_fds(c, NULL, 0), 1); /* the connection still waits */
+    mqr_http_metrics_t m = {0};
+    uint64_t until = mqr_http_now_ms() + 3000;
+    while (m.late_reply == 0 && mqr_http_now_ms() < until) {
+        mqr_http_poll(c, 100);
+        mqr_http_metrics(c, &m);
+    }
+    cr_assert_eq(m.late_reply, 1);
+    cr_assert_eq(m.dropped_expired, 1);
+    cr_assert_eq(m.success, 0);
+    cr_assert_eq(o.n, 1);
+    assert_balanced(c);
+    mqr_http_destroy(c);
+    server_stop(&s);
+}
+
+Test(http, stale_keep_alive_connection_is_retried_at_once)
+{
+    server_t s = {.count = 3,
+                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "",
+                                "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"}};
+    server_start(&s);
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.pool_size = 1;
+    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    run_until(c, &o, 1);
+    sleep_ms(100); /* the server closes the kept-alive connection */
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    /* process without polling: the client sends on the idle connection it
+     * has not yet seen closed */
+    mqr_http_process(c, mqr_http_now_ms());
+    run_until(c, &o, 2);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_SUCCESS);
+    cr_assert_eq(o.last.http_status, 202);
+    cr_assert_eq(o.last.attempts, 1);
+    mqr_http_metrics_t m;
+    mqr_http_metrics(c, &m);
+    cr_assert_eq(m.retried, 0);
+    mqr_http_destroy(c);
+    server_stop(&s);
+}
+
+Test(http, interim_100_then_body_until_close)
+{
+    server_t s = {.count = 1,
+                  .responses = {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil close"}};
+    server_start(&s);
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    run_until(c, &o, 1);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_SUCCESS);
+    cr_assert_eq(o.last.http_status, 200);
+    cr_assert_eq(mqr_http_fds(c, NULL, 0), 0);
+    mqr_http_destroy(c);
+    server_stop(&s);
+}
+
+Test(http, destroy_ends_in_flight_messages_as_dropped)
+{
+    server_t s = {.count = 1, .delay_ms = 200,
+                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
+    server_start(&s);
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    for (int i = 0; i < 5; i++)
+        mqr_http_poll(c, 10);
+    mqr_http_metrics_t m;
+    mqr_http_metrics(c, &m);
+    cr_assert_eq(m.inflight, 1);
+    mqr_http_destroy(c);
+    cr_assert_eq(o.n, 1);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
+    cr_assert_eq(o.last.reason, MQR_HTTP_REASON_OTHER);
+    cr_assert_eq(o.last.status, MQR_ESTATE);
+    server_stop(&s);
 }
 
 /* ---- allocation failures ----------------------------------------------------------- */
