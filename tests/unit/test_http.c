@@ -19,6 +19,7 @@
 #include "http_int.h"
 #include "mqttrule.h"
 
+#define EMPTY_200 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 #define H(n, v) ((mqr_http_header_t){(n), sizeof(n) - 1, (v), sizeof(v) - 1})
 
 /* ---- URL -------------------------------------------------------------------- */
@@ -196,7 +197,7 @@ Test(http, head_malformed_inputs)
 
 Test(http, head_size_limit_exact_and_plus_one)
 {
-    const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    const char *r = EMPTY_200;
     size_t n = strlen(r);
     mqr__http_head_t h;
     mqr_diag_t d;
@@ -624,6 +625,16 @@ static void server_stop(server_t *s)
     close(s->lfd);
 }
 
+/* Start server s, make a client for it with cfg and submit one empty request. */
+static mqr_http_client_t *serve_and_submit(server_t *s, mqr_http_config_t *cfg, outcomes_t *o)
+{
+    server_start(s);
+    mqr_http_client_t *c = make_client(cfg, s->port, "/", o);
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    return c;
+}
+
 static void run_until(mqr_http_client_t *c, outcomes_t *o, int n)
 {
     uint64_t until = mqr_http_now_ms() + 5000;
@@ -702,13 +713,10 @@ Test(http, status_503_retried_then_500_fails)
 Test(http, malformed_response_fails_without_retry)
 {
     server_t s = {.count = 1, .responses = {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}};
-    server_start(&s);
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    mqr_http_client_t *c = make_client(&cfg, s.port, "", &o);
-    mqr_http_request_t rq = {0};
-    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
     run_until(c, &o, 1);
     cr_assert_eq(o.last.outcome, MQR_HTTP_FAILED);
     cr_assert_eq(o.last.status, MQR_EHTTP);
@@ -768,7 +776,7 @@ Test(http, connector_test_reports_a_connection_closed_early)
 Test(http, connector_test_times_out_on_a_silent_server)
 {
     server_t s = {.count = 1, .delay_ms = 600,
-                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
+                  .responses = {EMPTY_200}};
     server_start(&s);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
@@ -786,15 +794,12 @@ Test(http, connector_test_times_out_on_a_silent_server)
 Test(http, expired_in_flight_then_late_reply)
 {
     server_t s = {.count = 1, .delay_ms = 300,
-                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
-    server_start(&s);
+                  .responses = {EMPTY_200}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
     cfg.ttl_ms = 100;
-    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
-    mqr_http_request_t rq = {0};
-    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
     run_until(c, &o, 1);
     cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
     cr_assert_eq(o.last.reason, MQR_HTTP_REASON_EXPIRED);
@@ -819,18 +824,16 @@ Test(http, expired_in_flight_then_late_reply)
 Test(http, stale_keep_alive_connection_is_retried_at_once)
 {
     server_t s = {.count = 3,
-                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "",
+                  .responses = {EMPTY_200, "",
                                 "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"}};
-    server_start(&s);
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
     cfg.pool_size = 1;
-    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
-    mqr_http_request_t rq = {0};
-    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
     run_until(c, &o, 1);
     sleep_ms(100); /* the server closes the kept-alive connection */
+    mqr_http_request_t rq = {0};
     cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
     /* process without polling: the client sends on the idle connection it
      * has not yet seen closed */
@@ -850,13 +853,10 @@ Test(http, interim_100_then_body_until_close)
 {
     server_t s = {.count = 1,
                   .responses = {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil close"}};
-    server_start(&s);
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
-    mqr_http_request_t rq = {0};
-    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
     run_until(c, &o, 1);
     cr_assert_eq(o.last.outcome, MQR_HTTP_SUCCESS);
     cr_assert_eq(o.last.http_status, 200);
@@ -868,14 +868,11 @@ Test(http, interim_100_then_body_until_close)
 Test(http, destroy_ends_in_flight_messages_as_dropped)
 {
     server_t s = {.count = 1, .delay_ms = 200,
-                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
-    server_start(&s);
+                  .responses = {EMPTY_200}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    mqr_http_client_t *c = make_client(&cfg, s.port, "/", &o);
-    mqr_http_request_t rq = {0};
-    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
     for (int i = 0; i < 5; i++)
         mqr_http_poll(c, 10);
     mqr_http_metrics_t m;
