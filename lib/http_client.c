@@ -297,8 +297,8 @@ static void retry_or_end(mqr_http_client_t *c, req_t *r, uint64_t now, int penal
 static void conn_fail(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
     req_t *r = k->req;
-    int stale = k->responses > 0 && k->received == 0 && k->state == C_RECV &&
-                r->status != MQR_ETIMEOUT;
+    int stale = k->responses > 0 && k->received == 0 &&
+                (k->state == C_SEND || k->state == C_RECV) && r->status != MQR_ETIMEOUT;
     if (r->status == MQR_ETIMEOUT)
         c->m.timeouts++;
     conn_close(k);
