@@ -886,6 +886,27 @@ Test(http, destroy_ends_in_flight_messages_as_dropped)
     server_stop(&s);
 }
 
+#if MQR_HAVE_OPENSSL
+Test(http, https_client_create_and_ca_file_errors)
+{
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.url = "https://127.0.0.1:1/";
+    cfg.on_done = record;
+    cfg.ud = &o;
+    mqr_http_client_t *ok = NULL;
+    mqr_diag_t okd;
+    cr_assert_eq(mqr_http_create(&cfg, &ok, &okd), MQR_OK, "%s", okd.message);
+    mqr_http_destroy(ok);
+    cfg.ca_file = "/nonexistent/ca.pem";
+    mqr_http_client_t *c = NULL;
+    mqr_diag_t d;
+    cr_assert_eq(mqr_http_create(&cfg, &c, &d), MQR_ETLS);
+    cr_assert(strncmp(d.message, "TLS cannot load the CA file: ", 29) == 0, "%s", d.message);
+}
+#endif
+
 /* ---- allocation failures ----------------------------------------------------------- */
 
 typedef struct failing {
