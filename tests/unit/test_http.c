@@ -878,6 +878,15 @@ Test(http, destroy_ends_in_flight_messages_as_dropped)
     mqr_http_metrics_t m;
     mqr_http_metrics(c, &m);
     cr_assert_eq(m.inflight, 1);
+    mqr_http_fd_t fds[2] = {{-1, 0}, {-1, 0}};
+    cr_assert_eq(mqr_http_fds(c, NULL, 0), 1);
+    cr_assert_eq(mqr_http_fds(c, fds, 2), 1);
+    cr_assert_geq(fds[0].fd, 0);
+    cr_assert_eq(fds[0].events, MQR_HTTP_READ); /* request sent, awaiting the response */
+    cr_assert_eq(fds[1].fd, -1);
+    cr_assert_eq(mqr_http_fd_ready(c, fds[0].fd + 1000, MQR_HTTP_READ, mqr_http_now_ms()),
+                 MQR_ENOTFOUND);
+    cr_assert_eq(mqr_http_timeout(c, mqr_http_now_ms()) > 0, 1);
     mqr_http_destroy(c);
     cr_assert_eq(o.n, 1);
     cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
