@@ -1025,13 +1025,15 @@ void mqr_http_destroy(mqr_http_client_t *c)
         if (r && r->finished) {
             req_free(c, r);
         } else if (r) {
-            req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
+            if (r->status == MQR_OK)
+                req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
             finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
         }
     }
     req_t *r;
     while ((r = queue_pop(c))) {
-        req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
+        if (r->status == MQR_OK)
+            req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
         finish(c, r, AT_QUEUE, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
     }
     client_free(c);

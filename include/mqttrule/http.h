@@ -222,7 +222,8 @@ MQR_API int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **ou
 
 /** Close every connection, complete every pending message with outcome
  *  MQR_HTTP_DROPPED and reason MQR_HTTP_REASON_OTHER (the callback runs for
- *  each), and free the client. NULL is ignored. Never call it from the
+ *  each; status and error are those of the last failed attempt, or
+ *  MQR_ESTATE "the client was destroyed"), and free the client. NULL is ignored. Never call it from the
  *  client's own callback. */
 MQR_API void mqr_http_destroy(mqr_http_client_t *client);
 

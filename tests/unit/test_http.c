@@ -944,6 +944,7 @@ static void *failing_alloc(void *ud, void *ptr, size_t old_size, size_t new_size
 Test(http, every_allocation_failure_is_clean)
 {
     int clean = 0;
+    int saw_connection_failure = 0;
     for (int n = 0; n < 50 && !clean; n++) {
         failing_t f = {.countdown = n};
         outcomes_t o = {0};
@@ -962,10 +963,12 @@ Test(http, every_allocation_failure_is_clean)
             mqr_http_request_t rq = {.body = "x", .body_len = 1};
             rc = mqr_http_submit(c, &rq, 0, NULL, NULL);
             cr_assert(rc == MQR_OK || rc == MQR_ENOMEM);
+            mqr_http_process(c, 0); /* opens a connection: its buffer is allocated */
             assert_balanced(c);
             mqr_http_destroy(c);
             cr_assert_eq(o.n, rc == MQR_OK ? 1 : 0);
-            clean = rc == MQR_OK;
+            saw_connection_failure |= o.n == 1 && o.last.status == MQR_ENOMEM;
+            clean = rc == MQR_OK && o.last.status != MQR_ENOMEM;
         } else {
             cr_assert_eq(rc, MQR_ENOMEM);
             cr_assert_null(c);
@@ -973,4 +976,5 @@ Test(http, every_allocation_failure_is_clean)
         cr_assert_eq(f.live, 0, "leak after failing allocation %d", n);
     }
     cr_assert(clean);
+    cr_assert(saw_connection_failure);
 }
