@@ -584,7 +584,10 @@ static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, ui
     default: mqr__sbuf_put(b, "null", 4); return;
     }
     if (depth >= MQR__VALUE_MAX_DEPTH) {
+        /* overrides a bounded buffer's MQR_EBUFFER: a bigger buffer would
+         * not help, and the caller must not be told to retry with one */
         mqr__sbuf_fail(b, MQR_ELIMIT);
+        b->status = MQR_ELIMIT;
         return;
     }
     if (v->type == MQR_VAL_ARRAY) {

@@ -14,34 +14,7 @@
 
 #include "mqttrule.h"
 #include "value_int.h"
-
-/* ---- a counting allocator that can fail its Nth call ------------------------ */
-
-typedef struct {
-    size_t live;   /* bytes currently allocated */
-    size_t calls;  /* allocations and resizes so far */
-    size_t fail_at; /* 1-based call number that fails; 0 = never */
-} counting_t;
-
-static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
-{
-    counting_t *c = ud;
-    if (new_size == 0) {
-        if (ptr)
-            c->live -= old_size;
-        free(ptr);
-        return NULL;
-    }
-    c->calls++;
-    if (c->fail_at && c->calls == c->fail_at)
-        return NULL;
-    void *p = realloc(ptr, new_size);
-    if (p) {
-        c->live -= ptr ? old_size : 0;
-        c->live += new_size;
-    }
-    return p;
-}
+#include "value_test_alloc.h"
 
 static mqr_arena_t *new_arena(counting_t *c, size_t block)
 {
