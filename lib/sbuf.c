@@ -265,13 +265,12 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "75767778798081828384858687888990919293949596979899";
 
 /* Decimal digits of u into out (no terminator); returns the count. Two
- * digits per division, written backwards from the known length. */
+ * digits per division, written backwards into a scratch buffer: no
+ * dependent division chain to find the length first. */
 static size_t u64_digits(uint64_t u, char *out)
 {
-    size_t n = 1;
-    for (uint64_t t = u; t >= 10; t /= 10)
-        n++;
-    char *o = out + n;
+    char tmp[20];
+    char *o = tmp + sizeof tmp;
     while (u >= 100) {
         unsigned r = (unsigned)(u % 100);
         u /= 100;
@@ -284,6 +283,8 @@ static size_t u64_digits(uint64_t u, char *out)
     } else {
         *--o = (char)('0' + u);
     }
+    size_t n = (size_t)(tmp + sizeof tmp - o);
+    memcpy(out, o, n);
     return n;
 }
 
@@ -622,6 +623,19 @@ static void write_escape(mqr__sbuf_t *b, unsigned c)
     mqr__sbuf_put(b, e, 2);
 }
 
+/* 1 if none of the 8 bytes in w needs attention in a JSON string: no
+ * byte < 0x20, '"', '\\' or >= 0x80. The classic SWAR tests "some byte is
+ * zero" ((x - 0x01..) & ~x & 0x80..) and "some byte < n" are exact as a
+ * whole-word yes/no, which is all that is asked here. */
+static inline int word_is_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t bs = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
+    return (bad & highs) == 0;
+}
+
 /* A JSON string of the bytes s[0..n): runs of plain bytes and well-formed
  * UTF-8 are copied in one piece; a byte that starts no well-formed sequence
  * becomes U+FFFD together with the continuation bytes that follow it. */
@@ -634,6 +648,13 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
     if (n + 2 <= b->cap - b->len && n + 2 > n) {
         char *o = b->p + b->len;
         o[0] = '"';
+        for (; n - i >= 8; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!word_is_plain(w))
+                break;
+            memcpy(o + 1 + i, &w, 8);
+        }
         while (i < n && mqr__json_char_class[s[i]] == 0) {
             o[i + 1] = (char)s[i];
             i++;
