@@ -264,13 +264,21 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-/* Decimal digits of u into out (no terminator); returns the count. Two
- * digits per division, written backwards into a scratch buffer: no
- * dependent division chain to find the length first. */
+static const uint64_t pow10_u64[20] = {
+    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
+    10000000000u, 100000000000u, 1000000000000u, 10000000000000u, 100000000000000u,
+    1000000000000000u, 10000000000000000u, 100000000000000000u, 1000000000000000000u,
+    10000000000000000000u};
+
+/* Decimal digits of u into out (no terminator); returns the count. The
+ * length comes from comparisons (no division chain), then two digits per
+ * division are written backwards in place. */
 static size_t u64_digits(uint64_t u, char *out)
 {
-    char tmp[20];
-    char *o = tmp + sizeof tmp;
+    size_t n = 1;
+    while (n < 20 && u >= pow10_u64[n])
+        n++;
+    char *o = out + n;
     while (u >= 100) {
         unsigned r = (unsigned)(u % 100);
         u /= 100;
@@ -283,8 +291,6 @@ static size_t u64_digits(uint64_t u, char *out)
     } else {
         *--o = (char)('0' + u);
     }
-    size_t n = (size_t)(tmp + sizeof tmp - o);
-    memcpy(out, o, n);
     return n;
 }
 
@@ -704,24 +710,43 @@ static void put_bool(mqr__sbuf_t *b, int32_t x)
         mqr__sbuf_put(b, "false", 5);
 }
 
-static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, uint32_t depth)
+/* Scalars (and unknown types, as null); 0 when v is an array or object. */
+static inline int write_scalar(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags)
 {
-    char num[MQR__NUMBUF];
     switch (v->type) {
     case MQR_VAL_UNDEFINED:
         if (flags & MQR__JSONF_UNDEFINED_AS_NULL)
             mqr__sbuf_put(b, "null", 4);
         else
             mqr__sbuf_put(b, "\"undefined\"", 11);
-        return;
-    case MQR_VAL_BOOL: put_bool(b, v->u.b); return;
-    case MQR_VAL_INT: mqr__sbuf_put(b, num, mqr__fmt_int(v->u.i, num)); return;
-    case MQR_VAL_DOUBLE: mqr__sbuf_put(b, num, mqr__fmt_double_json(v->u.d, num)); return;
-    case MQR_VAL_STRING: write_string(b, v->u.s, v->len); return;
-    case MQR_VAL_ARRAY:
-    case MQR_VAL_OBJECT: break;
-    default: mqr__sbuf_put(b, "null", 4); return;
+        return 1;
+    case MQR_VAL_BOOL: put_bool(b, v->u.b); return 1;
+    case MQR_VAL_INT:
+        if (MQR__LIKELY(b->cap - b->len >= MQR__NUMBUF)) { /* format in place */
+            b->len += mqr__fmt_int(v->u.i, b->p + b->len);
+        } else {
+            char num[MQR__NUMBUF];
+            mqr__sbuf_put(b, num, mqr__fmt_int(v->u.i, num));
+        }
+        return 1;
+    case MQR_VAL_DOUBLE: {
+        char num[MQR__NUMBUF];
+        mqr__sbuf_put(b, num, mqr__fmt_double_json(v->u.d, num));
+        return 1;
     }
+    case MQR_VAL_STRING: write_string(b, v->u.s, v->len); return 1;
+    case MQR_VAL_ARRAY:
+    case MQR_VAL_OBJECT: return 0;
+    default: mqr__sbuf_put(b, "null", 4); return 1;
+    }
+}
+
+/* Arrays and objects; scalar elements are written inline, containers
+ * recurse (depth counts the containers open around v). */
+static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, uint32_t depth)
+{
+    if (write_scalar(b, v, flags))
+        return;
     if (depth >= MQR__VALUE_MAX_DEPTH) {
         /* overrides a bounded buffer's MQR_EBUFFER: a bigger buffer would
          * not help, and the caller must not be told to retry with one */
@@ -734,7 +759,8 @@ static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, ui
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
                 mqr__sbuf_put1(b, ',');
-            write_value(b, &v->u.items[i], flags, depth + 1);
+            if (!write_scalar(b, &v->u.items[i], flags))
+                write_value(b, &v->u.items[i], flags, depth + 1);
         }
         mqr__sbuf_put1(b, ']');
     } else {
@@ -745,7 +771,8 @@ static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, ui
                 mqr__sbuf_put1(b, ',');
             write_string(b, m->key, m->key_len);
             mqr__sbuf_put1(b, ':');
-            write_value(b, &m->value, flags, depth + 1);
+            if (!write_scalar(b, &m->value, flags))
+                write_value(b, &m->value, flags, depth + 1);
         }
         mqr__sbuf_put1(b, '}');
     }
