@@ -629,19 +629,6 @@ static void write_escape(mqr__sbuf_t *b, unsigned c)
     mqr__sbuf_put(b, e, 2);
 }
 
-/* 1 if none of the 8 bytes in w needs attention in a JSON string: no
- * byte < 0x20, '"', '\\' or >= 0x80. The classic SWAR tests "some byte is
- * zero" ((x - 0x01..) & ~x & 0x80..) and "some byte < n" are exact as a
- * whole-word yes/no, which is all that is asked here. */
-static inline int word_is_plain(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t q = w ^ (ones * '"');
-    uint64_t bs = w ^ (ones * '\\');
-    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
-    return (bad & highs) == 0;
-}
-
 /* A JSON string of the bytes s[0..n): runs of plain bytes and well-formed
  * UTF-8 are copied in one piece; a byte that starts no well-formed sequence
  * becomes U+FFFD together with the continuation bytes that follow it. */
@@ -657,7 +644,7 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
         for (; n - i >= 8; i += 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (!word_is_plain(w))
+            if (!mqr__json_word_plain(w))
                 break;
             memcpy(o + 1 + i, &w, 8);
         }
