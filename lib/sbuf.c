@@ -512,10 +512,16 @@ size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF])
         return mqr__fmt_double_json(d, buf);
     char tmp[64];
     int n = snprintf(tmp, sizeof tmp, "%.10f", d);
-    /* "[-]I<radix>FFFFFFFFFF": the radix is the 11th character from the end */
-    size_t len = (size_t)n;
-    memcpy(buf, tmp, len);
-    buf[len - 11] = '.';
+    /* "[-]III<radix>FFFFFFFFFF": the sign and integer digits, then the
+     * locale's radix (possibly several bytes), then 10 ASCII digits. */
+    size_t k = tmp[0] == '-';
+    while (tmp[k] >= '0' && tmp[k] <= '9')
+        k++;
+    size_t len = k;
+    memcpy(buf, tmp, k);
+    buf[len++] = '.';
+    memcpy(buf + len, tmp + n - 10, 10);
+    len += 10;
     while (buf[len - 1] == '0' && buf[len - 2] != '.')
         len--;
     buf[len] = '\0';
