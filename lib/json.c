@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "mqttrule/json.h"
 #include "value_int.h"
 
@@ -93,30 +94,14 @@ static int grow_stack(parser_t *p, void **data, size_t *cap, size_t n, size_t el
     return MQR_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s[i..i+4) as a code unit, or -1. */
 static long hex4(const char *s, size_t i, size_t len)
 {
-    if (len - i < 4)
+    uint8_t b[2];
+    size_t n, err;
+    if (len - i < 4 || mqr__hex_decode(s + i, 4, b, sizeof b, &n, &err) != MQR_OK)
         return -1;
-    long v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int h = hexval(s[i + k]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
+    return (long)b[0] << 8 | b[1];
 }
 
 /* Decode the escaped string body s[start..end) (end is the closing quote)
@@ -138,7 +123,8 @@ static int decode_string(parser_t *p, size_t start, size_t end, const char **out
             continue;
         }
         if (cls == 2) {
-            size_t k = mqr__utf8_seq_len((const unsigned char *)s + i, end - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode((const uint8_t *)s + i, end - i, &cp);
             if (!k)
                 return fail_at(p, MQR_EJSON, i, "invalid UTF-8 in string");
             memcpy(buf + o, s + i, k);
@@ -176,7 +162,7 @@ static int decode_string(parser_t *p, size_t start, size_t end, const char **out
             u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             i += 6;
         }
-        o += mqr__utf8_encode((uint32_t)u, buf + o);
+        o += mqr__utf8_encode((uint32_t)u, (uint8_t *)buf + o);
     }
     *out = mqr__arena_realloc(p->arena, buf, end - start, o); /* give back the tail */
     *out_len = o;
@@ -214,7 +200,8 @@ static int parse_string(parser_t *p, const char **out, uint32_t *out_len)
         } else if (c < 0x20) {
             return fail_at(p, MQR_EJSON, i, "control character in string");
         } else {
-            size_t k = mqr__utf8_seq_len(s + i, len - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode(s + i, len - i, &cp);
             if (!k)
                 return fail_at(p, MQR_EJSON, i, "invalid UTF-8 in string");
             i += k;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sbuf.c - turning values into text: the string builder (mqr__sbuf_t),
- * UTF-8 helpers, number formatting and locale-independent number reading,
+ * the JSON byte classes, number formatting and locale-independent reading,
  * the compact JSON writer (spec §1.2) and the text rendering of str() and
  * templates (§7.5, §8).
  *
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "value_int.h"
 
 /* ---- string builder ---------------------------------------------------------------- */
@@ -179,7 +180,7 @@ void mqr__sbuf_free(mqr__sbuf_t *b)
     b->arena = arena;
 }
 
-/* ---- UTF-8 ---------------------------------------------------------------------------- */
+/* ---- JSON string bytes ----------------------------------------------------------------- */
 
 /* Byte classes for JSON strings: 0 copied as is, 1 escaped (control
  * characters, '"', '\\'), 2 the start of a multi-byte sequence to check. */
@@ -203,53 +204,6 @@ const uint8_t mqr__json_char_class[256] = {
 };
 
 #define IS_CONT(c) (((c) & 0xC0u) == 0x80u)
-
-/* Well-formed sequences per RFC 3629 table 3: the second byte's range
- * depends on the lead byte (E0, ED, F0, F4 narrow it). */
-size_t mqr__utf8_seq_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && IS_CONT(p[1]) ? 2 : 0;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (c < 0xF0)
-        return n >= 3 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) ? 3 : 0;
-    return n >= 4 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) && IS_CONT(p[3]) ? 4 : 0;
-}
-
-size_t mqr__utf8_encode(uint32_t cp, char out[4])
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* ---- numbers ------------------------------------------------------------------------ */
 
@@ -674,7 +628,8 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
             continue;
         }
         if (cls == 2) {
-            size_t k = mqr__utf8_seq_len(s + i, n - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode(s + i, n - i, &cp);
             if (k) {
                 i += k;
                 continue;

@@ -90,7 +90,7 @@ static inline void mqr__sbuf_put1(mqr__sbuf_t *b, char c)
         mqr__sbuf_append(b, &c, 1);
 }
 
-/* ---- UTF-8 -------------------------------------------------------------------- */
+/* ---- JSON string bytes --------------------------------------------------------- */
 /* Byte classes inside JSON strings: 0 plain ASCII, 1 must be escaped (control
  * characters, '"', '\\'), 2 starts a multi-byte UTF-8 sequence. */
 extern const uint8_t mqr__json_char_class[256];
@@ -107,12 +107,7 @@ static inline int mqr__json_word_plain(uint64_t w)
     uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
     return (bad & highs) == 0;
 }
-/* Length (2..4) of the well-formed UTF-8 sequence starting with a byte
- * >= 0x80 at p (n bytes available), or 0 when it is not well-formed
- * (stray continuation, overlong form, surrogate, > U+10FFFF, truncated). */
-size_t mqr__utf8_seq_len(const unsigned char *p, size_t n);
-/* Encode code point cp (<= 0x10FFFF) as UTF-8 into out; returns 1..4. */
-size_t mqr__utf8_encode(uint32_t cp, char out[4]);
+/* UTF-8 validation, decoding and encoding of code points: see codec_util.h. */
 
 /* ---- number formatting ---------------------------------------------------------- */
 #define MQR__NUMBUF 40
