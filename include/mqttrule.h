@@ -10,5 +10,8 @@
 #include "mqttrule/common.h"
 /* MQR-MODULE-HEADERS: one line per module, kept in dependency order. */
 #include "mqttrule/packet.h"
+#include "mqttrule/value.h"
+#include "mqttrule/reason.h"
+#include "mqttrule/event.h"
 
 #endif /* MQTTRULE_H */
