@@ -4,10 +4,10 @@
  * buffer, at protocol level 3, 4 or 5, with every check the specifications
  * make (and mosquitto enforces), and the stream wrapper that feeds it.
  *
- * How it works: fixed_header() reads the first byte and the remaining length
- * and decides between "need more", "too large" and "go"; only when the whole
- * packet is in the buffer does a per-type function read the body through a
- * bounds-checked reader (rd_t). Readers never look past the remaining length,
+ * How it works: decode() checks the first byte and the remaining length as
+ * they arrive and decides between "need more", "too large", an error and
+ * "go"; only when the whole packet is in the buffer does a per-type function
+ * read the body through a bounds-checked reader (rd_t). Readers never look past the remaining length,
  * so every field that overruns it is malformed, and every body must be used
  * up exactly. Strings, binaries and properties are returned as pointers into
  * the input, which is why nothing is allocated and nothing is copied.

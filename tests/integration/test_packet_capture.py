@@ -123,6 +123,29 @@ def decode(data, proto_ver=None):
     return packets
 
 
+def count_packets(data):
+    """Number of complete MQTT packets at the start of data (framing only)."""
+    n, i = 0, 0
+    while i + 2 <= len(data):
+        j, length, mult = i + 1, 0, 1
+        while j < len(data) and data[j] & 0x80 and j - i < 4:
+            length += (data[j] & 0x7F) * mult
+            mult *= 128
+            j += 1
+        if j >= len(data):
+            break
+        length += data[j] * mult
+        if j + 1 + length > len(data):
+            break
+        i = j + 1 + length
+        n += 1
+    return n
+
+
+def wait_packets(relay, conn, key, n, what):
+    wait_for(lambda: count_packets(relay.snapshot(conn, key)) >= n, TIMEOUT, what)
+
+
 def exchange(relay, version, pub_extra):
     """mosquitto_sub waits for one message, mosquitto_pub sends it (QoS 2,
     retained) with a will; returns (sub c2s, sub s2c, pub c2s, pub s2c)."""
@@ -132,7 +155,7 @@ def exchange(relay, version, pub_extra):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # CONNACK and SUBACK back to the subscriber: it is ready.
-        wait_for(lambda: len(relay.snapshot(0, "s2c")) >= 9, TIMEOUT, "the SUBACK")
+        wait_packets(relay, 0, "s2c", 2, "the SUBACK")
         subprocess.run(["mosquitto_pub", *common, "-i", "capture-pub", "-t", "cap/t1",
                         "-m", "hello \u00e9", "-q", "2", "-r", "--will-topic", "cap/will",
                         "--will-payload", "gone", "--will-qos", "1", "--will-retain",
@@ -144,8 +167,11 @@ def exchange(relay, version, pub_extra):
             sub.kill()
             sub.wait(timeout=TIMEOUT)
     assert out.decode().strip() == "hello \u00e9"
-    # Let the last bytes (PUBCOMP, DISCONNECT) reach the relay.
-    wait_for(lambda: relay.snapshot(0, "c2s").endswith(b"\xe0\x00"), TIMEOUT, "sub DISCONNECT")
+    # Let the last bytes (PUBCOMP, DISCONNECT) pass the relay.
+    wait_packets(relay, 0, "c2s", 5, "the subscriber's DISCONNECT")
+    wait_packets(relay, 0, "s2c", 4, "the broker's PUBREL")
+    wait_packets(relay, 1, "c2s", 4, "the publisher's DISCONNECT")
+    wait_packets(relay, 1, "s2c", 3, "the broker's PUBCOMP")
     return [relay.snapshot(i, k) for i in (0, 1) for k in ("c2s", "s2c")]
 
 
