@@ -168,8 +168,9 @@ static int to_double(mqr__fctx_t *cx, const mqr_value_t *v, double *out)
     return mqr__func_type_error(cx, "a number or a numeric string", v);
 }
 
-/* float(x) and float(x, decimals): the latter rounds half away from zero
- * to `decimals` places, as round(x * 10^d) / 10^d. */
+/* float(x) and float(x, decimals): the latter rounds to `decimals` places
+ * (1..253) the way Erlang does it, by printing the decimal text with that
+ * many places (correctly rounded) and reading it back. */
 int mqr__func_sql_float(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                         mqr_value_t *out)
 {
@@ -180,10 +181,16 @@ int mqr__func_sql_float(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
         return rc ? rc : mqr__func_ret_double(cx, d, out);
     if ((rc = mqr__func_arg_int(cx, args, 1, &dec)))
         return rc;
-    if (dec < 0 || dec > 308)
-        return mqr__func_error(cx, "decimals must be 0..308, got %lld", (long long)dec);
-    double m = pow(10.0, (double)dec);
-    return mqr__func_ret_double(cx, round(d * m) / m, out);
+    if (dec < 1 || dec > 253)
+        return mqr__func_error(cx, "decimals must be 1..253, got %lld", (long long)dec);
+    mqr__sbuf_t b;
+    mqr__sbuf_init_arena(&b, cx->arena);
+    mqr__sbuf_printf(&b, "%.*f", (int)dec, d);
+    if ((rc = mqr__sbuf_status(&b)))
+        return mqr__func_ret_sbuf(cx, &b, out);
+    if (mqr__strtod(b.p, b.len, &d) != MQR_OK)
+        return mqr__func_error(cx, "result is not a finite number");
+    return mqr__func_ret_double(cx, d, out);
 }
 
 /* float2str(f, decimals): fixed notation with `decimals` places (correctly

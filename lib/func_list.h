@@ -86,7 +86,7 @@
     X("log10", log10, 1, 1, MQR__FUNC_PURE) \
     X("log2", log2, 1, 1, MQR__FUNC_PURE) \
     X("lower", lower, 1, 1, MQR__FUNC_PURE) \
-    X("ltrim", ltrim, 1, 1, MQR__FUNC_PURE) \
+    X("ltrim", ltrim, 1, 2, MQR__FUNC_PURE) \
     X("map", map, 1, 1, MQR__FUNC_PURE) \
     X("map_get", map_get, 2, 3, MQR__FUNC_PURE) \
     X("map_keys", map_keys, 1, 1, MQR__FUNC_PURE) \
@@ -133,7 +133,7 @@
     X("tanh", tanh, 1, 1, MQR__FUNC_PURE) \
     X("tokens", tokens, 2, 3, MQR__FUNC_PURE) \
     X("topic", topic, 0, 1, MQR__FUNC_CONTEXT) \
-    X("trim", trim, 1, 1, MQR__FUNC_PURE) \
+    X("trim", trim, 1, 2, MQR__FUNC_PURE) \
     X("unescape", unescape, 1, 1, MQR__FUNC_PURE) \
     X("upper", upper, 1, 1, MQR__FUNC_PURE) \
     X("username", username, 0, 0, MQR__FUNC_CONTEXT) \

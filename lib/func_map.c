@@ -9,8 +9,9 @@
  * map_get / map_put take a dotted path ('a.b' is key a, then key b) and are
  * lenient like EMQX's nested_get/nested_put: a string met on the way is
  * JSON-decoded, a miss yields the default, a non-object on the way is
- * replaced when writing. mget / mput use their key literally and require an
- * object (or a string holding a JSON object).
+ * replaced when writing. mget / mput and map_keys & co. use their key
+ * literally and take what map() takes: an object, a string holding a JSON
+ * object or a list of [key, value] pairs.
  */
 #include <string.h>
 
@@ -145,7 +146,7 @@ int mqr__func_sql_mget(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     mqr_value_t obj;
     int rc = mqr__func_arg_str(cx, args, 0, &key, &len);
     if (!rc)
-        rc = mqr__func_arg_object(cx, args, 1, &obj);
+        rc = mqr__func_sql_map(cx, &args[1], 1, &obj);
     if (rc)
         return rc;
     const mqr_value_t *m = mqr_value_object_get(&obj, key, len);
@@ -167,7 +168,7 @@ int mqr__func_sql_mput(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     mqr_value_t obj;
     int rc = mqr__func_arg_str(cx, args, 0, &key, &len);
     if (!rc)
-        rc = mqr__func_arg_object(cx, args, 2, &obj);
+        rc = mqr__func_sql_map(cx, &args[2], 1, &obj);
     if (!rc)
         rc = copy_object(cx, &obj, out);
     return rc ? rc : mqr__func_put(cx, out, key, len, &args[1]);
@@ -181,7 +182,7 @@ int mqr__func_sql_mput(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
 static int members(mqr__fctx_t *cx, const mqr_value_t *args, int what, mqr_value_t *out)
 {
     mqr_value_t obj;
-    int rc = mqr__func_arg_object(cx, args, 0, &obj);
+    int rc = mqr__func_sql_map(cx, args, 1, &obj);
     if (rc)
         return rc;
     if (mqr_value_array_new(cx->arena, obj.len, out) != MQR_OK)

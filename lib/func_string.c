@@ -168,27 +168,33 @@ static int trim(mqr__fctx_t *cx, const mqr_value_t *args, int lead, int trail,
     return MQR_OK;
 }
 
+/* trim/ltrim/rtrim(s[, chars]): strip whitespace, or with `chars` any code
+ * point that occurs in chars, from both ends / the start / the end. */
+static int trim_fn(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, int lead,
+                   int trail, mqr_value_t *out)
+{
+    const char *chars = NULL;
+    size_t clen = 0;
+    int rc = argc == 2 ? mqr__func_arg_str(cx, args, 1, &chars, &clen) : MQR_OK;
+    return rc ? rc : trim(cx, args, lead, trail, chars, clen, out);
+}
+
 int mqr__func_sql_trim(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                        mqr_value_t *out)
 {
-    return trim(cx, args, 1, 1, NULL, 0, out);
+    return trim_fn(cx, args, argc, 1, 1, out);
 }
 
 int mqr__func_sql_ltrim(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                         mqr_value_t *out)
 {
-    return trim(cx, args, 1, 0, NULL, 0, out);
+    return trim_fn(cx, args, argc, 1, 0, out);
 }
 
-/* rtrim(s) strips trailing whitespace; rtrim(s, chars) any trailing code
- * point that occurs in chars. */
 int mqr__func_sql_rtrim(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                         mqr_value_t *out)
 {
-    const char *chars = NULL;
-    size_t clen = 0;
-    int rc = argc == 2 ? mqr__func_arg_str(cx, args, 1, &chars, &clen) : MQR_OK;
-    return rc ? rc : trim(cx, args, 0, 1, chars, clen, out);
+    return trim_fn(cx, args, argc, 0, 1, out);
 }
 
 /* ---- length, reverse, substr, pad ------------------------------------------------------ */
@@ -588,8 +594,8 @@ int mqr__func_sql_join_to_sql_values_string(mqr__fctx_t *cx, const mqr_value_t *
 }
 
 /* map_to_redis_hset_args(obj or JSON object string): [field, value, ...]
- * with values as text (floats with up to 6 decimals), arrays and objects as
- * JSON; undefined and null members are left out. */
+ * for the string, number and boolean members, as text (floats with up to 6
+ * decimals); members of other types are left out, as EMQX drops them. */
 int mqr__func_sql_map_to_redis_hset_args(mqr__fctx_t *cx, const mqr_value_t *args,
                                          uint32_t argc, mqr_value_t *out)
 {
@@ -604,13 +610,12 @@ int mqr__func_sql_map_to_redis_hset_args(mqr__fctx_t *cx, const mqr_value_t *arg
         const mqr_value_t *v = &m->value;
         mqr_value_t key, val;
         mqr__sbuf_t b;
-        if (v->type == MQR_VAL_UNDEFINED || v->type == MQR_VAL_NULL)
+        if (v->type != MQR_VAL_STRING && v->type != MQR_VAL_INT &&
+            v->type != MQR_VAL_DOUBLE && v->type != MQR_VAL_BOOL)
             continue;
         mqr__sbuf_init_arena(&b, cx->arena);
         if (v->type == MQR_VAL_DOUBLE)
             mqr__func_fixed_compact(&b, v->u.d, 6);
-        else if (v->type == MQR_VAL_ARRAY || v->type == MQR_VAL_OBJECT)
-            mqr__json_write(&b, v, cx->json_flags);
         else
             mqr__value_to_text(&b, v);
         mqr_value_set_string(&key, m->key, m->key_len);

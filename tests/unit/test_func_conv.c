@@ -98,9 +98,11 @@ Test(func_conv, float)
     EXPECT_DOUBLE(2.5, "float", S("2.5"));
     EXPECT_DOUBLE(12.0, "float", S("12"));
     EXPECT_DOUBLE(3.142, "float", S("3.1415926"), I(3));
-    EXPECT_DOUBLE(3.0, "float", D(2.5), I(0));
-    EXPECT_DOUBLE(-3.0, "float", D(-2.5), I(0));
-    EXPECT_ERR("decimals must be 0..308", "float", D(1.0), I(-1));
+    EXPECT_DOUBLE(2.68, "float", D(2.6789), I(2));
+    EXPECT_DOUBLE(-0.1, "float", S("-0.06"), I(1));
+    EXPECT_DOUBLE(7.0, "float", I(7), I(3));
+    EXPECT_ERR("decimals must be 1..253", "float", D(1.0), I(0));
+    EXPECT_ERR("decimals must be 1..253", "float", D(1.0), I(254));
     EXPECT_ERR("expected an integer, got float 1", "float", D(1.0), D(1.0));
     EXPECT_ERR("got string \"x\"", "float", S("x"));
     EXPECT_ERR("got true", "float", B(1));

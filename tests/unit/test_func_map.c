@@ -67,6 +67,8 @@ Test(func_map, keys_values_entries_size)
     EXPECT_JSON("[1,[2]]", "map_values", m);
     EXPECT_JSON("[{\"key\":\"k\",\"value\":1},{\"key\":\"v\",\"value\":[2]}]", "map_to_entries", m);
     EXPECT_JSON("[\"x\"]", "map_keys", S("{\"x\":0}"));
+    EXPECT_JSON("[\"p\"]", "map_keys", J("[[\"p\",1]]"));
+    EXPECT_INT(1, "mget", S("p"), J("[[\"p\",1]]"));
     EXPECT_INT(2, "map_size", m);
     EXPECT_INT(1, "map_size", S("{\"x\":0}"));
     EXPECT_INT(2, "map_size", J("[[\"a\",1],[\"b\",2]]"));

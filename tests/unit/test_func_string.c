@@ -25,6 +25,8 @@ Test(func_string, trims)
     EXPECT_STR("abc", "rtrim", S("abc,;,"), S(",;"));
     EXPECT_STR("abc", "rtrim", S("abc你你"), S("你"));
     EXPECT_STR("", "trim", S("   "));
+    EXPECT_STR("a", "trim", S("xyaxy"), S("yx"));
+    EXPECT_STR("ax", "ltrim", S("xxax"), S("x"));
     EXPECT_ERR("got undefined", "trim", UNDEF());
     EXPECT_ERR("got null", "ltrim", NUL());
     EXPECT_ERR("got integer 1", "rtrim", S("a"), I(1));
@@ -190,7 +192,7 @@ Test(func_string, join_to_sql_values_string)
 
 Test(func_string, map_to_redis_hset_args)
 {
-    EXPECT_JSON("[\"a\",\"1\",\"b\",\"1.5\",\"c\",\"x\",\"d\",\"[1]\",\"e\",\"true\"]",
+    EXPECT_JSON("[\"a\",\"1\",\"b\",\"1.5\",\"c\",\"x\",\"e\",\"true\"]",
                 "map_to_redis_hset_args",
                 J("{\"a\":1,\"b\":1.5,\"c\":\"x\",\"d\":[1],\"e\":true,\"f\":null}"));
     EXPECT_JSON("[\"a\",\"0.333333\"]", "map_to_redis_hset_args", S("{\"a\":0.3333333}"));
