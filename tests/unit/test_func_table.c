@@ -2,6 +2,7 @@
 /* Tests of the function table: order, lookup, D9 names, suggestions, flags,
  * the error format, and every function's behaviour on undefined arguments. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "func_test_util.h"
 
@@ -153,4 +154,54 @@ Test(func_table, context_helpers_undefined_in_where)
         cr_assert_eq(ft_calln(f->name, NULL, 0, &out), MQR_OK, "%s", f->name);
         cr_assert_eq(out.type, MQR_VAL_UNDEFINED, "%s", f->name);
     }
+}
+
+/* An allocator that fails once its budget of allocations is spent. */
+static void *budget_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    int *budget = ud;
+    (void)old_size;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (*budget <= 0)
+        return NULL;
+    (*budget)--;
+    return realloc(ptr, new_size);
+}
+
+/* With an arena that cannot grow, every function on typical arguments
+ * returns MQR_OK, MQR_EEVAL or MQR_ENOMEM (with a message), never crashes. */
+Test(func_table, out_of_memory_is_reported)
+{
+    mqr_value_t typical[] = {S("a,b"), I(2), J("{\"a\":{\"b\":1}}"), J("[1,\"x\"]"), D(1.5),
+                             S("{\"k\":1}")};
+    size_t nt = sizeof typical / sizeof typical[0], nomem = 0;
+    for (int budget0 = 1; budget0 <= 6; budget0++) {
+        for (size_t i = 0; i < mqr__func_count(); i++) {
+            const mqr__func_t *f = mqr__func_at(i);
+            uint32_t n = f->max_args == MQR__FUNC_VARIADIC ? (uint32_t)f->min_args + 1 : f->max_args;
+            for (size_t k = 0; k < nt; k++) {
+                int budget = budget0;
+                mqr_allocator_t a = {budget_alloc, &budget};
+                mqr_arena_t *arena;
+                cr_assert_eq(mqr_arena_create(&a, 64, &arena), MQR_OK);
+                mqr_value_t args[8], out;
+                for (uint32_t j = 0; j < n; j++)
+                    args[j] = typical[(k + j) % nt];
+                ft.cx.arena = arena;
+                int rc = ft_calln(f->name, args, n, &out);
+                cr_assert(rc == MQR_OK || rc == MQR_EEVAL || rc == MQR_ENOMEM, "%s: rc %d",
+                          f->name, rc);
+                nomem += rc == MQR_ENOMEM;
+                if (rc == MQR_ENOMEM)
+                    cr_assert_str_eq(strstr(ft.diag.message, "out of memory"), "out of memory",
+                                     "%s: %s", f->name, ft.diag.message);
+                ft.cx.arena = ft.arena;
+                mqr_arena_destroy(arena);
+            }
+        }
+    }
+    cr_assert_gt(nomem, 50, "only %zu calls ran out of memory", nomem);
 }
