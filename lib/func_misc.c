@@ -41,8 +41,19 @@ MQR__COLUMN(clientid, "clientid")
 MQR__COLUMN(username, "username")
 MQR__COLUMN(peerhost, "peerhost")
 MQR__COLUMN(clientip, "peerhost")
-MQR__COLUMN(flags, "flags")
 #undef MQR__COLUMN
+
+/* flags(): the flags column; {} when the event has none (EMQX's default),
+ * undefined in WHERE. */
+int mqr__func_sql_flags(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
+                        mqr_value_t *out)
+{
+    column(cx, "flags", out);
+    if (out->type == MQR_VAL_UNDEFINED && !cx->in_where &&
+        mqr_value_object_new(cx->arena, 0, out) != MQR_OK)
+        return mqr__func_oom(cx);
+    return MQR_OK;
+}
 
 /* topic() is the topic column; topic(n) its n-th level (1-based), an error
  * when the topic has fewer levels. */

@@ -76,10 +76,13 @@ Test(func_misc, helpers_in_where_and_without_columns)
     cr_assert_eq(r.type, MQR_VAL_UNDEFINED);
     cr_assert_eq(CALL(&r, "flag", S("retain")), MQR_OK);
     cr_assert_eq(r.type, MQR_VAL_UNDEFINED);
+    cr_assert_eq(CALL0(&r, "flags"), MQR_OK);
+    cr_assert_eq(r.type, MQR_VAL_UNDEFINED);
     ft.cx.in_where = 0;
     ft.cx.lookup = NULL;
     cr_assert_eq(CALL0(&r, "clientid"), MQR_OK);
     cr_assert_eq(r.type, MQR_VAL_UNDEFINED);
+    EXPECT_JSON("{}", "flags"); /* EMQX's default when the event has no flags */
 }
 
 Test(func_misc, contains_topic)
