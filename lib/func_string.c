@@ -254,7 +254,9 @@ int mqr__func_sql_substr(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
 }
 
 /* pad(s, len[, 'trailing'|'leading'|'both'[, char]]): pad with `char` (one
- * unit, default space) up to len units; 'both' puts the odd one at the end. */
+ * unit, default space) up to len units; 'both' puts the odd one at the end.
+ * len is limited so that a small rule cannot ask for gigabytes. */
+#define MQR__FUNC_MAX_PAD (1 << 20)
 int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                       mqr_value_t *out)
 {
@@ -279,8 +281,9 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
         mqr_value_set_string(out, s, len);
         return MQR_OK;
     }
-    if ((uint64_t)want - have > UINT32_MAX / chlen)
-        return mqr__func_error(cx, "padded length %lld is too large", (long long)want);
+    if (want > MQR__FUNC_MAX_PAD)
+        return mqr__func_error(cx, "padded length %lld is above the limit of %d",
+                               (long long)want, MQR__FUNC_MAX_PAD);
     size_t extra = (size_t)want - have;
     size_t left = dir == 1 ? extra : (dir == 2 ? extra / 2 : 0), right = extra - left;
     mqr__sbuf_t b;

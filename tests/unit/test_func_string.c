@@ -131,6 +131,10 @@ Test(func_string, pad_edges)
 {
     EXPECT_STR("abcdef", "pad", S("abcdef"), I(3));
     EXPECT_STR("你__", "pad", S("你"), I(3), S("trailing"), S("_"));
+    EXPECT_ERR("above the limit of 1048576", "pad", S("a"), I(1048577));
+    mqr_value_t big;
+    cr_assert_eq(CALL(&big, "pad", S("a"), I(1048576)), MQR_OK);
+    cr_assert_eq(big.len, 1048576);
     EXPECT_ERR("one character", "pad", S("a"), I(3), S("trailing"), S("ab"));
     EXPECT_ERR("unknown option string \"middle\"", "pad", S("a"), I(3), S("middle"));
     EXPECT_ERR("expected an integer", "pad", S("a"), S("3"));
