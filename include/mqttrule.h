@@ -10,5 +10,6 @@
 #include "mqttrule/common.h"
 /* MQR-MODULE-HEADERS: one line per module, kept in dependency order. */
 #include "mqttrule/value.h"
+#include "mqttrule/rule.h"
 
 #endif /* MQTTRULE_H */
