@@ -12,5 +12,7 @@
 #include "mqttrule/packet.h"
 #include "mqttrule/value.h"
 #include "mqttrule/rule.h"
+#include "mqttrule/reason.h"
+#include "mqttrule/event.h"
 
 #endif /* MQTTRULE_H */

@@ -98,8 +98,7 @@ extern const uint8_t mqr__json_char_class[256];
  * >= 0x80 at p (n bytes available), or 0 when it is not well-formed
  * (stray continuation, overlong form, surrogate, > U+10FFFF, truncated). */
 size_t mqr__utf8_seq_len(const unsigned char *p, size_t n);
-/* Encode code point cp (<= 0x10FFFF) as UTF-8 into out; returns 1..4. */
-size_t mqr__utf8_encode(uint32_t cp, char out[4]);
+/* UTF-8 encoding and decoding of code points: see codec_util.h. */
 
 /* ---- number formatting ---------------------------------------------------------- */
 #define MQR__NUMBUF 40
