@@ -14,5 +14,6 @@
 #include "mqttrule/rule.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
+#include "mqttrule/json.h"
 
 #endif /* MQTTRULE_H */
