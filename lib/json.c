@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "mqttrule/json.h"
 #include "value_int.h"
 
@@ -176,7 +177,7 @@ static int decode_string(parser_t *p, size_t start, size_t end, const char **out
             u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             i += 6;
         }
-        o += mqr__utf8_encode((uint32_t)u, buf + o);
+        o += mqr__utf8_encode((uint32_t)u, (uint8_t *)buf + o);
     }
     *out = mqr__arena_realloc(p->arena, buf, end - start, o); /* give back the tail */
     *out_len = o;
