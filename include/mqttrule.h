@@ -15,5 +15,7 @@
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
 #include "mqttrule/http.h"
+#include "mqttrule/json.h"
+#include "mqttrule/rule.h"
 
 #endif /* MQTTRULE_H */
