@@ -9,6 +9,7 @@
 
 #include "mqttrule/common.h"
 /* MQR-MODULE-HEADERS: one line per module, kept in dependency order. */
+#include "mqttrule/packet.h"
 #include "mqttrule/value.h"
 
 #endif /* MQTTRULE_H */

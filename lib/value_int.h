@@ -12,6 +12,7 @@
 #define MQR_VALUE_INT_H
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "internal.h"
 #include "mqttrule/value.h"
@@ -26,41 +27,104 @@ void *mqr__arena_realloc(mqr_arena_t *arena, void *p, size_t old_size, size_t ne
 char *mqr__arena_memdup(mqr_arena_t *arena, const void *p, size_t len);
 
 /* ---- string builder ------------------------------------------------------------ */
+/* The bytes are b->p[0..len), not NUL-terminated (append a '\0' if needed).
+ * Invariants: len <= cap, and cap <= max when max is set, so the inline
+ * fast path below never needs to look at max or status: after an error cap
+ * equals len and every append takes the slow path. */
 typedef struct mqr__sbuf {
     char *p;
     size_t len;
     size_t cap;
-    size_t max;                    /* 0: no limit; beyond it -> MQR_ELIMIT */
+    size_t max;                    /* 0: no limit; beyond it -> MQR_ELIMIT (use set_max) */
     const mqr_allocator_t *alloc;  /* heap backend when arena == NULL */
     mqr_arena_t *arena;            /* arena backend */
     int status;                    /* MQR_OK, or the first error (sticky) */
+    uint32_t mode;                 /* backend, set by the init functions */
+    char *fixed;                   /* fixed/bounded: the caller's buffer (never freed) */
+    size_t over;                   /* bounded: bytes that did not fit */
+    size_t mem;                    /* heap bytes owned at p (heap and fixed backends) */
 } mqr__sbuf_t;
 
 void mqr__sbuf_init_heap(mqr__sbuf_t *b, const mqr_allocator_t *alloc);
 void mqr__sbuf_init_arena(mqr__sbuf_t *b, mqr_arena_t *arena);
-/* Use a caller buffer first; grows into the heap (alloc) only if needed. */
+/* Use a caller buffer first; grows into the heap only if needed, through
+ * b->alloc (NULL after init: libc; assign it after init to use another
+ * allocator). mqr__sbuf_free releases the heap copy if there is one. */
 void mqr__sbuf_init_fixed(mqr__sbuf_t *b, char *buf, size_t cap);
+/* Write into buf[0..cap) and never allocate: bytes beyond cap are counted,
+ * not stored, and the status becomes MQR_EBUFFER; mqr__sbuf_needed() then
+ * gives the length the whole output needs. buf may be NULL when cap is 0. */
+void mqr__sbuf_init_bounded(mqr__sbuf_t *b, char *buf, size_t cap);
+/* Limit the total length (0: none); call right after init. */
+void mqr__sbuf_set_max(mqr__sbuf_t *b, size_t max);
 void mqr__sbuf_append(mqr__sbuf_t *b, const void *s, size_t n);
 void mqr__sbuf_putc(mqr__sbuf_t *b, char c);
 void mqr__sbuf_printf(mqr__sbuf_t *b, const char *fmt, ...) MQR__PRINTF(2, 3);
 int mqr__sbuf_status(const mqr__sbuf_t *b);
-/* Heap backend: free the buffer. Arena/fixed backends: no-op. */
+/* Total length appended so far, including what a bounded buffer dropped. */
+size_t mqr__sbuf_needed(const mqr__sbuf_t *b);
+/* Heap backend: free the buffer. Fixed backend: free the heap copy if it
+ * grew. Arena/bounded backends: no-op. The builder is empty afterwards. */
 void mqr__sbuf_free(mqr__sbuf_t *b);
+/* Record an error (sticky; the first one wins). */
+void mqr__sbuf_fail(mqr__sbuf_t *b, int status);
+
+/* Append without a call when there is room: for the hot renderers. */
+static inline void mqr__sbuf_put(mqr__sbuf_t *b, const void *s, size_t n)
+{
+    /* n - 1 < room is n <= room for n >= 1, and sends n == 0 to the slow
+     * path, so p (NULL in an empty heap builder) is never offset here. */
+    if (MQR__LIKELY(n - 1 < b->cap - b->len)) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    } else {
+        mqr__sbuf_append(b, s, n);
+    }
+}
+
+static inline void mqr__sbuf_put1(mqr__sbuf_t *b, char c)
+{
+    if (MQR__LIKELY(b->len < b->cap))
+        b->p[b->len++] = c;
+    else
+        mqr__sbuf_append(b, &c, 1);
+}
+
+/* ---- UTF-8 -------------------------------------------------------------------- */
+/* Byte classes inside JSON strings: 0 plain ASCII, 1 must be escaped (control
+ * characters, '"', '\\'), 2 starts a multi-byte UTF-8 sequence. */
+extern const uint8_t mqr__json_char_class[256];
+/* Length (2..4) of the well-formed UTF-8 sequence starting with a byte
+ * >= 0x80 at p (n bytes available), or 0 when it is not well-formed
+ * (stray continuation, overlong form, surrogate, > U+10FFFF, truncated). */
+size_t mqr__utf8_seq_len(const unsigned char *p, size_t n);
+/* UTF-8 encoding and decoding of code points: see codec_util.h. */
 
 /* ---- number formatting ---------------------------------------------------------- */
 #define MQR__NUMBUF 40
 /* JSON rendering of a double (§1.2): the shortest text that reads back to the
- * same double; integral values keep ".0" ("1.0", "2.0"); exponent form like
- * "1.0e+21" for large magnitudes. NaN/inf cannot occur in rule values (they
- * are evaluation errors). Returns the length written into buf. */
+ * same double; integral values keep ".0" ("1.0", "2.0"); positional notation
+ * for 1e-6 <= |d| < 1e21, exponent form outside ("1.0e+21", "1.5e-7").
+ * NaN/inf cannot occur in rule values (they are evaluation errors); should
+ * one arrive it renders as "null", so the output stays valid JSON. Never
+ * depends on the C locale. Returns the length written into buf. */
 size_t mqr__fmt_double_json(double d, char buf[MQR__NUMBUF]);
 /* str() rendering (§7.5): up to 10 decimals, trailing zeros trimmed, at least
- * one decimal ("2.0", "0.3", "3.1415926536"). */
+ * one decimal ("2.0", "0.3", "3.1415926536"). Magnitudes of 1e15 and more
+ * render as mqr__fmt_double_json does (fixed 10 decimals would not fit);
+ * NaN and infinities as "nan", "inf", "-inf". */
 size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF]);
 size_t mqr__fmt_int(int64_t i, char buf[MQR__NUMBUF]);
+/* Decimal text to the nearest double, independent of the C locale. `s`
+ * must already be valid number syntax: [sign] digits [. digits] [e [sign]
+ * digits]. MQR_OK, or MQR_EOVERFLOW when the magnitude is beyond DBL_MAX. */
+int mqr__strtod(const char *s, size_t len, double *out);
 
 /* ---- rendering ------------------------------------------------------------------ */
 #define MQR__JSONF_UNDEFINED_AS_NULL 0x01u /* D4: undefined -> null, not "undefined" */
+/* Deepest nesting the writer renders (deeper: MQR_ELIMIT on the sbuf); the
+ * JSON reader accepts at most this depth too, so all it reads can be written. */
+#define MQR__VALUE_MAX_DEPTH 1000u
 
 /* Compact JSON of v per §1.2 (UTF-8 repaired per §1.2, '/' not escaped). */
 void mqr__json_write(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags);

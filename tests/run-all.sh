@@ -69,6 +69,13 @@ else
   echo "no fuzz targets yet"
 fi
 
+step "6b. ThreadSanitizer"
+if [ -x "$ROOT/tests/tsan.sh" ]; then
+  MQR_TSAN_BUILD="$OUT/tsan" bash "$ROOT/tests/tsan.sh"
+else
+  echo "no ThreadSanitizer suite yet"
+fi
+
 step "7. valgrind memcheck subset, ${VALGRIND_SECONDS}s budget"
 bash "$ROOT/tests/valgrind.sh" "$OUT/gcc" "$VALGRIND_SECONDS"
 

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * packet_priv.h - what the codec's files share and the API does not show:
+ * the error context that turns a failed check into an mqr_diag_t, the
+ * variable-length integer helpers, the string/topic scanners and the property
+ * validator. Used by packet_decode.c, packet_encode.c and packet_util.c.
+ */
+#ifndef MQR_PACKET_PRIV_H
+#define MQR_PACKET_PRIV_H
+
+#include "internal.h"
+#include "mqttrule/packet.h"
+
+/* Return from the calling function when x is not MQR_OK. */
+#define TRY(x)                       \
+    do {                             \
+        int rc_ = (x);               \
+        if (MQR__UNLIKELY(rc_ != 0)) \
+            return rc_;              \
+    } while (0)
+
+/* Largest remaining length a four-byte variable-length integer holds. */
+#define MQR__VARINT_MAX 268435455u
+
+/*
+ * Where an error is reported: the diag to fill, the packet type for the
+ * message prefix, and the byte that offsets are counted from (`base`, NULL
+ * when the checked bytes are not part of one buffer, as when encoding) plus
+ * `stream_off`, added to every offset by the stream decoder.
+ */
+typedef struct mqr__pctx {
+    mqr_diag_t *diag;
+    const uint8_t *base;
+    uint64_t stream_off;
+    int type;
+} mqr__pctx_t;
+
+/*
+ * Fill c->diag (if any) with code, reason code, packet type, field and the
+ * offset of `at` from c->base, with the message "<TYPE>: <fmt...> at byte N"
+ * (without " at byte N" when there is no base). Returns `code`.
+ */
+int mqr__packet_fail(const mqr__pctx_t *c, int code, int reason, const char *field,
+                     const uint8_t *at, const char *fmt, ...) MQR__PRINTF(6, 7);
+
+/* Outcome of a scan: what was wrong (a short phrase such as "contains '+'")
+ * and the offset of the offending byte within the scanned string. */
+typedef struct mqr__scan {
+    const char *what;
+    size_t off;
+} mqr__scan_t;
+
+/* Scanner modes. */
+#define MQR__SCAN_STRING 0 /* well-formed MQTT UTF-8 */
+#define MQR__SCAN_TOPIC 1  /* plus: no '+' or '#' */
+#define MQR__SCAN_FILTER 2 /* plus: wildcard placement, $share syntax */
+
+/*
+ * Scan s[0..len) in `mode`. Returns MQR_OK, or MQR_EUTF8 / MQR_ETOPIC /
+ * MQR_EFILTER with *out filled. Length limits (empty topic) are checked here
+ * for TOPIC and FILTER modes.
+ */
+int mqr__packet_scan(const uint8_t *s, size_t len, int mode, mqr__scan_t *out);
+
+/*
+ * Read a variable byte integer from [p, end). Returns the number of bytes
+ * used (1..4) and stores the value, 0 when the bytes end before it does, or
+ * -1 when it is longer than four bytes or not minimally encoded.
+ */
+int mqr__varint_get(const uint8_t *p, const uint8_t *end, uint32_t *out_value);
+/* Bytes needed to encode v (1..4; v <= MQR__VARINT_MAX). */
+size_t mqr__varint_size(uint32_t v);
+/* Write v at p (which has room for mqr__varint_size(v) bytes); returns p after it. */
+uint8_t *mqr__varint_put(uint8_t *p, uint32_t v);
+
+/* Property context for a CONNECT's will properties (packet types use 1..15). */
+#define MQR__PROPCTX_WILL 0
+
+/*
+ * Validate the properties p[0..len) of packet type `ctx` (or MQR__PROPCTX_WILL):
+ * known ids, allowed in ctx, no forbidden duplicates, well-formed values in
+ * range. `field` names them in messages ("properties", "will properties").
+ * On success stores the set of ids seen as bits (1 << id) in *out_seen (may be
+ * NULL). Errors go through c as described in packet.h.
+ */
+int mqr__packet_props_check(const mqr__pctx_t *c, const uint8_t *p, size_t len, int ctx,
+                            const char *field, uint64_t *out_seen);
+
+/*
+ * Validate the entries of a SUBSCRIBE (filter + options, `type`
+ * MQR_PKT_SUBSCRIBE) or UNSUBSCRIBE (filters) at level `ver`: p[0..len) must
+ * hold one or more well-formed entries and nothing else. Stores their number
+ * in *out_count.
+ */
+int mqr__packet_entries_check(const mqr__pctx_t *c, int type, int ver, const uint8_t *p,
+                              size_t len, uint32_t *out_count);
+
+/* Whether a reason code is valid for packet `type` at MQTT 5. */
+int mqr__packet_reason_ok(int type, uint8_t code);
+
+#endif /* MQR_PACKET_PRIV_H */

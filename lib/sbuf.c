@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sbuf.c - turning values into text: the string builder (mqr__sbuf_t),
+ * UTF-8 helpers, number formatting and locale-independent number reading,
+ * the compact JSON writer (spec §1.2) and the text rendering of str() and
+ * templates (§7.5, §8).
+ *
+ * The builder has four backends (heap, arena, fixed caller buffer that
+ * spills to the heap, bounded caller buffer that only counts what does not
+ * fit). Appends that fit are an inline memcpy (mqr__sbuf_put); everything
+ * else (growth, limits, errors) goes through one slow path here.
+ *
+ * The JSON writer copies runs of bytes that need no escaping with one
+ * memcpy, found with a 256-entry class table; integers are formatted by hand.
+ * Doubles use a fast exact path for short decimals and fall back to
+ * snprintf("%.*e") with 15, 16 then 17 digits, keeping the first that reads
+ * back exactly; the C library is used only in the locale it is called in
+ * (snprintf's output is read back by strtod in the same locale) and the
+ * digits are then laid out by hand, so the output never depends on
+ * LC_NUMERIC.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "value_int.h"
+
+/* ---- string builder ---------------------------------------------------------------- */
+
+enum { SB_HEAP, SB_ARENA, SB_FIXED, SB_BOUNDED };
+
+static void sbuf_init(mqr__sbuf_t *b, uint32_t mode)
+{
+    memset(b, 0, sizeof *b);
+    b->mode = mode;
+}
+
+void mqr__sbuf_init_heap(mqr__sbuf_t *b, const mqr_allocator_t *alloc)
+{
+    sbuf_init(b, SB_HEAP);
+    b->alloc = alloc;
+}
+
+void mqr__sbuf_init_arena(mqr__sbuf_t *b, mqr_arena_t *arena)
+{
+    sbuf_init(b, SB_ARENA);
+    b->arena = arena;
+}
+
+void mqr__sbuf_init_fixed(mqr__sbuf_t *b, char *buf, size_t cap)
+{
+    sbuf_init(b, SB_FIXED);
+    b->p = b->fixed = buf;
+    b->cap = buf ? cap : 0;
+}
+
+void mqr__sbuf_init_bounded(mqr__sbuf_t *b, char *buf, size_t cap)
+{
+    sbuf_init(b, SB_BOUNDED);
+    b->p = b->fixed = buf;
+    b->cap = buf ? cap : 0;
+}
+
+void mqr__sbuf_fail(mqr__sbuf_t *b, int status)
+{
+    if (b->status == MQR_OK)
+        b->status = status;
+    b->cap = b->len; /* every later append takes the slow path */
+}
+
+void mqr__sbuf_set_max(mqr__sbuf_t *b, size_t max)
+{
+    b->max = max;
+    if (max && b->len > max)
+        mqr__sbuf_fail(b, MQR_ELIMIT);
+    else if (max && b->cap > max)
+        b->cap = max;
+}
+
+int mqr__sbuf_status(const mqr__sbuf_t *b) { return b->status; }
+
+size_t mqr__sbuf_needed(const mqr__sbuf_t *b) { return b->len + b->over; }
+
+/* Make room for n more bytes, or record why not. A bounded builder that runs
+ * out adds `count` to the bytes it dropped. 0 on success, -1 otherwise. */
+static int sbuf_reserve(mqr__sbuf_t *b, size_t n, size_t count)
+{
+    if (b->status != MQR_OK) {
+        if (b->status == MQR_EBUFFER)
+            b->over += count;
+        return -1;
+    }
+    if (n <= b->cap - b->len)
+        return 0;
+    if (n > SIZE_MAX - b->len) {
+        mqr__sbuf_fail(b, MQR_ENOMEM);
+        return -1;
+    }
+    size_t need = b->len + n;
+    if (b->max && need > b->max) {
+        mqr__sbuf_fail(b, MQR_ELIMIT);
+        return -1;
+    }
+    if (b->mode == SB_BOUNDED) {
+        b->over += count;
+        mqr__sbuf_fail(b, MQR_EBUFFER);
+        return -1;
+    }
+    size_t ncap = b->cap < 32 ? 64 : (b->cap <= SIZE_MAX / 2 ? b->cap * 2 : need);
+    if (ncap < need)
+        ncap = need;
+    if (b->max && ncap > b->max)
+        ncap = b->max;
+    char *p;
+    if (b->mode == SB_ARENA) {
+        p = mqr__arena_realloc(b->arena, b->p, b->cap, ncap);
+    } else if (b->mode == SB_FIXED && b->p == b->fixed) {
+        p = mqr__alloc(b->alloc, ncap);
+        if (p && b->len)
+            memcpy(p, b->fixed, b->len);
+    } else {
+        p = mqr__realloc(b->alloc, b->p, b->mem, ncap);
+    }
+    if (!p) {
+        mqr__sbuf_fail(b, MQR_ENOMEM);
+        return -1;
+    }
+    if (b->mode != SB_ARENA)
+        b->mem = ncap;
+    b->p = p;
+    b->cap = ncap;
+    return 0;
+}
+
+void mqr__sbuf_append(mqr__sbuf_t *b, const void *s, size_t n)
+{
+    if (n == 0 || sbuf_reserve(b, n, n) != 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+void mqr__sbuf_putc(mqr__sbuf_t *b, char c) { mqr__sbuf_put1(b, c); }
+
+void mqr__sbuf_printf(mqr__sbuf_t *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        mqr__sbuf_fail(b, MQR_EINVAL);
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        mqr__sbuf_append(b, tmp, (size_t)n);
+        return;
+    }
+    if (sbuf_reserve(b, (size_t)n + 1, (size_t)n) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void mqr__sbuf_free(mqr__sbuf_t *b)
+{
+    if ((b->mode == SB_HEAP || b->mode == SB_FIXED) && b->p && b->p != b->fixed)
+        mqr__free(b->alloc, b->p, b->mem);
+    const mqr_allocator_t *alloc = b->alloc;
+    mqr_arena_t *arena = b->arena;
+    uint32_t mode = b->mode == SB_FIXED ? (uint32_t)SB_HEAP : b->mode;
+    sbuf_init(b, mode);
+    b->alloc = alloc;
+    b->arena = arena;
+}
+
+/* ---- UTF-8 ---------------------------------------------------------------------------- */
+
+/* Byte classes for JSON strings: 0 copied as is, 1 escaped (control
+ * characters, '"', '\\'), 2 the start of a multi-byte sequence to check. */
+const uint8_t mqr__json_char_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+#define IS_CONT(c) (((c) & 0xC0u) == 0x80u)
+
+/* Well-formed sequences per RFC 3629 table 3: the second byte's range
+ * depends on the lead byte (E0, ED, F0, F4 narrow it). */
+size_t mqr__utf8_seq_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    if (c < 0xE0)
+        return n >= 2 && IS_CONT(p[1]) ? 2 : 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (c < 0xF0)
+        return n >= 3 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) ? 3 : 0;
+    return n >= 4 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) && IS_CONT(p[3]) ? 4 : 0;
+}
+
+
+/* ---- numbers ------------------------------------------------------------------------ */
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+#define TWO53 9007199254740992.0
+
+/* Decimal digits of u into out (no terminator); returns the count. */
+static size_t u64_digits(uint64_t u, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t mqr__fmt_int(int64_t i, char buf[MQR__NUMBUF])
+{
+    size_t n = 0;
+    uint64_t u = (uint64_t)i;
+    if (i < 0) {
+        buf[n++] = '-';
+        u = 0 - u;
+    }
+    n += u64_digits(u, buf + n);
+    buf[n] = '\0';
+    return n;
+}
+
+/* The shortest decimal digits (no leading or trailing zeros) and scientific
+ * exponent x of a finite d > 0, so that d reads back from 0.D x 10^(x+1).
+ *
+ * Fast path: for d below 2^53, the smallest k for which round(d * 10^k) / 10^k
+ * gives back d exactly. Both operands of that division are exact doubles,
+ * so the division is correctly rounded and equals what strtod returns for
+ * the decimal text: the result round-trips by construction.
+ * Slow path: snprintf %.{14,15,16}e read back by strtod in the same locale. */
+static size_t shortest_digits(double d, char digits[24], int *x)
+{
+    if (d >= 1e-6 && d < TWO53) {
+        for (int k = 0; k < (int)MQR__ARRAY_LEN(pow10_exact); k++) {
+            double p = d * pow10_exact[k];
+            if (p >= TWO53)
+                break;
+            double m = nearbyint(p);
+            if (m / pow10_exact[k] != d)
+                continue;
+            size_t n = u64_digits((uint64_t)m, digits);
+            *x = (int)n - 1 - k;
+            while (n > 1 && digits[n - 1] == '0')
+                n--;
+            return n;
+        }
+    }
+    char tmp[48];
+    /* Normal doubles need 15 digits or more and the 15-digit rounding is
+     * the shortest candidate; subnormals have fewer bits and may need fewer
+     * digits ("5e-324"), so they start at one. */
+    for (int prec = d < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, d);
+        if (prec == 16 || strtod(tmp, NULL) == d)
+            break;
+    }
+    /* tmp is "D<radix>DDDDe[+-]XX"; the radix character is whatever the
+     * locale says, so digits are picked by class, not by position. */
+    size_t n = 0;
+    const char *p = tmp;
+    for (; *p && *p != 'e' && *p != 'E'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[n++] = *p;
+    *x = *p ? atoi(p + 1) : 0;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    return n;
+}
+
+size_t mqr__fmt_double_json(double d, char buf[MQR__NUMBUF])
+{
+    if (!isfinite(d)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    char *o = buf;
+    if (signbit(d)) {
+        *o++ = '-';
+        d = -d;
+    }
+    if (d == 0) {
+        memcpy(o, "0.0", 4);
+        return (size_t)(o - buf) + 3;
+    }
+    char dg[24];
+    int x;
+    size_t nd = shortest_digits(d, dg, &x);
+    if (x >= -6 && x < 21) {
+        if (x < 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = -1; i > x; i--)
+                *o++ = '0';
+            memcpy(o, dg, nd);
+            o += nd;
+        } else if (nd <= (size_t)x + 1) {
+            memcpy(o, dg, nd);
+            o += nd;
+            for (size_t i = nd; i < (size_t)x + 1; i++)
+                *o++ = '0';
+            *o++ = '.';
+            *o++ = '0';
+        } else {
+            memcpy(o, dg, (size_t)x + 1);
+            o += x + 1;
+            *o++ = '.';
+            memcpy(o, dg + x + 1, nd - (size_t)x - 1);
+            o += nd - (size_t)x - 1;
+        }
+    } else {
+        *o++ = dg[0];
+        *o++ = '.';
+        if (nd > 1) {
+            memcpy(o, dg + 1, nd - 1);
+            o += nd - 1;
+        } else {
+            *o++ = '0';
+        }
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        o += u64_digits((uint64_t)(x < 0 ? -x : x), o);
+    }
+    *o = '\0';
+    return (size_t)(o - buf);
+}
+
+size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF])
+{
+    if (isnan(d)) {
+        memcpy(buf, "nan", 4);
+        return 3;
+    }
+    if (isinf(d)) {
+        memcpy(buf, d < 0 ? "-inf" : "inf", d < 0 ? 5 : 4);
+        return d < 0 ? 4 : 3;
+    }
+    if (fabs(d) >= 1e15)
+        return mqr__fmt_double_json(d, buf);
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp, "%.10f", d);
+    /* "[-]I<radix>FFFFFFFFFF": the radix is the 11th character from the end */
+    size_t len = (size_t)n;
+    memcpy(buf, tmp, len);
+    buf[len - 11] = '.';
+    while (buf[len - 1] == '0' && buf[len - 2] != '.')
+        len--;
+    buf[len] = '\0';
+    return len;
+}
+
+#define STRTOD_MAX_DIGITS 780 /* enough to round any double correctly */
+
+int mqr__strtod(const char *s, size_t len, double *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    /* Significant digits (leading zeros dropped) and the power of ten they
+     * are scaled by; digits past STRTOD_MAX_DIGITS only leave a sticky 1. */
+    char dg[STRTOD_MAX_DIGITS + 32];
+    size_t nd = 0;
+    int sticky = 0;
+    int64_t e = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (nd == 0 && s[i] == '0')
+            continue;
+        if (nd < STRTOD_MAX_DIGITS)
+            dg[nd++] = s[i];
+        else {
+            e++;
+            sticky |= s[i] != '0';
+        }
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (nd == 0 && s[i] == '0') {
+                e--;
+                continue;
+            }
+            if (nd < STRTOD_MAX_DIGITS) {
+                dg[nd++] = s[i];
+                e--;
+            } else {
+                sticky |= s[i] != '0';
+            }
+        }
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        int eneg = 0;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        int64_t ev = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            if (ev < 100000)
+                ev = ev * 10 + (s[i] - '0');
+        e += eneg ? -ev : ev;
+    }
+    while (nd > 0 && !sticky && dg[nd - 1] == '0') {
+        nd--;
+        e++;
+    }
+    double d;
+    if (nd == 0) {
+        d = 0.0;
+    } else if (nd <= 15 && e >= -22 && e <= 22) {
+        uint64_t m = 0;
+        for (size_t k = 0; k < nd; k++)
+            m = m * 10 + (uint64_t)(dg[k] - '0');
+        d = e < 0 ? (double)m / pow10_exact[-e] : (double)m * pow10_exact[e];
+    } else if (e + (int64_t)nd > 400) {
+        return MQR_EOVERFLOW;
+    } else if (e + (int64_t)nd < -400) {
+        d = 0.0;
+    } else {
+        /* "DDDDe-X": an integer mantissa needs no radix character, so the
+         * C library reads it the same way in every locale. */
+        if (sticky) {
+            dg[nd++] = '1';
+            e--;
+        }
+        snprintf(dg + nd, sizeof dg - nd, "e%lld", (long long)e);
+        d = strtod(dg, NULL);
+    }
+    if (isinf(d))
+        return MQR_EOVERFLOW;
+    *out = neg ? -d : d;
+    return MQR_OK;
+}
+
+/* ---- JSON writer ---------------------------------------------------------------------- */
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* The escape of an ASCII byte of class 1. */
+static void write_escape(mqr__sbuf_t *b, unsigned c)
+{
+    char e[6] = {'\\', 0, '0', '0', 0, 0};
+    switch (c) {
+    case '"': e[1] = '"'; break;
+    case '\\': e[1] = '\\'; break;
+    case '\b': e[1] = 'b'; break;
+    case '\f': e[1] = 'f'; break;
+    case '\n': e[1] = 'n'; break;
+    case '\r': e[1] = 'r'; break;
+    case '\t': e[1] = 't'; break;
+    default:
+        e[1] = 'u';
+        e[4] = hex_digits[c >> 4];
+        e[5] = hex_digits[c & 15];
+        mqr__sbuf_put(b, e, 6);
+        return;
+    }
+    mqr__sbuf_put(b, e, 2);
+}
+
+/* A JSON string of the bytes s[0..n): runs of plain bytes and well-formed
+ * UTF-8 are copied in one piece; a byte that starts no well-formed sequence
+ * becomes U+FFFD together with the continuation bytes that follow it. */
+static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run = 0;
+    mqr__sbuf_put1(b, '"');
+    while (i < n) {
+        unsigned cls = mqr__json_char_class[s[i]];
+        if (MQR__LIKELY(cls == 0)) {
+            i++;
+            continue;
+        }
+        if (cls == 2) {
+            size_t k = mqr__utf8_seq_len(s + i, n - i);
+            if (k) {
+                i += k;
+                continue;
+            }
+        }
+        mqr__sbuf_put(b, s + run, i - run);
+        if (cls == 1) {
+            write_escape(b, s[i]);
+            i++;
+        } else {
+            mqr__sbuf_put(b, "\xEF\xBF\xBD", 3);
+            for (i++; i < n && IS_CONT(s[i]); i++)
+                ;
+        }
+        run = i;
+    }
+    mqr__sbuf_put(b, s + run, i - run);
+    mqr__sbuf_put1(b, '"');
+}
+
+static void put_bool(mqr__sbuf_t *b, int32_t x)
+{
+    if (x)
+        mqr__sbuf_put(b, "true", 4);
+    else
+        mqr__sbuf_put(b, "false", 5);
+}
+
+static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, uint32_t depth)
+{
+    char num[MQR__NUMBUF];
+    switch (v->type) {
+    case MQR_VAL_UNDEFINED:
+        if (flags & MQR__JSONF_UNDEFINED_AS_NULL)
+            mqr__sbuf_put(b, "null", 4);
+        else
+            mqr__sbuf_put(b, "\"undefined\"", 11);
+        return;
+    case MQR_VAL_BOOL: put_bool(b, v->u.b); return;
+    case MQR_VAL_INT: mqr__sbuf_put(b, num, mqr__fmt_int(v->u.i, num)); return;
+    case MQR_VAL_DOUBLE: mqr__sbuf_put(b, num, mqr__fmt_double_json(v->u.d, num)); return;
+    case MQR_VAL_STRING: write_string(b, v->u.s, v->len); return;
+    case MQR_VAL_ARRAY:
+    case MQR_VAL_OBJECT: break;
+    default: mqr__sbuf_put(b, "null", 4); return;
+    }
+    if (depth >= MQR__VALUE_MAX_DEPTH) {
+        mqr__sbuf_fail(b, MQR_ELIMIT);
+        return;
+    }
+    if (v->type == MQR_VAL_ARRAY) {
+        mqr__sbuf_put1(b, '[');
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i)
+                mqr__sbuf_put1(b, ',');
+            write_value(b, &v->u.items[i], flags, depth + 1);
+        }
+        mqr__sbuf_put1(b, ']');
+    } else {
+        mqr__sbuf_put1(b, '{');
+        for (uint32_t i = 0; i < v->len; i++) {
+            const mqr_member_t *m = &v->u.members[i];
+            if (i)
+                mqr__sbuf_put1(b, ',');
+            write_string(b, m->key, m->key_len);
+            mqr__sbuf_put1(b, ':');
+            write_value(b, &m->value, flags, depth + 1);
+        }
+        mqr__sbuf_put1(b, '}');
+    }
+}
+
+void mqr__json_write(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags)
+{
+    write_value(b, v, flags, 0);
+}
+
+/* ---- text rendering ------------------------------------------------------------------- */
+
+/* §7.5's quirk: an array of character codes renders as the text they spell.
+ * "Printable" here is the ASCII subset of Erlang's io_lib:printable_list:
+ * 32..126 and \b \t \n \v \f \r \e (8..13, 27). The empty array counts (it
+ * renders as ""), as in EMQX. EMQX also takes Latin-1 160..255 and emits
+ * them as single bytes, which is not UTF-8; such arrays render as JSON. */
+static int printable_codes(const mqr_value_t *v)
+{
+    for (uint32_t i = 0; i < v->len; i++) {
+        const mqr_value_t *e = &v->u.items[i];
+        if (e->type != MQR_VAL_INT)
+            return 0;
+        int64_t c = e->u.i;
+        if (!((c >= 32 && c <= 126) || (c >= 8 && c <= 13) || c == 27))
+            return 0;
+    }
+    return 1;
+}
+
+void mqr__value_to_text(mqr__sbuf_t *b, const mqr_value_t *v)
+{
+    char num[MQR__NUMBUF];
+    switch (v->type) {
+    case MQR_VAL_STRING: mqr__sbuf_put(b, v->u.s, v->len); return;
+    case MQR_VAL_INT: mqr__sbuf_put(b, num, mqr__fmt_int(v->u.i, num)); return;
+    case MQR_VAL_DOUBLE: mqr__sbuf_put(b, num, mqr__fmt_double_str(v->u.d, num)); return;
+    case MQR_VAL_BOOL: put_bool(b, v->u.b); return;
+    case MQR_VAL_NULL: mqr__sbuf_put(b, "null", 4); return;
+    case MQR_VAL_UNDEFINED: mqr__sbuf_put(b, "undefined", 9); return;
+    case MQR_VAL_ARRAY:
+        if (printable_codes(v)) {
+            for (uint32_t i = 0; i < v->len; i++)
+                mqr__sbuf_put1(b, (char)v->u.items[i].u.i);
+            return;
+        }
+        break;
+    default: break;
+    }
+    write_value(b, v, 0, 0);
+}

@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * value.c - the arena, the value builders and readers, comparison and
+ * equality (spec §6.7), and parsing numbers from strings (§6.7 rule 3).
+ *
+ * The arena is a list of blocks taken from the allocator hook, newest first;
+ * allocation bumps a pointer in the newest block and starts a new block
+ * (at least twice the previous one, or the request's size) when it runs out.
+ * Reset frees every block but the largest, so an arena that has reached its
+ * working size allocates nothing more. The most recent allocation can grow or
+ * shrink in place (mqr__arena_realloc), which is what makes arrays, objects
+ * and string builders in the arena cheap to grow.
+ *
+ * Arrays and objects built here keep their capacity in the value's
+ * `reserved_` field as log2(capacity) + 1; 0 means "capacity equals len"
+ * (a value built by hand), so the first push onto such a value copies it.
+ * Capacities are powers of two and double when full.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "value_int.h"
+
+/* ---- arena -------------------------------------------------------------------- */
+
+#define ARENA_ALIGN _Alignof(max_align_t)
+#define ARENA_DEFAULT_BLOCK 4096u
+#define ARENA_MAX_DOUBLING ((size_t)1 << 20) /* blocks stop doubling past 1 MiB */
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t size; /* usable bytes after the header */
+} arena_block_t;
+
+/* Header size rounded so the data after it is aligned for any value. */
+#define BLOCK_HDR ((sizeof(arena_block_t) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
+
+struct mqr_arena {
+    mqr_allocator_t alloc;
+    size_t block_size;
+    arena_block_t *blocks; /* newest first; the bump region is in blocks[0] */
+    char *cur;
+    char *end;
+    char *last; /* start of the most recent allocation, NULL after reset */
+    size_t used;
+};
+
+static char *block_data(arena_block_t *b) { return (char *)b + BLOCK_HDR; }
+
+int mqr_arena_create(const mqr_allocator_t *alloc, size_t block_size, mqr_arena_t **out_arena)
+{
+    if (!out_arena)
+        return MQR_EINVAL;
+    *out_arena = NULL;
+    mqr_arena_t *a = mqr__alloc(alloc, sizeof *a);
+    if (!a)
+        return MQR_ENOMEM;
+    memset(a, 0, sizeof *a);
+    if (alloc)
+        a->alloc = *alloc;
+    a->block_size = block_size ? block_size : ARENA_DEFAULT_BLOCK;
+    *out_arena = a;
+    return MQR_OK;
+}
+
+void mqr_arena_destroy(mqr_arena_t *a)
+{
+    if (!a)
+        return;
+    arena_block_t *b = a->blocks;
+    while (b) {
+        arena_block_t *next = b->next;
+        mqr__free(&a->alloc, b, BLOCK_HDR + b->size);
+        b = next;
+    }
+    mqr_allocator_t alloc = a->alloc;
+    mqr__free(&alloc, a, sizeof *a);
+}
+
+void mqr_arena_reset(mqr_arena_t *a)
+{
+    if (!a || !a->blocks)
+        return;
+    arena_block_t *keep = a->blocks;
+    for (arena_block_t *b = a->blocks->next; b; b = b->next)
+        if (b->size > keep->size)
+            keep = b;
+    arena_block_t *b = a->blocks;
+    while (b) {
+        arena_block_t *next = b->next;
+        if (b != keep)
+            mqr__free(&a->alloc, b, BLOCK_HDR + b->size);
+        b = next;
+    }
+    keep->next = NULL;
+    a->blocks = keep;
+    a->cur = block_data(keep);
+    a->end = a->cur + keep->size;
+    a->last = NULL;
+    a->used = 0;
+}
+
+/* Start a new block able to hold `size` bytes at alignment `align`. The block
+ * is at least block_size and at least twice the previous block (up to
+ * ARENA_MAX_DOUBLING), so the number of blocks grows logarithmically. */
+static int arena_grow(mqr_arena_t *a, size_t size, size_t align)
+{
+    if (size > SIZE_MAX - BLOCK_HDR - align)
+        return MQR_ENOMEM;
+    size_t want = a->block_size;
+    if (a->blocks) {
+        size_t twice = a->blocks->size <= ARENA_MAX_DOUBLING / 2 ? a->blocks->size * 2
+                                                                 : ARENA_MAX_DOUBLING;
+        if (twice > want)
+            want = twice;
+    }
+    if (size + align > want)
+        want = size + align;
+    arena_block_t *b = mqr__alloc(&a->alloc, BLOCK_HDR + want);
+    if (!b)
+        return MQR_ENOMEM;
+    b->size = want;
+    b->next = a->blocks;
+    a->blocks = b;
+    a->cur = block_data(b);
+    a->end = a->cur + want;
+    return MQR_OK;
+}
+
+/* `size` bytes at alignment `align` (a power of two), or NULL. */
+static void *arena_take(mqr_arena_t *a, size_t size, size_t align)
+{
+    uintptr_t p = ((uintptr_t)a->cur + (align - 1)) & ~(uintptr_t)(align - 1);
+    if (!a->cur || p > (uintptr_t)a->end || size > (uintptr_t)a->end - p) {
+        if (arena_grow(a, size, align) != MQR_OK)
+            return NULL;
+        p = ((uintptr_t)a->cur + (align - 1)) & ~(uintptr_t)(align - 1);
+    }
+    a->cur = (char *)p + size;
+    a->last = (char *)p;
+    a->used += size;
+    return (void *)p;
+}
+
+void *mqr_arena_alloc(mqr_arena_t *a, size_t size)
+{
+    return a ? arena_take(a, size, ARENA_ALIGN) : NULL;
+}
+
+size_t mqr_arena_used(const mqr_arena_t *a) { return a ? a->used : 0; }
+
+void *mqr__arena_realloc(mqr_arena_t *a, void *p, size_t old_size, size_t new_size)
+{
+    if (!a)
+        return NULL;
+    if (!p)
+        return arena_take(a, new_size, ARENA_ALIGN);
+    if ((char *)p == a->last && new_size <= (size_t)(a->end - a->last)) {
+        a->cur = a->last + new_size;
+        a->used = a->used - old_size + new_size;
+        return p;
+    }
+    if (new_size <= old_size)
+        return p;
+    void *q = arena_take(a, new_size, ARENA_ALIGN);
+    if (q)
+        memcpy(q, p, old_size);
+    return q;
+}
+
+char *mqr__arena_memdup(mqr_arena_t *a, const void *p, size_t len)
+{
+    char *q = a ? arena_take(a, len, 1) : NULL;
+    if (q && len)
+        memcpy(q, p, len);
+    return q;
+}
+
+/* ---- scalar setters ------------------------------------------------------------- */
+
+static void value_init(mqr_value_t *v, uint8_t type)
+{
+    memset(v, 0, sizeof *v);
+    v->type = type;
+}
+
+void mqr_value_set_undefined(mqr_value_t *v) { value_init(v, MQR_VAL_UNDEFINED); }
+
+void mqr_value_set_null(mqr_value_t *v) { value_init(v, MQR_VAL_NULL); }
+
+void mqr_value_set_bool(mqr_value_t *v, int b)
+{
+    value_init(v, MQR_VAL_BOOL);
+    v->u.b = b != 0;
+}
+
+void mqr_value_set_int(mqr_value_t *v, int64_t i)
+{
+    value_init(v, MQR_VAL_INT);
+    v->u.i = i;
+}
+
+void mqr_value_set_double(mqr_value_t *v, double d)
+{
+    value_init(v, MQR_VAL_DOUBLE);
+    v->u.d = d;
+}
+
+void mqr_value_set_string(mqr_value_t *v, const char *s, size_t len)
+{
+    value_init(v, MQR_VAL_STRING);
+    v->len = (uint32_t)len;
+    v->u.s = len ? s : "";
+}
+
+/* ---- arrays and objects ----------------------------------------------------------- */
+
+/* Capacity of an array or object built here (see the file comment). */
+static size_t container_cap(const mqr_value_t *v)
+{
+    return v->reserved_ ? (size_t)1 << (v->reserved_ - 1) : v->len;
+}
+
+/* Smallest power of two >= n (n >= 1), and its log2 + 1 for `reserved_`. */
+static size_t pow2_ceil(size_t n, uint16_t *out_tag)
+{
+    size_t c = 1;
+    uint16_t tag = 1;
+    while (c < n) {
+        c <<= 1;
+        tag++;
+    }
+    *out_tag = tag;
+    return c;
+}
+
+int mqr_value_string_copy(mqr_arena_t *arena, const char *s, size_t len, mqr_value_t *out)
+{
+    if (!arena || !out || len > UINT32_MAX || (!s && len))
+        return MQR_EINVAL;
+    char *p = mqr__arena_memdup(arena, s, len);
+    if (!p)
+        return MQR_ENOMEM;
+    mqr_value_set_string(out, p, len);
+    return MQR_OK;
+}
+
+/* Make *out an empty array or object with room for `capacity` elements of
+ * `elem` bytes; capacity 0 allocates nothing. */
+static int container_new(mqr_arena_t *arena, size_t capacity, size_t elem, uint8_t type,
+                         mqr_value_t *out)
+{
+    if (!arena || !out || capacity > ((size_t)1 << 31))
+        return MQR_EINVAL;
+    void *mem = NULL;
+    uint16_t tag = 0;
+    if (capacity) {
+        size_t cap = pow2_ceil(capacity, &tag);
+        mem = mqr_arena_alloc(arena, cap * elem);
+        if (!mem)
+            return MQR_ENOMEM;
+    }
+    value_init(out, type);
+    out->reserved_ = tag;
+    if (type == MQR_VAL_ARRAY)
+        out->u.items = mem;
+    else
+        out->u.members = mem;
+    return MQR_OK;
+}
+
+/* Make room for one more element in *v (array or object); the elements may
+ * move. MQR_OK, MQR_ENOMEM or MQR_ELIMIT (v unchanged on error). */
+static int container_reserve_one(mqr_arena_t *arena, mqr_value_t *v, size_t elem, void **data)
+{
+    size_t cap = container_cap(v);
+    if (v->len < cap)
+        return MQR_OK;
+    if (v->len >= ((size_t)1 << 31))
+        return MQR_ELIMIT;
+    uint16_t tag;
+    size_t ncap = pow2_ceil(v->len < 2 ? 4 : (size_t)v->len * 2, &tag);
+    void *p = mqr__arena_realloc(arena, *data, (size_t)v->len * elem, ncap * elem);
+    if (!p)
+        return MQR_ENOMEM;
+    *data = p;
+    v->reserved_ = tag;
+    return MQR_OK;
+}
+
+int mqr_value_array_new(mqr_arena_t *arena, size_t capacity, mqr_value_t *out)
+{
+    return container_new(arena, capacity, sizeof(mqr_value_t), MQR_VAL_ARRAY, out);
+}
+
+int mqr_value_object_new(mqr_arena_t *arena, size_t capacity, mqr_value_t *out)
+{
+    return container_new(arena, capacity, sizeof(mqr_member_t), MQR_VAL_OBJECT, out);
+}
+
+int mqr_value_array_push(mqr_arena_t *arena, mqr_value_t *arr, const mqr_value_t *item)
+{
+    if (!arena || !arr || !item || arr->type != MQR_VAL_ARRAY)
+        return MQR_EINVAL;
+    mqr_value_t copy = *item; /* item may point into arr's own storage */
+    void *data = arr->u.items;
+    int rc = container_reserve_one(arena, arr, sizeof(mqr_value_t), &data);
+    if (rc != MQR_OK)
+        return rc;
+    arr->u.items = data;
+    arr->u.items[arr->len++] = copy;
+    return MQR_OK;
+}
+
+static mqr_member_t *find_member(const mqr_value_t *obj, const char *key, size_t key_len)
+{
+    for (uint32_t i = 0; i < obj->len; i++) {
+        mqr_member_t *m = &obj->u.members[i];
+        if (m->key_len == key_len && (key_len == 0 || memcmp(m->key, key, key_len) == 0))
+            return m;
+    }
+    return NULL;
+}
+
+int mqr_value_object_put(mqr_arena_t *arena, mqr_value_t *obj, const char *key, size_t key_len,
+                         const mqr_value_t *val)
+{
+    if (!arena || !obj || !val || obj->type != MQR_VAL_OBJECT || key_len > UINT32_MAX ||
+        (!key && key_len))
+        return MQR_EINVAL;
+    mqr_value_t copy = *val;
+    mqr_member_t *m = find_member(obj, key, key_len);
+    if (m) {
+        m->value = copy;
+        return MQR_OK;
+    }
+    void *data = obj->u.members;
+    int rc = container_reserve_one(arena, obj, sizeof(mqr_member_t), &data);
+    if (rc != MQR_OK)
+        return rc;
+    obj->u.members = data;
+    m = &obj->u.members[obj->len++];
+    m->key = key_len ? key : "";
+    m->key_len = (uint32_t)key_len;
+    m->reserved_ = 0;
+    m->value = copy;
+    return MQR_OK;
+}
+
+const mqr_value_t *mqr_value_object_get(const mqr_value_t *obj, const char *key, size_t key_len)
+{
+    if (!obj || obj->type != MQR_VAL_OBJECT || (!key && key_len))
+        return NULL;
+    const mqr_member_t *m = find_member(obj, key, key_len);
+    return m ? &m->value : NULL;
+}
+
+const char *mqr_value_type_name(uint32_t type)
+{
+    static const char *const names[] = {"undefined", "null",   "bool",  "int",
+                                        "double",    "string", "array", "object"};
+    return type < MQR__ARRAY_LEN(names) ? names[type] : "unknown";
+}
+
+/* ---- comparison ------------------------------------------------------------------- */
+
+/* Term-order rank of §6.7 rule 5: number < atom < object < array < string. */
+enum { RANK_NUMBER, RANK_ATOM, RANK_OBJECT, RANK_ARRAY, RANK_STRING };
+
+static int rank(const mqr_value_t *v)
+{
+    switch (v->type) {
+    case MQR_VAL_INT:
+    case MQR_VAL_DOUBLE: return RANK_NUMBER;
+    case MQR_VAL_OBJECT: return RANK_OBJECT;
+    case MQR_VAL_ARRAY: return RANK_ARRAY;
+    case MQR_VAL_STRING: return (v->flags & MQR_VALF_ATOM) ? RANK_ATOM : RANK_STRING;
+    default: return RANK_ATOM; /* undefined, null, bool */
+    }
+}
+
+/* The name of an atom-like value (bool, null, undefined, atom string). */
+static const char *atom_name(const mqr_value_t *v, size_t *len)
+{
+    const char *s;
+    switch (v->type) {
+    case MQR_VAL_STRING: *len = v->len; return v->u.s;
+    case MQR_VAL_BOOL: s = v->u.b ? "true" : "false"; break;
+    case MQR_VAL_NULL: s = "null"; break;
+    default: s = "undefined"; break;
+    }
+    *len = strlen(s);
+    return s;
+}
+
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}
+
+/* int64 against double without rounding the integer: doubles outside
+ * [-2^63, 2^63) are beyond every int64; inside, the truncated double is an
+ * exact int64 and the fraction breaks ties. NaN sorts above every number. */
+static int cmp_int_double(int64_t i, double d)
+{
+    if (isnan(d))
+        return -1;
+    if (d >= 9223372036854775808.0)
+        return -1;
+    if (d < -9223372036854775808.0)
+        return 1;
+    int64_t t = (int64_t)d;
+    if (i != t)
+        return i < t ? -1 : 1;
+    double frac = d - (double)t;
+    return frac > 0 ? -1 : frac < 0;
+}
+
+static int cmp_numbers(const mqr_value_t *a, const mqr_value_t *b)
+{
+    if (a->type == MQR_VAL_INT && b->type == MQR_VAL_INT)
+        return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if (a->type == MQR_VAL_INT)
+        return cmp_int_double(a->u.i, b->u.d);
+    if (b->type == MQR_VAL_INT)
+        return -cmp_int_double(b->u.i, a->u.d);
+    double x = a->u.d, y = b->u.d;
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
+    return x < y ? -1 : x > y;
+}
+
+/* The member of obj with the smallest key strictly greater than `after`
+ * (or the smallest key when after is NULL). Objects are small; this keeps
+ * comparison free of allocation at O(n^2) key comparisons. */
+static const mqr_member_t *next_key(const mqr_value_t *obj, const mqr_member_t *after)
+{
+    const mqr_member_t *best = NULL;
+    for (uint32_t i = 0; i < obj->len; i++) {
+        const mqr_member_t *m = &obj->u.members[i];
+        if (after && cmp_bytes(m->key, m->key_len, after->key, after->key_len) <= 0)
+            continue;
+        if (!best || cmp_bytes(m->key, m->key_len, best->key, best->key_len) < 0)
+            best = m;
+    }
+    return best;
+}
+
+/* Erlang map order: size, then the keys in ascending order, then the values
+ * in key order. */
+static int cmp_objects(const mqr_value_t *a, const mqr_value_t *b)
+{
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    const mqr_member_t *ma = NULL, *mb = NULL;
+    for (uint32_t i = 0; i < a->len; i++) {
+        ma = next_key(a, ma);
+        mb = next_key(b, mb);
+        if (!ma || !mb)
+            return (ma != NULL) - (mb != NULL);
+        int c = cmp_bytes(ma->key, ma->key_len, mb->key, mb->key_len);
+        if (c)
+            return c;
+    }
+    ma = mb = NULL;
+    for (uint32_t i = 0; i < a->len; i++) {
+        ma = next_key(a, ma);
+        mb = next_key(b, mb);
+        if (!ma || !mb)
+            break;
+        int c = mqr__value_compare(&ma->value, &mb->value);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+int mqr__value_compare(const mqr_value_t *a, const mqr_value_t *b)
+{
+    int ra = rank(a), rb = rank(b);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    switch (ra) {
+    case RANK_NUMBER: return cmp_numbers(a, b);
+    case RANK_ATOM: {
+        size_t an, bn;
+        const char *as = atom_name(a, &an), *bs = atom_name(b, &bn);
+        return cmp_bytes(as, an, bs, bn);
+    }
+    case RANK_STRING: return cmp_bytes(a->u.s, a->len, b->u.s, b->len);
+    case RANK_ARRAY: {
+        uint32_t n = a->len < b->len ? a->len : b->len;
+        for (uint32_t i = 0; i < n; i++) {
+            int c = mqr__value_compare(&a->u.items[i], &b->u.items[i]);
+            if (c)
+                return c;
+        }
+        return a->len < b->len ? -1 : a->len > b->len;
+    }
+    default: return cmp_objects(a, b);
+    }
+}
+
+/* Shared body of mqr_value_equal (exact = 0) and mqr__value_exact_equal
+ * (exact = 1): arrays element-wise, objects by key regardless of order. */
+static int values_equal(const mqr_value_t *a, const mqr_value_t *b, int exact);
+
+static int objects_equal(const mqr_value_t *a, const mqr_value_t *b, int exact)
+{
+    if (a->len != b->len)
+        return 0;
+    for (uint32_t i = 0; i < a->len; i++) {
+        const mqr_member_t *m = &a->u.members[i];
+        const mqr_value_t *o = mqr_value_object_get(b, m->key, m->key_len);
+        if (!o || !values_equal(&m->value, o, exact))
+            return 0;
+    }
+    return 1;
+}
+
+static int values_equal(const mqr_value_t *a, const mqr_value_t *b, int exact)
+{
+    if (a->type != b->type) {
+        if (exact)
+            return 0;
+        int ra = rank(a), rb = rank(b);
+        if (ra == RANK_NUMBER && rb == RANK_NUMBER)
+            return cmp_numbers(a, b) == 0;
+        /* atoms equal strings (and other atoms) of the same text */
+        if ((ra == RANK_ATOM || ra == RANK_STRING) && (rb == RANK_ATOM || rb == RANK_STRING)) {
+            size_t an, bn;
+            const char *as = atom_name(a, &an), *bs = atom_name(b, &bn);
+            return an == bn && (an == 0 || memcmp(as, bs, an) == 0);
+        }
+        return 0;
+    }
+    switch (a->type) {
+    case MQR_VAL_UNDEFINED:
+    case MQR_VAL_NULL: return 1;
+    case MQR_VAL_BOOL: return (a->u.b != 0) == (b->u.b != 0);
+    case MQR_VAL_INT: return a->u.i == b->u.i;
+    case MQR_VAL_DOUBLE: return a->u.d == b->u.d;
+    case MQR_VAL_STRING:
+        return a->len == b->len && (a->len == 0 || memcmp(a->u.s, b->u.s, a->len) == 0);
+    case MQR_VAL_ARRAY:
+        if (a->len != b->len)
+            return 0;
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!values_equal(&a->u.items[i], &b->u.items[i], exact))
+                return 0;
+        return 1;
+    case MQR_VAL_OBJECT: return objects_equal(a, b, exact);
+    default: return 0;
+    }
+}
+
+int mqr_value_equal(const mqr_value_t *a, const mqr_value_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return values_equal(a, b, 0);
+}
+
+int mqr__value_exact_equal(const mqr_value_t *a, const mqr_value_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return values_equal(a, b, 1);
+}
+
+/* ---- parsing numbers ----------------------------------------------------------------- */
+
+int mqr__parse_int(const char *s, size_t len, int64_t *out)
+{
+    if (!s || !out)
+        return MQR_EINVAL;
+    size_t i = 0;
+    int neg = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    if (i == len)
+        return MQR_EINVAL;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    uint64_t acc = 0;
+    int overflow = 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return MQR_EINVAL;
+        if (acc > (limit - d) / 10)
+            overflow = 1;
+        else
+            acc = acc * 10 + d;
+    }
+    if (overflow)
+        return MQR_EOVERFLOW;
+    *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    return MQR_OK;
+}
+
+/* Length of the JSON-style number syntax at s (RFC 8259 `number`, but with
+ * `require_frac` also demanding a fraction and allowing a leading '+' and
+ * leading zeros, as §6.7's float syntax does). 0 when there is none. */
+static size_t scan_float_syntax(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        i++;
+    size_t d0 = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == d0 || i == len || s[i] != '.')
+        return 0;
+    size_t f0 = ++i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == f0)
+        return 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t e0 = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == e0)
+            return 0;
+    }
+    return i;
+}
+
+int mqr__parse_double(const char *s, size_t len, double *out)
+{
+    if (!s || !out)
+        return MQR_EINVAL;
+    if (len == 0 || scan_float_syntax(s, len) != len)
+        return MQR_EINVAL;
+    double d;
+    if (mqr__strtod(s, len, &d) != MQR_OK)
+        return MQR_EOVERFLOW;
+    *out = d;
+    return MQR_OK;
+}
