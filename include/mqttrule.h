@@ -14,6 +14,7 @@
 #include "mqttrule/json.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
+#include "mqttrule/template.h"
 #include "mqttrule/http.h"
 #include "mqttrule/json.h"
 #include "mqttrule/rule.h"
