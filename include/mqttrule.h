@@ -13,5 +13,6 @@
 #include "mqttrule/value.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
+#include "mqttrule/http.h"
 
 #endif /* MQTTRULE_H */
