@@ -137,17 +137,24 @@ void mqr__value_to_text(mqr__sbuf_t *b, const mqr_value_t *v);
 /* ---- comparison ---------------------------------------------------------------- */
 /* Erlang term order used by <, >, ... once §6.7's coercions are done:
  * number < atom(bool, null, atom strings) < object < array < string; numbers
- * numerically, strings bytewise. Returns <0, 0, >0. Undefined sorts as an
- * atom named "undefined". */
+ * numerically (int against double exactly, without rounding the int),
+ * strings bytewise, atoms by name, arrays element-wise then by length,
+ * objects by size, then sorted keys, then values in key order. Returns <0, 0,
+ * >0. Undefined sorts as an atom named "undefined"; NaN above all numbers.
+ * Allocation-free; O(n^2) key comparisons for objects. */
 int mqr__value_compare(const mqr_value_t *a, const mqr_value_t *b);
-/* Exact match (IN, CASE x WHEN, contains): same type and equal; 1 != 1.0. */
+/* Exact match (IN, CASE x WHEN, contains): same type and equal; 1 != 1.0,
+ * true != 'true'. The atom flag is not part of the type: an atom string
+ * exactly equals a string of the same text. Objects ignore member order. */
 int mqr__value_exact_equal(const mqr_value_t *a, const mqr_value_t *b);
 
 /* ---- parsing numbers from strings (§6.7 rule 3, int(), float()) ---------------- */
 /* Integer syntax: optional sign, digits, nothing else. MQR_OK, MQR_EINVAL (not
  * integer syntax), MQR_EOVERFLOW. */
 int mqr__parse_int(const char *s, size_t len, int64_t *out);
-/* Float syntax: optional sign, digits '.' digits, optional exponent. */
+/* Float syntax: optional sign, digits '.' digits, optional exponent
+ * ("1.5", "+2.0e-3"; not "1e5", "1.", ".5", " 1.5"). MQR_OK, MQR_EINVAL,
+ * MQR_EOVERFLOW (beyond the double range; underflow gives 0). */
 int mqr__parse_double(const char *s, size_t len, double *out);
 
 #endif /* MQR_VALUE_INT_H */
