@@ -124,6 +124,12 @@ size_t mqr__fmt_double_json(double d, char buf[MQR__NUMBUF]);
  * NaN and infinities as "nan", "inf", "-inf". */
 size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF]);
 size_t mqr__fmt_int(int64_t i, char buf[MQR__NUMBUF]);
+/* printf("%.*f", decimals, d) appended to b with '.' as the decimal point
+ * whatever the locale (decimals clamped to 0..340; as printf, correctly
+ * rounded). compact drops trailing fraction zeros but keeps one digit
+ * (Erlang's float_to_binary [{decimals, N}, compact]: "20.20" -> "20.2",
+ * "2.00" -> "2.0"). NaN and infinities append "nan", "inf", "-inf". */
+void mqr__sbuf_put_fixed(mqr__sbuf_t *b, double d, int decimals, int compact);
 /* Decimal text to the nearest double, independent of the C locale. `s`
  * must already be valid number syntax: [sign] digits [. digits] [e [sign]
  * digits]. MQR_OK, or MQR_EOVERFLOW when the magnitude is beyond DBL_MAX. */
