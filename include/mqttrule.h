@@ -14,5 +14,8 @@
 #include "mqttrule/json.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
+#include "mqttrule/http.h"
+#include "mqttrule/json.h"
+#include "mqttrule/rule.h"
 
 #endif /* MQTTRULE_H */
