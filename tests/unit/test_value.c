@@ -589,7 +589,7 @@ Test(value, fmt_double_json_round_trips)
 {
     uint64_t seed = 0x9E3779B97F4A7C15u;
     char buf[MQR__NUMBUF];
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 50000; i++) {
         uint64_t bits = rng_next(&seed);
         double d;
         if (i % 2) {
@@ -605,7 +605,7 @@ Test(value, fmt_double_json_round_trips)
         cr_assert(back == d || (d == 0 && back == 0), "%.17g -> %s -> %.17g", d, buf, back);
         cr_assert_eq(strtod(buf, NULL), back, "libc disagrees on %s", buf);
         cr_assert(strchr(buf, '.') != NULL, "%s has no fraction", buf);
-        if (i % 4 == 0)
+        if (i % 8 == 0)
             cr_assert_eq(sig_digits(buf), shortest_reference(d), "%s is not shortest", buf);
     }
 }
