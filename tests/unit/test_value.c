@@ -176,6 +176,21 @@ Test(value, arena_realloc_grows_last_allocation_in_place)
     mqr_arena_destroy(a);
 }
 
+Test(value, arena_huge_requests_fail_cleanly)
+{
+    mqr_arena_t *a;
+    cr_assert_eq(mqr_arena_create(NULL, SIZE_MAX, &a), MQR_OK);
+    cr_assert_null(mqr_arena_alloc(a, 1));
+    mqr_arena_destroy(a);
+    cr_assert_eq(mqr_arena_create(NULL, 0, &a), MQR_OK);
+    cr_assert_null(mqr_arena_alloc(a, SIZE_MAX));
+    cr_assert_null(mqr_arena_alloc(a, SIZE_MAX - 8));
+    cr_assert_not_null(mqr_arena_alloc(a, 1));
+    mqr_value_t v;
+    cr_assert_eq(mqr_value_array_new(a, ((size_t)1 << 31) + 1, &v), MQR_EINVAL);
+    mqr_arena_destroy(a);
+}
+
 Test(value, arena_failed_allocation_leaves_it_usable)
 {
     counting_t c = {0};
