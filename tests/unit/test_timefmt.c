@@ -304,8 +304,7 @@ Test(timefmt, now_and_local_offset)
     cr_assert_leq(ns / 1000000000 - s, 5);
     cr_assert_eq(mqr__time_now(5, &s), MQR_EINVAL);
 
-    /* Criterion runs each test in its own process, so changing TZ here
-     * touches nothing else. */
+    /* This test sets TZ; no other test reads the process time zone. */
     int32_t off = 1;
     setenv("TZ", "UTC0", 1);
     tzset();
