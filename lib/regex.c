@@ -20,6 +20,7 @@
  *      leftmost-first choice among matches starting at the same place.
  *      Threads are added with an explicit stack, not recursion.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "codec_util.h"
@@ -308,14 +309,18 @@ static int parse_escape(parser_t *p, int in_class, uint32_t *out)
     case 'A': *out = AS_BOT; break;
     case 'z': *out = AS_EOT; break;
     case 'Z': *out = AS_EOT_NL; break;
-    default:
+    default: {
+        char msg[48];
+        const char *what = "unknown escape";
+        int rc = MQR_EINVAL;
         if (c >= '1' && c <= '9')
-            perr(p, MQR_ENOTSUP, start, "backreferences are not supported");
+            what = "backreferences are not supported:", rc = MQR_ENOTSUP;
         else if (strchr("gkGpPXRCKQENhHvVcuUlL", c))
-            perr(p, MQR_ENOTSUP, start, "this escape is not supported");
-        else
-            perr(p, MQR_EINVAL, start, "unknown escape");
+            what = "escape not supported:", rc = MQR_ENOTSUP;
+        snprintf(msg, sizeof msg, "%s \\%c", what, c);
+        perr(p, rc, start, msg);
         return ESC_ERROR;
+    }
     }
     if (in_class) {
         perr(p, MQR_EINVAL, start, "assertion inside a character class");
@@ -438,6 +443,8 @@ static uint32_t parse_group(parser_t *p)
                 return perr(p, MQR_ENOTSUP, start, "only (?i), (?m) and (?s) flags are supported");
             p->pos++;
             return new_node(p, N_FLAGS, 0);
+        } else if (c == 0 || c == ')') {
+            return perr(p, MQR_EINVAL, start, "'(?' without a group kind");
         } else {
             return perr(p, MQR_ENOTSUP, start, "this (? group is not supported");
         }

@@ -309,6 +309,8 @@ Test(regex, compile_errors)
     compile_err("a{3,2}", MQR_EINVAL, 1);
     compile_err("ab\\", MQR_EINVAL, 2);
     compile_err("\\q", MQR_EINVAL, 0);
+    compile_err("a(?", MQR_EINVAL, 1);
+    compile_err("a(?)", MQR_EINVAL, 1);
     compile_err("\\x{110000}", MQR_EINVAL, 0);
     compile_err("\\xzz", MQR_EINVAL, 0);
     compile_err("(?<n", MQR_EINVAL, 0);
@@ -326,6 +328,19 @@ Test(regex, compile_errors)
     compile_err("[[:alpha:]]", MQR_ENOTSUP, 1);
     compile_err("a{1001}", MQR_ELIMIT, 1);
     compile_err("(?:a{1000}){1000}", MQR_ELIMIT, 0);
+}
+
+Test(regex, error_messages_name_the_problem)
+{
+    mqr__regex_t *re = NULL;
+    mqr_diag_t d;
+    cr_assert_eq(mqr__regex_compile("ab\\q", 4, NULL, &re, &d), MQR_EINVAL);
+    cr_assert_str_eq(d.message, "regex: unknown escape \\q at offset 2");
+    cr_assert_eq(mqr__regex_compile("(a)\\1", 5, NULL, &re, &d), MQR_ENOTSUP);
+    cr_assert_str_eq(d.message, "regex: backreferences are not supported: \\1 at offset 3");
+    cr_assert_eq(mqr__regex_compile("a(?=b)", 6, NULL, &re, &d), MQR_ENOTSUP);
+    cr_assert_str_eq(d.message, "regex: lookaround assertions are not supported at offset 1");
+    cr_assert_eq(mqr__regex_compile("(ab", 3, NULL, &re, NULL), MQR_EINVAL); /* diag optional */
 }
 
 Test(regex, limits_exact)
