@@ -2,6 +2,7 @@
 /* Tests of lib/regex.c: dialect, captures, leftmost-first choice, UTF-8,
  * linear time on pathological patterns, compile errors and replace. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,4 +453,44 @@ Test(regex, allocation_failure_every_point)
         cr_assert_eq(f.live, 0, "leak at %d", n);
     }
     cr_assert(ok);
+}
+
+/* One compiled program used by several threads at once, each with its own
+ * scratch (run under -DMQR_TSAN=ON to check for races). */
+typedef struct shared_job {
+    const mqr__regex_t *re;
+    int ok;
+} shared_job_t;
+
+static void *search_many(void *arg)
+{
+    shared_job_t *job = arg;
+    char subj[64];
+    job->ok = 1;
+    for (int i = 0; i < 2000; i++) {
+        int n = snprintf(subj, sizeof subj, "id=%d;name=dev%d", i, i * 7);
+        size_t caps[6];
+        if (mqr__regex_search(job->re, subj, (size_t)n, 0, 0, caps, 3, NULL) != MQR_OK ||
+            caps[2] != 3 || caps[5] != (size_t)n) {
+            job->ok = 0;
+            break;
+        }
+    }
+    return NULL;
+}
+
+Test(regex, one_program_many_threads)
+{
+    mqr__regex_t *re = compile_ok("id=(\\d+);name=(\\w+)$");
+    pthread_t th[4];
+    shared_job_t jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].re = re;
+        cr_assert_eq(pthread_create(&th[i], NULL, search_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert(jobs[i].ok, "thread %d", i);
+    }
+    mqr__regex_free(re);
 }
