@@ -471,6 +471,45 @@ Test(regex, allocation_failure_every_point)
     cr_assert(ok);
 }
 
+/* Patterns big enough that the parser's node, class and range arrays and
+ * the replace buffer all grow: every failing allocation leaves no leak. */
+Test(regex, allocation_failure_while_growing)
+{
+    const char *pat = "(?:[0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}|[g-k][m-p][r-t][u-w][xyz]"
+                      "|id=(\\d+)|\\bfoo(bar)*baz\\s\\W|[\\d\\D\\w\\W]";
+    char subj[400];
+    size_t o = 0;
+    while (o + 24 < sizeof subj)
+        o += (size_t)snprintf(subj + o, sizeof subj - o, "mac 00:1b:44:11:3a:b7 ");
+    int compiled = 0, replaced = 0;
+    for (int n = 0; !replaced && n < 2000; n++) {
+        failing_t f = {n, 0};
+        mqr_allocator_t a = {failing_alloc, &f};
+        mqr__regex_t *re = NULL;
+        int rc = mqr__regex_compile(pat, strlen(pat), &a, &re, NULL);
+        if (rc != MQR_OK) {
+            cr_assert_eq(rc, MQR_ENOMEM);
+            cr_assert_eq(f.live, 0, "leak after failing allocation %d", n);
+            continue;
+        }
+        compiled = 1;
+        char *out = NULL;
+        size_t len = 0;
+        rc = mqr__regex_replace(re, subj, o, "<&>", 3, &a, &out, &len);
+        if (rc == MQR_OK) {
+            const char *want = "<m><a><c>< ><00:1b:44:11:3a:b7>< ><m>";
+            cr_assert_eq(strncmp(out, want, strlen(want)), 0, "%.40s", out);
+            mqr__free(&a, out, len + 1);
+            replaced = 1;
+        } else {
+            cr_assert_eq(rc, MQR_ENOMEM);
+        }
+        mqr__regex_free(re);
+        cr_assert_eq(f.live, 0, "leak at %d", n);
+    }
+    cr_assert(compiled && replaced);
+}
+
 /* One compiled program used by several threads at once, each with its own
  * scratch (run under -DMQR_TSAN=ON to check for races). */
 typedef struct shared_job {
