@@ -204,6 +204,7 @@ static const uint8_t md5_r[64] = {
 
 /* ---- MD5 -------------------------------------------------------------------------- */
 
+/* One 64-byte block into the MD5 state h[4] (RFC 1321 §3.4). */
 static void md5_compress(void *state, const uint8_t *blk)
 {
     uint32_t *h = state, m[16];
@@ -252,6 +253,7 @@ void mqr__md5_final(mqr__md5_ctx_t *c, uint8_t out[16])
 
 /* ---- SHA-1 ------------------------------------------------------------------------- */
 
+/* One 64-byte block into the SHA-1 state h[5] (FIPS 180-4 §6.1.2). */
 static void sha1_compress(void *state, const uint8_t *blk)
 {
     uint32_t *h = state, w[80];
@@ -301,6 +303,7 @@ void mqr__sha1_final(mqr__sha1_ctx_t *c, uint8_t out[20])
 
 /* ---- SHA-224 / SHA-256 -------------------------------------------------------------------- */
 
+/* One 64-byte block into the SHA-224/256 state h[8] (FIPS 180-4 §6.2.2). */
 static void sha256_compress(void *state, const uint8_t *blk)
 {
     uint32_t *h = state, w[64];
@@ -352,6 +355,7 @@ void mqr__sha256_final(mqr__sha256_ctx_t *c, uint8_t out[32]) { sha256_finish(c,
 
 /* ---- SHA-384 / SHA-512 ---------------------------------------------------------------------- */
 
+/* One 128-byte block into the SHA-384/512 state h[8] (FIPS 180-4 §6.4.2). */
 static void sha512_compress(void *state, const uint8_t *blk)
 {
     uint64_t *h = state, w[80];

@@ -138,6 +138,7 @@ static int grow(parser_t *p, void **arr, uint32_t n, uint32_t *cap, size_t size)
     return 1;
 }
 
+/* Append a node of `kind` with field a; its index, or NONE (p->err set). */
 static uint32_t new_node(parser_t *p, int kind, uint32_t a)
 {
     if (!grow(p, (void **)&p->nodes, p->nnodes, &p->cap_nodes, sizeof(node_t)))
@@ -150,6 +151,7 @@ static uint32_t new_node(parser_t *p, int kind, uint32_t a)
     return p->nnodes++;
 }
 
+/* Append the range lo..hi to the class being built; 0 on allocation failure. */
 static int add_range(parser_t *p, uint32_t lo, uint32_t hi)
 {
     if (!grow(p, (void **)&p->ranges, p->nrange, &p->cap_range, sizeof p->ranges[0]))
@@ -1092,6 +1094,8 @@ static uint32_t prev_cp(const vm_t *m, size_t pos)
     return n == back ? cp : BAD_BYTE_BASE + m->s[pos - 1];
 }
 
+/* Does assertion `kind` hold at `pos`, between code points `prev` and
+ * `next` (NONE at either end of the subject)? */
 static int assert_holds(const vm_t *m, uint32_t kind, size_t pos, uint32_t prev, uint32_t next)
 {
     switch (kind) {
@@ -1185,6 +1189,8 @@ static int consumes(const mqr__regex_t *re, const inst_t *in, uint32_t cp)
     }
 }
 
+/* Add a thread that starts a match at `pos` (all captures unset) to `l`,
+ * at the lowest priority. */
 static void start_thread(vm_t *m, tlist_t *l, size_t pos, uint32_t prev, uint32_t next)
 {
     for (uint32_t i = 0; i < m->k; i++)
@@ -1318,6 +1324,8 @@ typedef struct sbuf {
     int oom;
 } sbuf_t;
 
+/* Append n bytes, growing by doubling; after a failed allocation b->oom
+ * stays set and further appends do nothing. */
 static void sb_put(sbuf_t *b, const char *s, size_t n)
 {
     if (b->oom || n == 0)

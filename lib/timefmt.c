@@ -211,6 +211,7 @@ static size_t placeholder(const char *fmt, size_t len, size_t i, char *kind)
     return 0;
 }
 
+/* Write `c` through `w` following `fmt` (placeholders of mqr__time_format). */
 static void format_civil(writer_t *w, const mqr__civil_t *c, const char *fmt, size_t fmt_len)
 {
     for (size_t i = 0; i < fmt_len;) {
