@@ -94,15 +94,19 @@ static long hex_decode(uint8_t *buf, size_t len, size_t *bad_pos)
 
 /* ---- decode: packet to JSON --------------------------------------------------------- */
 
-/* Whether bytes print as a JSON string without loss or confusion: valid
- * MQTT UTF-8 and no control characters other than tab, CR and LF. */
+/* Whether bytes print as a JSON string without loss or confusion: text that
+ * passes the library's strict UTF-8 check (no U+0000, no control characters,
+ * no non-characters) except that tab, CR and LF may separate its pieces. */
 static int text_safe(const uint8_t *p, size_t len)
 {
-    if (mqr_packet_utf8_check((const char *)p, len, NULL) != MQR_OK)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7F)
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            continue;
+        if (mqr_packet_utf8_check((const char *)p + start, i - start, NULL) != MQR_OK)
             return 0;
+        start = i + 1;
+    }
     return 1;
 }
 

@@ -309,6 +309,45 @@ Test(packet, diag_message_names_packet_field_and_byte)
     cr_assert_eq(p.proto_ver, 4);
 }
 
+Test(packet, utf8_policy_strict_by_default_wellformed_on_request)
+{
+    /* CONNECT 3.1.1 whose client id "a<TAB>" holds a control character, then
+     * one whose client id is U+FFFF (a non-character). */
+    const char *hexes[] = {"10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 61 09",
+                           "10 0f 00 04 4d 51 54 54 04 02 00 3c 00 03 ef bf bf"};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t b[64];
+        size_t len = hx(hexes[i], b), n;
+        mqr_packet_t p;
+        mqr_diag_t d;
+        cr_assert_eq(mqr_packet_decode(b, len, NULL, &p, &n, &d), MQR_EUTF8);
+        cr_assert_eq(d.offset, i ? 14 : 15);
+        cr_assert_eq(d.reason_code, 0x81);
+        cr_assert_str_eq(d.field, "client identifier");
+        mqr_packet_opts_t o = {0, 0, 0, MQR_PKT_UTF8_WELLFORMED};
+        cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, &d), MQR_OK, "%s", d.message);
+        cr_assert_eq(p.connect.clientid.len, len - 14);
+    }
+    /* The policy reaches property strings and topic names too. */
+    uint8_t b[64];
+    size_t len = hx("30 0b 00 03 61 2f 62 05 03 00 02 0a 0a", b), n;
+    mqr_packet_t p;
+    mqr_packet_opts_t o = {0, 5, 0, MQR_PKT_UTF8_STRICT};
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EUTF8);
+    o.utf8 = MQR_PKT_UTF8_WELLFORMED;
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_OK);
+    len = hx("30 07 00 03 61 09 62 00 78", b);
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_OK);
+    o.utf8 = MQR_PKT_UTF8_STRICT;
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EUTF8);
+    o.utf8 = 2;
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EINVAL);
+    /* U+0000 is refused under both policies. */
+    o.utf8 = MQR_PKT_UTF8_WELLFORMED;
+    len = hx("30 07 00 03 61 00 62 00 78", b);
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EUTF8);
+}
+
 Test(packet, errors_in_the_fixed_header_come_before_the_body)
 {
     mqr_packet_t p;
