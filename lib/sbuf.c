@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sbuf.c - turning values into text: the string builder (mqr__sbuf_t),
- * UTF-8 helpers, number formatting and locale-independent number reading,
+ * the JSON byte classes, number formatting and locale-independent reading,
  * the compact JSON writer (spec §1.2) and the text rendering of str() and
  * templates (§7.5, §8).
  *
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "value_int.h"
 
 /* ---- string builder ---------------------------------------------------------------- */
@@ -179,7 +180,7 @@ void mqr__sbuf_free(mqr__sbuf_t *b)
     b->arena = arena;
 }
 
-/* ---- UTF-8 ---------------------------------------------------------------------------- */
+/* ---- JSON string bytes ----------------------------------------------------------------- */
 
 /* Byte classes for JSON strings: 0 copied as is, 1 escaped (control
  * characters, '"', '\\'), 2 the start of a multi-byte sequence to check. */
@@ -204,30 +205,6 @@ const uint8_t mqr__json_char_class[256] = {
 
 #define IS_CONT(c) (((c) & 0xC0u) == 0x80u)
 
-/* Well-formed sequences per RFC 3629 table 3: the second byte's range
- * depends on the lead byte (E0, ED, F0, F4 narrow it). */
-size_t mqr__utf8_seq_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && IS_CONT(p[1]) ? 2 : 0;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (c < 0xF0)
-        return n >= 3 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) ? 3 : 0;
-    return n >= 4 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) && IS_CONT(p[3]) ? 4 : 0;
-}
-
-
 /* ---- numbers ------------------------------------------------------------------------ */
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -236,17 +213,38 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
 
 #define TWO53 9007199254740992.0
 
-/* Decimal digits of u into out (no terminator); returns the count. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+static const uint64_t pow10_u64[20] = {
+    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
+    10000000000u, 100000000000u, 1000000000000u, 10000000000000u, 100000000000000u,
+    1000000000000000u, 10000000000000000u, 100000000000000000u, 1000000000000000000u,
+    10000000000000000000u};
+
+/* Decimal digits of u into out (no terminator); returns the count. The
+ * length comes from comparisons (no division chain), then two digits per
+ * division are written backwards in place. */
 static size_t u64_digits(uint64_t u, char *out)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t n = 1;
+    while (n < 20 && u >= pow10_u64[n])
+        n++;
+    char *o = out + n;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        *--o = digit_pairs[2 * r + 1];
+        *--o = digit_pairs[2 * r];
+    }
+    if (u >= 10) {
+        *--o = digit_pairs[2 * u + 1];
+        *--o = digit_pairs[2 * u];
+    } else {
+        *--o = (char)('0' + u);
+    }
     return n;
 }
 
@@ -263,51 +261,138 @@ size_t mqr__fmt_int(int64_t i, char buf[MQR__NUMBUF])
     return n;
 }
 
-/* The shortest decimal digits (no leading or trailing zeros) and scientific
- * exponent x of a finite d > 0, so that d reads back from 0.D x 10^(x+1).
- *
- * Fast path: for d below 2^53, the smallest k for which round(d * 10^k) / 10^k
- * gives back d exactly. Both operands of that division are exact doubles,
- * so the division is correctly rounded and equals what strtod returns for
- * the decimal text: the result round-trips by construction.
- * Slow path: snprintf %.{14,15,16}e read back by strtod in the same locale. */
-static size_t shortest_digits(double d, char digits[24], int *x)
+/* Drop trailing zeros of a digit string (keeping one digit). */
+static size_t trim_zeros(const char *digits, size_t n)
 {
-    if (d >= 1e-6 && d < TWO53) {
-        for (int k = 0; k < (int)MQR__ARRAY_LEN(pow10_exact); k++) {
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    return n;
+}
+
+/* Exact short forms, tried before any libc call. For d < 2^53: the
+ * smallest k for which round(d * 10^k) / 10^k gives back d. For larger d:
+ * the largest k for which round(d / 10^k) * 10^k does. Both operands of
+ * that last operation are exact doubles (m < 2^53, 10^k <= 10^22), so it is
+ * correctly rounded and equals what strtod returns for the decimal text:
+ * the result round-trips by construction, and m is the shortest such
+ * integer because round() finds it whenever one exists. 0 when neither
+ * applies (17-digit values, extreme magnitudes). */
+static size_t fast_digits(double d, char digits[24], int *x)
+{
+    const int kmax = (int)MQR__ARRAY_LEN(pow10_exact) - 1;
+    if (d < TWO53) {
+        for (int k = 0; k <= kmax; k++) {
             double p = d * pow10_exact[k];
             if (p >= TWO53)
-                break;
+                return 0;
             double m = nearbyint(p);
-            if (m / pow10_exact[k] != d)
-                continue;
+            if (m != 0 && m / pow10_exact[k] == d) {
+                size_t n = u64_digits((uint64_t)m, digits);
+                *x = (int)n - 1 - k;
+                return trim_zeros(digits, n);
+            }
+        }
+        return 0;
+    }
+    if (d >= TWO53 * pow10_exact[kmax])
+        return 0;
+    for (int k = kmax; k >= 1; k--) {
+        double p = d / pow10_exact[k];
+        if (p < 1)
+            continue;
+        if (p >= TWO53)
+            return 0;
+        double m = nearbyint(p);
+        if (m * pow10_exact[k] == d) {
             size_t n = u64_digits((uint64_t)m, digits);
-            *x = (int)n - 1 - k;
-            while (n > 1 && digits[n - 1] == '0')
-                n--;
-            return n;
+            *x = (int)n - 1 + k;
+            return trim_zeros(digits, n);
         }
     }
+    return 0;
+}
+
+/* Digits and exponent of snprintf("%.*e", prec, d): "D<radix>DDDDe[+-]XX".
+ * The radix character is whatever the locale says, so digits are picked by
+ * class, not by position. Returns prec + 1 (zeros not trimmed). */
+static size_t libc_digits(double d, int prec, char digits[24], int *x)
+{
     char tmp[48];
-    /* Normal doubles need 15 digits or more and the 15-digit rounding is
-     * the shortest candidate; subnormals have fewer bits and may need fewer
-     * digits ("5e-324"), so they start at one. */
-    for (int prec = d < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, d);
-        if (prec == 16 || strtod(tmp, NULL) == d)
-            break;
-    }
-    /* tmp is "D<radix>DDDDe[+-]XX"; the radix character is whatever the
-     * locale says, so digits are picked by class, not by position. */
+    snprintf(tmp, sizeof tmp, "%.*e", prec, d);
     size_t n = 0;
     const char *p = tmp;
     for (; *p && *p != 'e' && *p != 'E'; p++)
         if (*p >= '0' && *p <= '9')
             digits[n++] = *p;
     *x = *p ? atoi(p + 1) : 0;
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
     return n;
+}
+
+/* 1 if the decimal digits[0..n) x 10^(x - n + 1) reads back as d. */
+static int reads_back(const char *digits, size_t n, int x, double d)
+{
+    char text[48];
+    memcpy(text, digits, n);
+    size_t len = n;
+    int e = x - (int)n + 1;
+    text[len++] = 'e';
+    if (e < 0)
+        text[len++] = '-';
+    len += u64_digits((uint64_t)(e < 0 ? -e : e), text + len);
+    double back;
+    return mqr__strtod(text, len, &back) == MQR_OK && back == d;
+}
+
+/* The shortest digits (no trailing zeros) and scientific exponent x of a
+ * finite d > 0: the fast exact forms, else the 17 digits of %.16e rounded
+ * to 15 and then 16 digits, keeping the first that reads back. Rounding
+ * the 17-digit text again is exact except when its dropped digits are
+ * exactly a half (a tie the first rounding may have made); then libc
+ * formats that precision directly. Subnormals have fewer bits and may need
+ * fewer than 15 digits ("5e-324"), so they search from one digit up. */
+static size_t shortest_digits(double d, char digits[24], int *x)
+{
+    size_t n = fast_digits(d, digits, x);
+    if (n)
+        return n;
+    if (d < DBL_MIN) {
+        for (int prec = 0; prec < 16; prec++) {
+            n = libc_digits(d, prec, digits, x);
+            if (reads_back(digits, n, *x, d))
+                return trim_zeros(digits, n);
+        }
+        return trim_zeros(digits, libc_digits(d, 16, digits, x));
+    }
+    char d17[24];
+    int x17;
+    libc_digits(d, 16, d17, &x17);
+    for (size_t nd = 15; nd <= 16; nd++) {
+        int cx = x17;
+        int tie = d17[nd] == '5' && (nd == 16 || d17[16] == '0');
+        if (tie) {
+            libc_digits(d, (int)nd - 1, digits, &cx);
+        } else {
+            memcpy(digits, d17, nd);
+            if (d17[nd] >= '5') { /* round up, carrying */
+                size_t k = nd;
+                while (k > 0 && digits[k - 1] == '9')
+                    digits[--k] = '0';
+                if (k == 0) {
+                    digits[0] = '1';
+                    cx++;
+                } else {
+                    digits[k - 1]++;
+                }
+            }
+        }
+        if (reads_back(digits, nd, cx, d)) {
+            *x = cx;
+            return trim_zeros(digits, nd);
+        }
+    }
+    memcpy(digits, d17, 17);
+    *x = x17;
+    return trim_zeros(digits, 17);
 }
 
 size_t mqr__fmt_double_json(double d, char buf[MQR__NUMBUF])
@@ -381,10 +466,16 @@ size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF])
         return mqr__fmt_double_json(d, buf);
     char tmp[64];
     int n = snprintf(tmp, sizeof tmp, "%.10f", d);
-    /* "[-]I<radix>FFFFFFFFFF": the radix is the 11th character from the end */
-    size_t len = (size_t)n;
-    memcpy(buf, tmp, len);
-    buf[len - 11] = '.';
+    /* "[-]III<radix>FFFFFFFFFF": the sign and integer digits, then the
+     * locale's radix (possibly several bytes), then 10 ASCII digits. */
+    size_t k = tmp[0] == '-';
+    while (tmp[k] >= '0' && tmp[k] <= '9')
+        k++;
+    size_t len = k;
+    memcpy(buf, tmp, k);
+    buf[len++] = '.';
+    memcpy(buf + len, tmp + n - 10, 10);
+    len += 10;
     while (buf[len - 1] == '0' && buf[len - 2] != '.')
         len--;
     buf[len] = '\0';
@@ -505,7 +596,31 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0;
-    mqr__sbuf_put1(b, '"');
+    /* Fast path, the common case of a plain ASCII string with room for it:
+     * scan and copy in one pass; committed only if no byte needs work. */
+    if (n + 2 <= b->cap - b->len && n + 2 > n) {
+        char *o = b->p + b->len;
+        o[0] = '"';
+        for (; n - i >= 8; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!mqr__json_word_plain(w))
+                break;
+            memcpy(o + 1 + i, &w, 8);
+        }
+        while (i < n && mqr__json_char_class[s[i]] == 0) {
+            o[i + 1] = (char)s[i];
+            i++;
+        }
+        if (i == n) {
+            o[n + 1] = '"';
+            b->len += n + 2;
+            return;
+        }
+        b->len++; /* keep the quote and the plain prefix as the first run */
+    } else {
+        mqr__sbuf_put1(b, '"');
+    }
     while (i < n) {
         unsigned cls = mqr__json_char_class[s[i]];
         if (MQR__LIKELY(cls == 0)) {
@@ -513,7 +628,8 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
             continue;
         }
         if (cls == 2) {
-            size_t k = mqr__utf8_seq_len(s + i, n - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode(s + i, n - i, &cp);
             if (k) {
                 i += k;
                 continue;
@@ -542,26 +658,48 @@ static void put_bool(mqr__sbuf_t *b, int32_t x)
         mqr__sbuf_put(b, "false", 5);
 }
 
-static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, uint32_t depth)
+/* Scalars (and unknown types, as null); 0 when v is an array or object. */
+static inline int write_scalar(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags)
 {
-    char num[MQR__NUMBUF];
     switch (v->type) {
     case MQR_VAL_UNDEFINED:
         if (flags & MQR__JSONF_UNDEFINED_AS_NULL)
             mqr__sbuf_put(b, "null", 4);
         else
             mqr__sbuf_put(b, "\"undefined\"", 11);
-        return;
-    case MQR_VAL_BOOL: put_bool(b, v->u.b); return;
-    case MQR_VAL_INT: mqr__sbuf_put(b, num, mqr__fmt_int(v->u.i, num)); return;
-    case MQR_VAL_DOUBLE: mqr__sbuf_put(b, num, mqr__fmt_double_json(v->u.d, num)); return;
-    case MQR_VAL_STRING: write_string(b, v->u.s, v->len); return;
-    case MQR_VAL_ARRAY:
-    case MQR_VAL_OBJECT: break;
-    default: mqr__sbuf_put(b, "null", 4); return;
+        return 1;
+    case MQR_VAL_BOOL: put_bool(b, v->u.b); return 1;
+    case MQR_VAL_INT:
+        if (MQR__LIKELY(b->cap - b->len >= MQR__NUMBUF)) { /* format in place */
+            b->len += mqr__fmt_int(v->u.i, b->p + b->len);
+        } else {
+            char num[MQR__NUMBUF];
+            mqr__sbuf_put(b, num, mqr__fmt_int(v->u.i, num));
+        }
+        return 1;
+    case MQR_VAL_DOUBLE: {
+        char num[MQR__NUMBUF];
+        mqr__sbuf_put(b, num, mqr__fmt_double_json(v->u.d, num));
+        return 1;
     }
+    case MQR_VAL_STRING: write_string(b, v->u.s, v->len); return 1;
+    case MQR_VAL_ARRAY:
+    case MQR_VAL_OBJECT: return 0;
+    default: mqr__sbuf_put(b, "null", 4); return 1;
+    }
+}
+
+/* Arrays and objects; scalar elements are written inline, containers
+ * recurse (depth counts the containers open around v). */
+static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, uint32_t depth)
+{
+    if (write_scalar(b, v, flags))
+        return;
     if (depth >= MQR__VALUE_MAX_DEPTH) {
+        /* overrides a bounded buffer's MQR_EBUFFER: a bigger buffer would
+         * not help, and the caller must not be told to retry with one */
         mqr__sbuf_fail(b, MQR_ELIMIT);
+        b->status = MQR_ELIMIT;
         return;
     }
     if (v->type == MQR_VAL_ARRAY) {
@@ -569,7 +707,8 @@ static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, ui
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
                 mqr__sbuf_put1(b, ',');
-            write_value(b, &v->u.items[i], flags, depth + 1);
+            if (!write_scalar(b, &v->u.items[i], flags))
+                write_value(b, &v->u.items[i], flags, depth + 1);
         }
         mqr__sbuf_put1(b, ']');
     } else {
@@ -580,7 +719,8 @@ static void write_value(mqr__sbuf_t *b, const mqr_value_t *v, uint32_t flags, ui
                 mqr__sbuf_put1(b, ',');
             write_string(b, m->key, m->key_len);
             mqr__sbuf_put1(b, ':');
-            write_value(b, &m->value, flags, depth + 1);
+            if (!write_scalar(b, &m->value, flags))
+                write_value(b, &m->value, flags, depth + 1);
         }
         mqr__sbuf_put1(b, '}');
     }
