@@ -6,6 +6,10 @@
  * rule rejects with its exact status, reason code, field and offset; field
  * values of each packet type; limits and NULL arguments.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS for the guard pages */
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "test_packet_helpers.h"
 
 /* ---- golden packets ------------------------------------------------------------- */
@@ -52,6 +56,52 @@ Test(packet, golden_every_proper_prefix_needs_more)
                 cr_assert_eq(k + need, g->len, "%s prefix %zu", g->name, k);
         }
     }
+}
+
+/* Two pages, the second PROT_NONE: bytes placed at the end of the first page
+ * are followed by a guard that faults on any read past them, in every build. */
+static uint8_t *guard_pages(size_t *page)
+{
+    *page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *m = mmap(NULL, 2 * *page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(mprotect(m + *page, *page, PROT_NONE), 0);
+    return m;
+}
+
+Test(packet, golden_prefixes_and_whole_packets_end_at_a_guard_page)
+{
+    size_t n = golden_load_all(goldens, 64), page;
+    uint8_t *m = guard_pages(&page);
+    for (size_t i = 0; i < n; i++) {
+        golden_t *g = &goldens[i];
+        for (size_t k = 0; k <= g->len; k++) {
+            uint8_t *at = m + page - k;
+            memcpy(at, g->bytes, k);
+            mqr_packet_t p;
+            size_t used;
+            int rc = mqr_packet_decode(at, k, &g->opts, &p, &used, NULL);
+            cr_assert_eq(rc, k == g->len ? MQR_OK : MQR_NEED_MORE, "%s prefix %zu", g->name, k);
+            if (rc != MQR_OK)
+                continue;
+            /* Walk everything the packet exposes, still next to the guard. */
+            mqr_packet_iter_t it;
+            mqr_prop_t pr;
+            mqr_subscription_t sub;
+            mqr_str_t f;
+            mqr_packet_iter_props(&it, &p.publish.props);
+            if (p.type == MQR_PKT_PUBLISH)
+                while (mqr_packet_prop_next(&it, &pr))
+                    ;
+            mqr_packet_iter_subscriptions(&it, &p);
+            while (mqr_packet_subscription_next(&it, &sub))
+                ;
+            mqr_packet_iter_filters(&it, &p);
+            while (mqr_packet_filter_next(&it, &f))
+                ;
+        }
+    }
+    munmap(m, 2 * page);
 }
 
 /* Feed the stream in chunks of `step` bytes into a buffer the caller compacts. */
