@@ -193,15 +193,8 @@ static int dec_connect(rd_t *r, mqr_packet_t *pkt)
         return mqr__packet_fail(&r->c, MQR_EPROTOCOL, 0x82, "connect flags", at,
                                 "password flag is set without the user name flag");
     TRY(rd_u16(r, &c->keepalive, "keepalive"));
-    if (level >= MQR_PROTO_V5) {
-        uint64_t seen;
-        at = r->p;
-        TRY(rd_props(r, &c->props, MQR_PKT_CONNECT, "properties", &seen));
-        if ((seen & (1ull << MQR_PROP_AUTHENTICATION_DATA)) &&
-            !(seen & (1ull << MQR_PROP_AUTHENTICATION_METHOD)))
-            return mqr__packet_fail(&r->c, MQR_EPROTOCOL, 0x82, "properties", at,
-                                    "properties: Authentication-Data without Authentication-Method");
-    }
+    if (level >= MQR_PROTO_V5)
+        TRY(rd_props(r, &c->props, MQR_PKT_CONNECT, "properties", NULL));
     TRY(rd_str(r, &c->clientid, "client identifier", MQR__SCAN_STRING));
     if (c->will_flag) {
         if (level >= MQR_PROTO_V5)

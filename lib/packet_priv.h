@@ -125,7 +125,8 @@ uint8_t *mqr__varint_put(uint8_t *p, uint32_t v);
 /*
  * Validate the properties p[0..len) of packet type `ctx` (or MQR__PROPCTX_WILL):
  * known ids, allowed in ctx, no forbidden duplicates, well-formed values in
- * range. `field` names them in messages ("properties", "will properties").
+ * range, no Authentication-Data without Authentication-Method (CONNECT,
+ * CONNACK, AUTH). `field` names them in messages ("properties", "will properties").
  * On success stores the set of ids seen as bits (1 << id) in *out_seen (may be
  * NULL). Errors go through c as described in packet.h.
  */

@@ -614,6 +614,10 @@ int mqr__packet_props_check(const mqr__pctx_t *c, const uint8_t *p, size_t len, 
                                     field, d->name, is.what);
         p += used;
     }
+    const uint64_t data = 1ull << MQR_PROP_AUTHENTICATION_DATA;
+    if ((seen & data) && !(seen & (1ull << MQR_PROP_AUTHENTICATION_METHOD)))
+        return mqr__packet_fail(c, MQR_EPROTOCOL, 0x82, field, end - len,
+                                "%s: Authentication-Data without Authentication-Method", field);
     if (out_seen)
         *out_seen = seen;
     return MQR_OK;
