@@ -109,6 +109,9 @@
     X("power", power, 2, 2, MQR__FUNC_PURE) \
     X("qos", qos, 0, 0, MQR__FUNC_CONTEXT) \
     X("random", random, 0, 0, 0) \
+    X("regex_extract", regex_extract, 2, 2, MQR__FUNC_PURE) \
+    X("regex_match", regex_match, 2, 2, MQR__FUNC_PURE) \
+    X("regex_replace", regex_replace, 3, 3, MQR__FUNC_PURE) \
     X("replace", replace, 3, 4, MQR__FUNC_PURE) \
     X("reverse", reverse, 1, 1, MQR__FUNC_PURE) \
     X("rm_prefix", rm_prefix, 2, 2, MQR__FUNC_PURE) \
