@@ -105,7 +105,7 @@ Test(func_math, random_in_unit_interval)
     cr_assert_eq(CALL0(&a, "random"), MQR_OK);
     cr_assert_neq(ft.rng, 0);
     ft.cx.rng = NULL;
-    cr_assert_eq(CALL0(&a, "random"), MQR_EEVAL);
+    EXPECT_ERR("no random number state", "random");
 }
 
 Test(func_math, div_mod)
