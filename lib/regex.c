@@ -52,6 +52,7 @@ struct mqr__regex {
     size_t alloc_size;
     uint32_t ninst, ngroups, nclass, nrange;
     uint32_t nloops; /* hidden slots after the group slots, one per LOOP */
+    uint32_t first_byte; /* the byte every match starts with, or NONE */
     inst_t *insts;
     cls_t *classes;
     uint32_t (*ranges)[2];
@@ -863,6 +864,21 @@ static void parser_release(parser_t *p)
     mqr__free(p->a, p->ranges, (size_t)p->cap_range * sizeof p->ranges[0]);
 }
 
+/* The first byte of every match, when the program starts (after SAVEs)
+ * with a case-sensitive literal; NONE otherwise. The VM uses it to skip
+ * through the subject with memchr while no thread is alive. */
+static uint32_t first_byte(const mqr__regex_t *re)
+{
+    uint32_t pc = 0;
+    while (re->insts[pc].op == OP_SAVE)
+        pc++;
+    const inst_t *in = &re->insts[pc];
+    if (in->op != OP_CHAR || in->icase)
+        return NONE;
+    uint8_t enc[4];
+    return mqr__utf8_encode(in->arg, enc) ? enc[0] : NONE;
+}
+
 /* Lay the program, classes and ranges out in one allocation. */
 static int build(parser_t *p, uint32_t root, mqr__regex_t **out_re)
 {
@@ -898,6 +914,7 @@ static int build(parser_t *p, uint32_t root, mqr__regex_t **out_re)
     emit(&e, root);
     put(&e, OP_SAVE, 1, 0, 0);
     put(&e, OP_MATCH, 0, 0, 0);
+    re->first_byte = first_byte(re);
     *out_re = re;
     return MQR_OK;
 }
@@ -1141,6 +1158,20 @@ static void start_thread(vm_t *m, tlist_t *l, size_t pos, uint32_t prev, uint32_
     add_thread(m, l, 0, pos, prev, next);
 }
 
+/* With no thread alive, a match can only start at the program's required
+ * first byte (when it has one): move *pos to its next occurrence. Returns 0
+ * when there is none, so no match is possible from *pos on. */
+static int skip_to_first_byte(const vm_t *m, size_t *pos)
+{
+    if (m->re->first_byte == NONE || *pos >= m->len)
+        return 1;
+    const uint8_t *q = memchr(m->s + *pos, (int)m->re->first_byte, m->len - *pos);
+    if (!q)
+        return 0;
+    *pos = (size_t)(q - m->s);
+    return 1;
+}
+
 /* The VM loop: one pass over the subject from m->start, stepping every
  * thread of the current list over the code point at `pos` into the next
  * list. A MATCH ends the threads of lower priority; once a match is found no
@@ -1149,6 +1180,9 @@ static int vm_run(vm_t *m, unsigned flags, size_t *best)
 {
     int matched = 0;
     size_t pos = m->start, clen = 0;
+    int unanchored = !(flags & MQR_REGEX_ANCHORED);
+    if (unanchored && !skip_to_first_byte(m, &pos))
+        return 0;
     uint32_t prev = prev_cp(m, pos);
     uint32_t cp = pos < m->len ? subject_cp(m, pos, &clen) : NONE;
     tlist_t *cl = &m->list[0], *nl = &m->list[1];
@@ -1179,13 +1213,21 @@ static int vm_run(vm_t *m, unsigned flags, size_t *best)
         }
         if (cp == NONE)
             break;
-        if (!matched && !(flags & MQR_REGEX_ANCHORED))
-            start_thread(m, nl, npos, cp, ncp);
-        if (nl->nthread == 0 && (matched || (flags & MQR_REGEX_ANCHORED)))
+        prev = cp;
+        if (!matched && unanchored) {
+            if (nl->nthread == 0 && npos < m->len && m->s[npos] != m->re->first_byte) {
+                if (!skip_to_first_byte(m, &npos))
+                    break;
+                prev = prev_cp(m, npos);
+                ncp = subject_cp(m, npos, &nlen);
+            }
+            start_thread(m, nl, npos, prev, ncp);
+        }
+        if (nl->nthread == 0 && (matched || !unanchored))
             break;
         tlist_t *tmp = cl;
         cl = nl, nl = tmp;
-        pos = npos, prev = cp, cp = ncp, clen = nlen;
+        pos = npos, cp = ncp, clen = nlen;
     }
     return matched;
 }

@@ -322,31 +322,51 @@ static int read_offset(const char *s, size_t len, size_t *i, int colons, int32_t
     return 1;
 }
 
+/* Bits of the fields mqr__time_parse requires, as EMQX does. */
+enum { HAVE_Y = 1, HAVE_MO = 2, HAVE_D = 4, HAVE_H = 8, HAVE_MI = 16, HAVE_S = 32, HAVE_ALL = 63 };
+
+/* Skip the run of literal format characters at fmt[*f] ("%%" counts as one
+ * character) and return its length in characters. */
+static size_t literal_run(const char *fmt, size_t fmt_len, size_t *f)
+{
+    size_t run = 0;
+    while (*f < fmt_len) {
+        char k = 0;
+        size_t n = fmt[*f] == '%' ? placeholder(fmt, fmt_len, *f, &k) : 0;
+        if (n && k != '%')
+            break;
+        *f += n ? n : 1;
+        run++;
+    }
+    return run;
+}
+
 int mqr__time_parse(const char *fmt, size_t fmt_len, const char *s, size_t len, int unit,
                     int32_t offset, int64_t *out)
 {
     mqr__civil_t c = {1970, 1, 1, 0, 0, 0, 0, offset};
-    size_t i = 0;
-    for (size_t f = 0; f < fmt_len;) {
+    size_t i = 0, f = 0;
+    int have = 0;
+    while (f < fmt_len && i < len) {
         char k = 0;
         size_t n = fmt[f] == '%' ? placeholder(fmt, fmt_len, f, &k) : 0;
-        if (n == 0 || k == '%') { /* any one input character stands for it */
-            if (i >= len)
+        if (n == 0 || k == '%') { /* as many input characters as the run, unchecked */
+            size_t run = literal_run(fmt, fmt_len, &f);
+            if (len - i < run)
                 return MQR_EINVAL;
-            f += n ? n : 1;
-            i++;
+            i += run;
             continue;
         }
         f += n;
         int64_t v = 0;
         int ok;
         switch (k) {
-        case 'Y': ok = read_digits(s, len, &i, 4, &v), c.year = v; break;
-        case 'm': ok = read_digits(s, len, &i, 2, &v), c.month = (int32_t)v; break;
-        case 'd': ok = read_digits(s, len, &i, 2, &v), c.day = (int32_t)v; break;
-        case 'H': ok = read_digits(s, len, &i, 2, &v), c.hour = (int32_t)v; break;
-        case 'M': ok = read_digits(s, len, &i, 2, &v), c.minute = (int32_t)v; break;
-        case 'S': ok = read_digits(s, len, &i, 2, &v), c.second = (int32_t)v; break;
+        case 'Y': ok = read_digits(s, len, &i, 4, &v), c.year = v, have |= HAVE_Y; break;
+        case 'm': ok = read_digits(s, len, &i, 2, &v), c.month = (int32_t)v, have |= HAVE_MO; break;
+        case 'd': ok = read_digits(s, len, &i, 2, &v), c.day = (int32_t)v, have |= HAVE_D; break;
+        case 'H': ok = read_digits(s, len, &i, 2, &v), c.hour = (int32_t)v, have |= HAVE_H; break;
+        case 'M': ok = read_digits(s, len, &i, 2, &v), c.minute = (int32_t)v, have |= HAVE_MI; break;
+        case 'S': ok = read_digits(s, len, &i, 2, &v), c.second = (int32_t)v, have |= HAVE_S; break;
         case 'N': ok = read_digits(s, len, &i, 9, &v), c.nanosecond = (int32_t)v; break;
         case '6': ok = read_digits(s, len, &i, 6, &v), c.nanosecond = (int32_t)(v * 1000); break;
         case '3': ok = read_digits(s, len, &i, 3, &v), c.nanosecond = (int32_t)(v * 1000000); break;
@@ -357,7 +377,7 @@ int mqr__time_parse(const char *fmt, size_t fmt_len, const char *s, size_t len, 
         if (!ok)
             return MQR_EINVAL;
     }
-    if (i != len)
+    if (have != HAVE_ALL)
         return MQR_EINVAL;
     return mqr__time_from_civil(&c, unit, out);
 }
@@ -378,10 +398,9 @@ int mqr__time_parse_rfc3339(const char *s, size_t len, int unit, int64_t *out)
     size_t i = 0;
     if (!read_digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-') ||
         !read_digits(s, len, &i, 2, &mo) || !expect(s, len, &i, '-') ||
-        !read_digits(s, len, &i, 2, &d) || i >= len ||
-        (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
+        !read_digits(s, len, &i, 2, &d) || i >= len)
         return MQR_EINVAL;
-    i++;
+    i++; /* the date/time separator: any character, as Erlang's calendar */
     if (!read_digits(s, len, &i, 2, &h) || !expect(s, len, &i, ':') ||
         !read_digits(s, len, &i, 2, &mi) || !expect(s, len, &i, ':') ||
         !read_digits(s, len, &i, 2, &se))
@@ -411,6 +430,20 @@ int mqr__time_parse_rfc3339(const char *s, size_t len, int unit, int64_t *out)
     return mqr__time_from_civil(&c, unit, out);
 }
 
+/* Read 1..9 decimal digits from s[*i] up to `end`, stopping at ':'. */
+static int read_field(const char *s, size_t end, size_t *i, int64_t *out)
+{
+    size_t start = *i;
+    int64_t v = 0;
+    while (*i < end && s[*i] != ':') {
+        if (s[*i] < '0' || s[*i] > '9' || *i - start >= 9)
+            return 0;
+        v = v * 10 + (s[(*i)++] - '0');
+    }
+    *out = v;
+    return *i > start;
+}
+
 int mqr__time_parse_offset(const char *s, size_t len, int32_t *out)
 {
     if (len == 1 && (s[0] == 'Z' || s[0] == 'z')) {
@@ -419,29 +452,31 @@ int mqr__time_parse_offset(const char *s, size_t len, int32_t *out)
     }
     if (len == 0)
         return MQR_EINVAL;
+    int64_t h = 0, m = 0, sec = 0;
     if (s[0] == '+' || s[0] == '-') {
-        size_t i = 0;
-        int colons = len == 3 || len == 5 ? 0 : len == 6 ? 1 : len == 9 ? 2 : -1;
-        if (colons < 0)
-            return MQR_EINVAL;
-        if (len == 3) { /* "+hh": read as "+hh00" */
-            char buf[5] = {s[0], s[1], s[2], '0', '0'};
-            return read_offset(buf, 5, &i, 0, out) ? MQR_OK : MQR_EINVAL;
+        size_t i = 1;
+        if (!memchr(s, ':', len)) { /* "+hhmm", or "+hh" */
+            if ((len != 5 && len != 3) || !read_digits(s, len, &i, 2, &h) ||
+                (len == 5 && !read_digits(s, len, &i, 2, &m)))
+                return MQR_EINVAL;
+        } else { /* "+h:m" or "+h:m:s", fields of any width as EMQX */
+            if (!read_field(s, len, &i, &h) || i >= len || s[i++] != ':' ||
+                !read_field(s, len, &i, &m))
+                return MQR_EINVAL;
+            if (i < len && (s[i++] != ':' || !read_field(s, len, &i, &sec) || i != len))
+                return MQR_EINVAL;
         }
-        if (colons && (s[3] != ':' || (colons == 2 && s[6] != ':')))
+        if (h > 23 || m > 59 || sec > 59)
             return MQR_EINVAL;
-        return read_offset(s, len, &i, colons, out) && i == len ? MQR_OK : MQR_EINVAL;
+        int64_t v = h * 3600 + m * 60 + sec;
+        *out = (int32_t)(s[0] == '-' ? -v : v);
+        return MQR_OK;
     }
     /* a plain unsigned number of seconds */
-    int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9' || v > MQR_TIME_MAX_OFFSET)
-            return MQR_EINVAL;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > MQR_TIME_MAX_OFFSET)
+    size_t i = 0;
+    if (!read_field(s, len, &i, &sec) || i != len || sec > MQR_TIME_MAX_OFFSET)
         return MQR_EINVAL;
-    *out = (int32_t)v;
+    *out = (int32_t)sec;
     return MQR_OK;
 }
 

@@ -83,6 +83,7 @@ int mqr__time_from_civil(const mqr__civil_t *c, int unit, int64_t *out);
  *   %N nanoseconds (9 digits)     %6N microseconds   %3N milliseconds
  *   %z +hhmm   %:z +hh:mm   %::z +hh:mm:ss        %% a '%'
  * Any other character, and a '%' not starting one of these, is copied.
+ * (EMQX itself has no %%: it prints "%%Y" as '%' and the year.)
  * MQR_OK, MQR_EBUFFER, MQR_EINVAL (bad unit or offset), MQR_EOVERFLOW as
  * mqr__time_to_civil.
  */
@@ -95,32 +96,36 @@ int mqr__time_format(int64_t t, int unit, int32_t offset, const char *fmt, size_
 int mqr__time_format_rfc3339(int64_t t, int unit, int32_t offset, char *out, size_t cap,
                              size_t *out_len);
 
-/* Parse RFC 3339 "YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|z|+hh:mm|-hh:mm)"
- * into a timestamp in `unit` (fraction digits beyond the unit are dropped,
- * toward the past). MQR_OK, MQR_EINVAL for anything malformed or a field out
+/* Parse RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|z|+hh:mm|-hh:mm)" into a
+ * timestamp in `unit` (fraction digits beyond the unit are dropped, toward
+ * the past). As in Erlang's calendar:rfc3339_to_system_time, which EMQX
+ * uses, the 'T' may be any one character ('t', ' ' ...). MQR_OK, MQR_EINVAL for anything malformed or a field out
  * of range, MQR_EOVERFLOW. */
 int mqr__time_parse_rfc3339(const char *s, size_t len, int unit, int64_t *out);
 
 /*
- * Parse `s` with a format of the placeholders above (EMQX date_to_unix_ts).
- * Fixed widths: %Y 4 digits, %m %d %H %M %S 2, %N 9, %6N 6, %3N 3; %z takes
- * "+hhmm", %:z "+hh:mm", %::z "+hh:mm:ss", each also "Z" or "z". Every other
- * format character skips one input character without checking it (EMQX does
- * not check separators: "%H:%M:%S" reads "10-40-12"). Fields not in the
- * format default to 1970-01-01 00:00:00.0. The time is taken at the offset
- * parsed by %z if present, else at `offset` (0 for UTC). Input left over
- * after the format is an error. MQR_OK, MQR_EINVAL, MQR_EOVERFLOW.
+ * Parse `s` with a format of the placeholders above, as EMQX's
+ * date_to_unix_ts does. Fixed widths: %Y 4 digits, %m %d %H %M %S 2, %N 9,
+ * %6N 6, %3N 3; %z takes "+hhmm", %:z "+hh:mm", %::z "+hh:mm:ss", each also
+ * "Z" or "z". A run of other format characters skips as many input
+ * characters without checking them (EMQX does not check separators:
+ * "%H:%M:%S" reads "10-40-12"). Parsing stops when the input or the format
+ * ends: trailing input is ignored, and so is the rest of the format once the
+ * input is used up ("%S.%3N" accepts "12"). %Y %m %d %H %M %S must all have
+ * been read. The time is taken at the offset parsed by %z if present, else
+ * at `offset` (0 for UTC). MQR_OK, MQR_EINVAL (input too short for a field,
+ * non-digits, a missing field, a date or time out of range), MQR_EOVERFLOW.
  */
 int mqr__time_parse(const char *fmt, size_t fmt_len, const char *s, size_t len, int unit,
                     int32_t offset, int64_t *out);
 
 /* A UTC offset as EMQX's timezone_to_offset_seconds takes it: "Z" or "z"
- * (0), "+hh", "+hhmm", "+hh:mm", "+hh:mm:ss" (or '-'), or unsigned decimal
- * seconds ("28800"); a signed number is read as +hh[mm] ("-0530"), so
- * negative seconds must come as an integer value, which the caller passes
- * through. The caller handles "local" (see mqr__local_offset_seconds).
- * MQR_OK or MQR_EINVAL (malformed, minutes or seconds above 59, |offset|
- * above MQR_TIME_MAX_OFFSET). */
+ * (0), "+hhmm", "+h:m" or "+h:m:s" with fields of any width ("+08:00",
+ * "+8:00", "-05:30:15"), '-' for west; also "+hh" and unsigned decimal seconds
+ * ("28800"). Hours at most 23, minutes and seconds at most 59. A negative
+ * number of seconds must come as an integer value, which the caller passes
+ * through; "local" is the caller's too (mqr__local_offset_seconds).
+ * MQR_OK or MQR_EINVAL. */
 int mqr__time_parse_offset(const char *s, size_t len, int32_t *out);
 
 /* The current time in `unit` from CLOCK_REALTIME. MQR_OK, MQR_EINVAL (unit),

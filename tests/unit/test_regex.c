@@ -251,6 +251,31 @@ Test(regex, pathological_patterns_are_linear)
     assert_linear("(?:a?){30}a{30}b", 100000);
 }
 
+Test(regex, literal_prefix_skips_ahead)
+{
+    /* a pattern that starts with a literal jumps (memchr) between candidates */
+    size_t n = 100000;
+    char *s = malloc(n);
+    memset(s, 'a', n);
+    memcpy(s + n - 8, "needle!!", 8);
+    mqr__regex_t *re = compile_ok("ne+dle\\b");
+    size_t caps[2];
+    uint64_t steps = 0;
+    cr_assert_eq(mqr__regex_search(re, s, n, 0, 0, caps, 1, &steps), MQR_OK);
+    cr_assert_eq(caps[0], n - 8);
+    cr_assert_eq(caps[1], n - 2);
+    cr_assert_lt(steps, 100);
+    s[n - 8] = 'N';
+    cr_assert_eq(mqr__regex_search(re, s, n, 0, 0, caps, 1, &steps), MQR_NO_MATCH);
+    cr_assert_lt(steps, 100);
+    mqr__regex_free(re);
+    free(s);
+    check("x\\b", "xxy x", "4-5");
+    check("(a)b", "aab", "1-3 1-2");
+    check("(?i)ab", "xaAB", "2-4");
+    check("\xC3\xA9t\xC3\xA9", "\xC3\xA0\xC3\xA9t\xC3\xA9", "2-7");
+}
+
 Test(regex, pathological_pattern_matches_correctly)
 {
     /* (a?){n}a{n} on a^n: exponential for backtrackers, fine here */
