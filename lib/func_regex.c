@@ -17,7 +17,7 @@ static int compile(mqr__fctx_t *cx, const mqr_value_t *args, mqr_allocator_t *a,
 {
     const char *pat;
     size_t plen;
-    int rc = mqr__func_arg_str(cx, args, 0, s, len);
+    int rc = mqr__func_arg_text(cx, args, 0, s, len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
     if (rc)

@@ -112,7 +112,7 @@ static int case_map(mqr__fctx_t *cx, const mqr_value_t *args, int upper, mqr_val
 {
     const char *s;
     size_t len, need, err;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     size_t ascii = 0;
@@ -165,7 +165,7 @@ static int trim(mqr__fctx_t *cx, const mqr_value_t *args, int lead, int trail,
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     size_t b = 0, e = len;
@@ -224,7 +224,7 @@ int mqr__func_sql_strlen(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         mqr_value_set_int(out, (int64_t)count_units(s, len));
     return rc;
@@ -235,7 +235,7 @@ int mqr__func_sql_reverse(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     char *p = mqr_arena_alloc(cx->arena, len ? len : 1);
@@ -257,7 +257,7 @@ int mqr__func_sql_substr(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     const char *s;
     size_t len;
     int64_t start, n = INT64_MAX;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_int(cx, args, 1, &start);
     if (!rc && argc == 3)
@@ -285,7 +285,7 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     size_t len, chlen = 1;
     int64_t want;
     int dir = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_int(cx, args, 1, &want);
     if (!rc)
@@ -345,7 +345,7 @@ int mqr__func_sql_split(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     const char *s, *sep;
     size_t len, slen;
     int opt = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &sep, &slen);
     if (!rc)
@@ -390,7 +390,7 @@ int mqr__func_sql_tokens(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     const char *s, *chars;
     size_t len, clen;
     int opt = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &chars, &clen);
     if (!rc)
@@ -435,7 +435,7 @@ int mqr__func_sql_replace(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     const char *s, *pat, *rep;
     size_t len, plen, rlen;
     int where = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
     if (!rc)
@@ -475,7 +475,7 @@ int mqr__func_sql_find(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     const char *s, *pat;
     size_t len, plen;
     int dir = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
     if (!rc)
@@ -497,7 +497,7 @@ int mqr__func_sql_rm_prefix(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t a
 {
     const char *s, *p;
     size_t len, plen;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &p, &plen);
     if (rc)
@@ -515,7 +515,7 @@ int mqr__func_sql_ascii(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     if (len == 0)
@@ -670,7 +670,7 @@ int mqr__func_sql_unescape(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t ar
     static const char from[] = "ntrbfv'\"\\?a", to[] = "\n\t\r\b\f\v'\"\\?\a";
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     if (!memchr(s, '\\', len)) {

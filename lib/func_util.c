@@ -53,6 +53,17 @@ int mqr__func_arg_str(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, cons
     return MQR_OK;
 }
 
+int mqr__func_arg_text(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, const char **s,
+                       size_t *len)
+{
+    if (args[i].type == MQR_VAL_BOOL) {
+        *s = args[i].u.b ? "true" : "false";
+        *len = args[i].u.b ? 4 : 5;
+        return MQR_OK;
+    }
+    return mqr__func_arg_str(cx, args, i, s, len);
+}
+
 int mqr__func_arg_int(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int64_t *out)
 {
     if (args[i].type != MQR_VAL_INT)

@@ -11,6 +11,9 @@ Test(func_string, upper_lower)
     EXPECT_STR("ÄÖÜ ΑΒΓ", "upper", S("äöü αβγ"));
     EXPECT_STR("привет", "lower", S("ПРИВЕТ"));
     EXPECT_STR("", "upper", S(""));
+    EXPECT_STR("TRUE", "upper", B(1)); /* booleans are atoms in EMQX */
+    EXPECT_INT(5, "strlen", B(0));
+    EXPECT_BOOL(1, "regex_match", B(1), S("^tr"));
     EXPECT_ERR("expected a string, got undefined", "upper", UNDEF());
     EXPECT_ERR("expected a string, got integer 1", "lower", I(1));
     EXPECT_ERR("invalid UTF-8 at byte 1", "upper", SN("a\xFF", 2));
