@@ -87,25 +87,6 @@ static int in_set(uint32_t cp, const char *chars, size_t clen)
     return 0;
 }
 
-/* Read args[i] as one of the words, giving its index (dflt if absent). */
-static int word_arg(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
-                    const char *const *words, int n, int dflt, int *out)
-{
-    if (i >= argc) {
-        *out = dflt;
-        return MQR_OK;
-    }
-    for (int k = 0; k < n; k++)
-        if (mqr__func_str_is(&args[i], words[k])) {
-            *out = k;
-            return MQR_OK;
-        }
-    char desc[64];
-    mqr__func_describe(&args[i], desc, sizeof desc);
-    return mqr__func_error(cx, "unknown option %s (expected '%s'%s)", desc, words[0],
-                           n > 1 ? " or another listed option" : "");
-}
-
 /* ---- case ------------------------------------------------------------------------ */
 
 static int case_map(mqr__fctx_t *cx, const mqr_value_t *args, int upper, mqr_value_t *out)
@@ -289,7 +270,7 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     if (!rc)
         rc = mqr__func_arg_int(cx, args, 1, &want);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, dirs, 3, 0, &dir);
+        rc = mqr__func_arg_word(cx, args, argc, 2, dirs, 3, 0, &dir);
     if (!rc && argc == 4)
         rc = mqr__func_arg_str(cx, args, 3, &ch, &chlen);
     if (rc)
@@ -349,7 +330,7 @@ int mqr__func_sql_split(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &sep, &slen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, opts, 5, -1, &opt);
+        rc = mqr__func_arg_word(cx, args, argc, 2, opts, 5, -1, &opt);
     if (rc)
         return rc;
     opt += 1; /* 0 = no option, else 1 + index into opts */
@@ -394,7 +375,7 @@ int mqr__func_sql_tokens(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &chars, &clen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, opts, 1, -1, &opt);
+        rc = mqr__func_arg_word(cx, args, argc, 2, opts, 1, -1, &opt);
     if (rc)
         return rc;
     if (mqr_value_array_new(cx->arena, 4, out) != MQR_OK)
@@ -441,7 +422,7 @@ int mqr__func_sql_replace(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 2, &rep, &rlen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 3, wheres, 3, 0, &where);
+        rc = mqr__func_arg_word(cx, args, argc, 3, wheres, 3, 0, &where);
     if (rc)
         return rc;
     if (plen == 0) {
@@ -479,7 +460,7 @@ int mqr__func_sql_find(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, dirs, 2, 0, &dir);
+        rc = mqr__func_arg_word(cx, args, argc, 2, dirs, 2, 0, &dir);
     if (rc)
         return rc;
     const char *hit = plen ? search(s, len, pat, plen, dir == 1) : s;

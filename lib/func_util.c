@@ -123,6 +123,29 @@ int mqr__func_list_args(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     return MQR_OK;
 }
 
+int mqr__func_arg_word(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
+                       const char *const *words, int n, int dflt, int *out)
+{
+    if (i >= argc) {
+        *out = dflt;
+        return MQR_OK;
+    }
+    for (int k = 0; k < n; k++)
+        if (mqr__func_str_is(&args[i], words[k])) {
+            *out = k;
+            return MQR_OK;
+        }
+    char desc[64], list[160];
+    size_t used = 0;
+    for (int k = 0; k < n && used < sizeof list; k++) {
+        const char *sep = k == 0 ? "" : (k == n - 1 ? " or " : ", ");
+        int w = snprintf(list + used, sizeof list - used, "%s'%s'", sep, words[k]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    mqr__func_describe(&args[i], desc, sizeof desc);
+    return mqr__func_error(cx, "unknown option %s (expected %s)", desc, list);
+}
+
 int mqr__func_str_is(const mqr_value_t *v, const char *word)
 {
     size_t n = strlen(word);

@@ -61,6 +61,11 @@ int mqr__func_arg_object(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i,
  * (args[0] must then be an array). */
 int mqr__func_list_args(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                         const mqr_value_t **items, uint32_t *n);
+/* args[i] as one of the option words[0..n): its index in *out, or dflt when
+ * i >= argc (the option was left out). Anything else is an error listing
+ * the words: "unknown option string \"x\" (expected 'a', 'b' or 'c')". */
+int mqr__func_arg_word(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
+                       const char *const *words, int n, int dflt, int *out);
 /* 1 if the string value v equals the NUL-terminated word (bytewise). */
 int mqr__func_str_is(const mqr_value_t *v, const char *word);
 

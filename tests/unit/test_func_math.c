@@ -195,10 +195,10 @@ Test(func_math, subbits_bad_arguments)
     EXPECT_ERR("expected an integer", "subbits", S("a"), S("8"));
     EXPECT_ERR("start must be >= 1", "subbits", S("a"), I(0), I(8));
     EXPECT_ERR("start must be >= 1", "subbits", S("a"), I(1), I(-1));
-    EXPECT_ERR("expected 'integer' or 'float' or 'bits'", "subbits", S("a"), I(1), I(8),
+    EXPECT_ERR("unknown option string \"int\" (expected 'integer', 'float' or 'bits')", "subbits", S("a"), I(1), I(8),
                S("int"));
-    EXPECT_ERR("expected 'unsigned' or 'signed'", "subbits", S("a"), I(1), I(8), S("integer"),
+    EXPECT_ERR("(expected 'unsigned' or 'signed')", "subbits", S("a"), I(1), I(8), S("integer"),
                S("x"));
-    EXPECT_ERR("expected 'big' or 'little'", "subbits", S("a"), I(1), I(8), S("integer"),
+    EXPECT_ERR("(expected 'big' or 'little')", "subbits", S("a"), I(1), I(8), S("integer"),
                S("signed"), S("middle"));
 }

@@ -75,7 +75,9 @@ Test(func_string, split)
     EXPECT_JSON("[\"a\",\"b\"]", "split", S("a::b"), S("::"));
     EXPECT_JSON("[\"abc\"]", "split", S("abc"), S(""));
     EXPECT_JSON("[]", "split", S(""), S("/"));
-    EXPECT_ERR("unknown option string \"all\"", "split", S("a"), S("/"), S("all"));
+    EXPECT_ERR("unknown option string \"all\" (expected 'notrim', 'leading', 'trailing', "
+               "'leading_notrim' or 'trailing_notrim')",
+               "split", S("a"), S("/"), S("all"));
     EXPECT_ERR("got undefined", "split", UNDEF(), S("/"));
     EXPECT_ERR("got integer 1", "split", S("a"), I(1));
 }
