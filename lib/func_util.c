@@ -194,13 +194,6 @@ int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key
                : mqr__func_oom(cx);
 }
 
-int mqr__func_push_str(mqr__fctx_t *cx, mqr_value_t *arr, const char *s, size_t len)
-{
-    mqr_value_t v;
-    int rc = mqr__func_ret_copy(cx, s, len, &v);
-    return rc ? rc : mqr__func_push(cx, arr, &v);
-}
-
 int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out)
 {
     int rc = mqr_json_parse(cx->arena, s, len, 0, out, NULL);
@@ -208,8 +201,6 @@ int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_
         return mqr__func_oom(cx);
     return rc == MQR_OK ? MQR_OK : MQR_EJSON;
 }
-
-void mqr__func_text(mqr__sbuf_t *b, const mqr_value_t *v) { mqr__value_to_text(b, v); }
 
 void mqr__func_fixed_compact(mqr__sbuf_t *b, double d, int dec)
 {

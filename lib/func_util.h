@@ -82,16 +82,12 @@ int mqr__func_push(mqr__fctx_t *cx, mqr_value_t *arr, const mqr_value_t *item);
 /* Put key (borrowed) = *val into the object *obj (arena), reporting out of memory. */
 int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key_len,
                   const mqr_value_t *val);
-/* Push a copy of the bytes as a string item onto *arr. */
-int mqr__func_push_str(mqr__fctx_t *cx, mqr_value_t *arr, const char *s, size_t len);
 
 /* ---- shared algorithms --------------------------------------------------------- */
 /* JSON-decode s into the arena. MQR_OK, or MQR_EJSON when s is not JSON (no
  * message recorded: callers decide whether that is an error or undefined),
  * or MQR_ENOMEM (recorded). */
 int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out);
-/* Render v as str() does, appending to b. */
-void mqr__func_text(mqr__sbuf_t *b, const mqr_value_t *v);
 /* Append d in fixed notation with `dec` decimals (correctly rounded, as
  * printf's %.*f), then drop trailing zeros but keep one decimal: Erlang's
  * float_to_binary(D, [{decimals, Dec}, compact]). */
