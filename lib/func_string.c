@@ -586,7 +586,7 @@ int mqr__func_sql_join_to_sql_values_string(mqr__fctx_t *cx, const mqr_value_t *
         case MQR_VAL_ARRAY:
         case MQR_VAL_OBJECT:
             mqr__sbuf_init_arena(&tmp, cx->arena);
-            mqr__json_write(&tmp, v, cx->json_flags);
+            mqr__json_write(&tmp, v, 0); /* EMQX JSON: keeps the function pure */
             if ((rc = mqr__sbuf_status(&tmp)))
                 return mqr__func_ret_sbuf(cx, &tmp, out);
             sql_quote(&b, tmp.p, tmp.len);
