@@ -564,8 +564,8 @@ static void sql_quote(mqr__sbuf_t *b, const char *s, size_t len)
 }
 
 /* join_to_sql_values_string(arr): items as SQL literals joined by ", ":
- * strings quoted, numbers and booleans bare, undefined and null as NULL,
- * arrays and objects as quoted JSON. */
+ * numbers bare; strings, and like EMQX's atoms true, false, null and
+ * undefined by name, quoted; arrays and objects as quoted JSON. */
 int mqr__func_sql_join_to_sql_values_string(mqr__fctx_t *cx, const mqr_value_t *args,
                                             uint32_t argc, mqr_value_t *out)
 {
@@ -580,8 +580,9 @@ int mqr__func_sql_join_to_sql_values_string(mqr__fctx_t *cx, const mqr_value_t *
         if (i)
             mqr__sbuf_append(&b, ", ", 2);
         switch (v->type) {
-        case MQR_VAL_UNDEFINED:
-        case MQR_VAL_NULL: mqr__sbuf_append(&b, "NULL", 4); break;
+        case MQR_VAL_UNDEFINED: sql_quote(&b, "undefined", 9); break;
+        case MQR_VAL_NULL: sql_quote(&b, "null", 4); break;
+        case MQR_VAL_BOOL: sql_quote(&b, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
         case MQR_VAL_STRING: sql_quote(&b, v->u.s, v->len); break;
         case MQR_VAL_ARRAY:
         case MQR_VAL_OBJECT:

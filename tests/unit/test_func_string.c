@@ -192,9 +192,10 @@ Test(func_string, join_to_string)
 
 Test(func_string, join_to_sql_values_string)
 {
-    EXPECT_STR("'a', 1, 2.5, true, NULL, NULL, 'it\\'s', '{\"k\":[1]}'",
-               "join_to_sql_values_string",
-               J("[\"a\",1,2.5,true,null,null,\"it's\",{\"k\":[1]}]"));
+    mqr_value_t items = J("[\"a\",1,2.5,true,null,null,\"it's\",{\"k\":[1]},\"c:\\\\d\"]");
+    items.u.items[5] = UNDEF();
+    EXPECT_STR("'a', 1, 2.5, 'true', 'null', 'undefined', 'it\\'s', '{\"k\":[1]}', 'c:\\\\d'",
+               "join_to_sql_values_string", items);
     EXPECT_STR("", "join_to_sql_values_string", J("[]"));
     EXPECT_ERR("expected an array", "join_to_sql_values_string", S("a"));
 }
