@@ -491,6 +491,15 @@ int mqr__hash(int alg, const void *data, size_t len, uint8_t *out)
     return MQR_OK;
 }
 
+/* Overwrite key material on the stack before returning; the volatile
+ * stores cannot be optimised away as a dead memset could. */
+static void wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 /* ---- HMAC ----------------------------------------------------------------------------------------- */
 
 int mqr__hmac_init(mqr__hmac_ctx_t *c, int alg, const void *key, size_t key_len)
@@ -511,6 +520,8 @@ int mqr__hmac_init(mqr__hmac_ctx_t *c, int alg, const void *key, size_t key_len)
         pad[i] = k[i] ^ 0x5c;
     mqr__hash_init(&c->outer, alg);
     mqr__hash_update(&c->outer, pad, block);
+    wipe(k, sizeof k);
+    wipe(pad, sizeof pad);
     return MQR_OK;
 }
 
@@ -570,6 +581,10 @@ int mqr__pbkdf2_hmac(int alg, const void *password, size_t password_len, const v
         memcpy(out, t, take);
         out += take, out_len -= take;
     }
+    wipe(&keyed, sizeof keyed);
+    wipe(&c, sizeof c);
+    wipe(u, sizeof u);
+    wipe(t, sizeof t);
     return MQR_OK;
 }
 
@@ -636,8 +651,11 @@ int mqr__passwd_verify(const char *hash_part, size_t hash_len, const char *passw
         mqr__sha512_update(&c, password, password_len);
         mqr__sha512_update(&c, salt, salt_len);
         mqr__sha512_final(&c, got);
+        wipe(&c, sizeof c);
     }
-    return mqr__ct_equal(got, want, 64) ? MQR_OK : MQR_NO_MATCH;
+    int same = mqr__ct_equal(got, want, 64);
+    wipe(got, sizeof got);
+    return same ? MQR_OK : MQR_NO_MATCH;
 }
 
 int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t *salt,
@@ -663,5 +681,6 @@ int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t
     mqr__b64_encode(salt, salt_len, 0, o, sn + 1, &n);
     o[sn] = '$';
     mqr__b64_encode(hash, sizeof hash, 0, o + sn + 1, kn + 1, &n);
+    wipe(hash, sizeof hash);
     return MQR_OK;
 }

@@ -11,8 +11,9 @@
  *      cannot blow past MQR_REGEX_MAX_INSTS), then the tree is emitted as a
  *      program: CHAR, ANY, CLASS consume one code point; SPLIT x, y forks
  *      with x preferred; JMP; SAVE n records a capture offset; ASSERT tests
- *      ^ $ \b ...; MATCH. The program, classes and ranges live in one
- *      allocation and are never written again.
+ *      ^ $ \b ...; LOOP ends a repeat after an iteration that matched
+ *      nothing, as PCRE does (see emit_loop); MATCH. The program, classes
+ *      and ranges live in one allocation and are never written again.
  *   3. run: a Pike VM keeps, for the current position, the list of threads
  *      (program counter + capture offsets) in priority order. Each program
  *      counter enters a list at most once per position, so a match costs
@@ -20,6 +21,7 @@
  *      leftmost-first choice among matches starting at the same place.
  *      Threads are added with an explicit stack, not recursion.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "codec_util.h"
@@ -308,14 +310,18 @@ static int parse_escape(parser_t *p, int in_class, uint32_t *out)
     case 'A': *out = AS_BOT; break;
     case 'z': *out = AS_EOT; break;
     case 'Z': *out = AS_EOT_NL; break;
-    default:
+    default: {
+        char msg[48];
+        const char *what = "unknown escape";
+        int rc = MQR_EINVAL;
         if (c >= '1' && c <= '9')
-            perr(p, MQR_ENOTSUP, start, "backreferences are not supported");
+            what = "backreferences are not supported:", rc = MQR_ENOTSUP;
         else if (strchr("gkGpPXRCKQENhHvVcuUlL", c))
-            perr(p, MQR_ENOTSUP, start, "this escape is not supported");
-        else
-            perr(p, MQR_EINVAL, start, "unknown escape");
+            what = "escape not supported:", rc = MQR_ENOTSUP;
+        snprintf(msg, sizeof msg, "%s \\%c", what, c);
+        perr(p, rc, start, msg);
         return ESC_ERROR;
+    }
     }
     if (in_class) {
         perr(p, MQR_EINVAL, start, "assertion inside a character class");
@@ -438,6 +444,8 @@ static uint32_t parse_group(parser_t *p)
                 return perr(p, MQR_ENOTSUP, start, "only (?i), (?m) and (?s) flags are supported");
             p->pos++;
             return new_node(p, N_FLAGS, 0);
+        } else if (c == 0 || c == ')') {
+            return perr(p, MQR_EINVAL, start, "'(?' without a group kind");
         } else {
             return perr(p, MQR_ENOTSUP, start, "this (? group is not supported");
         }
@@ -616,7 +624,7 @@ static uint32_t parse_repeat(parser_t *p)
     p->nodes[r].b = max;
     p->nodes[r].greedy = (uint8_t)greedy;
     p->nodes[r].child = atom;
-    if (max == REPEAT_INF && nullable(p, atom)) {
+    if ((max == REPEAT_INF || max > min) && nullable(p, atom)) {
         if (p->nloops >= MQR_REGEX_MAX_GROUPS)
             return perr(p, MQR_ELIMIT, qpos, "too many repeats of empty-matching items");
         p->nodes[r].loop = p->nloops++;
@@ -696,12 +704,13 @@ static uint64_t node_size(const parser_t *p, uint32_t n)
     case N_GROUP: return node_size(p, nd->child) + 2;
     default: { /* N_REPEAT */
         uint64_t x = node_size(p, nd->child);
-        if (nd->loop != NONE) /* see emit_loop */
-            s = (nd->a == 0 ? x + 4 : (uint64_t)nd->a * x + 3);
+        uint64_t guard = nd->loop != NONE ? 2 : 0; /* SAVE + LOOP per optional copy */
+        if (nd->b == REPEAT_INF && guard) /* see emit_loop */
+            s = (uint64_t)(nd->a ? nd->a - 1 : 0) * x + 2 * (x + 3) + (nd->a == 0);
         else if (nd->b == REPEAT_INF)
             s = nd->a == 0 ? x + 2 : (uint64_t)(nd->a - 1) * x + x + 1;
         else
-            s = (uint64_t)nd->a * x + (uint64_t)(nd->b - nd->a) * (x + 1);
+            s = (uint64_t)nd->a * x + (uint64_t)(nd->b - nd->a) * (x + 1 + guard);
         return s > cap ? cap : s;
     }
     }
@@ -743,43 +752,59 @@ static void patch(emitter_t *e, uint32_t head, int in_y, uint32_t target)
 
 static void emit(emitter_t *e, uint32_t n);
 
+/* Point SPLIT `i` at `body` and `out`, preferring `body` if greedy. */
+static void set_split(emitter_t *e, uint32_t i, int greedy, uint32_t body, uint32_t out)
+{
+    e->insts[i].x = greedy ? body : out;
+    e->insts[i].y = greedy ? out : body;
+}
+
 /*
  * An unbounded repeat whose operand can match empty stops, as in PCRE, after
  * an iteration that matched nothing, instead of looping:
- *   [SPLIT L, out]  (only for min 0)
- *   L: SAVE hidden; operand; LOOP hidden -> out if empty, else S
- *   S: SPLIT L, out  (x preferred if greedy)
- * The hidden slot holds where the iteration started.
+ *   [F: SPLIT L1, out]  (only for min 0)
+ *   L1: SAVE hidden; operand copy 1; LOOP hidden -> out if empty, else S1
+ *   S1: SPLIT L2, out
+ *   L2: SAVE hidden; operand copy 2; LOOP hidden -> out if empty, else S2
+ *   S2: SPLIT L1, out
+ * The hidden slot holds where the iteration started. Iterations alternate
+ * between two copies of the operand so that the empty iteration PCRE tries
+ * after a non-empty one does not run into the program positions the
+ * non-empty one has just passed at the same subject position (a Pike VM
+ * visits each position once per step); one copy would lose it.
  */
 static void emit_loop(emitter_t *e, const node_t *nd)
 {
     int g = nd->greedy;
-    uint32_t slot = 2 * (e->p->ngroups + 1) + nd->loop, first = NONE;
+    uint32_t slot = 2 * (e->p->ngroups + 1) + nd->loop, first = NONE, l[2], lp[2], sp[2];
     for (uint32_t i = 1; i < nd->a; i++)
         emit(e, nd->child);
     if (nd->a == 0)
         first = put(e, OP_SPLIT, 0, 0, 0);
-    uint32_t l = put(e, OP_SAVE, slot, 0, 0);
-    emit(e, nd->child);
-    uint32_t lp = put(e, OP_LOOP, slot, 0, e->n + 1);
-    uint32_t sp = put(e, OP_SPLIT, 0, 0, 0);
-    uint32_t out = e->n;
-    e->insts[lp].x = out;
-    e->insts[sp].x = g ? l : out;
-    e->insts[sp].y = g ? out : l;
-    if (first != NONE) {
-        e->insts[first].x = g ? l : out;
-        e->insts[first].y = g ? out : l;
+    for (int c = 0; c < 2; c++) {
+        l[c] = put(e, OP_SAVE, slot, 0, 0);
+        emit(e, nd->child);
+        lp[c] = put(e, OP_LOOP, slot, 0, e->n + 1);
+        sp[c] = put(e, OP_SPLIT, 0, 0, 0);
     }
+    uint32_t out = e->n;
+    for (int c = 0; c < 2; c++) {
+        e->insts[lp[c]].x = out;
+        set_split(e, sp[c], g, l[1 - c], out);
+    }
+    if (first != NONE)
+        set_split(e, first, g, l[0], out);
 }
 
 /* x{min,max} with max finite: x repeated min times, then max - min nested
- * optional copies whose skip branches all go to the end. */
+ * optional copies whose skip branches all go to the end; when x can match
+ * empty, each optional copy is guarded by SAVE/LOOP so that an empty
+ * iteration also goes to the end. Unbounded repeats: see emit_loop. */
 static void emit_repeat(emitter_t *e, const node_t *nd)
 {
     int g = nd->greedy;
-    uint32_t i, chain = NONE;
-    if (nd->loop != NONE) {
+    uint32_t i, chain = NONE, empty_exits = NONE;
+    if (nd->b == REPEAT_INF && nd->loop != NONE) {
         emit_loop(e, nd);
         return;
     }
@@ -804,9 +829,18 @@ static void emit_repeat(emitter_t *e, const node_t *nd)
     for (; i < nd->b; i++) {
         uint32_t s = put(e, OP_SPLIT, 0, g ? e->n + 1 : chain, g ? chain : e->n + 1);
         chain = s;
+        if (nd->loop == NONE) {
+            emit(e, nd->child);
+            continue;
+        }
+        /* an empty optional iteration ends the repeat, as in PCRE */
+        uint32_t slot = 2 * (e->p->ngroups + 1) + nd->loop;
+        put(e, OP_SAVE, slot, 0, 0);
         emit(e, nd->child);
+        empty_exits = put(e, OP_LOOP, slot, empty_exits, e->n + 1);
     }
     patch(e, chain, g, e->n);
+    patch(e, empty_exits, 0, e->n);
 }
 
 /* Emit node `n` at e->n; node_size() said exactly how much room it takes. */
