@@ -343,8 +343,10 @@ static int parse_index(cst_t *c, mqr__rstep_t *st)
         st->v = (int32_t)i;
         rc = advance(c);
     } else if (c->tok.kind == TK_NAME || c->tok.kind == TK_QNAME) {
-        uint32_t n;
-        rc = parse_path_expr(c, &n);
+        uint32_t n = 0;
+        if ((rc = enter(c)) == MQR_OK)
+            rc = parse_path_expr(c, &n);
+        c->depth--;
         st->kind = STEP_EXPR;
         st->v = (int32_t)n;
     } else {
@@ -1320,6 +1322,8 @@ static int rule_new(const mqr_rule_options_t *o, mqr_rule_t **out, mqr_diag_t *d
     r->max_steps = o->max_steps ? o->max_steps : MQR_RULE_DEFAULT_MAX_STEPS;
     r->max_output = o->max_output ? o->max_output : MQR_RULE_DEFAULT_MAX_OUTPUT;
     r->max_depth = o->max_depth ? o->max_depth : MQR_RULE_DEFAULT_MAX_DEPTH;
+    if (r->max_depth > MQR_RULE_MAX_DEPTH_CAP)
+        r->max_depth = MQR_RULE_MAX_DEPTH_CAP; /* the parser and evaluator recurse */
     r->rng_seed = o->rng_seed ? o->rng_seed : UINT64_C(0x9e3779b97f4a7c15);
     r->clock = o->clock;
     r->clock_ud = o->clock_ud;

@@ -516,3 +516,51 @@ Test(rule_api, json_rendering_matches_the_value)
     mqr_rule_scratch_free(s);
     mqr_arena_destroy(a);
 }
+
+/* Event builders mark reason codes, event names and node as atoms
+ * (MQR_VALF_ATOM): they compare with strings as text (§6.7 rule 4), are not
+ * numbers for coercion, and '+' concatenates only with a real string. */
+Test(rule_cmp, atom_columns)
+{
+    mqr_arena_t *a = NULL;
+    cr_assert_eq(mqr_arena_create(NULL, 0, &a), MQR_OK);
+    mqr_value_t cols, v;
+    mqr_value_object_new(a, 2, &cols);
+    mqr_value_set_string(&v, "success", 7);
+    v.flags = MQR_VALF_ATOM;
+    mqr_value_object_put(a, &cols, "reason_code", 11, &v);
+    mqr_value_set_string(&v, "12", 2);
+    v.flags = MQR_VALF_ATOM;
+    mqr_value_object_put(a, &cols, "n", 1, &v);
+    static const struct {
+        const char *sql;
+        int status;
+        const char *json;
+    } cases[] = {
+        {"SELECT reason_code = 'success' AS v FROM \"t\"", MQR_OK, "{\"v\":true}"},
+        {"SELECT reason_code != 'success' AS v FROM \"t\"", MQR_OK, "{\"v\":false}"},
+        {"SELECT reason_code IN ('x', 'success') AS v FROM \"t\"", MQR_OK, "{\"v\":true}"},
+        {"SELECT n = 12 AS v FROM \"t\"", MQR_OK, "{\"v\":false}"},
+        {"SELECT 'r:' + reason_code AS v FROM \"t\"", MQR_OK, "{\"v\":\"r:success\"}"},
+        {"SELECT reason_code + reason_code AS v FROM \"t\"", MQR_EEVAL, NULL},
+        {"SELECT reason_code FROM \"t\" WHERE reason_code = 'success'", MQR_OK,
+         "{\"reason_code\":\"success\"}"},
+    };
+    mqr_rule_scratch_t *s = NULL;
+    cr_assert_eq(mqr_rule_scratch_create(NULL, &s), MQR_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mqr_rule_t *r = NULL;
+        cr_assert_eq(rt_compile(cases[i].sql, &r, NULL), MQR_OK);
+        const char *js;
+        size_t len;
+        mqr_diag_t d;
+        int rc = mqr_rule_eval_json(r, s, &cols, &js, &len, &d);
+        cr_expect_eq(rc, cases[i].status, "%s: %s", cases[i].sql, d.message);
+        if (rc == MQR_OK && cases[i].json)
+            cr_expect(len == strlen(cases[i].json) && memcmp(js, cases[i].json, len) == 0,
+                      "%s: %.*s", cases[i].sql, (int)len, js);
+        mqr_rule_free(r);
+    }
+    mqr_rule_scratch_free(s);
+    mqr_arena_destroy(a);
+}
