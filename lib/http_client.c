@@ -1,0 +1,1189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_client.c - the non-blocking HTTP/1.1 client: a bounded message queue,
+ * a pool of keep-alive connections, retries with backoff, and the host-loop
+ * interface (descriptors, timeout, readiness, process).
+ *
+ * How it works. mqr_http_submit serialises the whole request (request line,
+ * headers, body) into one buffer and queues it; it never touches a socket.
+ * The queue is a list ordered by expiry time, so the oldest message is at the
+ * head and TTL expiry is a check of the head. mqr_http_process (also run after
+ * every readiness report) expires messages, then hands queued messages to idle
+ * connections or opens new ones up to the pool size. Each connection carries
+ * at most one request at a time (no pipelining) through the states
+ *
+ *   FREE -> CONNECTING -> [TLS] -> SEND -> RECV -> IDLE -> SEND -> ...
+ *
+ * and any error closes it. A response is parsed by http_parse.c: the head in
+ * a bounded per-connection buffer, the body consumed and discarded.
+ *
+ * Retry policy (spec §9.2): 2xx is success; 429, 503 and transport errors
+ * (refused, reset, closed, timeout, TLS) put the message back in the queue
+ * and pause all dispatching for the client's backoff, which starts at
+ * backoff_initial_ms, doubles per consecutive failure up to backoff_max_ms
+ * and resets on a success; other statuses fail at once. A message whose TTL
+ * passes while queued is dropped as expired; one whose TTL passes in flight
+ * is reported expired at that moment and its response, if one still comes,
+ * counts as a late reply. A keep-alive connection that the server closed
+ * before sending a single byte of the response is retried at once without
+ * counting an attempt, as browsers and libcurl do.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_int.h"
+
+#define MAX_ADDRS 8
+
+/* Connection states. */
+enum { C_FREE, C_CONNECTING, C_TLS, C_SEND, C_RECV, C_IDLE };
+
+typedef struct req {
+    struct req *prev, *next;  /* queue links */
+    uint64_t id;
+    void *ud;
+    char *wire;               /* the serialised request */
+    size_t wire_len;
+    uint64_t submitted_at;
+    uint64_t expire_at;
+    uint32_t attempts;
+    int32_t http_status;
+    int32_t status;
+    int32_t step;
+    int finished;             /* the callback has run (expired in flight) */
+    char err[MQR_DIAG_MESSAGE_MAX];
+} req_t;
+
+typedef struct conn {
+    int fd;
+    int state;                /* C_* */
+    uint32_t want;            /* readiness waited for: MQR_HTTP_READ / _WRITE */
+    uint32_t responses;       /* responses completed on this connection */
+    req_t *req;               /* the request being carried */
+    size_t sent;              /* bytes of req->wire written */
+    size_t received;          /* response bytes received for req */
+    uint64_t deadline;        /* connect or request timeout */
+    char *rbuf;               /* max_response_head bytes */
+    size_t rlen;
+    int in_body;
+    mqr__http_head_t head;
+    mqr__http_body_t body;
+#if MQR_HAVE_OPENSSL
+    mqr__http_tls_t *tls;
+#endif
+} conn_t;
+
+struct mqr_http_client {
+    mqr_allocator_t alloc;
+    mqr_http_done_fn on_done;
+    void *ud;
+    int32_t method;
+    uint32_t max_queue_count;
+    uint64_t max_queue_bytes;
+    uint32_t request_timeout_ms, connect_timeout_ms, ttl_ms;
+    uint32_t backoff_initial_ms, backoff_max_ms, max_attempts, max_response_head;
+    char *url;                /* copy; `u` points into it */
+    size_t url_size;
+    mqr__http_url_t u;
+    char *host;               /* NUL-terminated host, for TLS and messages */
+    size_t host_size;
+    char *authority;          /* Host header value */
+    size_t authority_size;
+    mqr_http_header_t *headers; /* client headers, one allocation with their text */
+    size_t headers_size;
+    uint32_t header_count;
+    struct sockaddr_storage addrs[MAX_ADDRS];
+    socklen_t addr_lens[MAX_ADDRS];
+    int naddrs;
+    int next_addr;
+    conn_t *conns;
+    uint32_t pool_size;
+    struct pollfd *pfds;
+    req_t *head, *tail;       /* queue, ordered by expire_at */
+    uint64_t held_count, held_bytes;
+    uint64_t next_id;
+    uint64_t resume_at;       /* no dispatching before this time */
+    uint32_t backoff_ms;      /* the next pause */
+    mqr_http_metrics_t m;
+#if MQR_HAVE_OPENSSL
+    mqr__http_tls_ctx_t *tls_ctx;
+#endif
+};
+
+static const char *const method_names[] = {"", "POST", "PUT", "GET", "DELETE"};
+
+uint64_t mqr_http_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void mqr_http_config_init(mqr_http_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->method = MQR_HTTP_POST;
+    cfg->max_queue_count = MQR_HTTP_DEFAULT_QUEUE_COUNT;
+    cfg->max_queue_bytes = MQR_HTTP_DEFAULT_QUEUE_BYTES;
+    cfg->request_timeout_ms = MQR_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->connect_timeout_ms = MQR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+    cfg->ttl_ms = MQR_HTTP_DEFAULT_TTL_MS;
+    cfg->backoff_initial_ms = MQR_HTTP_DEFAULT_BACKOFF_INITIAL_MS;
+    cfg->backoff_max_ms = MQR_HTTP_DEFAULT_BACKOFF_MAX_MS;
+    cfg->pool_size = MQR_HTTP_DEFAULT_POOL_SIZE;
+    cfg->max_response_head = MQR_HTTP_DEFAULT_MAX_RESPONSE_HEAD;
+}
+
+/* ---- queue ------------------------------------------------------------------- */
+
+/* Insert r keeping the queue ordered by expire_at; equal times keep arrival
+ * order. Searching from the tail makes the usual append O(1). */
+static void queue_insert(mqr_http_client_t *c, req_t *r)
+{
+    req_t *after = c->tail;
+    while (after && after->expire_at > r->expire_at)
+        after = after->prev;
+    r->prev = after;
+    r->next = after ? after->next : c->head;
+    if (r->next)
+        r->next->prev = r;
+    else
+        c->tail = r;
+    if (after)
+        after->next = r;
+    else
+        c->head = r;
+}
+
+static req_t *queue_pop(mqr_http_client_t *c)
+{
+    req_t *r = c->head;
+    if (r) {
+        c->head = r->next;
+        if (c->head)
+            c->head->prev = NULL;
+        else
+            c->tail = NULL;
+        r->next = r->prev = NULL;
+    }
+    return r;
+}
+
+static void req_free(mqr_http_client_t *c, req_t *r)
+{
+    mqr__free(&c->alloc, r->wire, r->wire_len);
+    mqr__free(&c->alloc, r, sizeof *r);
+}
+
+/* Where a message is when it ends, for the gauges. */
+enum { AT_NOWHERE, AT_QUEUE, AT_FLIGHT };
+
+/* End a message: update the counters, run the callback once, and free it
+ * unless a connection still carries it (then it is only marked finished). */
+static void finish(mqr_http_client_t *c, req_t *r, int where, int outcome, int reason,
+                   uint64_t now, int keep)
+{
+    if (where == AT_QUEUE) {
+        c->m.queuing--;
+        c->m.queuing_bytes -= r->wire_len;
+    } else if (where == AT_FLIGHT) {
+        c->m.inflight--;
+    }
+    if (where != AT_NOWHERE) {
+        c->held_count--;
+        c->held_bytes -= r->wire_len;
+    }
+    if (outcome == MQR_HTTP_SUCCESS) {
+        c->m.success++;
+        c->m.retried_success += r->attempts > 1;
+    } else if (outcome == MQR_HTTP_FAILED) {
+        c->m.failed++;
+        c->m.retried_failed += r->attempts > 1;
+    } else {
+        c->m.dropped++;
+        c->m.dropped_queue_full += reason == MQR_HTTP_REASON_QUEUE_FULL;
+        c->m.dropped_expired += reason == MQR_HTTP_REASON_EXPIRED;
+        c->m.dropped_other += reason == MQR_HTTP_REASON_OTHER;
+    }
+    mqr_http_result_t res = {
+        .id = r->id,
+        .request_ud = r->ud,
+        .outcome = outcome,
+        .reason = reason,
+        .http_status = r->http_status,
+        .status = outcome == MQR_HTTP_SUCCESS ? MQR_OK : r->status,
+        .step = r->step,
+        .attempts = r->attempts,
+        .elapsed_ms = now > r->submitted_at ? now - r->submitted_at : 0,
+        .error = outcome == MQR_HTTP_SUCCESS ? "" : r->err,
+    };
+    r->finished = 1;
+    c->on_done(c->ud, &res);
+    if (!keep)
+        req_free(c, r);
+}
+
+/* Record the error of the attempt that just ended. */
+static void req_error(req_t *r, int status, int step, const char *fmt, const char *detail)
+{
+    r->status = status;
+    r->step = step;
+    snprintf(r->err, sizeof r->err, fmt, detail);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void conn_close(conn_t *k)
+{
+#if MQR_HAVE_OPENSSL
+    mqr__http_tls_free(k->tls);
+    k->tls = NULL;
+#endif
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+    k->state = C_FREE;
+    k->want = 0;
+    k->req = NULL;
+    k->rlen = 0;
+    k->in_body = 0;
+    k->responses = 0;
+}
+
+/* An attempt that may be repeated ended (transport error, 429, 503): end the
+ * message if its attempts or TTL are used up, else queue it again and pause
+ * dispatching for the backoff. `penalty` is 0 for a stale keep-alive
+ * connection, which retries at once without counting the attempt. */
+static void retry_or_end(mqr_http_client_t *c, req_t *r, uint64_t now, int penalty)
+{
+    if (r->finished) {
+        req_free(c, r);
+        return;
+    }
+    if (!penalty)
+        r->attempts--;
+    if (c->max_attempts && r->attempts >= c->max_attempts) {
+        finish(c, r, AT_FLIGHT, MQR_HTTP_FAILED, MQR_HTTP_REASON_NONE, now, 0);
+        return;
+    }
+    if (now >= r->expire_at) {
+        finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_EXPIRED, now, 0);
+        return;
+    }
+    c->m.inflight--;
+    c->m.queuing++;
+    c->m.queuing_bytes += r->wire_len;
+    queue_insert(c, r);
+    if (penalty) {
+        c->resume_at = now + c->backoff_ms;
+        c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
+    }
+}
+
+/* The attempt on connection k failed at the transport level: close k and
+ * retry or end its message. r->status, step and err are already set. */
+static void conn_fail(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    req_t *r = k->req;
+    int stale = k->responses > 0 && k->received == 0 &&
+                (k->state == C_SEND || k->state == C_RECV) && r->status != MQR_ETIMEOUT;
+    if (r->status == MQR_ETIMEOUT)
+        c->m.timeouts++;
+    conn_close(k);
+    retry_or_end(c, r, now, !stale);
+}
+
+/* Fail with the text of errno-style code `e`. */
+static void conn_fail_errno(mqr_http_client_t *c, conn_t *k, int status, int step,
+                            const char *what, int e, uint64_t now)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s %s:%u: %s", what, c->host, (unsigned)c->u.port, strerror(e));
+    req_error(k->req, status, step, "%s", msg);
+    conn_fail(c, k, now);
+}
+
+/* Fail with a library diagnostic. */
+static void conn_fail_diag(mqr_http_client_t *c, conn_t *k, int status, int step,
+                           const mqr_diag_t *d, uint64_t now)
+{
+    req_error(k->req, status, step, "%s", d->message);
+    conn_fail(c, k, now);
+}
+
+/* Start writing the current request on a connected (and handshaken) k. */
+static void conn_start_send(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    k->state = C_SEND;
+    k->want = MQR_HTTP_WRITE;
+    k->sent = 0;
+    k->received = 0;
+    k->deadline = now + c->request_timeout_ms;
+    k->req->step = MQR_HTTP_STEP_REQUEST;
+}
+
+static void drive(mqr_http_client_t *c, conn_t *k, uint32_t events, uint64_t now);
+
+/* Open a connection for r on free slot k: a non-blocking connect to the next
+ * resolved address. A failure is handled like any transport error. */
+static void conn_open(mqr_http_client_t *c, conn_t *k, req_t *r, uint64_t now)
+{
+    k->req = r;
+    k->responses = 0;
+    r->step = MQR_HTTP_STEP_CONNECT;
+    if (!k->rbuf && !(k->rbuf = mqr__alloc(&c->alloc, c->max_response_head))) {
+        req_error(r, MQR_ENOMEM, MQR_HTTP_STEP_CONNECT, "%s", "out of memory for a connection");
+        k->state = C_CONNECTING;
+        conn_fail(c, k, now);
+        return;
+    }
+    int ai = c->next_addr;
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[ai];
+    k->fd = socket(sa->sa_family, SOCK_STREAM, 0);
+    if (k->fd < 0) {
+        k->state = C_CONNECTING;
+        conn_fail_errno(c, k, MQR_ECONNECT, MQR_HTTP_STEP_CONNECT, "socket for", errno, now);
+        return;
+    }
+    fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) | O_NONBLOCK);
+    fcntl(k->fd, F_SETFD, FD_CLOEXEC);
+    int one = 1;
+    setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    k->state = C_CONNECTING;
+    k->want = MQR_HTTP_WRITE;
+    k->deadline = now + c->connect_timeout_ms;
+    if (connect(k->fd, sa, c->addr_lens[ai]) != 0 && errno != EINPROGRESS) {
+        c->next_addr = (ai + 1) % c->naddrs;
+        conn_fail_errno(c, k, MQR_ECONNECT, MQR_HTTP_STEP_CONNECT, "connect to", errno, now);
+        return;
+    }
+    drive(c, k, MQR_HTTP_WRITE, now);
+}
+
+/* CONNECTING: the socket became writable; check the outcome of connect. */
+static void on_connect(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return;
+    if (err == 0) {
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        if (getpeername(k->fd, (struct sockaddr *)&peer, &pl) != 0)
+            return; /* not connected yet: a spurious wake-up */
+    }
+    if (err) {
+        c->next_addr = (c->next_addr + 1) % c->naddrs;
+        conn_fail_errno(c, k, MQR_ECONNECT, MQR_HTTP_STEP_CONNECT, "connect to", err, now);
+        return;
+    }
+#if MQR_HAVE_OPENSSL
+    if (c->u.tls) {
+        mqr_diag_t d;
+        int rc = mqr__http_tls_new(c->tls_ctx, k->fd, c->host, &k->tls, &d);
+        if (rc != MQR_OK) {
+            conn_fail_diag(c, k, rc, MQR_HTTP_STEP_TLS, &d, now);
+            return;
+        }
+        k->state = C_TLS;
+        k->req->step = MQR_HTTP_STEP_TLS;
+        drive(c, k, MQR_HTTP_READ | MQR_HTTP_WRITE, now);
+        return;
+    }
+#endif
+    conn_start_send(c, k, now);
+    drive(c, k, MQR_HTTP_WRITE, now);
+}
+
+#if MQR_HAVE_OPENSSL
+static void on_tls(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    mqr_diag_t d;
+    int rc = mqr__http_tls_handshake(k->tls, &k->want, &d);
+    if (rc == MQR_NEED_MORE)
+        return;
+    if (rc != MQR_OK) {
+        conn_fail_diag(c, k, MQR_ETLS, MQR_HTTP_STEP_TLS, &d, now);
+        return;
+    }
+    conn_start_send(c, k, now);
+    drive(c, k, MQR_HTTP_WRITE, now);
+}
+#endif
+
+/* Read from k like recv: bytes (> 0), 0 at a clean close, MQR_NEED_MORE, or an
+ * error with d filled. */
+static long conn_read(mqr_http_client_t *c, conn_t *k, char *buf, size_t len, mqr_diag_t *d)
+{
+#if MQR_HAVE_OPENSSL
+    if (k->tls)
+        return mqr__http_tls_read(k->tls, buf, len, &k->want, d);
+#endif
+    ssize_t n = recv(k->fd, buf, len, 0);
+    if (n >= 0)
+        return (long)n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        k->want = MQR_HTTP_READ;
+        return MQR_NEED_MORE;
+    }
+    return mqr__diag_set(d, MQR_EIO, "read from %s:%u: %s", c->host, (unsigned)c->u.port,
+                         strerror(errno));
+}
+
+/* Write like send, never raising SIGPIPE. */
+static long conn_write(mqr_http_client_t *c, conn_t *k, const char *buf, size_t len, mqr_diag_t *d)
+{
+#if MQR_HAVE_OPENSSL
+    if (k->tls)
+        return mqr__http_tls_write(k->tls, buf, len, &k->want, d);
+#endif
+    ssize_t n = send(k->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return (long)n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        k->want = MQR_HTTP_WRITE;
+        return MQR_NEED_MORE;
+    }
+    return mqr__diag_set(d, MQR_EIO, "write to %s:%u: %s", c->host, (unsigned)c->u.port,
+                         strerror(errno));
+}
+
+static void on_send(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    req_t *r = k->req;
+    mqr_diag_t d;
+    while (k->sent < r->wire_len) {
+        long n = conn_write(c, k, r->wire + k->sent, r->wire_len - k->sent, &d);
+        if (n == MQR_NEED_MORE)
+            return;
+        if (n < 0) {
+            conn_fail_diag(c, k, (int)n, MQR_HTTP_STEP_REQUEST, &d, now);
+            return;
+        }
+        k->sent += (size_t)n;
+    }
+    k->state = C_RECV;
+    k->want = MQR_HTTP_READ;
+    k->rlen = 0;
+    k->in_body = 0;
+    r->step = MQR_HTTP_STEP_RESPONSE;
+}
+
+/* A whole response arrived on k (its head in k->head). Decide the message's
+ * fate, then keep k for the next request or close it. */
+static void on_response(mqr_http_client_t *c, conn_t *k, int reusable, uint64_t now)
+{
+    req_t *r = k->req;
+    int status = k->head.status;
+    k->req = NULL;
+    k->responses++;
+    if (reusable && k->head.keep_alive) {
+        k->state = C_IDLE;
+        k->want = MQR_HTTP_READ;
+        k->rlen = 0;
+        k->in_body = 0;
+    } else {
+        conn_close(k);
+    }
+    r->http_status = status;
+    r->step = MQR_HTTP_STEP_DONE;
+    if (r->finished) {
+        c->m.late_reply++;
+        req_free(c, r);
+        return;
+    }
+    if (status >= 200 && status < 300) {
+        c->backoff_ms = c->backoff_initial_ms;
+        finish(c, r, AT_FLIGHT, MQR_HTTP_SUCCESS, MQR_HTTP_REASON_NONE, now, 0);
+        return;
+    }
+    r->status = MQR_EHTTP;
+    snprintf(r->err, sizeof r->err, "HTTP status %d", status);
+    if (status == 429 || status == 503)
+        retry_or_end(c, r, now, 1);
+    else
+        finish(c, r, AT_FLIGHT, MQR_HTTP_FAILED, MQR_HTTP_REASON_NONE, now, 0);
+}
+
+/* Feed k->rbuf[0..rlen) to the response parser. Returns 1 when the response
+ * was complete (and handled), 0 when more input is needed, -1 for a bad
+ * response (k->req's error is set; the caller ends the attempt). */
+static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    mqr_diag_t d;
+    for (;;) {
+        if (!k->in_body) {
+            int rc = mqr__http_parse_head(k->rbuf, k->rlen, c->max_response_head, &k->head, &d);
+            if (rc == MQR_NEED_MORE)
+                return 0;
+            if (rc != MQR_OK) {
+                req_error(k->req, MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s", d.message);
+                return -1;
+            }
+            if (k->head.status == 101) {
+                req_error(k->req, MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s",
+                          "HTTP response: unexpected 101 Switching Protocols");
+                return -1;
+            }
+            memmove(k->rbuf, k->rbuf + k->head.head_len, k->rlen - k->head.head_len);
+            k->rlen -= k->head.head_len;
+            if (k->head.status < 200)
+                continue; /* an interim 1xx response: the real one follows */
+            mqr__http_body_init(&k->body, &k->head);
+            k->in_body = 1;
+        }
+        size_t used = 0;
+        int rc = mqr__http_body_feed(&k->body, k->rbuf, k->rlen, &used, &d);
+        if (rc == MQR_NEED_MORE) {
+            k->rlen = 0;
+            return 0;
+        }
+        if (rc != MQR_OK) {
+            req_error(k->req, MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s", d.message);
+            return -1;
+        }
+        on_response(c, k, used == k->rlen, now);
+        return 1;
+    }
+}
+
+/* End the attempt on k with an unrecoverable response error. */
+static void conn_bad_response(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    req_t *r = k->req;
+    conn_close(k);
+    if (r->finished)
+        req_free(c, r);
+    else
+        finish(c, r, AT_FLIGHT, MQR_HTTP_FAILED, MQR_HTTP_REASON_NONE, now, 0);
+}
+
+static void on_recv(mqr_http_client_t *c, conn_t *k, uint64_t now)
+{
+    mqr_diag_t d;
+    for (;;) {
+        long n = conn_read(c, k, k->rbuf + k->rlen, c->max_response_head - k->rlen, &d);
+        if (n == MQR_NEED_MORE)
+            return;
+        if (n < 0) {
+            conn_fail_diag(c, k, (int)n, MQR_HTTP_STEP_RESPONSE, &d, now);
+            return;
+        }
+        if (n == 0) {
+            if (k->in_body && mqr__http_body_eof(&k->body, &d) == MQR_OK) {
+                on_response(c, k, 0, now);
+                return;
+            }
+            if (!k->in_body)
+                snprintf(d.message, sizeof d.message, "%s:%u closed the connection before the response",
+                         c->host, (unsigned)c->u.port);
+            conn_fail_diag(c, k, MQR_EIO, MQR_HTTP_STEP_RESPONSE, &d, now);
+            return;
+        }
+        k->received += (size_t)n;
+        k->rlen += (size_t)n;
+        int rc = parse_input(c, k, now);
+        if (rc < 0) {
+            conn_bad_response(c, k, now);
+            return;
+        }
+        if (rc > 0)
+            return;
+    }
+}
+
+/* IDLE: anything readable is the server closing (or misbehaving): close. */
+static void on_idle(mqr_http_client_t *c, conn_t *k)
+{
+    char buf[64];
+    mqr_diag_t d;
+    long n = conn_read(c, k, buf, sizeof buf, &d);
+    if (n != MQR_NEED_MORE)
+        conn_close(k);
+}
+
+/* Advance connection k after readiness `events` (or right after a state
+ * change, to try the next step without waiting). */
+static void drive(mqr_http_client_t *c, conn_t *k, uint32_t events, uint64_t now)
+{
+    (void)events;
+    switch (k->state) {
+    case C_CONNECTING: on_connect(c, k, now); break;
+#if MQR_HAVE_OPENSSL
+    case C_TLS: on_tls(c, k, now); break;
+#endif
+    case C_SEND: on_send(c, k, now); break;
+    case C_RECV: on_recv(c, k, now); break;
+    case C_IDLE: on_idle(c, k); break;
+    default: break;
+    }
+}
+
+/* ---- timers and dispatching ---------------------------------------------- */
+
+/* Take the queue's head for sending: it moves from queued to in flight. */
+static req_t *take(mqr_http_client_t *c)
+{
+    req_t *r = queue_pop(c);
+    c->m.queuing--;
+    c->m.queuing_bytes -= r->wire_len;
+    c->m.inflight++;
+    if (++r->attempts > 1)
+        c->m.retried++;
+    return r;
+}
+
+/* Hand queued messages to idle connections, then open new connections up to
+ * the pool size, unless the client is pausing after a failure. */
+static void dispatch(mqr_http_client_t *c, uint64_t now)
+{
+    for (uint32_t i = 0; i < c->pool_size && c->head && now >= c->resume_at; i++) {
+        conn_t *k = &c->conns[i];
+        if (k->state != C_IDLE)
+            continue;
+        k->req = take(c);
+        conn_start_send(c, k, now);
+        drive(c, k, MQR_HTTP_WRITE, now);
+    }
+    for (uint32_t i = 0; i < c->pool_size && c->head && now >= c->resume_at; i++) {
+        conn_t *k = &c->conns[i];
+        if (k->state == C_FREE)
+            conn_open(c, k, take(c), now);
+    }
+}
+
+static const char *step_name(int step)
+{
+    static const char *const names[] = {"none", "resolve", "connect", "tls", "request", "response", "done"};
+    return step >= 0 && step <= MQR_HTTP_STEP_DONE ? names[step] : "none";
+}
+
+/* Timeouts of connections, TTL expiry in flight and in the queue, then
+ * dispatching. */
+static void run(mqr_http_client_t *c, uint64_t now)
+{
+    for (uint32_t i = 0; i < c->pool_size; i++) {
+        conn_t *k = &c->conns[i];
+        if (k->state == C_FREE || k->state == C_IDLE)
+            continue;
+        req_t *r = k->req;
+        if (!r->finished && now >= r->expire_at) {
+            if (r->status == MQR_OK)
+                req_error(r, MQR_ETIMEOUT, r->step, "expired in flight at step %s", step_name(r->step));
+            finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_EXPIRED, now, 1);
+        }
+        if (now >= k->deadline) {
+            int connecting = k->state == C_CONNECTING || k->state == C_TLS;
+            char msg[96];
+            snprintf(msg, sizeof msg, "%s timed out after %u ms", step_name(r->step),
+                     (unsigned)(connecting ? c->connect_timeout_ms : c->request_timeout_ms));
+            req_error(r, MQR_ETIMEOUT, r->step, "%s", msg);
+            conn_fail(c, k, now);
+        }
+    }
+    while (c->head && c->head->expire_at <= now) {
+        req_t *r = queue_pop(c);
+        if (r->status == MQR_OK)
+            req_error(r, MQR_ETIMEOUT, r->step, "%s", "expired in the queue");
+        finish(c, r, AT_QUEUE, MQR_HTTP_DROPPED, MQR_HTTP_REASON_EXPIRED, now, 0);
+    }
+    dispatch(c, now);
+}
+
+static conn_t *find_conn(mqr_http_client_t *c, int fd)
+{
+    for (uint32_t i = 0; i < c->pool_size; i++)
+        if (c->conns[i].fd == fd && c->conns[i].state != C_FREE)
+            return &c->conns[i];
+    return NULL;
+}
+
+size_t mqr_http_fds(const mqr_http_client_t *c, mqr_http_fd_t *out, size_t cap)
+{
+    size_t n = 0;
+    if (!c)
+        return 0;
+    for (uint32_t i = 0; i < c->pool_size; i++) {
+        const conn_t *k = &c->conns[i];
+        if (k->state == C_FREE)
+            continue;
+        if (out && n < cap) {
+            out[n].fd = k->fd;
+            out[n].events = k->want ? k->want : MQR_HTTP_READ;
+        }
+        n++;
+    }
+    return n;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+int64_t mqr_http_timeout(const mqr_http_client_t *c, uint64_t now)
+{
+    if (!c)
+        return -1;
+    uint64_t next = UINT64_MAX;
+    int can_start = 0;
+    for (uint32_t i = 0; i < c->pool_size; i++) {
+        const conn_t *k = &c->conns[i];
+        if (k->state == C_FREE || k->state == C_IDLE) {
+            can_start = 1;
+            continue;
+        }
+        next = min_u64(next, k->deadline);
+        if (!k->req->finished)
+            next = min_u64(next, k->req->expire_at);
+    }
+    if (c->head) {
+        next = min_u64(next, c->head->expire_at);
+        if (can_start)
+            next = min_u64(next, c->resume_at > now ? c->resume_at : now);
+    }
+    if (next == UINT64_MAX)
+        return -1;
+    return next <= now ? 0 : (int64_t)(next - now);
+}
+
+int mqr_http_fd_ready(mqr_http_client_t *c, int fd, uint32_t events, uint64_t now)
+{
+    if (!c)
+        return MQR_EINVAL;
+    conn_t *k = find_conn(c, fd);
+    if (k)
+        drive(c, k, events, now);
+    run(c, now);
+    return k ? MQR_OK : MQR_ENOTFOUND;
+}
+
+int mqr_http_process(mqr_http_client_t *c, uint64_t now)
+{
+    if (!c)
+        return MQR_EINVAL;
+    run(c, now);
+    return MQR_OK;
+}
+
+int mqr_http_poll(mqr_http_client_t *c, int timeout_ms)
+{
+    if (!c)
+        return MQR_EINVAL;
+    uint64_t now = mqr_http_now_ms();
+    nfds_t n = 0;
+    for (uint32_t i = 0; i < c->pool_size; i++) {
+        const conn_t *k = &c->conns[i];
+        if (k->state == C_FREE)
+            continue;
+        c->pfds[n].fd = k->fd;
+        c->pfds[n].events = (short)(((k->want & MQR_HTTP_WRITE) ? POLLOUT : 0) |
+                                    ((k->want & MQR_HTTP_WRITE) ? 0 : POLLIN));
+        c->pfds[n].revents = 0;
+        n++;
+    }
+    int64_t t = mqr_http_timeout(c, now);
+    if (t < 0 && n == 0)
+        return MQR_OK;
+    int64_t wait = t;
+    if (timeout_ms >= 0 && (t < 0 || t > timeout_ms))
+        wait = timeout_ms;
+    if (wait > 1000000)
+        wait = 1000000;
+    int rc = poll(c->pfds, n, (int)wait);
+    if (rc < 0 && errno != EINTR)
+        return MQR_EIO;
+    now = mqr_http_now_ms();
+    for (nfds_t i = 0; rc > 0 && i < n; i++) {
+        short re = c->pfds[i].revents;
+        if (!re)
+            continue;
+        uint32_t ev = ((re & POLLIN) ? MQR_HTTP_READ : 0) | ((re & POLLOUT) ? MQR_HTTP_WRITE : 0);
+        if (re & (POLLERR | POLLHUP | POLLNVAL))
+            ev = MQR_HTTP_READ | MQR_HTTP_WRITE;
+        conn_t *k = find_conn(c, c->pfds[i].fd);
+        if (k)
+            drive(c, k, ev, now);
+    }
+    run(c, now);
+    return MQR_OK;
+}
+
+size_t mqr_http_pending(const mqr_http_client_t *c) { return c ? (size_t)c->held_count : 0; }
+
+int mqr_http_metrics(const mqr_http_client_t *c, mqr_http_metrics_t *out)
+{
+    if (!c || !out)
+        return MQR_EINVAL;
+    *out = c->m;
+    return MQR_OK;
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+/* Copy n bytes to buf + at when buf is not NULL; return at + n. Lets one
+ * function both measure and write a request. */
+static size_t put(char *buf, size_t at, const char *s, size_t n)
+{
+    if (buf && n)
+        memcpy(buf + at, s, n);
+    return at + n;
+}
+
+static size_t put_str(char *buf, size_t at, const char *s) { return put(buf, at, s, strlen(s)); }
+
+static size_t put_header(char *buf, size_t at, const mqr_http_header_t *h)
+{
+    at = put(buf, at, h->name, h->name_len);
+    at = put(buf, at, ": ", 2);
+    at = put(buf, at, h->value, h->value_len);
+    return put(buf, at, "\r\n", 2);
+}
+
+/* 1 when `name` is among hs[0..n). */
+static int has_header(const mqr_http_header_t *hs, uint32_t n, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (hs[i].name_len == len && mqr__http_ieq(hs[i].name, name, len))
+            return 1;
+    return 0;
+}
+
+/*
+ * Serialise a request into buf (or only measure it when buf is NULL):
+ *   METHOD SP base-path ["/" path] SP "HTTP/1.1" CRLF
+ *   Host, client headers not replaced by the request's, request headers,
+ *   Content-Length (POST and PUT), CRLF, body.
+ * Returns the length.
+ */
+static size_t build_wire(const mqr_http_client_t *c, const mqr_http_request_t *rq, int method,
+                         const char *path, size_t plen, char *buf)
+{
+    const char *base = c->u.path;
+    size_t blen = c->u.path_len;
+    size_t at = put_str(buf, 0, method_names[method]);
+    at = put(buf, at, " ", 1);
+    if (plen) {
+        while (blen && base[blen - 1] == '/')
+            blen--;
+        while (plen && path[0] == '/') {
+            path++;
+            plen--;
+        }
+        at = put(buf, at, base, blen);
+        at = put(buf, at, "/", 1);
+        at = put(buf, at, path, plen);
+    } else if (blen) {
+        at = put(buf, at, base, blen);
+    } else {
+        at = put(buf, at, "/", 1);
+    }
+    at = put_str(buf, at, " HTTP/1.1\r\n");
+    if (!has_header(c->headers, c->header_count, "host", 4) &&
+        !has_header(rq->headers, rq->header_count, "host", 4)) {
+        at = put_str(buf, at, "Host: ");
+        at = put_str(buf, at, c->authority);
+        at = put(buf, at, "\r\n", 2);
+    }
+    for (uint32_t i = 0; i < c->header_count; i++)
+        if (!has_header(rq->headers, rq->header_count, c->headers[i].name, c->headers[i].name_len))
+            at = put_header(buf, at, &c->headers[i]);
+    for (uint32_t i = 0; i < rq->header_count; i++)
+        at = put_header(buf, at, &rq->headers[i]);
+    int with_body = method == MQR_HTTP_POST || method == MQR_HTTP_PUT;
+    if (with_body) {
+        char cl[48];
+        int n = snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", rq->body_len);
+        at = put(buf, at, cl, (size_t)n);
+    }
+    at = put(buf, at, "\r\n", 2);
+    if (with_body)
+        at = put(buf, at, rq->body, rq->body_len);
+    return at;
+}
+
+/* Validate a request; set the method and path to use. */
+static int check_request(const mqr_http_client_t *c, const mqr_http_request_t *rq, int *method,
+                         const char **path, size_t *plen, mqr_diag_t *diag)
+{
+    *method = rq->method ? rq->method : c->method;
+    if (*method < MQR_HTTP_POST || *method > MQR_HTTP_DELETE)
+        return mqr__diag_set(diag, MQR_EINVAL, "request: method %d out of range", (int)rq->method);
+    if (!rq->body && rq->body_len)
+        return mqr__diag_set(diag, MQR_EINVAL, "request: NULL body with length %zu", rq->body_len);
+    if (!rq->headers && rq->header_count)
+        return mqr__diag_set(diag, MQR_EINVAL, "request: NULL headers with count %u",
+                             (unsigned)rq->header_count);
+    for (uint32_t i = 0; i < rq->header_count; i++) {
+        const mqr_http_header_t *h = &rq->headers[i];
+        int rc = mqr_http_header_check(h->name, h->name_len, h->value, h->value_len, diag);
+        if (rc != MQR_OK)
+            return rc;
+    }
+    *path = rq->path;
+    *plen = rq->path ? (rq->path_len ? rq->path_len : strlen(rq->path)) : 0;
+    return *plen ? mqr__http_path_check("request path", *path, *plen, diag) : MQR_OK;
+}
+
+int mqr_http_submit(mqr_http_client_t *c, const mqr_http_request_t *rq, uint64_t now,
+                    uint64_t *out_id, mqr_diag_t *diag)
+{
+    mqr_diag_clear(diag);
+    if (!c || !rq)
+        return mqr__diag_set(diag, MQR_EINVAL, "submit: NULL client or request");
+    c->m.matched++;
+    int method = 0;
+    const char *path = NULL;
+    size_t plen = 0;
+    int rc = check_request(c, rq, &method, &path, &plen, diag);
+    if (rc != MQR_OK) {
+        c->m.failed++;
+        return rc;
+    }
+    size_t size = build_wire(c, rq, method, path, plen, NULL);
+    uint64_t id = ++c->next_id;
+    if (out_id)
+        *out_id = id;
+    if (c->held_count + 1 > c->max_queue_count || c->held_bytes + size > c->max_queue_bytes) {
+        req_t tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.id = id;
+        tmp.ud = rq->ud;
+        tmp.submitted_at = now;
+        tmp.status = MQR_ELIMIT;
+        snprintf(tmp.err, sizeof tmp.err, "queue full (%llu messages, %llu bytes held)",
+                 (unsigned long long)c->held_count, (unsigned long long)c->held_bytes);
+        finish(c, &tmp, AT_NOWHERE, MQR_HTTP_DROPPED, MQR_HTTP_REASON_QUEUE_FULL, now, 1);
+        return MQR_OK;
+    }
+    req_t *r = mqr__calloc(&c->alloc, 1, sizeof *r);
+    char *wire = r ? mqr__alloc(&c->alloc, size) : NULL;
+    if (!wire) {
+        mqr__free(&c->alloc, r, sizeof *r);
+        c->m.dropped++;
+        c->m.dropped_other++;
+        return mqr__diag_set(diag, MQR_ENOMEM, "submit: out of memory for %zu bytes", size);
+    }
+    build_wire(c, rq, method, path, plen, wire);
+    r->id = id;
+    r->ud = rq->ud;
+    r->wire = wire;
+    r->wire_len = size;
+    r->submitted_at = now;
+    r->expire_at = now + c->ttl_ms;
+    queue_insert(c, r);
+    c->held_count++;
+    c->held_bytes += size;
+    c->m.queuing++;
+    c->m.queuing_bytes += size;
+    return MQR_OK;
+}
+
+/* ---- create and destroy ------------------------------------------------------ */
+
+/* Free everything the client owns; no message may be pending. */
+static void client_free(mqr_http_client_t *c)
+{
+    const mqr_allocator_t a = c->alloc;
+    for (uint32_t i = 0; c->conns && i < c->pool_size; i++) {
+        conn_close(&c->conns[i]);
+        mqr__free(&a, c->conns[i].rbuf, c->max_response_head);
+    }
+#if MQR_HAVE_OPENSSL
+    mqr__http_tls_ctx_free(c->tls_ctx);
+#endif
+    mqr__free(&a, c->conns, sizeof *c->conns * c->pool_size);
+    mqr__free(&a, c->pfds, sizeof *c->pfds * c->pool_size);
+    mqr__free(&a, c->url, c->url_size);
+    mqr__free(&a, c->host, c->host_size);
+    mqr__free(&a, c->authority, c->authority_size);
+    mqr__free(&a, c->headers, c->headers_size);
+    mqr__free(&a, c, sizeof *c);
+}
+
+void mqr_http_destroy(mqr_http_client_t *c)
+{
+    if (!c)
+        return;
+    uint64_t now = mqr_http_now_ms();
+    for (uint32_t i = 0; i < c->pool_size; i++) {
+        conn_t *k = &c->conns[i];
+        req_t *r = k->req;
+        conn_close(k);
+        if (r && r->finished) {
+            req_free(c, r);
+        } else if (r) {
+            if (r->status == MQR_OK)
+                req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
+            finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
+        }
+    }
+    req_t *r;
+    while ((r = queue_pop(c))) {
+        if (r->status == MQR_OK)
+            req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
+        finish(c, r, AT_QUEUE, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
+    }
+    client_free(c);
+}
+
+/* Copy the client headers into one allocation: the array, then the text. */
+static int copy_headers(mqr_http_client_t *c, const mqr_http_config_t *cfg, mqr_diag_t *diag)
+{
+    size_t size = sizeof(mqr_http_header_t) * cfg->header_count;
+    for (uint32_t i = 0; i < cfg->header_count; i++)
+        size += cfg->headers[i].name_len + cfg->headers[i].value_len;
+    if (!cfg->header_count)
+        return MQR_OK;
+    c->headers = mqr__alloc(&c->alloc, size);
+    if (!c->headers)
+        return mqr__diag_set(diag, MQR_ENOMEM, "http client: out of memory");
+    c->headers_size = size;
+    c->header_count = cfg->header_count;
+    char *text = (char *)(c->headers + cfg->header_count);
+    for (uint32_t i = 0; i < cfg->header_count; i++) {
+        const mqr_http_header_t *h = &cfg->headers[i];
+        c->headers[i] = (mqr_http_header_t){text, h->name_len, text + h->name_len, h->value_len};
+        put(text, 0, h->name, h->name_len);
+        put(text, h->name_len, h->value, h->value_len);
+        text += h->name_len + h->value_len;
+    }
+    return MQR_OK;
+}
+
+/* Resolve the URL's host into c->addrs (blocking). */
+static int resolve(mqr_http_client_t *c, mqr_diag_t *diag)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)c->u.port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = getaddrinfo(c->host, port, &hints, &res);
+    if (rc != 0)
+        return mqr__diag_set(diag, MQR_ERESOLVE, "resolve '%s': %s", c->host, gai_strerror(rc));
+    for (struct addrinfo *ai = res; ai && c->naddrs < MAX_ADDRS; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof c->addrs[0])
+            continue;
+        memcpy(&c->addrs[c->naddrs], ai->ai_addr, ai->ai_addrlen);
+        c->addr_lens[c->naddrs++] = (socklen_t)ai->ai_addrlen;
+    }
+    freeaddrinfo(res);
+    if (!c->naddrs)
+        return mqr__diag_set(diag, MQR_ERESOLVE, "resolve '%s': no usable address", c->host);
+    return MQR_OK;
+}
+
+/* Check the configuration without allocating. */
+static int check_config(const mqr_http_config_t *cfg, mqr_diag_t *diag)
+{
+    if (!cfg->on_done)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: on_done is required");
+    if (cfg->method < 0 || cfg->method > MQR_HTTP_DELETE)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: method %d out of range", (int)cfg->method);
+    if (cfg->pool_size > MQR_HTTP_MAX_POOL_SIZE)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: pool size %u above %u",
+                             (unsigned)cfg->pool_size, MQR_HTTP_MAX_POOL_SIZE);
+    if (cfg->max_response_head && cfg->max_response_head < 64)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: max_response_head below 64");
+    if (!cfg->headers && cfg->header_count)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: NULL headers with count %u",
+                             (unsigned)cfg->header_count);
+    for (uint32_t i = 0; i < cfg->header_count; i++) {
+        const mqr_http_header_t *h = &cfg->headers[i];
+        int rc = mqr_http_header_check(h->name, h->name_len, h->value, h->value_len, diag);
+        if (rc != MQR_OK)
+            return rc;
+    }
+    mqr__http_url_t u;
+    return mqr__http_url_parse(cfg->url, &u, diag);
+}
+
+#define OR_DEFAULT(v, d) ((v) ? (v) : (d))
+
+/* Copy the URL, the host and the Host header value. */
+static int copy_url(mqr_http_client_t *c, const char *url, mqr_diag_t *diag)
+{
+    c->url_size = strlen(url) + 1;
+    if (!(c->url = mqr__strndup(&c->alloc, url, c->url_size - 1)))
+        return mqr__diag_set(diag, MQR_ENOMEM, "http client: out of memory");
+    mqr__http_url_parse(c->url, &c->u, NULL);
+    c->host_size = c->u.host_len + 1;
+    c->authority_size = c->u.host_len + 16;
+    c->host = mqr__strndup(&c->alloc, c->u.host, c->u.host_len);
+    c->authority = mqr__alloc(&c->alloc, c->authority_size);
+    if (!c->host || !c->authority)
+        return mqr__diag_set(diag, MQR_ENOMEM, "http client: out of memory");
+    const char *lb = c->u.host_is_ipv6 ? "[" : "", *rb = c->u.host_is_ipv6 ? "]" : "";
+    if (c->u.port_explicit)
+        snprintf(c->authority, c->authority_size, "%s%s%s:%u", lb, c->host, rb, (unsigned)c->u.port);
+    else
+        snprintf(c->authority, c->authority_size, "%s%s%s", lb, c->host, rb);
+    return MQR_OK;
+}
+
+int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **out, mqr_diag_t *diag)
+{
+    mqr_diag_clear(diag);
+    if (!cfg || !out)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: NULL configuration or output");
+    *out = NULL;
+    int rc = check_config(cfg, diag);
+    if (rc != MQR_OK)
+        return rc;
+    mqr_http_client_t *c = mqr__calloc(&cfg->allocator, 1, sizeof *c);
+    if (!c)
+        return mqr__diag_set(diag, MQR_ENOMEM, "http client: out of memory");
+    c->alloc = cfg->allocator;
+    c->on_done = cfg->on_done;
+    c->ud = cfg->ud;
+    c->method = OR_DEFAULT(cfg->method, MQR_HTTP_POST);
+    c->max_queue_count = OR_DEFAULT(cfg->max_queue_count, MQR_HTTP_DEFAULT_QUEUE_COUNT);
+    c->max_queue_bytes = OR_DEFAULT(cfg->max_queue_bytes, MQR_HTTP_DEFAULT_QUEUE_BYTES);
+    c->request_timeout_ms = OR_DEFAULT(cfg->request_timeout_ms, MQR_HTTP_DEFAULT_REQUEST_TIMEOUT_MS);
+    c->connect_timeout_ms = OR_DEFAULT(cfg->connect_timeout_ms, MQR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+    c->ttl_ms = OR_DEFAULT(cfg->ttl_ms, MQR_HTTP_DEFAULT_TTL_MS);
+    c->backoff_initial_ms = OR_DEFAULT(cfg->backoff_initial_ms, MQR_HTTP_DEFAULT_BACKOFF_INITIAL_MS);
+    c->backoff_max_ms = OR_DEFAULT(cfg->backoff_max_ms, MQR_HTTP_DEFAULT_BACKOFF_MAX_MS);
+    if (c->backoff_max_ms < c->backoff_initial_ms)
+        c->backoff_max_ms = c->backoff_initial_ms;
+    c->backoff_ms = c->backoff_initial_ms;
+    c->max_attempts = cfg->max_attempts;
+    c->max_response_head = OR_DEFAULT(cfg->max_response_head, MQR_HTTP_DEFAULT_MAX_RESPONSE_HEAD);
+    c->pool_size = OR_DEFAULT(cfg->pool_size, MQR_HTTP_DEFAULT_POOL_SIZE);
+    c->conns = mqr__calloc(&c->alloc, c->pool_size, sizeof *c->conns);
+    c->pfds = mqr__calloc(&c->alloc, c->pool_size, sizeof *c->pfds);
+    if (!c->conns || !c->pfds) {
+        rc = mqr__diag_set(diag, MQR_ENOMEM, "http client: out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < c->pool_size; i++)
+        c->conns[i].fd = -1;
+    if ((rc = copy_url(c, cfg->url, diag)) != MQR_OK || (rc = copy_headers(c, cfg, diag)) != MQR_OK ||
+        (rc = resolve(c, diag)) != MQR_OK)
+        goto fail;
+#if MQR_HAVE_OPENSSL
+    if (c->u.tls && (rc = mqr__http_tls_ctx_new(cfg->ca_file, cfg->tls_insecure != 0, &c->tls_ctx,
+                                                 diag)) != MQR_OK)
+        goto fail;
+#endif
+    *out = c;
+    return MQR_OK;
+fail:
+    client_free(c);
+    return rc;
+}
