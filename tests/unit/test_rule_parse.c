@@ -179,7 +179,10 @@ Test(rule_parse, compile_errors_with_positions)
            "line 1, column 31: expected an operator or end of input but found 'b'");
     SYNTAX("SELECT a = b = c FROM \"t\"",
            "line 1, column 14: comparisons do not chain: put one in parentheses");
-    SYNTAX("SELECT a NOT b FROM \"t\"", "line 1, column 14: expected 'IN' after 'NOT' but found 'b'");
+    SYNTAX("SELECT a FROM \"t\" WHERE a NOT b", "line 1, column 31: expected 'IN' after 'NOT' but found 'b'");
+    SYNTAX("SELECT random() < 1 AND random() >= 0 AS r FROM 't/#'",
+           "line 1, column 21: 'AND' is only allowed in WHERE, INCASE and WHEN conditions "
+           "(use CASE WHEN ... THEN true ELSE false END)");
     SYNTAX("SELECT a AS FROM \"t\"", "line 1, column 13: expected an alias after 'AS' but found 'FROM'");
     SYNTAX("UPDATE t", "line 1, column 1: expected 'SELECT' or 'FOREACH' but found 'UPDATE'");
     SYNTAX("", "line 1, column 1: empty SQL: expected 'SELECT' or 'FOREACH'");
