@@ -1123,10 +1123,10 @@ static void render_json(const mqr_rule_t *rule, const mqr_value_t *v, uint32_t j
     }
     for (uint32_t i = 0; i < v->len; i++) {
         const mqr_value_t *k = &rule->keyjson[i];
-        mqr__sbuf_append(sb, k->u.s, k->len);
+        mqr__sbuf_put(sb, k->u.s, k->len);
         mqr__json_write(sb, &v->u.members[i].value, jflags);
     }
-    mqr__sbuf_putc(sb, '}');
+    mqr__sbuf_put1(sb, '}');
 }
 
 int mqr_rule_eval_json(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,
