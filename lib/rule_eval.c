@@ -223,7 +223,7 @@ static const mqr_value_t *lookup(const ev_t *e, const char *k, size_t kl, uint32
  * anything missing is undefined. */
 static int step_read(ev_t *e, const mqr__rstep_t *st, mqr_value_t *cur)
 {
-    if (is_plain_str(cur) || (cur->type == MQR_VAL_STRING && st->kind != STEP_KEY)) {
+    if (cur->type == MQR_VAL_STRING) {
         mqr_value_t d;
         int rc = json_decode(e, cur->u.s, cur->len, &d);
         if (rc == MQR_ENOMEM)
