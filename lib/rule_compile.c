@@ -532,7 +532,7 @@ static int parse_call(cst_t *c, const mqr__tok_t *base, const pathbuf_t *pb, uin
     return rc;
 }
 
-/* The built-in name for `div(a, b)` / `mod(a, b)` calls. */
+/* ("div" | "mod") "(" expr "," expr ")": the function forms of the operators. */
 static int parse_divmod_call(cst_t *c, uint32_t *out)
 {
     mqr__tok_t base = c->tok;
