@@ -11,8 +11,10 @@
 /* MQR-MODULE-HEADERS: one line per module, kept in dependency order. */
 #include "mqttrule/packet.h"
 #include "mqttrule/value.h"
+#include "mqttrule/json.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
+#include "mqttrule/template.h"
 #include "mqttrule/http.h"
 #include "mqttrule/json.h"
 #include "mqttrule/rule.h"

@@ -297,8 +297,8 @@ static void retry_or_end(mqr_http_client_t *c, req_t *r, uint64_t now, int penal
 static void conn_fail(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
     req_t *r = k->req;
-    int stale = k->responses > 0 && k->received == 0 && k->state == C_RECV &&
-                r->status != MQR_ETIMEOUT;
+    int stale = k->responses > 0 && k->received == 0 &&
+                (k->state == C_SEND || k->state == C_RECV) && r->status != MQR_ETIMEOUT;
     if (r->status == MQR_ETIMEOUT)
         c->m.timeouts++;
     conn_close(k);
@@ -1025,13 +1025,15 @@ void mqr_http_destroy(mqr_http_client_t *c)
         if (r && r->finished) {
             req_free(c, r);
         } else if (r) {
-            req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
+            if (r->status == MQR_OK)
+                req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
             finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
         }
     }
     req_t *r;
     while ((r = queue_pop(c))) {
-        req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
+        if (r->status == MQR_OK)
+            req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
         finish(c, r, AT_QUEUE, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
     }
     client_free(c);

@@ -56,6 +56,8 @@ int mqr_http_test(const mqr_http_config_t *cfg, uint32_t timeout_ms, mqr_http_te
     uint64_t t0 = mqr_http_now_ms();
     if (!timeout_ms)
         timeout_ms = MQR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+    if (timeout_ms > UINT32_MAX / 3u)
+        timeout_ms = UINT32_MAX / 3u;
     test_state_t st = {0, out};
     mqr_http_config_t c = *cfg;
     c.method = MQR_HTTP_GET;

@@ -40,6 +40,12 @@ struct mqr__http_tls {
 
 /* ---- a socket BIO that never raises SIGPIPE --------------------------------- */
 
+/* The BIO type is a fixed number from the application range rather than
+ * BIO_get_new_index(), which takes from a process-wide counter of about 128
+ * values and would run out after that many clients. The type only serves
+ * BIO_find_type lookups; the descriptor flag lets SSL_get_fd find the fd. */
+#define MQR_BIO_TYPE ((BIO_TYPE_START + 77) | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR)
+
 static int bio_sock_write(BIO *b, const char *buf, int len)
 {
     int fd = BIO_get_fd(b, NULL);
@@ -114,8 +120,7 @@ int mqr__http_tls_ctx_new(const char *ca_file, int insecure, mqr__http_tls_ctx_t
     if (!c)
         return mqr__diag_set(diag, MQR_ENOMEM, "TLS: out of memory");
     c->ssl_ctx = SSL_CTX_new(TLS_client_method());
-    c->bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                 "mqttrule socket");
+    c->bio_method = BIO_meth_new(MQR_BIO_TYPE, "mqttrule socket");
     if (!c->ssl_ctx || !c->bio_method) {
         mqr__http_tls_ctx_free(c);
         return mqr__diag_set(diag, MQR_ENOMEM, "TLS: cannot create a context");

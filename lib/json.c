@@ -94,30 +94,14 @@ static int grow_stack(parser_t *p, void **data, size_t *cap, size_t n, size_t el
     return MQR_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s[i..i+4) as a code unit, or -1. */
 static long hex4(const char *s, size_t i, size_t len)
 {
-    if (len - i < 4)
+    uint8_t b[2];
+    size_t n, err;
+    if (len - i < 4 || mqr__hex_decode(s + i, 4, b, sizeof b, &n, &err) != MQR_OK)
         return -1;
-    long v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int h = hexval(s[i + k]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
+    return (long)b[0] << 8 | b[1];
 }
 
 /* Decode the escaped string body s[start..end) (end is the closing quote)
@@ -139,7 +123,8 @@ static int decode_string(parser_t *p, size_t start, size_t end, const char **out
             continue;
         }
         if (cls == 2) {
-            size_t k = mqr__utf8_seq_len((const unsigned char *)s + i, end - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode((const uint8_t *)s + i, end - i, &cp);
             if (!k)
                 return fail_at(p, MQR_EJSON, i, "invalid UTF-8 in string");
             memcpy(buf + o, s + i, k);
@@ -192,6 +177,12 @@ static int parse_string(parser_t *p, const char **out, uint32_t *out_len)
     size_t start = p->pos + 1, i = start, len = p->len;
     int escaped = 0;
     for (;;) {
+        for (; len - i >= 8; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!mqr__json_word_plain(w))
+                break;
+        }
         while (i < len && mqr__json_char_class[s[i]] == 0)
             i++;
         if (i >= len)
@@ -209,7 +200,8 @@ static int parse_string(parser_t *p, const char **out, uint32_t *out_len)
         } else if (c < 0x20) {
             return fail_at(p, MQR_EJSON, i, "control character in string");
         } else {
-            size_t k = mqr__utf8_seq_len(s + i, len - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode(s + i, len - i, &cp);
             if (!k)
                 return fail_at(p, MQR_EJSON, i, "invalid UTF-8 in string");
             i += k;
@@ -336,7 +328,8 @@ static size_t fold_duplicates(parser_t *p, mqr_member_t *m, size_t n)
         for (size_t i = 1; i < n; i++)
             for (size_t j = 0; j < i; j++)
                 if (m[j].key_len == m[i].key_len && m[j].key_len != UINT32_MAX &&
-                    memcmp(m[j].key, m[i].key, m[i].key_len) == 0) {
+                    (m[i].key_len == 0 || (m[j].key[0] == m[i].key[0] &&
+                                           memcmp(m[j].key, m[i].key, m[i].key_len) == 0))) {
                     m[j].value = m[i].value;
                     m[i].key_len = UINT32_MAX;
                     any = 1;
@@ -372,9 +365,19 @@ static size_t fold_duplicates(parser_t *p, mqr_member_t *m, size_t n)
     return k;
 }
 
+/* Where the value being parsed goes: the open container's last scratch
+ * slot, or *top outside any container. Values are built in place there;
+ * building them in a local and copying would load 16 bytes right after
+ * narrower stores, which stalls store forwarding on every value. */
+static mqr_value_t *value_slot(parser_t *p, mqr_value_t *top)
+{
+    return p->nfr ? &p->mem[p->nmem - 1].value : top;
+}
+
 /* Close the innermost container: copy its elements out of the scratch
- * stack into one arena allocation and make *v the array or object. */
-static int close_container(parser_t *p, mqr_value_t *v)
+ * stack into one arena allocation and store the array or object in the
+ * enclosing slot (value_slot after the pop). */
+static int close_container(parser_t *p, mqr_value_t *top)
 {
     frame_t f = p->fr[--p->nfr];
     mqr_member_t *m = p->mem + f.start;
@@ -391,20 +394,17 @@ static int close_container(parser_t *p, mqr_value_t *v)
             return fail_oom(p);
         if (n)
             memcpy(dst, m, n * sizeof *dst);
-        mqr_value_set_null(v);
-        v->type = MQR_VAL_OBJECT;
-        v->u.members = dst;
+        mqr_value_t *v = value_slot(p, top);
+        *v = (mqr_value_t){.type = MQR_VAL_OBJECT, .len = (uint32_t)n, .u.members = dst};
     } else {
         mqr_value_t *dst = n ? mqr_arena_alloc(p->arena, n * sizeof *dst) : NULL;
         if (n && !dst)
             return fail_oom(p);
         for (size_t i = 0; i < n; i++)
             dst[i] = m[i].value;
-        mqr_value_set_null(v);
-        v->type = MQR_VAL_ARRAY;
-        v->u.items = dst;
+        mqr_value_t *v = value_slot(p, top);
+        *v = (mqr_value_t){.type = MQR_VAL_ARRAY, .len = (uint32_t)n, .u.items = dst};
     }
-    v->len = (uint32_t)n;
     return MQR_OK;
 }
 
@@ -456,12 +456,12 @@ static int begin_element(parser_t *p, uint32_t is_obj)
     return MQR_OK;
 }
 
-/* The main loop: parse one value, or open a container and go round again
- * for its first element; once a value is complete, store it in the open
- * container and look for ',' or the closing bracket. */
+/* The main loop: parse one value into its slot, or open a container and
+ * go round again for its first element; once a value is complete, look
+ * for ',' or the closing bracket of the open container. */
 static int parse_text(parser_t *p, mqr_value_t *out)
 {
-    mqr_value_t v;
+    mqr_value_t top;
     int rc;
     for (;;) {
         skip_ws(p);
@@ -475,55 +475,57 @@ static int parse_text(parser_t *p, mqr_value_t *out)
             skip_ws(p);
             if (p->pos < p->len && p->s[p->pos] == (is_obj ? '}' : ']')) {
                 p->pos++;
-                if ((rc = close_container(p, &v)) != MQR_OK)
+                if ((rc = close_container(p, &top)) != MQR_OK)
                     return rc;
             } else {
                 if ((rc = begin_element(p, is_obj)) != MQR_OK)
                     return rc;
                 continue;
             }
-        } else if (c == '"') {
-            mqr_value_set_null(&v);
-            v.type = MQR_VAL_STRING;
-            if ((rc = parse_string(p, &v.u.s, &v.len)) != MQR_OK)
-                return rc;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            if ((rc = parse_number(p, &v)) != MQR_OK)
-                return rc;
-        } else if (c == 't' || c == 'f' || c == 'n') {
-            if ((rc = parse_literal(p, &v)) != MQR_OK)
-                return rc;
         } else {
-            return fail_at(p, MQR_EJSON, p->pos, "expected a value");
+            mqr_value_t *v = value_slot(p, &top);
+            if (c == '"') {
+                if ((rc = parse_string(p, &v->u.s, &v->len)) != MQR_OK)
+                    return rc;
+                v->type = MQR_VAL_STRING;
+                v->flags = 0;
+                v->reserved_ = 0;
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                if ((rc = parse_number(p, v)) != MQR_OK)
+                    return rc;
+            } else if (c == 't' || c == 'f' || c == 'n') {
+                if ((rc = parse_literal(p, v)) != MQR_OK)
+                    return rc;
+            } else {
+                return fail_at(p, MQR_EJSON, p->pos, "expected a value");
+            }
         }
-        /* v is complete: hand it to the open containers, closing as many as end here */
+        /* a value is complete: continue or close the open containers */
         for (;;) {
             if (p->nfr == 0) {
                 skip_ws(p);
                 if (p->pos != p->len)
                     return fail_at(p, MQR_EJSON, p->pos, "unexpected character after the value");
-                *out = v;
+                *out = top;
                 return MQR_OK;
             }
-            frame_t *f = &p->fr[p->nfr - 1];
-            p->mem[p->nmem - 1].value = v;
+            uint32_t is_obj = p->fr[p->nfr - 1].is_obj;
             skip_ws(p);
-            char close = f->is_obj ? '}' : ']';
             if (p->pos < p->len && p->s[p->pos] == ',') {
                 p->pos++;
                 skip_ws(p);
-                if ((rc = begin_element(p, f->is_obj)) != MQR_OK)
+                if ((rc = begin_element(p, is_obj)) != MQR_OK)
                     return rc;
                 break;
             }
-            if (p->pos < p->len && p->s[p->pos] == close) {
+            if (p->pos < p->len && p->s[p->pos] == (is_obj ? '}' : ']')) {
                 p->pos++;
-                if ((rc = close_container(p, &v)) != MQR_OK)
+                if ((rc = close_container(p, &top)) != MQR_OK)
                     return rc;
                 continue;
             }
             return fail_at(p, MQR_EJSON, p->pos,
-                           f->is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+                           is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
         }
     }
 }

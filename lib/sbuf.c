@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sbuf.c - turning values into text: the string builder (mqr__sbuf_t),
- * UTF-8 helpers, number formatting and locale-independent number reading,
+ * the JSON byte classes, number formatting and locale-independent reading,
  * the compact JSON writer (spec §1.2) and the text rendering of str() and
  * templates (§7.5, §8).
  *
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "value_int.h"
 
 /* ---- string builder ---------------------------------------------------------------- */
@@ -179,7 +180,7 @@ void mqr__sbuf_free(mqr__sbuf_t *b)
     b->arena = arena;
 }
 
-/* ---- UTF-8 ---------------------------------------------------------------------------- */
+/* ---- JSON string bytes ----------------------------------------------------------------- */
 
 /* Byte classes for JSON strings: 0 copied as is, 1 escaped (control
  * characters, '"', '\\'), 2 the start of a multi-byte sequence to check. */
@@ -203,30 +204,6 @@ const uint8_t mqr__json_char_class[256] = {
 };
 
 #define IS_CONT(c) (((c) & 0xC0u) == 0x80u)
-
-/* Well-formed sequences per RFC 3629 table 3: the second byte's range
- * depends on the lead byte (E0, ED, F0, F4 narrow it). */
-size_t mqr__utf8_seq_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && IS_CONT(p[1]) ? 2 : 0;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (c < 0xF0)
-        return n >= 3 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) ? 3 : 0;
-    return n >= 4 && p[1] >= lo && p[1] <= hi && IS_CONT(p[2]) && IS_CONT(p[3]) ? 4 : 0;
-}
-
 
 /* ---- numbers ------------------------------------------------------------------------ */
 
@@ -489,10 +466,16 @@ size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF])
         return mqr__fmt_double_json(d, buf);
     char tmp[64];
     int n = snprintf(tmp, sizeof tmp, "%.10f", d);
-    /* "[-]I<radix>FFFFFFFFFF": the radix is the 11th character from the end */
-    size_t len = (size_t)n;
-    memcpy(buf, tmp, len);
-    buf[len - 11] = '.';
+    /* "[-]III<radix>FFFFFFFFFF": the sign and integer digits, then the
+     * locale's radix (possibly several bytes), then 10 ASCII digits. */
+    size_t k = tmp[0] == '-';
+    while (tmp[k] >= '0' && tmp[k] <= '9')
+        k++;
+    size_t len = k;
+    memcpy(buf, tmp, k);
+    buf[len++] = '.';
+    memcpy(buf + len, tmp + n - 10, 10);
+    len += 10;
     while (buf[len - 1] == '0' && buf[len - 2] != '.')
         len--;
     buf[len] = '\0';
@@ -606,19 +589,6 @@ static void write_escape(mqr__sbuf_t *b, unsigned c)
     mqr__sbuf_put(b, e, 2);
 }
 
-/* 1 if none of the 8 bytes in w needs attention in a JSON string: no
- * byte < 0x20, '"', '\\' or >= 0x80. The classic SWAR tests "some byte is
- * zero" ((x - 0x01..) & ~x & 0x80..) and "some byte < n" are exact as a
- * whole-word yes/no, which is all that is asked here. */
-static inline int word_is_plain(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t q = w ^ (ones * '"');
-    uint64_t bs = w ^ (ones * '\\');
-    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
-    return (bad & highs) == 0;
-}
-
 /* A JSON string of the bytes s[0..n): runs of plain bytes and well-formed
  * UTF-8 are copied in one piece; a byte that starts no well-formed sequence
  * becomes U+FFFD together with the continuation bytes that follow it. */
@@ -634,7 +604,7 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
         for (; n - i >= 8; i += 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (!word_is_plain(w))
+            if (!mqr__json_word_plain(w))
                 break;
             memcpy(o + 1 + i, &w, 8);
         }
@@ -658,7 +628,8 @@ static void write_string(mqr__sbuf_t *b, const char *str, size_t n)
             continue;
         }
         if (cls == 2) {
-            size_t k = mqr__utf8_seq_len(s + i, n - i);
+            uint32_t cp;
+            size_t k = mqr__utf8_decode(s + i, n - i, &cp);
             if (k) {
                 i += k;
                 continue;

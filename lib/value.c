@@ -604,9 +604,8 @@ int mqr__parse_int(const char *s, size_t len, int64_t *out)
     return MQR_OK;
 }
 
-/* Length of the JSON-style number syntax at s (RFC 8259 `number`, but with
- * `require_frac` also demanding a fraction and allowing a leading '+' and
- * leading zeros, as §6.7's float syntax does). 0 when there is none. */
+/* Length of §6.7's float syntax at the start of s: [+-] digits '.' digits
+ * [(e|E) [+-] digits], leading zeros allowed; 0 when s does not start so. */
 static size_t scan_float_syntax(const char *s, size_t len)
 {
     size_t i = 0;

@@ -90,15 +90,24 @@ static inline void mqr__sbuf_put1(mqr__sbuf_t *b, char c)
         mqr__sbuf_append(b, &c, 1);
 }
 
-/* ---- UTF-8 -------------------------------------------------------------------- */
+/* ---- JSON string bytes --------------------------------------------------------- */
 /* Byte classes inside JSON strings: 0 plain ASCII, 1 must be escaped (control
  * characters, '"', '\\'), 2 starts a multi-byte UTF-8 sequence. */
 extern const uint8_t mqr__json_char_class[256];
-/* Length (2..4) of the well-formed UTF-8 sequence starting with a byte
- * >= 0x80 at p (n bytes available), or 0 when it is not well-formed
- * (stray continuation, overlong form, surrogate, > U+10FFFF, truncated). */
-size_t mqr__utf8_seq_len(const unsigned char *p, size_t n);
-/* UTF-8 encoding and decoding of code points: see codec_util.h. */
+/* 1 if none of the 8 bytes in w needs attention in a JSON string: no
+ * byte < 0x20, '"', '\\' or >= 0x80. The classic SWAR tests "some byte is
+ * zero" ((x - 0x01..) & ~x & 0x80..) and "some byte < n" are exact as a
+ * whole-word yes/no, which is all that is asked here. Byte order does not
+ * matter. */
+static inline int mqr__json_word_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t bs = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
+    return (bad & highs) == 0;
+}
+/* UTF-8 validation, decoding and encoding of code points: see codec_util.h. */
 
 /* ---- number formatting ---------------------------------------------------------- */
 #define MQR__NUMBUF 40

@@ -222,7 +222,8 @@ MQR_API int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **ou
 
 /** Close every connection, complete every pending message with outcome
  *  MQR_HTTP_DROPPED and reason MQR_HTTP_REASON_OTHER (the callback runs for
- *  each), and free the client. NULL is ignored. Never call it from the
+ *  each; status and error are those of the last failed attempt, or
+ *  MQR_ESTATE "the client was destroyed"), and free the client. NULL is ignored. Never call it from the
  *  client's own callback. */
 MQR_API void mqr_http_destroy(mqr_http_client_t *client);
 
@@ -283,9 +284,10 @@ MQR_API uint64_t mqr_http_now_ms(void);
 
 /** The "Test" button: check that cfg's URL is reachable by resolving its
  *  host, connecting, completing the TLS handshake for https, sending one GET
- *  of the URL's path (with cfg's headers) and reading the response. Blocks
- *  for at most about `timeout_ms` (0: 15 s) after name resolution, which is
- *  bounded by the system resolver. Any complete HTTP response counts as
+ *  of the URL's path (with cfg's headers) and reading the response. Blocks:
+ *  connect plus TLS handshake are bounded by `timeout_ms` (0: 15 s), and so
+ *  are request plus response; name resolution is bounded by the system
+ *  resolver. Any complete HTTP response counts as
  *  reachable. cfg->on_done, retry and queue fields are ignored.
  *  Returns out->status: MQR_OK (out->step MQR_HTTP_STEP_DONE, out->http_status
  *  set), or the failing step with MQR_EINVAL / MQR_ENOTSUP (URL), MQR_ERESOLVE,

@@ -19,6 +19,7 @@
 #include "http_int.h"
 #include "mqttrule.h"
 
+#define EMPTY_200 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 #define H(n, v) ((mqr_http_header_t){(n), sizeof(n) - 1, (v), sizeof(v) - 1})
 
 /* ---- URL -------------------------------------------------------------------- */
@@ -196,7 +197,7 @@ Test(http, head_malformed_inputs)
 
 Test(http, head_size_limit_exact_and_plus_one)
 {
-    const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    const char *r = EMPTY_200;
     size_t n = strlen(r);
     mqr__http_head_t h;
     mqr_diag_t d;
@@ -556,8 +557,9 @@ Test(http, max_attempts_turns_retries_into_failure)
 typedef struct server {
     int lfd;
     uint16_t port;
-    const char *responses[4];
+    const char *responses[6]; /* "" closes the connection and accepts the next */
     int count;
+    long delay_ms;            /* before each response */
     char got[8192];
     size_t got_len;
     pthread_t th;
@@ -588,9 +590,16 @@ static void *serve(void *arg)
     server_t *s = arg;
     int fd = accept(s->lfd, NULL, NULL);
     for (int i = 0; fd >= 0 && i < s->count; i++) {
+        if (s->responses[i][0] == '\0') {
+            close(fd);
+            fd = accept(s->lfd, NULL, NULL);
+            continue;
+        }
         if (!read_request(s, fd))
             break;
-        ssize_t w = write(fd, s->responses[i], strlen(s->responses[i]));
+        if (s->delay_ms)
+            sleep_ms(s->delay_ms);
+        ssize_t w = send(fd, s->responses[i], strlen(s->responses[i]), MSG_NOSIGNAL);
         (void)w;
     }
     if (fd >= 0)
@@ -614,6 +623,16 @@ static void server_stop(server_t *s)
 {
     pthread_join(s->th, NULL);
     close(s->lfd);
+}
+
+/* Start server s, make a client for it with cfg and submit one empty request. */
+static mqr_http_client_t *serve_and_submit(server_t *s, mqr_http_config_t *cfg, outcomes_t *o)
+{
+    server_start(s);
+    mqr_http_client_t *c = make_client(cfg, s->port, "/", o);
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    return c;
 }
 
 static void run_until(mqr_http_client_t *c, outcomes_t *o, int n)
@@ -694,13 +713,10 @@ Test(http, status_503_retried_then_500_fails)
 Test(http, malformed_response_fails_without_retry)
 {
     server_t s = {.count = 1, .responses = {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}};
-    server_start(&s);
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
-    mqr_http_client_t *c = make_client(&cfg, s.port, "", &o);
-    mqr_http_request_t rq = {0};
-    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
     run_until(c, &o, 1);
     cr_assert_eq(o.last.outcome, MQR_HTTP_FAILED);
     cr_assert_eq(o.last.status, MQR_EHTTP);
@@ -739,10 +755,10 @@ Test(http, connector_test_reports_steps)
     cr_assert_eq(t.step, MQR_HTTP_STEP_NONE);
 }
 
-Test(http, connector_test_times_out_on_a_silent_server)
+Test(http, connector_test_reports_a_connection_closed_early)
 {
     server_t s = {.count = 0};
-    server_start(&s); /* accepts, then closes without answering after the test */
+    server_start(&s); /* accepts, then closes without answering */
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
     mqr_http_config_t cfg;
@@ -756,6 +772,149 @@ Test(http, connector_test_times_out_on_a_silent_server)
     cr_assert_eq(rc, MQR_EIO);
     cr_assert_eq(t.step, MQR_HTTP_STEP_RESPONSE);
 }
+
+Test(http, connector_test_times_out_on_a_silent_server)
+{
+    server_t s = {.count = 1, .delay_ms = 600,
+                  .responses = {EMPTY_200}};
+    server_start(&s);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.url = url;
+    mqr_http_test_result_t t;
+    cr_assert_eq(mqr_http_test(&cfg, 200, &t), MQR_ETIMEOUT);
+    cr_assert_eq(t.step, MQR_HTTP_STEP_RESPONSE);
+    cr_assert_str_eq(t.message, "response failed: response timed out after 200 ms");
+    cr_assert_lt(t.elapsed_ms, 500);
+    server_stop(&s);
+}
+
+Test(http, expired_in_flight_then_late_reply)
+{
+    server_t s = {.count = 1, .delay_ms = 300,
+                  .responses = {EMPTY_200}};
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.ttl_ms = 100;
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
+    run_until(c, &o, 1);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
+    cr_assert_eq(o.last.reason, MQR_HTTP_REASON_EXPIRED);
+    cr_assert_eq(o.last.step, MQR_HTTP_STEP_RESPONSE);
+    cr_assert_eq(mqr_http_pending(c), 0);
+    cr_assert_eq(mqr_http_fds(c, NULL, 0), 1); /* the connection still waits */
+    mqr_http_metrics_t m = {0};
+    uint64_t until = mqr_http_now_ms() + 3000;
+    while (m.late_reply == 0 && mqr_http_now_ms() < until) {
+        mqr_http_poll(c, 100);
+        mqr_http_metrics(c, &m);
+    }
+    cr_assert_eq(m.late_reply, 1);
+    cr_assert_eq(m.dropped_expired, 1);
+    cr_assert_eq(m.success, 0);
+    cr_assert_eq(o.n, 1);
+    assert_balanced(c);
+    mqr_http_destroy(c);
+    server_stop(&s);
+}
+
+Test(http, stale_keep_alive_connection_is_retried_at_once)
+{
+    server_t s = {.count = 3,
+                  .responses = {EMPTY_200, "",
+                                "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"}};
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.pool_size = 1;
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
+    run_until(c, &o, 1);
+    sleep_ms(100); /* the server closes the kept-alive connection */
+    mqr_http_request_t rq = {0};
+    cr_assert_eq(mqr_http_submit(c, &rq, mqr_http_now_ms(), NULL, NULL), MQR_OK);
+    /* process without polling: the client sends on the idle connection it
+     * has not yet seen closed */
+    mqr_http_process(c, mqr_http_now_ms());
+    run_until(c, &o, 2);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_SUCCESS);
+    cr_assert_eq(o.last.http_status, 202);
+    cr_assert_eq(o.last.attempts, 1);
+    mqr_http_metrics_t m;
+    mqr_http_metrics(c, &m);
+    cr_assert_eq(m.retried, 0);
+    mqr_http_destroy(c);
+    server_stop(&s);
+}
+
+Test(http, interim_100_then_body_until_close)
+{
+    server_t s = {.count = 1,
+                  .responses = {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil close"}};
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
+    run_until(c, &o, 1);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_SUCCESS);
+    cr_assert_eq(o.last.http_status, 200);
+    cr_assert_eq(mqr_http_fds(c, NULL, 0), 0);
+    mqr_http_destroy(c);
+    server_stop(&s);
+}
+
+Test(http, destroy_ends_in_flight_messages_as_dropped)
+{
+    server_t s = {.count = 1, .delay_ms = 200,
+                  .responses = {EMPTY_200}};
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    mqr_http_client_t *c = serve_and_submit(&s, &cfg, &o);
+    for (int i = 0; i < 5; i++)
+        mqr_http_poll(c, 10);
+    mqr_http_metrics_t m;
+    mqr_http_metrics(c, &m);
+    cr_assert_eq(m.inflight, 1);
+    mqr_http_fd_t fds[2] = {{-1, 0}, {-1, 0}};
+    cr_assert_eq(mqr_http_fds(c, NULL, 0), 1);
+    cr_assert_eq(mqr_http_fds(c, fds, 2), 1);
+    cr_assert_geq(fds[0].fd, 0);
+    cr_assert_eq(fds[0].events, MQR_HTTP_READ); /* request sent, awaiting the response */
+    cr_assert_eq(fds[1].fd, -1);
+    cr_assert_eq(mqr_http_fd_ready(c, fds[0].fd + 1000, MQR_HTTP_READ, mqr_http_now_ms()),
+                 MQR_ENOTFOUND);
+    cr_assert_eq(mqr_http_timeout(c, mqr_http_now_ms()) > 0, 1);
+    mqr_http_destroy(c);
+    cr_assert_eq(o.n, 1);
+    cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
+    cr_assert_eq(o.last.reason, MQR_HTTP_REASON_OTHER);
+    cr_assert_eq(o.last.status, MQR_ESTATE);
+    server_stop(&s);
+}
+
+#if MQR_HAVE_OPENSSL
+Test(http, https_client_create_and_ca_file_errors)
+{
+    outcomes_t o = {0};
+    mqr_http_config_t cfg;
+    mqr_http_config_init(&cfg);
+    cfg.url = "https://127.0.0.1:1/";
+    cfg.on_done = record;
+    cfg.ud = &o;
+    mqr_http_client_t *ok = NULL;
+    mqr_diag_t okd;
+    cr_assert_eq(mqr_http_create(&cfg, &ok, &okd), MQR_OK, "%s", okd.message);
+    mqr_http_destroy(ok);
+    cfg.ca_file = "/nonexistent/ca.pem";
+    mqr_http_client_t *c = NULL;
+    mqr_diag_t d;
+    cr_assert_eq(mqr_http_create(&cfg, &c, &d), MQR_ETLS);
+    cr_assert(strncmp(d.message, "TLS cannot load the CA file: ", 29) == 0, "%s", d.message);
+}
+#endif
 
 /* ---- allocation failures ----------------------------------------------------------- */
 
@@ -785,6 +944,7 @@ static void *failing_alloc(void *ud, void *ptr, size_t old_size, size_t new_size
 Test(http, every_allocation_failure_is_clean)
 {
     int clean = 0;
+    int saw_connection_failure = 0;
     for (int n = 0; n < 50 && !clean; n++) {
         failing_t f = {.countdown = n};
         outcomes_t o = {0};
@@ -803,10 +963,12 @@ Test(http, every_allocation_failure_is_clean)
             mqr_http_request_t rq = {.body = "x", .body_len = 1};
             rc = mqr_http_submit(c, &rq, 0, NULL, NULL);
             cr_assert(rc == MQR_OK || rc == MQR_ENOMEM);
+            mqr_http_process(c, 0); /* opens a connection: its buffer is allocated */
             assert_balanced(c);
             mqr_http_destroy(c);
             cr_assert_eq(o.n, rc == MQR_OK ? 1 : 0);
-            clean = rc == MQR_OK;
+            saw_connection_failure |= o.n == 1 && o.last.status == MQR_ENOMEM;
+            clean = rc == MQR_OK && o.last.status != MQR_ENOMEM;
         } else {
             cr_assert_eq(rc, MQR_ENOMEM);
             cr_assert_null(c);
@@ -814,4 +976,5 @@ Test(http, every_allocation_failure_is_clean)
         cr_assert_eq(f.live, 0, "leak after failing allocation %d", n);
     }
     cr_assert(clean);
+    cr_assert(saw_connection_failure);
 }

@@ -1097,22 +1097,34 @@ Test(value, equal_and_exact_equal)
 
 Test(value, formatting_ignores_the_locale)
 {
-    /* Only meaningful where a comma-decimal locale is installed. */
-    const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "de_DE", "fr_FR"};
-    const char *got = NULL;
-    for (size_t i = 0; i < MQR__ARRAY_LEN(names) && !got; i++)
-        got = setlocale(LC_NUMERIC, names[i]);
-    if (!got)
-        cr_skip_test("no comma-decimal locale installed");
-    char buf[MQR__NUMBUF];
-    mqr__fmt_double_json(0.1 + 0.2, buf);
-    cr_assert_str_eq(buf, "0.30000000000000004");
-    mqr__fmt_double_json(1.5e300, buf);
-    cr_assert_str_eq(buf, "1.5e+300");
-    mqr__fmt_double_str(3.25, buf);
-    cr_assert_str_eq(buf, "3.25");
-    double d;
-    cr_assert_eq(mqr__parse_double("1.0000000000000000000001", 24, &d), MQR_OK);
-    cr_assert_eq(d, 1.0);
+    /* Meaningful only where such locales exist; to run it everywhere:
+     *   localedef -i de_DE -f UTF-8 /tmp/loc/de_DE.UTF-8
+     *   localedef -i ps_AF -f UTF-8 /tmp/loc/ps_AF.UTF-8   (radix U+066B, 2 bytes)
+     *   LOCPATH=/tmp/loc build/tests/unit/test_value */
+    const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "ps_AF.UTF-8"};
+    int ran = 0;
+    for (size_t i = 0; i < MQR__ARRAY_LEN(names); i++) {
+        if (!setlocale(LC_NUMERIC, names[i]))
+            continue;
+        ran++;
+        char buf[MQR__NUMBUF];
+        mqr__fmt_double_json(0.1 + 0.2, buf);
+        cr_assert_str_eq(buf, "0.30000000000000004", "%s", names[i]);
+        mqr__fmt_double_json(1.5e300, buf);
+        cr_assert_str_eq(buf, "1.5e+300");
+        mqr__fmt_double_json(5e-324, buf);
+        cr_assert_str_eq(buf, "5.0e-324");
+        mqr__fmt_double_str(-1234.25, buf);
+        cr_assert_str_eq(buf, "-1234.25", "%s", names[i]);
+        mqr__fmt_double_str(3.14159265359, buf);
+        cr_assert_str_eq(buf, "3.1415926536");
+        double d;
+        cr_assert_eq(mqr__parse_double("1.0000000000000000000001", 24, &d), MQR_OK);
+        cr_assert_eq(d, 1.0);
+        cr_assert_eq(mqr__parse_double("123456789012345678901234.5", 26, &d), MQR_OK);
+        cr_assert_eq(d, 123456789012345678901234.5);
+    }
     setlocale(LC_NUMERIC, "C");
+    if (!ran)
+        cr_skip_test("no comma-decimal locale installed");
 }
