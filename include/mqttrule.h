@@ -16,7 +16,7 @@
 #include "mqttrule/event.h"
 #include "mqttrule/template.h"
 #include "mqttrule/http.h"
-#include "mqttrule/json.h"
 #include "mqttrule/rule.h"
+#include "mqttrule/engine.h"
 
 #endif /* MQTTRULE_H */
