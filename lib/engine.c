@@ -420,7 +420,7 @@ static int lookup_mutable(mqr_engine_t *e, const char *id, mqr__erule_t **out)
 
 int mqr_engine_rule_enable(mqr_engine_t *e, const char *id, uint32_t enabled)
 {
-    mqr__erule_t *r;
+    mqr__erule_t *r = NULL;
     int rc = lookup_mutable(e, id, &r);
     if (rc == MQR_OK)
         r->enabled = enabled ? 1u : 0u;
@@ -429,7 +429,7 @@ int mqr_engine_rule_enable(mqr_engine_t *e, const char *id, uint32_t enabled)
 
 int mqr_engine_rule_remove(mqr_engine_t *e, const char *id)
 {
-    mqr__erule_t *r;
+    mqr__erule_t *r = NULL;
     int rc = lookup_mutable(e, id, &r);
     if (rc != MQR_OK)
         return rc;
@@ -795,7 +795,7 @@ int mqr_engine_rule_metrics(const mqr_engine_t *e, const char *id, mqr_rule_metr
 
 int mqr_engine_rule_metrics_reset(mqr_engine_t *e, const char *id)
 {
-    mqr__erule_t *r;
+    mqr__erule_t *r = NULL;
     int rc = lookup_mutable(e, id, &r);
     if (rc != MQR_OK)
         return rc;

@@ -520,7 +520,7 @@ int mqr_engine_action_add_republish(mqr_engine_t *e, const char *rule_id,
 {
     if (!cfg || !cfg->topic || !cfg->topic[0])
         return mqr__diag_set(diag, MQR_EINVAL, "republish: topic is required");
-    mqr__action_t *a;
+    mqr__action_t *a = NULL;
     int rc = action_new(e, rule_id, MQR_ACTION_REPUBLISH, &a, diag);
     if (rc != MQR_OK)
         return rc;
@@ -650,7 +650,7 @@ int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
         return mqr__diag_set(diag, MQR_EINVAL, "http action: url is required");
     if (cfg->method < 0 || cfg->method > MQR_HTTP_DELETE)
         return mqr__diag_set(diag, MQR_EINVAL, "http action: unknown method %d", cfg->method);
-    mqr__action_t *a;
+    mqr__action_t *a = NULL;
     int rc = action_new(e, rule_id, MQR_ACTION_HTTP, &a, diag);
     if (rc != MQR_OK)
         return rc;
@@ -687,7 +687,7 @@ int mqr_engine_action_add_callback(mqr_engine_t *e, const char *rule_id, mqr_eng
 {
     if (!fn)
         return mqr__diag_set(diag, MQR_EINVAL, "callback action: fn is required");
-    mqr__action_t *a;
+    mqr__action_t *a = NULL;
     int rc = action_new(e, rule_id, MQR_ACTION_CALLBACK, &a, diag);
     if (rc != MQR_OK)
         return rc;
