@@ -960,16 +960,23 @@ Test(engine, http_action_config_errors)
 
 static int64_t mono_at(void *ud) { return *(int64_t *)ud; }
 
-Test(engine, http_messages_pending_at_removal_end_as_dropped)
+/* An engine whose monotonic clock reads *mono, with rule r on "t/#". */
+static mqr_engine_t *engine_mono(int64_t *mono)
 {
-    int64_t mono = 1000;
     mqr_engine_options_t o;
     mqr_engine_options_init(&o);
     o.mono_clock = mono_at;
-    o.mono_clock_ud = &mono;
+    o.mono_clock_ud = mono;
     mqr_engine_t *e = NULL;
     cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
     add_rule(e, "r", "SELECT topic FROM \"t/#\"");
+    return e;
+}
+
+Test(engine, http_messages_pending_at_removal_end_as_dropped)
+{
+    int64_t mono = 1000;
+    mqr_engine_t *e = engine_mono(&mono);
     mqr_http_action_config_t c = http_cfg("http://127.0.0.1:1/x");
     c.path = "${topic}";
     c.http.max_queue_count = 3;
@@ -1006,13 +1013,7 @@ Test(engine, http_messages_pending_at_removal_end_as_dropped)
 Test(engine, http_ttl_expiry_with_an_injected_clock)
 {
     int64_t mono = 5000;
-    mqr_engine_options_t o;
-    mqr_engine_options_init(&o);
-    o.mono_clock = mono_at;
-    o.mono_clock_ud = &mono;
-    mqr_engine_t *e = NULL;
-    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
-    add_rule(e, "r", "SELECT topic FROM \"t/#\"");
+    mqr_engine_t *e = engine_mono(&mono);
     mqr_http_action_config_t c = http_cfg("http://127.0.0.1:1/x");
     c.http.ttl_ms = 1000;
     uint32_t aid;
