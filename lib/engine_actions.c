@@ -642,6 +642,17 @@ static int header_templates(mqr_engine_t *e, mqr__action_t *a, const mqr_http_ac
     return MQR_OK;
 }
 
+/* The connector headers EMQX sends when none are configured (spec §9.2). */
+#define HDR(n, v) {n, sizeof n - 1, v, sizeof v - 1}
+static const mqr_http_header_t default_headers[] = {
+    HDR("accept", "application/json"),
+    HDR("cache-control", "no-cache"),
+    HDR("connection", "keep-alive"),
+    HDR("content-type", "application/json"),
+    HDR("keep-alive", "timeout=5"),
+};
+#undef HDR
+
 int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
                                const mqr_http_action_config_t *cfg, uint32_t *out_action_id,
                                mqr_diag_t *diag)
@@ -658,13 +669,18 @@ int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
     rc = tpl_compile_z(e, cfg->path, &a->path, "path", diag);
     rc = rc ? rc : tpl_compile_z(e, cfg->body, &a->body, "body", diag);
     rc = rc ? rc : header_templates(e, a, cfg, diag);
+    mqr_http_config_t conn = cfg->http;
+    if (conn.header_count == 0) {
+        conn.headers = default_headers;
+        conn.header_count = (uint32_t)MQR__ARRAY_LEN(default_headers);
+    }
     if (rc == MQR_OK) {
-        rc = copy_connector(e, a, &cfg->http);
+        rc = copy_connector(e, a, &conn);
         if (rc != MQR_OK)
             mqr__diag_set(diag, rc, "http action: %s", mqr_strerror(rc));
     }
     if (rc == MQR_OK) {
-        mqr_http_config_t hc = cfg->http;
+        mqr_http_config_t hc = conn;
         hc.allocator = e->alloc;
         hc.on_done = http_done;
         hc.ud = a;
