@@ -425,6 +425,20 @@ Test(engine, metadata_is_per_rule_and_in_select_star)
     mqr_engine_destroy(e);
 }
 
+Test(engine, select_star_shows_the_engine_columns)
+{
+    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
+    add_rule(e, "s", "SELECT * FROM \"$events/client/connack\"");
+    rec_t rec = {.answer = MQR_OK};
+    cr_assert_eq(mqr_engine_action_add_callback(e, "s", record_cb, &rec, NULL, NULL), MQR_OK);
+    emit_connack(e, "client.connack", "c5");
+    cr_assert_str_eq(rec.json, "{\"event\":\"client.connack\",\"clientid\":\"c5\","
+                               "\"username\":\"undefined\",\"reason_code\":\"success\","
+                               "\"timestamp\":1700000000123,\"node\":\"node1@host\","
+                               "\"metadata\":{\"rule_id\":\"s\"}}");
+    mqr_engine_destroy(e);
+}
+
 Test(engine, foreach_runs_actions_per_element)
 {
     mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
@@ -764,10 +778,13 @@ Test(engine, nested_emits_are_bounded_and_rules_are_frozen)
 Test(engine, warm_emit_makes_no_allocation)
 {
     counting_t c = {0};
+    pubs_t p = {.answer = MQR_OK};
     mqr_engine_options_t o;
     mqr_engine_options_init(&o);
     o.alloc.fn = counting_fn;
     o.alloc.ud = &c;
+    o.publish = publish_cb;
+    o.publish_ud = &p;
     mqr_engine_t *e = NULL;
     cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
     char id[16], sql[64];
@@ -778,8 +795,9 @@ Test(engine, warm_emit_makes_no_allocation)
     }
     rec_t rec = {.answer = MQR_OK};
     cr_assert_eq(mqr_engine_action_add_callback(e, "r7", record_cb, &rec, NULL, NULL), MQR_OK);
-    pubs_t p = {.answer = MQR_OK};
-    (void)p;
+    mqr_republish_config_t rp = {.topic = "out/${topic}", .qos = "${qos}",
+                                 .content_type = "x/${clientid}"};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "r7", &rp, NULL, NULL), MQR_OK);
     for (int i = 0; i < 3; i++) {
         emit_msg(e, "t/7", "{}");
         emit_msg(e, "nothing", "{}");
@@ -792,6 +810,8 @@ Test(engine, warm_emit_makes_no_allocation)
     }
     cr_assert_eq(c.allocs, before, "%ld allocations in 2000 warm emits", c.allocs - before);
     cr_assert_eq(rec.calls, 1003);
+    cr_assert_eq(p.calls, 1003);
+    cr_assert_str_eq(p.topic, "out/t/7");
     mqr_engine_destroy(e);
     cr_assert_eq(c.live_bytes, 0);
 }
