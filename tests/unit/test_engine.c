@@ -155,6 +155,18 @@ static int record_cb(void *ud, const char *rule_id, const char *json, size_t len
     return r->answer;
 }
 
+/* An engine with one rule `id` whose callback action records into *rec. */
+static mqr_engine_t *engine_recording(uint32_t flags, const char *id, const char *sql,
+                                      rec_t *rec)
+{
+    mqr_engine_t *e = engine_new(flags, MQR_NAMES_DOC);
+    add_rule(e, id, sql);
+    memset(rec, 0, sizeof *rec);
+    rec->answer = MQR_OK;
+    cr_assert_eq(mqr_engine_action_add_callback(e, id, record_cb, rec, NULL, NULL), MQR_OK);
+    return e;
+}
+
 /* ---- matching --------------------------------------------------------------------------- */
 
 Test(engine, event_topics_match_under_both_names_and_as_filters)
@@ -213,11 +225,12 @@ Test(engine, message_filters_and_wildcards)
 
 Test(engine, several_matching_sources_fire_once)
 {
-    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
-    add_rule(e, "r", "SELECT * FROM \"t/#\", \"t/+\", \"t/a\", \"$events/client_connack\", "
-                     "\"$events/client/connack\", \"$events/#\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "r", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e = engine_recording(0, "r",
+                                       "SELECT * FROM \"t/#\", \"t/+\", \"t/a\", "
+                                       "\"$events/client_connack\", \"$events/client/connack\", "
+                                       "\"$events/#\"",
+                                       &rec);
     cr_assert_eq(emit_msg(e, "t/a", "x"), 1u);
     cr_assert_eq(emit_connack(e, "client.connack", "c"), 1u);
     mqr_rule_metrics_t m = metrics(e, "r");
@@ -402,10 +415,9 @@ Test(engine, callback_gets_output_json_and_value_with_engine_columns)
 
 Test(engine, undefined_renders_as_null_on_request)
 {
-    mqr_engine_t *e = engine_new(MQR_ENGINE_UNDEFINED_AS_NULL, MQR_NAMES_DOC);
-    add_rule(e, "r1", "SELECT username FROM \"$events/client_connack\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "r1", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e = engine_recording(MQR_ENGINE_UNDEFINED_AS_NULL, "r1",
+                                       "SELECT username FROM \"$events/client_connack\"", &rec);
     emit_connack(e, "client.connack", "x");
     cr_assert_str_eq(rec.json, "{\"username\":null}");
     mqr_engine_destroy(e);
@@ -427,10 +439,9 @@ Test(engine, metadata_is_per_rule_and_in_select_star)
 
 Test(engine, select_star_shows_the_engine_columns)
 {
-    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
-    add_rule(e, "s", "SELECT * FROM \"$events/client/connack\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "s", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e =
+        engine_recording(0, "s", "SELECT * FROM \"$events/client/connack\"", &rec);
     emit_connack(e, "client.connack", "c5");
     cr_assert_str_eq(rec.json, "{\"event\":\"client.connack\",\"clientid\":\"c5\","
                                "\"username\":\"undefined\",\"reason_code\":\"success\","
@@ -441,10 +452,8 @@ Test(engine, select_star_shows_the_engine_columns)
 
 Test(engine, foreach_runs_actions_per_element)
 {
-    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
-    add_rule(e, "fe", "FOREACH payload.arr FROM \"t\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "fe", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e = engine_recording(0, "fe", "FOREACH payload.arr FROM \"t\"", &rec);
     emit_msg(e, "t", "{\"arr\":[{\"a\":1},{\"a\":2},{\"a\":3}]}");
     mqr_rule_metrics_t m = metrics(e, "fe");
     cr_assert_eq(m.passed, 1u);
