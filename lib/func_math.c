@@ -325,7 +325,7 @@ static int sub_integer(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uin
         if (read_bits(s, at, sz, &v))
             return overflow(cx);
     } else {
-        uint64_t whole = sz / 8, rest = sz % 8, part;
+        uint64_t whole = sz / 8, rest = sz % 8, part = 0;
         if (sz > 64)
             return overflow(cx);
         for (uint64_t k = 0; k < whole; k++) {
@@ -355,7 +355,7 @@ static int sub_float(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uint6
                      int little, mqr_value_t *out)
 {
     unsigned char bytes[8];
-    uint64_t v;
+    uint64_t v = 0;
     if (sz != 32 && sz != 64)
         return mqr__func_error(cx, "a float must be 32 or 64 bits, got %llu",
                                (unsigned long long)sz);
@@ -390,7 +390,7 @@ static int sub_bits(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uint64
     if (!p)
         return mqr__func_oom(cx);
     for (uint64_t k = 0; k < sz / 8; k++) {
-        uint64_t v;
+        uint64_t v = 0;
         read_bits(s, at + k * 8, 8, &v);
         p[k] = (char)v;
     }
@@ -430,7 +430,7 @@ int mqr__func_sql_subbits(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     const char *s;
     size_t len;
     int64_t start = 1, n;
-    int type, sign, end;
+    int type = SUB_INTEGER, sign = 0, end = 0;
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (!rc && argc >= 3)
         rc = mqr__func_arg_int(cx, args, 1, &start);

@@ -23,6 +23,8 @@
 static size_t unit_len(const char *s, size_t len)
 {
     uint32_t cp;
+    if (MQR__LIKELY((unsigned char)s[0] < 0x80 && s[0] != '\r'))
+        return 1;
     if (s[0] == '\r' && len > 1 && s[1] == '\n')
         return 2;
     size_t n = mqr__utf8_decode((const uint8_t *)s, len, &cp);
@@ -113,6 +115,24 @@ static int case_map(mqr__fctx_t *cx, const mqr_value_t *args, int upper, mqr_val
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (rc)
         return rc;
+    size_t ascii = 0;
+    while (ascii < len && (unsigned char)s[ascii] < 0x80)
+        ascii++;
+    if (ascii == len) { /* the common case: plain ASCII, mapped in one pass */
+        char *p = mqr_arena_alloc(cx->arena, len ? len : 1);
+        if (!p)
+            return mqr__func_oom(cx);
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            if (upper && c >= 'a' && c <= 'z')
+                c = (char)(c - 'a' + 'A');
+            else if (!upper && c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            p[i] = c;
+        }
+        mqr_value_set_string(out, p, len);
+        return MQR_OK;
+    }
     rc = mqr__utf8_case_map((const uint8_t *)s, len, upper, NULL, 0, &need, &err);
     if (rc == MQR_EUTF8)
         return mqr__func_error(cx, "invalid UTF-8 at byte %zu", err);
@@ -264,7 +284,7 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     const char *s, *ch = " ";
     size_t len, chlen = 1;
     int64_t want;
-    int dir;
+    int dir = 0;
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_int(cx, args, 1, &want);
@@ -324,7 +344,7 @@ int mqr__func_sql_split(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                                        "trailing_notrim"};
     const char *s, *sep;
     size_t len, slen;
-    int opt;
+    int opt = 0;
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &sep, &slen);
@@ -369,7 +389,7 @@ int mqr__func_sql_tokens(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     static const char *const opts[] = {"nocrlf"};
     const char *s, *chars;
     size_t len, clen;
-    int opt;
+    int opt = 0;
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &chars, &clen);
@@ -414,7 +434,7 @@ int mqr__func_sql_replace(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     static const char *const wheres[] = {"all", "leading", "trailing"};
     const char *s, *pat, *rep;
     size_t len, plen, rlen;
-    int where;
+    int where = 0;
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
@@ -454,7 +474,7 @@ int mqr__func_sql_find(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     static const char *const dirs[] = {"leading", "trailing"};
     const char *s, *pat;
     size_t len, plen;
-    int dir;
+    int dir = 0;
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);

@@ -4,10 +4,10 @@
  * buffer, at protocol level 3, 4 or 5, with every check the specifications
  * make (and mosquitto enforces), and the stream wrapper that feeds it.
  *
- * How it works: fixed_header() reads the first byte and the remaining length
- * and decides between "need more", "too large" and "go"; only when the whole
- * packet is in the buffer does a per-type function read the body through a
- * bounds-checked reader (rd_t). Readers never look past the remaining length,
+ * How it works: decode() checks the first byte and the remaining length as
+ * they arrive and decides between "need more", "too large", an error and
+ * "go"; only when the whole packet is in the buffer does a per-type function
+ * read the body through a bounds-checked reader (rd_t). Readers never look past the remaining length,
  * so every field that overruns it is malformed, and every body must be used
  * up exactly. Strings, binaries and properties are returned as pointers into
  * the input, which is why nothing is allocated and nothing is copied.
@@ -89,11 +89,16 @@ static int scan_reason(int code)
 /* A UTF-8 string checked in scanner `mode` (MQR__SCAN_*). */
 static int rd_str(rd_t *r, mqr_str_t *out, const char *field, int mode)
 {
-    const uint8_t *ptr;
-    uint32_t len;
+    const uint8_t *ptr = NULL;
+    uint32_t len = 0;
     int rc = rd_lp(r, &ptr, &len, field);
     if (rc != MQR_OK)
         return rc;
+    if (MQR__LIKELY(mode != MQR__SCAN_FILTER && len > 0 && mqr__all_plain(ptr, len))) {
+        out->ptr = (const char *)ptr;
+        out->len = len;
+        return MQR_OK;
+    }
     mqr__scan_t sc;
     rc = mqr__packet_scan(ptr, len, mode, &sc);
     if (MQR__UNLIKELY(rc != MQR_OK))
@@ -156,7 +161,7 @@ static int dec_connect(rd_t *r, mqr_packet_t *pkt)
     mqr_pkt_connect_t *c = &pkt->connect;
     const uint8_t *at = r->p;
     TRY(rd_str(r, &c->proto_name, "protocol name", MQR__SCAN_STRING));
-    uint8_t level;
+    uint8_t level = 0;
     TRY(rd_u8(r, &level, "protocol level"));
     int name_mqtt = c->proto_name.len == 4 && memcmp(c->proto_name.ptr, "MQTT", 4) == 0;
     int name_isdp = c->proto_name.len == 6 && memcmp(c->proto_name.ptr, "MQIsdp", 6) == 0;
@@ -169,7 +174,7 @@ static int dec_connect(rd_t *r, mqr_packet_t *pkt)
     pkt->proto_ver = level;
     r->ver = level;
     at = r->p;
-    uint8_t f;
+    uint8_t f = 0;
     TRY(rd_u8(r, &f, "connect flags"));
     if (f & 0x01)
         return mqr__packet_fail(&r->c, MQR_EMALFORMED, 0x81, "connect flags", at,
@@ -218,7 +223,7 @@ static int dec_connack(rd_t *r, mqr_packet_t *pkt)
 {
     mqr_pkt_connack_t *c = &pkt->connack;
     const uint8_t *at = r->p;
-    uint8_t f;
+    uint8_t f = 0;
     TRY(rd_u8(r, &f, "acknowledge flags"));
     if (f & 0xFE)
         return mqr__packet_fail(&r->c, MQR_EMALFORMED, 0x81, "acknowledge flags", at,
@@ -252,12 +257,12 @@ static int dec_publish(rd_t *r, mqr_packet_t *pkt, int direction)
     if (m->dup && m->qos == 0)
         return mqr__packet_fail(&r->c, MQR_EPROTOCOL, 0x82, "dup flag", r->c.base,
                                 "dup flag is set at QoS 0");
-    const uint8_t *tp;
-    uint32_t tl;
+    const uint8_t *tp = NULL;
+    uint32_t tl = 0;
     TRY(rd_lp(r, &tp, &tl, "topic"));
     m->topic.ptr = (const char *)tp;
     m->topic.len = tl;
-    if (MQR__LIKELY(tl > 0 || r->ver < MQR_PROTO_V5)) {
+    if (MQR__UNLIKELY(!mqr__all_plain(tp, tl) || tl == 0) && (tl > 0 || r->ver < MQR_PROTO_V5)) {
         mqr__scan_t sc;
         int rc = mqr__packet_scan(tp, tl, MQR__SCAN_TOPIC, &sc);
         if (MQR__UNLIKELY(rc != MQR_OK))
@@ -329,7 +334,7 @@ static int rd_sub_entry(rd_t *r, mqr_subscription_t *s)
 {
     TRY(rd_str(r, &s->filter, "topic filter", MQR__SCAN_FILTER));
     const uint8_t *at = r->p;
-    uint8_t o;
+    uint8_t o = 0;
     TRY(rd_u8(r, &o, "subscription options"));
     s->qos = o & 3;
     if (s->qos == 3)
@@ -436,6 +441,27 @@ static const uint32_t dir_allowed[3] = {
 };
 
 /*
+ * Zero the union member packet type `type` uses. Each memset has a constant
+ * size, so the compiler emits a few vector stores instead of clearing the
+ * whole struct with a slow string instruction (measurable at ~20 ns/packet).
+ */
+static void zero_member(mqr_packet_t *pkt, int type)
+{
+    switch (type) {
+    case MQR_PKT_CONNECT: memset(&pkt->connect, 0, sizeof pkt->connect); break;
+    case MQR_PKT_PUBLISH: memset(&pkt->publish, 0, sizeof pkt->publish); break;
+    case MQR_PKT_SUBSCRIBE: memset(&pkt->subscribe, 0, sizeof pkt->subscribe); break;
+    case MQR_PKT_UNSUBSCRIBE: memset(&pkt->unsubscribe, 0, sizeof pkt->unsubscribe); break;
+    case MQR_PKT_SUBACK:
+    case MQR_PKT_UNSUBACK: memset(&pkt->suback, 0, sizeof pkt->suback); break;
+    case MQR_PKT_CONNACK: memset(&pkt->connack, 0, sizeof pkt->connack); break;
+    case MQR_PKT_DISCONNECT:
+    case MQR_PKT_AUTH: memset(&pkt->disconnect, 0, sizeof pkt->disconnect); break;
+    default: memset(&pkt->ack, 0, sizeof pkt->ack); break;
+    }
+}
+
+/*
  * Decode one packet; `stream_off` is added to diag offsets. The fixed header
  * is checked byte by byte as it arrives, so a bad first byte or length is an
  * error even before the rest of the packet is there.
@@ -451,8 +477,8 @@ static int decode(const uint8_t *buf, size_t len, const mqr_packet_opts_t *opts,
     int ver = opts->proto_ver ? opts->proto_ver : MQR_PROTO_V311;
     if (ver < MQR_PROTO_V31 || ver > MQR_PROTO_V5 || opts->direction > MQR_PKT_DIR_TO_CLIENT)
         return mqr__diag_set(diag, MQR_EINVAL, "invalid decoder options");
-    memset(pkt, 0, sizeof *pkt);
     if (MQR__UNLIKELY(len == 0)) {
+        memset(pkt, 0, sizeof *pkt);
         *out_size = 1;
         return MQR_NEED_MORE;
     }
@@ -463,6 +489,9 @@ static int decode(const uint8_t *buf, size_t len, const mqr_packet_opts_t *opts,
     r.c.type = buf[0] >> 4;
     r.ver = ver;
     int type = buf[0] >> 4, flags = buf[0] & 0x0F;
+    zero_member(pkt, type);
+    pkt->reserved_ = 0;
+    pkt->remaining_length = 0;
     pkt->type = (uint8_t)type;
     pkt->flags = (uint8_t)flags;
     pkt->proto_ver = (uint8_t)ver;
@@ -483,7 +512,13 @@ static int decode(const uint8_t *buf, size_t len, const mqr_packet_opts_t *opts,
         return mqr__packet_fail(&r.c, MQR_EPROTOCOL, 0x82, "packet type", buf,
                                 "packet is sent in the wrong direction");
     uint32_t rl;
-    int k = mqr__varint_get(buf + 1, buf + len, &rl);
+    int k;
+    if (MQR__LIKELY(len > 1 && buf[1] < 0x80)) {
+        rl = buf[1];
+        k = 1;
+    } else {
+        k = mqr__varint_get(buf + 1, buf + len, &rl);
+    }
     if (k == 0) {
         *out_size = 1;
         return MQR_NEED_MORE;

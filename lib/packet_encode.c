@@ -402,7 +402,7 @@ int mqr_packet_encode(const mqr_packet_t *packet, uint8_t *buf, size_t cap, size
     if (!packet || !out_len || (!buf && cap))
         return mqr__diag_set(diag, MQR_EINVAL, "NULL argument");
     wr_t w;
-    size_t total;
+    size_t total = 0;
     TRY(measure(packet, &w, &total, diag));
     *out_len = total;
     if (cap < total)

@@ -8,6 +8,8 @@
 #ifndef MQR_PACKET_PRIV_H
 #define MQR_PACKET_PRIV_H
 
+#include <string.h>
+
 #include "internal.h"
 #include "mqttrule/packet.h"
 
@@ -54,6 +56,43 @@ typedef struct mqr__scan {
 #define MQR__SCAN_STRING 0 /* well-formed MQTT UTF-8 */
 #define MQR__SCAN_TOPIC 1  /* plus: no '+' or '#' */
 #define MQR__SCAN_FILTER 2 /* plus: wildcard placement, $share syntax */
+
+/*
+ * Whether the eight bytes at p are all "plain": ASCII, not NUL, not '+' and
+ * not '#'. Such bytes need no further look in any scanner mode, so scanners
+ * skip them eight at a time (SWAR: a byte b is zero exactly when
+ * (b - 1) & ~b has its high bit set, and x ^ c is zero where x == c).
+ */
+static inline int mqr__chunk_plain(const uint8_t *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t plus = w ^ (ones * '+'), hash = w ^ (ones * '#');
+    uint64_t zero = ((w - ones) & ~w) | ((plus - ones) & ~plus) | ((hash - ones) & ~hash);
+    return ((w | zero) & highs) == 0;
+}
+
+/*
+ * Whether all of s[0..len) is plain (see above): then it is a valid UTF-8
+ * string and, when len > 0, a valid topic name. The decoder's fast path; a
+ * false answer sends the caller to mqr__packet_scan() for the verdict.
+ */
+static inline int mqr__all_plain(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        if (!mqr__chunk_plain(s + i))
+            return 0;
+    if (len >= 8)
+        return i == len || mqr__chunk_plain(s + len - 8);
+    for (; i < len; i++) {
+        uint8_t c = s[i];
+        if (c == 0 || c >= 0x80 || c == '+' || c == '#')
+            return 0;
+    }
+    return 1;
+}
 
 /*
  * Scan s[0..len) in `mode`. Returns MQR_OK, or MQR_EUTF8 / MQR_ETOPIC /

@@ -202,6 +202,14 @@ int mqr__packet_scan(const uint8_t *s, size_t len, int mode, mqr__scan_t *out)
                 return scan_fail(out, MQR_EFILTER, "has a wildcard in the share name", k);
     }
     for (size_t i = 0; i < len;) {
+        if (len - i >= 8) {
+            if (mqr__chunk_plain(s + i)) {
+                i += 8;
+                continue;
+            }
+        } else if (len >= 8 && mqr__chunk_plain(s + len - 8)) {
+            return MQR_OK; /* the overlapping last eight bytes are plain */
+        }
         int cls = byte_class[s[i]];
         if (MQR__LIKELY(cls == C_OK || cls == C_SLASH)) {
             i++;
@@ -409,18 +417,23 @@ static size_t read_lp(const uint8_t *p, const uint8_t *end, const uint8_t **ptr,
 enum { PR_OK = 0, PR_TRUNCATED, PR_UNKNOWN };
 
 /*
- * Read the property at [p, end) into *out and *used (bytes consumed).
+ * Read the property at [p, end) (p < end) into *out and *used (bytes
+ * consumed). Only id, type and the members the type uses are written: the
+ * validator reuses one mqr_prop_t for all properties of a packet, and the
+ * iterator clears it first.
  * Returns PR_OK, PR_TRUNCATED (its value does not fit, or its id is not a
  * valid variable byte integer) or PR_UNKNOWN (an id the spec does not define;
  * out->id then holds the id, or 0 if it needs more than one byte).
  */
 static int prop_read(const uint8_t *p, const uint8_t *end, mqr_prop_t *out, size_t *used)
 {
-    uint32_t id;
-    int n = mqr__varint_get(p, end, &id);
-    if (n <= 0)
-        return PR_TRUNCATED;
-    memset(out, 0, sizeof *out);
+    uint32_t id = p[0];
+    int n = 1;
+    if (MQR__UNLIKELY(id & 0x80)) {
+        n = mqr__varint_get(p, end, &id);
+        if (n <= 0)
+            return PR_TRUNCATED;
+    }
     out->id = (uint8_t)(id < 256 ? id : 0);
     const prop_def_t *d = prop_def(id);
     if (!d)
@@ -538,14 +551,15 @@ int mqr__packet_props_check(const mqr__pctx_t *c, const uint8_t *p, size_t len, 
 {
     const uint8_t *end = p + len;
     uint64_t seen = 0;
+    mqr_prop_t pr;
+    memset(&pr, 0, sizeof pr);
     while (p < end) {
-        mqr_prop_t pr;
         size_t used = 0;
         int r = prop_read(p, end, &pr, &used);
         if (r == PR_TRUNCATED)
             return mqr__packet_fail(c, MQR_EMALFORMED, 0x81, field, p,
                                     "%s: property 0x%02X overruns the property length", field,
-                                    pr.id);
+                                    p[0]);
         if (r == PR_UNKNOWN)
             return mqr__packet_fail(c, MQR_EPROPERTY, 0x81, field, p,
                                     "%s: unknown property identifier 0x%02X", field, p[0]);
@@ -586,6 +600,7 @@ int mqr_packet_prop_next(mqr_packet_iter_t *it, mqr_prop_t *out)
     if (!it || !out || !it->pos || it->pos >= it->end)
         return 0;
     size_t used = 0;
+    memset(out, 0, sizeof *out);
     if (prop_read(it->pos, it->end, out, &used) != PR_OK) {
         it->pos = it->end;
         return 0;

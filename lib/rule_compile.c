@@ -1163,6 +1163,30 @@ static uint32_t flat_select(const cst_t *c)
     return 1;
 }
 
+/* For a flat SELECT, the JSON text before each value: "{\"k\":" for the
+ * first field, ",\"k\":" for the others, so rendering writes only values. */
+static int key_json(cst_t *c)
+{
+    const mqr__rfield_t *f = c->v[V_FIELDS].p;
+    uint32_t n = c->v[V_FIELDS].n;
+    mqr_value_t *kj = mqr_arena_alloc(c->r->arena, n * sizeof *kj);
+    if (!kj)
+        return mqr__diag_set(c->diag, MQR_ENOMEM, "out of memory while compiling");
+    for (uint32_t i = 0; i < n; i++) {
+        const mqr_value_t *k = &CONSTS(c)[((const mqr__rstep_t *)c->v[V_STEPS].p)[f[i].tstep].v];
+        mqr__sbuf_t b;
+        mqr__sbuf_init_arena(&b, c->r->arena);
+        mqr__sbuf_putc(&b, i ? ',' : '{');
+        mqr__json_write(&b, k, 0);
+        mqr__sbuf_putc(&b, ':');
+        if (mqr__sbuf_status(&b) != MQR_OK)
+            return mqr__diag_set(c->diag, MQR_ENOMEM, "out of memory while compiling");
+        mqr_value_set_string(&kj[i], b.p, b.len);
+    }
+    c->r->keyjson = kj;
+    return MQR_OK;
+}
+
 /* Copy vector k into the arena; NULL on failure (or for an empty vector). */
 static void *freeze(cst_t *c, int k, int *rc)
 {
@@ -1201,7 +1225,7 @@ static int finish(cst_t *c)
     }
     resolve_vars(c);
     r->flat_select = flat_select(c);
-    int rc = MQR_OK;
+    int rc = r->flat_select ? key_json(c) : MQR_OK;
     r->nodes = freeze(c, V_NODES, &rc);
     r->kids = freeze(c, V_KIDS, &rc);
     r->steps = freeze(c, V_STEPS, &rc);

@@ -32,6 +32,7 @@ struct mqr_rule_scratch {
     mqr_allocator_t alloc;
     mqr_arena_t *arena;
     uint64_t rng;
+    size_t json_hint; /* the last JSON output's length: the next buffer's size */
 };
 
 typedef struct ev {
@@ -983,13 +984,27 @@ static int64_t now_ms(const mqr_rule_t *r)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Reset the evaluation state. The function context is filled only when the
+ * rule calls functions (most event rules do not), to keep evaluation cheap. */
 static void ev_init(ev_t *e, const mqr_rule_t *r, mqr_arena_t *arena, uint64_t *rng,
                     mqr_diag_t *diag)
 {
-    memset(e, 0, sizeof *e);
     e->r = r;
     e->arena = arena;
+    e->cols = NULL;
+    e->sel = NULL;
+    e->fsel = NULL;
+    e->item_key = NULL;
+    e->has_item = 0;
+    e->in_where = 0;
+    e->payload_src = NULL;
+    e->payload_len = 0;
+    e->payload_state = 0;
+    e->steps = 0;
     e->diag = diag;
+    if (!r->has_calls && rng != NULL)
+        return;
+    memset(&e->fx, 0, sizeof e->fx);
     e->fx.arena = arena;
     e->fx.local_offset_s = r->local_offset_s;
     e->fx.rng = rng;
@@ -1003,8 +1018,9 @@ static void ev_init(ev_t *e, const mqr_rule_t *r, mqr_arena_t *arena, uint64_t *
 int mqr__rule_fold(const mqr_rule_t *rule, uint32_t n, mqr_value_t *out)
 {
     ev_t e;
+    ev_init(&e, rule, rule->arena, NULL, NULL);
     uint64_t rng = rule->rng_seed;
-    ev_init(&e, rule, rule->arena, &rng, NULL);
+    e.fx.rng = &rng;
     return eval(&e, n, out);
 }
 
@@ -1064,6 +1080,24 @@ int mqr_rule_eval(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,
     return rc;
 }
 
+/* JSON of an evaluation's output. A flat SELECT writes its precomputed key
+ * texts and only renders the values. */
+static void render_json(const mqr_rule_t *rule, const mqr_value_t *v, uint32_t jflags,
+                        mqr__sbuf_t *sb)
+{
+    if (!rule->flat_select || v->type != MQR_VAL_OBJECT || v->len != rule->nfields ||
+        rule->nfields == 0) {
+        mqr__json_write(sb, v, jflags);
+        return;
+    }
+    for (uint32_t i = 0; i < v->len; i++) {
+        const mqr_value_t *k = &rule->keyjson[i];
+        mqr__sbuf_append(sb, k->u.s, k->len);
+        mqr__json_write(sb, &v->u.members[i].value, jflags);
+    }
+    mqr__sbuf_putc(sb, '}');
+}
+
 int mqr_rule_eval_json(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,
                        const mqr_value_t *columns, const char **out_json, size_t *out_len,
                        mqr_diag_t *diag)
@@ -1078,18 +1112,31 @@ int mqr_rule_eval_json(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,
     int rc = mqr_rule_eval(rule, scratch, columns, &v, diag);
     if (rc != MQR_OK)
         return rc;
+    /* Render into an arena buffer sized from the last output, so a warm
+     * scratch writes in one pass without growing; when it is too small,
+     * render again into a growing arena builder. */
+    uint32_t jflags = (rule->flags & MQR_RULE_UNDEFINED_AS_NULL) ? MQR__JSONF_UNDEFINED_AS_NULL : 0;
+    size_t cap = scratch->json_hint < 256 ? 256 : scratch->json_hint + scratch->json_hint / 2;
+    if (cap > rule->max_output + 1)
+        cap = rule->max_output + 1;
+    char *buf = mqr_arena_alloc(scratch->arena, cap);
     mqr__sbuf_t sb;
-    mqr__sbuf_init_arena(&sb, scratch->arena);
-    mqr__sbuf_set_max(&sb, rule->max_output);
-    mqr__json_write(&sb, &v, (rule->flags & MQR_RULE_UNDEFINED_AS_NULL)
-                                 ? MQR__JSONF_UNDEFINED_AS_NULL
-                                 : 0);
+    mqr__sbuf_init_bounded(&sb, buf, buf ? cap : 0);
+    render_json(rule, &v, jflags, &sb);
+    if (mqr__sbuf_status(&sb) == MQR_EBUFFER) {
+        mqr__sbuf_init_arena(&sb, scratch->arena);
+        mqr__sbuf_set_max(&sb, rule->max_output);
+        render_json(rule, &v, jflags, &sb);
+    }
     rc = mqr__sbuf_status(&sb);
+    if (rc == MQR_OK && sb.len > rule->max_output)
+        rc = MQR_ELIMIT;
     if (rc == MQR_ELIMIT)
         return mqr__diag_set(diag, MQR_ELIMIT, "JSON output exceeds %llu bytes",
                              (unsigned long long)rule->max_output);
     if (rc != MQR_OK)
         return mqr__diag_set(diag, rc, "out of memory rendering JSON");
+    scratch->json_hint = sb.len;
     *out_json = sb.p ? sb.p : "";
     *out_len = sb.len;
     return MQR_OK;

@@ -162,6 +162,7 @@ struct mqr_rule {
     uint32_t has_calls;   /* the clock is read only when a function may need it */
     uint32_t has_do;
     uint32_t flat_select; /* SELECT of distinct top-level keys, no '*': built in place */
+    const mqr_value_t *keyjson; /* flat_select: per field "{\"key\":" / ",\"key\":" */
     uint32_t item_key;    /* FOREACH: const index of the item name */
     uint32_t flags;       /* MQR_RULE_* */
     int32_t local_offset_s;

@@ -71,7 +71,12 @@ static inline void golden_load(const char *path, golden_t *g)
     cr_assert_not_null(f, "cannot open %s", path);
     memset(g, 0, sizeof *g);
     const char *base = strrchr(path, '/');
-    snprintf(g->name, sizeof g->name, "%s", base ? base + 1 : path);
+    const char *name = base ? base + 1 : path;
+    size_t nl = strlen(name);
+    if (nl >= sizeof g->name)
+        nl = sizeof g->name - 1;
+    memcpy(g->name, name, nl);
+    g->name[nl] = '\0';
     char line[512];
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#') {

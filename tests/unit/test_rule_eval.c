@@ -475,3 +475,44 @@ Test(rule_limits, working_memory_is_bounded)
     cr_assert_eq(eval_limited(sql, 0, 1000, &d), MQR_ELIMIT);
     cr_assert(strstr(d.message, "working memory") != NULL, "%s", d.message);
 }
+
+/* eval_json (flat SELECT key texts, buffer sized from the last output, a
+ * second pass when it was too small) renders exactly what the JSON writer
+ * makes of the output value. */
+Test(rule_api, json_rendering_matches_the_value)
+{
+    static const char *const sqls[] = {
+        "SELECT a, b AS \"back\\\\slash\", c AS x FROM \"t\"",
+        "SELECT a, b, a AS c.d FROM \"t\"",
+        "FOREACH [1..300] AS i DO i, a FROM \"t\"",
+        "SELECT [1..5] AS r FROM \"t\"",
+    };
+    mqr_arena_t *a = NULL;
+    cr_assert_eq(mqr_arena_create(NULL, 0, &a), MQR_OK);
+    mqr_value_t cols;
+    rt_json(a, "{'a':'x','b':[1,2],'c':{'k':'v'}}", &cols);
+    mqr_rule_scratch_t *s = NULL;
+    cr_assert_eq(mqr_rule_scratch_create(NULL, &s), MQR_OK);
+    /* alternate small and big outputs so the size hint is wrong both ways */
+    for (int round = 0; round < 3; round++) {
+        for (size_t q = 0; q < sizeof sqls / sizeof sqls[0]; q++) {
+            mqr_rule_t *r = NULL;
+            cr_assert_eq(rt_compile(sqls[q], &r, NULL), MQR_OK, "%s", sqls[q]);
+            mqr_value_t v;
+            cr_assert_eq(mqr_rule_eval(r, s, &cols, &v, NULL), MQR_OK);
+            size_t need = 0;
+            mqr_json_write(&v, 0, NULL, 0, &need);
+            char *want = malloc(need + 1);
+            cr_assert_eq(mqr_json_write(&v, 0, want, need + 1, &need), MQR_OK);
+            const char *js;
+            size_t len;
+            cr_assert_eq(mqr_rule_eval_json(r, s, &cols, &js, &len, NULL), MQR_OK);
+            cr_assert_eq(len, need, "%s", sqls[q]);
+            cr_assert(memcmp(js, want, len) == 0, "%s: %.*s vs %s", sqls[q], (int)len, js, want);
+            free(want);
+            mqr_rule_free(r);
+        }
+    }
+    mqr_rule_scratch_free(s);
+    mqr_arena_destroy(a);
+}

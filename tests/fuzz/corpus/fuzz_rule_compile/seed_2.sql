@@ -1,0 +1,1 @@
+SELECT clientid, username, reason_code, timestamp FROM "$events/client_connack" WHERE reason_code != 'success'

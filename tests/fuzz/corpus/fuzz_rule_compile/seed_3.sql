@@ -1,0 +1,1 @@
+SELECT payload.x.y AS y, payload.x.y[2] + 1 AS z, upper(clientid) AS c FROM "t/#" WHERE qos IN (0, 1)

@@ -1,0 +1,1 @@
+FOREACH payload.x.y AS e DO e AS v, clientid INCASE e > 1 FROM "t/#" WHERE topic =~ 't/+'

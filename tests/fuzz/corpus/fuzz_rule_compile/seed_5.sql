@@ -1,0 +1,1 @@
+SELECT CASE WHEN qos = 1 THEN 'one' ELSE 'other' END AS q, CASE qos WHEN 1 THEN true END AS b FROM "t/#"

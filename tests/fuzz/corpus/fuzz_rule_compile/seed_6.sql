@@ -1,0 +1,1 @@
+SELECT [1..4] AS r, payload.x.y[1..2] AS s, 1 AS a[0], 2 AS a[-0], 3 AS a.b.c FROM t, "$events/#"

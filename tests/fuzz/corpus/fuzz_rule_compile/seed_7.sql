@@ -1,0 +1,1 @@
+SELECT a b, 'lit', 1 + 2 * 3 div 2 mod 5, - - 1, NOT (1 = 1 AND 2 != 3) FROM 't'
