@@ -8,10 +8,16 @@
  * The HTTP action is tested against real servers in
  * tests/integration/test_engine_http.py and in test_engine_http.c.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "mqttrule.h"
@@ -1056,5 +1062,112 @@ Test(engine, http_ttl_expiry_with_an_injected_clock)
     cr_assert_eq(am.dropped_expired, 1u);
     cr_assert_eq(mqr_engine_pending(e), 0u);
     cr_assert_eq(metrics(e, "r").actions_failed_out_of_service, 1u);
+    mqr_engine_destroy(e);
+}
+
+/* A one-connection HTTP/1.1 server thread: answers `want` requests with a
+ * 200 and records the last request's bytes. */
+typedef struct mini_server {
+    int lfd;
+    uint16_t port;
+    int want;
+    int served;
+    char last[1024];
+} mini_server_t;
+
+static void *mini_serve(void *arg)
+{
+    mini_server_t *s = arg;
+    int fd = accept(s->lfd, NULL, NULL);
+    char buf[8192];
+    size_t len = 0;
+    while (fd >= 0 && s->served < s->want) {
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        char *cl = strstr(buf, "Content-Length: ");
+        if (!end || !cl)
+            continue;
+        size_t total = (size_t)(end + 4 - buf) + (size_t)atol(cl + 16);
+        if (len < total)
+            continue;
+        snprintf(s->last, sizeof s->last, "%.*s", (int)total, buf);
+        memmove(buf, buf + total, len - total);
+        len -= total;
+        s->served++;
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        if (write(fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1))
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+Test(engine, http_through_the_host_loop_calls)
+{
+    mini_server_t srv = {.want = 3};
+    srv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    cr_assert_eq(bind(srv.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(srv.lfd, 4), 0);
+    getsockname(srv.lfd, (struct sockaddr *)&a, &alen);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, mini_serve, &srv), 0);
+
+    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
+    add_rule(e, "r", "SELECT clientid, reason_code FROM \"$events/client_connack\"");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/in", ntohs(a.sin_port));
+    mqr_http_action_config_t c = http_cfg(url);
+    c.http.pool_size = 1;
+    c.path = "${clientid}";
+    mqr_http_header_t h = {.name = "X-R", .name_len = 3, .value = "${reason_code}",
+                           .value_len = 14};
+    c.headers = &h;
+    c.header_count = 1;
+    uint32_t aid;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, &aid, NULL), MQR_OK);
+    for (int i = 0; i < 3; i++)
+        emit_connack(e, "client.connack", "dev7");
+    cr_assert_eq(mqr_engine_pending(e), 3u);
+    /* The host's loop: watch the descriptors, sleep until the timeout. */
+    uint64_t start = mqr_http_now_ms();
+    while (mqr_engine_pending(e) > 0 && mqr_http_now_ms() - start < 10000) {
+        mqr_http_fd_t fds[8];
+        size_t n = mqr_engine_fds(e, fds, 8);
+        cr_assert_leq(n, 1u, "one connection at most");
+        struct pollfd p[8];
+        for (size_t i = 0; i < n; i++) {
+            p[i].fd = fds[i].fd;
+            p[i].events = (short)(((fds[i].events & MQR_HTTP_READ) ? POLLIN : 0) |
+                                  ((fds[i].events & MQR_HTTP_WRITE) ? POLLOUT : 0));
+        }
+        int64_t t = mqr_engine_timeout(e, mqr_http_now_ms());
+        int ready = poll(p, (nfds_t)n, t < 0 || t > 100 ? 100 : (int)t);
+        for (size_t i = 0; ready > 0 && i < n; i++)
+            if (p[i].revents)
+                cr_assert_eq(mqr_engine_fd_ready(e, p[i].fd, MQR_HTTP_READ | MQR_HTTP_WRITE,
+                                                 mqr_http_now_ms()),
+                             MQR_OK);
+        cr_assert_eq(mqr_engine_process(e, mqr_http_now_ms()), MQR_OK);
+    }
+    pthread_join(th, NULL);
+    close(srv.lfd);
+    mqr_action_metrics_t am;
+    cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
+    cr_assert_eq(am.success, 3u);
+    cr_assert_eq(srv.served, 3);
+    cr_assert(strncmp(srv.last, "POST /in/dev7 HTTP/1.1\r\n", 24) == 0, "%s", srv.last);
+    cr_assert(strstr(srv.last, "X-R: success\r\n") != NULL, "%s", srv.last);
+    cr_assert(strstr(srv.last, "\r\n\r\n{\"clientid\":\"dev7\",\"reason_code\":\"success\"}") !=
+                  NULL,
+              "%s", srv.last);
+    mqr_rule_metrics_t m = metrics(e, "r");
+    cr_assert_eq(m.actions_success, 3u);
     mqr_engine_destroy(e);
 }
