@@ -261,6 +261,10 @@ static int qos_value(mqr_arena_t *arena, const mqr__action_t *a, const mqr_value
     return MQR_OK;
 }
 
+/* Render the republished message from `out` and hand it to the host's
+ * publisher. A trigger that this action's rule republished itself is refused
+ * (§9.1); rendering errors, an invalid topic, a bad QoS or a refusing
+ * publisher end as failed. Returns END_*. */
 static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                          const mqr_value_t *out)
 {
@@ -314,6 +318,11 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
 
 /* ---- http ----------------------------------------------------------------------------- */
 
+/* Render path, headers and body into the arena and queue the request. A
+ * rendered header with CR, LF or NUL is left out and counted. Returns
+ * END_PENDING once the client accepted the message (http_done ends it, maybe
+ * already: a full queue drops it before mqr_http_submit returns), END_FAILED
+ * for a rendering error or a refused request. */
 static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                     const mqr_value_t *out)
 {
@@ -365,6 +374,7 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
 
 /* ---- callback ----------------------------------------------------------------------------- */
 
+/* Hand the output, as JSON and as a value, to the user's function. */
 static int callback_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                         const mqr_value_t *out)
 {
