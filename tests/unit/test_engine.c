@@ -23,7 +23,7 @@
 #include "mqttrule.h"
 #include "test_packet_helpers.h"
 
-/* ---- a counting allocator that can fail the Nth allocation ------------------------ */
+/* ---- a counting allocator that can fail the Nth allocation ----------------------------------- */
 typedef struct counting {
     long allocs;     /* allocations and growing reallocs so far */
     long fail_at;    /* 1-based; 0: never */
@@ -140,7 +140,7 @@ static uint32_t emit_msg(mqr_engine_t *e, const char *topic, const char *payload
     return fired;
 }
 
-/* ---- a recording callback ------------------------------------------------------------- */
+/* ---- a recording callback -------------------------------------------------------------------- */
 typedef struct rec {
     int calls;
     char rule[64];
@@ -173,7 +173,7 @@ static mqr_engine_t *engine_recording(uint32_t flags, const char *id, const char
     return e;
 }
 
-/* ---- matching --------------------------------------------------------------------------- */
+/* ---- matching -------------------------------------------------------------------------------- */
 
 Test(engine, event_topics_match_under_both_names_and_as_filters)
 {
@@ -263,7 +263,7 @@ Test(engine, rules_fire_in_creation_order)
     mqr_engine_destroy(e);
 }
 
-/* ---- lifecycle --------------------------------------------------------------------------- */
+/* ---- lifecycle ------------------------------------------------------------------------------- */
 
 Test(engine, rule_lifecycle)
 {
@@ -343,7 +343,7 @@ Test(engine, many_rules_add_and_remove)
     mqr_engine_destroy(e);
 }
 
-/* ---- metrics ------------------------------------------------------------------------------ */
+/* ---- metrics --------------------------------------------------------------------------------- */
 
 Test(engine, metrics_no_result_exception_and_passed)
 {
@@ -379,7 +379,7 @@ Test(engine, metrics_no_result_exception_and_passed)
     mqr_engine_destroy(e);
 }
 
-/* ---- callback action, columns, D4 ---------------------------------------------------------- */
+/* ---- callback action, columns, D4 ------------------------------------------------------------ */
 
 Test(engine, callback_gets_output_json_and_value_with_engine_columns)
 {
@@ -752,7 +752,7 @@ Test(engine, republish_without_publisher_fails)
     mqr_engine_destroy(e);
 }
 
-/* ---- nesting and state ------------------------------------------------------------------------- */
+/* ---- nesting and state ----------------------------------------------------------------------- */
 
 typedef struct nest {
     mqr_engine_t *e;
@@ -788,7 +788,7 @@ Test(engine, nested_emits_are_bounded_and_rules_are_frozen)
     mqr_engine_destroy(e);
 }
 
-/* ---- memory ------------------------------------------------------------------------------------ */
+/* ---- memory ---------------------------------------------------------------------------------- */
 
 Test(engine, warm_emit_makes_no_allocation)
 {
@@ -941,7 +941,7 @@ Test(engine, allocation_failure_at_every_step)
     cr_assert_gt(n, 50, "the scenario allocates (%ld allocations)", n);
 }
 
-/* ---- HTTP action without a server (the server cases are in the pytest suite) ----------- */
+/* ---- HTTP action without a server (the server cases are in the pytest suite) ----------------- */
 
 static mqr_http_action_config_t http_cfg(const char *url)
 {
