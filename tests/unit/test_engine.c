@@ -511,6 +511,7 @@ typedef struct pubs {
     mqr_engine_t *e;
     int calls;
     int reinject;            /* feed the message back as the broker would */
+    int reinject_status;     /* the first failing status of a re-emit */
     char topic[128];
     char payload[512];
     int32_t qos, retain, direct;
@@ -554,7 +555,9 @@ static int publish_cb(void *ud, const mqr_publish_msg_t *m)
         msg.direct_dispatch = m->direct_dispatch;
         msg.republish_by = m->rule_id;
         msg.republish_by_len = strlen(m->rule_id);
-        cr_assert_eq(mqr_engine_emit_message(p->e, &msg, NULL, NULL), MQR_OK);
+        int rc = mqr_engine_emit_message(p->e, &msg, NULL, NULL);
+        if (rc != MQR_OK)
+            p->reinject_status = rc;
     }
     return p->answer;
 }
@@ -700,6 +703,23 @@ Test(engine, republish_loop_protection_counts_the_match_once_more)
     cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
     cr_assert_eq(am.matched, 2u);
     cr_assert_eq(am.refused_recursive, 1u);
+    cr_assert_eq(p.reinject_status, MQR_OK);
+    mqr_engine_destroy(e);
+}
+
+Test(engine, mutual_republish_is_bounded_by_the_nesting_depth)
+{
+    pubs_t p = {.answer = MQR_OK, .reinject = 1};
+    mqr_engine_t *e = engine_pub(&p);
+    add_rule(e, "a", "SELECT * FROM \"x/#\"");
+    add_rule(e, "b", "SELECT * FROM \"y/#\"");
+    mqr_republish_config_t ca = {.topic = "y/1"}, cb = {.topic = "x/1"};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "a", &ca, NULL, NULL), MQR_OK);
+    cr_assert_eq(mqr_engine_action_add_republish(e, "b", &cb, NULL, NULL), MQR_OK);
+    emit_msg(e, "x/0", "");
+    cr_assert_eq(p.reinject_status, MQR_ELIMIT);
+    cr_assert_eq(metrics(e, "a").matched + metrics(e, "b").matched, MQR_ENGINE_MAX_DEPTH);
+    cr_assert_eq(p.calls, (int)MQR_ENGINE_MAX_DEPTH);
     mqr_engine_destroy(e);
 }
 
