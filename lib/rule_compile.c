@@ -532,7 +532,7 @@ static int parse_call(cst_t *c, const mqr__tok_t *base, const pathbuf_t *pb, uin
     return rc;
 }
 
-/* The built-in name for `div(a, b)` / `mod(a, b)` calls. */
+/* ("div" | "mod") "(" expr "," expr ")": the function forms of the operators. */
 static int parse_divmod_call(cst_t *c, uint32_t *out)
 {
     mqr__tok_t base = c->tok;
@@ -1200,6 +1200,59 @@ static uint32_t flat_select(const cst_t *c)
     return 1;
 }
 
+/* The depth of the deepest expression tree. Nodes are emitted after their
+ * children, so one forward pass suffices. Operator chains (a + b + c ...,
+ * x = 1 OR x = 2 ...) are parsed in loops, not by recursion, but evaluate by
+ * recursion: this bounds the evaluator's stack. MQR_OK or MQR_ELIMIT. */
+static int check_tree_depth(cst_t *c)
+{
+    uint32_t n = c->v[V_NODES].n;
+    const mqr__rn_t *nodes = NODES(c);
+    const uint32_t *kids = c->v[V_KIDS].p;
+    const mqr__rstep_t *steps = c->v[V_STEPS].p;
+    uint16_t *d = mqr__alloc(&c->r->alloc, (size_t)n * sizeof *d + 1);
+    if (!d)
+        return mqr__diag_set(c->diag, MQR_ENOMEM, "out of memory while compiling");
+    uint32_t worst = 0, at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const mqr__rn_t *x = &nodes[i];
+        uint32_t m = 0;
+        switch (x->op) {
+        case OP_ARITH: case OP_CMP: case OP_AND: case OP_OR:
+            m = d[x->b];
+            /* fall through */
+        case OP_NEG: case OP_NOT: case OP_RANGE_GET:
+            m = m > d[x->a] ? m : d[x->a];
+            break;
+        case OP_PATH:
+            m = d[x->a];
+            for (uint32_t k = 0; k < x->n; k++)
+                if (steps[x->b + k].kind == STEP_EXPR && d[steps[x->b + k].v] > m)
+                    m = d[steps[x->b + k].v];
+            break;
+        case OP_IN: case OP_CALL: case OP_LIST: case OP_CASE:
+            for (uint32_t k = 0; k < x->n; k++)
+                if (d[kids[x->b + k]] > m)
+                    m = d[kids[x->b + k]];
+            break;
+        default: break;
+        }
+        d[i] = (uint16_t)(m + 1 > UINT16_MAX ? UINT16_MAX : m + 1);
+        if (d[i] > worst) {
+            worst = d[i];
+            at = x->off;
+        }
+    }
+    mqr__free(&c->r->alloc, d, (size_t)n * sizeof *d + 1);
+    if (worst <= MQR_RULE_MAX_TREE_DEPTH)
+        return MQR_OK;
+    uint32_t line, col;
+    locate(c->sql, at, &line, &col);
+    return mqr__rule_error_at(c->diag, MQR_ELIMIT, line, col, at,
+                              "expression %u levels deep (operator chains count; at most %u)",
+                              (unsigned)worst, (unsigned)MQR_RULE_MAX_TREE_DEPTH);
+}
+
 /* For a flat SELECT, the JSON text before each value: "{\"k\":" for the
  * first field, ",\"k\":" for the others, so rendering writes only values. */
 static int key_json(cst_t *c)
@@ -1260,9 +1313,12 @@ static int finish(cst_t *c)
                 return rc0;
         }
     }
+    int rc = check_tree_depth(c);
+    if (rc != MQR_OK)
+        return rc;
     resolve_vars(c);
     r->flat_select = flat_select(c);
-    int rc = r->flat_select ? key_json(c) : MQR_OK;
+    rc = r->flat_select ? key_json(c) : MQR_OK;
     r->nodes = freeze(c, V_NODES, &rc);
     r->kids = freeze(c, V_KIDS, &rc);
     r->steps = freeze(c, V_STEPS, &rc);
