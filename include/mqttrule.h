@@ -18,7 +18,7 @@
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
 #include "mqttrule/http.h"
-#include "mqttrule/json.h"
 #include "mqttrule/rule.h"
+#include "mqttrule/engine.h"
 
 #endif /* MQTTRULE_H */
