@@ -967,8 +967,11 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 1);
             int added = sub_put(s, &e, qos);
             code = added < 0 ? 0x80 : qos;
-            if (added >= 0)
+            if (added >= 0) {
+                brk_log(b, 1, "client '%s' subscribed to '%.*s' (QoS %d)", s->clientid,
+                        (int)e.filter.len, e.filter.ptr, qos);
                 brk_ev_sub(b, c, MQR_EVENT_SESSION_SUBSCRIBED, e.filter.ptr, e.filter.len, qos);
+            }
             if (added >= 0 && (e.retain_handling == 0 || (e.retain_handling == 1 && added == 1)))
                 code |= 0x100;
         }
