@@ -526,12 +526,14 @@ static void send_connack(broker_t *b, brk_conn_t *c, int rc, int session_present
 static void log_refusal(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, int rc,
                         const char *why)
 {
+    char user[300] = "(none)";
+    if (p != NULL && p->username.ptr != NULL)
+        snprintf(user, sizeof user, "'%.*s'", (int)(p->username.len > 256 ? 256 : p->username.len),
+                 p->username.ptr);
     int cl = p && p->clientid.ptr ? (int)p->clientid.len : 0;
-    int ul = p && p->username.ptr ? (int)p->username.len : 0;
-    brk_log(b, 0, "refused client '%.*s' username %s%.*s%s from %s (MQTT level %u): %s (0x%02X): %s",
-            cl, p && p->clientid.ptr ? p->clientid.ptr : "", ul ? "'" : "",
-            ul, ul ? p->username.ptr : "(none)", ul ? "'" : "", c->peername,
-            (unsigned)c->proto_ver, mqr_reason_name(rc), (unsigned)rc, why);
+    brk_log(b, 0, "refused client '%.*s' username %s from %s (MQTT level %u): %s (0x%02X): %s",
+            cl, cl ? p->clientid.ptr : "", user, c->peername, (unsigned)c->proto_ver,
+            mqr_reason_name(rc), (unsigned)rc, why);
 }
 
 /* Refuse a decoded CONNECT with reason `rc`: CONNACK, log, event, close. */
