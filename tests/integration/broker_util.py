@@ -90,7 +90,11 @@ class Broker:
 
     def __exit__(self, *exc):
         self.stop()
+        text = self.logtext()
         self.tmp.cleanup()
+        # a sanitizer build reports memory errors and leaks in the log
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert marker not in text, text
 
 
 def run_broker(*args, timeout=TIMEOUT + 10):
