@@ -540,14 +540,23 @@ void brk_flush_engine(broker_t *b, uint32_t deadline_ms)
                 brk_events_pending(b), deadline_ms);
 }
 
-/* Close every connection and listener and free the loop's memory. */
+/* Close every connection and listener, give the HTTP actions
+ * shutdown_flush_ms to deliver what is queued (the loop's descriptor set is
+ * still needed for that), then free the loop's memory. */
 void brk_loop_free(broker_t *b)
 {
     while (b->conns != NULL)
         brk_conn_close(b, b->conns, "server_shutting_down");
     free_dead(b);
-    for (size_t i = 0; i < b->nlisteners; i++)
+    for (size_t i = 0; i < b->nlisteners; i++) {
+#ifndef BRK_USE_POLL
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->listeners[i].fd, NULL);
+#endif
         close(b->listeners[i].fd);
+    }
+    b->nlisteners = 0;
+    if (b->rbuf != NULL)
+        brk_flush_engine(b, b->cfg.shutdown_flush_ms);
 #ifndef BRK_USE_POLL
     if (b->epfd >= 0)
         close(b->epfd);

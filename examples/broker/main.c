@@ -109,7 +109,6 @@ int main(int argc, char **argv)
         brk_log(&b, 0, "shutting down");
     }
     brk_loop_free(&b);
-    brk_flush_engine(&b, b.cfg.shutdown_flush_ms);
     brk_mqtt_free(&b);
     brk_events_destroy(&b);
     brk_auth_free(&b);

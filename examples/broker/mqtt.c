@@ -950,7 +950,8 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     uint32_t n = 0;
     /* First pass: decide every code and store the subscriptions. A granted
      * code whose retained messages are due gets the marker bit 0x40, which no
-     * SUBACK code has; the second pass after the SUBACK sends them. */
+     * SUBACK code has; the second pass after the SUBACK emits the
+     * session.subscribed events and sends them. */
     mqr_packet_iter_subscriptions(&it, pk);
     while (mqr_packet_subscription_next(&it, &e)) {
         int code;
@@ -969,11 +970,9 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 1);
             int added = sub_put(s, &e, qos);
             code = added < 0 ? 0x80 : qos;
-            if (added >= 0) {
+            if (added >= 0)
                 brk_log(b, 1, "client '%s' subscribed to '%.*s' (QoS %d)", s->clientid,
                         (int)e.filter.len, e.filter.ptr, qos);
-                brk_ev_sub(b, c, MQR_EVENT_SESSION_SUBSCRIBED, e.filter.ptr, e.filter.len, qos);
-            }
             if (added >= 0 && (e.retain_handling == 0 || (e.retain_handling == 1 && added == 1)))
                 code |= 0x100;
         }
@@ -981,9 +980,6 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         if (code & 0x100)
             codes[n - 1] |= 0x40; /* marker: 0x40 is no valid SUBACK code */
     }
-    int want_retained = 0;
-    for (uint32_t i = 0; i < n; i++)
-        want_retained |= (codes[i] & 0x40) != 0;
     /* SUBACK first, then the retained messages (MQTT 3.3.1-10 order) */
     uint8_t clean_stack[64];
     uint8_t *clean = n <= 64 ? clean_stack : malloc(n ? n : 1);
@@ -1004,17 +1000,21 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     ack.suback.codes.len = n;
     ack.suback.props.present = 1;
     (void)brk_conn_send_packet(b, c, &ack);
-    if (want_retained && c->state == BRK_CS_CONNECTED) {
-        uint32_t k = 0;
-        mqr_packet_iter_subscriptions(&it, pk);
-        while (mqr_packet_subscription_next(&it, &e) && k < n) {
-            if (codes[k++] & 0x40) {
-                for (uint32_t i = 0; i < s->nsubs; i++)
-                    if (s->subs[i].len == e.filter.len &&
-                        memcmp(s->subs[i].filter, e.filter.ptr, e.filter.len) == 0)
-                        send_retained(b, s, &s->subs[i]);
-            }
-        }
+    /* session.subscribed after the SUBACK, so a rule republishing it to a
+     * topic the new subscription matches does not overtake the SUBACK */
+    uint32_t k = 0;
+    mqr_packet_iter_subscriptions(&it, pk);
+    while (c->state == BRK_CS_CONNECTED && k < n && mqr_packet_subscription_next(&it, &e)) {
+        uint8_t code = codes[k++];
+        if ((code & ~0x40) >= 0x80)
+            continue;
+        brk_ev_sub(b, c, MQR_EVENT_SESSION_SUBSCRIBED, e.filter.ptr, e.filter.len, code & 3);
+        if (!(code & 0x40))
+            continue;
+        for (uint32_t i = 0; i < s->nsubs; i++)
+            if (s->subs[i].len == e.filter.len &&
+                memcmp(s->subs[i].filter, e.filter.ptr, e.filter.len) == 0)
+                send_retained(b, s, &s->subs[i]);
     }
     if (clean != clean_stack)
         free(clean);

@@ -6,6 +6,7 @@ reason_code of the client.connack event the default rule republishes to
 `client_connack`, under both naming profiles (decision D1).
 """
 import json
+import struct
 import os
 import shutil
 import signal
@@ -15,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from broker_util import (BROKER, TIMEOUT, Broker, EventSubscriber, Raw, connect_bytes, raw_connect,
+from broker_util import (BROKER, TIMEOUT, Broker, EventSubscriber, Raw, connect_bytes, publish_bytes,
+                         raw_connect,
                          run_broker, subscribe_bytes)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built")
@@ -251,3 +253,144 @@ def test_sigterm_shuts_down_cleanly():
     assert b.stop(signal.SIGTERM) == 0
     assert "shutting down" in b.logtext()
     b.tmp.cleanup()
+
+
+def test_acl_per_user_and_for_everyone(tmp_path):
+    conf = ("password_file %s\n"
+            "acl user u_emqx readwrite a/#\n"
+            "acl all read public/#\n"
+            "acl user u_emqx deny a/secret\n") % passwd_file(tmp_path)
+    with Broker(config=conf) as b:
+        r, ack = raw_connect(b.port, level=5, clientid="alice", username="u_emqx", password="secret")
+        assert ack[1][1] == 0
+        r.send(subscribe_bytes(1, [("a/#", 1), ("public/x", 0), ("b/x", 0), ("a/secret", 0)], level=5))
+        first, body = r.read_packet()
+        assert (first, body[3:]) == (0x90, bytes([1, 0, 0x80, 0x80]))
+        r.send(publish_bytes("a/secret", "no", qos=1, pid=4, level=5))
+        first, body = r.read_packet()
+        assert (first, body[:3]) == (0x40, b"\x00\x04\x87")  # PUBACK not authorized
+        r.send(publish_bytes("a/ok", "yes", qos=1, pid=5, level=5))
+        got = [r.read_packet(), r.read_packet()]  # PUBACK and the delivery, in some order
+        assert any(p[0] == 0x40 and p[1][:2] == b"\x00\x05" for p in got)
+        assert any(p[0] >> 4 == 3 and p[1].endswith(b"yes") for p in got)
+        assert "subscription to 'b/x' not authorized" in b.logtext()
+
+
+def test_ban_address():
+    with Broker(config="ban address 127.0.0.0/8\n") as b:
+        r, ack = raw_connect(b.port, level=5, clientid="local")
+        assert ack[1][1] == 0x8A
+        assert b.wait_log("address banned")
+
+
+def test_other_events_reach_rules():
+    rules = [
+        ('SELECT clientid, reason FROM "$events/client_disconnected"', "ev/disc"),
+        ('SELECT clientid, topic, qos FROM "$events/session_subscribed"', "ev/sub"),
+        ('SELECT from_clientid, clientid, topic, payload FROM "$events/message_delivered"', "ev/dlv"),
+        ('SELECT clientid, topic FROM "$events/message_acked"', "ev/ack"),
+        ('SELECT topic, reason FROM "$events/message_dropped"', "ev/drop"),
+        ('SELECT clientid, reason_code, is_anonymous FROM "$events/client_check_authn_complete"', "ev/authn"),
+        ('SELECT clientid, topic, action, result FROM "$events/client_check_authz_complete" '
+         'WHERE result = \'deny\'', "ev/authz"),
+        ('SELECT payload, topic FROM "in/#"', "ev/msg"),
+    ]
+    args = []
+    for sql, topic in rules:
+        args += ["--rule", sql, "--republish", topic]
+    with Broker(*args) as b:
+        sub = EventSubscriber(b.port, topic="ev/#", clientid="watch")
+        # the subscriber's own subscription (session.subscribed before the SUBACK)
+        seen = {}
+
+        def take(n):
+            for _ in range(n):
+                first, body = sub.raw.read_packet()
+                tlen = struct.unpack(">H", body[:2])[0]
+                topic = body[2:2 + tlen].decode()
+                seen.setdefault(topic, []).append(json.loads(body[2 + tlen:]))
+
+        pub, _ = raw_connect(b.port, clientid="pub")
+        rec, _ = raw_connect(b.port, clientid="rec")
+        rec.send(subscribe_bytes(1, [("in/#", 1)]))
+        rec.read_packet()
+        pub.send(publish_bytes("in/x", "hello", qos=1, pid=2))
+        pub.read_packet()
+        first, body = rec.read_packet()
+        rec.send(b"\x40\x02" + body[6:8])  # PUBACK
+        pub.send(publish_bytes("nobody/here", "lost"))
+        rec.send(subscribe_bytes(2, [("$events/#", 0)]))
+        rec.read_packet()
+        pub.close()
+        import time
+        deadline = time.monotonic() + 5
+        want = {"ev/disc", "ev/sub", "ev/dlv", "ev/ack", "ev/drop", "ev/authn", "ev/authz", "ev/msg"}
+        while not want <= set(seen) and time.monotonic() < deadline:
+            take(1)
+        assert {"clientid": "pub", "reason": "tcp_closed"} in seen["ev/disc"]
+        assert {"clientid": "rec", "topic": "in/#", "qos": 1} in seen["ev/sub"]
+        assert {"from_clientid": "pub", "clientid": "rec", "topic": "in/x", "payload": "hello"} in seen["ev/dlv"]
+        assert {"clientid": "rec", "topic": "in/x"} in seen["ev/ack"]
+        assert {"topic": "nobody/here", "reason": "no_subscribers"} in seen["ev/drop"]
+        assert {"clientid": "pub", "reason_code": "success", "is_anonymous": True} in seen["ev/authn"]
+        assert {"clientid": "rec", "topic": "$events/#", "action": "subscribe", "result": "deny"} in seen["ev/authz"]
+        assert {"payload": "hello", "topic": "in/x"} in seen["ev/msg"]
+
+
+def test_test_connectors_success():
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/hook" % srv.server_address[1]
+        res = run_broker("--rule", 'SELECT * FROM "$events/client_connack"', "--http", url,
+                         "--test-connectors")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert res.stdout.startswith("ok") and url in res.stdout
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_sigterm_flushes_http_queue():
+    got = []
+
+    class Slow(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            import time
+            time.sleep(0.5)
+            got.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/hook" % srv.server_address[1]
+        b = Broker("--rule", 'SELECT clientid FROM "$events/client_connack"', "--http", url)
+        raw_connect(b.port, clientid="last")
+        assert b.stop(signal.SIGTERM) == 0
+        assert got == [b'{"clientid":"last"}']
+        b.tmp.cleanup()
+    finally:
+        srv.shutdown()
+        srv.server_close()
