@@ -240,8 +240,11 @@ static void disconnect(broker_t *b, brk_conn_t *c, int rc, const char *reason)
     brk_conn_close(b, c, reason);
 }
 
-static void send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
-                         uint16_t pid, int dup)
+/* Send `m` to the session's connection; message.delivered on success,
+ * delivery.dropped when it cannot be encoded (e.g. above the client's
+ * Maximum-Packet-Size). Returns the encoder's status. */
+static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
+                        uint16_t pid, int dup)
 {
     brk_conn_t *c = s->conn;
     mqr_packet_t p;
@@ -265,6 +268,7 @@ static void send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, i
     else
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos,
                    rc == MQR_ETOOLARGE ? "too_large" : "internal_error");
+    return rc;
 }
 
 static uint16_t next_pid(brk_session_t *s)
@@ -303,7 +307,10 @@ static void start_inflight(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos,
     f->retain = (uint8_t)retain;
     f->msg = m;
     m->refs++;
-    send_publish(b, s, m, qos, retain, f->pid, 0);
+    if (send_publish(b, s, m, qos, retain, f->pid, 0) != MQR_OK) { /* never acknowledged */
+        s->ninfl--;
+        brk_msg_unref(m);
+    }
 }
 
 /* Deliver `m` to session `s` at `qos`: send it, put it in flight, or queue it
@@ -312,7 +319,7 @@ static void deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
 {
     int online = s->conn != NULL && s->conn->state == BRK_CS_CONNECTED;
     if (online && qos == 0) {
-        send_publish(b, s, m, 0, retain, 0, 0);
+        (void)send_publish(b, s, m, 0, retain, 0, 0);
         return;
     }
     if (!online && qos == 0) {
@@ -671,7 +678,7 @@ static void resume(broker_t *b, brk_session_t *s)
     for (uint32_t i = 0; i < s->ninfl; i++) {
         brk_inflight_t *f = &s->infl[i];
         if (f->state == 0)
-            send_publish(b, s, f->msg, f->qos, f->retain, f->pid, 1);
+            (void)send_publish(b, s, f->msg, f->qos, f->retain, f->pid, 1);
         else
             send_simple(b, s->conn, MQR_PKT_PUBREL, f->pid, 0);
     }

@@ -242,3 +242,16 @@ def test_keepalive_timeout():
         t0 = time.monotonic()
         assert r.read_packet(timeout=5) == (0xE0, b"\x8d")
         assert 1.4 <= time.monotonic() - t0 <= 4
+
+
+def test_client_maximum_packet_size_is_respected(broker):
+    small = b"\x27" + struct.pack(">I", 64)  # Maximum-Packet-Size 64
+    sub, ack = raw_connect(broker.port, clientid="tiny", level=5, props=small)
+    assert ack[1][1] == 0
+    sub.send(subscribe_bytes(1, [("mps/#", 1)], level=5))
+    assert sub.read_packet()[0] == 0x90
+    pub, _ = raw_connect(broker.port, clientid="mpspub")
+    pub.send(publish_bytes("mps/big", "z" * 200, qos=1, pid=1))
+    pub.send(publish_bytes("mps/small", "ok", qos=1, pid=2))
+    first, body = sub.read_packet()
+    assert first == 0x32 and body[2:11] == b"mps/small" and body.endswith(b"ok")
