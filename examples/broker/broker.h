@@ -186,6 +186,7 @@ struct brk_conn {
     uint8_t want_write;
     uint8_t problem_info;    /* v5 Request-Problem-Information (default 1) */
     uint8_t clean_start;
+    uint8_t broken;          /* a write failed: closed at the end of the round */
     uint16_t keepalive;
     uint16_t receive_max;    /* the client's Receive-Maximum */
     uint32_t max_out_packet; /* the client's Maximum-Packet-Size; 0: none */

@@ -148,15 +148,24 @@ void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason)
     b->nconns--;
 }
 
-/* Queue `len` bytes for `c`, writing at once what the socket takes. */
+/* Mark `c` for closing at the end of the round. Sending happens deep inside
+ * routing loops that must not see a connection (and its session) vanish. */
+static void mark_broken(broker_t *b, brk_conn_t *c)
+{
+    (void)b;
+    c->broken = 1;
+}
+
+/* Queue `len` bytes for `c`, writing at once what the socket takes. A write
+ * error marks the connection broken; it is closed at the end of the round. */
 void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
 {
-    if (c->state == BRK_CS_CLOSED || len == 0)
+    if (c->state == BRK_CS_CLOSED || c->broken || len == 0)
         return;
     if (c->out_len == 0) {
         ssize_t n = write(c->w.fd, data, len);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            brk_conn_close(b, c, "tcp_closed");
+            mark_broken(b, c);
             return;
         }
         if (n > 0) {
@@ -172,7 +181,7 @@ void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
             cap *= 2;
         uint8_t *nb = realloc(c->out, cap);
         if (nb == NULL) {
-            brk_conn_close(b, c, "internal_error");
+            mark_broken(b, c);
             return;
         }
         c->out = nb;
@@ -386,8 +395,19 @@ static void sync_engine_fds(broker_t *b)
     }
 }
 
+/* Close the connections whose writes failed during the round, then free
+ * the closed ones. */
 static void free_dead(broker_t *b)
 {
+    brk_conn_t *nx;
+    for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
+        nx = c->next;
+        if (c->broken) {
+            c->out_len = 0;
+            brk_conn_close(b, c, "tcp_closed");
+            nx = b->conns; /* closing may publish wills and break others: rescan */
+        }
+    }
     while (b->dead != NULL) {
         brk_conn_t *c = b->dead;
         b->dead = c->next;
