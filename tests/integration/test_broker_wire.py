@@ -255,3 +255,43 @@ def test_client_maximum_packet_size_is_respected(broker):
     pub.send(publish_bytes("mps/small", "ok", qos=1, pid=2))
     first, body = sub.read_packet()
     assert first == 0x32 and body[2:11] == b"mps/small" and body.endswith(b"ok")
+
+
+def test_session_expiry_v5():
+    with Broker() as b:
+        expiry = b"\x11" + struct.pack(">I", 1)  # Session-Expiry-Interval 1 s
+        s, ack = raw_connect(b.port, clientid="brief", level=5, clean=False, props=expiry)
+        assert ack[1][:2] == b"\x00\x00"
+        s.send(b"\xe0\x00")
+        assert s.closed()
+        s, ack = raw_connect(b.port, clientid="brief", level=5, clean=False, props=expiry)
+        assert ack[1][:2] == b"\x01\x00"  # still there
+        s.send(b"\xe0\x00")
+        assert s.closed()
+        time.sleep(2.6)  # expiry plus the one-second timer
+        s, ack = raw_connect(b.port, clientid="brief", level=5, clean=False, props=expiry)
+        assert ack[1][:2] == b"\x00\x00"  # expired
+
+
+def test_disconnect_with_will_message_v5(broker):
+    sub, _ = raw_connect(broker.port, clientid="w5sub")
+    sub.send(subscribe_bytes(1, [("will5/#", 0)]))
+    sub.read_packet()
+    w, ack = raw_connect(broker.port, clientid="w5", level=5, will=("will5/x", "asked", 0, False))
+    w.send(b"\xe0\x01\x04")  # DISCONNECT 0x04: disconnect with will message
+    assert w.closed()
+    first, body = sub.read_packet()
+    assert body.endswith(b"asked")
+
+
+def test_unsubscribe(broker):
+    r, _ = raw_connect(broker.port, clientid="unsub", level=5)
+    r.send(subscribe_bytes(1, [("u/#", 0)], level=5))
+    r.read_packet()
+    body = struct.pack(">H", 2) + b"\x00" + b"\x00\x03u/#" + b"\x00\x03x/y"
+    r.send(packet(0xA2, body))
+    assert r.read_packet() == (0xB0, b"\x00\x02\x00\x00\x11")
+    pub, _ = raw_connect(broker.port, clientid="upub")
+    pub.send(publish_bytes("u/1", "gone"))
+    with pytest.raises(Exception):
+        r.read_packet(timeout=0.3)
