@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "mqttrule.h"
+#include "engine_int.h" /* the library's topic trie (mqttrule_internal) */
 
 /* ---- limits and defaults ----------------------------------------------------- */
 #define BRK_RBUF_SIZE (64u * 1024u)      /* the shared read buffer */
@@ -160,6 +161,7 @@ typedef struct brk_session {
     uint16_t clientid_len;
     uint16_t next_pid;
     uint32_t expiry_s;         /* 0xFFFFFFFF: never */
+    uint32_t route_mark;       /* last routing round that collected it */
     int64_t expire_at;         /* monotonic ms while offline; 0 while online */
     brk_conn_t *conn;          /* NULL while offline */
     char *username;            /* of the last connection, for events and ACL */
@@ -225,6 +227,9 @@ typedef struct broker {
     brk_session_t **stab;     /* session hash table */
     size_t stab_size, nsessions;
     brk_retained_t retained;
+    mqr__trie_t subs;         /* subscription filters -> sessions */
+    mqr__trie_walk_t walk;
+    uint32_t route_gen;
     uint8_t *rbuf;            /* shared read buffer */
     uint8_t *ebuf;            /* encode scratch */
     size_t ebuf_cap;

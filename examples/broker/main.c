@@ -64,6 +64,7 @@ int main(int argc, char **argv)
     static broker_t b;
     const char *err = NULL;
     char msg[1024];
+    int rc = 0;
     brk_config_defaults(&b.cfg);
     int r = brk_config_parse_args(&b.cfg, argc, argv);
     if (r != 0) {
@@ -71,22 +72,24 @@ int main(int argc, char **argv)
         return r > 0 ? 0 : 2;
     }
     brk_config_finish(&b.cfg);
-    if (brk_events_create(&b, &err) != 0) {
-        fprintf(stderr, "mqttrule-broker: %s\n", err);
+    if (mqr__trie_init(&b.subs, NULL) != MQR_OK) {
+        fprintf(stderr, "mqttrule-broker: out of memory\n");
         brk_config_free(&b.cfg);
         return 1;
     }
+    if (brk_events_create(&b, &err) != 0) {
+        fprintf(stderr, "mqttrule-broker: %s\n", err);
+        rc = 1;
+        goto out;
+    }
     if (brk_events_load_rules(&b, &b.cfg, msg, sizeof msg) != 0) {
         fprintf(stderr, "mqttrule-broker: %s\n", msg);
-        brk_events_destroy(&b);
-        brk_config_free(&b.cfg);
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (b.cfg.test_connectors) {
-        int failed = brk_events_test_connectors(&b);
-        brk_events_destroy(&b);
-        brk_config_free(&b.cfg);
-        return failed ? 1 : 0;
+        rc = brk_events_test_connectors(&b) ? 1 : 0;
+        goto out;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -98,7 +101,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
-    int rc = 0;
     if (brk_loop_init(&b) != 0) {
         rc = 1;
     } else {
@@ -109,6 +111,7 @@ int main(int argc, char **argv)
         brk_log(&b, 0, "shutting down");
     }
     brk_loop_free(&b);
+out:
     brk_mqtt_free(&b);
     brk_events_destroy(&b);
     brk_auth_free(&b);

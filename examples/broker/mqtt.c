@@ -15,9 +15,9 @@
  * Sessions live in a hash table keyed by client id and outlive connections
  * when their expiry allows: subscriptions, QoS 1/2 messages in flight (resent
  * with DUP on reconnect), a queue of messages for an offline or busy client
- * and the QoS 2 packet ids awaiting PUBREL. Routing scans the sessions'
- * subscriptions with the library's filter matcher and delivers each message
- * once per session, at the highest matching QoS. Retained messages are kept
+ * and the QoS 2 packet ids awaiting PUBREL. Routing looks the topic up in a
+ * trie of every subscription filter (the library's, shared with the engine)
+ * and delivers each message once per session, at the highest matching QoS. Retained messages are kept
  * in a flat array by topic.
  */
 #include <stdlib.h>
@@ -166,10 +166,12 @@ static brk_session_t *sess_create(broker_t *b, const char *id, size_t len)
 }
 
 /* Drop everything a session holds but keep it in the table. */
-static void sess_clear(brk_session_t *s)
+static void sess_clear(broker_t *b, brk_session_t *s)
 {
-    for (uint32_t i = 0; i < s->nsubs; i++)
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        (void)mqr__trie_remove(&b->subs, s->subs[i].filter, s->subs[i].len, s);
         free(s->subs[i].filter);
+    }
     for (uint32_t i = 0; i < s->ninfl; i++)
         brk_msg_unref(s->infl[i].msg);
     for (uint32_t i = 0; i < s->nqueue; i++)
@@ -193,7 +195,7 @@ static void sess_destroy(broker_t *b, brk_session_t *s)
         pp = &(*pp)->hnext;
     *pp = s->hnext;
     b->nsessions--;
-    sess_clear(s);
+    sess_clear(b, s);
     free(s->username);
     free(s->clientid);
     free(s);
@@ -365,39 +367,91 @@ static int is_events_topic(const char *t, size_t len)
     return len >= 7 && memcmp(t, "$events", 7) == 0 && (len == 7 || t[7] == '/');
 }
 
-/* Deliver `m` to every session with a matching subscription. Returns how
- * many sessions it went to. */
+/* Routing state while the trie is walked: the distinct sessions found. */
+typedef struct route_ctx {
+    broker_t *b;
+    brk_session_t **found;
+    size_t n, cap;
+    brk_session_t *stack[64];
+    int oom;
+} route_ctx_t;
+
+static void route_visit(void *ud, void *item)
+{
+    route_ctx_t *r = ud;
+    brk_session_t *s = item;
+    if (s->route_mark == r->b->route_gen)
+        return;
+    s->route_mark = r->b->route_gen;
+    if (r->n == r->cap) {
+        size_t nc = r->cap * 2;
+        brk_session_t **nf = malloc(nc * sizeof *nf);
+        if (nf == NULL) {
+            r->oom = 1;
+            return;
+        }
+        memcpy(nf, r->found, r->n * sizeof *nf);
+        if (r->found != r->stack)
+            free(r->found);
+        r->found = nf;
+        r->cap = nc;
+    }
+    r->found[r->n++] = s;
+}
+
+/* Deliver `m` to one session: once, at the highest QoS of its matching
+ * subscriptions. Returns 1 if it was delivered (or queued). */
+static int route_to(broker_t *b, brk_session_t *s, brk_msg_t *m)
+{
+    int best = -1, retain = 0, no_local_hit = 0;
+    for (uint32_t k = 0; k < s->nsubs; k++) {
+        brk_sub_t *sub = &s->subs[k];
+        if (!mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
+            continue;
+        if (sub->no_local && s->clientid_len == m->from_cid_len &&
+            memcmp(s->clientid, m->from_clientid, m->from_cid_len) == 0) {
+            no_local_hit = 1;
+            continue;
+        }
+        if ((int)sub->qos > best)
+            best = sub->qos;
+        if (sub->rap)
+            retain = m->retain;
+    }
+    if (best < 0) {
+        if (no_local_hit)
+            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, m->qos, "no_local");
+        return 0;
+    }
+    if (!brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
+        return 0;
+    deliver(b, s, m, best < m->qos ? best : m->qos, retain);
+    return 1;
+}
+
+/*
+ * Deliver `m` to every session with a matching subscription. The trie of
+ * subscription filters gives the candidate sessions (each collected once);
+ * delivery happens after the walk, because delivering runs rules that may
+ * publish again (a nested route) or change subscriptions. Returns how many
+ * sessions the message went to.
+ */
 static size_t route(broker_t *b, brk_msg_t *m)
 {
+    route_ctx_t r;
+    memset(&r, 0, sizeof r);
+    r.b = b;
+    r.found = r.stack;
+    r.cap = sizeof r.stack / sizeof r.stack[0];
+    b->route_gen++;
+    int rc = mqr__trie_match(&b->subs, &b->walk, NULL, m->topic, m->topic_len, route_visit, &r);
+    if (rc != MQR_OK || r.oom)
+        brk_log(b, 0, "routing '%s': out of memory, some subscribers missed it", m->topic);
     size_t n = 0;
-    for (size_t i = 0; i < b->stab_size; i++) {
-        for (brk_session_t *s = b->stab[i]; s != NULL; s = s->hnext) {
-            int best = -1, retain = 0, no_local_hit = 0;
-            for (uint32_t k = 0; k < s->nsubs; k++) {
-                brk_sub_t *sub = &s->subs[k];
-                if (!mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
-                    continue;
-                if (sub->no_local && s->clientid_len == m->from_cid_len &&
-                    memcmp(s->clientid, m->from_clientid, m->from_cid_len) == 0) {
-                    no_local_hit = 1;
-                    continue;
-                }
-                if ((int)sub->qos > best)
-                    best = sub->qos;
-                if (sub->rap)
-                    retain = m->retain;
-            }
-            if (best < 0) {
-                if (no_local_hit)
-                    brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, m->qos, "no_local");
-                continue;
-            }
-            if (!brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
-                continue;
-            deliver(b, s, m, best < m->qos ? best : m->qos, retain);
-            n++;
-        }
-    }
+    for (size_t i = 0; i < r.n; i++)
+        n += (size_t)route_to(b, r.found[i], m);
+    if (r.found != r.stack)
+        free(r.found);
     return n;
 }
 
@@ -654,7 +708,7 @@ static brk_session_t *open_session(broker_t *b, brk_conn_t *c, const char *id, s
         disconnect(b, old, MQR_RC_SESSION_TAKEN_OVER, old->close_reason);
     }
     if (s != NULL && clean) {
-        sess_clear(s);
+        sess_clear(b, s);
         s->next_pid = 1;
     }
     *present = s != NULL && !clean;
@@ -915,7 +969,7 @@ static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
 
 /* Add or replace a subscription. Returns 1 if it is new, 0 if replaced,
  * -1 when out of memory. */
-static int sub_put(brk_session_t *s, const mqr_subscription_t *e, int qos)
+static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, int qos)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         brk_sub_t *sub = &s->subs[i];
@@ -934,6 +988,10 @@ static int sub_put(brk_session_t *s, const mqr_subscription_t *e, int qos)
         return -1;
     memcpy(sub->filter, e->filter.ptr, e->filter.len);
     sub->filter[e->filter.len] = 0;
+    if (mqr__trie_insert(&b->subs, sub->filter, e->filter.len, s) != MQR_OK) {
+        free(sub->filter);
+        return -1;
+    }
     sub->len = (uint16_t)e->filter.len;
     sub->qos = (uint8_t)qos;
     sub->no_local = e->no_local;
@@ -975,7 +1033,7 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
                     (int)e.filter.len, e.filter.ptr);
         } else {
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 1);
-            int added = sub_put(s, &e, qos);
+            int added = sub_put(b, s, &e, qos);
             code = added < 0 ? 0x80 : qos;
             if (added >= 0)
                 brk_log(b, 1, "client '%s' subscribed to '%.*s' (QoS %d)", s->clientid,
@@ -1047,6 +1105,7 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
         int found = 0;
         for (uint32_t i = 0; i < s->nsubs; i++) {
             if (s->subs[i].len == f.len && memcmp(s->subs[i].filter, f.ptr, f.len) == 0) {
+                (void)mqr__trie_remove(&b->subs, s->subs[i].filter, s->subs[i].len, s);
                 free(s->subs[i].filter);
                 s->subs[i] = s->subs[--s->nsubs];
                 found = 1;
@@ -1281,6 +1340,8 @@ void brk_mqtt_free(broker_t *b)
     free(b->stab);
     b->stab = NULL;
     b->stab_size = 0;
+    mqr__trie_walk_free(&b->walk, NULL);
+    mqr__trie_free(&b->subs);
     for (size_t i = 0; i < b->retained.count; i++)
         brk_msg_unref(b->retained.items[i]);
     free(b->retained.items);
