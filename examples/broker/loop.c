@@ -321,6 +321,16 @@ static void read_conn(broker_t *b, brk_conn_t *c)
 {
     ssize_t n = read(c->w.fd, b->rbuf, BRK_RBUF_SIZE);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (c->state == BRK_CS_NEW && c->in_len >= 2 && (c->in[0] >> 4) == MQR_PKT_CONNECT) {
+            /* closed inside a CONNECT: a malformed CONNECT (decision D2) */
+            mqr_diag_t d;
+            mqr_diag_clear(&d);
+            d.reason_code = MQR_RC_MALFORMED_PACKET;
+            snprintf(d.message, sizeof d.message,
+                     "CONNECT: connection closed after %zu of its bytes", c->in_len);
+            brk_mqtt_decode_error(b, c, MQR_EMALFORMED, &d, c->in, c->in_len);
+            return;
+        }
         brk_conn_close(b, c, "tcp_closed");
         return;
     }

@@ -295,3 +295,19 @@ def test_unsubscribe(broker):
     pub.send(publish_bytes("u/1", "gone"))
     with pytest.raises(Exception):
         r.read_packet(timeout=0.3)
+
+
+def test_connection_closed_inside_connect_is_reported(broker, events):
+    r = Raw(broker.port)
+    r.send(connect_bytes(clientid="halfway", level=4)[:12])
+    time.sleep(0.1)
+    r.close()
+    ev = events.next_json()
+    assert ev["reason_code"] == "malformed_packet"
+
+
+def test_connection_closed_before_any_byte_is_no_event(broker, events):
+    Raw(broker.port).close()
+    r, _ = raw_connect(broker.port, clientid="after-nothing")
+    ev = events.next_json()
+    assert ev["clientid"] == "after-nothing"
