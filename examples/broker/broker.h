@@ -162,6 +162,8 @@ typedef struct brk_session {
     uint16_t next_pid;
     uint32_t expiry_s;         /* 0xFFFFFFFF: never */
     uint32_t route_mark;       /* last routing round that collected it */
+    brk_msg_t *will;           /* a delayed will (MQTT 5 Will-Delay-Interval) */
+    int64_t will_at;           /* monotonic ms when it is published */
     int64_t expire_at;         /* monotonic ms while offline; 0 while online */
     brk_conn_t *conn;          /* NULL while offline */
     char *username;            /* of the last connection, for events and ACL */
@@ -202,6 +204,7 @@ struct brk_conn {
     brk_session_t *sess;
     char *username;          /* NULL: none */
     brk_msg_t *will;
+    uint32_t will_delay_s;   /* MQTT 5 Will-Delay-Interval */
     mqr_sockaddr_t peer, sock;
     char peername[MQR_ADDR_TEXT_MAX];
     const char *close_reason; /* client.disconnected reason */

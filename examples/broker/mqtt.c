@@ -35,9 +35,10 @@ void brk_msg_unref(brk_msg_t *m)
         free(m);
 }
 
-/* Copy the properties of an incoming PUBLISH that travel to subscribers
- * (everything but Topic-Alias and Subscription-Identifier) into out, which
- * has props->len bytes. Returns the length written. */
+/* Copy the properties of an incoming PUBLISH or a will that travel to
+ * subscribers (those a PUBLISH may carry except Topic-Alias and
+ * Subscription-Identifier) into out, which has props->len bytes. Returns the
+ * length written. */
 static size_t forward_props(const mqr_props_t *props, uint8_t *out)
 {
     mqr_packet_iter_t it;
@@ -45,10 +46,19 @@ static size_t forward_props(const mqr_props_t *props, uint8_t *out)
     size_t len = 0;
     mqr_packet_iter_props(&it, props);
     while (mqr_packet_prop_next(&it, &pr)) {
-        if (pr.id == MQR_PROP_TOPIC_ALIAS || pr.id == MQR_PROP_SUBSCRIPTION_IDENTIFIER)
-            continue;
-        if (mqr_packet_prop_add(out, props->len, &len, &pr) != MQR_OK)
+        switch (pr.id) {
+        case MQR_PROP_PAYLOAD_FORMAT_INDICATOR:
+        case MQR_PROP_MESSAGE_EXPIRY_INTERVAL:
+        case MQR_PROP_CONTENT_TYPE:
+        case MQR_PROP_RESPONSE_TOPIC:
+        case MQR_PROP_CORRELATION_DATA:
+        case MQR_PROP_USER_PROPERTY:
+            if (mqr_packet_prop_add(out, props->len, &len, &pr) != MQR_OK)
+                return len;
             break;
+        default:
+            break;
+        }
     }
     return len;
 }
@@ -188,8 +198,19 @@ static void sess_clear(broker_t *b, brk_session_t *s)
     s->nrx2 = s->caprx2 = 0;
 }
 
+static size_t publish_msg(broker_t *b, brk_conn_t *from, brk_msg_t *m, const char *rule_id,
+                          int direct);
+
+/* Remove a session. A will still delayed is published now: the session's
+ * end ends the delay (MQTT 5 3.1.3.2.2). */
 static void sess_destroy(broker_t *b, brk_session_t *s)
 {
+    if (s->will != NULL) {
+        brk_msg_t *w = s->will;
+        s->will = NULL;
+        publish_msg(b, NULL, w, NULL, 0);
+        brk_msg_unref(w);
+    }
     brk_session_t **pp = &b->stab[hash_id(s->clientid, s->clientid_len) % b->stab_size];
     while (*pp != s)
         pp = &(*pp)->hnext;
@@ -794,6 +815,9 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, "out of memory storing the will");
             return;
         }
+        if (c->proto_ver == MQR_PROTO_V5)
+            (void)mqr_packet_prop_get_int(&p->will_props, MQR_PROP_WILL_DELAY_INTERVAL,
+                                          &c->will_delay_s);
     }
     int present = 0;
     brk_session_t *s = open_session(b, c, id, idlen, p->clean_start, &present, &why);
@@ -810,6 +834,10 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     s->expiry_s = expiry;
     s->expire_at = 0;
     s->conn = c;
+    if (s->will != NULL) { /* back before the will delay ended: no will */
+        brk_msg_unref(s->will);
+        s->will = NULL;
+    }
     free(s->username);
     s->username = user;
     c->username = user ? brk_strdup(user) : NULL;
@@ -1292,6 +1320,15 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
     c->sess = NULL;
     if (s != NULL && s->conn == c) {
         s->conn = NULL;
+        if (will != NULL && c->will_delay_s > 0 && s->expiry_s > 0) {
+            /* delayed: published when the delay or the session ends first */
+            uint32_t d = c->will_delay_s < s->expiry_s ? c->will_delay_s : s->expiry_s;
+            if (s->will != NULL)
+                brk_msg_unref(s->will);
+            s->will = will;
+            s->will_at = brk_mono_ms() + (int64_t)d * 1000;
+            will = NULL;
+        }
         if (s->expiry_s == 0)
             sess_destroy(b, s);
         else if (s->expiry_s != NEVER_EXPIRE)
@@ -1324,6 +1361,12 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
         brk_session_t *snx;
         for (brk_session_t *s = b->stab[i]; s != NULL; s = snx) {
             snx = s->hnext;
+            if (s->will != NULL && s->conn == NULL && now >= s->will_at) {
+                brk_msg_t *w = s->will;
+                s->will = NULL;
+                publish_msg(b, NULL, w, NULL, 0);
+                brk_msg_unref(w);
+            }
             if (s->conn == NULL && s->expire_at != 0 && now >= s->expire_at)
                 sess_destroy(b, s);
         }
@@ -1334,6 +1377,10 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
 void brk_mqtt_free(broker_t *b)
 {
     for (size_t i = 0; i < b->stab_size; i++) {
+        for (brk_session_t *s = b->stab[i]; s != NULL; s = s->hnext) {
+            brk_msg_unref(s->will); /* shutting down: nobody is left to receive it */
+            s->will = NULL;
+        }
         while (b->stab[i] != NULL)
             sess_destroy(b, b->stab[i]);
     }
