@@ -29,6 +29,7 @@
 #define BRK_CONNECT_TIMEOUT_MS 10000     /* a socket must send CONNECT within this */
 #define BRK_MAX_LISTENERS 8
 #define BRK_MAX_ENGINE_FDS 256
+#define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
 
 /* Listener of a connection or the kind of a watched descriptor. */
 #define BRK_W_LISTENER 1

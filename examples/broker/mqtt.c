@@ -342,7 +342,10 @@ static void deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
 {
     int online = s->conn != NULL && s->conn->state == BRK_CS_CONNECTED;
     if (online && qos == 0) {
-        (void)send_publish(b, s, m, 0, retain, 0, 0);
+        if (s->conn->out_len > BRK_MAX_OUT_QOS0) /* a consumer that does not keep up */
+            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, 0, "queue_full");
+        else
+            (void)send_publish(b, s, m, 0, retain, 0, 0);
         return;
     }
     if (!online && qos == 0) {
