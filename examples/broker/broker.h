@@ -282,8 +282,7 @@ int brk_acl_allows(broker_t *b, const char *username, const char *topic, size_t 
 void brk_auth_free(broker_t *b);
 
 /* ---- mqtt.c ------------------------------------------------------------------------- */
-void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p, const uint8_t *raw,
-                     size_t raw_len);
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
 void brk_mqtt_decode_error(broker_t *b, brk_conn_t *c, int status, const mqr_diag_t *diag,
                            const uint8_t *buf, size_t len);
 void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c);

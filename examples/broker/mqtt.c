@@ -119,6 +119,7 @@ static size_t hash_id(const char *s, size_t len)
     return (size_t)h;
 }
 
+/* The session of client id `id`, or NULL. */
 static brk_session_t *sess_find(broker_t *b, const char *id, size_t len)
 {
     if (b->stab_size == 0)
@@ -130,6 +131,7 @@ static brk_session_t *sess_find(broker_t *b, const char *id, size_t len)
     return NULL;
 }
 
+/* Double the session hash table (rehashing every chain). 0 or -1. */
 static int stab_grow(broker_t *b)
 {
     size_t n = b->stab_size ? b->stab_size * 2 : 1024;
@@ -152,6 +154,7 @@ static int stab_grow(broker_t *b)
     return 0;
 }
 
+/* A new empty session for `id` in the table, or NULL when out of memory. */
 static brk_session_t *sess_create(broker_t *b, const char *id, size_t len)
 {
     if (b->nsessions + 1 > b->stab_size && stab_grow(b) != 0)
@@ -238,6 +241,8 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
+/* Send a packet without payload: PUBACK/PUBREC/PUBREL/PUBCOMP with `pid`,
+ * PINGRESP, or DISCONNECT; `rc` is the reason code (0: the short form). */
 static void send_simple(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc)
 {
     mqr_packet_t p;
@@ -294,6 +299,7 @@ static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, in
     return rc;
 }
 
+/* The next packet id not in flight on `s` (1..65535, wrapping). */
 static uint16_t next_pid(brk_session_t *s)
 {
     for (;;) {
@@ -308,6 +314,8 @@ static uint16_t next_pid(brk_session_t *s)
     }
 }
 
+/* How many QoS 1/2 messages may be in flight: max_inflight, or less when the
+ * client's Receive-Maximum says so. */
 static uint32_t inflight_limit(broker_t *b, brk_session_t *s)
 {
     uint32_t lim = b->cfg.max_inflight;
@@ -479,6 +487,7 @@ static size_t route(broker_t *b, brk_msg_t *m)
     return n;
 }
 
+/* Set, replace or (empty payload) clear the retained message of m's topic. */
 static void retain_store(broker_t *b, brk_msg_t *m)
 {
     brk_retained_t *r = &b->retained;
@@ -630,6 +639,8 @@ static void refuse(broker_t *b, brk_conn_t *c, const mqr_packet_t *p, int rc, co
     brk_conn_close(b, c, NULL);
 }
 
+/* The connection rate limit: a token bucket refilled at connection_rate per
+ * second, holding at most one second's worth. 1 when a token was taken. */
 static int rate_ok(broker_t *b)
 {
     if (b->cfg.connection_rate == 0)
@@ -763,6 +774,9 @@ static void resume(broker_t *b, brk_session_t *s)
     drain(b, s);
 }
 
+/* CONNECT: the checks in order (precheck, authentication, will), then the
+ * session, client.connected, the CONNACK, client.connack, and the resent
+ * and queued messages of a resumed session. */
 static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     const mqr_pkt_connect_t *p = &pk->connect;
@@ -869,6 +883,9 @@ static int rx2_has(brk_session_t *s, uint16_t pid)
     return 0;
 }
 
+/* PUBLISH from a client: refuse what the broker does not offer (topic
+ * aliases, QoS above max_qos, retain when off), check the ACL, route it,
+ * then acknowledge (PUBACK, or PUBREC keeping the id until PUBREL). */
 static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     const mqr_pkt_publish_t *p = &pk->publish;
@@ -941,6 +958,8 @@ static void inflight_done(broker_t *b, brk_session_t *s, int i, int acked)
     drain(b, s);
 }
 
+/* PUBACK, PUBREC, PUBREL and PUBCOMP: advance the QoS 1/2 handshakes in
+ * both directions. */
 static void handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1031,6 +1050,9 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
     return 1;
 }
 
+/* SUBSCRIBE: a code per filter ($events and ACL refusals, shared
+ * subscriptions unsupported, QoS capped at max_qos), the SUBACK, then the
+ * events and retained messages of the granted filters. */
 static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1118,6 +1140,7 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         free(codes);
 }
 
+/* UNSUBSCRIBE: remove each filter; UNSUBACK with a code per filter (5). */
 static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1164,6 +1187,8 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
 
 /* ---- dispatch -------------------------------------------------------------------------- */
 
+/* DISCONNECT: drop the will unless 0x04 asks for it, take a new session
+ * expiry (not from 0 to non-zero: protocol error), close. */
 static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     int rc = pk->disconnect.reason_code;
@@ -1184,12 +1209,10 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
     brk_conn_close(b, c, "normal");
 }
 
-/* Handle one decoded packet of connection `c`. `raw` is its wire bytes. */
-void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p, const uint8_t *raw,
-                     size_t raw_len)
+/* Handle one decoded packet of connection `c`: CONNECT first, then the
+ * packets of a connected client. */
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
 {
-    (void)raw;
-    (void)raw_len;
     if (c->state == BRK_CS_NEW) {
         if (p->type == MQR_PKT_CONNECT) {
             handle_connect(b, c, p);
