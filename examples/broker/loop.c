@@ -311,7 +311,7 @@ static size_t handle_bytes(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_
             return len;
         }
         c->last_rx = brk_mono_ms();
-        brk_mqtt_packet(b, c, &p, buf + pos, sz);
+        brk_mqtt_packet(b, c, &p);
         pos += sz;
     }
     return pos;

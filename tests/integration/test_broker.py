@@ -394,3 +394,12 @@ def test_sigterm_flushes_http_queue():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_sample_configuration_file_runs_the_default_rule():
+    sample = os.path.join(__import__("broker_util").ROOT, "examples", "broker", "mqttrule-broker.conf")
+    with Broker("-c", sample) as b:
+        sub = EventSubscriber(b.port)
+        r, ack = raw_connect(b.port, level=5, clientid="conn", username="u_emqx")
+        ev = sub.next_json()
+        assert (ev["clientid"], ev["username"], ev["reason_code"]) == ("conn", "u_emqx", "success")
