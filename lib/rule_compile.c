@@ -20,9 +20,8 @@
  * header struct. Names and strings are copied into the arena as they are
  * read. Any failure frees everything.
  *
- * Accepted superset: AND, OR, NOT and IN may appear in any expression (also
- * in SELECT fields and function arguments), where rulesql accepts them only
- * in conditions.
+ * As in rulesql, AND, OR, NOT and IN belong to conditions (WHERE, INCASE,
+ * WHEN); a SELECT field, an argument or a list item cannot use them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +54,7 @@ typedef struct cst {
     uint32_t depth;
     uint32_t max_depth;
     uint32_t where_start; /* the first node of WHERE (nodes are emitted in order) */
+    int cond;             /* 1 where a condition may stand (WHERE, INCASE, WHEN) */
 } cst_t;
 
 /* Append one element to vector k; MQR_OK and its index, or MQR_ENOMEM. */
@@ -289,6 +289,18 @@ static int binary_node(cst_t *c, uint8_t op, uint8_t sub, uint32_t a, uint32_t b
 /* ---- expressions ------------------------------------------------------------------- */
 static int parse_expr(cst_t *c, uint32_t *out);
 
+/* Parse an expression where conditions (AND, OR, NOT, IN) are allowed
+ * (cond 1: WHERE, INCASE, WHEN) or not (cond 0: fields, arguments, lists,
+ * CASE values), as rulesql's grammar has it. Parentheses keep the mode. */
+static int parse_in(cst_t *c, int cond, uint32_t *out)
+{
+    int saved = c->cond;
+    c->cond = cond;
+    int rc = parse_expr(c, out);
+    c->cond = saved;
+    return rc;
+}
+
 static int enter(cst_t *c)
 {
     if (++c->depth > c->max_depth)
@@ -343,8 +355,10 @@ static int parse_index(cst_t *c, mqr__rstep_t *st)
         st->v = (int32_t)i;
         rc = advance(c);
     } else if (c->tok.kind == TK_NAME || c->tok.kind == TK_QNAME) {
-        uint32_t n;
-        rc = parse_path_expr(c, &n);
+        uint32_t n = 0;
+        if ((rc = enter(c)) == MQR_OK)
+            rc = parse_path_expr(c, &n);
+        c->depth--;
         st->kind = STEP_EXPR;
         st->v = (int32_t)n;
     } else {
@@ -485,7 +499,7 @@ static int parse_expr_list(cst_t *c, nlist_t *l, uint32_t close, const char *wha
     if (!(allow_empty && c->tok.kind == close)) {
         for (;;) {
             uint32_t a;
-            if ((rc = parse_expr(c, &a)) != MQR_OK || (rc = nl_push(c, l, a)) != MQR_OK)
+            if ((rc = parse_in(c, 0, &a)) != MQR_OK || (rc = nl_push(c, l, a)) != MQR_OK)
                 return rc;
             if (c->tok.kind != TK_COMMA)
                 break;
@@ -726,7 +740,7 @@ static int parse_cmp(cst_t *c, uint32_t *out)
                            "comparisons do not chain: put one in parentheses");
         return MQR_OK;
     }
-    if (c->tok.kind != TK_IN && c->tok.kind != TK_NOT)
+    if ((c->tok.kind != TK_IN && c->tok.kind != TK_NOT) || !c->cond)
         return MQR_OK;
     uint32_t off = c->tok.off;
     uint8_t negated = 0;
@@ -775,10 +789,33 @@ static int parse_and(cst_t *c, uint32_t *out)
     return rc;
 }
 
-/* expr = and { "OR" and }   (the whole precedence ladder; depth-limited) */
+static int is_cond_word(uint32_t kind)
+{
+    return kind == TK_AND || kind == TK_OR || kind == TK_NOT || kind == TK_IN;
+}
+
+static int cond_not_here(cst_t *c)
+{
+    return err_tok(c, MQR_ESYNTAX, &c->tok,
+                   "%s is only allowed in WHERE, INCASE and WHEN conditions "
+                   "(use CASE WHEN ... THEN true ELSE false END)",
+                   mqr__rule_tok_name(c->tok.kind));
+}
+
+/* condition = and { "OR" and }        (cond mode)
+ * expr_or_cmp = add [ CMP_OP add ]     (otherwise)
+ * The whole precedence ladder; depth-limited. */
 static int parse_expr(cst_t *c, uint32_t *out)
 {
     int rc = enter(c);
+    if (rc == MQR_OK && !c->cond) {
+        if (c->tok.kind == TK_NOT)
+            rc = cond_not_here(c);
+        else if ((rc = parse_cmp(c, out)) == MQR_OK && is_cond_word(c->tok.kind))
+            rc = cond_not_here(c);
+        c->depth--;
+        return rc;
+    }
     while (rc == MQR_OK) {
         rc = parse_and(c, out);
         while (rc == MQR_OK && c->tok.kind == TK_OR) {
@@ -806,15 +843,15 @@ static int parse_case(cst_t *c, uint32_t *out)
     if (rc == MQR_OK && c->tok.kind != TK_WHEN) {
         uint32_t s;
         flags |= CASEF_SUBJECT;
-        if ((rc = parse_expr(c, &s)) == MQR_OK)
+        if ((rc = parse_in(c, 0, &s)) == MQR_OK)
             rc = nl_push(c, &kids, s);
     }
     if (rc == MQR_OK && c->tok.kind != TK_WHEN)
         rc = expected(c, "'WHEN'");
     while (rc == MQR_OK && c->tok.kind == TK_WHEN) {
         uint32_t w, t;
-        if ((rc = advance(c)) != MQR_OK || (rc = parse_expr(c, &w)) != MQR_OK ||
-            (rc = expect(c, TK_THEN, "'THEN'")) != MQR_OK || (rc = parse_expr(c, &t)) != MQR_OK)
+        if ((rc = advance(c)) != MQR_OK || (rc = parse_in(c, 1, &w)) != MQR_OK ||
+            (rc = expect(c, TK_THEN, "'THEN'")) != MQR_OK || (rc = parse_in(c, 0, &t)) != MQR_OK)
             break;
         if ((rc = nl_push(c, &kids, w)) == MQR_OK)
             rc = nl_push(c, &kids, t);
@@ -822,7 +859,7 @@ static int parse_case(cst_t *c, uint32_t *out)
     if (rc == MQR_OK && c->tok.kind == TK_ELSE) {
         uint32_t e;
         flags |= CASEF_ELSE;
-        if ((rc = advance(c)) == MQR_OK && (rc = parse_expr(c, &e)) == MQR_OK)
+        if ((rc = advance(c)) == MQR_OK && (rc = parse_in(c, 0, &e)) == MQR_OK)
             rc = nl_push(c, &kids, e);
     }
     if (rc == MQR_OK)
@@ -890,7 +927,7 @@ static int parse_field(cst_t *c, int kind)
         return rc == MQR_OK ? vpush(c, kind, &f, NULL) : rc;
     }
     uint32_t start = c->tok.off;
-    if ((rc = parse_expr(c, &f.expr)) != MQR_OK)
+    if ((rc = parse_in(c, 0, &f.expr)) != MQR_OK)
         return rc;
     uint32_t end = c->prev_end;
     int has_as = 0;
@@ -1005,7 +1042,7 @@ static int parse_statement(cst_t *c)
                 return rc;
         }
         if (c->tok.kind == TK_INCASE) {
-            if ((rc = advance(c)) != MQR_OK || (rc = parse_expr(c, &r->incase)) != MQR_OK)
+            if ((rc = advance(c)) != MQR_OK || (rc = parse_in(c, 1, &r->incase)) != MQR_OK)
                 return rc;
         }
     } else {
@@ -1019,7 +1056,7 @@ static int parse_statement(cst_t *c)
     c->where_start = c->v[V_NODES].n;
     if (accept(c, TK_WHERE, &rc)) {
         has_where = 1;
-        if (rc != MQR_OK || (rc = parse_expr(c, &r->where)) != MQR_OK)
+        if (rc != MQR_OK || (rc = parse_in(c, 1, &r->where)) != MQR_OK)
             return rc;
     }
     if (rc != MQR_OK)
@@ -1320,6 +1357,8 @@ static int rule_new(const mqr_rule_options_t *o, mqr_rule_t **out, mqr_diag_t *d
     r->max_steps = o->max_steps ? o->max_steps : MQR_RULE_DEFAULT_MAX_STEPS;
     r->max_output = o->max_output ? o->max_output : MQR_RULE_DEFAULT_MAX_OUTPUT;
     r->max_depth = o->max_depth ? o->max_depth : MQR_RULE_DEFAULT_MAX_DEPTH;
+    if (r->max_depth > MQR_RULE_MAX_DEPTH_CAP)
+        r->max_depth = MQR_RULE_MAX_DEPTH_CAP; /* the parser and evaluator recurse */
     r->rng_seed = o->rng_seed ? o->rng_seed : UINT64_C(0x9e3779b97f4a7c15);
     r->clock = o->clock;
     r->clock_ud = o->clock_ud;
