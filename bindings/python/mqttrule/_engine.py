@@ -418,4 +418,5 @@ class Engine:
         self.close()
 
     def __del__(self):
-        self.close()
+        if "_columns" in self.__dict__:  # __init__ got far enough to own memory
+            self.close()

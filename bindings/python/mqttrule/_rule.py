@@ -146,4 +146,5 @@ class Rule:
         self.close()
 
     def __del__(self):
-        self.close()
+        if "_columns" in self.__dict__:  # __init__ got far enough to own memory
+            self.close()
