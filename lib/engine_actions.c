@@ -33,7 +33,7 @@
 #define END_DROPPED 2
 #define END_PENDING 3
 
-/* ---- accounting ---------------------------------------------------------------- */
+/* ---- accounting ------------------------------------------------------------------------------ */
 
 static void account(mqr__action_t *a, int end, int32_t reason)
 {
@@ -89,7 +89,7 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
     }
 }
 
-/* ---- rendering helpers ------------------------------------------------------------ */
+/* ---- rendering helpers ----------------------------------------------------------------------- */
 
 static uint32_t tpl_flags(const mqr_engine_t *e)
 {
@@ -150,7 +150,7 @@ static int value_true(const mqr_value_t *v)
     return v->type == MQR_VAL_STRING && text_is(v->u.s, v->len, "true");
 }
 
-/* ---- republish ----------------------------------------------------------------------- */
+/* ---- republish ------------------------------------------------------------------------------- */
 
 /* The user properties: an object of values rendered as text, or an array of
  * {"key": k, "value": v}. Anything else gives none. */
@@ -261,6 +261,10 @@ static int qos_value(mqr_arena_t *arena, const mqr__action_t *a, const mqr_value
     return MQR_OK;
 }
 
+/* Render the republished message from `out` and hand it to the host's
+ * publisher. A trigger that this action's rule republished itself is refused
+ * (§9.1); rendering errors, an invalid topic, a bad QoS or a refusing
+ * publisher end as failed. Returns END_*. */
 static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                          const mqr_value_t *out)
 {
@@ -312,8 +316,13 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     return e->opts.publish(e->opts.publish_ud, &m) == MQR_OK ? END_SUCCESS : END_FAILED;
 }
 
-/* ---- http ----------------------------------------------------------------------------- */
+/* ---- http ------------------------------------------------------------------------------------ */
 
+/* Render path, headers and body into the arena and queue the request. A
+ * rendered header with CR, LF or NUL is left out and counted. Returns
+ * END_PENDING once the client accepted the message (http_done ends it, maybe
+ * already: a full queue drops it before mqr_http_submit returns), END_FAILED
+ * for a rendering error or a refused request. */
 static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                     const mqr_value_t *out)
 {
@@ -363,8 +372,9 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     return END_FAILED;
 }
 
-/* ---- callback ----------------------------------------------------------------------------- */
+/* ---- callback -------------------------------------------------------------------------------- */
 
+/* Hand the output, as JSON and as a value, to the user's function. */
 static int callback_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                         const mqr_value_t *out)
 {
@@ -743,7 +753,7 @@ int mqr_engine_action_test(mqr_engine_t *e, uint32_t action_id, uint32_t timeout
     return MQR_ENOTFOUND;
 }
 
-/* ---- the host loop -------------------------------------------------------------------------- */
+/* ---- the host loop --------------------------------------------------------------------------- */
 
 size_t mqr_engine_fds(const mqr_engine_t *e, mqr_http_fd_t *out, size_t cap)
 {

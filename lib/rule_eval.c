@@ -223,7 +223,7 @@ static const mqr_value_t *lookup(const ev_t *e, const char *k, size_t kl, uint32
  * anything missing is undefined. */
 static int step_read(ev_t *e, const mqr__rstep_t *st, mqr_value_t *cur)
 {
-    if (is_plain_str(cur) || (cur->type == MQR_VAL_STRING && st->kind != STEP_KEY)) {
+    if (cur->type == MQR_VAL_STRING) {
         mqr_value_t d;
         int rc = json_decode(e, cur->u.s, cur->len, &d);
         if (rc == MQR_ENOMEM)
@@ -531,6 +531,13 @@ static int want_bool(ev_t *e, const char *what, const mqr_value_t *v)
 }
 
 /* ---- calls, lists, CASE, IN --------------------------------------------------------- */
+
+/* The child list of node n (NULL when it has none: the rule may have no
+ * child lists at all). */
+static const uint32_t *kids_of(const mqr_rule_t *r, const mqr__rn_t *n)
+{
+    return n->n ? r->kids + n->b : NULL;
+}
 static int eval_call(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
     const mqr__func_t *f = e->r->funcs[n->a];
@@ -541,7 +548,7 @@ static int eval_call(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
         if (!args)
             return ev_nomem(e);
     }
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     for (uint32_t i = 0; i < n->n; i++) {
         int rc = eval(e, k[i], &args[i]);
         if (rc != MQR_OK)
@@ -559,7 +566,7 @@ static int eval_list(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
     if (mqr_value_array_new(e->arena, n->n, out) != MQR_OK)
         return ev_nomem(e);
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     for (uint32_t i = 0; i < n->n; i++) {
         mqr_value_t v;
         int rc = eval(e, k[i], &v);
@@ -576,7 +583,7 @@ static int eval_list(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
  * exact match. No match and no ELSE: undefined. */
 static int eval_case(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     uint32_t i = 0, end = n->n - ((n->sub & CASEF_ELSE) ? 1u : 0u);
     mqr_value_t subj, w;
     int rc;
@@ -602,7 +609,7 @@ static int eval_case(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 /* x IN (...) is true iff x exactly equals an item (§6.6); NOT IN negates (D6). */
 static int eval_in(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     mqr_value_t x, v;
     int rc = eval(e, k[0], &x);
     int found = 0;
@@ -1116,10 +1123,10 @@ static void render_json(const mqr_rule_t *rule, const mqr_value_t *v, uint32_t j
     }
     for (uint32_t i = 0; i < v->len; i++) {
         const mqr_value_t *k = &rule->keyjson[i];
-        mqr__sbuf_append(sb, k->u.s, k->len);
+        mqr__sbuf_put(sb, k->u.s, k->len);
         mqr__json_write(sb, &v->u.members[i].value, jflags);
     }
-    mqr__sbuf_putc(sb, '}');
+    mqr__sbuf_put1(sb, '}');
 }
 
 int mqr_rule_eval_json(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,

@@ -34,9 +34,10 @@ static int print_output(void *ud, const char *rule_id, const char *json, size_t 
 
 /* A v3.1.1 CONNECT from client "sensor-1" with user name "alice". */
 static const uint8_t connect_bytes[] = {
-    0x10, 0x1b, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x82, 0x00, 0x3c, /* header, flags, keepalive */
-    0x00, 0x08, 's', 'e', 'n', 's', 'o', 'r', '-', '1',                  /* client id */
-    0x00, 0x05, 'a', 'l', 'i', 'c', 'e',                                 /* user name */
+    0x10, 0x1b,                                             /* CONNECT, 27 bytes follow */
+    0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x82, 0x00, 0x3c, /* 3.1.1, flags, keepalive */
+    0x00, 0x08, 's', 'e', 'n', 's', 'o', 'r', '-', '1',     /* client id */
+    0x00, 0x05, 'a', 'l', 'i', 'c', 'e',                    /* user name */
 };
 
 int main(int argc, char **argv)

@@ -37,6 +37,7 @@ extern "C" {
 #define MQR_RULE_DEFAULT_MAX_STEPS 1000000u    /* evaluation steps per evaluation */
 #define MQR_RULE_DEFAULT_MAX_OUTPUT 1048576u   /* bytes of JSON per evaluation */
 #define MQR_RULE_MAX_DEPTH_CAP 1024u           /* larger max_depth values are lowered to it */
+#define MQR_RULE_MAX_TREE_DEPTH 2048u          /* expression tree depth, operator chains included */
 
 /* mqr_rule_options_t.flags */
 #define MQR_RULE_UNDEFINED_AS_NULL 0x01u /* D4: render undefined as JSON null */
@@ -95,6 +96,7 @@ MQR_API void mqr_rule_options_init(mqr_rule_options_t *opts);
  *                 topic, an invalid FROM topic filter, a FOREACH whose last
  *                 field is '*';
  *   MQR_ELIMIT    SQL longer than max_sql_len, nesting deeper than max_depth,
+ *                 an expression tree deeper than MQR_RULE_MAX_TREE_DEPTH,
  *                 a path of more than 32 steps, a call with more than 255
  *                 arguments, a range literal of more than 1000000 integers;
  *   MQR_ENOMEM    an allocation failed.

@@ -23,7 +23,7 @@
 #include "mqttrule.h"
 #include "test_packet_helpers.h"
 
-/* ---- a counting allocator that can fail the Nth allocation ------------------------ */
+/* ---- a counting allocator that can fail the Nth allocation ----------------------------------- */
 typedef struct counting {
     long allocs;     /* allocations and growing reallocs so far */
     long fail_at;    /* 1-based; 0: never */
@@ -140,7 +140,7 @@ static uint32_t emit_msg(mqr_engine_t *e, const char *topic, const char *payload
     return fired;
 }
 
-/* ---- a recording callback ------------------------------------------------------------- */
+/* ---- a recording callback -------------------------------------------------------------------- */
 typedef struct rec {
     int calls;
     char rule[64];
@@ -173,7 +173,7 @@ static mqr_engine_t *engine_recording(uint32_t flags, const char *id, const char
     return e;
 }
 
-/* ---- matching --------------------------------------------------------------------------- */
+/* ---- matching -------------------------------------------------------------------------------- */
 
 Test(engine, event_topics_match_under_both_names_and_as_filters)
 {
@@ -263,7 +263,7 @@ Test(engine, rules_fire_in_creation_order)
     mqr_engine_destroy(e);
 }
 
-/* ---- lifecycle --------------------------------------------------------------------------- */
+/* ---- lifecycle ------------------------------------------------------------------------------- */
 
 Test(engine, rule_lifecycle)
 {
@@ -343,7 +343,7 @@ Test(engine, many_rules_add_and_remove)
     mqr_engine_destroy(e);
 }
 
-/* ---- metrics ------------------------------------------------------------------------------ */
+/* ---- metrics --------------------------------------------------------------------------------- */
 
 Test(engine, metrics_no_result_exception_and_passed)
 {
@@ -379,7 +379,7 @@ Test(engine, metrics_no_result_exception_and_passed)
     mqr_engine_destroy(e);
 }
 
-/* ---- callback action, columns, D4 ---------------------------------------------------------- */
+/* ---- callback action, columns, D4 ------------------------------------------------------------ */
 
 Test(engine, callback_gets_output_json_and_value_with_engine_columns)
 {
@@ -511,6 +511,7 @@ typedef struct pubs {
     mqr_engine_t *e;
     int calls;
     int reinject;            /* feed the message back as the broker would */
+    int reinject_status;     /* the first failing status of a re-emit */
     char topic[128];
     char payload[512];
     int32_t qos, retain, direct;
@@ -554,7 +555,9 @@ static int publish_cb(void *ud, const mqr_publish_msg_t *m)
         msg.direct_dispatch = m->direct_dispatch;
         msg.republish_by = m->rule_id;
         msg.republish_by_len = strlen(m->rule_id);
-        cr_assert_eq(mqr_engine_emit_message(p->e, &msg, NULL, NULL), MQR_OK);
+        int rc = mqr_engine_emit_message(p->e, &msg, NULL, NULL);
+        if (rc != MQR_OK)
+            p->reinject_status = rc;
     }
     return p->answer;
 }
@@ -700,6 +703,23 @@ Test(engine, republish_loop_protection_counts_the_match_once_more)
     cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
     cr_assert_eq(am.matched, 2u);
     cr_assert_eq(am.refused_recursive, 1u);
+    cr_assert_eq(p.reinject_status, MQR_OK);
+    mqr_engine_destroy(e);
+}
+
+Test(engine, mutual_republish_is_bounded_by_the_nesting_depth)
+{
+    pubs_t p = {.answer = MQR_OK, .reinject = 1};
+    mqr_engine_t *e = engine_pub(&p);
+    add_rule(e, "a", "SELECT * FROM \"x/#\"");
+    add_rule(e, "b", "SELECT * FROM \"y/#\"");
+    mqr_republish_config_t ca = {.topic = "y/1"}, cb = {.topic = "x/1"};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "a", &ca, NULL, NULL), MQR_OK);
+    cr_assert_eq(mqr_engine_action_add_republish(e, "b", &cb, NULL, NULL), MQR_OK);
+    emit_msg(e, "x/0", "");
+    cr_assert_eq(p.reinject_status, MQR_ELIMIT);
+    cr_assert_eq(metrics(e, "a").matched + metrics(e, "b").matched, MQR_ENGINE_MAX_DEPTH);
+    cr_assert_eq(p.calls, (int)MQR_ENGINE_MAX_DEPTH);
     mqr_engine_destroy(e);
 }
 
@@ -752,7 +772,7 @@ Test(engine, republish_without_publisher_fails)
     mqr_engine_destroy(e);
 }
 
-/* ---- nesting and state ------------------------------------------------------------------------- */
+/* ---- nesting and state ----------------------------------------------------------------------- */
 
 typedef struct nest {
     mqr_engine_t *e;
@@ -788,7 +808,7 @@ Test(engine, nested_emits_are_bounded_and_rules_are_frozen)
     mqr_engine_destroy(e);
 }
 
-/* ---- memory ------------------------------------------------------------------------------------ */
+/* ---- memory ---------------------------------------------------------------------------------- */
 
 Test(engine, warm_emit_makes_no_allocation)
 {
@@ -941,7 +961,7 @@ Test(engine, allocation_failure_at_every_step)
     cr_assert_gt(n, 50, "the scenario allocates (%ld allocations)", n);
 }
 
-/* ---- HTTP action without a server (the server cases are in the pytest suite) ----------- */
+/* ---- HTTP action without a server (the server cases are in the pytest suite) ----------------- */
 
 static mqr_http_action_config_t http_cfg(const char *url)
 {

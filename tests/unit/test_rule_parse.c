@@ -325,6 +325,24 @@ Test(rule_parse, structural_limits)
     const char *big = "SELECT [0..1000000] FROM t";
     cr_assert_eq(mqr_rule_compile(big, strlen(big), NULL, &r, &d), MQR_ELIMIT);
     cr_assert_str_eq(d.message, "line 1, column 8: range of more than 1000000 integers");
+    /* operator chains are parsed in loops but count for the tree depth:
+     * a + a + ... with k operators is k + 1 levels deep */
+    char *chain = malloc(4 * 2100 + 64);
+    for (int k = 2047; k <= 2048; k++) {
+        strcpy(chain, "SELECT a");
+        for (int i = 0; i < k; i++)
+            strcat(chain, " + a");
+        strcat(chain, " FROM t");
+        int rc = mqr_rule_compile(chain, strlen(chain), NULL, &r, &d);
+        if (k == 2047) {
+            cr_assert_eq(rc, MQR_OK, "%s", d.message);
+            mqr_rule_free(r);
+        } else {
+            cr_assert_eq(rc, MQR_ELIMIT);
+            cr_assert(strstr(d.message, "2049 levels deep") != NULL, "%s", d.message);
+        }
+    }
+    free(chain);
     /* max_depth above the cap is lowered to it */
     o.max_depth = 100000;
     char *deep = nested(MQR_RULE_MAX_DEPTH_CAP);
