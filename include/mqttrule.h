@@ -15,10 +15,8 @@
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
 #include "mqttrule/template.h"
-#include "mqttrule/reason.h"
-#include "mqttrule/event.h"
 #include "mqttrule/http.h"
-#include "mqttrule/json.h"
 #include "mqttrule/rule.h"
+#include "mqttrule/engine.h"
 
 #endif /* MQTTRULE_H */

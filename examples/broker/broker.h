@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * broker.h - the types shared by the files of mqttrule-broker, the
+ * single-threaded MQTT broker built on libmqttrule.
+ *
+ * Files: main.c (start-up, signals), config.c (flags and the configuration
+ * file), loop.c (epoll or poll, listener, socket I/O, timers), mqtt.c
+ * (the MQTT protocol: CONNECT decisions, sessions, routing, retained
+ * messages, wills), auth.c (password file, bans, ACL) and events.c (the seam
+ * to the rule engine: every event and message goes through it).
+ *
+ * Everything runs on one thread. A connection owns little memory while idle:
+ * its struct, and an input buffer only while a partial packet is pending (reads
+ * go into one shared buffer first).
+ */
+#ifndef MQR_BROKER_H
+#define MQR_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "mqttrule.h"
+#include "engine_int.h" /* the library's topic trie (mqttrule_internal) */
+
+/* ---- limits and defaults ----------------------------------------------------- */
+#define BRK_RBUF_SIZE (64u * 1024u)      /* the shared read buffer */
+#define BRK_CONNECT_TIMEOUT_MS 10000     /* a socket must send CONNECT within this */
+#define BRK_MAX_LISTENERS 8
+#define BRK_MAX_ENGINE_FDS 256
+#define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
+
+/* Listener of a connection or the kind of a watched descriptor. */
+#define BRK_W_LISTENER 1
+#define BRK_W_CONN 2
+#define BRK_W_ENGINE 3
+
+/* conn_t.state */
+#define BRK_CS_NEW 0       /* waiting for CONNECT */
+#define BRK_CS_CONNECTED 1 /* CONNACK 0 sent */
+#define BRK_CS_CLOSED 2    /* socket closed, freed at the end of the loop round */
+
+/* ACL access bits */
+#define BRK_ACC_READ 1u
+#define BRK_ACC_WRITE 2u
+#define BRK_ACC_DENY 4u
+
+/* ---- configuration ------------------------------------------------------------- */
+typedef struct brk_str_list {
+    char **items;
+    size_t count;
+} brk_str_list_t;
+
+typedef struct brk_acl {
+    char *user;     /* NULL: applies to everyone */
+    char *filter;
+    uint32_t access; /* BRK_ACC_* */
+} brk_acl_t;
+
+typedef struct brk_action_cfg {
+    int kind;   /* MQR_ACTION_REPUBLISH or MQR_ACTION_HTTP */
+    char *arg;  /* topic or URL */
+} brk_action_cfg_t;
+
+typedef struct brk_rule_cfg {
+    char *id;
+    char *sql;
+    brk_action_cfg_t *actions;
+    size_t nactions;
+    char *where;    /* "file:line" or "--rule N", for messages */
+} brk_rule_cfg_t;
+
+typedef struct brk_listener_cfg {
+    char *addr;
+    uint16_t port;
+} brk_listener_cfg_t;
+
+typedef struct brk_config {
+    brk_listener_cfg_t listeners[BRK_MAX_LISTENERS];
+    size_t nlisteners;
+    char *config_file;
+    char *password_file;
+    int allow_anonymous;  /* -1: default (yes while no password file) */
+    int names;            /* MQR_NAMES_DOC or MQR_NAMES_EMQX */
+    int verbose;
+    int test_connectors;
+    brk_str_list_t ban_clientids, ban_usernames, ban_addresses;
+    brk_acl_t *acls;
+    size_t nacls;
+    uint32_t max_connections;    /* 0: unlimited */
+    int max_connections_reason;  /* MQR_RC_QUOTA_EXCEEDED or MQR_RC_SERVER_BUSY */
+    uint32_t connection_rate;    /* CONNECTs per second; 0: unlimited */
+    uint32_t max_clientid_len;
+    uint32_t max_packet_size;
+    uint32_t max_qos;
+    uint32_t retain_available;
+    uint32_t max_inflight;
+    uint32_t max_queued;
+    uint32_t max_sessions;       /* 0: unlimited */
+    uint32_t refuse_will;        /* 1: a CONNECT with a will gets 0x83 */
+    uint32_t protocols;          /* bit per accepted level (1 << 3 | 1 << 4 | 1 << 5) */
+    int sub_refused_v5;          /* SUBACK code for refused v5 subscriptions */
+    int redirect_reason;         /* 0, MQR_RC_USE_ANOTHER_SERVER or MQR_RC_SERVER_MOVED */
+    char *redirect_server;
+    uint32_t v3_session_expiry_s; /* 0: never */
+    uint32_t shutdown_flush_ms;
+    brk_rule_cfg_t *rules;
+    size_t nrules;
+    int rules_from_cli;
+} brk_config_t;
+
+/* ---- runtime objects ------------------------------------------------------------- */
+
+/* A message being routed: refcounted, one allocation holding all its bytes. */
+typedef struct brk_msg {
+    uint32_t refs;
+    uint8_t qos;
+    uint8_t retain;
+    uint16_t topic_len;
+    uint32_t payload_len;
+    uint32_t props_len;   /* v5 properties forwarded to subscribers */
+    uint16_t from_cid_len;
+    uint16_t from_user_len;
+    int64_t received_at;  /* ms since the epoch */
+    char *topic;
+    uint8_t *payload;
+    uint8_t *props;
+    char *from_clientid;
+    char *from_username;  /* NULL: none */
+    char id[33];          /* message id: 32 hex digits */
+} brk_msg_t;
+
+typedef struct brk_sub {
+    char *filter;
+    uint16_t len;
+    uint8_t qos;
+    uint8_t no_local;
+    uint8_t rap;
+    uint8_t reserved_[3];
+} brk_sub_t;
+
+typedef struct brk_inflight {
+    uint16_t pid;
+    uint8_t qos;
+    uint8_t state; /* 0: PUBLISH sent, awaiting PUBACK/PUBREC; 1: PUBREL sent */
+    uint8_t retain;
+    brk_msg_t *msg;
+} brk_inflight_t;
+
+typedef struct brk_queued {
+    brk_msg_t *msg;
+    uint8_t qos;
+    uint8_t retain;
+} brk_queued_t;
+
+typedef struct brk_conn brk_conn_t;
+
+typedef struct brk_session {
+    struct brk_session *hnext; /* hash chain */
+    char *clientid;
+    uint16_t clientid_len;
+    uint16_t next_pid;
+    uint32_t expiry_s;         /* 0xFFFFFFFF: never */
+    uint32_t route_mark;       /* last routing round that collected it */
+    brk_msg_t *will;           /* a delayed will (MQTT 5 Will-Delay-Interval) */
+    int64_t will_at;           /* monotonic ms when it is published */
+    int64_t expire_at;         /* monotonic ms while offline; 0 while online */
+    brk_conn_t *conn;          /* NULL while offline */
+    char *username;            /* of the last connection, for events and ACL */
+    brk_sub_t *subs;
+    uint32_t nsubs, capsubs;
+    brk_inflight_t *infl;
+    uint32_t ninfl, capinfl;
+    brk_queued_t *queue;
+    uint32_t nqueue, capqueue;
+    uint16_t *rx2;             /* QoS 2 packet ids received, PUBREL pending */
+    uint32_t nrx2, caprx2;
+} brk_session_t;
+
+typedef struct brk_watch {
+    int kind; /* BRK_W_* */
+    int fd;
+} brk_watch_t;
+
+struct brk_conn {
+    brk_watch_t w;           /* first member: epoll data points here */
+    struct brk_conn *next, *prev;
+    int state;               /* BRK_CS_* */
+    uint8_t proto_ver;
+    uint8_t want_write;
+    uint8_t problem_info;    /* v5 Request-Problem-Information (default 1) */
+    uint8_t clean_start;
+    uint8_t broken;          /* a write failed: closed at the end of the round */
+    uint16_t keepalive;
+    uint16_t receive_max;    /* the client's Receive-Maximum */
+    uint32_t max_out_packet; /* the client's Maximum-Packet-Size; 0: none */
+    int64_t last_rx;         /* monotonic ms */
+    int64_t connected_at;    /* wall ms */
+    mqr_packet_stream_t stream;
+    uint8_t *in;             /* pending partial packet; NULL while none */
+    size_t in_len, in_cap;
+    uint8_t *out;            /* unsent bytes; NULL while none */
+    size_t out_len, out_cap;
+    brk_session_t *sess;
+    char *username;          /* NULL: none */
+    brk_msg_t *will;
+    uint32_t will_delay_s;   /* MQTT 5 Will-Delay-Interval */
+    mqr_sockaddr_t peer, sock;
+    char peername[MQR_ADDR_TEXT_MAX];
+    const char *close_reason; /* client.disconnected reason */
+};
+
+typedef struct brk_retained {
+    brk_msg_t **items;
+    size_t count, cap;
+} brk_retained_t;
+
+typedef struct brk_events brk_events_t;
+
+typedef struct broker {
+    brk_config_t cfg;
+    int epfd;
+    brk_watch_t listeners[BRK_MAX_LISTENERS];
+    size_t nlisteners;
+    brk_watch_t engine_w[BRK_MAX_ENGINE_FDS];
+    size_t nengine_w;
+    brk_conn_t *conns;        /* live connections */
+    brk_conn_t *dead;         /* closed, freed at the end of the round */
+    size_t nconns, nconnected;
+    brk_session_t **stab;     /* session hash table */
+    size_t stab_size, nsessions;
+    brk_retained_t retained;
+    mqr__trie_t subs;         /* subscription filters -> sessions */
+    mqr__trie_walk_t walk;
+    uint32_t route_gen;
+    uint8_t *rbuf;            /* shared read buffer */
+    uint8_t *ebuf;            /* encode scratch */
+    size_t ebuf_cap;
+    double rate_tokens;
+    int64_t rate_last;
+    uint64_t msg_seq;
+    brk_events_t *ev;
+    /* password file state */
+    char **pw_users, **pw_hashes;
+    size_t npw;
+    int pw_ok;                /* 1: the last read succeeded */
+    int64_t pw_mtime;
+} broker_t;
+
+/* ---- main.c / loop.c -------------------------------------------------------------- */
+int64_t brk_mono_ms(void);
+int64_t brk_wall_ms(void);
+void brk_log(broker_t *b, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int brk_loop_init(broker_t *b);
+int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
+void brk_loop_free(broker_t *b);
+void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len);
+int brk_conn_send_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
+void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason);
+void brk_flush_engine(broker_t *b, uint32_t deadline_ms);
+
+/* ---- config.c ----------------------------------------------------------------------- */
+void brk_config_defaults(brk_config_t *cfg);
+int brk_config_parse_args(brk_config_t *cfg, int argc, char **argv);
+int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too);
+void brk_config_finish(brk_config_t *cfg);
+void brk_config_free_rules(brk_config_t *cfg);
+void brk_config_free(brk_config_t *cfg);
+char *brk_strdup(const char *s);
+void *brk_xrealloc(void *p, size_t n);
+
+/* ---- auth.c ------------------------------------------------------------------------- */
+int brk_auth_check(broker_t *b, const mqr_pkt_connect_t *c, const char **why);
+int brk_banned(broker_t *b, const mqr_pkt_connect_t *c, const char *peerhost, const char **why);
+int brk_acl_allows(broker_t *b, const char *username, const char *topic, size_t len,
+                   uint32_t access);
+void brk_auth_free(broker_t *b);
+
+/* ---- mqtt.c ------------------------------------------------------------------------- */
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
+void brk_mqtt_decode_error(broker_t *b, brk_conn_t *c, int status, const mqr_diag_t *diag,
+                           const uint8_t *buf, size_t len);
+void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c);
+void brk_mqtt_tick(broker_t *b, int64_t now);
+int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
+                           size_t payload_len, int qos, int retain, const char *rule_id,
+                           int direct_dispatch);
+void brk_mqtt_free(broker_t *b);
+void brk_msg_unref(brk_msg_t *m);
+
+/* ---- events.c: the seam to the rule engine ----------------------------------------- */
+int brk_events_create(broker_t *b, const char **err);
+int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap);
+int brk_events_test_connectors(broker_t *b);
+void brk_events_destroy(broker_t *b);
+void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int complete,
+                    int reason, int connack_sent);
+void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason);
+void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, int reason);
+void brk_ev_authz(broker_t *b, brk_conn_t *c, const char *topic, size_t len, int publish,
+                  int allow);
+void brk_ev_sub(broker_t *b, brk_conn_t *c, int event, const char *filter, size_t len, int qos);
+void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, int qos,
+                const char *reason);
+void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *rule_id,
+                    int direct_dispatch);
+int brk_events_fds(broker_t *b, mqr_http_fd_t *out, size_t cap);
+int64_t brk_events_timeout(broker_t *b);
+void brk_events_fd_ready(broker_t *b, int fd, uint32_t events);
+void brk_events_process(broker_t *b);
+size_t brk_events_pending(broker_t *b);
+
+#endif /* MQR_BROKER_H */

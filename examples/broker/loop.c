@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loop.c - the broker's event loop: listening sockets, accepted connections,
+ * reads, buffered writes, the engine's HTTP descriptors and one-second timers.
+ *
+ * The loop uses epoll; building with -DBRK_USE_POLL selects a poll() backend
+ * that rebuilds its descriptor array every round (fine for tests and small
+ * deployments). Every watched descriptor carries a brk_watch_t saying what it
+ * is. Reads go into one shared buffer; complete packets are decoded straight
+ * from it and only the bytes of a partial packet are copied into the
+ * connection, so an idle connection owns no buffer. Writes are attempted at
+ * once; what the socket does not take is kept and flushed when writable.
+ * A closed connection is moved to a dead list and freed at the end of the
+ * round, so the code handling a packet may close the connection it works on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef BRK_USE_POLL
+#include <poll.h>
+#else
+#include <sys/epoll.h>
+#endif
+
+#include "broker.h"
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+#ifndef BRK_USE_POLL
+static void watch_ctl(broker_t *b, int op, brk_watch_t *w, uint32_t events)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.ptr = w;
+    (void)epoll_ctl(b->epfd, op, w->fd, &ev);
+}
+#endif
+
+/* Open one listening socket on addr:port. Returns the fd or -1 (logged). */
+static int open_listener(broker_t *b, const char *addr, uint16_t port)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
+    int rc = getaddrinfo(addr, portstr, &hints, &res);
+    if (rc != 0) {
+        brk_log(b, 0, "listener %s:%u: %s", addr, (unsigned)port, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        set_nonblock(fd) != 0) {
+        brk_log(b, 0, "listener %s:%u: %s", addr, (unsigned)port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Create the epoll instance and the listeners. 0 or -1 (logged). */
+int brk_loop_init(broker_t *b)
+{
+#ifndef BRK_USE_POLL
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (b->epfd < 0) {
+        brk_log(b, 0, "epoll_create1: %s", strerror(errno));
+        return -1;
+    }
+#else
+    b->epfd = -1;
+#endif
+    b->rbuf = malloc(BRK_RBUF_SIZE);
+    if (b->rbuf == NULL)
+        return -1;
+    for (size_t i = 0; i < b->cfg.nlisteners; i++) {
+        int fd = open_listener(b, b->cfg.listeners[i].addr, b->cfg.listeners[i].port);
+        if (fd < 0)
+            return -1;
+        b->listeners[i].kind = BRK_W_LISTENER;
+        b->listeners[i].fd = fd;
+        b->nlisteners++;
+#ifndef BRK_USE_POLL
+        watch_ctl(b, EPOLL_CTL_ADD, &b->listeners[i], EPOLLIN);
+#endif
+        brk_log(b, 1, "listening on %s:%u", b->cfg.listeners[i].addr,
+                (unsigned)b->cfg.listeners[i].port);
+    }
+    return 0;
+}
+
+static void conn_free(brk_conn_t *c)
+{
+    free(c->in);
+    free(c->out);
+    free(c->username);
+    if (c->will != NULL)
+        brk_msg_unref(c->will);
+    free(c);
+}
+
+/* Close the socket of `c` now and free the struct at the end of the round.
+ * `reason` is the client.disconnected reason of a connected client. Safe to
+ * call twice. */
+void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason)
+{
+    if (c->state == BRK_CS_CLOSED)
+        return;
+    if (c->close_reason == NULL)
+        c->close_reason = reason;
+    if (c->out_len > 0) /* one last best-effort attempt: a refusal's CONNACK */
+        (void)!write(c->w.fd, c->out, c->out_len);
+    brk_mqtt_conn_lost(b, c);
+#ifndef BRK_USE_POLL
+    (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
+#endif
+    close(c->w.fd);
+    c->state = BRK_CS_CLOSED;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = b->dead;
+    c->prev = NULL;
+    b->dead = c;
+    b->nconns--;
+}
+
+/* Mark `c` for closing at the end of the round. Sending happens deep inside
+ * routing loops that must not see a connection (and its session) vanish. */
+static void mark_broken(broker_t *b, brk_conn_t *c)
+{
+    (void)b;
+    c->broken = 1;
+}
+
+/* Queue `len` bytes for `c`, writing at once what the socket takes. A write
+ * error marks the connection broken; it is closed at the end of the round. */
+void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
+{
+    if (c->state == BRK_CS_CLOSED || c->broken || len == 0)
+        return;
+    if (c->out_len == 0) {
+        ssize_t n = write(c->w.fd, data, len);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            mark_broken(b, c);
+            return;
+        }
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+        if (len == 0)
+            return;
+    }
+    if (c->out_len + len > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 256;
+        while (cap < c->out_len + len)
+            cap *= 2;
+        uint8_t *nb = realloc(c->out, cap);
+        if (nb == NULL) {
+            mark_broken(b, c);
+            return;
+        }
+        c->out = nb;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+    if (!c->want_write) {
+        c->want_write = 1;
+#ifndef BRK_USE_POLL
+        watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN | EPOLLOUT);
+#endif
+    }
+}
+
+/* Encode `p` into the scratch buffer and send it. Returns MQR_OK, or the
+ * encoder's status (logged; nothing sent). */
+int brk_conn_send_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
+{
+    size_t need = 0;
+    mqr_diag_t d;
+    int rc = mqr_packet_size(p, &need, &d);
+    if (rc != MQR_OK) {
+        brk_log(b, 0, "encoding %s failed: %s", mqr_packet_type_name(p->type), d.message);
+        return rc;
+    }
+    if (c->max_out_packet != 0 && need > c->max_out_packet)
+        return MQR_ETOOLARGE;
+    if (need > b->ebuf_cap) {
+        uint8_t *nb = realloc(b->ebuf, need);
+        if (nb == NULL)
+            return MQR_ENOMEM;
+        b->ebuf = nb;
+        b->ebuf_cap = need;
+    }
+    rc = mqr_packet_encode(p, b->ebuf, b->ebuf_cap, &need, &d);
+    if (rc != MQR_OK) {
+        brk_log(b, 0, "encoding %s failed: %s", mqr_packet_type_name(p->type), d.message);
+        return rc;
+    }
+    brk_conn_send(b, c, b->ebuf, need);
+    return MQR_OK;
+}
+
+static void flush_out(broker_t *b, brk_conn_t *c)
+{
+    if (c->out_len == 0)
+        return;
+    ssize_t n = write(c->w.fd, c->out, c->out_len);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            brk_conn_close(b, c, "tcp_closed");
+        return;
+    }
+    memmove(c->out, c->out + n, c->out_len - (size_t)n);
+    c->out_len -= (size_t)n;
+    if (c->out_len == 0) {
+        c->want_write = 0;
+        free(c->out); /* idle connections keep no buffer */
+        c->out = NULL;
+        c->out_cap = 0;
+#ifndef BRK_USE_POLL
+        watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN);
+#endif
+    }
+}
+
+static void accept_all(broker_t *b, brk_watch_t *lw)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept(lw->fd, (struct sockaddr *)&ss, &sl);
+        if (fd < 0)
+            return;
+        brk_conn_t *c = calloc(1, sizeof *c);
+        if (c == NULL || set_nonblock(fd) != 0) {
+            free(c);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->w.kind = BRK_W_CONN;
+        c->w.fd = fd;
+        c->state = BRK_CS_NEW;
+        c->last_rx = brk_mono_ms();
+        c->problem_info = 1;
+        c->receive_max = 65535;
+        (void)mqr_sockaddr_from_sys(&ss, sl, &c->peer);
+        sl = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            (void)mqr_sockaddr_from_sys(&ss, sl, &c->sock);
+        if (mqr_sockaddr_format(&c->peer, 1, c->peername, sizeof c->peername, NULL) != MQR_OK)
+            strcpy(c->peername, "unknown");
+        mqr_packet_opts_t o;
+        memset(&o, 0, sizeof o);
+        o.direction = MQR_PKT_DIR_TO_SERVER;
+        o.max_packet_size = b->cfg.max_packet_size;
+        mqr_packet_stream_init(&c->stream, &o);
+        c->next = b->conns;
+        if (b->conns != NULL)
+            b->conns->prev = c;
+        b->conns = c;
+        b->nconns++;
+#ifndef BRK_USE_POLL
+        watch_ctl(b, EPOLL_CTL_ADD, &c->w, EPOLLIN);
+#endif
+    }
+}
+
+/* Decode and handle every complete packet in buf[0..len). Returns the number
+ * of bytes consumed; stops early when the connection closes. */
+static size_t handle_bytes(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len && c->state != BRK_CS_CLOSED) {
+        mqr_packet_t p;
+        size_t sz = 0;
+        mqr_diag_t d;
+        mqr_diag_clear(&d);
+        int rc = mqr_packet_stream_next(&c->stream, buf + pos, len - pos, &p, &sz, &d);
+        if (rc == MQR_NEED_MORE)
+            break;
+        if (rc != MQR_OK) {
+            brk_mqtt_decode_error(b, c, rc, &d, buf + pos, len - pos);
+            return len;
+        }
+        c->last_rx = brk_mono_ms();
+        brk_mqtt_packet(b, c, &p);
+        pos += sz;
+    }
+    return pos;
+}
+
+static void read_conn(broker_t *b, brk_conn_t *c)
+{
+    ssize_t n = read(c->w.fd, b->rbuf, BRK_RBUF_SIZE);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (c->state == BRK_CS_NEW && c->in_len >= 2 && (c->in[0] >> 4) == MQR_PKT_CONNECT) {
+            /* closed inside a CONNECT: a malformed CONNECT (decision D2) */
+            mqr_diag_t d;
+            mqr_diag_clear(&d);
+            d.reason_code = MQR_RC_MALFORMED_PACKET;
+            snprintf(d.message, sizeof d.message,
+                     "CONNECT: connection closed after %zu of its bytes", c->in_len);
+            brk_mqtt_decode_error(b, c, MQR_EMALFORMED, &d, c->in, c->in_len);
+            return;
+        }
+        brk_conn_close(b, c, "tcp_closed");
+        return;
+    }
+    if (n < 0)
+        return;
+    const uint8_t *buf = b->rbuf;
+    size_t len = (size_t)n;
+    if (c->in_len > 0) { /* a partial packet is pending: append and parse there */
+        if (c->in_len + len > c->in_cap) {
+            size_t cap = c->in_cap ? c->in_cap : 256;
+            while (cap < c->in_len + len)
+                cap *= 2;
+            uint8_t *nb = realloc(c->in, cap);
+            if (nb == NULL) {
+                brk_conn_close(b, c, "internal_error");
+                return;
+            }
+            c->in = nb;
+            c->in_cap = cap;
+        }
+        memcpy(c->in + c->in_len, buf, len);
+        c->in_len += len;
+        size_t used = handle_bytes(b, c, c->in, c->in_len);
+        if (c->state == BRK_CS_CLOSED)
+            return;
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        if (c->in_len == 0) {
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+        return;
+    }
+    size_t used = handle_bytes(b, c, buf, len);
+    if (c->state == BRK_CS_CLOSED || used == len)
+        return;
+    size_t rest = len - used;
+    size_t cap = rest < 256 ? 256 : rest;
+    c->in = malloc(cap);
+    if (c->in == NULL) {
+        brk_conn_close(b, c, "internal_error");
+        return;
+    }
+    memcpy(c->in, buf + used, rest);
+    c->in_len = rest;
+    c->in_cap = cap;
+}
+
+/* Bring the epoll set of engine descriptors in line with the engine's list. */
+static void sync_engine_fds(broker_t *b)
+{
+    mqr_http_fd_t fds[BRK_MAX_ENGINE_FDS];
+    int n = brk_events_fds(b, fds, BRK_MAX_ENGINE_FDS);
+#ifndef BRK_USE_POLL
+    for (size_t i = 0; i < b->nengine_w; i++)
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->engine_w[i].fd, NULL);
+#endif
+    b->nengine_w = 0;
+    for (int i = 0; i < n; i++) {
+        brk_watch_t *w = &b->engine_w[b->nengine_w++];
+        w->kind = BRK_W_ENGINE;
+        w->fd = fds[i].fd;
+#ifndef BRK_USE_POLL
+        uint32_t ev = 0;
+        if (fds[i].events & MQR_HTTP_READ)
+            ev |= EPOLLIN;
+        if (fds[i].events & MQR_HTTP_WRITE)
+            ev |= EPOLLOUT;
+        watch_ctl(b, EPOLL_CTL_ADD, w, ev);
+#endif
+    }
+}
+
+/* Close the connections whose writes failed during the round, then free
+ * the closed ones. */
+static void free_dead(broker_t *b)
+{
+    brk_conn_t *nx;
+    for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
+        nx = c->next;
+        if (c->broken) {
+            c->out_len = 0;
+            brk_conn_close(b, c, "tcp_closed");
+            nx = b->conns; /* closing may publish wills and break others: rescan */
+        }
+    }
+    while (b->dead != NULL) {
+        brk_conn_t *c = b->dead;
+        b->dead = c->next;
+        conn_free(c);
+    }
+}
+
+static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
+{
+    if (w->kind == BRK_W_LISTENER) {
+        accept_all(b, w);
+    } else if (w->kind == BRK_W_ENGINE) {
+        uint32_t ev = (rd ? MQR_HTTP_READ : 0) | (wr ? MQR_HTTP_WRITE : 0);
+        if (err)
+            ev = MQR_HTTP_READ | MQR_HTTP_WRITE;
+        brk_events_fd_ready(b, w->fd, ev);
+    } else {
+        brk_conn_t *c = (brk_conn_t *)w;
+        if (c->state == BRK_CS_CLOSED)
+            return;
+        if (wr)
+            flush_out(b, c);
+        if ((rd || err) && c->state != BRK_CS_CLOSED)
+            read_conn(b, c);
+    }
+}
+
+#ifdef BRK_USE_POLL
+static int wait_round(broker_t *b, int timeout)
+{
+    size_t n = b->nlisteners + b->nengine_w + b->nconns;
+    struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
+    brk_watch_t **ws = calloc(n ? n : 1, sizeof *ws);
+    size_t k = 0;
+    if (pfd == NULL || ws == NULL) {
+        free(pfd);
+        free(ws);
+        return -1;
+    }
+    for (size_t i = 0; i < b->nlisteners; i++, k++) {
+        pfd[k].fd = b->listeners[i].fd;
+        pfd[k].events = POLLIN;
+        ws[k] = &b->listeners[i];
+    }
+    for (size_t i = 0; i < b->nengine_w; i++, k++) {
+        pfd[k].fd = b->engine_w[i].fd;
+        pfd[k].events = POLLIN | POLLOUT;
+        ws[k] = &b->engine_w[i];
+    }
+    for (brk_conn_t *c = b->conns; c != NULL; c = c->next, k++) {
+        pfd[k].fd = c->w.fd;
+        pfd[k].events = (short)(POLLIN | (c->want_write ? POLLOUT : 0));
+        ws[k] = &c->w;
+    }
+    int r = poll(pfd, k, timeout);
+    for (size_t i = 0; r > 0 && i < k; i++) {
+        short re = pfd[i].revents;
+        if (re != 0)
+            dispatch(b, ws[i], (re & POLLIN) != 0, (re & POLLOUT) != 0,
+                     (re & (POLLERR | POLLHUP)) != 0);
+    }
+    free(pfd);
+    free(ws);
+    return r < 0 && errno != EINTR ? -1 : 0;
+}
+#else
+static int wait_round(broker_t *b, int timeout)
+{
+    struct epoll_event evs[256];
+    int r = epoll_wait(b->epfd, evs, 256, timeout);
+    if (r < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < r; i++) {
+        brk_watch_t *w = evs[i].data.ptr;
+        uint32_t e = evs[i].events;
+        dispatch(b, w, (e & EPOLLIN) != 0, (e & EPOLLOUT) != 0,
+                 (e & (EPOLLERR | EPOLLHUP)) != 0);
+    }
+    return 0;
+}
+#endif
+
+/* Run until *stop is set. *reload set means: the caller's SIGHUP handler asks
+ * for a rule reload, done here between rounds. Returns 0, or -1 when waiting
+ * failed. */
+int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+{
+    int64_t next_tick = brk_mono_ms() + 1000;
+    while (!*stop) {
+        if (*reload) {
+            *reload = 0;
+            char err[512];
+            if (b->cfg.config_file != NULL && !b->cfg.rules_from_cli) {
+                brk_config_free_rules(&b->cfg);
+                if (brk_config_load_file(&b->cfg, b->cfg.config_file, 2) != 0)
+                    brk_log(b, 0, "SIGHUP: the configuration file has errors; rules unchanged");
+                else if (brk_events_load_rules(b, &b->cfg, err, sizeof err) != 0)
+                    brk_log(b, 0, "SIGHUP: %s; no rules are active", err);
+                else
+                    brk_log(b, 0, "SIGHUP: rules reloaded (%zu)", b->cfg.nrules);
+            } else {
+                brk_log(b, 0, "SIGHUP: rules come from the command line; nothing to reload");
+            }
+        }
+        sync_engine_fds(b);
+        int64_t now = brk_mono_ms();
+        int64_t timeout = next_tick - now;
+        int64_t et = brk_events_timeout(b);
+        if (et >= 0 && et < timeout)
+            timeout = et;
+        if (timeout < 0)
+            timeout = 0;
+        if (wait_round(b, (int)timeout) != 0) {
+            brk_log(b, 0, "event loop wait failed: %s", strerror(errno));
+            return -1;
+        }
+        brk_events_process(b);
+        now = brk_mono_ms();
+        if (now >= next_tick) {
+            brk_mqtt_tick(b, now);
+            next_tick = now + 1000;
+        }
+        free_dead(b);
+    }
+    return 0;
+}
+
+/* Run the engine's HTTP work until nothing is pending or deadline_ms passed. */
+void brk_flush_engine(broker_t *b, uint32_t deadline_ms)
+{
+    int64_t end = brk_mono_ms() + deadline_ms;
+    size_t pending = brk_events_pending(b);
+    if (pending > 0)
+        brk_log(b, 1, "flushing %zu HTTP message(s)", pending);
+    while (brk_events_pending(b) > 0 && brk_mono_ms() < end) {
+        sync_engine_fds(b);
+        int64_t t = brk_events_timeout(b);
+        int64_t left = end - brk_mono_ms();
+        if (t < 0 || t > left)
+            t = left;
+        if (t > 100)
+            t = 100;
+        if (wait_round(b, (int)(t < 0 ? 0 : t)) != 0)
+            break;
+        brk_events_process(b);
+        free_dead(b);
+    }
+    if (brk_events_pending(b) > 0)
+        brk_log(b, 0, "shutdown: %zu HTTP message(s) still pending after %u ms",
+                brk_events_pending(b), deadline_ms);
+}
+
+/* Close every connection and listener, give the HTTP actions
+ * shutdown_flush_ms to deliver what is queued (the loop's descriptor set is
+ * still needed for that), then free the loop's memory. */
+void brk_loop_free(broker_t *b)
+{
+    while (b->conns != NULL)
+        brk_conn_close(b, b->conns, "server_shutting_down");
+    free_dead(b);
+    for (size_t i = 0; i < b->nlisteners; i++) {
+#ifndef BRK_USE_POLL
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->listeners[i].fd, NULL);
+#endif
+        close(b->listeners[i].fd);
+    }
+    b->nlisteners = 0;
+    if (b->rbuf != NULL)
+        brk_flush_engine(b, b->cfg.shutdown_flush_ms);
+#ifndef BRK_USE_POLL
+    if (b->epfd >= 0)
+        close(b->epfd);
+#endif
+    free(b->rbuf);
+    free(b->ebuf);
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - mqttrule-broker's entry point: read the configuration, create the
+ * rule engine with its rules (stopping with file:line on a bad rule), open
+ * the listeners and run the loop until SIGTERM or SIGINT. SIGHUP reloads the
+ * rules from the configuration file. On shutdown the HTTP actions get
+ * shutdown_flush_ms to deliver what is queued.
+ *
+ * The signal handlers only set flags; the loop acts on them between rounds.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reload;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_stop = 1;
+}
+
+int64_t brk_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t brk_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Log one line to stderr: level 0 always, level 1 with -v. */
+void brk_log(broker_t *b, int level, const char *fmt, ...)
+{
+    if (level > b->cfg.verbose)
+        return;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s mqttrule-broker: ", ts);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int main(int argc, char **argv)
+{
+    static broker_t b;
+    const char *err = NULL;
+    char msg[1024];
+    int rc = 0;
+    brk_config_defaults(&b.cfg);
+    int r = brk_config_parse_args(&b.cfg, argc, argv);
+    if (r != 0) {
+        brk_config_free(&b.cfg);
+        return r > 0 ? 0 : 2;
+    }
+    brk_config_finish(&b.cfg);
+    if (mqr__trie_init(&b.subs, NULL) != MQR_OK) {
+        fprintf(stderr, "mqttrule-broker: out of memory\n");
+        brk_config_free(&b.cfg);
+        return 1;
+    }
+    if (brk_events_create(&b, &err) != 0) {
+        fprintf(stderr, "mqttrule-broker: %s\n", err);
+        rc = 1;
+        goto out;
+    }
+    if (brk_events_load_rules(&b, &b.cfg, msg, sizeof msg) != 0) {
+        fprintf(stderr, "mqttrule-broker: %s\n", msg);
+        rc = 2;
+        goto out;
+    }
+    if (b.cfg.test_connectors) {
+        rc = brk_events_test_connectors(&b) ? 1 : 0;
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (b.cfg.password_file != NULL)
+        (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
+    if (brk_loop_init(&b) != 0) {
+        rc = 1;
+    } else {
+        brk_log(&b, 0, "started (%zu rule(s), names profile %s)", b.cfg.nrules,
+                b.cfg.names == MQR_NAMES_EMQX ? "emqx" : "doc");
+        if (brk_loop_run(&b, &g_stop, &g_reload) != 0)
+            rc = 1;
+        brk_log(&b, 0, "shutting down");
+    }
+    brk_loop_free(&b);
+out:
+    brk_mqtt_free(&b);
+    brk_events_destroy(&b);
+    brk_auth_free(&b);
+    brk_config_free(&b.cfg);
+    return rc;
+}

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mqttrule/engine.h - the rule engine: a set of rules with their actions,
+ * fed with events and published messages, keeping metrics per rule and per
+ * action (spec §9, §10, §1.1, §6.9).
+ *
+ * An engine holds rules (id, SQL, enabled flag, description). Each rule owns
+ * its actions: republish (the host's publish callback receives the rendered
+ * message), HTTP (a non-blocking client of mqttrule/http.h per action) and
+ * callback (a C function receives the output as JSON text and as a value).
+ *
+ * mqr_engine_emit_event(), mqr_engine_emit_connack() and
+ * mqr_engine_emit_message() find the rules whose FROM matches through an
+ * index (a table per event for "$events/..." entries, a topic trie for MQTT
+ * topic filters), so an emit that matches nothing costs one lookup whatever
+ * the number of rules. A rule that lists several matching sources fires once.
+ * The engine adds the columns `timestamp` and `node` (when the event lacks
+ * them) and `metadata` {"rule_id": id} (spec §1.1), evaluates the rule and
+ * runs its actions on the output (for FOREACH, on every element).
+ *
+ * The library never blocks: HTTP actions expose their descriptors and the
+ * next timeout through mqr_engine_fds() and mqr_engine_timeout(); the host
+ * reports readiness with mqr_engine_fd_ready() and runs timers with
+ * mqr_engine_process() (or calls mqr_engine_poll() in tools and tests).
+ *
+ * Lifecycle:
+ *   1. mqr_engine_options_init, set the fields you need, mqr_engine_create.
+ *   2. mqr_engine_rule_add; mqr_engine_action_add_* for each action.
+ *   3. mqr_engine_emit_* per event or message; drive HTTP from the host loop.
+ *   4. Rules may be updated, enabled, disabled and removed at any time
+ *      except from inside a callback that the engine is running.
+ *   5. mqr_engine_destroy: pending HTTP messages end as dropped (other).
+ *
+ * Memory: an emit allocates its columns, outputs and rendered templates from
+ * an arena per engine that is reset at the start of the next emit, so once it
+ * is warm an emit makes no heap allocation (the HTTP client copies each
+ * request it queues). Threads: an engine is used by one thread at a time;
+ * different engines are independent.
+ */
+#ifndef MQTTRULE_ENGINE_H
+#define MQTTRULE_ENGINE_H
+
+#include "common.h"
+#include "event.h"
+#include "http.h"
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- constants -------------------------------------------------------------- */
+
+/* mqr_engine_options_t.flags */
+#define MQR_ENGINE_UNDEFINED_AS_NULL 0x01u /* D4: undefined renders as JSON null */
+
+/* The node name used when mqr_engine_options_t.node is NULL. */
+#define MQR_ENGINE_DEFAULT_NODE "mqttrule@127.0.0.1"
+/* How deeply emits may nest (an action's callback emitting again). */
+#define MQR_ENGINE_MAX_DEPTH 8u
+
+/* Action kinds (mqr_action_metrics_t.kind). */
+#define MQR_ACTION_REPUBLISH 1
+#define MQR_ACTION_HTTP 2
+#define MQR_ACTION_CALLBACK 3
+
+/* ---- types ------------------------------------------------------------------ */
+typedef struct mqr_engine mqr_engine_t;
+
+/* A clock in milliseconds; `ud` first. */
+typedef int64_t (*mqr_engine_clock_fn)(void *ud);
+
+/* A user property of a republished message (key and value, not
+ * NUL-terminated). */
+typedef struct mqr_user_property {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} mqr_user_property_t;
+
+/*
+ * A message a republish action asks the host to publish. Everything is
+ * borrowed for the duration of the publish callback only. An absent property
+ * has a NULL pointer (strings) or -1 (integers).
+ */
+typedef struct mqr_publish_msg {
+    const char *rule_id;          /* the republishing rule: the message's republish_by */
+    const char *topic;
+    size_t topic_len;
+    const char *payload;
+    size_t payload_len;
+    int32_t qos;                  /* 0..2 */
+    int32_t retain;               /* 0 or 1 */
+    int32_t direct_dispatch;      /* 1: deliver to subscribers without running rules */
+    uint32_t user_property_count;
+    const mqr_user_property_t *user_properties;
+    int64_t payload_format_indicator; /* 0, 1, or -1 when absent */
+    int64_t message_expiry_interval;  /* seconds, or -1 when absent */
+    const char *content_type;     /* NULL when absent */
+    size_t content_type_len;
+    const char *response_topic;   /* NULL when absent */
+    size_t response_topic_len;
+    const char *correlation_data; /* NULL when absent */
+    size_t correlation_data_len;
+} mqr_publish_msg_t;
+
+/* The host's publisher: return MQR_OK when the message was accepted (counted
+ * as the action's success), any other status counts as failed. The host may
+ * feed the message back into the engine with mqr_engine_emit_message()
+ * (setting republish_by to msg->rule_id) unless msg->direct_dispatch is 1. */
+typedef int (*mqr_engine_publish_fn)(void *ud, const mqr_publish_msg_t *msg);
+
+/* A callback action: receives the rule id, the output as compact JSON (json
+ * is NUL-terminated, json_len bytes) and as a value. All are borrowed for the
+ * duration of the call. Return MQR_OK for success, anything else counts as
+ * failed. It may call mqr_engine_emit_* (nesting up to MQR_ENGINE_MAX_DEPTH)
+ * but not change rules or actions. */
+typedef int (*mqr_engine_callback_fn)(void *ud, const char *rule_id, const char *json,
+                                      size_t json_len, const mqr_value_t *output);
+
+/* Engine options: call mqr_engine_options_init first. */
+typedef struct mqr_engine_options {
+    mqr_allocator_t alloc;        /* every allocation of the engine; fn NULL: libc */
+    int32_t names;                /* MQR_NAMES_DOC (default) or MQR_NAMES_EMQX (D1) */
+    uint32_t flags;               /* MQR_ENGINE_* */
+    const char *node;             /* the `node` column; copied; NULL: MQR_ENGINE_DEFAULT_NODE */
+    mqr_engine_clock_fn clock;    /* wall clock (ms since the epoch) for `timestamp`
+                                     and the rules' time functions; NULL: the system's */
+    void *clock_ud;
+    mqr_engine_clock_fn mono_clock; /* monotonic ms for HTTP submits; NULL: mqr_http_now_ms */
+    void *mono_clock_ud;
+    mqr_engine_publish_fn publish; /* the republish actions' publisher; NULL: they fail */
+    void *publish_ud;
+} mqr_engine_options_t;
+
+/* A rule's definition. Strings are NUL-terminated and copied. */
+typedef struct mqr_engine_rule_def {
+    const char *id;               /* required, non-empty, unique in the engine */
+    const char *sql;              /* required */
+    const char *description;      /* NULL: "" */
+    uint32_t enabled;             /* 1: runs; 0: kept but never matched */
+    uint32_t reserved_;
+} mqr_engine_rule_def_t;
+
+/*
+ * A republish action (spec §9.1). Every field is a template (mqttrule's
+ * `${...}` syntax) and copied. NULL means the default:
+ *   topic            required;
+ *   payload          NULL or "": the whole output as JSON (${.}, decision D11);
+ *   qos              "0".."2" or one placeholder; NULL or missing value: 0;
+ *   retain           "true"/"false" or one placeholder; NULL or missing: false;
+ *   user_properties  one placeholder resolving to an object of string values
+ *                    (or an array of {"key": k, "value": v}); NULL: none;
+ *   payload_format_indicator, message_expiry_interval
+ *                    templates that must render to integers, else the
+ *                    property is left out; NULL: absent;
+ *   content_type, response_topic, correlation_data
+ *                    templates; NULL: absent;
+ *   direct_dispatch  "true"/"false" or one placeholder; a value other than
+ *                    true gives false. NULL: false.
+ */
+typedef struct mqr_republish_config {
+    const char *topic;
+    const char *payload;
+    const char *qos;
+    const char *retain;
+    const char *user_properties;
+    const char *payload_format_indicator;
+    const char *message_expiry_interval;
+    const char *content_type;
+    const char *response_topic;
+    const char *correlation_data;
+    const char *direct_dispatch;
+} mqr_republish_config_t;
+
+/*
+ * An HTTP action (spec §9.2). `http` is the connector: its url, method,
+ * headers (fixed text sent with every request; none configured means EMQX's
+ * defaults: accept and content-type application/json, cache-control
+ * no-cache, connection keep-alive, keep-alive timeout=5), queue, timeouts, TTL,
+ * backoff, pool and TLS fields are used as mqttrule/http.h documents them;
+ * its allocator, on_done and ud are replaced by the engine's. The templates
+ * are copied:
+ *   path     joined to the URL's path with one '/'; NULL: none;
+ *   method   0: the connector's;
+ *   headers  name and value templates, replacing connector headers of the
+ *            same name; a rendered header whose name or value contains CR,
+ *            LF or NUL is refused (left out, counted in headers_refused);
+ *   body     NULL: the whole output as JSON (${.}). GET and DELETE send none.
+ */
+typedef struct mqr_http_action_config {
+    mqr_http_config_t http;
+    const char *path;
+    int32_t method;
+    uint32_t header_count;
+    const mqr_http_header_t *headers; /* NUL-free templates, length-counted */
+    const char *body;
+} mqr_http_action_config_t;
+
+/* Per-rule metrics (spec §10.1). Between calls:
+ *   matched = passed + failed, failed = failed_exception + failed_no_result,
+ *   actions_total = actions_success + actions_failed + HTTP messages pending,
+ *   actions_failed >= actions_failed_out_of_service + actions_failed_unknown. */
+typedef struct mqr_rule_metrics {
+    uint64_t matched;
+    uint64_t passed;
+    uint64_t failed;
+    uint64_t failed_exception;
+    uint64_t failed_no_result;
+    uint64_t actions_total;
+    uint64_t actions_success;
+    uint64_t actions_failed;
+    uint64_t actions_failed_out_of_service; /* HTTP dropped: queue full, expired, stopped */
+    uint64_t actions_failed_unknown;        /* every other failure */
+} mqr_rule_metrics_t;
+
+/* Per-action metrics (spec §10.2). Between calls:
+ *   matched = success + failed + dropped + queuing + inflight,
+ *   dropped = dropped_expired + dropped_queue_full + dropped_other. */
+typedef struct mqr_action_metrics {
+    int32_t kind;                 /* MQR_ACTION_* */
+    uint32_t reserved_;
+    uint64_t matched;             /* invocations */
+    uint64_t success;
+    uint64_t failed;              /* rendering errors, publisher/callback errors,
+                                     HTTP non-retryable statuses */
+    uint64_t dropped;
+    uint64_t dropped_expired;
+    uint64_t dropped_queue_full;
+    uint64_t dropped_other;       /* the client was stopped with messages pending */
+    uint64_t queuing;             /* HTTP: waiting for a connection or a retry */
+    uint64_t inflight;            /* HTTP: sent, awaiting the response */
+    uint64_t retried;             /* HTTP: attempts after the first */
+    uint64_t timeouts;            /* HTTP: attempts ended by a timeout */
+    uint64_t refused_recursive;   /* republish: refused its own republished message */
+    uint64_t headers_refused;     /* HTTP: headers left out for CR, LF or NUL */
+} mqr_action_metrics_t;
+
+/* ---- engine ------------------------------------------------------------------ */
+
+/** Fill *opts with the defaults: libc allocator, MQR_NAMES_DOC, no flags,
+ *  node NULL, system clocks, no publisher. NULL is ignored. Thread-safe. */
+MQR_API void mqr_engine_options_init(mqr_engine_options_t *opts);
+
+/**
+ * Create an engine. opts may be NULL (defaults); it is copied (node string
+ * included). Returns MQR_OK with *out_engine owned by the caller (free with
+ * mqr_engine_destroy), MQR_EINVAL (out_engine NULL, names not a profile) or
+ * MQR_ENOMEM (*out_engine NULL). Thread-safe.
+ */
+MQR_API int mqr_engine_create(const mqr_engine_options_t *opts, mqr_engine_t **out_engine);
+
+/** Destroy the engine: every rule and action; pending HTTP messages end as
+ *  dropped (other). NULL is ignored. Never call it from an engine callback. */
+MQR_API void mqr_engine_destroy(mqr_engine_t *engine);
+
+/* ---- rules --------------------------------------------------------------------- */
+
+/**
+ * Compile def->sql and add the rule. Returns MQR_OK; MQR_EINVAL (NULL
+ * argument, empty or missing id or sql); MQR_EEXIST (the id is taken);
+ * MQR_ESTATE (called from an engine callback); the compile statuses of
+ * mqr_rule_compile (MQR_ESYNTAX, MQR_ECOMPILE, MQR_ELIMIT) with line, column
+ * and message in *diag (may be NULL); MQR_ENOMEM. On failure the engine is
+ * unchanged.
+ */
+MQR_API int mqr_engine_rule_add(mqr_engine_t *engine, const mqr_engine_rule_def_t *def,
+                                mqr_diag_t *diag);
+
+/**
+ * Replace the SQL, description and enabled flag of rule def->id, keeping its
+ * actions and metrics. Same statuses as mqr_engine_rule_add, with
+ * MQR_ENOTFOUND for an unknown id instead of MQR_EEXIST. On failure the old
+ * rule stays in force.
+ */
+MQR_API int mqr_engine_rule_update(mqr_engine_t *engine, const mqr_engine_rule_def_t *def,
+                                   mqr_diag_t *diag);
+
+/** Enable (1) or disable (0) a rule; a disabled rule is neither matched nor
+ *  counted. MQR_OK, MQR_EINVAL (NULL), MQR_ENOTFOUND, MQR_ESTATE (from a
+ *  callback). */
+MQR_API int mqr_engine_rule_enable(mqr_engine_t *engine, const char *id, uint32_t enabled);
+
+/** Remove a rule with its actions (pending HTTP messages end as dropped,
+ *  other). MQR_OK, MQR_EINVAL (NULL), MQR_ENOTFOUND, MQR_ESTATE (from a
+ *  callback). */
+MQR_API int mqr_engine_rule_remove(mqr_engine_t *engine, const char *id);
+
+/** Number of rules (enabled or not); 0 for NULL. */
+MQR_API size_t mqr_engine_rule_count(const mqr_engine_t *engine);
+
+/** The description of rule `id` (borrowed until the rule is updated or
+ *  removed) and its enabled flag in *out_enabled (may be NULL); NULL when the
+ *  rule does not exist or an argument is NULL. */
+MQR_API const char *mqr_engine_rule_info(const mqr_engine_t *engine, const char *id,
+                                         uint32_t *out_enabled);
+
+/* ---- actions ------------------------------------------------------------------- */
+
+/**
+ * Attach a republish action to rule `rule_id`. Templates are compiled now.
+ * *out_action_id (may be NULL) receives the action's id, unique in the engine.
+ * Returns MQR_OK; MQR_EINVAL (NULL engine, rule_id or cfg, no topic, a qos
+ * outside 0..2, a retain or direct_dispatch that is neither a boolean nor one
+ * placeholder, a user_properties that is not one placeholder); MQR_ENOTFOUND
+ * (no such rule); MQR_ESTATE (from a callback); MQR_ENOMEM. *diag says which
+ * field.
+ */
+MQR_API int mqr_engine_action_add_republish(mqr_engine_t *engine, const char *rule_id,
+                                            const mqr_republish_config_t *cfg,
+                                            uint32_t *out_action_id, mqr_diag_t *diag);
+
+/**
+ * Attach an HTTP action to rule `rule_id`: compile the templates and create
+ * the HTTP client (which resolves the URL's host: the one blocking step).
+ * Returns MQR_OK; MQR_EINVAL (NULL argument, bad URL, a header template whose
+ * text contains CR, LF or NUL, a bad method); MQR_ENOTSUP (https without
+ * OpenSSL); MQR_ERESOLVE; MQR_ETLS (CA file); MQR_ENOTFOUND (no such rule);
+ * MQR_ESTATE (from a callback); MQR_ENOMEM. *diag says why.
+ */
+MQR_API int mqr_engine_action_add_http(mqr_engine_t *engine, const char *rule_id,
+                                       const mqr_http_action_config_t *cfg,
+                                       uint32_t *out_action_id, mqr_diag_t *diag);
+
+/** Attach a callback action to rule `rule_id`. MQR_OK; MQR_EINVAL (NULL
+ *  engine, rule_id or fn); MQR_ENOTFOUND; MQR_ESTATE; MQR_ENOMEM. */
+MQR_API int mqr_engine_action_add_callback(mqr_engine_t *engine, const char *rule_id,
+                                           mqr_engine_callback_fn fn, void *ud,
+                                           uint32_t *out_action_id, mqr_diag_t *diag);
+
+/** Remove one action (pending HTTP messages end as dropped, other). MQR_OK,
+ *  MQR_EINVAL (NULL engine), MQR_ENOTFOUND, MQR_ESTATE (from a callback). */
+MQR_API int mqr_engine_action_remove(mqr_engine_t *engine, uint32_t action_id);
+
+/**
+ * The connector test of an HTTP action (decision D12): mqr_http_test() with
+ * the action's connector configuration. Blocks for at most about timeout_ms
+ * (0: 15 s). Returns out->status as mqr_http_test does, MQR_EINVAL (NULL
+ * argument; out untouched when NULL) or MQR_ENOTFOUND (no such HTTP action).
+ */
+MQR_API int mqr_engine_action_test(mqr_engine_t *engine, uint32_t action_id,
+                                   uint32_t timeout_ms, mqr_http_test_result_t *out);
+
+/* ---- emitting ------------------------------------------------------------------- */
+
+/**
+ * Run every enabled rule whose FROM matches event `event` (its name such as
+ * "client.connack", or either of its topics, D5) over `columns`, an object
+ * of the event's fields (from an event builder or built by the caller). The
+ * columns are copied shallowly: strings stay borrowed for the call.
+ * *out_fired (may be NULL) receives the number of rules that matched.
+ * Rule and action failures are counted in the metrics, not returned.
+ * Returns MQR_OK; MQR_EINVAL (NULL engine or columns, columns not an object);
+ * MQR_ENOTFOUND (no event with that name or topic, or message.publish: use
+ * mqr_engine_emit_message); MQR_ELIMIT (nested deeper than
+ * MQR_ENGINE_MAX_DEPTH); MQR_ENOMEM (nothing ran).
+ * event NULL: taken from the columns' `event` member.
+ */
+MQR_API int mqr_engine_emit_event(mqr_engine_t *engine, const char *event, size_t event_len,
+                                  const mqr_value_t *columns, uint32_t *out_fired,
+                                  mqr_diag_t *diag);
+
+/**
+ * Build client.connack with mqr_event_connack_build() (the engine's names
+ * profile, node and clock override in->names, in->node and a zero
+ * in->timestamp_ms) and emit it. Statuses of mqr_engine_emit_event, plus
+ * those of the builder (MQR_EINVAL for a bad input).
+ */
+MQR_API int mqr_engine_emit_connack(mqr_engine_t *engine, const mqr_connack_input_t *in,
+                                    uint32_t *out_fired, mqr_diag_t *diag);
+
+/*
+ * A published message (spec §5). Strings are length-counted and borrowed for
+ * the call; a NULL string is an undefined column.
+ */
+typedef struct mqr_engine_message {
+    const char *topic;            /* required, a valid topic name */
+    size_t topic_len;
+    const char *payload;
+    size_t payload_len;
+    int32_t qos;
+    int32_t retain;
+    int32_t dup;
+    int32_t direct_dispatch;      /* 1: no rule runs (republish's direct_dispatch) */
+    const char *id;               /* 32 hex digits; NULL: generated */
+    size_t id_len;
+    const char *clientid;
+    size_t clientid_len;
+    const char *username;
+    size_t username_len;
+    const char *peerhost;
+    size_t peerhost_len;
+    const char *peername;
+    size_t peername_len;
+    const char *republish_by;     /* the rule that republished it, or NULL */
+    size_t republish_by_len;
+    const mqr_value_t *pub_props; /* NULL: {"User-Property": {}} */
+    int64_t publish_received_at;  /* ms; 0: now */
+} mqr_engine_message_t;
+
+/**
+ * Run every enabled rule with an MQTT topic filter in FROM that matches
+ * msg->topic, over the message's columns (spec §5: id, clientid, username,
+ * payload, peerhost, peername, topic, qos, flags, pub_props,
+ * publish_received_at, client_attrs, event, timestamp, node). With
+ * msg->direct_dispatch 1 no rule runs. A rule's republish action refuses a
+ * message whose republish_by is its own rule (spec §9.1 loop protection).
+ * Returns MQR_OK; MQR_EINVAL (NULL argument, invalid topic name);
+ * MQR_ELIMIT; MQR_ENOMEM. *out_fired as in mqr_engine_emit_event.
+ */
+MQR_API int mqr_engine_emit_message(mqr_engine_t *engine, const mqr_engine_message_t *msg,
+                                    uint32_t *out_fired, mqr_diag_t *diag);
+
+/* ---- the host loop (HTTP actions) ------------------------------------------------ */
+
+/** The descriptors of every HTTP action: fills out[0..cap) and returns the
+ *  total (call again with a larger array when it exceeds cap). 0 for NULL. */
+MQR_API size_t mqr_engine_fds(const mqr_engine_t *engine, mqr_http_fd_t *out, size_t cap);
+
+/** Milliseconds until mqr_engine_process is due (the minimum over HTTP
+ *  actions): 0 now, -1 nothing pending. -1 for NULL. */
+MQR_API int64_t mqr_engine_timeout(const mqr_engine_t *engine, uint64_t now_ms);
+
+/** Report readiness of a descriptor from mqr_engine_fds. Completions run the
+ *  metric updates from inside. MQR_OK, MQR_ENOTFOUND (not ours), MQR_EINVAL. */
+MQR_API int mqr_engine_fd_ready(mqr_engine_t *engine, int fd, uint32_t events, uint64_t now_ms);
+
+/** Run the HTTP actions' timers and start queued work. MQR_OK or MQR_EINVAL. */
+MQR_API int mqr_engine_process(mqr_engine_t *engine, uint64_t now_ms);
+
+/** One poll() round over all HTTP actions for at most timeout_ms (-1: as long
+ *  as mqr_engine_timeout says), with the engine's monotonic clock. MQR_OK,
+ *  MQR_EINVAL, MQR_EIO (poll failed), MQR_ENOMEM. */
+MQR_API int mqr_engine_poll(mqr_engine_t *engine, int timeout_ms);
+
+/** HTTP messages not yet completed, over all actions. 0 for NULL. */
+MQR_API size_t mqr_engine_pending(const mqr_engine_t *engine);
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+/** Copy rule `id`'s metrics. MQR_OK, MQR_EINVAL (NULL), MQR_ENOTFOUND. */
+MQR_API int mqr_engine_rule_metrics(const mqr_engine_t *engine, const char *id,
+                                    mqr_rule_metrics_t *out);
+
+/** Zero rule `id`'s metrics and those of its actions (counters only; HTTP
+ *  queuing and inflight stay live). MQR_OK, MQR_EINVAL, MQR_ENOTFOUND,
+ *  MQR_ESTATE (from a callback). */
+MQR_API int mqr_engine_rule_metrics_reset(mqr_engine_t *engine, const char *id);
+
+/** Copy action `action_id`'s metrics. MQR_OK, MQR_EINVAL, MQR_ENOTFOUND. */
+MQR_API int mqr_engine_action_metrics(const mqr_engine_t *engine, uint32_t action_id,
+                                      mqr_action_metrics_t *out);
+
+/**
+ * Rule `id`'s metrics as JSON with EMQX's names:
+ *   {"id":"r1","metrics":{"matched":1,"passed":1,"failed":0,
+ *    "failed.exception":0,"failed.no_result":0,"actions.total":1,
+ *    "actions.success":1,"actions.failed":0,"actions.failed.out_of_service":0,
+ *    "actions.failed.unknown":0},"actions":[{"id":1,"type":"http",
+ *    "metrics":{"matched":1,"success":1,...}}]}
+ * into buf[0..cap), NUL-terminated when it fits. Size query: buf NULL, cap 0.
+ * Returns MQR_OK with *out_len the length; MQR_EBUFFER (cap too small,
+ * *out_len the length needed); MQR_EINVAL (NULL engine, id or out_len, or buf
+ * NULL with cap > 0); MQR_ENOTFOUND. Allocates nothing.
+ */
+MQR_API int mqr_engine_rule_metrics_json(const mqr_engine_t *engine, const char *id, char *buf,
+                                         size_t cap, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MQTTRULE_ENGINE_H */

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine_int.h - the engine's internal structures, shared by engine.c (rules,
+ * emit, metrics), engine_actions.c (republish, HTTP, callback, host loop) and
+ * topic_trie.c (the index of MQTT topic filters). Not API.
+ */
+#ifndef MQR_ENGINE_INT_H
+#define MQR_ENGINE_INT_H
+
+#include "internal.h"
+#include "mqttrule/engine.h"
+#include "mqttrule/rule.h"
+#include "mqttrule/template.h"
+#include "value_int.h"
+
+/* ---- topic trie ------------------------------------------------------------------ */
+/*
+ * A trie of topic filters, one node per level. Children are found through one
+ * open-addressing hash table keyed by (parent node, level text), so a node
+ * with 10,000 children costs the same lookup as one with two. Each node holds
+ * the entries (opaque pointers) whose filter ends there. Nodes live in an
+ * array and are addressed by index; index 0 is "none", 1 the root. Nodes
+ * without entries or children are pruned on removal.
+ */
+typedef struct mqr__trie_node {
+    char *seg;          /* the level's text (heap, seg_len bytes) */
+    uint32_t seg_len;
+    uint32_t parent;    /* 0 for the root and for free nodes */
+    uint32_t plus;      /* the '+' child, or 0 */
+    uint32_t hash;      /* the '#' child, or 0 */
+    uint32_t nchildren;
+    uint32_t nitems;
+    uint32_t cap_items;
+    uint32_t next_free; /* free list link */
+    void **items;
+} mqr__trie_node_t;
+
+typedef struct mqr__trie {
+    const mqr_allocator_t *alloc;
+    mqr__trie_node_t *nodes;
+    uint32_t nnodes;    /* used slots, root included */
+    uint32_t cap_nodes;
+    uint32_t free_head; /* 0: none */
+    uint32_t live;      /* nodes in use */
+    uint32_t *table;    /* node indices; 0 empty */
+    uint32_t table_cap; /* power of two */
+    uint32_t table_used;
+} mqr__trie_t;
+
+/* The frontier buffers a match walks with; owned by the caller so that a warm
+ * match allocates nothing. */
+typedef struct mqr__trie_walk {
+    uint32_t *a;
+    uint32_t *b;
+    size_t cap;
+} mqr__trie_walk_t;
+
+typedef void (*mqr__trie_visit_fn)(void *ud, void *item);
+
+int mqr__trie_init(mqr__trie_t *t, const mqr_allocator_t *alloc);
+void mqr__trie_free(mqr__trie_t *t);
+/* Add `item` under `filter` (a valid topic filter). MQR_OK or MQR_ENOMEM (the
+ * trie is unchanged). An item added twice is held twice. */
+int mqr__trie_insert(mqr__trie_t *t, const char *filter, size_t len, void *item);
+/* Remove one instance of `item` under `filter`; MQR_OK or MQR_ENOTFOUND. */
+int mqr__trie_remove(mqr__trie_t *t, const char *filter, size_t len, void *item);
+/* Call visit for every item whose filter matches `topic` (MQTT rules; '$'
+ * topics are not matched by a leading wildcard). An item may be visited more
+ * than once when several of its filters match. MQR_OK or MQR_ENOMEM (the
+ * walk buffers could not grow; nothing was visited). */
+int mqr__trie_match(const mqr__trie_t *t, mqr__trie_walk_t *w, const mqr_allocator_t *alloc,
+                    const char *topic, size_t len, mqr__trie_visit_fn visit, void *ud);
+void mqr__trie_walk_free(mqr__trie_walk_t *w, const mqr_allocator_t *alloc);
+
+/* ---- rules and actions -------------------------------------------------------------- */
+typedef struct mqr__erule mqr__erule_t;
+typedef struct mqr__action mqr__action_t;
+
+/* A rendered header template pair of an HTTP action. */
+typedef struct mqr__hdr_tpl {
+    mqr_template_t *name;
+    mqr_template_t *value;
+} mqr__hdr_tpl_t;
+
+struct mqr__action {
+    mqr__action_t *next;   /* the rule's actions, in order of addition */
+    mqr__action_t *http_prev, *http_next; /* the engine's HTTP actions */
+    mqr__erule_t *rule;
+    mqr_engine_t *engine;
+    uint32_t id;
+    int32_t kind;          /* MQR_ACTION_* */
+    mqr_action_metrics_t m; /* engine-counted fields; HTTP live fields read on demand */
+    /* republish */
+    mqr_template_t *topic, *payload, *qos, *retain, *user_props, *pfi, *mei, *ctype,
+        *resp_topic, *corr_data, *direct;
+    int32_t qos_const;     /* 0..2, or -1: from the template */
+    int32_t retain_const;  /* 0/1, or -1 */
+    int32_t direct_const;  /* 0/1, or -1 */
+    int32_t copy_user_props; /* ${pub_props.'User-Property'}: the trigger's own */
+    /* http */
+    mqr_http_client_t *client;
+    mqr_template_t *path, *body;
+    mqr__hdr_tpl_t *hdrs;
+    uint32_t nhdrs;
+    int32_t method;
+    mqr_http_config_t test_cfg; /* the connector, for the connector test */
+    char *test_url;
+    mqr_http_header_t *test_hdrs;
+    char *test_ca;
+    /* callback */
+    mqr_engine_callback_fn fn;
+    void *ud;
+};
+
+struct mqr__erule {
+    mqr__erule_t *hnext;   /* id hash chain */
+    mqr__erule_t *prev, *next; /* creation order */
+    char *id;
+    size_t id_len;
+    char *desc;
+    uint32_t enabled;
+    uint32_t event_mask;   /* bit i: event id i matches an "$events/..." entry */
+    uint64_t seq;          /* creation order, for deterministic firing order */
+    uint64_t stamp;        /* the last collection that found the rule */
+    mqr_rule_t *compiled;
+    mqr_rule_metrics_t m;
+    mqr__action_t *actions;
+};
+
+/* The working memory of one emit level (emits nest when an action's callback
+ * emits again). */
+typedef struct mqr__emit_ctx {
+    mqr_arena_t *arena;
+    mqr_rule_scratch_t *scratch;
+    mqr__erule_t **hits;
+    size_t nhits;
+    size_t cap_hits;
+    mqr__trie_walk_t walk;
+    /* what the running actions see */
+    const mqr_value_t *columns;
+    const char *republish_by;
+    size_t republish_by_len;
+} mqr__emit_ctx_t;
+
+/* A growable array of rule pointers (one per event id). */
+typedef struct mqr__rule_vec {
+    mqr__erule_t **v;
+    uint32_t n;
+    uint32_t cap;
+} mqr__rule_vec_t;
+
+struct mqr_engine {
+    mqr_allocator_t alloc;
+    mqr_engine_options_t opts; /* node points to node_copy */
+    char *node_copy;
+    size_t node_len;
+    mqr__erule_t **buckets;
+    size_t nbuckets;
+    size_t nrules;
+    mqr__erule_t *first, *last;
+    uint64_t next_seq;
+    uint64_t stamp;
+    uint32_t next_action_id;
+    uint32_t depth;            /* emits running */
+    uint64_t msg_counter;      /* generated message ids */
+    mqr__trie_t trie;
+    mqr__rule_vec_t by_event[MQR_EVENT_COUNT];
+    mqr__emit_ctx_t ctx[MQR_ENGINE_MAX_DEPTH];
+    mqr__action_t *http_first; /* HTTP actions, for the host loop */
+    mqr_http_fd_t *pollfds;    /* mqr_engine_poll's buffers */
+    void *sys_pollfds;         /* struct pollfd[cap_pollfds] */
+    size_t cap_pollfds;
+};
+
+/* engine.c */
+int64_t mqr__engine_now(const mqr_engine_t *e);
+uint64_t mqr__engine_mono(const mqr_engine_t *e);
+/* The output as compact JSON in the arena, NUL-terminated. */
+int mqr__engine_json(const mqr_engine_t *e, mqr_arena_t *arena, const mqr_value_t *v,
+                     const char **out, size_t *out_len);
+
+/* engine_actions.c */
+/* Run one action on one output; counts its metrics and the rule's. */
+void mqr__engine_action_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
+                            const mqr_value_t *output);
+/* Free an action (an HTTP client ends its pending messages first). */
+void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a);
+/* Fill the live fields of an action's metrics (HTTP queuing, inflight, ...). */
+void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *out);
+/* Free mqr_engine_poll's buffers. */
+void mqr__engine_poll_free(mqr_engine_t *e);
+/* The rule by id, or NULL. */
+mqr__erule_t *mqr__engine_rule_find(const mqr_engine_t *e, const char *id, size_t len);
+
+#endif /* MQR_ENGINE_INT_H */

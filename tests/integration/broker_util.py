@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for the mqttrule-broker integration tests.
+
+Broker starts the program on a free port of 127.0.0.1 and stops it; Raw is a
+minimal MQTT client over a plain socket that writes exact bytes and reads
+whole packets, every read bounded by a timeout. MQR_BUILD_DIR names the
+build tree (default: build/ in the repository).
+"""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("MQR_BUILD_DIR", os.path.join(ROOT, "build"))
+BROKER = os.path.join(BUILD, "examples", "broker", "mqttrule-broker")
+TIMEOUT = 5.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A running mqttrule-broker. Use as a context manager or call stop()."""
+
+    def __init__(self, *args, config=None, port=None):
+        self.port = port or free_port()
+        self.tmp = tempfile.TemporaryDirectory(prefix="mqr-broker-")
+        argv = [BROKER, "-p", str(self.port), "-v"]
+        if config is not None:
+            path = os.path.join(self.tmp.name, "broker.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            argv += ["-c", path]
+            self.config_path = path
+        argv += list(args)
+        self.log_path = os.path.join(self.tmp.name, "broker.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("broker exited with %d:\n%s" % (self.proc.returncode, self.logtext()))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("broker did not listen:\n" + self.logtext())
+                time.sleep(0.02)
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, text, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.logtext():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=TIMEOUT + 5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=TIMEOUT)
+        self.log.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        text = self.logtext()
+        self.tmp.cleanup()
+        # a sanitizer build reports memory errors and leaks in the log
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert marker not in text, text
+
+
+def run_broker(*args, timeout=TIMEOUT + 10):
+    """Run the broker to completion (start-up errors, --test-connectors)."""
+    return subprocess.run([BROKER] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+# ---- raw MQTT --------------------------------------------------------------------
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def mstr(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack(">H", len(s)) + s
+
+
+def packet(first, body):
+    return bytes([first]) + varint(len(body)) + body
+
+
+def connect_bytes(clientid="c", level=4, clean=True, username=None, password=None, keepalive=60,
+                  will=None, props=b"", name=None, will_props=b""):
+    """A CONNECT. will = (topic, payload, qos, retain)."""
+    flags = 0x02 if clean else 0
+    payload = mstr(clientid)
+    if will is not None:
+        topic, msg, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+        if level == 5:
+            payload += varint(len(will_props)) + will_props
+        payload += mstr(topic) + mstr(msg)
+    if username is not None:
+        flags |= 0x80
+        payload += mstr(username)
+    if password is not None:
+        flags |= 0x40
+        payload += mstr(password)
+    if name is None:
+        name = "MQIsdp" if level == 3 else "MQTT"
+    vh = mstr(name) + bytes([level, flags]) + struct.pack(">H", keepalive)
+    if level == 5:
+        vh += varint(len(props)) + props
+    return packet(0x10, vh + payload)
+
+
+def subscribe_bytes(pid, filters, level=4):
+    body = struct.pack(">H", pid)
+    if level == 5:
+        body += varint(0)
+    for f, opts in filters:
+        body += mstr(f) + bytes([opts])
+    return packet(0x82, body)
+
+
+def publish_bytes(topic, payload, qos=0, retain=False, pid=1, level=4):
+    body = mstr(topic)
+    if qos:
+        body += struct.pack(">H", pid)
+    if level == 5:
+        body += varint(0)
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return packet(0x30 | (qos << 1) | (1 if retain else 0), body + payload)
+
+
+class Raw:
+    """One TCP connection to the broker speaking raw MQTT."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, n, deadline):
+        while len(self.buf) < n:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return False
+            self.buf += chunk
+        return True
+
+    def read_packet(self, timeout=TIMEOUT):
+        """(first byte, body) of the next packet, or None when the broker closed."""
+        deadline = time.monotonic() + timeout
+        if not self._fill(2, deadline):
+            return None
+        i, mult, length = 1, 1, 0
+        while True:
+            if not self._fill(i + 1, deadline):
+                return None
+            b = self.buf[i]
+            length += (b & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if not b & 0x80:
+                break
+        if not self._fill(i + length, deadline):
+            return None
+        first, body = self.buf[0], self.buf[i:i + length]
+        self.buf = self.buf[i + length:]
+        return first, body
+
+    def closed(self, timeout=TIMEOUT):
+        """True when the broker closes the connection without sending more."""
+        try:
+            return self.read_packet(timeout) is None
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+def raw_connect(port, **kw):
+    """Connect and return (Raw, CONNACK (first, body) or None)."""
+    r = Raw(port)
+    r.send(connect_bytes(**kw))
+    return r, r.read_packet()
+
+
+class EventSubscriber:
+    """A raw 3.1.1 client subscribed to a topic that collects PUBLISH payloads."""
+
+    def __init__(self, port, topic="client_connack", clientid="event-sub", username=None,
+                 password=None):
+        self.raw, ack = raw_connect(port, clientid=clientid, username=username, password=password)
+        assert ack is not None and ack[0] == 0x20 and ack[1][1] == 0, ack
+        self.raw.send(subscribe_bytes(1, [(topic, 0)]))
+        pkt = self.raw.read_packet()
+        assert pkt is not None and pkt[0] == 0x90, pkt
+
+    def next_json(self, timeout=TIMEOUT):
+        pkt = self.raw.read_packet(timeout)
+        assert pkt is not None, "no message within %.1f s" % timeout
+        first, body = pkt
+        assert first >> 4 == 3, pkt
+        tlen = struct.unpack(">H", body[:2])[0]
+        off = 2 + tlen + (2 if (first >> 1) & 3 else 0)
+        return json.loads(body[off:])
+
+    def close(self):
+        self.raw.close()
