@@ -15,8 +15,6 @@
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
 #include "mqttrule/template.h"
-#include "mqttrule/reason.h"
-#include "mqttrule/event.h"
 #include "mqttrule/http.h"
 #include "mqttrule/rule.h"
 #include "mqttrule/engine.h"

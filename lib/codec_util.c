@@ -177,8 +177,12 @@ int mqr__hex_encode(const uint8_t *in, size_t len, int upper, char *out, size_t 
                     size_t *out_len)
 {
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    if (len > SIZE_MAX / 2 - 1) {
+        *out_len = SIZE_MAX;
+        return MQR_EBUFFER;
+    }
     *out_len = len * 2;
-    if (len > SIZE_MAX / 2 - 1 || cap < len * 2 + 1)
+    if (cap < len * 2 + 1)
         return MQR_EBUFFER;
     for (size_t i = 0; i < len; i++) {
         out[2 * i] = digits[in[i] >> 4];

@@ -29,7 +29,8 @@
 /* Flags for the base64 functions; combine with |. */
 #define MQR_B64_URLSAFE 0x1u    /* alphabet '-' '_' (RFC 4648 §5) instead of '+' '/' */
 #define MQR_B64_NO_PADDING 0x2u /* encode: no '='; decode: padding optional */
-#define MQR_B64_SKIP_SPACE 0x4u /* decode: ignore ASCII whitespace (space, \t \n \v \f \r) */
+#define MQR_B64_SKIP_SPACE 0x4u /* decode: ignore ASCII whitespace (space, \t \n \v \f \r);
+                                   EMQX's base64_decode (Erlang base64:decode) does */
 
 /* Length of the base64 text for `len` input bytes (no NUL). */
 size_t mqr__b64_encoded_len(size_t len, unsigned flags);

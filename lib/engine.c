@@ -27,7 +27,7 @@
 
 #include "engine_int.h"
 
-/* ---- clocks ---------------------------------------------------------------------- */
+/* ---- clocks ---------------------------------------------------------------------------------- */
 
 int64_t mqr__engine_now(const mqr_engine_t *e)
 {
@@ -61,7 +61,7 @@ int mqr__engine_json(const mqr_engine_t *e, mqr_arena_t *arena, const mqr_value_
     return MQR_OK;
 }
 
-/* ---- creation -------------------------------------------------------------------- */
+/* ---- creation -------------------------------------------------------------------------------- */
 
 void mqr_engine_options_init(mqr_engine_options_t *opts)
 {
@@ -157,7 +157,7 @@ void mqr_engine_destroy(mqr_engine_t *e)
     mqr__free(&a, e, sizeof *e);
 }
 
-/* ---- the rule table ------------------------------------------------------------------ */
+/* ---- the rule table -------------------------------------------------------------------------- */
 
 static size_t id_hash(const char *s, size_t len)
 {
@@ -212,7 +212,7 @@ static void table_unlink(mqr_engine_t *e, mqr__erule_t *r)
     e->nrules--;
 }
 
-/* ---- the FROM index --------------------------------------------------------------------- */
+/* ---- the FROM index -------------------------------------------------------------------------- */
 
 /* The events matched by the "$events/..." entries of `rule`, one bit each. */
 static uint32_t event_mask(const mqr_rule_t *rule)
@@ -296,7 +296,7 @@ static int index_add(mqr_engine_t *e, mqr__erule_t *r, const mqr_rule_t *compile
     return MQR_OK;
 }
 
-/* ---- rules ------------------------------------------------------------------------------- */
+/* ---- rules ----------------------------------------------------------------------------------- */
 
 static int check_def(const mqr_engine_t *e, const mqr_engine_rule_def_t *def, mqr_diag_t *diag)
 {
@@ -420,7 +420,7 @@ static int lookup_mutable(mqr_engine_t *e, const char *id, mqr__erule_t **out)
 
 int mqr_engine_rule_enable(mqr_engine_t *e, const char *id, uint32_t enabled)
 {
-    mqr__erule_t *r;
+    mqr__erule_t *r = NULL;
     int rc = lookup_mutable(e, id, &r);
     if (rc == MQR_OK)
         r->enabled = enabled ? 1u : 0u;
@@ -429,7 +429,7 @@ int mqr_engine_rule_enable(mqr_engine_t *e, const char *id, uint32_t enabled)
 
 int mqr_engine_rule_remove(mqr_engine_t *e, const char *id)
 {
-    mqr__erule_t *r;
+    mqr__erule_t *r = NULL;
     int rc = lookup_mutable(e, id, &r);
     if (rc != MQR_OK)
         return rc;
@@ -454,7 +454,7 @@ const char *mqr_engine_rule_info(const mqr_engine_t *e, const char *id, uint32_t
     return r->desc;
 }
 
-/* ---- emitting ------------------------------------------------------------------------------ */
+/* ---- emitting -------------------------------------------------------------------------------- */
 
 static void collect_one(void *ud, void *item)
 {
@@ -511,6 +511,17 @@ static int level_enter(mqr_engine_t *e, mqr_diag_t *diag, mqr__emit_ctx_t **out)
     return MQR_OK;
 }
 
+/* Append a member to obj, created with room for it. No duplicate check: the
+ * engine's own keys are distinct from those already there. */
+static void col_add(mqr_value_t *obj, const char *key, uint32_t key_len, const mqr_value_t *v)
+{
+    mqr_member_t *m = &obj->u.members[obj->len++];
+    m->key = key;
+    m->key_len = key_len;
+    m->reserved_ = 0;
+    m->value = *v;
+}
+
 static void count_failure(mqr__erule_t *r, int no_result)
 {
     r->m.failed++;
@@ -520,18 +531,20 @@ static void count_failure(mqr__erule_t *r, int no_result)
         r->m.failed_exception++;
 }
 
-/* Evaluate rule r over cols (metadata set here) and run its actions. */
-static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_value_t *cols)
+/* Evaluate rule r over cols and run its actions. cols->u.members[md] is the
+ * `metadata` column, set here to {"rule_id": id}. */
+static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_value_t *cols,
+                     uint32_t md)
 {
     r->m.matched++;
-    mqr_value_t md, rid;
+    mqr_value_t meta, rid;
     mqr_value_set_string(&rid, r->id, r->id_len);
-    if (mqr_value_object_new(cx->arena, 1, &md) != MQR_OK ||
-        mqr_value_object_put(cx->arena, &md, "rule_id", 7, &rid) != MQR_OK ||
-        mqr_value_object_put(cx->arena, cols, "metadata", 8, &md) != MQR_OK) {
+    if (mqr_value_object_new(cx->arena, 1, &meta) != MQR_OK) {
         count_failure(r, 0);
         return;
     }
+    col_add(&meta, "rule_id", 7, &rid);
+    cols->u.members[md].value = meta;
     mqr_value_t out;
     int rc = mqr_rule_eval(r->compiled, cx->scratch, cols, &out, NULL);
     if (rc != MQR_OK) {
@@ -549,38 +562,55 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
     }
 }
 
-/* Copy `in` (an object) into the arena as *cols, adding `timestamp` and
- * `node` when it lacks them, with room for metadata. */
-static int columns_build(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_value_t *in,
-                         mqr_value_t *cols)
+/* Append `timestamp` and `node` when cols lacks them, and the `metadata`
+ * slot, whose index goes to *md. cols has room for three more members. */
+static void columns_finish(mqr_engine_t *e, mqr_value_t *cols, uint32_t *md)
 {
-    int rc = mqr_value_object_new(cx->arena, in->len + 3u, cols);
-    for (uint32_t i = 0; rc == MQR_OK && i < in->len; i++)
-        rc = mqr_value_object_put(cx->arena, cols, in->u.members[i].key,
-                                  in->u.members[i].key_len, &in->u.members[i].value);
-    if (rc == MQR_OK && !mqr_value_object_get(cols, "timestamp", 9)) {
-        mqr_value_t ts;
-        mqr_value_set_int(&ts, mqr__engine_now(e));
-        rc = mqr_value_object_put(cx->arena, cols, "timestamp", 9, &ts);
+    mqr_value_t v;
+    if (!mqr_value_object_get(cols, "timestamp", 9)) {
+        mqr_value_set_int(&v, mqr__engine_now(e));
+        col_add(cols, "timestamp", 9, &v);
     }
-    if (rc == MQR_OK && !mqr_value_object_get(cols, "node", 4)) {
-        mqr_value_t node;
-        mqr_value_set_string(&node, e->node_copy, e->node_len);
-        node.flags = MQR_VALF_ATOM;
-        rc = mqr_value_object_put(cx->arena, cols, "node", 4, &node);
+    if (!mqr_value_object_get(cols, "node", 4)) {
+        mqr_value_set_string(&v, e->node_copy, e->node_len);
+        v.flags = MQR_VALF_ATOM;
+        col_add(cols, "node", 4, &v);
     }
-    return rc;
+    for (uint32_t i = 0; i < cols->len; i++) {
+        const mqr_member_t *m = &cols->u.members[i];
+        if (m->key_len == 8 && memcmp(m->key, "metadata", 8) == 0) {
+            *md = i;
+            return;
+        }
+    }
+    mqr_value_set_undefined(&v);
+    *md = cols->len;
+    col_add(cols, "metadata", 8, &v);
 }
 
-/* Run the collected hits over `cols`. The level is entered (depth raised)
- * for the duration so that nested emits use the next level. */
-static void run_hits(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols)
+/* Copy `in` (an object) into the arena as *cols and finish it. */
+static int columns_build(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_value_t *in,
+                         mqr_value_t *cols, uint32_t *md)
+{
+    if (mqr_value_object_new(cx->arena, (size_t)in->len + 3u, cols) != MQR_OK)
+        return MQR_ENOMEM;
+    if (in->len)
+        memcpy(cols->u.members, in->u.members, in->len * sizeof *in->u.members);
+    cols->len = in->len;
+    columns_finish(e, cols, md);
+    return MQR_OK;
+}
+
+/* Run the collected hits over `cols` (metadata slot md). The level is
+ * entered (depth raised) for the duration so that nested emits use the next
+ * level. */
+static void run_hits(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, uint32_t md)
 {
     hits_sort(cx);
     cx->columns = cols;
     e->depth++;
     for (size_t i = 0; i < cx->nhits; i++)
-        run_rule(e, cx, cx->hits[i], cols);
+        run_rule(e, cx, cx->hits[i], cols, md);
     e->depth--;
 }
 
@@ -628,13 +658,14 @@ int mqr_engine_emit_event(mqr_engine_t *e, const char *event, size_t event_len,
         return rc;
     mqr_arena_reset(cx->arena);
     mqr_value_t cols;
-    if (columns_build(e, cx, columns, &cols) != MQR_OK)
+    uint32_t md;
+    if (columns_build(e, cx, columns, &cols, &md) != MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     cx->republish_by = NULL;
     cx->republish_by_len = 0;
     if (out_fired)
         *out_fired = (uint32_t)cx->nhits;
-    run_hits(e, cx, &cols);
+    run_hits(e, cx, &cols, md);
     return MQR_OK;
 }
 
@@ -657,49 +688,50 @@ int mqr_engine_emit_connack(mqr_engine_t *e, const mqr_connack_input_t *in, uint
     if (ci.timestamp_ms == 0)
         ci.timestamp_ms = mqr__engine_now(e);
     mqr_value_t ev, cols;
+    uint32_t md;
     rc = mqr_event_connack_build(&ci, cx->arena, &ev, diag);
     if (rc != MQR_OK)
         return rc;
-    if (columns_build(e, cx, &ev, &cols) != MQR_OK)
+    if (columns_build(e, cx, &ev, &cols, &md) != MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     cx->republish_by = NULL;
     cx->republish_by_len = 0;
     if (out_fired)
         *out_fired = (uint32_t)cx->nhits;
-    run_hits(e, cx, &cols);
+    run_hits(e, cx, &cols, md);
     return MQR_OK;
 }
 
-/* Put a string column, or undefined for a NULL string. */
-static int put_str(mqr_arena_t *a, mqr_value_t *obj, const char *key, const char *s, size_t len)
+/* A string value, or undefined for a NULL string. */
+static mqr_value_t str_or_undef(const char *s, size_t len)
 {
     mqr_value_t v;
     if (s)
         mqr_value_set_string(&v, s, len);
     else
         mqr_value_set_undefined(&v);
-    return mqr_value_object_put(a, obj, key, strlen(key), &v);
+    return v;
 }
 
-static int put_int(mqr_arena_t *a, mqr_value_t *obj, const char *key, int64_t i)
+static mqr_value_t int_value(int64_t i)
 {
     mqr_value_t v;
     mqr_value_set_int(&v, i);
-    return mqr_value_object_put(a, obj, key, strlen(key), &v);
+    return v;
 }
 
-/* The message's columns (spec §5) in the order of the message.publish schema. */
+/* The message's columns (spec §5) in the order of the message.publish
+ * schema, then the engine's; the metadata slot's index goes to *md. */
 static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engine_message_t *m,
-                           mqr_value_t *cols)
+                           mqr_value_t *cols, uint32_t *md)
 {
     mqr_arena_t *a = cx->arena;
     int64_t now = mqr__engine_now(e);
     const char *id = m->id;
     size_t id_len = m->id_len;
-    char *gen = NULL;
     if (!id) {
         static const char hex[] = "0123456789ABCDEF";
-        gen = mqr_arena_alloc(a, 32);
+        char *gen = mqr_arena_alloc(a, 32);
         if (!gen)
             return MQR_ENOMEM;
         uint64_t hi = (uint64_t)now, lo = ++e->msg_counter;
@@ -711,40 +743,47 @@ static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engin
         id_len = 32;
     }
     mqr_value_t v, flags, props, empty;
-    int rc = mqr_value_object_new(a, 18, cols);
-    rc = rc ? rc : put_str(a, cols, "id", id, id_len);
-    rc = rc ? rc : put_str(a, cols, "clientid", m->clientid, m->clientid_len);
-    rc = rc ? rc : put_str(a, cols, "username", m->username, m->username_len);
-    rc = rc ? rc : put_str(a, cols, "payload", m->payload ? m->payload : "", m->payload_len);
-    rc = rc ? rc : put_str(a, cols, "peerhost", m->peerhost, m->peerhost_len);
-    rc = rc ? rc : put_str(a, cols, "peername", m->peername, m->peername_len);
-    rc = rc ? rc : put_str(a, cols, "topic", m->topic, m->topic_len);
-    rc = rc ? rc : put_int(a, cols, "qos", m->qos);
-    rc = rc ? rc : mqr_value_object_new(a, 2, &flags);
-    mqr_value_set_bool(&v, m->dup != 0);
-    rc = rc ? rc : mqr_value_object_put(a, &flags, "dup", 3, &v);
-    mqr_value_set_bool(&v, m->retain != 0);
-    rc = rc ? rc : mqr_value_object_put(a, &flags, "retain", 6, &v);
-    rc = rc ? rc : mqr_value_object_put(a, cols, "flags", 5, &flags);
-    rc = rc ? rc : mqr_value_object_new(a, 0, &empty);
+    if (mqr_value_object_new(a, 18, cols) != MQR_OK ||
+        mqr_value_object_new(a, 2, &flags) != MQR_OK ||
+        mqr_value_object_new(a, 0, &empty) != MQR_OK)
+        return MQR_ENOMEM;
     if (m->pub_props) {
         props = *m->pub_props;
     } else {
-        rc = rc ? rc : mqr_value_object_new(a, 1, &props);
-        rc = rc ? rc : mqr_value_object_put(a, &props, "User-Property", 13, &empty);
+        if (mqr_value_object_new(a, 1, &props) != MQR_OK)
+            return MQR_ENOMEM;
+        col_add(&props, "User-Property", 13, &empty);
     }
-    rc = rc ? rc : mqr_value_object_put(a, cols, "pub_props", 9, &props);
-    rc = rc ? rc : put_int(a, cols, "publish_received_at",
-                           m->publish_received_at ? m->publish_received_at : now);
-    rc = rc ? rc : mqr_value_object_put(a, cols, "client_attrs", 12, &empty);
-    mqr_value_set_string(&v, "message.publish", 15);
-    v.flags = MQR_VALF_ATOM;
-    rc = rc ? rc : mqr_value_object_put(a, cols, "event", 5, &v);
-    rc = rc ? rc : put_int(a, cols, "timestamp", now);
-    mqr_value_set_string(&v, e->node_copy, e->node_len);
-    v.flags = MQR_VALF_ATOM;
-    rc = rc ? rc : mqr_value_object_put(a, cols, "node", 4, &v);
-    return rc;
+    mqr_value_set_bool(&v, m->dup != 0);
+    col_add(&flags, "dup", 3, &v);
+    mqr_value_set_bool(&v, m->retain != 0);
+    col_add(&flags, "retain", 6, &v);
+    const struct {
+        const char *key;
+        uint32_t key_len;
+        mqr_value_t value;
+    } c[] = {
+        {"id", 2, str_or_undef(id, id_len)},
+        {"clientid", 8, str_or_undef(m->clientid, m->clientid_len)},
+        {"username", 8, str_or_undef(m->username, m->username_len)},
+        {"payload", 7, str_or_undef(m->payload ? m->payload : "", m->payload_len)},
+        {"peerhost", 8, str_or_undef(m->peerhost, m->peerhost_len)},
+        {"peername", 8, str_or_undef(m->peername, m->peername_len)},
+        {"topic", 5, str_or_undef(m->topic, m->topic_len)},
+        {"qos", 3, int_value(m->qos)},
+        {"flags", 5, flags},
+        {"pub_props", 9, props},
+        {"publish_received_at", 19,
+         int_value(m->publish_received_at ? m->publish_received_at : now)},
+        {"client_attrs", 12, empty},
+        {"event", 5, str_or_undef("message.publish", 15)},
+        {"timestamp", 9, int_value(now)},
+    };
+    for (size_t i = 0; i < MQR__ARRAY_LEN(c); i++)
+        col_add(cols, c[i].key, c[i].key_len, &c[i].value);
+    cols->u.members[12].value.flags = MQR_VALF_ATOM; /* event */
+    columns_finish(e, cols, md);
+    return MQR_OK;
 }
 
 int mqr_engine_emit_message(mqr_engine_t *e, const mqr_engine_message_t *m, uint32_t *out_fired,
@@ -770,17 +809,18 @@ int mqr_engine_emit_message(mqr_engine_t *e, const mqr_engine_message_t *m, uint
         return MQR_OK;
     mqr_arena_reset(cx->arena);
     mqr_value_t cols;
-    if (message_columns(e, cx, m, &cols) != MQR_OK)
+    uint32_t md;
+    if (message_columns(e, cx, m, &cols, &md) != MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     cx->republish_by = m->republish_by;
     cx->republish_by_len = m->republish_by ? m->republish_by_len : 0;
     if (out_fired)
         *out_fired = (uint32_t)cx->nhits;
-    run_hits(e, cx, &cols);
+    run_hits(e, cx, &cols, md);
     return MQR_OK;
 }
 
-/* ---- metrics ---------------------------------------------------------------------------------- */
+/* ---- metrics --------------------------------------------------------------------------------- */
 
 int mqr_engine_rule_metrics(const mqr_engine_t *e, const char *id, mqr_rule_metrics_t *out)
 {
@@ -795,7 +835,7 @@ int mqr_engine_rule_metrics(const mqr_engine_t *e, const char *id, mqr_rule_metr
 
 int mqr_engine_rule_metrics_reset(mqr_engine_t *e, const char *id)
 {
-    mqr__erule_t *r;
+    mqr__erule_t *r = NULL;
     int rc = lookup_mutable(e, id, &r);
     if (rc != MQR_OK)
         return rc;
@@ -870,8 +910,8 @@ int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *bu
     for (const mqr__action_t *a = r->actions; a; a = a->next) {
         mqr_action_metrics_t am;
         mqr__engine_action_metrics(a, &am);
-        mqr__sbuf_printf(&b, "%s{\"id\":%u,\"type\":\"%s\",\"metrics\":{", a == r->actions ? "" : ",",
-                         a->id, kind_names[a->kind]);
+        mqr__sbuf_printf(&b, "%s{\"id\":%u,\"type\":\"%s\",\"metrics\":{",
+                         a == r->actions ? "" : ",", a->id, kind_names[a->kind]);
         json_u64(&b, "matched", am.matched, 1);
         json_u64(&b, "success", am.success, 0);
         json_u64(&b, "failed", am.failed, 0);

@@ -33,7 +33,7 @@
 #define END_DROPPED 2
 #define END_PENDING 3
 
-/* ---- accounting ---------------------------------------------------------------- */
+/* ---- accounting ------------------------------------------------------------------------------ */
 
 static void account(mqr__action_t *a, int end, int32_t reason)
 {
@@ -89,7 +89,7 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
     }
 }
 
-/* ---- rendering helpers ------------------------------------------------------------ */
+/* ---- rendering helpers ----------------------------------------------------------------------- */
 
 static uint32_t tpl_flags(const mqr_engine_t *e)
 {
@@ -150,7 +150,7 @@ static int value_true(const mqr_value_t *v)
     return v->type == MQR_VAL_STRING && text_is(v->u.s, v->len, "true");
 }
 
-/* ---- republish ----------------------------------------------------------------------- */
+/* ---- republish ------------------------------------------------------------------------------- */
 
 /* The user properties: an object of values rendered as text, or an array of
  * {"key": k, "value": v}. Anything else gives none. */
@@ -261,6 +261,10 @@ static int qos_value(mqr_arena_t *arena, const mqr__action_t *a, const mqr_value
     return MQR_OK;
 }
 
+/* Render the republished message from `out` and hand it to the host's
+ * publisher. A trigger that this action's rule republished itself is refused
+ * (§9.1); rendering errors, an invalid topic, a bad QoS or a refusing
+ * publisher end as failed. Returns END_*. */
 static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                          const mqr_value_t *out)
 {
@@ -312,8 +316,13 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     return e->opts.publish(e->opts.publish_ud, &m) == MQR_OK ? END_SUCCESS : END_FAILED;
 }
 
-/* ---- http ----------------------------------------------------------------------------- */
+/* ---- http ------------------------------------------------------------------------------------ */
 
+/* Render path, headers and body into the arena and queue the request. A
+ * rendered header with CR, LF or NUL is left out and counted. Returns
+ * END_PENDING once the client accepted the message (http_done ends it, maybe
+ * already: a full queue drops it before mqr_http_submit returns), END_FAILED
+ * for a rendering error or a refused request. */
 static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                     const mqr_value_t *out)
 {
@@ -363,8 +372,9 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     return END_FAILED;
 }
 
-/* ---- callback ----------------------------------------------------------------------------- */
+/* ---- callback -------------------------------------------------------------------------------- */
 
+/* Hand the output, as JSON and as a value, to the user's function. */
 static int callback_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                         const mqr_value_t *out)
 {
@@ -520,7 +530,7 @@ int mqr_engine_action_add_republish(mqr_engine_t *e, const char *rule_id,
 {
     if (!cfg || !cfg->topic || !cfg->topic[0])
         return mqr__diag_set(diag, MQR_EINVAL, "republish: topic is required");
-    mqr__action_t *a;
+    mqr__action_t *a = NULL;
     int rc = action_new(e, rule_id, MQR_ACTION_REPUBLISH, &a, diag);
     if (rc != MQR_OK)
         return rc;
@@ -642,6 +652,17 @@ static int header_templates(mqr_engine_t *e, mqr__action_t *a, const mqr_http_ac
     return MQR_OK;
 }
 
+/* The connector headers EMQX sends when none are configured (spec §9.2). */
+#define HDR(n, v) {n, sizeof n - 1, v, sizeof v - 1}
+static const mqr_http_header_t default_headers[] = {
+    HDR("accept", "application/json"),
+    HDR("cache-control", "no-cache"),
+    HDR("connection", "keep-alive"),
+    HDR("content-type", "application/json"),
+    HDR("keep-alive", "timeout=5"),
+};
+#undef HDR
+
 int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
                                const mqr_http_action_config_t *cfg, uint32_t *out_action_id,
                                mqr_diag_t *diag)
@@ -650,7 +671,7 @@ int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
         return mqr__diag_set(diag, MQR_EINVAL, "http action: url is required");
     if (cfg->method < 0 || cfg->method > MQR_HTTP_DELETE)
         return mqr__diag_set(diag, MQR_EINVAL, "http action: unknown method %d", cfg->method);
-    mqr__action_t *a;
+    mqr__action_t *a = NULL;
     int rc = action_new(e, rule_id, MQR_ACTION_HTTP, &a, diag);
     if (rc != MQR_OK)
         return rc;
@@ -658,13 +679,18 @@ int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
     rc = tpl_compile_z(e, cfg->path, &a->path, "path", diag);
     rc = rc ? rc : tpl_compile_z(e, cfg->body, &a->body, "body", diag);
     rc = rc ? rc : header_templates(e, a, cfg, diag);
+    mqr_http_config_t conn = cfg->http;
+    if (conn.header_count == 0) {
+        conn.headers = default_headers;
+        conn.header_count = (uint32_t)MQR__ARRAY_LEN(default_headers);
+    }
     if (rc == MQR_OK) {
-        rc = copy_connector(e, a, &cfg->http);
+        rc = copy_connector(e, a, &conn);
         if (rc != MQR_OK)
             mqr__diag_set(diag, rc, "http action: %s", mqr_strerror(rc));
     }
     if (rc == MQR_OK) {
-        mqr_http_config_t hc = cfg->http;
+        mqr_http_config_t hc = conn;
         hc.allocator = e->alloc;
         hc.on_done = http_done;
         hc.ud = a;
@@ -687,7 +713,7 @@ int mqr_engine_action_add_callback(mqr_engine_t *e, const char *rule_id, mqr_eng
 {
     if (!fn)
         return mqr__diag_set(diag, MQR_EINVAL, "callback action: fn is required");
-    mqr__action_t *a;
+    mqr__action_t *a = NULL;
     int rc = action_new(e, rule_id, MQR_ACTION_CALLBACK, &a, diag);
     if (rc != MQR_OK)
         return rc;
@@ -727,7 +753,7 @@ int mqr_engine_action_test(mqr_engine_t *e, uint32_t action_id, uint32_t timeout
     return MQR_ENOTFOUND;
 }
 
-/* ---- the host loop -------------------------------------------------------------------------- */
+/* ---- the host loop --------------------------------------------------------------------------- */
 
 size_t mqr_engine_fds(const mqr_engine_t *e, mqr_http_fd_t *out, size_t cap)
 {

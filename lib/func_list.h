@@ -50,6 +50,7 @@
     X("contains_topic_match", contains_topic_match, 2, 3, MQR__FUNC_PURE) \
     X("cos", cos, 1, 1, MQR__FUNC_PURE) \
     X("cosh", cosh, 1, 1, MQR__FUNC_PURE) \
+    X("date_to_unix_ts", date_to_unix_ts, 3, 4, 0) \
     X("div", div, 2, 2, MQR__FUNC_PURE) \
     X("exp", exp, 1, 1, MQR__FUNC_PURE) \
     X("find", find, 2, 3, MQR__FUNC_PURE) \
@@ -60,6 +61,7 @@
     X("float2str", float2str, 2, 2, MQR__FUNC_PURE) \
     X("floor", floor, 1, 1, MQR__FUNC_PURE) \
     X("fmod", fmod, 2, 2, MQR__FUNC_PURE) \
+    X("format_date", format_date, 3, 4, 0) \
     X("getenv", getenv, 1, 1, 0) \
     X("hash", hash, 2, 2, MQR__FUNC_PURE) \
     X("hexstr2bin", hexstr2bin, 1, 2, MQR__FUNC_PURE) \
@@ -101,6 +103,8 @@
     X("mod", mod, 2, 2, MQR__FUNC_PURE) \
     X("mput", mput, 3, 3, MQR__FUNC_PURE) \
     X("msgid", msgid, 0, 0, MQR__FUNC_CONTEXT) \
+    X("now_rfc3339", now_rfc3339, 0, 1, 0) \
+    X("now_timestamp", now_timestamp, 0, 1, 0) \
     X("nth", nth, 2, 2, MQR__FUNC_PURE) \
     X("null", null, 0, 0, MQR__FUNC_PURE) \
     X("pad", pad, 2, 4, MQR__FUNC_PURE) \
@@ -109,8 +113,12 @@
     X("power", power, 2, 2, MQR__FUNC_PURE) \
     X("qos", qos, 0, 0, MQR__FUNC_CONTEXT) \
     X("random", random, 0, 0, 0) \
+    X("regex_extract", regex_extract, 2, 2, MQR__FUNC_PURE) \
+    X("regex_match", regex_match, 2, 2, MQR__FUNC_PURE) \
+    X("regex_replace", regex_replace, 3, 3, MQR__FUNC_PURE) \
     X("replace", replace, 3, 4, MQR__FUNC_PURE) \
     X("reverse", reverse, 1, 1, MQR__FUNC_PURE) \
+    X("rfc3339_to_unix_ts", rfc3339_to_unix_ts, 1, 2, MQR__FUNC_PURE) \
     X("rm_prefix", rm_prefix, 2, 2, MQR__FUNC_PURE) \
     X("round", round, 1, 1, MQR__FUNC_PURE) \
     X("rtrim", rtrim, 1, 2, MQR__FUNC_PURE) \
@@ -131,10 +139,13 @@
     X("substr", substr, 2, 3, MQR__FUNC_PURE) \
     X("tan", tan, 1, 1, MQR__FUNC_PURE) \
     X("tanh", tanh, 1, 1, MQR__FUNC_PURE) \
+    X("timezone_to_offset_seconds", timezone_to_second, 1, 1, 0) \
+    X("timezone_to_second", timezone_to_second, 1, 1, 0) \
     X("tokens", tokens, 2, 3, MQR__FUNC_PURE) \
     X("topic", topic, 0, 1, MQR__FUNC_CONTEXT) \
     X("trim", trim, 1, 2, MQR__FUNC_PURE) \
     X("unescape", unescape, 1, 1, MQR__FUNC_PURE) \
+    X("unix_ts_to_rfc3339", unix_ts_to_rfc3339, 1, 2, 0) \
     X("upper", upper, 1, 1, MQR__FUNC_PURE) \
     X("username", username, 0, 0, MQR__FUNC_CONTEXT) \
     X("uuid_v4", uuid_v4, 0, 0, 0) \

@@ -398,26 +398,6 @@ static int sub_bits(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uint64
     return MQR_OK;
 }
 
-/* Match an optional word argument args[i] against choices[0..n): the index,
- * or the default when the argument is absent. */
-static int choice(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
-                  const char *const *choices, int n, int dflt, int *out)
-{
-    if (i >= argc) {
-        *out = dflt;
-        return MQR_OK;
-    }
-    for (int k = 0; k < n; k++)
-        if (mqr__func_str_is(&args[i], choices[k])) {
-            *out = k;
-            return MQR_OK;
-        }
-    char desc[64];
-    mqr__func_describe(&args[i], desc, sizeof desc);
-    return mqr__func_error(cx, "expected '%s' or '%s'%s, got %s", choices[0], choices[1],
-                           n > 2 ? " or 'bits'" : "", desc);
-}
-
 /* subbits(bin, len) | subbits(bin, start, len[, type[, signedness[, endianness]]])
  * start is 1-based in bits; undefined when start is beyond the data; a
  * shorter remainder uses what is left. */
@@ -437,11 +417,11 @@ int mqr__func_sql_subbits(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     if (!rc)
         rc = mqr__func_arg_int(cx, args, argc >= 3 ? 2 : 1, &n);
     if (!rc)
-        rc = choice(cx, args, argc, 3, types, 3, SUB_INTEGER, &type);
+        rc = mqr__func_arg_word(cx, args, argc, 3, types, 3, SUB_INTEGER, &type);
     if (!rc)
-        rc = choice(cx, args, argc, 4, signs, 2, 0, &sign);
+        rc = mqr__func_arg_word(cx, args, argc, 4, signs, 2, 0, &sign);
     if (!rc)
-        rc = choice(cx, args, argc, 5, ends, 2, 0, &end);
+        rc = mqr__func_arg_word(cx, args, argc, 5, ends, 2, 0, &end);
     if (rc)
         return rc;
     if (start < 1 || n < 0)

@@ -87,32 +87,13 @@ static int in_set(uint32_t cp, const char *chars, size_t clen)
     return 0;
 }
 
-/* Read args[i] as one of the words, giving its index (dflt if absent). */
-static int word_arg(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
-                    const char *const *words, int n, int dflt, int *out)
-{
-    if (i >= argc) {
-        *out = dflt;
-        return MQR_OK;
-    }
-    for (int k = 0; k < n; k++)
-        if (mqr__func_str_is(&args[i], words[k])) {
-            *out = k;
-            return MQR_OK;
-        }
-    char desc[64];
-    mqr__func_describe(&args[i], desc, sizeof desc);
-    return mqr__func_error(cx, "unknown option %s (expected '%s'%s)", desc, words[0],
-                           n > 1 ? " or another listed option" : "");
-}
-
 /* ---- case ------------------------------------------------------------------------ */
 
 static int case_map(mqr__fctx_t *cx, const mqr_value_t *args, int upper, mqr_value_t *out)
 {
     const char *s;
     size_t len, need, err;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     size_t ascii = 0;
@@ -165,7 +146,7 @@ static int trim(mqr__fctx_t *cx, const mqr_value_t *args, int lead, int trail,
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     size_t b = 0, e = len;
@@ -224,7 +205,7 @@ int mqr__func_sql_strlen(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         mqr_value_set_int(out, (int64_t)count_units(s, len));
     return rc;
@@ -235,7 +216,7 @@ int mqr__func_sql_reverse(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     char *p = mqr_arena_alloc(cx->arena, len ? len : 1);
@@ -257,7 +238,7 @@ int mqr__func_sql_substr(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     const char *s;
     size_t len;
     int64_t start, n = INT64_MAX;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_int(cx, args, 1, &start);
     if (!rc && argc == 3)
@@ -285,11 +266,11 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     size_t len, chlen = 1;
     int64_t want;
     int dir = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_int(cx, args, 1, &want);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, dirs, 3, 0, &dir);
+        rc = mqr__func_arg_word(cx, args, argc, 2, dirs, 3, 0, &dir);
     if (!rc && argc == 4)
         rc = mqr__func_arg_str(cx, args, 3, &ch, &chlen);
     if (rc)
@@ -345,11 +326,11 @@ int mqr__func_sql_split(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     const char *s, *sep;
     size_t len, slen;
     int opt = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &sep, &slen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, opts, 5, -1, &opt);
+        rc = mqr__func_arg_word(cx, args, argc, 2, opts, 5, -1, &opt);
     if (rc)
         return rc;
     opt += 1; /* 0 = no option, else 1 + index into opts */
@@ -390,11 +371,11 @@ int mqr__func_sql_tokens(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     const char *s, *chars;
     size_t len, clen;
     int opt = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &chars, &clen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, opts, 1, -1, &opt);
+        rc = mqr__func_arg_word(cx, args, argc, 2, opts, 1, -1, &opt);
     if (rc)
         return rc;
     if (mqr_value_array_new(cx->arena, 4, out) != MQR_OK)
@@ -435,13 +416,13 @@ int mqr__func_sql_replace(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     const char *s, *pat, *rep;
     size_t len, plen, rlen;
     int where = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 2, &rep, &rlen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 3, wheres, 3, 0, &where);
+        rc = mqr__func_arg_word(cx, args, argc, 3, wheres, 3, 0, &where);
     if (rc)
         return rc;
     if (plen == 0) {
@@ -475,11 +456,11 @@ int mqr__func_sql_find(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     const char *s, *pat;
     size_t len, plen;
     int dir = 0;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &pat, &plen);
     if (!rc)
-        rc = word_arg(cx, args, argc, 2, dirs, 2, 0, &dir);
+        rc = mqr__func_arg_word(cx, args, argc, 2, dirs, 2, 0, &dir);
     if (rc)
         return rc;
     const char *hit = plen ? search(s, len, pat, plen, dir == 1) : s;
@@ -497,7 +478,7 @@ int mqr__func_sql_rm_prefix(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t a
 {
     const char *s, *p;
     size_t len, plen;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (!rc)
         rc = mqr__func_arg_str(cx, args, 1, &p, &plen);
     if (rc)
@@ -515,7 +496,7 @@ int mqr__func_sql_ascii(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
 {
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     if (len == 0)
@@ -583,8 +564,8 @@ static void sql_quote(mqr__sbuf_t *b, const char *s, size_t len)
 }
 
 /* join_to_sql_values_string(arr): items as SQL literals joined by ", ":
- * strings quoted, numbers and booleans bare, undefined and null as NULL,
- * arrays and objects as quoted JSON. */
+ * numbers bare; strings, and like EMQX's atoms true, false, null and
+ * undefined by name, quoted; arrays and objects as quoted JSON. */
 int mqr__func_sql_join_to_sql_values_string(mqr__fctx_t *cx, const mqr_value_t *args,
                                             uint32_t argc, mqr_value_t *out)
 {
@@ -599,13 +580,14 @@ int mqr__func_sql_join_to_sql_values_string(mqr__fctx_t *cx, const mqr_value_t *
         if (i)
             mqr__sbuf_append(&b, ", ", 2);
         switch (v->type) {
-        case MQR_VAL_UNDEFINED:
-        case MQR_VAL_NULL: mqr__sbuf_append(&b, "NULL", 4); break;
+        case MQR_VAL_UNDEFINED: sql_quote(&b, "undefined", 9); break;
+        case MQR_VAL_NULL: sql_quote(&b, "null", 4); break;
+        case MQR_VAL_BOOL: sql_quote(&b, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
         case MQR_VAL_STRING: sql_quote(&b, v->u.s, v->len); break;
         case MQR_VAL_ARRAY:
         case MQR_VAL_OBJECT:
             mqr__sbuf_init_arena(&tmp, cx->arena);
-            mqr__json_write(&tmp, v, cx->json_flags);
+            mqr__json_write(&tmp, v, 0); /* EMQX JSON: keeps the function pure */
             if ((rc = mqr__sbuf_status(&tmp)))
                 return mqr__func_ret_sbuf(cx, &tmp, out);
             sql_quote(&b, tmp.p, tmp.len);
@@ -670,7 +652,7 @@ int mqr__func_sql_unescape(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t ar
     static const char from[] = "ntrbfv'\"\\?a", to[] = "\n\t\r\b\f\v'\"\\?\a";
     const char *s;
     size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
+    int rc = mqr__func_arg_text(cx, args, 0, &s, &len);
     if (rc)
         return rc;
     if (!memchr(s, '\\', len)) {

@@ -53,6 +53,17 @@ int mqr__func_arg_str(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, cons
     return MQR_OK;
 }
 
+int mqr__func_arg_text(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, const char **s,
+                       size_t *len)
+{
+    if (args[i].type == MQR_VAL_BOOL) {
+        *s = args[i].u.b ? "true" : "false";
+        *len = args[i].u.b ? 4 : 5;
+        return MQR_OK;
+    }
+    return mqr__func_arg_str(cx, args, i, s, len);
+}
+
 int mqr__func_arg_int(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int64_t *out)
 {
     if (args[i].type != MQR_VAL_INT)
@@ -112,6 +123,29 @@ int mqr__func_list_args(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     return MQR_OK;
 }
 
+int mqr__func_arg_word(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
+                       const char *const *words, int n, int dflt, int *out)
+{
+    if (i >= argc) {
+        *out = dflt;
+        return MQR_OK;
+    }
+    for (int k = 0; k < n; k++)
+        if (mqr__func_str_is(&args[i], words[k])) {
+            *out = k;
+            return MQR_OK;
+        }
+    char desc[64], list[160];
+    size_t used = 0;
+    for (int k = 0; k < n && used < sizeof list; k++) {
+        const char *sep = k == 0 ? "" : (k == n - 1 ? " or " : ", ");
+        int w = snprintf(list + used, sizeof list - used, "%s'%s'", sep, words[k]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    mqr__func_describe(&args[i], desc, sizeof desc);
+    return mqr__func_error(cx, "unknown option %s (expected %s)", desc, list);
+}
+
 int mqr__func_str_is(const mqr_value_t *v, const char *word)
 {
     size_t n = strlen(word);
@@ -160,13 +194,6 @@ int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key
                : mqr__func_oom(cx);
 }
 
-int mqr__func_push_str(mqr__fctx_t *cx, mqr_value_t *arr, const char *s, size_t len)
-{
-    mqr_value_t v;
-    int rc = mqr__func_ret_copy(cx, s, len, &v);
-    return rc ? rc : mqr__func_push(cx, arr, &v);
-}
-
 int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out)
 {
     int rc = mqr_json_parse(cx->arena, s, len, 0, out, NULL);
@@ -174,8 +201,6 @@ int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_
         return mqr__func_oom(cx);
     return rc == MQR_OK ? MQR_OK : MQR_EJSON;
 }
-
-void mqr__func_text(mqr__sbuf_t *b, const mqr_value_t *v) { mqr__value_to_text(b, v); }
 
 void mqr__func_fixed_compact(mqr__sbuf_t *b, double d, int dec)
 {

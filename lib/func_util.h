@@ -36,9 +36,17 @@ void mqr__func_describe(const mqr_value_t *v, char *buf, size_t cap);
 /* args[i] must be a string (atoms included): its bytes in *s, *len. */
 int mqr__func_arg_str(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, const char **s,
                       size_t *len);
+/* The subject of a string function: a string, or a boolean read as its
+ * name "true" / "false" (EMQX converts atoms, and booleans are atoms). */
+int mqr__func_arg_text(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, const char **s,
+                       size_t *len);
 /* args[i] must be an integer (a float, even 2.0, is rejected, as Erlang's
  * is_integer guard does). */
 int mqr__func_arg_int(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int64_t *out);
+/* The subject of a string function: a string, or a boolean read as its
+ * name "true" / "false" (EMQX converts atoms, and booleans are atoms). */
+int mqr__func_arg_text(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, const char **s,
+                       size_t *len);
 /* args[i] must be an integer or a float; converted to double. */
 int mqr__func_arg_num(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, double *out);
 /* args[i] must be an array. */
@@ -53,6 +61,11 @@ int mqr__func_arg_object(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i,
  * (args[0] must then be an array). */
 int mqr__func_list_args(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                         const mqr_value_t **items, uint32_t *n);
+/* args[i] as one of the option words[0..n): its index in *out, or dflt when
+ * i >= argc (the option was left out). Anything else is an error listing
+ * the words: "unknown option string \"x\" (expected 'a', 'b' or 'c')". */
+int mqr__func_arg_word(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uint32_t i,
+                       const char *const *words, int n, int dflt, int *out);
 /* 1 if the string value v equals the NUL-terminated word (bytewise). */
 int mqr__func_str_is(const mqr_value_t *v, const char *word);
 
@@ -69,16 +82,12 @@ int mqr__func_push(mqr__fctx_t *cx, mqr_value_t *arr, const mqr_value_t *item);
 /* Put key (borrowed) = *val into the object *obj (arena), reporting out of memory. */
 int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key_len,
                   const mqr_value_t *val);
-/* Push a copy of the bytes as a string item onto *arr. */
-int mqr__func_push_str(mqr__fctx_t *cx, mqr_value_t *arr, const char *s, size_t len);
 
 /* ---- shared algorithms --------------------------------------------------------- */
 /* JSON-decode s into the arena. MQR_OK, or MQR_EJSON when s is not JSON (no
  * message recorded: callers decide whether that is an error or undefined),
  * or MQR_ENOMEM (recorded). */
 int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out);
-/* Render v as str() does, appending to b. */
-void mqr__func_text(mqr__sbuf_t *b, const mqr_value_t *v);
 /* Append d in fixed notation with `dec` decimals (correctly rounded, as
  * printf's %.*f), then drop trailing zeros but keep one decimal: Erlang's
  * float_to_binary(D, [{decimals, Dec}, compact]). */

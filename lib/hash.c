@@ -204,6 +204,7 @@ static const uint8_t md5_r[64] = {
 
 /* ---- MD5 -------------------------------------------------------------------------- */
 
+/* One 64-byte block into the MD5 state h[4] (RFC 1321 §3.4). */
 static void md5_compress(void *state, const uint8_t *blk)
 {
     uint32_t *h = state, m[16];
@@ -252,6 +253,7 @@ void mqr__md5_final(mqr__md5_ctx_t *c, uint8_t out[16])
 
 /* ---- SHA-1 ------------------------------------------------------------------------- */
 
+/* One 64-byte block into the SHA-1 state h[5] (FIPS 180-4 §6.1.2). */
 static void sha1_compress(void *state, const uint8_t *blk)
 {
     uint32_t *h = state, w[80];
@@ -301,9 +303,10 @@ void mqr__sha1_final(mqr__sha1_ctx_t *c, uint8_t out[20])
 
 /* ---- SHA-224 / SHA-256 -------------------------------------------------------------------- */
 
+/* One 64-byte block into the SHA-224/256 state h[8] (FIPS 180-4 §6.2.2). */
 static void sha256_compress(void *state, const uint8_t *blk)
 {
-    uint32_t *h = state, w[64], v[8];
+    uint32_t *h = state, w[64];
     for (int i = 0; i < 16; i++)
         w[i] = load_be32(blk + 4 * i);
     for (int i = 16; i < 64; i++) {
@@ -311,19 +314,15 @@ static void sha256_compress(void *state, const uint8_t *blk)
         uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    memcpy(v, h, sizeof v);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t s1 = ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25);
-        uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-        uint32_t t1 = v[7] + s1 + ch + sha256_k[i] + w[i];
-        uint32_t s0 = ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22);
-        uint32_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-        memmove(v + 1, v, 7 * sizeof v[0]);
-        v[4] += t1;
-        v[0] = t1 + s0 + maj;
+        uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
+                      sha256_k[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        hh = g, g = f, f = e, e = d + t1;
+        d = c, c = b, b = a, a = t1 + t2;
     }
-    for (int i = 0; i < 8; i++)
-        h[i] += v[i];
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
 void mqr__sha224_init(mqr__sha256_ctx_t *c)
@@ -356,9 +355,10 @@ void mqr__sha256_final(mqr__sha256_ctx_t *c, uint8_t out[32]) { sha256_finish(c,
 
 /* ---- SHA-384 / SHA-512 ---------------------------------------------------------------------- */
 
+/* One 128-byte block into the SHA-384/512 state h[8] (FIPS 180-4 §6.4.2). */
 static void sha512_compress(void *state, const uint8_t *blk)
 {
-    uint64_t *h = state, w[80], v[8];
+    uint64_t *h = state, w[80];
     for (int i = 0; i < 16; i++)
         w[i] = load_be64(blk + 8 * i);
     for (int i = 16; i < 80; i++) {
@@ -366,19 +366,15 @@ static void sha512_compress(void *state, const uint8_t *blk)
         uint64_t s1 = ror64(w[i - 2], 19) ^ ror64(w[i - 2], 61) ^ (w[i - 2] >> 6);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    memcpy(v, h, sizeof v);
+    uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 80; i++) {
-        uint64_t s1 = ror64(v[4], 14) ^ ror64(v[4], 18) ^ ror64(v[4], 41);
-        uint64_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-        uint64_t t1 = v[7] + s1 + ch + sha512_k[i] + w[i];
-        uint64_t s0 = ror64(v[0], 28) ^ ror64(v[0], 34) ^ ror64(v[0], 39);
-        uint64_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-        memmove(v + 1, v, 7 * sizeof v[0]);
-        v[4] += t1;
-        v[0] = t1 + s0 + maj;
+        uint64_t t1 = hh + (ror64(e, 14) ^ ror64(e, 18) ^ ror64(e, 41)) + ((e & f) ^ (~e & g)) +
+                      sha512_k[i] + w[i];
+        uint64_t t2 = (ror64(a, 28) ^ ror64(a, 34) ^ ror64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
+        hh = g, g = f, f = e, e = d + t1;
+        d = c, c = b, b = a, a = t1 + t2;
     }
-    for (int i = 0; i < 8; i++)
-        h[i] += v[i];
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
 void mqr__sha384_init(mqr__sha512_ctx_t *c)
@@ -499,6 +495,15 @@ int mqr__hash(int alg, const void *data, size_t len, uint8_t *out)
     return MQR_OK;
 }
 
+/* Overwrite key material on the stack before returning; the volatile
+ * stores cannot be optimised away as a dead memset could. */
+static void wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 /* ---- HMAC ----------------------------------------------------------------------------------------- */
 
 int mqr__hmac_init(mqr__hmac_ctx_t *c, int alg, const void *key, size_t key_len)
@@ -519,6 +524,8 @@ int mqr__hmac_init(mqr__hmac_ctx_t *c, int alg, const void *key, size_t key_len)
         pad[i] = k[i] ^ 0x5c;
     mqr__hash_init(&c->outer, alg);
     mqr__hash_update(&c->outer, pad, block);
+    wipe(k, sizeof k);
+    wipe(pad, sizeof pad);
     return MQR_OK;
 }
 
@@ -578,6 +585,10 @@ int mqr__pbkdf2_hmac(int alg, const void *password, size_t password_len, const v
         memcpy(out, t, take);
         out += take, out_len -= take;
     }
+    wipe(&keyed, sizeof keyed);
+    wipe(&c, sizeof c);
+    wipe(u, sizeof u);
+    wipe(t, sizeof t);
     return MQR_OK;
 }
 
@@ -644,8 +655,11 @@ int mqr__passwd_verify(const char *hash_part, size_t hash_len, const char *passw
         mqr__sha512_update(&c, password, password_len);
         mqr__sha512_update(&c, salt, salt_len);
         mqr__sha512_final(&c, got);
+        wipe(&c, sizeof c);
     }
-    return mqr__ct_equal(got, want, 64) ? MQR_OK : MQR_NO_MATCH;
+    int same = mqr__ct_equal(got, want, 64);
+    wipe(got, sizeof got);
+    return same ? MQR_OK : MQR_NO_MATCH;
 }
 
 int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t *salt,
@@ -671,5 +685,6 @@ int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t
     mqr__b64_encode(salt, salt_len, 0, o, sn + 1, &n);
     o[sn] = '$';
     mqr__b64_encode(hash, sizeof hash, 0, o + sn + 1, kn + 1, &n);
+    wipe(hash, sizeof hash);
     return MQR_OK;
 }

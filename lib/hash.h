@@ -10,6 +10,8 @@
  * function is safe to call from several threads on different contexts.
  * Contexts live wherever the caller puts them (stack is fine) and need no
  * cleanup; a context may be reused after final() by calling init() again.
+ * PBKDF2 and the password functions overwrite their own stack copies of key
+ * material before returning; wiping the caller's contexts is the caller's.
  */
 #ifndef MQR_HASH_H
 #define MQR_HASH_H

@@ -104,9 +104,39 @@ static long hex4(const char *s, size_t i, size_t len)
     return (long)b[0] << 8 | b[1];
 }
 
-/* Decode the escaped string body s[start..end) (end is the closing quote)
- * into the arena. Escapes were not yet checked: errors carry the offset of
- * the offending backslash or byte. */
+/* The escape at s[i] (a backslash): checks it and sets *out_n to its
+ * length, 2 ("\\n"), 6 ("\\u00e9") or 12 (a surrogate pair).
+ * escape = "\\" ( ["] / "\\" / "/" / "b" / "f" / "n" / "r" / "t" / "u" 4hexdig ) */
+static int check_escape(parser_t *p, size_t i, size_t *out_n)
+{
+    const char *s = p->s;
+    size_t len = p->len;
+    if (i + 1 >= len)
+        return fail_at(p, MQR_EJSON, len, "unterminated string");
+    if (s[i + 1] != 'u') {
+        if (!memchr("\"\\/bfnrt", s[i + 1], 8))
+            return fail_at(p, MQR_EJSON, i, "invalid escape in string");
+        *out_n = 2;
+        return MQR_OK;
+    }
+    long u = hex4(s, i + 2, len);
+    if (u < 0)
+        return fail_at(p, MQR_EJSON, i, "invalid \\u escape in string");
+    if (u >= 0xDC00 && u <= 0xDFFF)
+        return fail_at(p, MQR_EJSON, i, "unpaired surrogate in string");
+    if (u < 0xD800 || u > 0xDBFF) {
+        *out_n = 6;
+        return MQR_OK;
+    }
+    long lo = (len - i >= 12 && s[i + 6] == '\\' && s[i + 7] == 'u') ? hex4(s, i + 8, len) : -1;
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return fail_at(p, MQR_EJSON, i, "unpaired surrogate in string");
+    *out_n = 12;
+    return MQR_OK;
+}
+
+/* Decode the string body s[start..end), already checked by parse_string,
+ * into the arena: runs between backslashes are copied whole. */
 static int decode_string(parser_t *p, size_t start, size_t end, const char **out, size_t *out_len)
 {
     const char *s = p->s;
@@ -115,62 +145,36 @@ static int decode_string(parser_t *p, size_t start, size_t end, const char **out
         return fail_oom(p);
     size_t o = 0, i = start;
     while (i < end) {
-        unsigned char c = (unsigned char)s[i];
-        unsigned cls = mqr__json_char_class[c];
-        if (cls == 0) {
-            buf[o++] = (char)c;
-            i++;
+        const char *bs = memchr(s + i, '\\', end - i);
+        size_t run = bs ? (size_t)(bs - (s + i)) : end - i;
+        memcpy(buf + o, s + i, run);
+        o += run;
+        i += run;
+        if (i == end)
+            break;
+        char e = s[i + 1];
+        if (e != 'u') {
+            buf[o++] = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r'
+                     : e == 't' ? '\t' : e; /* '"', '\\' and '/' stand for themselves */
+            i += 2;
             continue;
         }
-        if (cls == 2) {
-            uint32_t cp;
-            size_t k = mqr__utf8_decode((const uint8_t *)s + i, end - i, &cp);
-            if (!k)
-                return fail_at(p, MQR_EJSON, i, "invalid UTF-8 in string");
-            memcpy(buf + o, s + i, k);
-            o += k;
-            i += k;
-            continue;
-        }
-        if (c != '\\')
-            return fail_at(p, MQR_EJSON, i, "control character in string");
-        size_t at = i;
-        char e = s[i + 1]; /* i + 1 < end: a backslash never precedes the closing quote */
-        i += 2;
-        switch (e) {
-        case '"': buf[o++] = '"'; continue;
-        case '\\': buf[o++] = '\\'; continue;
-        case '/': buf[o++] = '/'; continue;
-        case 'b': buf[o++] = '\b'; continue;
-        case 'f': buf[o++] = '\f'; continue;
-        case 'n': buf[o++] = '\n'; continue;
-        case 'r': buf[o++] = '\r'; continue;
-        case 't': buf[o++] = '\t'; continue;
-        case 'u': break;
-        default: return fail_at(p, MQR_EJSON, at, "invalid escape in string");
-        }
-        long u = hex4(s, i, end);
-        if (u < 0)
-            return fail_at(p, MQR_EJSON, at, "invalid \\u escape in string");
-        i += 4;
-        if (u >= 0xDC00 && u <= 0xDFFF)
-            return fail_at(p, MQR_EJSON, at, "unpaired surrogate in string");
+        uint32_t u = (uint32_t)hex4(s, i + 2, end);
+        i += 6;
         if (u >= 0xD800 && u <= 0xDBFF) {
-            long lo = (end - i >= 6 && s[i] == '\\' && s[i + 1] == 'u') ? hex4(s, i + 2, end) : -1;
-            if (lo < 0xDC00 || lo > 0xDFFF)
-                return fail_at(p, MQR_EJSON, at, "unpaired surrogate in string");
-            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            u = 0x10000 + ((u - 0xD800) << 10) + ((uint32_t)hex4(s, i + 2, end) - 0xDC00);
             i += 6;
         }
-        o += mqr__utf8_encode((uint32_t)u, (uint8_t *)buf + o);
+        o += mqr__utf8_encode(u, (uint8_t *)buf + o);
     }
     *out = mqr__arena_realloc(p->arena, buf, end - start, o); /* give back the tail */
     *out_len = o;
     return MQR_OK;
 }
 
-/* string = quotation-mark *char quotation-mark, at p->pos. Without escapes
- * the result borrows the input; with escapes it is decoded into the arena. */
+/* string = quotation-mark *char quotation-mark, at p->pos. Checks the
+ * whole body first (so errors come in text order), then borrows it from
+ * the input, or decodes it into the arena when it has escapes. */
 static int parse_string(parser_t *p, const char **out, uint32_t *out_len)
 {
     const unsigned char *s = (const unsigned char *)p->s;
@@ -191,12 +195,12 @@ static int parse_string(parser_t *p, const char **out, uint32_t *out_len)
         if (c == '"')
             break;
         if (c == '\\') {
+            size_t k;
+            int rc = check_escape(p, i, &k);
+            if (rc != MQR_OK)
+                return rc;
             escaped = 1;
-            if (i + 1 >= len)
-                return fail_at(p, MQR_EJSON, len, "unterminated string");
-            if (!memchr("\"\\/bfnrtu", s[i + 1], 9))
-                return fail_at(p, MQR_EJSON, i, "invalid escape in string");
-            i += 2; /* \u digits and surrogates are checked by decode_string */
+            i += k;
         } else if (c < 0x20) {
             return fail_at(p, MQR_EJSON, i, "control character in string");
         } else {

@@ -100,7 +100,7 @@ static int rd_str(rd_t *r, mqr_str_t *out, const char *field, int mode)
         return MQR_OK;
     }
     mqr__scan_t sc;
-    rc = mqr__packet_scan(ptr, len, mode, &sc);
+    rc = mqr__packet_scan(ptr, len, mode | r->c.scan_flags, &sc);
     if (MQR__UNLIKELY(rc != MQR_OK))
         return mqr__packet_fail(&r->c, rc, scan_reason(rc), field, ptr + sc.off - (len ? 0 : 2),
                                 "%s %s", field, sc.what);
@@ -193,15 +193,8 @@ static int dec_connect(rd_t *r, mqr_packet_t *pkt)
         return mqr__packet_fail(&r->c, MQR_EPROTOCOL, 0x82, "connect flags", at,
                                 "password flag is set without the user name flag");
     TRY(rd_u16(r, &c->keepalive, "keepalive"));
-    if (level >= MQR_PROTO_V5) {
-        uint64_t seen;
-        at = r->p;
-        TRY(rd_props(r, &c->props, MQR_PKT_CONNECT, "properties", &seen));
-        if ((seen & (1ull << MQR_PROP_AUTHENTICATION_DATA)) &&
-            !(seen & (1ull << MQR_PROP_AUTHENTICATION_METHOD)))
-            return mqr__packet_fail(&r->c, MQR_EPROTOCOL, 0x82, "properties", at,
-                                    "properties: Authentication-Data without Authentication-Method");
-    }
+    if (level >= MQR_PROTO_V5)
+        TRY(rd_props(r, &c->props, MQR_PKT_CONNECT, "properties", NULL));
     TRY(rd_str(r, &c->clientid, "client identifier", MQR__SCAN_STRING));
     if (c->will_flag) {
         if (level >= MQR_PROTO_V5)
@@ -264,7 +257,7 @@ static int dec_publish(rd_t *r, mqr_packet_t *pkt, int direction)
     m->topic.len = tl;
     if (MQR__UNLIKELY(!mqr__all_plain(tp, tl) || tl == 0) && (tl > 0 || r->ver < MQR_PROTO_V5)) {
         mqr__scan_t sc;
-        int rc = mqr__packet_scan(tp, tl, MQR__SCAN_TOPIC, &sc);
+        int rc = mqr__packet_scan(tp, tl, MQR__SCAN_TOPIC | r->c.scan_flags, &sc);
         if (MQR__UNLIKELY(rc != MQR_OK))
             return mqr__packet_fail(&r->c, rc, scan_reason(rc), "topic", tp + sc.off - (tl ? 0 : 2),
                                     "topic %s", sc.what);
@@ -475,7 +468,8 @@ static int decode(const uint8_t *buf, size_t len, const mqr_packet_opts_t *opts,
     if (!opts)
         opts = &defaults;
     int ver = opts->proto_ver ? opts->proto_ver : MQR_PROTO_V311;
-    if (ver < MQR_PROTO_V31 || ver > MQR_PROTO_V5 || opts->direction > MQR_PKT_DIR_TO_CLIENT)
+    if (ver < MQR_PROTO_V31 || ver > MQR_PROTO_V5 || opts->direction > MQR_PKT_DIR_TO_CLIENT ||
+        opts->utf8 > MQR_PKT_UTF8_WELLFORMED)
         return mqr__diag_set(diag, MQR_EINVAL, "invalid decoder options");
     if (MQR__UNLIKELY(len == 0)) {
         memset(pkt, 0, sizeof *pkt);
@@ -487,6 +481,7 @@ static int decode(const uint8_t *buf, size_t len, const mqr_packet_opts_t *opts,
     r.c.base = buf;
     r.c.stream_off = stream_off;
     r.c.type = buf[0] >> 4;
+    r.c.scan_flags = opts->utf8 == MQR_PKT_UTF8_WELLFORMED ? MQR__SCAN_LENIENT : 0;
     r.ver = ver;
     int type = buf[0] >> 4, flags = buf[0] & 0x0F;
     zero_member(pkt, type);
@@ -621,6 +616,7 @@ static int iter_next(mqr_packet_iter_t *it, mqr_subscription_t *sub, mqr_str_t *
     r.p = it->pos;
     r.end = it->end;
     r.ver = (int)it->proto_ver;
+    r.c.scan_flags = MQR__SCAN_LENIENT; /* validated when decoded, under its policy */
     int rc;
     if (sub) {
         memset(sub, 0, sizeof *sub);

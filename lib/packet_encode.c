@@ -154,14 +154,8 @@ static int enc_connect(wr_t *w, const mqr_pkt_connect_t *c)
     w_u8(w, (uint8_t)(has_user << 7 | has_pass << 6 | c->will_retain << 5 | c->will_qos << 3 |
                       c->will_flag << 2 | c->clean_start << 1));
     w_u16(w, c->keepalive);
-    if (w->ver >= MQR_PROTO_V5) {
-        uint64_t seen = 0;
-        TRY(w_props(w, &c->props, MQR_PKT_CONNECT, "properties", &seen));
-        if (w->check && (seen & (1ull << MQR_PROP_AUTHENTICATION_DATA)) &&
-            !(seen & (1ull << MQR_PROP_AUTHENTICATION_METHOD)))
-            return fail(w, MQR_EPROTOCOL, 0x82, "properties",
-                        "have Authentication-Data without Authentication-Method");
-    }
+    if (w->ver >= MQR_PROTO_V5)
+        TRY(w_props(w, &c->props, MQR_PKT_CONNECT, "properties", NULL));
     TRY(w_str(w, c->clientid, "client identifier", MQR__SCAN_STRING));
     if (c->will_flag) {
         if (w->ver >= MQR_PROTO_V5)

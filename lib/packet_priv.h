@@ -28,13 +28,15 @@
  * Where an error is reported: the diag to fill, the packet type for the
  * message prefix, and the byte that offsets are counted from (`base`, NULL
  * when the checked bytes are not part of one buffer, as when encoding) plus
- * `stream_off`, added to every offset by the stream decoder.
+ * `stream_off`, added to every offset by the stream decoder. `scan_flags`
+ * carries the UTF-8 policy to the checks that run under this context.
  */
 typedef struct mqr__pctx {
     mqr_diag_t *diag;
     const uint8_t *base;
     uint64_t stream_off;
     int type;
+    int scan_flags; /* MQR__SCAN_LENIENT or 0, added to every scanner mode */
 } mqr__pctx_t;
 
 /*
@@ -56,26 +58,30 @@ typedef struct mqr__scan {
 #define MQR__SCAN_STRING 0 /* well-formed MQTT UTF-8 */
 #define MQR__SCAN_TOPIC 1  /* plus: no '+' or '#' */
 #define MQR__SCAN_FILTER 2 /* plus: wildcard placement, $share syntax */
+#define MQR__SCAN_MODE 0x0F    /* mask of the three modes above */
+#define MQR__SCAN_LENIENT 0x10 /* flag: accept control characters and non-characters */
 
 /*
- * Whether the eight bytes at p are all "plain": ASCII, not NUL, not '+' and
- * not '#'. Such bytes need no further look in any scanner mode, so scanners
- * skip them eight at a time (SWAR: a byte b is zero exactly when
- * (b - 1) & ~b has its high bit set, and x ^ c is zero where x == c).
+ * Whether the eight bytes at p are all "plain": printable ASCII (0x20-0x7E)
+ * other than '+' and '#'. Such bytes need no further look in any scanner mode
+ * or policy, so scanners skip them eight at a time. SWAR: for bytes below
+ * 0x80, (b - n) & ~b has its high bit set exactly when b < n, and x ^ c is
+ * zero (below 1) where x == c.
  */
 static inline int mqr__chunk_plain(const uint8_t *p)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t w;
     memcpy(&w, p, 8);
-    uint64_t plus = w ^ (ones * '+'), hash = w ^ (ones * '#');
-    uint64_t zero = ((w - ones) & ~w) | ((plus - ones) & ~plus) | ((hash - ones) & ~hash);
-    return ((w | zero) & highs) == 0;
+    uint64_t plus = w ^ (ones * '+'), hash = w ^ (ones * '#'), del = w ^ (ones * 0x7F);
+    uint64_t low = ((w - ones * 0x20) & ~w) | ((plus - ones) & ~plus) | ((hash - ones) & ~hash) |
+                   ((del - ones) & ~del);
+    return ((w | low) & highs) == 0;
 }
 
 /*
  * Whether all of s[0..len) is plain (see above): then it is a valid UTF-8
- * string and, when len > 0, a valid topic name. The decoder's fast path; a
+ * string under either policy and, when len > 0, a valid topic name. The decoder's fast path; a
  * false answer sends the caller to mqr__packet_scan() for the verdict.
  */
 static inline int mqr__all_plain(const uint8_t *s, size_t len)
@@ -88,14 +94,15 @@ static inline int mqr__all_plain(const uint8_t *s, size_t len)
         return i == len || mqr__chunk_plain(s + len - 8);
     for (; i < len; i++) {
         uint8_t c = s[i];
-        if (c == 0 || c >= 0x80 || c == '+' || c == '#')
+        if (c < 0x20 || c >= 0x7F || c == '+' || c == '#')
             return 0;
     }
     return 1;
 }
 
 /*
- * Scan s[0..len) in `mode`. Returns MQR_OK, or MQR_EUTF8 / MQR_ETOPIC /
+ * Scan s[0..len) in `mode` (one of the modes, optionally with
+ * MQR__SCAN_LENIENT). Returns MQR_OK, or MQR_EUTF8 / MQR_ETOPIC /
  * MQR_EFILTER with *out filled. Length limits (empty topic) are checked here
  * for TOPIC and FILTER modes.
  */
@@ -118,7 +125,8 @@ uint8_t *mqr__varint_put(uint8_t *p, uint32_t v);
 /*
  * Validate the properties p[0..len) of packet type `ctx` (or MQR__PROPCTX_WILL):
  * known ids, allowed in ctx, no forbidden duplicates, well-formed values in
- * range. `field` names them in messages ("properties", "will properties").
+ * range, no Authentication-Data without Authentication-Method (CONNECT,
+ * CONNACK, AUTH). `field` names them in messages ("properties", "will properties").
  * On success stores the set of ids seen as bits (1 << id) in *out_seen (may be
  * NULL). Errors go through c as described in packet.h.
  */

@@ -91,9 +91,10 @@ uint8_t *mqr__varint_put(uint8_t *p, uint32_t v)
 /* ---- UTF-8, topic names, topic filters ------------------------------------------------ */
 
 /* Byte classes for the scanner. */
-enum { C_OK = 0, C_NUL, C_PLUS, C_HASH, C_SLASH, C_LEAD2, C_LEAD3, C_LEAD4, C_BAD };
+enum { C_OK = 0, C_NUL, C_PLUS, C_HASH, C_SLASH, C_CTRL, C_LEAD2, C_LEAD3, C_LEAD4, C_BAD };
 
-/* The class of every byte value: ASCII is C_OK except NUL, '+', '#', '/';
+/* The class of every byte value: ASCII is C_OK except NUL, '+', '#', '/'
+ * and the control characters 0x01-0x1F and 0x7F (C_CTRL);
  * 0x80-0xBF (stray continuation), 0xC0/0xC1 (always overlong) and 0xF5-0xFF
  * (beyond U+10FFFF) are C_BAD. */
 #define OK C_OK
@@ -101,19 +102,20 @@ enum { C_OK = 0, C_NUL, C_PLUS, C_HASH, C_SLASH, C_LEAD2, C_LEAD3, C_LEAD4, C_BA
 #define PL C_PLUS
 #define HS C_HASH
 #define SL C_SLASH
+#define CT C_CTRL
 #define BD C_BAD
 #define L2 C_LEAD2
 #define L3 C_LEAD3
 #define L4 C_LEAD4
 static const uint8_t byte_class[256] = {
-    NU, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
-    OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
+    NU, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT,
+    CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT, CT,
     OK, OK, OK, HS, OK, OK, OK, OK, OK, OK, OK, PL, OK, OK, OK, SL,
     OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
     OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
     OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
     OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
-    OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK,
+    OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, CT,
     BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD,
     BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD,
     BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD, BD,
@@ -128,6 +130,7 @@ static const uint8_t byte_class[256] = {
 #undef PL
 #undef HS
 #undef SL
+#undef CT
 #undef BD
 #undef L2
 #undef L3
@@ -161,6 +164,21 @@ static size_t utf8_seq(const uint8_t *s, size_t i, size_t len, int cls)
     return n;
 }
 
+/*
+ * Whether the well-formed n-byte sequence at s is a code point the strict
+ * policy refuses: a C1 control (U+0080-U+009F, C2 80..9F) or a non-character
+ * (U+FDD0-U+FDEF, and U+nFFFE/U+nFFFF in every plane).
+ */
+static const char *strict_refuses(const uint8_t *s, size_t n)
+{
+    if (n == 2)
+        return (s[0] == 0xC2 && s[1] <= 0x9F) ? "contains a control character" : NULL;
+    int nonchar = n == 3 ? (s[0] == 0xEF && ((s[1] == 0xB7 && s[2] >= 0x90 && s[2] <= 0xAF) ||
+                                             (s[1] == 0xBF && s[2] >= 0xBE)))
+                         : ((s[1] & 0x0F) == 0x0F && s[2] == 0xBF && s[3] >= 0xBE);
+    return nonchar ? "contains a non-character" : NULL;
+}
+
 static int scan_fail(mqr__scan_t *out, int code, const char *what, size_t off)
 {
     out->what = what;
@@ -185,6 +203,8 @@ static const char *wildcard_misplaced(const uint8_t *s, size_t i, size_t len, in
 
 int mqr__packet_scan(const uint8_t *s, size_t len, int mode, mqr__scan_t *out)
 {
+    int strict = !(mode & MQR__SCAN_LENIENT);
+    mode &= MQR__SCAN_MODE;
     if (mode != MQR__SCAN_STRING && len == 0)
         return scan_fail(out, mode == MQR__SCAN_TOPIC ? MQR_ETOPIC : MQR_EFILTER, "is empty", 0);
     size_t start = 0;
@@ -218,6 +238,11 @@ int mqr__packet_scan(const uint8_t *s, size_t len, int mode, mqr__scan_t *out)
         switch (cls) {
         case C_NUL:
             return scan_fail(out, MQR_EUTF8, "contains U+0000", i);
+        case C_CTRL:
+            if (strict)
+                return scan_fail(out, MQR_EUTF8, "contains a control character", i);
+            i++;
+            break;
         case C_PLUS:
         case C_HASH:
             if (mode == MQR__SCAN_TOPIC)
@@ -235,6 +260,9 @@ int mqr__packet_scan(const uint8_t *s, size_t len, int mode, mqr__scan_t *out)
             size_t n = utf8_seq(s, i, len, cls);
             if (!n)
                 return scan_fail(out, MQR_EUTF8, "is not valid UTF-8", i);
+            const char *why = strict ? strict_refuses(s + i, n) : NULL;
+            if (why)
+                return scan_fail(out, MQR_EUTF8, why, i);
             i += n;
         }
         }
@@ -508,20 +536,27 @@ static int issue(prop_issue_t *is, int code, int reason, const char *what, const
 }
 
 /* Check the value of a property read by prop_read() (or given to
- * mqr_packet_prop_add()): UTF-8 of strings, and the ranges the spec sets. */
-static int prop_value_check(const mqr_prop_t *pr, prop_issue_t *is)
+ * mqr_packet_prop_add()): UTF-8 of strings under the policy in `scan_flags`,
+ * and the ranges the spec sets. */
+static int prop_value_check(const mqr_prop_t *pr, int scan_flags, prop_issue_t *is)
 {
     mqr__scan_t sc;
+    const int str_mode = MQR__SCAN_STRING | scan_flags, topic_mode = MQR__SCAN_TOPIC | scan_flags;
     switch (pr->type) {
     case MQR_PROPTYPE_STRING:
     case MQR_PROPTYPE_PAIR:
-        if (mqr__packet_scan((const uint8_t *)pr->str.ptr, pr->str.len, MQR__SCAN_STRING, &sc))
+        if (MQR__LIKELY(pr->id != MQR_PROP_RESPONSE_TOPIC &&
+                        mqr__all_plain((const uint8_t *)pr->str.ptr, pr->str.len) &&
+                        (pr->type == MQR_PROPTYPE_STRING ||
+                         mqr__all_plain((const uint8_t *)pr->str2.ptr, pr->str2.len))))
+            return MQR_OK;
+        if (mqr__packet_scan((const uint8_t *)pr->str.ptr, pr->str.len, str_mode, &sc))
             return issue(is, MQR_EUTF8, 0x81, sc.what, pr->str.ptr + sc.off);
         if (pr->type == MQR_PROPTYPE_PAIR &&
-            mqr__packet_scan((const uint8_t *)pr->str2.ptr, pr->str2.len, MQR__SCAN_STRING, &sc))
+            mqr__packet_scan((const uint8_t *)pr->str2.ptr, pr->str2.len, str_mode, &sc))
             return issue(is, MQR_EUTF8, 0x81, sc.what, pr->str2.ptr + sc.off);
         if (pr->id == MQR_PROP_RESPONSE_TOPIC &&
-            mqr__packet_scan((const uint8_t *)pr->str.ptr, pr->str.len, MQR__SCAN_TOPIC, &sc))
+            mqr__packet_scan((const uint8_t *)pr->str.ptr, pr->str.len, topic_mode, &sc))
             return issue(is, MQR_EPROPERTY, 0x82, sc.what, pr->str.ptr + sc.off);
         return MQR_OK;
     case MQR_PROPTYPE_BYTE:
@@ -574,11 +609,15 @@ int mqr__packet_props_check(const mqr__pctx_t *c, const uint8_t *p, size_t len, 
                                     field, d->name);
         seen |= bit;
         prop_issue_t is;
-        if (prop_value_check(&pr, &is) != MQR_OK)
+        if (prop_value_check(&pr, c->scan_flags, &is) != MQR_OK)
             return mqr__packet_fail(c, is.code, is.reason, field, is.at ? is.at : p, "%s: %s %s",
                                     field, d->name, is.what);
         p += used;
     }
+    const uint64_t data = 1ull << MQR_PROP_AUTHENTICATION_DATA;
+    if ((seen & data) && !(seen & (1ull << MQR_PROP_AUTHENTICATION_METHOD)))
+        return mqr__packet_fail(c, MQR_EPROTOCOL, 0x82, field, end - len,
+                                "%s: Authentication-Data without Authentication-Method", field);
     if (out_seen)
         *out_seen = seen;
     return MQR_OK;
@@ -702,7 +741,7 @@ int mqr_packet_prop_add(uint8_t *buf, size_t cap, size_t *io_len, const mqr_prop
                                                : (size_t)1 << (d->type - 1);
     }
     prop_issue_t is;
-    int rc = prop_value_check(prop, &is);
+    int rc = prop_value_check(prop, 0, &is);
     if (rc != MQR_OK)
         return rc;
     if (cap - *io_len < need)

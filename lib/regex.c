@@ -11,8 +11,9 @@
  *      cannot blow past MQR_REGEX_MAX_INSTS), then the tree is emitted as a
  *      program: CHAR, ANY, CLASS consume one code point; SPLIT x, y forks
  *      with x preferred; JMP; SAVE n records a capture offset; ASSERT tests
- *      ^ $ \b ...; MATCH. The program, classes and ranges live in one
- *      allocation and are never written again.
+ *      ^ $ \b ...; LOOP ends a repeat after an iteration that matched
+ *      nothing, as PCRE does (see emit_loop); MATCH. The program, classes
+ *      and ranges live in one allocation and are never written again.
  *   3. run: a Pike VM keeps, for the current position, the list of threads
  *      (program counter + capture offsets) in priority order. Each program
  *      counter enters a list at most once per position, so a match costs
@@ -20,6 +21,7 @@
  *      leftmost-first choice among matches starting at the same place.
  *      Threads are added with an explicit stack, not recursion.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "codec_util.h"
@@ -52,6 +54,7 @@ struct mqr__regex {
     size_t alloc_size;
     uint32_t ninst, ngroups, nclass, nrange;
     uint32_t nloops; /* hidden slots after the group slots, one per LOOP */
+    uint32_t first_byte; /* the byte every match starts with, or NONE */
     inst_t *insts;
     cls_t *classes;
     uint32_t (*ranges)[2];
@@ -135,6 +138,7 @@ static int grow(parser_t *p, void **arr, uint32_t n, uint32_t *cap, size_t size)
     return 1;
 }
 
+/* Append a node of `kind` with field a; its index, or NONE (p->err set). */
 static uint32_t new_node(parser_t *p, int kind, uint32_t a)
 {
     if (!grow(p, (void **)&p->nodes, p->nnodes, &p->cap_nodes, sizeof(node_t)))
@@ -147,6 +151,7 @@ static uint32_t new_node(parser_t *p, int kind, uint32_t a)
     return p->nnodes++;
 }
 
+/* Append the range lo..hi to the class being built; 0 on allocation failure. */
 static int add_range(parser_t *p, uint32_t lo, uint32_t hi)
 {
     if (!grow(p, (void **)&p->ranges, p->nrange, &p->cap_range, sizeof p->ranges[0]))
@@ -307,14 +312,18 @@ static int parse_escape(parser_t *p, int in_class, uint32_t *out)
     case 'A': *out = AS_BOT; break;
     case 'z': *out = AS_EOT; break;
     case 'Z': *out = AS_EOT_NL; break;
-    default:
+    default: {
+        char msg[48];
+        const char *what = "unknown escape";
+        int rc = MQR_EINVAL;
         if (c >= '1' && c <= '9')
-            perr(p, MQR_ENOTSUP, start, "backreferences are not supported");
+            what = "backreferences are not supported:", rc = MQR_ENOTSUP;
         else if (strchr("gkGpPXRCKQENhHvVcuUlL", c))
-            perr(p, MQR_ENOTSUP, start, "this escape is not supported");
-        else
-            perr(p, MQR_EINVAL, start, "unknown escape");
+            what = "escape not supported:", rc = MQR_ENOTSUP;
+        snprintf(msg, sizeof msg, "%s \\%c", what, c);
+        perr(p, rc, start, msg);
         return ESC_ERROR;
+    }
     }
     if (in_class) {
         perr(p, MQR_EINVAL, start, "assertion inside a character class");
@@ -437,6 +446,8 @@ static uint32_t parse_group(parser_t *p)
                 return perr(p, MQR_ENOTSUP, start, "only (?i), (?m) and (?s) flags are supported");
             p->pos++;
             return new_node(p, N_FLAGS, 0);
+        } else if (c == 0 || c == ')') {
+            return perr(p, MQR_EINVAL, start, "'(?' without a group kind");
         } else {
             return perr(p, MQR_ENOTSUP, start, "this (? group is not supported");
         }
@@ -615,7 +626,7 @@ static uint32_t parse_repeat(parser_t *p)
     p->nodes[r].b = max;
     p->nodes[r].greedy = (uint8_t)greedy;
     p->nodes[r].child = atom;
-    if (max == REPEAT_INF && nullable(p, atom)) {
+    if ((max == REPEAT_INF || max > min) && nullable(p, atom)) {
         if (p->nloops >= MQR_REGEX_MAX_GROUPS)
             return perr(p, MQR_ELIMIT, qpos, "too many repeats of empty-matching items");
         p->nodes[r].loop = p->nloops++;
@@ -695,12 +706,13 @@ static uint64_t node_size(const parser_t *p, uint32_t n)
     case N_GROUP: return node_size(p, nd->child) + 2;
     default: { /* N_REPEAT */
         uint64_t x = node_size(p, nd->child);
-        if (nd->loop != NONE) /* see emit_loop */
-            s = (nd->a == 0 ? x + 4 : (uint64_t)nd->a * x + 3);
+        uint64_t guard = nd->loop != NONE ? 2 : 0; /* SAVE + LOOP per optional copy */
+        if (nd->b == REPEAT_INF && guard) /* see emit_loop */
+            s = (uint64_t)(nd->a ? nd->a - 1 : 0) * x + 2 * (x + 3) + (nd->a == 0);
         else if (nd->b == REPEAT_INF)
             s = nd->a == 0 ? x + 2 : (uint64_t)(nd->a - 1) * x + x + 1;
         else
-            s = (uint64_t)nd->a * x + (uint64_t)(nd->b - nd->a) * (x + 1);
+            s = (uint64_t)nd->a * x + (uint64_t)(nd->b - nd->a) * (x + 1 + guard);
         return s > cap ? cap : s;
     }
     }
@@ -742,43 +754,59 @@ static void patch(emitter_t *e, uint32_t head, int in_y, uint32_t target)
 
 static void emit(emitter_t *e, uint32_t n);
 
+/* Point SPLIT `i` at `body` and `out`, preferring `body` if greedy. */
+static void set_split(emitter_t *e, uint32_t i, int greedy, uint32_t body, uint32_t out)
+{
+    e->insts[i].x = greedy ? body : out;
+    e->insts[i].y = greedy ? out : body;
+}
+
 /*
  * An unbounded repeat whose operand can match empty stops, as in PCRE, after
  * an iteration that matched nothing, instead of looping:
- *   [SPLIT L, out]  (only for min 0)
- *   L: SAVE hidden; operand; LOOP hidden -> out if empty, else S
- *   S: SPLIT L, out  (x preferred if greedy)
- * The hidden slot holds where the iteration started.
+ *   [F: SPLIT L1, out]  (only for min 0)
+ *   L1: SAVE hidden; operand copy 1; LOOP hidden -> out if empty, else S1
+ *   S1: SPLIT L2, out
+ *   L2: SAVE hidden; operand copy 2; LOOP hidden -> out if empty, else S2
+ *   S2: SPLIT L1, out
+ * The hidden slot holds where the iteration started. Iterations alternate
+ * between two copies of the operand so that the empty iteration PCRE tries
+ * after a non-empty one does not run into the program positions the
+ * non-empty one has just passed at the same subject position (a Pike VM
+ * visits each position once per step); one copy would lose it.
  */
 static void emit_loop(emitter_t *e, const node_t *nd)
 {
     int g = nd->greedy;
-    uint32_t slot = 2 * (e->p->ngroups + 1) + nd->loop, first = NONE;
+    uint32_t slot = 2 * (e->p->ngroups + 1) + nd->loop, first = NONE, l[2], lp[2], sp[2];
     for (uint32_t i = 1; i < nd->a; i++)
         emit(e, nd->child);
     if (nd->a == 0)
         first = put(e, OP_SPLIT, 0, 0, 0);
-    uint32_t l = put(e, OP_SAVE, slot, 0, 0);
-    emit(e, nd->child);
-    uint32_t lp = put(e, OP_LOOP, slot, 0, e->n + 1);
-    uint32_t sp = put(e, OP_SPLIT, 0, 0, 0);
-    uint32_t out = e->n;
-    e->insts[lp].x = out;
-    e->insts[sp].x = g ? l : out;
-    e->insts[sp].y = g ? out : l;
-    if (first != NONE) {
-        e->insts[first].x = g ? l : out;
-        e->insts[first].y = g ? out : l;
+    for (int c = 0; c < 2; c++) {
+        l[c] = put(e, OP_SAVE, slot, 0, 0);
+        emit(e, nd->child);
+        lp[c] = put(e, OP_LOOP, slot, 0, e->n + 1);
+        sp[c] = put(e, OP_SPLIT, 0, 0, 0);
     }
+    uint32_t out = e->n;
+    for (int c = 0; c < 2; c++) {
+        e->insts[lp[c]].x = out;
+        set_split(e, sp[c], g, l[1 - c], out);
+    }
+    if (first != NONE)
+        set_split(e, first, g, l[0], out);
 }
 
 /* x{min,max} with max finite: x repeated min times, then max - min nested
- * optional copies whose skip branches all go to the end. */
+ * optional copies whose skip branches all go to the end; when x can match
+ * empty, each optional copy is guarded by SAVE/LOOP so that an empty
+ * iteration also goes to the end. Unbounded repeats: see emit_loop. */
 static void emit_repeat(emitter_t *e, const node_t *nd)
 {
     int g = nd->greedy;
-    uint32_t i, chain = NONE;
-    if (nd->loop != NONE) {
+    uint32_t i, chain = NONE, empty_exits = NONE;
+    if (nd->b == REPEAT_INF && nd->loop != NONE) {
         emit_loop(e, nd);
         return;
     }
@@ -803,9 +831,18 @@ static void emit_repeat(emitter_t *e, const node_t *nd)
     for (; i < nd->b; i++) {
         uint32_t s = put(e, OP_SPLIT, 0, g ? e->n + 1 : chain, g ? chain : e->n + 1);
         chain = s;
+        if (nd->loop == NONE) {
+            emit(e, nd->child);
+            continue;
+        }
+        /* an empty optional iteration ends the repeat, as in PCRE */
+        uint32_t slot = 2 * (e->p->ngroups + 1) + nd->loop;
+        put(e, OP_SAVE, slot, 0, 0);
         emit(e, nd->child);
+        empty_exits = put(e, OP_LOOP, slot, empty_exits, e->n + 1);
     }
     patch(e, chain, g, e->n);
+    patch(e, empty_exits, 0, e->n);
 }
 
 /* Emit node `n` at e->n; node_size() said exactly how much room it takes. */
@@ -863,6 +900,21 @@ static void parser_release(parser_t *p)
     mqr__free(p->a, p->ranges, (size_t)p->cap_range * sizeof p->ranges[0]);
 }
 
+/* The first byte of every match, when the program starts (after SAVEs)
+ * with a case-sensitive literal; NONE otherwise. The VM uses it to skip
+ * through the subject with memchr while no thread is alive. */
+static uint32_t first_byte(const mqr__regex_t *re)
+{
+    uint32_t pc = 0;
+    while (re->insts[pc].op == OP_SAVE)
+        pc++;
+    const inst_t *in = &re->insts[pc];
+    if (in->op != OP_CHAR || in->icase)
+        return NONE;
+    uint8_t enc[4];
+    return mqr__utf8_encode(in->arg, enc) ? enc[0] : NONE;
+}
+
 /* Lay the program, classes and ranges out in one allocation. */
 static int build(parser_t *p, uint32_t root, mqr__regex_t **out_re)
 {
@@ -898,6 +950,7 @@ static int build(parser_t *p, uint32_t root, mqr__regex_t **out_re)
     emit(&e, root);
     put(&e, OP_SAVE, 1, 0, 0);
     put(&e, OP_MATCH, 0, 0, 0);
+    re->first_byte = first_byte(re);
     *out_re = re;
     return MQR_OK;
 }
@@ -1041,6 +1094,8 @@ static uint32_t prev_cp(const vm_t *m, size_t pos)
     return n == back ? cp : BAD_BYTE_BASE + m->s[pos - 1];
 }
 
+/* Does assertion `kind` hold at `pos`, between code points `prev` and
+ * `next` (NONE at either end of the subject)? */
 static int assert_holds(const vm_t *m, uint32_t kind, size_t pos, uint32_t prev, uint32_t next)
 {
     switch (kind) {
@@ -1134,11 +1189,27 @@ static int consumes(const mqr__regex_t *re, const inst_t *in, uint32_t cp)
     }
 }
 
+/* Add a thread that starts a match at `pos` (all captures unset) to `l`,
+ * at the lowest priority. */
 static void start_thread(vm_t *m, tlist_t *l, size_t pos, uint32_t prev, uint32_t next)
 {
     for (uint32_t i = 0; i < m->k; i++)
         m->cur[i] = MQR_REGEX_UNSET;
     add_thread(m, l, 0, pos, prev, next);
+}
+
+/* With no thread alive, a match can only start at the program's required
+ * first byte (when it has one): move *pos to its next occurrence. Returns 0
+ * when there is none, so no match is possible from *pos on. */
+static int skip_to_first_byte(const vm_t *m, size_t *pos)
+{
+    if (m->re->first_byte == NONE || *pos >= m->len)
+        return 1;
+    const uint8_t *q = memchr(m->s + *pos, (int)m->re->first_byte, m->len - *pos);
+    if (!q)
+        return 0;
+    *pos = (size_t)(q - m->s);
+    return 1;
 }
 
 /* The VM loop: one pass over the subject from m->start, stepping every
@@ -1149,6 +1220,9 @@ static int vm_run(vm_t *m, unsigned flags, size_t *best)
 {
     int matched = 0;
     size_t pos = m->start, clen = 0;
+    int unanchored = !(flags & MQR_REGEX_ANCHORED);
+    if (unanchored && !skip_to_first_byte(m, &pos))
+        return 0;
     uint32_t prev = prev_cp(m, pos);
     uint32_t cp = pos < m->len ? subject_cp(m, pos, &clen) : NONE;
     tlist_t *cl = &m->list[0], *nl = &m->list[1];
@@ -1179,13 +1253,21 @@ static int vm_run(vm_t *m, unsigned flags, size_t *best)
         }
         if (cp == NONE)
             break;
-        if (!matched && !(flags & MQR_REGEX_ANCHORED))
-            start_thread(m, nl, npos, cp, ncp);
-        if (nl->nthread == 0 && (matched || (flags & MQR_REGEX_ANCHORED)))
+        prev = cp;
+        if (!matched && unanchored) {
+            if (nl->nthread == 0 && npos < m->len && m->s[npos] != m->re->first_byte) {
+                if (!skip_to_first_byte(m, &npos))
+                    break;
+                prev = prev_cp(m, npos);
+                ncp = subject_cp(m, npos, &nlen);
+            }
+            start_thread(m, nl, npos, prev, ncp);
+        }
+        if (nl->nthread == 0 && (matched || !unanchored))
             break;
         tlist_t *tmp = cl;
         cl = nl, nl = tmp;
-        pos = npos, prev = cp, cp = ncp, clen = nlen;
+        pos = npos, cp = ncp, clen = nlen;
     }
     return matched;
 }
@@ -1242,6 +1324,8 @@ typedef struct sbuf {
     int oom;
 } sbuf_t;
 
+/* Append n bytes, growing by doubling; after a failed allocation b->oom
+ * stays set and further appends do nothing. */
 static void sb_put(sbuf_t *b, const char *s, size_t n)
 {
     if (b->oom || n == 0)

@@ -170,31 +170,50 @@ static const mqr_value_t *obj_get(const mqr_value_t *o, const char *k, size_t kl
     return o ? mqr_value_object_get(o, k, kl) : NULL;
 }
 
-/* The value a name denotes, or NULL (undefined). `hint` is the column index
- * the compiler resolved; it is used only when the key there matches. */
-static const mqr_value_t *lookup(const ev_t *e, const char *k, size_t kl, uint32_t hint,
-                                 uint32_t flags)
+/* The scopes a name is looked up in, in order (§6.3): the fields this
+ * statement selected so far (only for names a field writes, known at compile
+ * time), the FOREACH element, the FOREACH fields, the columns, and the rule's
+ * metadata. */
+enum { SC_SELECTED, SC_ITEM, SC_FOREACH, SC_COLUMNS, SC_METADATA, SC__COUNT };
+
+/* Name k in scope sc, or NULL. `hint` is the column index the compiler
+ * resolved; it is used only when the key there matches. */
+static const mqr_value_t *scope_get(const ev_t *e, int sc, const char *k, size_t kl,
+                                    uint32_t hint, uint32_t flags)
 {
-    const mqr_value_t *p;
-    if ((flags & VARF_SELECTED) && (p = obj_get(e->sel, k, kl)) != NULL)
-        return p;
-    if (e->has_item && e->item_key->len == kl && memcmp(e->item_key->u.s, k, kl) == 0)
-        return &e->item;
-    if ((p = obj_get(e->fsel, k, kl)) != NULL)
-        return p;
-    const mqr_value_t *cols = e->cols;
-    if (cols) {
-        if (hint < cols->len) {
-            const mqr_member_t *m = &cols->u.members[hint];
+    switch (sc) {
+    case SC_SELECTED: return (flags & VARF_SELECTED) ? obj_get(e->sel, k, kl) : NULL;
+    case SC_ITEM:
+        return e->has_item && e->item_key->len == kl && memcmp(e->item_key->u.s, k, kl) == 0
+                   ? &e->item
+                   : NULL;
+    case SC_FOREACH: return obj_get(e->fsel, k, kl);
+    case SC_COLUMNS:
+        if (!e->cols)
+            return NULL;
+        if (hint < e->cols->len) {
+            const mqr_member_t *m = &e->cols->u.members[hint];
             if (m->key_len == kl && memcmp(m->key, k, kl) == 0)
                 return &m->value;
         }
-        if ((p = mqr_value_object_get(cols, k, kl)) != NULL)
-            return p;
+        return mqr_value_object_get(e->cols, k, kl);
+    default: return (flags & VARF_METADATA) ? &e->r->metadata : NULL;
     }
-    if (flags & VARF_METADATA)
-        return &e->r->metadata;
-    return NULL;
+}
+
+/* The value a name denotes for functions (§7.1 helpers): the first scope
+ * where it is defined, or NULL. */
+static const mqr_value_t *lookup(const ev_t *e, const char *k, size_t kl, uint32_t flags)
+{
+    const mqr_value_t *found = NULL;
+    for (int sc = 0; sc < SC__COUNT; sc++) {
+        const mqr_value_t *p = scope_get(e, sc, k, kl, MQR__RN_NONE, flags);
+        if (p && p->type != MQR_VAL_UNDEFINED)
+            return p;
+        if (p && !found)
+            found = p;
+    }
+    return found;
 }
 
 /* ---- paths --------------------------------------------------------------------------- */
@@ -204,7 +223,7 @@ static const mqr_value_t *lookup(const ev_t *e, const char *k, size_t kl, uint32
  * anything missing is undefined. */
 static int step_read(ev_t *e, const mqr__rstep_t *st, mqr_value_t *cur)
 {
-    if (is_plain_str(cur) || (cur->type == MQR_VAL_STRING && st->kind != STEP_KEY)) {
+    if (cur->type == MQR_VAL_STRING) {
         mqr_value_t d;
         int rc = json_decode(e, cur->u.s, cur->len, &d);
         if (rc == MQR_ENOMEM)
@@ -267,24 +286,35 @@ by_index:
     return MQR_OK;
 }
 
-/* a.b[1]...: the base variable, then each step. `payload.x` uses the
- * once-per-evaluation decode and raises decode_json_failed when the payload
- * is not JSON. */
-static int eval_path(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
+/* A name and its path steps (a.b[1]...): the path is applied in each scope
+ * that has the name, and the first result that is not undefined wins, as
+ * EMQX's lookup over [selected, columns] does (`SELECT payload.x,
+ * payload.y` finds y in the columns although `payload` was selected).
+ * `payload.x` uses the once-per-evaluation decode and raises
+ * decode_json_failed when the payload is not JSON. */
+static int resolve(ev_t *e, const mqr__rn_t *var, const mqr__rstep_t *st, uint32_t n,
+                   mqr_value_t *out)
 {
-    const mqr__rn_t *base = &e->r->nodes[n->a];
-    int rc = eval(e, n->a, out);
-    if (rc != MQR_OK)
-        return rc;
-    const mqr__rstep_t *st = e->r->steps + n->b;
-    uint32_t i = 0;
-    if ((base->sub & VARF_PAYLOAD) && out->type == MQR_VAL_STRING) {
-        if ((rc = payload_decoded(e, out, out)) != MQR_OK)
+    const mqr_value_t *k = &e->r->consts[var->a];
+    int sc = SC_SELECTED;
+    if (!(var->sub & VARF_SELECTED) && !e->has_item && !e->fsel)
+        sc = SC_COLUMNS; /* the common case: straight to the columns */
+    for (; sc < SC__COUNT; sc++) {
+        const mqr_value_t *p = scope_get(e, sc, k->u.s, k->len, var->b, var->sub);
+        if (!p)
+            continue;
+        *out = *p;
+        int rc;
+        if (n && (var->sub & VARF_PAYLOAD) && out->type == MQR_VAL_STRING &&
+            (rc = payload_decoded(e, out, out)) != MQR_OK)
             return rc;
+        for (uint32_t i = 0; i < n && out->type != MQR_VAL_UNDEFINED; i++)
+            if ((rc = step_read(e, &st[i], out)) != MQR_OK)
+                return rc;
+        if (out->type != MQR_VAL_UNDEFINED)
+            return MQR_OK;
     }
-    for (; i < n->n && out->type != MQR_VAL_UNDEFINED; i++)
-        if ((rc = step_read(e, &st[i], out)) != MQR_OK)
-            return rc;
+    mqr_value_set_undefined(out);
     return MQR_OK;
 }
 
@@ -501,6 +531,13 @@ static int want_bool(ev_t *e, const char *what, const mqr_value_t *v)
 }
 
 /* ---- calls, lists, CASE, IN --------------------------------------------------------- */
+
+/* The child list of node n (NULL when it has none: the rule may have no
+ * child lists at all). */
+static const uint32_t *kids_of(const mqr_rule_t *r, const mqr__rn_t *n)
+{
+    return n->n ? r->kids + n->b : NULL;
+}
 static int eval_call(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
     const mqr__func_t *f = e->r->funcs[n->a];
@@ -511,7 +548,7 @@ static int eval_call(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
         if (!args)
             return ev_nomem(e);
     }
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     for (uint32_t i = 0; i < n->n; i++) {
         int rc = eval(e, k[i], &args[i]);
         if (rc != MQR_OK)
@@ -529,7 +566,7 @@ static int eval_list(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
     if (mqr_value_array_new(e->arena, n->n, out) != MQR_OK)
         return ev_nomem(e);
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     for (uint32_t i = 0; i < n->n; i++) {
         mqr_value_t v;
         int rc = eval(e, k[i], &v);
@@ -546,7 +583,7 @@ static int eval_list(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
  * exact match. No match and no ELSE: undefined. */
 static int eval_case(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     uint32_t i = 0, end = n->n - ((n->sub & CASEF_ELSE) ? 1u : 0u);
     mqr_value_t subj, w;
     int rc;
@@ -572,7 +609,7 @@ static int eval_case(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 /* x IN (...) is true iff x exactly equals an item (§6.6); NOT IN negates (D6). */
 static int eval_in(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
 {
-    const uint32_t *k = e->r->kids + n->b;
+    const uint32_t *k = kids_of(e->r, n);
     mqr_value_t x, v;
     int rc = eval(e, k[0], &x);
     int found = 0;
@@ -598,16 +635,10 @@ static int eval(ev_t *e, uint32_t idx, mqr_value_t *out)
     case OP_CONST: /* a literal or folded constant */
         *out = e->r->consts[n->a];
         return MQR_OK;
-    case OP_VAR: { /* a name: selected, item, FOREACH fields, columns, metadata */
-        const mqr_value_t *k = &e->r->consts[n->a];
-        const mqr_value_t *p = lookup(e, k->u.s, k->len, n->b, n->sub);
-        if (p)
-            *out = *p;
-        else
-            mqr_value_set_undefined(out);
-        return MQR_OK;
-    }
-    case OP_PATH: return eval_path(e, n, out);
+    case OP_VAR: /* a name: selected, item, FOREACH fields, columns, metadata */
+        return resolve(e, n, NULL, 0, out);
+    case OP_PATH: /* a name and its steps */
+        return resolve(e, &e->r->nodes[n->a], e->r->steps + n->b, n->n, out);
     case OP_RANGE_GET: return eval_range_get(e, n, out);
     case OP_NEG: /* -x: numbers only; -INT64_MIN overflows (D7) */
         if ((rc = eval(e, n->a, &a)) != MQR_OK)
@@ -958,13 +989,13 @@ static int run_foreach(ev_t *e, mqr_value_t *out)
 static const mqr_value_t *fx_lookup(void *ud, const char *name, size_t len)
 {
     ev_t *e = ud;
-    return lookup(e, name, len, MQR__RN_NONE, VARF_SELECTED | VARF_METADATA);
+    return lookup(e, name, len, VARF_SELECTED | VARF_METADATA);
 }
 
 static const mqr_value_t *fx_payload_json(void *ud)
 {
     ev_t *e = ud;
-    const mqr_value_t *p = lookup(e, "payload", 7, MQR__RN_NONE, VARF_SELECTED);
+    const mqr_value_t *p = lookup(e, "payload", 7, VARF_SELECTED);
     if (!p || p->type != MQR_VAL_STRING)
         return NULL;
     mqr_diag_t *saved = e->diag;
@@ -1092,10 +1123,10 @@ static void render_json(const mqr_rule_t *rule, const mqr_value_t *v, uint32_t j
     }
     for (uint32_t i = 0; i < v->len; i++) {
         const mqr_value_t *k = &rule->keyjson[i];
-        mqr__sbuf_append(sb, k->u.s, k->len);
+        mqr__sbuf_put(sb, k->u.s, k->len);
         mqr__json_write(sb, &v->u.members[i].value, jflags);
     }
-    mqr__sbuf_putc(sb, '}');
+    mqr__sbuf_put1(sb, '}');
 }
 
 int mqr_rule_eval_json(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,

@@ -189,6 +189,44 @@ int mqr__rule_topic_match(const char *f, size_t flen, const char *t, size_t tlen
 /* 1 if `f` is a valid topic filter. */
 int mqr__rule_filter_valid(const char *f, size_t flen);
 
+/* ---- compile state (rule_parse.c, rule_compile.c) ------------------------------------ */
+/* The compiler's growable arrays and the parser's position. The arrays grow
+ * on the heap and are copied into the rule's arena when compiling ends. */
+typedef struct mqr__vec {
+    void *p;
+    uint32_t n;
+    uint32_t cap;
+} mqr__vec_t;
+
+enum { V_NODES, V_KIDS, V_STEPS, V_CONSTS, V_FUNCS, V_FIELDS, V_DOS, V_SOURCES, V__COUNT };
+/* Element size of each vector, in V_* order (rule_parse.c). */
+extern const size_t mqr__rule_vec_esize[V__COUNT];
+
+typedef struct mqr__cst {
+    mqr_rule_t *r;
+    mqr__lex_t lx;
+    mqr__tok_t tok;       /* current token */
+    uint32_t prev_kind;   /* kind of the token before it */
+    uint32_t prev_end;    /* offset just past it */
+    const char *sql;
+    mqr_diag_t *diag;
+    mqr__vec_t v[V__COUNT];
+    uint32_t depth;
+    uint32_t max_depth;
+    uint32_t where_start; /* the first node of WHERE (nodes are emitted in order) */
+    int cond;             /* 1 where a condition may stand (WHERE, INCASE, WHEN) */
+} mqr__cst_t;
+
+#define NODES(c) ((mqr__rn_t *)(c)->v[V_NODES].p)
+#define CONSTS(c) ((mqr_value_t *)(c)->v[V_CONSTS].p)
+
+/* Parse the whole statement into c (rule_parse.c): MQR_OK or an error with
+ * its message, line and column in c->diag. */
+int mqr__rule_parse(mqr__cst_t *c);
+/* A string constant whose bytes are copied into the rule's arena; its
+ * index in *out. MQR_OK or MQR_ENOMEM. */
+int mqr__rule_add_string(mqr__cst_t *c, const char *s, size_t len, uint32_t *out);
+
 /* ---- compile-time evaluation (rule_eval.c) ------------------------------------------ */
 /* Evaluate node `n` of a rule under construction with no columns, to fold a
  * constant expression. MQR_OK and *out (in the rule's arena), or an error. */

@@ -452,34 +452,74 @@ size_t mqr__fmt_double_json(double d, char buf[MQR__NUMBUF])
     return (size_t)(o - buf);
 }
 
+/* Rewrite printf("%.*f") output s[0..n) in place so that the locale's
+ * radix (any non-digit bytes after the integer digits, possibly several,
+ * as U+066B) becomes '.'. Returns the new length. */
+static size_t fix_radix(char *s, size_t n)
+{
+    size_t k = s[0] == '-';
+    while (k < n && s[k] >= '0' && s[k] <= '9')
+        k++;
+    if (k == n)
+        return n;
+    size_t j = k;
+    while (j < n && (s[j] < '0' || s[j] > '9'))
+        j++;
+    s[k] = '.';
+    memmove(s + k + 1, s + j, n - j);
+    return k + 1 + n - j;
+}
+
+/* Trailing fraction zeros of "I.FFF" dropped, keeping one digit. */
+static size_t trim_fraction(const char *s, size_t n)
+{
+    while (n > 2 && s[n - 1] == '0' && s[n - 2] != '.')
+        n--;
+    return n;
+}
+
+/* "nan", "inf" or "-inf" for a non-finite d; its length, 0 when finite. */
+static size_t non_finite(double d, char *out)
+{
+    const char *t = isnan(d) ? "nan" : d < 0 ? "-inf" : "inf";
+    if (isfinite(d))
+        return 0;
+    size_t n = strlen(t);
+    memcpy(out, t, n + 1);
+    return n;
+}
+
 size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF])
 {
-    if (isnan(d)) {
-        memcpy(buf, "nan", 4);
-        return 3;
-    }
-    if (isinf(d)) {
-        memcpy(buf, d < 0 ? "-inf" : "inf", d < 0 ? 5 : 4);
-        return d < 0 ? 4 : 3;
-    }
+    size_t n = non_finite(d, buf);
+    if (n)
+        return n;
     if (fabs(d) >= 1e15)
         return mqr__fmt_double_json(d, buf);
     char tmp[64];
-    int n = snprintf(tmp, sizeof tmp, "%.10f", d);
-    /* "[-]III<radix>FFFFFFFFFF": the sign and integer digits, then the
-     * locale's radix (possibly several bytes), then 10 ASCII digits. */
-    size_t k = tmp[0] == '-';
-    while (tmp[k] >= '0' && tmp[k] <= '9')
-        k++;
-    size_t len = k;
-    memcpy(buf, tmp, k);
-    buf[len++] = '.';
-    memcpy(buf + len, tmp + n - 10, 10);
-    len += 10;
-    while (buf[len - 1] == '0' && buf[len - 2] != '.')
-        len--;
-    buf[len] = '\0';
-    return len;
+    n = fix_radix(tmp, (size_t)snprintf(tmp, sizeof tmp, "%.10f", d));
+    n = trim_fraction(tmp, n);
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return n;
+}
+
+void mqr__sbuf_put_fixed(mqr__sbuf_t *b, double d, int decimals, int compact)
+{
+    /* the longest text: "-" 309 digits, a radix of up to 4 bytes, 340 digits */
+    char tmp[672];
+    size_t n = non_finite(d, tmp);
+    if (!n) {
+        if (decimals < 0)
+            decimals = 0;
+        if (decimals > 340)
+            decimals = 340;
+        int len = snprintf(tmp, sizeof tmp, "%.*f", decimals, d);
+        n = fix_radix(tmp, len < 0 ? 0 : (size_t)len < sizeof tmp ? (size_t)len : sizeof tmp - 1);
+        if (compact && decimals > 0)
+            n = trim_fraction(tmp, n);
+    }
+    mqr__sbuf_put(b, tmp, n);
 }
 
 #define STRTOD_MAX_DIGITS 780 /* enough to round any double correctly */

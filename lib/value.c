@@ -118,6 +118,8 @@ static int arena_grow(mqr_arena_t *a, size_t size, size_t align)
     }
     if (size + align > want)
         want = size + align;
+    if (want > SIZE_MAX - BLOCK_HDR) /* a huge block_size */
+        return MQR_ENOMEM;
     arena_block_t *b = mqr__alloc(&a->alloc, BLOCK_HDR + want);
     if (!b)
         return MQR_ENOMEM;

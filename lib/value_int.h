@@ -3,10 +3,13 @@
  * value_int.h - internal helpers over mqr_value_t shared by the value, json,
  * rule, function, template and event code. Not API.
  *
- * String building: mqr__sbuf_t appends bytes into either the heap (through an
- * allocator) or an arena. Errors are sticky: after a failed append every later
- * append is a no-op and mqr__sbuf_status() reports MQR_ENOMEM (or MQR_ELIMIT
- * when a maximum length was set), so callers check once at the end.
+ * String building: mqr__sbuf_t appends bytes into the heap (through an
+ * allocator), an arena, a caller buffer that spills to the heap, or a
+ * bounded caller buffer that never allocates. Errors are sticky: after a
+ * failed append every later append is a no-op and mqr__sbuf_status() reports
+ * MQR_ENOMEM (MQR_ELIMIT when a maximum length was set, MQR_EBUFFER for a
+ * full bounded buffer, which keeps counting what it drops), so callers check
+ * once at the end.
  */
 #ifndef MQR_VALUE_INT_H
 #define MQR_VALUE_INT_H
@@ -23,7 +26,8 @@
  * and old_size bytes are copied. NULL on failure (p stays valid). p NULL is a
  * plain allocation. */
 void *mqr__arena_realloc(mqr_arena_t *arena, void *p, size_t old_size, size_t new_size);
-/* Copy a NUL-free byte range into the arena (no terminator added). */
+/* Copy len bytes into the arena (no terminator added, no alignment);
+ * NULL when out of memory or arena is NULL. */
 char *mqr__arena_memdup(mqr_arena_t *arena, const void *p, size_t len);
 
 /* ---- string builder ------------------------------------------------------------ */
@@ -124,6 +128,12 @@ size_t mqr__fmt_double_json(double d, char buf[MQR__NUMBUF]);
  * NaN and infinities as "nan", "inf", "-inf". */
 size_t mqr__fmt_double_str(double d, char buf[MQR__NUMBUF]);
 size_t mqr__fmt_int(int64_t i, char buf[MQR__NUMBUF]);
+/* printf("%.*f", decimals, d) appended to b with '.' as the decimal point
+ * whatever the locale (decimals clamped to 0..340; as printf, correctly
+ * rounded). compact drops trailing fraction zeros but keeps one digit
+ * (Erlang's float_to_binary [{decimals, N}, compact]: "20.20" -> "20.2",
+ * "2.00" -> "2.0"). NaN and infinities append "nan", "inf", "-inf". */
+void mqr__sbuf_put_fixed(mqr__sbuf_t *b, double d, int decimals, int compact);
 /* Decimal text to the nearest double, independent of the C locale. `s`
  * must already be valid number syntax: [sign] digits [. digits] [e [sign]
  * digits]. MQR_OK, or MQR_EOVERFLOW when the magnitude is beyond DBL_MAX. */

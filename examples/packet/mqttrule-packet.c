@@ -20,8 +20,6 @@
 
 #include <mqttrule.h>
 
-#include "json.h"
-
 #define EXIT_BAD_INPUT 1
 #define EXIT_USAGE 64
 
@@ -94,80 +92,126 @@ static long hex_decode(uint8_t *buf, size_t len, size_t *bad_pos)
 
 /* ---- decode: packet to JSON --------------------------------------------------------- */
 
-/* Whether bytes print as a JSON string without loss or confusion: valid
- * MQTT UTF-8 and no control characters other than tab, CR and LF. */
+/* Whether bytes print as a JSON string without loss or confusion: text that
+ * passes the library's strict UTF-8 check (no U+0000, no control characters,
+ * no non-characters) except that tab, CR and LF may separate its pieces. */
 static int text_safe(const uint8_t *p, size_t len)
 {
-    if (mqr_packet_utf8_check((const char *)p, len, NULL) != MQR_OK)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7F)
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            continue;
+        if (mqr_packet_utf8_check((const char *)p + start, i - start, NULL) != MQR_OK)
             return 0;
+        start = i + 1;
+    }
     return 1;
 }
 
-static void put_hex(FILE *o, const uint8_t *p, size_t len)
+/* The JSON object of one packet, built as mqr_value_t in an arena (reset per
+ * packet) and written with mqr_json_write(). Strings borrow the input bytes
+ * and static key names; `failed` records an allocation failure. */
+typedef struct jb {
+    mqr_arena_t *arena;
+    int failed;
+} jb_t;
+
+static void put(jb_t *j, mqr_value_t *obj, const char *key, const mqr_value_t *v)
 {
-    putc('"', o);
-    for (size_t i = 0; i < len; i++)
-        fprintf(o, "%02x", p[i]);
-    putc('"', o);
+    if (mqr_value_object_put(j->arena, obj, key, strlen(key), v) != MQR_OK)
+        j->failed = 1;
 }
 
-static void put_key(FILE *o, int *first, const char *key)
+static mqr_value_t new_container(jb_t *j, int array)
 {
-    fprintf(o, "%s\"%s\":", *first ? "" : ",", key);
-    *first = 0;
-}
-
-static void put_str(FILE *o, int *first, const char *key, mqr_str_t s)
-{
-    put_key(o, first, key);
-    json_write_string(o, s.ptr, s.len);
-}
-
-static void put_int(FILE *o, int *first, const char *key, long v)
-{
-    put_key(o, first, key);
-    fprintf(o, "%ld", v);
-}
-
-static void put_bool(FILE *o, int *first, const char *key, int v)
-{
-    put_key(o, first, key);
-    fputs(v ? "true" : "false", o);
-}
-
-/* Binary data as "key": "text" when text_safe, else "key_hex": "...". */
-static void put_bytes(FILE *o, int *first, const char *key, mqr_bin_t b)
-{
-    if (text_safe(b.ptr, b.len)) {
-        put_key(o, first, key);
-        json_write_string(o, (const char *)b.ptr, b.len);
-    } else {
-        char k[64];
-        snprintf(k, sizeof k, "%s_hex", key);
-        put_key(o, first, k);
-        put_hex(o, b.ptr, b.len);
+    mqr_value_t v;
+    int rc = array ? mqr_value_array_new(j->arena, 4, &v) : mqr_value_object_new(j->arena, 8, &v);
+    if (rc != MQR_OK) {
+        j->failed = 1;
+        mqr_value_set_null(&v);
     }
+    return v;
 }
 
-/* One property value (not User-Property). Binary values: a string when
- * text_safe, else {"hex": "..."}. */
-static void put_prop_value(FILE *o, const mqr_prop_t *pr)
+static void push(jb_t *j, mqr_value_t *arr, const mqr_value_t *v)
 {
+    if (arr->type != MQR_VAL_ARRAY || mqr_value_array_push(j->arena, arr, v) != MQR_OK)
+        j->failed = 1;
+}
+
+static mqr_value_t str_value(const char *s, size_t len)
+{
+    mqr_value_t v;
+    mqr_value_set_string(&v, s, len);
+    return v;
+}
+
+static void put_str(jb_t *j, mqr_value_t *obj, const char *key, mqr_str_t s)
+{
+    mqr_value_t v = str_value(s.ptr, s.len);
+    put(j, obj, key, &v);
+}
+
+static void put_int(jb_t *j, mqr_value_t *obj, const char *key, int64_t i)
+{
+    mqr_value_t v;
+    mqr_value_set_int(&v, i);
+    put(j, obj, key, &v);
+}
+
+static void put_bool(jb_t *j, mqr_value_t *obj, const char *key, int b)
+{
+    mqr_value_t v;
+    mqr_value_set_bool(&v, b);
+    put(j, obj, key, &v);
+}
+
+/* Lowercase hex of p[0..len) as a string value in the arena. */
+static mqr_value_t hex_value(jb_t *j, const uint8_t *p, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *h = mqr_arena_alloc(j->arena, 2 * len + 1);
+    if (!h) {
+        j->failed = 1;
+        return str_value("", 0);
+    }
+    for (size_t i = 0; i < len; i++) {
+        h[2 * i] = digits[p[i] >> 4];
+        h[2 * i + 1] = digits[p[i] & 15];
+    }
+    return str_value(h, 2 * len);
+}
+
+/* Binary data as "key": "text" when text_safe, else "hex_key": "...". */
+static void put_bytes(jb_t *j, mqr_value_t *obj, const char *key, const char *hex_key, mqr_bin_t b)
+{
+    mqr_value_t v = text_safe(b.ptr, b.len) ? str_value((const char *)b.ptr, b.len)
+                                            : hex_value(j, b.ptr, b.len);
+    put(j, obj, text_safe(b.ptr, b.len) ? key : hex_key, &v);
+}
+
+/* One property value. Binary values: a string when text_safe, else
+ * {"hex": "..."}; pairs: [name, value]. */
+static mqr_value_t prop_value(jb_t *j, const mqr_prop_t *pr)
+{
+    mqr_value_t v;
     switch (pr->type) {
-    case MQR_PROPTYPE_STRING: json_write_string(o, pr->str.ptr, pr->str.len); break;
+    case MQR_PROPTYPE_STRING: return str_value(pr->str.ptr, pr->str.len);
+    case MQR_PROPTYPE_PAIR: {
+        v = new_container(j, 1);
+        mqr_value_t k = str_value(pr->str.ptr, pr->str.len), w = str_value(pr->str2.ptr, pr->str2.len);
+        push(j, &v, &k);
+        push(j, &v, &w);
+        return v;
+    }
     case MQR_PROPTYPE_BINARY:
-        if (text_safe(pr->bin.ptr, pr->bin.len)) {
-            json_write_string(o, (const char *)pr->bin.ptr, pr->bin.len);
-        } else {
-            fputs("{\"hex\":", o);
-            put_hex(o, pr->bin.ptr, pr->bin.len);
-            putc('}', o);
-        }
-        break;
-    default: fprintf(o, "%u", pr->value); break;
+        if (text_safe(pr->bin.ptr, pr->bin.len))
+            return str_value((const char *)pr->bin.ptr, pr->bin.len);
+        v = new_container(j, 0);
+        mqr_value_t h = hex_value(j, pr->bin.ptr, pr->bin.len);
+        put(j, &v, "hex", &h);
+        return v;
+    default: mqr_value_set_int(&v, pr->value); return v;
     }
 }
 
@@ -190,13 +234,12 @@ static void regroup(const mqr_props_t *props, uint8_t id, uint8_t *buf, size_t c
  * byte order (a repeated property interleaved with others), the raw bytes
  * are added as "properties_hex" so encoding stays exact.
  */
-static void put_props(FILE *o, int *first, const char *key, const mqr_props_t *props)
+static void put_props(jb_t *j, mqr_value_t *obj, const char *key, const char *hex_key,
+                      const mqr_props_t *props)
 {
-    put_key(o, first, key);
-    putc('{', o);
+    mqr_value_t po = new_container(j, 0);
     uint64_t done = 0;
-    int pfirst = 1;
-    uint8_t *again = malloc(props->len ? props->len : 1);
+    uint8_t *again = mqr_arena_alloc(j->arena, props->len);
     size_t again_len = 0;
     mqr_packet_iter_t it;
     mqr_prop_t pr;
@@ -207,188 +250,192 @@ static void put_props(FILE *o, int *first, const char *key, const mqr_props_t *p
         done |= 1ull << pr.id;
         if (again)
             regroup(props, pr.id, again, props->len, &again_len);
-        put_key(o, &pfirst, mqr_packet_prop_name(pr.id));
         mqr_packet_iter_t it2 = it;
         mqr_prop_t more;
         int repeated = 0;
         while (mqr_packet_prop_next(&it2, &more))
             repeated |= more.id == pr.id;
+        mqr_value_t v;
         if (pr.id == MQR_PROP_USER_PROPERTY || repeated) {
-            putc('[', o);
+            v = new_container(j, 1);
             mqr_packet_iter_props(&it2, props);
-            int lfirst = 1;
-            while (mqr_packet_prop_next(&it2, &more)) {
-                if (more.id != pr.id)
-                    continue;
-                fputs(lfirst ? "" : ",", o);
-                lfirst = 0;
-                if (more.type == MQR_PROPTYPE_PAIR) {
-                    putc('[', o);
-                    json_write_string(o, more.str.ptr, more.str.len);
-                    putc(',', o);
-                    json_write_string(o, more.str2.ptr, more.str2.len);
-                    putc(']', o);
-                } else {
-                    put_prop_value(o, &more);
+            while (mqr_packet_prop_next(&it2, &more))
+                if (more.id == pr.id) {
+                    mqr_value_t item = prop_value(j, &more);
+                    push(j, &v, &item);
                 }
-            }
-            putc(']', o);
         } else {
-            put_prop_value(o, &pr);
+            v = prop_value(j, &pr);
         }
+        put(j, &po, mqr_packet_prop_name(pr.id), &v);
     }
-    putc('}', o);
-    if (again && (again_len != props->len || memcmp(again, props->ptr, props->len) != 0)) {
-        char k[64];
-        snprintf(k, sizeof k, "%s_hex", key);
-        put_key(o, first, k);
-        put_hex(o, props->ptr, props->len);
+    put(j, obj, key, &po);
+    if (!again)
+        j->failed = 1;
+    else if (again_len != props->len || memcmp(again, props->ptr, props->len) != 0) {
+        mqr_value_t h = hex_value(j, props->ptr, props->len);
+        put(j, obj, hex_key, &h);
     }
-    free(again);
 }
 
-static void put_codes(FILE *o, int *first, const char *key, mqr_bin_t codes)
+static void put_codes(jb_t *j, mqr_value_t *obj, const char *key, mqr_bin_t codes)
 {
-    put_key(o, first, key);
-    putc('[', o);
-    for (uint32_t i = 0; i < codes.len; i++)
-        fprintf(o, "%s%u", i ? "," : "", codes.ptr[i]);
-    putc(']', o);
+    mqr_value_t arr = new_container(j, 1);
+    for (uint32_t i = 0; i < codes.len; i++) {
+        mqr_value_t v;
+        mqr_value_set_int(&v, codes.ptr[i]);
+        push(j, &arr, &v);
+    }
+    put(j, obj, key, &arr);
 }
 
 /* The MQTT 5 tail of acks, DISCONNECT and AUTH. */
-static void put_reason_tail(FILE *o, int *first, uint8_t code, uint8_t has, const mqr_props_t *pr)
+static void put_reason_tail(jb_t *j, mqr_value_t *obj, uint8_t code, uint8_t has,
+                            const mqr_props_t *pr)
 {
     if (has)
-        put_int(o, first, "reason_code", code);
+        put_int(j, obj, "reason_code", code);
     if (pr->present)
-        put_props(o, first, "properties", pr);
+        put_props(j, obj, "properties", "properties_hex", pr);
 }
 
-static void put_connect(FILE *o, int *f, const mqr_packet_t *p)
+static void put_connect(jb_t *j, mqr_value_t *obj, const mqr_packet_t *p)
 {
     const mqr_pkt_connect_t *c = &p->connect;
-    put_str(o, f, "proto_name", c->proto_name);
-    put_int(o, f, "proto_ver", p->proto_ver);
-    put_bool(o, f, "clean_start", c->clean_start);
-    put_int(o, f, "keepalive", c->keepalive);
-    put_str(o, f, "clientid", c->clientid);
+    put_str(j, obj, "proto_name", c->proto_name);
+    put_int(j, obj, "proto_ver", p->proto_ver);
+    put_bool(j, obj, "clean_start", c->clean_start);
+    put_int(j, obj, "keepalive", c->keepalive);
+    put_str(j, obj, "clientid", c->clientid);
     if (c->username.ptr)
-        put_str(o, f, "username", c->username);
+        put_str(j, obj, "username", c->username);
     if (c->password.ptr)
-        put_bytes(o, f, "password", c->password);
+        put_bytes(j, obj, "password", "password_hex", c->password);
     if (c->will_flag) {
-        put_key(o, f, "will");
-        int wf = 1;
-        putc('{', o);
-        put_str(o, &wf, "topic", c->will_topic);
-        put_bytes(o, &wf, "payload", c->will_payload);
-        put_int(o, &wf, "qos", c->will_qos);
-        put_bool(o, &wf, "retain", c->will_retain);
+        mqr_value_t w = new_container(j, 0);
+        put_str(j, &w, "topic", c->will_topic);
+        put_bytes(j, &w, "payload", "payload_hex", c->will_payload);
+        put_int(j, &w, "qos", c->will_qos);
+        put_bool(j, &w, "retain", c->will_retain);
         if (p->proto_ver >= MQR_PROTO_V5)
-            put_props(o, &wf, "properties", &c->will_props);
-        putc('}', o);
+            put_props(j, &w, "properties", "properties_hex", &c->will_props);
+        put(j, obj, "will", &w);
     }
     if (p->proto_ver >= MQR_PROTO_V5)
-        put_props(o, f, "properties", &c->props);
+        put_props(j, obj, "properties", "properties_hex", &c->props);
 }
 
-static void put_subscriptions(FILE *o, int *f, const mqr_packet_t *p)
+static void put_subscriptions(jb_t *j, mqr_value_t *obj, const mqr_packet_t *p)
 {
-    put_key(o, f, "subscriptions");
-    putc('[', o);
+    mqr_value_t arr = new_container(j, 1);
     mqr_packet_iter_t it;
     mqr_subscription_t s;
-    int sfirst = 1;
     mqr_packet_iter_subscriptions(&it, p);
     while (mqr_packet_subscription_next(&it, &s)) {
-        fputs(sfirst ? "{" : ",{", o);
-        sfirst = 0;
-        int ef = 1;
-        put_str(o, &ef, "topic", s.filter);
-        put_int(o, &ef, "qos", s.qos);
-        put_bool(o, &ef, "no_local", s.no_local);
-        put_bool(o, &ef, "retain_as_published", s.retain_as_published);
-        put_int(o, &ef, "retain_handling", s.retain_handling);
-        putc('}', o);
+        mqr_value_t e = new_container(j, 0);
+        put_str(j, &e, "topic", s.filter);
+        put_int(j, &e, "qos", s.qos);
+        put_bool(j, &e, "no_local", s.no_local);
+        put_bool(j, &e, "retain_as_published", s.retain_as_published);
+        put_int(j, &e, "retain_handling", s.retain_handling);
+        push(j, &arr, &e);
     }
-    putc(']', o);
+    put(j, obj, "subscriptions", &arr);
 }
 
-/* Print one decoded packet as a JSON line. */
-static void print_packet(FILE *o, const mqr_packet_t *p)
+static void put_filters(jb_t *j, mqr_value_t *obj, const mqr_packet_t *p)
 {
-    int f = 1;
+    mqr_value_t arr = new_container(j, 1);
+    mqr_packet_iter_t it;
+    mqr_str_t t;
+    mqr_packet_iter_filters(&it, p);
+    while (mqr_packet_filter_next(&it, &t)) {
+        mqr_value_t v = str_value(t.ptr, t.len);
+        push(j, &arr, &v);
+    }
+    put(j, obj, "topics", &arr);
+}
+
+/* The JSON object of one decoded packet (schema: docs/packet.md). */
+static mqr_value_t packet_value(jb_t *j, const mqr_packet_t *p)
+{
+    mqr_value_t o = new_container(j, 0);
     int v5 = p->proto_ver >= MQR_PROTO_V5;
-    putc('{', o);
-    put_key(o, &f, "type");
-    fprintf(o, "\"%s\"", mqr_packet_type_name(p->type));
+    const char *type = mqr_packet_type_name(p->type);
+    mqr_value_t tv = str_value(type, strlen(type));
+    put(j, &o, "type", &tv);
     switch (p->type) {
-    case MQR_PKT_CONNECT: put_connect(o, &f, p); break;
+    case MQR_PKT_CONNECT: put_connect(j, &o, p); break;
     case MQR_PKT_CONNACK:
-        put_bool(o, &f, "session_present", p->connack.session_present);
-        put_int(o, &f, "reason_code", p->connack.reason_code);
+        put_bool(j, &o, "session_present", p->connack.session_present);
+        put_int(j, &o, "reason_code", p->connack.reason_code);
         if (v5)
-            put_props(o, &f, "properties", &p->connack.props);
+            put_props(j, &o, "properties", "properties_hex", &p->connack.props);
         break;
     case MQR_PKT_PUBLISH:
-        put_str(o, &f, "topic", p->publish.topic);
-        put_int(o, &f, "qos", p->publish.qos);
-        put_bool(o, &f, "retain", p->publish.retain);
-        put_bool(o, &f, "dup", p->publish.dup);
+        put_str(j, &o, "topic", p->publish.topic);
+        put_int(j, &o, "qos", p->publish.qos);
+        put_bool(j, &o, "retain", p->publish.retain);
+        put_bool(j, &o, "dup", p->publish.dup);
         if (p->publish.qos)
-            put_int(o, &f, "packet_id", p->publish.packet_id);
+            put_int(j, &o, "packet_id", p->publish.packet_id);
         if (v5)
-            put_props(o, &f, "properties", &p->publish.props);
-        put_bytes(o, &f, "payload", p->publish.payload);
+            put_props(j, &o, "properties", "properties_hex", &p->publish.props);
+        put_bytes(j, &o, "payload", "payload_hex", p->publish.payload);
         break;
     case MQR_PKT_PUBACK:
     case MQR_PKT_PUBREC:
     case MQR_PKT_PUBREL:
     case MQR_PKT_PUBCOMP:
-        put_int(o, &f, "packet_id", p->ack.packet_id);
-        put_reason_tail(o, &f, p->ack.reason_code, p->ack.has_reason_code, &p->ack.props);
+        put_int(j, &o, "packet_id", p->ack.packet_id);
+        put_reason_tail(j, &o, p->ack.reason_code, p->ack.has_reason_code, &p->ack.props);
         break;
     case MQR_PKT_SUBSCRIBE:
-        put_int(o, &f, "packet_id", p->subscribe.packet_id);
+    case MQR_PKT_UNSUBSCRIBE:
+        put_int(j, &o, "packet_id", p->subscribe.packet_id);
         if (v5)
-            put_props(o, &f, "properties", &p->subscribe.props);
-        put_subscriptions(o, &f, p);
+            put_props(j, &o, "properties", "properties_hex", &p->subscribe.props);
+        if (p->type == MQR_PKT_SUBSCRIBE)
+            put_subscriptions(j, &o, p);
+        else
+            put_filters(j, &o, p);
         break;
     case MQR_PKT_SUBACK:
     case MQR_PKT_UNSUBACK:
-        put_int(o, &f, "packet_id", p->suback.packet_id);
+        put_int(j, &o, "packet_id", p->suback.packet_id);
         if (v5)
-            put_props(o, &f, "properties", &p->suback.props);
+            put_props(j, &o, "properties", "properties_hex", &p->suback.props);
         if (p->type == MQR_PKT_SUBACK || v5)
-            put_codes(o, &f, "reason_codes", p->suback.codes);
+            put_codes(j, &o, "reason_codes", p->suback.codes);
         break;
-    case MQR_PKT_UNSUBSCRIBE: {
-        put_int(o, &f, "packet_id", p->unsubscribe.packet_id);
-        if (v5)
-            put_props(o, &f, "properties", &p->unsubscribe.props);
-        put_key(o, &f, "topics");
-        putc('[', o);
-        mqr_packet_iter_t it;
-        mqr_str_t t;
-        int tf = 1;
-        mqr_packet_iter_filters(&it, p);
-        while (mqr_packet_filter_next(&it, &t)) {
-            fputs(tf ? "" : ",", o);
-            tf = 0;
-            json_write_string(o, t.ptr, t.len);
-        }
-        putc(']', o);
-        break;
-    }
     case MQR_PKT_DISCONNECT:
     case MQR_PKT_AUTH:
-        put_reason_tail(o, &f, p->disconnect.reason_code, p->disconnect.has_reason_code,
+        put_reason_tail(j, &o, p->disconnect.reason_code, p->disconnect.has_reason_code,
                         &p->disconnect.props);
         break;
     default: break;
     }
-    fputs("}\n", o);
+    return o;
+}
+
+/* Write v as one line of compact JSON, growing *buf as needed. */
+static int write_json_line(const mqr_value_t *v, char **buf, size_t *cap)
+{
+    size_t n = 0;
+    int rc = mqr_json_write(v, 0, *buf, *cap, &n);
+    if (rc == MQR_EBUFFER) {
+        char *nb = realloc(*buf, n);
+        if (!nb)
+            return MQR_ENOMEM;
+        *buf = nb;
+        *cap = n;
+        rc = mqr_json_write(v, 0, *buf, *cap, &n);
+    }
+    if (rc != MQR_OK)
+        return rc;
+    fwrite(*buf, 1, n, stdout);
+    putchar('\n');
+    return MQR_OK;
 }
 
 static int cmd_decode(const uint8_t *buf, size_t len, int proto_ver)
@@ -396,33 +443,48 @@ static int cmd_decode(const uint8_t *buf, size_t len, int proto_ver)
     mqr_packet_opts_t opts = {0, (uint8_t)proto_ver, MQR_PKT_DIR_ANY, 0};
     mqr_packet_stream_t s;
     mqr_packet_stream_init(&s, &opts);
+    jb_t j = {NULL, 0};
+    char *line = NULL;
+    size_t line_cap = 0;
+    if (mqr_arena_create(NULL, 0, &j.arena) != MQR_OK) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_BAD_INPUT;
+    }
+    int status = 0;
     size_t pos = 0;
-    while (pos < len) {
+    while (pos < len && status == 0) {
         mqr_packet_t p;
         size_t n = 0;
         mqr_diag_t d;
         mqr_diag_clear(&d);
         int rc = mqr_packet_stream_next(&s, buf + pos, len - pos, &p, &n, &d);
         if (rc == MQR_OK) {
-            print_packet(stdout, &p);
+            mqr_arena_reset(j.arena);
+            mqr_value_t v = packet_value(&j, &p);
+            if (j.failed || write_json_line(&v, &line, &line_cap) != MQR_OK) {
+                fprintf(stderr, "%s: out of memory writing JSON\n", prog);
+                status = EXIT_BAD_INPUT;
+            }
             pos += n;
             continue;
         }
         fflush(stdout);
+        status = EXIT_BAD_INPUT;
         if (rc == MQR_NEED_MORE) {
             fprintf(stderr,
                     "%s: input ends inside a %s packet at byte %zu (%zu more bytes needed)\n",
                     prog, mqr_packet_type_name(buf[pos] >> 4), pos, n);
-            return EXIT_BAD_INPUT;
+            break;
         }
         fprintf(stderr, "%s: %s\n", prog, d.message);
         fprintf(stderr, "%s: packet %s, field \"%s\", byte offset %llu, reason code 0x%02X (%s)\n",
                 prog, mqr_packet_type_name(d.packet_type), d.field,
                 (unsigned long long)d.offset, (unsigned)(d.reason_code < 0 ? 0 : d.reason_code),
                 mqr_status_name(rc));
-        return EXIT_BAD_INPUT;
     }
-    return 0;
+    free(line);
+    mqr_arena_destroy(j.arena);
+    return status;
 }
 
 /* ---- encode: JSON to packet ---------------------------------------------------------- */
@@ -452,6 +514,12 @@ static void scratch_free(scratch_t *sc)
     sc->n = 0;
 }
 
+/* Member `key` of a JSON object value, or NULL. */
+static const mqr_value_t *jget(const mqr_value_t *o, const char *key)
+{
+    return mqr_value_object_get(o, key, strlen(key));
+}
+
 static int bad(scratch_t *sc, const char *fmt, const char *what)
 {
     snprintf(sc->err, sizeof sc->err, fmt, what);
@@ -459,58 +527,61 @@ static int bad(scratch_t *sc, const char *fmt, const char *what)
 }
 
 /* An integer member in [lo, hi]; `def` when absent and not required. */
-static int get_int(scratch_t *sc, const json_t *o, const char *key, long lo, long hi, long def,
+static int get_int(scratch_t *sc, const mqr_value_t *o, const char *key, long lo, long hi, long def,
                    int required, long *out)
 {
-    const json_t *v = json_get(o, key);
+    const mqr_value_t *v = jget(o, key);
     if (!v) {
         if (required)
             return bad(sc, "missing \"%s\"", key);
         *out = def;
         return 0;
     }
-    if (v->type != JSON_INT || v->i < lo || v->i > hi)
+    if (v->type != MQR_VAL_INT || v->u.i < lo || v->u.i > hi)
         return bad(sc, "\"%s\" must be an integer in range", key);
-    *out = (long)v->i;
+    *out = (long)v->u.i;
     return 0;
 }
 
-static int get_bool(scratch_t *sc, const json_t *o, const char *key, uint8_t *out)
+static int get_bool(scratch_t *sc, const mqr_value_t *o, const char *key, uint8_t *out)
 {
-    const json_t *v = json_get(o, key);
+    const mqr_value_t *v = jget(o, key);
     if (!v) {
         *out = 0;
         return 0;
     }
-    if (v->type != JSON_BOOL && !(v->type == JSON_INT && (v->i == 0 || v->i == 1)))
+    if (v->type == MQR_VAL_BOOL)
+        *out = (uint8_t)v->u.b;
+    else if (v->type == MQR_VAL_INT && (v->u.i == 0 || v->u.i == 1))
+        *out = (uint8_t)v->u.i;
+    else
         return bad(sc, "\"%s\" must be true or false", key);
-    *out = (uint8_t)v->i;
     return 0;
 }
 
 /* A string member; absent leaves ptr NULL unless required. */
-static int get_str(scratch_t *sc, const json_t *o, const char *key, int required, mqr_str_t *out)
+static int get_str(scratch_t *sc, const mqr_value_t *o, const char *key, int required, mqr_str_t *out)
 {
-    const json_t *v = json_get(o, key);
+    const mqr_value_t *v = jget(o, key);
     memset(out, 0, sizeof *out);
     if (!v)
         return required ? bad(sc, "missing \"%s\"", key) : 0;
-    if (v->type != JSON_STRING)
+    if (v->type != MQR_VAL_STRING)
         return bad(sc, "\"%s\" must be a string", key);
-    out->ptr = v->s;
-    out->len = (uint32_t)v->len;
+    out->ptr = v->u.s;
+    out->len = v->len;
     return 0;
 }
 
 /* Hex text to new bytes kept in sc. */
-static int hex_bytes(scratch_t *sc, const json_t *v, const char *key, mqr_bin_t *out)
+static int hex_bytes(scratch_t *sc, const mqr_value_t *v, const char *key, mqr_bin_t *out)
 {
-    if (v->type != JSON_STRING)
+    if (v->type != MQR_VAL_STRING)
         return bad(sc, "\"%s\" must be a hex string", key);
     uint8_t *b = keep(sc, malloc(v->len + 1));
     if (!b)
         return bad(sc, "out of memory for \"%s\"", key);
-    memcpy(b, v->s, v->len);
+    memcpy(b, v->u.s, v->len);
     size_t badpos;
     long n = hex_decode(b, v->len, &badpos);
     if (n < 0)
@@ -521,22 +592,22 @@ static int hex_bytes(scratch_t *sc, const json_t *v, const char *key, mqr_bin_t 
 }
 
 /* Binary member `key` (text) or `key`_hex; absent leaves ptr NULL. */
-static int get_bytes(scratch_t *sc, const json_t *o, const char *key, mqr_bin_t *out)
+static int get_bytes(scratch_t *sc, const mqr_value_t *o, const char *key, mqr_bin_t *out)
 {
     memset(out, 0, sizeof *out);
     char k[64];
     snprintf(k, sizeof k, "%s_hex", key);
-    const json_t *v = json_get(o, key), *h = json_get(o, k);
+    const mqr_value_t *v = jget(o, key), *h = jget(o, k);
     if (v && h)
         return bad(sc, "both \"%s\" and its _hex form are given", key);
     if (h)
         return hex_bytes(sc, h, k, out);
     if (!v)
         return 0;
-    if (v->type != JSON_STRING)
+    if (v->type != MQR_VAL_STRING)
         return bad(sc, "\"%s\" must be a string", key);
-    out->ptr = (const uint8_t *)v->s;
-    out->len = (uint32_t)v->len;
+    out->ptr = (const uint8_t *)v->u.s;
+    out->len = v->len;
     return 0;
 }
 
@@ -559,33 +630,33 @@ static int add_prop(scratch_t *sc, uint8_t **buf, size_t *cap, size_t *len, cons
 }
 
 /* One JSON property value into *pr (id and type already set). */
-static int prop_from_json(scratch_t *sc, const json_t *v, mqr_prop_t *pr)
+static int prop_from_json(scratch_t *sc, const mqr_value_t *v, mqr_prop_t *pr)
 {
     const char *name = mqr_packet_prop_name(pr->id);
     switch (pr->type) {
     case MQR_PROPTYPE_PAIR:
-        if (v->type != JSON_ARRAY || v->count != 2 || v->items[0]->type != JSON_STRING ||
-            v->items[1]->type != JSON_STRING)
+        if (v->type != MQR_VAL_ARRAY || v->len != 2 || v->u.items[0].type != MQR_VAL_STRING ||
+            v->u.items[1].type != MQR_VAL_STRING)
             return bad(sc, "%s entries must be [name, value] string pairs", name);
-        pr->str = (mqr_str_t){v->items[0]->s, (uint32_t)v->items[0]->len, 0};
-        pr->str2 = (mqr_str_t){v->items[1]->s, (uint32_t)v->items[1]->len, 0};
+        pr->str = (mqr_str_t){v->u.items[0].u.s, v->u.items[0].len, 0};
+        pr->str2 = (mqr_str_t){v->u.items[1].u.s, v->u.items[1].len, 0};
         return 0;
     case MQR_PROPTYPE_STRING:
-        if (v->type != JSON_STRING)
+        if (v->type != MQR_VAL_STRING)
             return bad(sc, "%s must be a string", name);
-        pr->str = (mqr_str_t){v->s, (uint32_t)v->len, 0};
+        pr->str = (mqr_str_t){v->u.s, v->len, 0};
         return 0;
     case MQR_PROPTYPE_BINARY:
-        if (v->type == JSON_OBJECT && json_get(v, "hex") && v->count == 1)
-            return hex_bytes(sc, json_get(v, "hex"), name, &pr->bin);
-        if (v->type != JSON_STRING)
+        if (v->type == MQR_VAL_OBJECT && jget(v, "hex") && v->len == 1)
+            return hex_bytes(sc, jget(v, "hex"), name, &pr->bin);
+        if (v->type != MQR_VAL_STRING)
             return bad(sc, "%s must be a string or {\"hex\": ...}", name);
-        pr->bin = (mqr_bin_t){(const uint8_t *)v->s, (uint32_t)v->len, 0};
+        pr->bin = (mqr_bin_t){(const uint8_t *)v->u.s, v->len, 0};
         return 0;
     default:
-        if (v->type != JSON_INT || v->i < 0 || v->i > 0xFFFFFFFFll)
+        if (v->type != MQR_VAL_INT || v->u.i < 0 || v->u.i > 0xFFFFFFFFll)
             return bad(sc, "%s must be a non-negative integer", name);
-        pr->value = (uint32_t)v->i;
+        pr->value = (uint32_t)v->u.i;
         return 0;
     }
 }
@@ -595,12 +666,12 @@ static int prop_from_json(scratch_t *sc, const json_t *v, mqr_prop_t *pr)
  * or from `key`_hex when given (raw bytes win). *out->present is 1 when the
  * member exists.
  */
-static int get_props(scratch_t *sc, const json_t *o, const char *key, mqr_props_t *out)
+static int get_props(scratch_t *sc, const mqr_value_t *o, const char *key, mqr_props_t *out)
 {
     memset(out, 0, sizeof *out);
     char k[64];
     snprintf(k, sizeof k, "%s_hex", key);
-    const json_t *raw = json_get(o, k), *obj = json_get(o, key);
+    const mqr_value_t *raw = jget(o, k), *obj = jget(o, key);
     if (raw) {
         mqr_bin_t b;
         if (hex_bytes(sc, raw, k, &b))
@@ -610,28 +681,31 @@ static int get_props(scratch_t *sc, const json_t *o, const char *key, mqr_props_
     }
     if (!obj)
         return 0;
-    if (obj->type != JSON_OBJECT)
+    if (obj->type != MQR_VAL_OBJECT)
         return bad(sc, "\"%s\" must be an object", key);
     size_t cap = 64, len = 0;
     uint8_t *buf = malloc(cap);
     if (!buf)
         return bad(sc, "out of memory for %s", key);
-    for (size_t i = 0; i < obj->count; i++) {
-        int id = mqr_packet_prop_id(obj->keys[i], obj->key_lens[i]);
+    for (size_t i = 0; i < obj->len; i++) {
+        const mqr_member_t *m = &obj->u.members[i];
+        int id = mqr_packet_prop_id(m->key, m->key_len);
         if (id < 0) {
             free(buf);
-            return bad(sc, "unknown property \"%s\"", obj->keys[i]);
+            snprintf(sc->err, sizeof sc->err, "unknown property \"%.*s\"",
+                     (int)(m->key_len > 64 ? 64 : m->key_len), m->key);
+            return -1;
         }
-        const json_t *v = obj->items[i];
-        int listed = v->type == JSON_ARRAY && (id == MQR_PROP_USER_PROPERTY ||
+        const mqr_value_t *v = &m->value;
+        int listed = v->type == MQR_VAL_ARRAY && (id == MQR_PROP_USER_PROPERTY ||
                                                id == MQR_PROP_SUBSCRIPTION_IDENTIFIER);
-        size_t n = listed ? v->count : 1;
+        size_t n = listed ? v->len : 1;
         for (size_t j = 0; j < n; j++) {
             mqr_prop_t pr;
             memset(&pr, 0, sizeof pr);
             pr.id = (uint8_t)id;
             pr.type = (uint8_t)mqr_packet_prop_type((uint8_t)id);
-            if (prop_from_json(sc, listed ? v->items[j] : v, &pr) ||
+            if (prop_from_json(sc, listed ? &v->u.items[j] : v, &pr) ||
                 add_prop(sc, &buf, &cap, &len, &pr)) {
                 free(buf);
                 return -1;
@@ -643,15 +717,17 @@ static int get_props(scratch_t *sc, const json_t *o, const char *key, mqr_props_
     return 0;
 }
 
-static int type_from_name(const char *s)
+static int type_from_name(const char *s, size_t len)
 {
-    for (int t = 1; t < 16; t++)
-        if (strcmp(s, mqr_packet_type_name(t)) == 0)
+    for (int t = 1; t < 16; t++) {
+        const char *n = mqr_packet_type_name(t);
+        if (strlen(n) == len && memcmp(s, n, len) == 0)
             return t;
+    }
     return 0;
 }
 
-static int json_connect(scratch_t *sc, const json_t *o, mqr_packet_t *p)
+static int json_connect(scratch_t *sc, const mqr_value_t *o, mqr_packet_t *p)
 {
     mqr_pkt_connect_t *c = &p->connect;
     long ka;
@@ -661,10 +737,10 @@ static int json_connect(scratch_t *sc, const json_t *o, mqr_packet_t *p)
         get_props(sc, o, "properties", &c->props))
         return -1;
     c->keepalive = (uint16_t)ka;
-    const json_t *w = json_get(o, "will");
+    const mqr_value_t *w = jget(o, "will");
     if (w) {
         long q;
-        if (w->type != JSON_OBJECT)
+        if (w->type != MQR_VAL_OBJECT)
             return bad(sc, "\"%s\" must be an object", "will");
         c->will_flag = 1;
         if (get_str(sc, w, "topic", 1, &c->will_topic) || get_bytes(sc, w, "payload", &c->will_payload) ||
@@ -679,63 +755,65 @@ static int json_connect(scratch_t *sc, const json_t *o, mqr_packet_t *p)
 }
 
 /* Reason codes array into new bytes. */
-static int get_codes(scratch_t *sc, const json_t *o, mqr_bin_t *out)
+static int get_codes(scratch_t *sc, const mqr_value_t *o, mqr_bin_t *out)
 {
-    const json_t *v = json_get(o, "reason_codes");
+    const mqr_value_t *v = jget(o, "reason_codes");
     memset(out, 0, sizeof *out);
     if (!v)
         return 0;
-    if (v->type != JSON_ARRAY)
+    if (v->type != MQR_VAL_ARRAY)
         return bad(sc, "\"%s\" must be an array", "reason_codes");
-    uint8_t *b = keep(sc, malloc(v->count + 1));
+    uint8_t *b = keep(sc, malloc(v->len + 1));
     if (!b)
         return bad(sc, "out of memory for %s", "reason_codes");
-    for (size_t i = 0; i < v->count; i++) {
-        if (v->items[i]->type != JSON_INT || v->items[i]->i < 0 || v->items[i]->i > 255)
+    for (size_t i = 0; i < v->len; i++) {
+        const mqr_value_t *c = &v->u.items[i];
+        if (c->type != MQR_VAL_INT || c->u.i < 0 || c->u.i > 255)
             return bad(sc, "\"%s\" must hold integers 0..255", "reason_codes");
-        b[i] = (uint8_t)v->items[i]->i;
+        b[i] = (uint8_t)c->u.i;
     }
-    *out = (mqr_bin_t){b, (uint32_t)v->count, 0};
+    *out = (mqr_bin_t){b, (uint32_t)v->len, 0};
     return 0;
 }
 
 /* Optional reason code: sets *has when present. */
-static int get_reason(scratch_t *sc, const json_t *o, uint8_t *code, uint8_t *has)
+static int get_reason(scratch_t *sc, const mqr_value_t *o, uint8_t *code, uint8_t *has)
 {
     long v;
-    *has = json_get(o, "reason_code") != NULL;
+    *has = jget(o, "reason_code") != NULL;
     if (get_int(sc, o, "reason_code", 0, 255, 0, 0, &v))
         return -1;
     *code = (uint8_t)v;
     return 0;
 }
 
-static int json_subscriptions(scratch_t *sc, const json_t *o, mqr_packet_t *p)
+static int json_subscriptions(scratch_t *sc, const mqr_value_t *o, mqr_packet_t *p)
 {
-    const json_t *v = json_get(o, p->type == MQR_PKT_SUBSCRIBE ? "subscriptions" : "topics");
-    if (!v || v->type != JSON_ARRAY)
+    const mqr_value_t *v = jget(o, p->type == MQR_PKT_SUBSCRIBE ? "subscriptions" : "topics");
+    if (!v || v->type != MQR_VAL_ARRAY)
         return bad(sc, "\"%s\" must be an array",
                    p->type == MQR_PKT_SUBSCRIBE ? "subscriptions" : "topics");
     if (p->type == MQR_PKT_UNSUBSCRIBE) {
-        mqr_str_t *list = keep(sc, calloc(v->count + 1, sizeof *list));
+        mqr_str_t *list = keep(sc, calloc(v->len + 1, sizeof *list));
         if (!list)
             return bad(sc, "out of memory for %s", "topics");
-        for (size_t i = 0; i < v->count; i++) {
-            if (v->items[i]->type != JSON_STRING)
+        for (size_t i = 0; i < v->len; i++) {
+            const mqr_value_t *t = &v->u.items[i];
+            if (t->type != MQR_VAL_STRING)
                 return bad(sc, "\"%s\" must hold strings", "topics");
-            list[i] = (mqr_str_t){v->items[i]->s, (uint32_t)v->items[i]->len, 0};
+            list[i] = (mqr_str_t){t->u.s, t->len, 0};
         }
         p->unsubscribe.list = list;
-        p->unsubscribe.count = (uint32_t)v->count;
+        p->unsubscribe.count = (uint32_t)v->len;
         return 0;
     }
-    mqr_subscription_t *list = keep(sc, calloc(v->count + 1, sizeof *list));
+    mqr_subscription_t *list = keep(sc, calloc(v->len + 1, sizeof *list));
     if (!list)
         return bad(sc, "out of memory for %s", "subscriptions");
-    for (size_t i = 0; i < v->count; i++) {
-        const json_t *e = v->items[i];
+    for (size_t i = 0; i < v->len; i++) {
+        const mqr_value_t *e = &v->u.items[i];
         long q, rh;
-        if (e->type != JSON_OBJECT)
+        if (e->type != MQR_VAL_OBJECT)
             return bad(sc, "\"%s\" must hold objects", "subscriptions");
         if (get_str(sc, e, "topic", 1, &list[i].filter) || get_int(sc, e, "qos", 0, 3, 0, 0, &q) ||
             get_bool(sc, e, "no_local", &list[i].no_local) ||
@@ -746,19 +824,19 @@ static int json_subscriptions(scratch_t *sc, const json_t *o, mqr_packet_t *p)
         list[i].retain_handling = (uint8_t)rh;
     }
     p->subscribe.list = list;
-    p->subscribe.count = (uint32_t)v->count;
+    p->subscribe.count = (uint32_t)v->len;
     return 0;
 }
 
 /* Build *p from one JSON object at level *ver (a CONNECT's proto_ver, or a
  * packet's own "proto_ver", changes it). */
-static int json_to_packet(scratch_t *sc, const json_t *o, int *ver, mqr_packet_t *p)
+static int json_to_packet(scratch_t *sc, const mqr_value_t *o, int *ver, mqr_packet_t *p)
 {
     memset(p, 0, sizeof *p);
-    if (o->type != JSON_OBJECT)
+    if (o->type != MQR_VAL_OBJECT)
         return bad(sc, "a line must hold a JSON %s", "object");
-    const json_t *t = json_get(o, "type");
-    if (!t || t->type != JSON_STRING || !(p->type = (uint8_t)type_from_name(t->s)))
+    const mqr_value_t *t = jget(o, "type");
+    if (!t || t->type != MQR_VAL_STRING || !(p->type = (uint8_t)type_from_name(t->u.s, t->len)))
         return bad(sc, "\"%s\" must name a control packet", "type");
     long v;
     if (get_int(sc, o, "proto_ver", 3, 5, *ver, 0, &v))
@@ -824,6 +902,11 @@ static int json_to_packet(scratch_t *sc, const json_t *o, int *ver, mqr_packet_t
 static int cmd_encode(char *text, size_t len, int proto_ver, int hex_out)
 {
     int ver = proto_ver ? proto_ver : MQR_PROTO_V311;
+    mqr_arena_t *arena;
+    if (mqr_arena_create(NULL, 0, &arena) != MQR_OK) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_BAD_INPUT;
+    }
     size_t line_no = 0;
     char *line = text, *end = text + len;
     while (line < end) {
@@ -841,9 +924,15 @@ static int cmd_encode(char *text, size_t len, int proto_ver, int hex_out)
         scratch_t sc;
         sc.n = 0;
         sc.err[0] = '\0';
-        json_t *o = json_parse(line, ll, sc.err, sizeof sc.err);
+        mqr_arena_reset(arena);
+        mqr_value_t o;
+        mqr_diag_t jd;
         mqr_packet_t p;
-        int rc = o ? json_to_packet(&sc, o, &ver, &p) : -1;
+        int rc = mqr_json_parse(arena, line, ll, 0, &o, &jd);
+        if (rc != MQR_OK)
+            snprintf(sc.err, sizeof sc.err, "%s", jd.message);
+        else
+            rc = json_to_packet(&sc, &o, &ver, &p);
         uint8_t *out = NULL;
         size_t size = 0;
         mqr_diag_t d;
@@ -865,15 +954,16 @@ static int cmd_encode(char *text, size_t len, int proto_ver, int hex_out)
             }
         }
         free(out);
-        json_free(o);
         scratch_free(&sc);
         if (rc != 0) {
             fflush(stdout);
             fprintf(stderr, "%s: line %zu: %s\n", prog, line_no, sc.err);
+            mqr_arena_destroy(arena);
             return EXIT_BAD_INPUT;
         }
         line = next;
     }
+    mqr_arena_destroy(arena);
     return 0;
 }
 

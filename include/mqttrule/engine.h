@@ -176,7 +176,9 @@ typedef struct mqr_republish_config {
 
 /*
  * An HTTP action (spec §9.2). `http` is the connector: its url, method,
- * headers (fixed text sent with every request), queue, timeouts, TTL,
+ * headers (fixed text sent with every request; none configured means EMQX's
+ * defaults: accept and content-type application/json, cache-control
+ * no-cache, connection keep-alive, keep-alive timeout=5), queue, timeouts, TTL,
  * backoff, pool and TLS fields are used as mqttrule/http.h documents them;
  * its allocator, on_done and ud are replaced by the engine's. The templates
  * are copied:

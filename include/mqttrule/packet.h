@@ -63,6 +63,11 @@ extern "C" {
 #define MQR_PKT_DIR_TO_SERVER 1 /* client -> server: CONNACK, SUBACK, ... are protocol errors */
 #define MQR_PKT_DIR_TO_CLIENT 2 /* server -> client: CONNECT, SUBSCRIBE, ... are protocol errors */
 
+/* mqr_packet_opts_t.utf8: how strictly UTF-8 strings are checked. */
+#define MQR_PKT_UTF8_STRICT 0    /* also reject control characters U+0001-U+001F, U+007F-U+009F
+                                    and non-characters, as mosquitto does (the spec's SHOULD NOTs) */
+#define MQR_PKT_UTF8_WELLFORMED 1 /* only the spec's MUSTs: well-formed, no surrogates, no U+0000 */
+
 /* MQTT 5 property identifiers. */
 #define MQR_PROP_PAYLOAD_FORMAT_INDICATOR 0x01
 #define MQR_PROP_MESSAGE_EXPIRY_INTERVAL 0x02
@@ -282,12 +287,13 @@ typedef struct mqr_packet {
 } mqr_packet_t;
 
 /* Decoder options. All-zero (or a NULL pointer) means: level 4 until a
- * CONNECT says otherwise, any direction, no size limit below the protocol's. */
+ * CONNECT says otherwise, any direction, no size limit below the protocol's,
+ * strict UTF-8. */
 typedef struct mqr_packet_opts {
     uint32_t max_packet_size; /* whole packet incl. fixed header; 0 = MQR_PKT_MAX_SIZE */
     uint8_t proto_ver;        /* level of non-CONNECT packets; 0 = 4 */
     uint8_t direction;        /* MQR_PKT_DIR_* */
-    uint16_t reserved_;
+    uint16_t utf8;            /* MQR_PKT_UTF8_*; 0 = strict */
 } mqr_packet_opts_t;
 
 /*
@@ -329,14 +335,17 @@ typedef struct mqr_packet_iter {
  *                  invalid reason code, wrong direction, ... (reason 0x82).
  *   MQR_ETOOLARGE  the fixed header announces more than max_packet_size (0x95);
  *                  reported as soon as the fixed header is complete.
- *   MQR_EUTF8      an ill-formed UTF-8 string, a surrogate or U+0000 (0x81).
+ *   MQR_EUTF8      an ill-formed UTF-8 string, a surrogate or U+0000; with
+ *                  MQR_PKT_UTF8_STRICT also a control character or a
+ *                  non-character (0x81).
  *   MQR_ETOPIC     an invalid topic name, e.g. a wildcard (0x90).
  *   MQR_EFILTER    an invalid topic filter (0x8F).
  *   MQR_EPROPERTY  an unknown, misplaced, duplicated or out-of-range MQTT 5
  *                  property (0x81 or 0x82, and 0x94 for Topic Alias 0).
  *   MQR_EPROTOVER  CONNECT with an unknown protocol name or level (0x84).
  *   MQR_EINVAL     buf, out_packet or out_size is NULL (buf may be NULL when
- *                  len is 0).
+ *                  len is 0), or opts holds an unknown level, direction or
+ *                  UTF-8 policy.
  * On every error, diag (may be NULL) gets code, packet_type, field, offset
  * (from buf[0]), reason_code and a message such as
  * "CONNECT: will topic contains '+' at byte 17"; *out_packet then holds the
@@ -376,7 +385,8 @@ MQR_API int mqr_packet_size(const mqr_packet_t *packet, size_t *out_size, mqr_di
 
 /*
  * Encode *packet at level packet->proto_ver (0 = 4) into buf[0..cap).
- * Validates every field as the decoder would (UTF-8, topic names and filters,
+ * Validates every field as the decoder with default options would (strict
+ * UTF-8, topic names and filters,
  * properties allowed in this packet, flags, packet identifiers, reason codes).
  * Returns MQR_OK with *out_len = bytes written; MQR_EBUFFER if cap is too
  * small (*out_len = bytes needed; nothing is written past cap); MQR_EINVAL for
@@ -444,10 +454,13 @@ MQR_API const char *mqr_packet_type_name(int type);
 /* ---- strings and topics ----------------------------------------------------------- */
 
 /*
- * Check that s[0..len) is a well-formed MQTT UTF-8 string: valid UTF-8 without
- * overlong forms, surrogates, code points above U+10FFFF or U+0000, and at most
- * 65535 bytes. Returns MQR_OK, MQR_EUTF8 (diag offset = first bad byte), or
- * MQR_EINVAL for NULL s with len > 0.
+ * Check that s[0..len) is an MQTT UTF-8 string as the decoder's strict policy
+ * wants it: valid UTF-8 without overlong forms, surrogates, code points above
+ * U+10FFFF or U+0000, without control characters (U+0001-U+001F,
+ * U+007F-U+009F) and non-characters (U+FDD0-U+FDEF, U+nFFFE, U+nFFFF), and at
+ * most 65535 bytes. The topic functions below apply the same rules. Returns
+ * MQR_OK, MQR_EUTF8 (diag offset = first bad byte), or MQR_EINVAL for NULL s
+ * with len > 0.
  */
 MQR_API int mqr_packet_utf8_check(const char *s, size_t len, mqr_diag_t *diag);
 

@@ -35,7 +35,9 @@ extern "C" {
 #define MQR_RULE_DEFAULT_MAX_SQL 65536u        /* bytes of SQL text */
 #define MQR_RULE_DEFAULT_MAX_DEPTH 64u         /* expression nesting */
 #define MQR_RULE_DEFAULT_MAX_STEPS 1000000u    /* evaluation steps per evaluation */
-#define MQR_RULE_DEFAULT_MAX_OUTPUT 1048576u   /* bytes of arena / JSON per evaluation */
+#define MQR_RULE_DEFAULT_MAX_OUTPUT 1048576u   /* bytes of JSON per evaluation */
+#define MQR_RULE_MAX_DEPTH_CAP 1024u           /* larger max_depth values are lowered to it */
+#define MQR_RULE_MAX_TREE_DEPTH 2048u          /* expression tree depth, operator chains included */
 
 /* mqr_rule_options_t.flags */
 #define MQR_RULE_UNDEFINED_AS_NULL 0x01u /* D4: render undefined as JSON null */
@@ -60,9 +62,10 @@ typedef struct mqr_rule_options {
     const char *rule_id;      /* NUL-terminated, copied; NULL means "" (metadata.rule_id) */
     mqr_allocator_t alloc;    /* memory of the compiled rule; fn NULL: libc */
     uint32_t max_sql_len;     /* default MQR_RULE_DEFAULT_MAX_SQL */
-    uint32_t max_depth;       /* default MQR_RULE_DEFAULT_MAX_DEPTH */
+    uint32_t max_depth;       /* default MQR_RULE_DEFAULT_MAX_DEPTH, at most MQR_RULE_MAX_DEPTH_CAP */
     uint64_t max_steps;       /* default MQR_RULE_DEFAULT_MAX_STEPS */
-    uint64_t max_output;      /* default MQR_RULE_DEFAULT_MAX_OUTPUT */
+    uint64_t max_output;      /* default MQR_RULE_DEFAULT_MAX_OUTPUT: JSON bytes; the
+                                 evaluation's working memory is held to 8 x this */
     uint32_t flags;           /* MQR_RULE_* flags */
     int32_t local_offset_s;   /* UTC offset in seconds for the 'local' date functions */
     uint64_t rng_seed;        /* seed of random()/uuid_v4(); 0 picks a fixed seed */
@@ -89,9 +92,13 @@ MQR_API void mqr_rule_options_init(mqr_rule_options_t *opts);
  *   MQR_EINVAL    sql or out_rule NULL;
  *   MQR_ESYNTAX   lexical or grammar error (also empty SQL, invalid UTF-8);
  *   MQR_ECOMPILE  unknown or unsupported (D9) function, wrong argument count,
- *                 unknown event topic, an invalid FROM topic filter, or a
- *                 constant expression that always fails;
- *   MQR_ELIMIT    SQL longer than max_sql_len or nesting deeper than max_depth;
+ *                 a function module other than emqx_rule_funcs, unknown event
+ *                 topic, an invalid FROM topic filter, a FOREACH whose last
+ *                 field is '*';
+ *   MQR_ELIMIT    SQL longer than max_sql_len, nesting deeper than max_depth,
+ *                 an expression tree deeper than MQR_RULE_MAX_TREE_DEPTH,
+ *                 a path of more than 32 steps, a call with more than 255
+ *                 arguments, a range literal of more than 1000000 integers;
  *   MQR_ENOMEM    an allocation failed.
  * Thread-safe (no shared state).
  */

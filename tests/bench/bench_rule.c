@@ -9,9 +9,11 @@
  *   (c) a message rule with payload.x.y access, arithmetic and two functions
  *       over a 200-byte JSON payload, with JSON encoding;
  *   (d) a hand-written C function producing the same JSON as (a): the floor.
- * It also counts allocator calls during the timed loops (expected: 0).
+ * Times are thread CPU time, best of 5 rounds (the build machine is shared,
+ * so wall-clock runs are noisy). The scratch's allocator counts calls during
+ * the timed loops: the `allocs` column must be 0.
  *
- * Usage: bench_rule [iterations]   (default 2000000; build Release)
+ * Usage: bench_rule [iterations per round]   (default 1000000; build Release)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,7 @@ static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_siz
 static double now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -65,16 +67,21 @@ static double bench_rule(const char *label, const mqr_rule_t *r, mqr_rule_scratc
     for (int i = 0; i < 1000; i++)
         mqr_rule_eval_json(r, s, cols, &js, &len, NULL);
     long allocs = g_allocs;
-    double t0 = now_ns();
-    for (long i = 0; i < iters; i++) {
-        int rc = mqr_rule_eval_json(r, s, cols, &js, &len, NULL);
-        if (rc != want) {
-            fprintf(stderr, "%s: unexpected status %s\n", label, mqr_status_name(rc));
-            exit(1);
+    double ns = 1e30;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++) {
+            int rc = mqr_rule_eval_json(r, s, cols, &js, &len, NULL);
+            if (rc != want) {
+                fprintf(stderr, "%s: unexpected status %s\n", label, mqr_status_name(rc));
+                exit(1);
+            }
+            g_sink += len;
         }
-        g_sink += len;
+        double t = (now_ns() - t0) / (double)iters;
+        if (t < ns)
+            ns = t;
     }
-    double ns = (now_ns() - t0) / (double)iters;
     printf("%-58s %12.0f events/s %8.1f ns/event  allocs %ld\n", label, 1e9 / ns, ns,
            g_allocs - allocs);
     return ns;
@@ -100,7 +107,7 @@ static size_t handwritten(const mqr_value_t *cols, mqr__sbuf_t *b)
 
 int main(int argc, char **argv)
 {
-    long iters = argc > 1 ? atol(argv[1]) : 2000000;
+    long iters = argc > 1 ? atol(argv[1]) : 1000000;
     mqr_allocator_t al = {counting_alloc, NULL};
     mqr_arena_t *a = NULL;
     mqr_rule_scratch_t *s = NULL;
@@ -123,7 +130,7 @@ int main(int argc, char **argv)
     static const char payload[] =
         "{\"x\":{\"y\":21.5,\"z\":\"unit-celsius\"},\"a\":17,\"b\":4,\"n\":-3,"
         "\"device\":{\"id\":\"dev-000123\",\"fw\":\"1.4.2\",\"tags\":[\"roof\",\"north\"]},"
-        "\"ts\":1736512728666,\"seq\":918273,\"ok\":true,\"note\":\"sample payload\"}";
+        "\"ts\":1736512728666,\"seq\":918273,\"ok\":true,\"note\":\"a sample payload, 200 bytes\"}";
     char msg[1024];
     snprintf(msg, sizeof msg,
              "{\"id\":\"0005E27C1D24E44FF440000017520000\",\"clientid\":\"sensor-1\","
@@ -163,10 +170,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "(d) differs from (a): %.*s vs %.*s\n", (int)hl, b.p, (int)len, js);
         return 1;
     }
-    double t0 = now_ns();
-    for (long i = 0; i < iters; i++)
-        g_sink += handwritten(&ev, &b);
-    double nd = (now_ns() - t0) / (double)iters;
+    double nd = 1e30;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            g_sink += handwritten(&ev, &b);
+        double t = (now_ns() - t0) / (double)iters;
+        if (t < nd)
+            nd = t;
+    }
     printf("%-58s %12.0f events/s %8.1f ns/event\n", "(d) hand-written C, same JSON as (a)",
            1e9 / nd, nd);
     printf("(a) / (d) = %.2f\n", na / nd);

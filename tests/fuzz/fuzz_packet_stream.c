@@ -2,8 +2,8 @@
 /*
  * fuzz_packet_stream.c - libFuzzer target for the stream decoder. The first
  * input byte picks the options (protocol level, direction, a small maximum
- * packet size) and the chunk size; the rest is one direction of a TCP
- * stream. The same bytes are decoded twice, whole and in chunks, and must
+ * packet size) and the chunk size, the input's parity the UTF-8 policy; the
+ * rest is one direction of a TCP stream. The same bytes are decoded twice, whole and in chunks, and must
  * give the same packets, the same final status and the same error offset.
  * Every decoded packet is walked with the property, subscription and filter
  * iterators, which must not read outside the input (ASan checks).
@@ -119,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.proto_ver = (uint8_t)(3 + (sel & 3) % 3);
     o.direction = (uint8_t)((sel >> 2) & 3) % 3;
     o.max_packet_size = (sel & 0x10) ? 64 : 0;
+    o.utf8 = (uint16_t)(size & 1); /* both UTF-8 policies, without a selector bit */
     size_t step = (size_t)(sel >> 5) + 1; /* 1..8 */
     run_t whole, chunked;
     run_stream(data + 1, size - 1, &o, 0, &whole);

@@ -84,6 +84,10 @@ def test_default_body_is_the_output_as_json(server):
     assert bodies[1]["username"] == "bob" and bodies[1]["reason_code"] == "not_authorized"
     assert list(bodies[0].keys()) == ["clientid", "username", "reason_code", "timestamp"]
     assert all(r["method"] == "POST" and r["path"] == "/hook" for r in s.rec.requests)
+    # The connector's default headers (spec §9.2).
+    h = {k.lower(): v for k, v in s.rec.requests[0]["headers"].items()}
+    assert h["content-type"] == "application/json" and h["accept"] == "application/json"
+    assert h["cache-control"] == "no-cache" and h["keep-alive"] == "timeout=5"
 
 
 def test_undefined_as_null_option(server):
@@ -98,13 +102,14 @@ def test_path_headers_body_and_method_as_configured(server):
     rc, rule, http, out = run(
         f"http://127.0.0.1:{s.port}/base", ["c1 success alice"],
         "-m", "PUT", "-p", "clients/${clientid}", "-H", "X-Client: ${clientid}",
-        "-H", "X-Reason: ${reason_code}", "-d", '{"who":"${username}","rc":"${reason_code}"}')
+        "-H", "X-Reason: ${reason_code}", "-H", "Content-Type: text/plain", "-d", '{"who":"${username}","rc":"${reason_code}"}')
     assert rc == 0, out
     r = s.rec.requests[0]
     assert r["method"] == "PUT"
     assert r["path"] == "/base/clients/c1"
     assert r["headers"]["X-Client"] == "c1"
     assert r["headers"]["X-Reason"] == "success"
+    assert [v for k, v in r["headers"].items() if k.lower() == "content-type"] == ["text/plain"]
     assert r["body"] == b'{"who":"alice","rc":"success"}'
 
 

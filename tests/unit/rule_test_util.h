@@ -111,4 +111,11 @@ static inline char *rt_run(const char *sql, const char *cols, int *rc, mqr_diag_
 #define RT_VALUE_FAIL(expr, cols, msg) \
     RT_FAIL("SELECT " expr " AS v FROM \"t/#\"", cols, MQR_EEVAL, msg)
 
+/* A condition (AND, OR, NOT, IN belong to WHERE): true passes WHERE, false
+ * is no match, an exception fails with `msg`. */
+#define RT_TRUE(cond, cols) RT_EXPECT("SELECT 1 AS v FROM \"t/#\" WHERE " cond, cols, "{'v':1}")
+#define RT_FALSE(cond, cols) RT_FAIL("SELECT 1 AS v FROM \"t/#\" WHERE " cond, cols, MQR_NO_MATCH, "")
+#define RT_COND_FAIL(cond, cols, msg) \
+    RT_FAIL("SELECT 1 AS v FROM \"t/#\" WHERE " cond, cols, MQR_EEVAL, msg)
+
 #endif /* MQR_RULE_TEST_UTIL_H */

@@ -8,16 +8,22 @@
  * The HTTP action is tested against real servers in
  * tests/integration/test_engine_http.py and in test_engine_http.c.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "mqttrule.h"
 #include "test_packet_helpers.h"
 
-/* ---- a counting allocator that can fail the Nth allocation ------------------------ */
+/* ---- a counting allocator that can fail the Nth allocation ----------------------------------- */
 typedef struct counting {
     long allocs;     /* allocations and growing reallocs so far */
     long fail_at;    /* 1-based; 0: never */
@@ -134,7 +140,7 @@ static uint32_t emit_msg(mqr_engine_t *e, const char *topic, const char *payload
     return fired;
 }
 
-/* ---- a recording callback ------------------------------------------------------------- */
+/* ---- a recording callback -------------------------------------------------------------------- */
 typedef struct rec {
     int calls;
     char rule[64];
@@ -155,7 +161,19 @@ static int record_cb(void *ud, const char *rule_id, const char *json, size_t len
     return r->answer;
 }
 
-/* ---- matching --------------------------------------------------------------------------- */
+/* An engine with one rule `id` whose callback action records into *rec. */
+static mqr_engine_t *engine_recording(uint32_t flags, const char *id, const char *sql,
+                                      rec_t *rec)
+{
+    mqr_engine_t *e = engine_new(flags, MQR_NAMES_DOC);
+    add_rule(e, id, sql);
+    memset(rec, 0, sizeof *rec);
+    rec->answer = MQR_OK;
+    cr_assert_eq(mqr_engine_action_add_callback(e, id, record_cb, rec, NULL, NULL), MQR_OK);
+    return e;
+}
+
+/* ---- matching -------------------------------------------------------------------------------- */
 
 Test(engine, event_topics_match_under_both_names_and_as_filters)
 {
@@ -213,11 +231,12 @@ Test(engine, message_filters_and_wildcards)
 
 Test(engine, several_matching_sources_fire_once)
 {
-    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
-    add_rule(e, "r", "SELECT * FROM \"t/#\", \"t/+\", \"t/a\", \"$events/client_connack\", "
-                     "\"$events/client/connack\", \"$events/#\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "r", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e = engine_recording(0, "r",
+                                       "SELECT * FROM \"t/#\", \"t/+\", \"t/a\", "
+                                       "\"$events/client_connack\", \"$events/client/connack\", "
+                                       "\"$events/#\"",
+                                       &rec);
     cr_assert_eq(emit_msg(e, "t/a", "x"), 1u);
     cr_assert_eq(emit_connack(e, "client.connack", "c"), 1u);
     mqr_rule_metrics_t m = metrics(e, "r");
@@ -244,7 +263,7 @@ Test(engine, rules_fire_in_creation_order)
     mqr_engine_destroy(e);
 }
 
-/* ---- lifecycle --------------------------------------------------------------------------- */
+/* ---- lifecycle ------------------------------------------------------------------------------- */
 
 Test(engine, rule_lifecycle)
 {
@@ -324,7 +343,7 @@ Test(engine, many_rules_add_and_remove)
     mqr_engine_destroy(e);
 }
 
-/* ---- metrics ------------------------------------------------------------------------------ */
+/* ---- metrics --------------------------------------------------------------------------------- */
 
 Test(engine, metrics_no_result_exception_and_passed)
 {
@@ -360,7 +379,7 @@ Test(engine, metrics_no_result_exception_and_passed)
     mqr_engine_destroy(e);
 }
 
-/* ---- callback action, columns, D4 ---------------------------------------------------------- */
+/* ---- callback action, columns, D4 ------------------------------------------------------------ */
 
 Test(engine, callback_gets_output_json_and_value_with_engine_columns)
 {
@@ -402,10 +421,9 @@ Test(engine, callback_gets_output_json_and_value_with_engine_columns)
 
 Test(engine, undefined_renders_as_null_on_request)
 {
-    mqr_engine_t *e = engine_new(MQR_ENGINE_UNDEFINED_AS_NULL, MQR_NAMES_DOC);
-    add_rule(e, "r1", "SELECT username FROM \"$events/client_connack\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "r1", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e = engine_recording(MQR_ENGINE_UNDEFINED_AS_NULL, "r1",
+                                       "SELECT username FROM \"$events/client_connack\"", &rec);
     emit_connack(e, "client.connack", "x");
     cr_assert_str_eq(rec.json, "{\"username\":null}");
     mqr_engine_destroy(e);
@@ -425,12 +443,23 @@ Test(engine, metadata_is_per_rule_and_in_select_star)
     mqr_engine_destroy(e);
 }
 
+Test(engine, select_star_shows_the_engine_columns)
+{
+    rec_t rec;
+    mqr_engine_t *e =
+        engine_recording(0, "s", "SELECT * FROM \"$events/client/connack\"", &rec);
+    emit_connack(e, "client.connack", "c5");
+    cr_assert_str_eq(rec.json, "{\"event\":\"client.connack\",\"clientid\":\"c5\","
+                               "\"username\":\"undefined\",\"reason_code\":\"success\","
+                               "\"timestamp\":1700000000123,\"node\":\"node1@host\","
+                               "\"metadata\":{\"rule_id\":\"s\"}}");
+    mqr_engine_destroy(e);
+}
+
 Test(engine, foreach_runs_actions_per_element)
 {
-    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
-    add_rule(e, "fe", "FOREACH payload.arr FROM \"t\"");
-    rec_t rec = {.answer = MQR_OK};
-    cr_assert_eq(mqr_engine_action_add_callback(e, "fe", record_cb, &rec, NULL, NULL), MQR_OK);
+    rec_t rec;
+    mqr_engine_t *e = engine_recording(0, "fe", "FOREACH payload.arr FROM \"t\"", &rec);
     emit_msg(e, "t", "{\"arr\":[{\"a\":1},{\"a\":2},{\"a\":3}]}");
     mqr_rule_metrics_t m = metrics(e, "fe");
     cr_assert_eq(m.passed, 1u);
@@ -482,6 +511,7 @@ typedef struct pubs {
     mqr_engine_t *e;
     int calls;
     int reinject;            /* feed the message back as the broker would */
+    int reinject_status;     /* the first failing status of a re-emit */
     char topic[128];
     char payload[512];
     int32_t qos, retain, direct;
@@ -525,7 +555,9 @@ static int publish_cb(void *ud, const mqr_publish_msg_t *m)
         msg.direct_dispatch = m->direct_dispatch;
         msg.republish_by = m->rule_id;
         msg.republish_by_len = strlen(m->rule_id);
-        cr_assert_eq(mqr_engine_emit_message(p->e, &msg, NULL, NULL), MQR_OK);
+        int rc = mqr_engine_emit_message(p->e, &msg, NULL, NULL);
+        if (rc != MQR_OK)
+            p->reinject_status = rc;
     }
     return p->answer;
 }
@@ -671,6 +703,23 @@ Test(engine, republish_loop_protection_counts_the_match_once_more)
     cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
     cr_assert_eq(am.matched, 2u);
     cr_assert_eq(am.refused_recursive, 1u);
+    cr_assert_eq(p.reinject_status, MQR_OK);
+    mqr_engine_destroy(e);
+}
+
+Test(engine, mutual_republish_is_bounded_by_the_nesting_depth)
+{
+    pubs_t p = {.answer = MQR_OK, .reinject = 1};
+    mqr_engine_t *e = engine_pub(&p);
+    add_rule(e, "a", "SELECT * FROM \"x/#\"");
+    add_rule(e, "b", "SELECT * FROM \"y/#\"");
+    mqr_republish_config_t ca = {.topic = "y/1"}, cb = {.topic = "x/1"};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "a", &ca, NULL, NULL), MQR_OK);
+    cr_assert_eq(mqr_engine_action_add_republish(e, "b", &cb, NULL, NULL), MQR_OK);
+    emit_msg(e, "x/0", "");
+    cr_assert_eq(p.reinject_status, MQR_ELIMIT);
+    cr_assert_eq(metrics(e, "a").matched + metrics(e, "b").matched, MQR_ENGINE_MAX_DEPTH);
+    cr_assert_eq(p.calls, (int)MQR_ENGINE_MAX_DEPTH);
     mqr_engine_destroy(e);
 }
 
@@ -723,7 +772,7 @@ Test(engine, republish_without_publisher_fails)
     mqr_engine_destroy(e);
 }
 
-/* ---- nesting and state ------------------------------------------------------------------------- */
+/* ---- nesting and state ----------------------------------------------------------------------- */
 
 typedef struct nest {
     mqr_engine_t *e;
@@ -759,15 +808,18 @@ Test(engine, nested_emits_are_bounded_and_rules_are_frozen)
     mqr_engine_destroy(e);
 }
 
-/* ---- memory ------------------------------------------------------------------------------------ */
+/* ---- memory ---------------------------------------------------------------------------------- */
 
 Test(engine, warm_emit_makes_no_allocation)
 {
     counting_t c = {0};
+    pubs_t p = {.answer = MQR_OK};
     mqr_engine_options_t o;
     mqr_engine_options_init(&o);
     o.alloc.fn = counting_fn;
     o.alloc.ud = &c;
+    o.publish = publish_cb;
+    o.publish_ud = &p;
     mqr_engine_t *e = NULL;
     cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
     char id[16], sql[64];
@@ -778,8 +830,9 @@ Test(engine, warm_emit_makes_no_allocation)
     }
     rec_t rec = {.answer = MQR_OK};
     cr_assert_eq(mqr_engine_action_add_callback(e, "r7", record_cb, &rec, NULL, NULL), MQR_OK);
-    pubs_t p = {.answer = MQR_OK};
-    (void)p;
+    mqr_republish_config_t rp = {.topic = "out/${topic}", .qos = "${qos}",
+                                 .content_type = "x/${clientid}"};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "r7", &rp, NULL, NULL), MQR_OK);
     for (int i = 0; i < 3; i++) {
         emit_msg(e, "t/7", "{}");
         emit_msg(e, "nothing", "{}");
@@ -792,6 +845,8 @@ Test(engine, warm_emit_makes_no_allocation)
     }
     cr_assert_eq(c.allocs, before, "%ld allocations in 2000 warm emits", c.allocs - before);
     cr_assert_eq(rec.calls, 1003);
+    cr_assert_eq(p.calls, 1003);
+    cr_assert_str_eq(p.topic, "out/t/7");
     mqr_engine_destroy(e);
     cr_assert_eq(c.live_bytes, 0);
 }
@@ -836,6 +891,22 @@ static int scenario(counting_t *c)
         cr_assert_eq(rc, MQR_ENOMEM);
         complete = 0;
     }
+    mqr_http_action_config_t hc;
+    memset(&hc, 0, sizeof hc);
+    mqr_http_config_init(&hc.http);
+    hc.http.url = "http://127.0.0.1:1/x";
+    hc.http.ttl_ms = 600000;
+    mqr_http_header_t hh = {.name = "X-C", .name_len = 3, .value = "${clientid}", .value_len = 11};
+    hc.http.headers = &hh;
+    hc.http.header_count = 1;
+    hc.headers = &hh;
+    hc.header_count = 1;
+    hc.path = "p/${clientid}";
+    rc = mqr_engine_action_add_http(e, "a", &hc, NULL, NULL);
+    if (rc != MQR_OK && rc != MQR_ENOTFOUND) {
+        cr_assert_eq(rc, MQR_ENOMEM, "%s", mqr_status_name(rc));
+        complete = 0;
+    }
     mqr_engine_rule_def_t up = {.id = "c", .sql = "SELECT topic FROM \"u/#\"", .enabled = 1};
     rc = mqr_engine_rule_update(e, &up, NULL);
     if (rc != MQR_OK && rc != MQR_ENOTFOUND) {
@@ -867,8 +938,10 @@ static int scenario(counting_t *c)
                 complete = 0; /* an evaluation ran out of memory */
         }
     }
-    if (complete)
+    if (complete && !c->failed) {
         cr_assert_eq(rec.calls, 2);
+        cr_assert_eq(mqr_engine_pending(e), 2u, "n=%ld", c->fail_at);
+    }
     mqr_engine_rule_remove(e, "b");
     mqr_engine_destroy(e);
     return complete && !c->failed ? MQR_OK : MQR_ENOMEM;
@@ -885,5 +958,236 @@ Test(engine, allocation_failure_at_every_step)
             break;
     }
     cr_assert_lt(n, 100000);
-    cr_assert_gt(n, 10, "the scenario allocates");
+    cr_assert_gt(n, 50, "the scenario allocates (%ld allocations)", n);
+}
+
+/* ---- HTTP action without a server (the server cases are in the pytest suite) ----------------- */
+
+static mqr_http_action_config_t http_cfg(const char *url)
+{
+    mqr_http_action_config_t c;
+    memset(&c, 0, sizeof c);
+    mqr_http_config_init(&c.http);
+    c.http.url = url;
+    c.http.ttl_ms = 600000;
+    c.http.backoff_initial_ms = 60000;
+    return c;
+}
+
+Test(engine, http_action_config_errors)
+{
+    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
+    add_rule(e, "r", "SELECT * FROM \"t\"");
+    mqr_http_action_config_t c = http_cfg("http://127.0.0.1:1/x");
+    mqr_http_header_t h = {.name = "X-A", .name_len = 3, .value = "a\r\nb", .value_len = 4};
+    c.headers = &h;
+    c.header_count = 1;
+    mqr_diag_t diag;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, NULL, &diag), MQR_EINVAL);
+    cr_assert(strstr(diag.message, "CR, LF or NUL") != NULL, "%s", diag.message);
+    h.value = "a\0b";
+    h.value_len = 3;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, NULL, NULL), MQR_EINVAL);
+    h.name = "X\nB";
+    h.value = "ok";
+    h.value_len = 2;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, NULL, NULL), MQR_EINVAL);
+    c.header_count = 0;
+    c.method = 9;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, NULL, NULL), MQR_EINVAL);
+    c.method = 0;
+    c.http.url = "ftp://127.0.0.1/";
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, NULL, NULL), MQR_EINVAL);
+    c.http.url = NULL;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, NULL, NULL), MQR_EINVAL);
+    c.http.url = "http://127.0.0.1:1/";
+    cr_assert_eq(mqr_engine_action_add_http(e, "none", &c, NULL, NULL), MQR_ENOTFOUND);
+    mqr_http_test_result_t tr;
+    cr_assert_eq(mqr_engine_action_test(e, 12345, 100, &tr), MQR_ENOTFOUND);
+    cr_assert_eq(mqr_engine_action_test(e, 1, 100, NULL), MQR_EINVAL);
+    cr_assert_eq(mqr_engine_fds(e, NULL, 0), 0u);
+    cr_assert_eq(mqr_engine_timeout(e, 0), -1);
+    cr_assert_eq(mqr_engine_pending(e), 0u);
+    cr_assert_eq(mqr_engine_poll(e, 0), MQR_OK);
+    cr_assert_eq(mqr_engine_fd_ready(e, 0, MQR_HTTP_READ, 0), MQR_ENOTFOUND);
+    mqr_engine_destroy(e);
+}
+
+static int64_t mono_at(void *ud) { return *(int64_t *)ud; }
+
+/* An engine whose monotonic clock reads *mono, with rule r on "t/#". */
+static mqr_engine_t *engine_mono(int64_t *mono)
+{
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    o.mono_clock = mono_at;
+    o.mono_clock_ud = mono;
+    mqr_engine_t *e = NULL;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
+    add_rule(e, "r", "SELECT topic FROM \"t/#\"");
+    return e;
+}
+
+Test(engine, http_messages_pending_at_removal_end_as_dropped)
+{
+    int64_t mono = 1000;
+    mqr_engine_t *e = engine_mono(&mono);
+    mqr_http_action_config_t c = http_cfg("http://127.0.0.1:1/x");
+    c.path = "${topic}";
+    c.http.max_queue_count = 3;
+    uint32_t aid;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, &aid, NULL), MQR_OK);
+    for (int i = 0; i < 5; i++)
+        emit_msg(e, "t/1", "{}");
+    mqr_action_metrics_t am;
+    cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
+    cr_assert_eq(am.kind, MQR_ACTION_HTTP);
+    cr_assert_eq(am.matched, 5u);
+    cr_assert_eq(am.dropped_queue_full, 2u);
+    cr_assert_eq(am.queuing + am.inflight, 3u);
+    cr_assert_eq(am.matched, am.success + am.failed + am.dropped + am.queuing + am.inflight);
+    cr_assert_eq(mqr_engine_pending(e), 3u);
+    cr_assert_geq(mqr_engine_timeout(e, (uint64_t)mono), 0);
+    mqr_rule_metrics_t m = metrics(e, "r");
+    cr_assert_eq(m.actions_total, 5u);
+    cr_assert_eq(m.actions_failed_out_of_service, 2u);
+    char json[2048];
+    size_t len;
+    cr_assert_eq(mqr_engine_rule_metrics_json(e, "r", json, sizeof json, &len), MQR_OK);
+    cr_assert(strstr(json, "\"type\":\"http\"") && strstr(json, "\"dropped.queue_full\":2"),
+              "%s", json);
+    cr_assert_eq(mqr_engine_action_remove(e, aid), MQR_OK);
+    m = metrics(e, "r");
+    cr_assert_eq(m.actions_failed, 5u, "the pending messages end as dropped (other)");
+    cr_assert_eq(m.actions_failed_out_of_service, 5u);
+    cr_assert_eq(m.actions_total, m.actions_success + m.actions_failed);
+    cr_assert_eq(mqr_engine_pending(e), 0u);
+    mqr_engine_destroy(e);
+}
+
+Test(engine, http_ttl_expiry_with_an_injected_clock)
+{
+    int64_t mono = 5000;
+    mqr_engine_t *e = engine_mono(&mono);
+    mqr_http_action_config_t c = http_cfg("http://127.0.0.1:1/x");
+    c.http.ttl_ms = 1000;
+    uint32_t aid;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, &aid, NULL), MQR_OK);
+    emit_msg(e, "t/1", "{}");
+    cr_assert_eq(mqr_engine_pending(e), 1u);
+    mono += 2000;
+    cr_assert_eq(mqr_engine_process(e, (uint64_t)mono), MQR_OK);
+    mqr_action_metrics_t am;
+    cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
+    cr_assert_eq(am.dropped_expired, 1u);
+    cr_assert_eq(mqr_engine_pending(e), 0u);
+    cr_assert_eq(metrics(e, "r").actions_failed_out_of_service, 1u);
+    mqr_engine_destroy(e);
+}
+
+/* A one-connection HTTP/1.1 server thread: answers `want` requests with a
+ * 200 and records the last request's bytes. */
+typedef struct mini_server {
+    int lfd;
+    uint16_t port;
+    int want;
+    int served;
+    char last[1024];
+} mini_server_t;
+
+static void *mini_serve(void *arg)
+{
+    mini_server_t *s = arg;
+    int fd = accept(s->lfd, NULL, NULL);
+    char buf[8192];
+    size_t len = 0;
+    while (fd >= 0 && s->served < s->want) {
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        char *cl = strstr(buf, "Content-Length: ");
+        if (!end || !cl)
+            continue;
+        size_t total = (size_t)(end + 4 - buf) + (size_t)atol(cl + 16);
+        if (len < total)
+            continue;
+        snprintf(s->last, sizeof s->last, "%.*s", (int)total, buf);
+        memmove(buf, buf + total, len - total);
+        len -= total;
+        s->served++;
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        if (write(fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1))
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+Test(engine, http_through_the_host_loop_calls)
+{
+    mini_server_t srv = {.want = 3};
+    srv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    cr_assert_eq(bind(srv.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(srv.lfd, 4), 0);
+    getsockname(srv.lfd, (struct sockaddr *)&a, &alen);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, mini_serve, &srv), 0);
+
+    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
+    add_rule(e, "r", "SELECT clientid, reason_code FROM \"$events/client_connack\"");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/in", ntohs(a.sin_port));
+    mqr_http_action_config_t c = http_cfg(url);
+    c.http.pool_size = 1;
+    c.path = "${clientid}";
+    mqr_http_header_t h = {.name = "X-R", .name_len = 3, .value = "${reason_code}",
+                           .value_len = 14};
+    c.headers = &h;
+    c.header_count = 1;
+    uint32_t aid;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, &aid, NULL), MQR_OK);
+    for (int i = 0; i < 3; i++)
+        emit_connack(e, "client.connack", "dev7");
+    cr_assert_eq(mqr_engine_pending(e), 3u);
+    /* The host's loop: watch the descriptors, sleep until the timeout. */
+    uint64_t start = mqr_http_now_ms();
+    while (mqr_engine_pending(e) > 0 && mqr_http_now_ms() - start < 10000) {
+        mqr_http_fd_t fds[8];
+        size_t n = mqr_engine_fds(e, fds, 8);
+        cr_assert_leq(n, 1u, "one connection at most");
+        struct pollfd p[8];
+        for (size_t i = 0; i < n; i++) {
+            p[i].fd = fds[i].fd;
+            p[i].events = (short)(((fds[i].events & MQR_HTTP_READ) ? POLLIN : 0) |
+                                  ((fds[i].events & MQR_HTTP_WRITE) ? POLLOUT : 0));
+        }
+        int64_t t = mqr_engine_timeout(e, mqr_http_now_ms());
+        int ready = poll(p, (nfds_t)n, t < 0 || t > 100 ? 100 : (int)t);
+        for (size_t i = 0; ready > 0 && i < n; i++)
+            if (p[i].revents)
+                cr_assert_eq(mqr_engine_fd_ready(e, p[i].fd, MQR_HTTP_READ | MQR_HTTP_WRITE,
+                                                 mqr_http_now_ms()),
+                             MQR_OK);
+        cr_assert_eq(mqr_engine_process(e, mqr_http_now_ms()), MQR_OK);
+    }
+    pthread_join(th, NULL);
+    close(srv.lfd);
+    mqr_action_metrics_t am;
+    cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
+    cr_assert_eq(am.success, 3u);
+    cr_assert_eq(srv.served, 3);
+    cr_assert(strncmp(srv.last, "POST /in/dev7 HTTP/1.1\r\n", 24) == 0, "%s", srv.last);
+    cr_assert(strstr(srv.last, "X-R: success\r\n") != NULL, "%s", srv.last);
+    cr_assert(strstr(srv.last, "\r\n\r\n{\"clientid\":\"dev7\",\"reason_code\":\"success\"}") !=
+                  NULL,
+              "%s", srv.last);
+    mqr_rule_metrics_t m = metrics(e, "r");
+    cr_assert_eq(m.actions_success, 3u);
+    mqr_engine_destroy(e);
 }

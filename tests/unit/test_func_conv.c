@@ -169,3 +169,22 @@ Test(func_conv, json_decode)
     EXPECT_ERR("invalid JSON", "json_decode", S(""));
     EXPECT_ERR("expected a string, got integer 1", "json_decode", I(1));
 }
+
+/* The type checks, str(), str_utf8() and json_encode() are total: any value
+ * is a valid argument (their "wrong type" case is that there is none). */
+Test(func_conv, total_functions_accept_every_type)
+{
+    const char *names[] = {"is_null", "is_not_null", "is_null_var", "is_not_null_var", "is_str",
+                           "is_bool", "is_int",      "is_float",    "is_num",          "is_map",
+                           "is_array", "is_empty",   "str",         "str_utf8",        "json_encode"};
+    mqr_value_t any[] = {UNDEF(), NUL(), B(0), I(-7), D(0.5), S("x"), J("[1,[2]]"),
+                         J("{\"a\":{}}")};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (size_t k = 0; k < sizeof any / sizeof any[0]; k++) {
+            mqr_value_t r;
+            cr_assert_eq(ft_calln(names[i], &any[k], 1, &r), MQR_OK, "%s #%zu: %s", names[i], k,
+                         ft.diag.message);
+            cr_assert(r.type == (names[i][0] == 'i' ? MQR_VAL_BOOL : MQR_VAL_STRING), "%s",
+                      names[i]);
+        }
+}

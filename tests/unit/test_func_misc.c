@@ -150,6 +150,7 @@ Test(func_misc, uuid_v4)
     cr_assert(memcmp(a.u.s, b.u.s, 8) != 0);
     ft.cx.rng = NULL;
     EXPECT_ERR("no random number state", "uuid_v4");
+    EXPECT_ERR("no random number state", "uuid_v4_no_hyphen");
 }
 
 Test(func_misc, getenv)

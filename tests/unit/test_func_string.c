@@ -11,6 +11,9 @@ Test(func_string, upper_lower)
     EXPECT_STR("ÄÖÜ ΑΒΓ", "upper", S("äöü αβγ"));
     EXPECT_STR("привет", "lower", S("ПРИВЕТ"));
     EXPECT_STR("", "upper", S(""));
+    EXPECT_STR("TRUE", "upper", B(1)); /* booleans are atoms in EMQX */
+    EXPECT_INT(5, "strlen", B(0));
+    EXPECT_BOOL(1, "regex_match", B(1), S("^tr"));
     EXPECT_ERR("expected a string, got undefined", "upper", UNDEF());
     EXPECT_ERR("expected a string, got integer 1", "lower", I(1));
     EXPECT_ERR("invalid UTF-8 at byte 1", "upper", SN("a\xFF", 2));
@@ -72,7 +75,9 @@ Test(func_string, split)
     EXPECT_JSON("[\"a\",\"b\"]", "split", S("a::b"), S("::"));
     EXPECT_JSON("[\"abc\"]", "split", S("abc"), S(""));
     EXPECT_JSON("[]", "split", S(""), S("/"));
-    EXPECT_ERR("unknown option string \"all\"", "split", S("a"), S("/"), S("all"));
+    EXPECT_ERR("unknown option string \"all\" (expected 'notrim', 'leading', 'trailing', "
+               "'leading_notrim' or 'trailing_notrim')",
+               "split", S("a"), S("/"), S("all"));
     EXPECT_ERR("got undefined", "split", UNDEF(), S("/"));
     EXPECT_ERR("got integer 1", "split", S("a"), I(1));
 }
@@ -187,9 +192,10 @@ Test(func_string, join_to_string)
 
 Test(func_string, join_to_sql_values_string)
 {
-    EXPECT_STR("'a', 1, 2.5, true, NULL, NULL, 'it\\'s', '{\"k\":[1]}'",
-               "join_to_sql_values_string",
-               J("[\"a\",1,2.5,true,null,null,\"it's\",{\"k\":[1]}]"));
+    mqr_value_t items = J("[\"a\",1,2.5,true,null,null,\"it's\",{\"k\":[1]},\"c:\\\\d\"]");
+    items.u.items[5] = UNDEF();
+    EXPECT_STR("'a', 1, 2.5, 'true', 'null', 'undefined', 'it\\'s', '{\"k\":[1]}', 'c:\\\\d'",
+               "join_to_sql_values_string", items);
     EXPECT_STR("", "join_to_sql_values_string", J("[]"));
     EXPECT_ERR("expected an array", "join_to_sql_values_string", S("a"));
 }

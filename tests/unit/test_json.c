@@ -251,6 +251,12 @@ Test(json, rejects_with_exact_offsets)
         {"\"x\\udc00\"", 0, MQR_EJSON, 2, "JSON: unpaired surrogate in string at byte 2"},
         {"\"\\ud800\\u0041\"", 0, MQR_EJSON, 1, "JSON: unpaired surrogate in string at byte 1"},
         {"\"\\ud800\\ud800\"", 0, MQR_EJSON, 1, "JSON: unpaired surrogate in string at byte 1"},
+        /* the first error in text order wins */
+        {"\"\\uZZZZ\x01\"", 0, MQR_EJSON, 1, "JSON: invalid \\u escape in string at byte 1"},
+        {"\"\\ud800x\x01\"", 0, MQR_EJSON, 1, "JSON: unpaired surrogate in string at byte 1"},
+        {"\"\\u00e9\xFF\"", 0, MQR_EJSON, 7, "JSON: invalid UTF-8 in string at byte 7"},
+        {"\"a\x01\\q\"", 0, MQR_EJSON, 2, "JSON: control character in string at byte 2"},
+        {"\"\\u12", 0, MQR_EJSON, 1, "JSON: invalid \\u escape in string at byte 1"},
         {"// c\n1", 0, MQR_EJSON, 0, "JSON: expected a value at byte 0"},
         {"[1]/*c*/", 0, MQR_EJSON, 3, "JSON: unexpected character after the value at byte 3"},
         {"\xEF\xBB\xBF" "1", 0, MQR_EJSON, 0, "JSON: expected a value at byte 0"},

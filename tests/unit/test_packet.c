@@ -6,6 +6,10 @@
  * rule rejects with its exact status, reason code, field and offset; field
  * values of each packet type; limits and NULL arguments.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS for the guard pages */
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "test_packet_helpers.h"
 
 /* ---- golden packets ------------------------------------------------------------- */
@@ -52,6 +56,52 @@ Test(packet, golden_every_proper_prefix_needs_more)
                 cr_assert_eq(k + need, g->len, "%s prefix %zu", g->name, k);
         }
     }
+}
+
+/* Two pages, the second PROT_NONE: bytes placed at the end of the first page
+ * are followed by a guard that faults on any read past them, in every build. */
+static uint8_t *guard_pages(size_t *page)
+{
+    *page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *m = mmap(NULL, 2 * *page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(mprotect(m + *page, *page, PROT_NONE), 0);
+    return m;
+}
+
+Test(packet, golden_prefixes_and_whole_packets_end_at_a_guard_page)
+{
+    size_t n = golden_load_all(goldens, 64), page;
+    uint8_t *m = guard_pages(&page);
+    for (size_t i = 0; i < n; i++) {
+        golden_t *g = &goldens[i];
+        for (size_t k = 0; k <= g->len; k++) {
+            uint8_t *at = m + page - k;
+            memcpy(at, g->bytes, k);
+            mqr_packet_t p;
+            size_t used;
+            int rc = mqr_packet_decode(at, k, &g->opts, &p, &used, NULL);
+            cr_assert_eq(rc, k == g->len ? MQR_OK : MQR_NEED_MORE, "%s prefix %zu", g->name, k);
+            if (rc != MQR_OK)
+                continue;
+            /* Walk everything the packet exposes, still next to the guard. */
+            mqr_packet_iter_t it;
+            mqr_prop_t pr;
+            mqr_subscription_t sub;
+            mqr_str_t f;
+            mqr_packet_iter_props(&it, &p.publish.props);
+            if (p.type == MQR_PKT_PUBLISH)
+                while (mqr_packet_prop_next(&it, &pr))
+                    ;
+            mqr_packet_iter_subscriptions(&it, &p);
+            while (mqr_packet_subscription_next(&it, &sub))
+                ;
+            mqr_packet_iter_filters(&it, &p);
+            while (mqr_packet_filter_next(&it, &f))
+                ;
+        }
+    }
+    munmap(m, 2 * page);
 }
 
 /* Feed the stream in chunks of `step` bytes into a buffer the caller compacts. */
@@ -200,7 +250,8 @@ static const bad_case_t bad_cases[] = {
     {"client id truncated sequence", 4, 0, "100e00044d5154540402003c0002e282", MQR_EUTF8, 0x81, "client identifier", 14},
     {"client id stray continuation", 4, 0, "100d00044d5154540402003c000180", MQR_EUTF8, 0x81, "client identifier", 14},
     {"client id 0xFF", 4, 0, "100d00044d5154540402003c0001ff", MQR_EUTF8, 0x81, "client identifier", 14},
-    {"v5 auth data without method", 5, 0, "101200044d5154540502003c0416000178000163", MQR_EPROTOCOL, 0x82, "properties", 12},
+    {"v5 auth data without method", 5, 0, "101200044d5154540502003c0416000178000163", MQR_EPROTOCOL, 0x82, "properties", 13},
+    {"v5 AUTH data without method", 5, 0, "f0 06 18 04 16 00 01 78", MQR_EPROTOCOL, 0x82, "properties", 4},
     {"v5 Topic-Alias in CONNECT", 5, 0, "101100044d5154540502003c03230001000163", MQR_EPROPERTY, 0x82, "properties", 13},
     {"v5 Session-Expiry twice", 5, 0, "101800044d5154540502003c0a11000000011100000002000163", MQR_EPROPERTY, 0x82, "properties", 18},
     {"v5 unknown property", 5, 0, "101000044d5154540502003c020500000163", MQR_EPROPERTY, 0x81, "properties", 13},
@@ -307,6 +358,45 @@ Test(packet, diag_message_names_packet_field_and_byte)
     cr_assert_eq(p.connect.clientid.ptr[0], 'c');
     cr_assert_eq(p.connect.keepalive, 60);
     cr_assert_eq(p.proto_ver, 4);
+}
+
+Test(packet, utf8_policy_strict_by_default_wellformed_on_request)
+{
+    /* CONNECT 3.1.1 whose client id "a<TAB>" holds a control character, then
+     * one whose client id is U+FFFF (a non-character). */
+    const char *hexes[] = {"10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 61 09",
+                           "10 0f 00 04 4d 51 54 54 04 02 00 3c 00 03 ef bf bf"};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t b[64];
+        size_t len = hx(hexes[i], b), n;
+        mqr_packet_t p;
+        mqr_diag_t d;
+        cr_assert_eq(mqr_packet_decode(b, len, NULL, &p, &n, &d), MQR_EUTF8);
+        cr_assert_eq(d.offset, i ? 14 : 15);
+        cr_assert_eq(d.reason_code, 0x81);
+        cr_assert_str_eq(d.field, "client identifier");
+        mqr_packet_opts_t o = {0, 0, 0, MQR_PKT_UTF8_WELLFORMED};
+        cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, &d), MQR_OK, "%s", d.message);
+        cr_assert_eq(p.connect.clientid.len, len - 14);
+    }
+    /* The policy reaches property strings and topic names too. */
+    uint8_t b[64];
+    size_t len = hx("30 0b 00 03 61 2f 62 05 03 00 02 0a 0a", b), n;
+    mqr_packet_t p;
+    mqr_packet_opts_t o = {0, 5, 0, MQR_PKT_UTF8_STRICT};
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EUTF8);
+    o.utf8 = MQR_PKT_UTF8_WELLFORMED;
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_OK);
+    len = hx("30 07 00 03 61 09 62 00 78", b);
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_OK);
+    o.utf8 = MQR_PKT_UTF8_STRICT;
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EUTF8);
+    o.utf8 = 2;
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EINVAL);
+    /* U+0000 is refused under both policies. */
+    o.utf8 = MQR_PKT_UTF8_WELLFORMED;
+    len = hx("30 07 00 03 61 00 62 00 78", b);
+    cr_assert_eq(mqr_packet_decode(b, len, &o, &p, &n, NULL), MQR_EUTF8);
 }
 
 Test(packet, errors_in_the_fixed_header_come_before_the_body)

@@ -12,10 +12,35 @@ Test(packet_topic, utf8_accepts_well_formed_text)
     cr_assert_eq(mqr_packet_utf8_check(L(""), NULL), MQR_OK);
     cr_assert_eq(mqr_packet_utf8_check(NULL, 0, NULL), MQR_OK);
     cr_assert_eq(mqr_packet_utf8_check(L("plain ascii"), NULL), MQR_OK);
-    cr_assert_eq(mqr_packet_utf8_check(L("\xc2\x80 \xdf\xbf"), NULL), MQR_OK);     /* U+0080 U+07FF */
-    cr_assert_eq(mqr_packet_utf8_check(L("\xe0\xa0\x80 \xef\xbf\xbf"), NULL), MQR_OK); /* U+0800 U+FFFF */
+    cr_assert_eq(mqr_packet_utf8_check(L("\xc2\xa0 \xdf\xbf"), NULL), MQR_OK);     /* U+00A0 U+07FF */
+    cr_assert_eq(mqr_packet_utf8_check(L("\xe0\xa0\x80 \xef\xbf\xbd"), NULL), MQR_OK); /* U+0800 U+FFFD */
     cr_assert_eq(mqr_packet_utf8_check(L("\xed\x9f\xbf \xee\x80\x80"), NULL), MQR_OK); /* around surrogates */
-    cr_assert_eq(mqr_packet_utf8_check(L("\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"), NULL), MQR_OK);
+    cr_assert_eq(mqr_packet_utf8_check(L("\xef\xb7\x8f \xef\xb7\xb0"), NULL), MQR_OK); /* around U+FDD0-FDEF */
+    cr_assert_eq(mqr_packet_utf8_check(L("\xf0\x90\x80\x80 \xf4\x8f\xbf\xbd"), NULL), MQR_OK);
+    cr_assert_eq(mqr_packet_utf8_check(L(" ~"), NULL), MQR_OK); /* 0x20 and 0x7E are printable */
+}
+
+Test(packet_topic, utf8_strict_rejects_controls_and_non_characters_as_mosquitto_does)
+{
+    struct { const char *s; size_t len; size_t off; } bad[] = {
+        {L("a\tb"), 1},                 /* U+0009 */
+        {L("abcdefgh\x1f"), 8},         /* U+001F after a plain chunk */
+        {L("abcdefghi\x7f"), 9},        /* U+007F in the overlapping tail */
+        {L("x\xc2\x80"), 1},            /* U+0080 */
+        {L("\xc2\x9f"), 0},             /* U+009F */
+        {L("\xef\xb7\x90"), 0},         /* U+FDD0 */
+        {L("\xef\xb7\xaf"), 0},         /* U+FDEF */
+        {L("\xef\xbf\xbe"), 0},         /* U+FFFE */
+        {L("\xef\xbf\xbf"), 0},         /* U+FFFF */
+        {L("\xf0\x9f\xbf\xbe"), 0},     /* U+1FFFE */
+        {L("\xf4\x8f\xbf\xbf"), 0},     /* U+10FFFF */
+    };
+    for (size_t i = 0; i < MQR__ARRAY_LEN(bad); i++) {
+        mqr_diag_t d;
+        cr_assert_eq(mqr_packet_utf8_check(bad[i].s, bad[i].len, &d), MQR_EUTF8, "case %zu", i);
+        cr_assert_eq(d.offset, bad[i].off, "case %zu: offset %llu", i, (unsigned long long)d.offset);
+    }
+    cr_assert_eq(mqr_topic_validate_name(L("a/\x01"), NULL), MQR_EUTF8);
 }
 
 Test(packet_topic, utf8_rejects_overlongs_surrogates_nul_and_truncation)

@@ -179,7 +179,10 @@ Test(rule_parse, compile_errors_with_positions)
            "line 1, column 31: expected an operator or end of input but found 'b'");
     SYNTAX("SELECT a = b = c FROM \"t\"",
            "line 1, column 14: comparisons do not chain: put one in parentheses");
-    SYNTAX("SELECT a NOT b FROM \"t\"", "line 1, column 14: expected 'IN' after 'NOT' but found 'b'");
+    SYNTAX("SELECT a FROM \"t\" WHERE a NOT b", "line 1, column 31: expected 'IN' after 'NOT' but found 'b'");
+    SYNTAX("SELECT random() < 1 AND random() >= 0 AS r FROM 't/#'",
+           "line 1, column 21: 'AND' is only allowed in WHERE, INCASE and WHEN conditions "
+           "(use CASE WHEN ... THEN true ELSE false END)");
     SYNTAX("SELECT a AS FROM \"t\"", "line 1, column 13: expected an alias after 'AS' but found 'FROM'");
     SYNTAX("UPDATE t", "line 1, column 1: expected 'SELECT' or 'FOREACH' but found 'UPDATE'");
     SYNTAX("", "line 1, column 1: empty SQL: expected 'SELECT' or 'FOREACH'");
@@ -291,4 +294,58 @@ Test(rule_parse, constant_folding_keeps_runtime_errors)
     RT_FAIL("SELECT 1 + true AS x FROM \"t\"", "{}", MQR_EEVAL, "cannot add 1 and true");
     RT_EXPECT("SELECT 1 + 2 * 3 AS x, upper('ab') AS y, -(2) AS z FROM \"t\"", "{}",
               "{\"x\":7,\"y\":\"AB\",\"z\":-2}");
+}
+
+Test(rule_parse, structural_limits)
+{
+    mqr_rule_options_t o;
+    mqr_rule_options_init(&o);
+    o.max_depth = 4;
+    mqr_rule_t *r = NULL;
+    mqr_diag_t d;
+    /* variable indexes nest too */
+    const char *idx3 = "SELECT a[b[c]] FROM t";
+    cr_assert_eq(mqr_rule_compile(idx3, strlen(idx3), &o, &r, &d), MQR_OK, "%s", d.message);
+    mqr_rule_free(r);
+    const char *idx5 = "SELECT a[b[c[d[e]]]] FROM t";
+    cr_assert_eq(mqr_rule_compile(idx5, strlen(idx5), &o, &r, &d), MQR_ELIMIT);
+    /* 32 path steps pass, 33 do not */
+    char sql[512] = "SELECT a";
+    for (int i = 0; i < 32; i++)
+        strcat(sql, ".b");
+    strcat(sql, " FROM t");
+    cr_assert_eq(mqr_rule_compile(sql, strlen(sql), NULL, &r, &d), MQR_OK);
+    mqr_rule_free(r);
+    strcpy(sql, "SELECT a");
+    for (int i = 0; i < 33; i++)
+        strcat(sql, ".b");
+    strcat(sql, " FROM t");
+    cr_assert_eq(mqr_rule_compile(sql, strlen(sql), NULL, &r, &d), MQR_ELIMIT);
+    cr_assert_str_eq(d.message, "line 1, column 73: path longer than 32 steps");
+    const char *big = "SELECT [0..1000000] FROM t";
+    cr_assert_eq(mqr_rule_compile(big, strlen(big), NULL, &r, &d), MQR_ELIMIT);
+    cr_assert_str_eq(d.message, "line 1, column 8: range of more than 1000000 integers");
+    /* operator chains are parsed in loops but count for the tree depth:
+     * a + a + ... with k operators is k + 1 levels deep */
+    char *chain = malloc(4 * 2100 + 64);
+    for (int k = 2047; k <= 2048; k++) {
+        strcpy(chain, "SELECT a");
+        for (int i = 0; i < k; i++)
+            strcat(chain, " + a");
+        strcat(chain, " FROM t");
+        int rc = mqr_rule_compile(chain, strlen(chain), NULL, &r, &d);
+        if (k == 2047) {
+            cr_assert_eq(rc, MQR_OK, "%s", d.message);
+            mqr_rule_free(r);
+        } else {
+            cr_assert_eq(rc, MQR_ELIMIT);
+            cr_assert(strstr(d.message, "2049 levels deep") != NULL, "%s", d.message);
+        }
+    }
+    free(chain);
+    /* max_depth above the cap is lowered to it */
+    o.max_depth = 100000;
+    char *deep = nested(MQR_RULE_MAX_DEPTH_CAP);
+    cr_assert_eq(mqr_rule_compile(deep, strlen(deep), &o, &r, &d), MQR_ELIMIT);
+    free(deep);
 }

@@ -1,1 +1,1 @@
-SELECT a b, 'lit', 1 + 2 * 3 div 2 mod 5, - - 1, NOT (1 = 1 AND 2 != 3) FROM 't'
+SELECT a b, 'lit', 1 + 2 * 3 div 2 mod 5, - - 1, CASE WHEN NOT (1 = 1 AND 2 != 3) THEN 1 END FROM 't' WHERE a IN (1, 2) OR NOT a NOT IN (3)

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mqttrule-sql - test a rule offline, as EMQX's dashboard "SQL test" does
+ * (spec §11.1).
+ *
+ *   mqttrule-sql [options] 'SQL' [CONTEXT_JSON]
+ *
+ * The rule is compiled once. Each context (the argument, or else one JSON
+ * object per line on standard input) becomes the columns of one trigger:
+ * `event_type` (default "message_publish") picks the event schema, the
+ * context's fields fill it, fields the context leaves out get the example
+ * values of the event table (mqttrule/event.h), and fields the schema does
+ * not know are kept after the schema's fields. A message context is matched
+ * against FROM by its `topic`, an event context by its event. For each
+ * context one line is printed: the output JSON (an object, or an array for
+ * FOREACH), or `null` when FROM or WHERE does not match or the evaluation
+ * raised an exception (then a message goes to standard error).
+ *
+ * Exit status: 0; 2 when any context raised an exception; 3 for a compile
+ * error; 64 for a usage error (bad option, bad context). The program uses
+ * the public API only.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mqttrule.h"
+
+#define EXIT_EVAL 2
+#define EXIT_COMPILE 3
+#define EXIT_USAGE 64
+#define DEFAULT_NODE "emqx@127.0.0.1"
+#define RULE_ID "sql_tester"
+
+static const char usage_text[] =
+    "usage: mqttrule-sql [options] 'SQL' [CONTEXT_JSON]\n"
+    "\n"
+    "Compile SQL and run it over a rule-test context (EMQX's SQL test). Without\n"
+    "CONTEXT_JSON, read one JSON object per line from standard input. Prints one\n"
+    "line per context: the output JSON, or null when the rule does not match.\n"
+    "\n"
+    "options:\n"
+    "  --names doc|emqx     reason-code names of client_connack (default doc)\n"
+    "  --undefined-as-null  render undefined values as JSON null\n"
+    "  --now MS             pin the clock (ms since the epoch); also the\n"
+    "                       MQTTRULE_SQL_NOW environment variable\n"
+    "  --node NAME          the node column (default " DEFAULT_NODE ")\n"
+    "  --template TEXT      print TEXT rendered with the output instead of JSON\n"
+    "  --help               print this text\n"
+    "\n"
+    "exit status: 0 ok, 2 an evaluation raised an exception, 3 compile error,\n"
+    "64 usage error\n";
+
+typedef struct opts {
+    int names;
+    int undefined_as_null;
+    int64_t now_ms;
+    const char *node;
+    const char *template_text;
+    const char *sql;
+    const char *context;
+} opts_t;
+
+typedef struct tester {
+    opts_t o;
+    mqr_rule_t *rule;
+    mqr_template_t *tpl;
+    mqr_rule_scratch_t *scratch;
+    mqr_arena_t *arena; /* columns of the current context */
+    uint64_t id_counter;
+    char *render;       /* template output buffer */
+    size_t render_cap;
+} tester_t;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("mqttrule-sql: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n\n", stderr);
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+}
+
+/* Parse a decimal int64 from a whole string; 0 on success. */
+static int parse_ms(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Options come before the SQL; "--" ends them. Returns 0, or the exit status
+ * to leave with (-1: --help printed). */
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+    const char *env_now = getenv("MQTTRULE_SQL_NOW");
+    o->names = MQR_NAMES_DOC;
+    o->node = DEFAULT_NODE;
+    o->now_ms = -1;
+    if (env_now && *env_now && parse_ms(env_now, &o->now_ms) != 0)
+        return usage_error("MQTTRULE_SQL_NOW is not a number: '%s'", env_now);
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return -1;
+        }
+        if (strcmp(a, "--undefined-as-null") == 0) {
+            o->undefined_as_null = 1;
+            continue;
+        }
+        int takes_value = strcmp(a, "--names") == 0 || strcmp(a, "--now") == 0 ||
+                          strcmp(a, "--node") == 0 || strcmp(a, "--template") == 0;
+        if (!takes_value)
+            return usage_error("unknown option '%s'", a);
+        if (i + 1 >= argc)
+            return usage_error("option '%s' needs a value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--names") == 0) {
+            if (strcmp(v, "doc") == 0)
+                o->names = MQR_NAMES_DOC;
+            else if (strcmp(v, "emqx") == 0)
+                o->names = MQR_NAMES_EMQX;
+            else
+                return usage_error("--names must be doc or emqx, not '%s'", v);
+        } else if (strcmp(a, "--now") == 0) {
+            if (parse_ms(v, &o->now_ms) != 0)
+                return usage_error("--now needs milliseconds, not '%s'", v);
+        } else if (strcmp(a, "--node") == 0) {
+            o->node = v;
+        } else {
+            o->template_text = v;
+        }
+    }
+    if (i >= argc)
+        return usage_error("%s", "no SQL given");
+    o->sql = argv[i++];
+    if (i < argc)
+        o->context = argv[i++];
+    if (i < argc)
+        return usage_error("unexpected argument '%s'", argv[i]);
+    if (o->now_ms < 0)
+        o->now_ms = wall_clock_ms();
+    return 0;
+}
+
+static int64_t pinned_clock(void *ud)
+{
+    return *(const int64_t *)ud;
+}
+
+/* The UTC offset of the local time zone (TZ) at `ms`, in seconds. */
+static int32_t local_offset_s(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm g;
+    if (!gmtime_r(&t, &g))
+        return 0;
+    g.tm_isdst = -1;
+    time_t as_local = mktime(&g);
+    return as_local == (time_t)-1 ? 0 : (int32_t)(t - as_local);
+}
+
+/* ---- building the columns ---------------------------------------------------- */
+
+static const mqr_value_t *ctx_get(const mqr_value_t *ctx, const char *name)
+{
+    return mqr_value_object_get(ctx, name, strlen(name));
+}
+
+/* Copy a NUL-terminated string into the arena as a string value. */
+static int put_text(tester_t *t, mqr_value_t *obj, const char *key, const char *text, int atom)
+{
+    mqr_value_t v;
+    int rc = mqr_value_string_copy(t->arena, text, strlen(text), &v);
+    if (rc != MQR_OK)
+        return rc;
+    if (atom)
+        v.flags |= MQR_VALF_ATOM;
+    return mqr_value_object_put(t->arena, obj, key, strlen(key), &v);
+}
+
+/* client.connack's reason_code (D1): a string in the context is kept; a
+ * number, or none (the example: success), is named per the --names profile
+ * for the context's proto_ver (example 5). */
+static int connack_reason(tester_t *t, const mqr_value_t *ctx, mqr_value_t *cols)
+{
+    const mqr_value_t *rc_v = ctx_get(ctx, "reason_code");
+    if (rc_v && rc_v->type == MQR_VAL_STRING) {
+        mqr_value_t v = *rc_v;
+        v.flags |= MQR_VALF_ATOM;
+        return mqr_value_object_put(t->arena, cols, "reason_code", 11, &v);
+    }
+    const mqr_value_t *pv = ctx_get(ctx, "proto_ver");
+    int proto_ver = pv && pv->type == MQR_VAL_INT ? (int)pv->u.i : 5;
+    int code = rc_v && rc_v->type == MQR_VAL_INT ? (int)rc_v->u.i : 0;
+    const char *name = NULL;
+    int rc = mqr_reason_connack_name(t->o.names, code, proto_ver, 1, &name);
+    if (rc != MQR_OK)
+        return rc;
+    return put_text(t, cols, "reason_code", name, 1);
+}
+
+/* The example value of a field the context leaves out; *skip is set for a
+ * field the example leaves undefined. */
+static int example_value(tester_t *t, const mqr_event_field_t *f, mqr_value_t *out, int *skip)
+{
+    char id[33];
+    *skip = 0;
+    switch (f->example_kind) {
+    case MQR_EVEX_JSON:
+        return mqr_json_parse(t->arena, f->example, strlen(f->example), 0, out, NULL);
+    case MQR_EVEX_NOW_MS:
+        mqr_value_set_int(out, t->o.now_ms);
+        return MQR_OK;
+    case MQR_EVEX_MESSAGE_ID:
+        /* A fresh id per context: the clock and a counter, 32 upper-case hex. */
+        snprintf(id, sizeof id, "%016llX%016llX", (unsigned long long)t->o.now_ms,
+                 (unsigned long long)++t->id_counter);
+        return mqr_value_string_copy(t->arena, id, 32, out);
+    case MQR_EVEX_NODE:
+        return mqr_value_string_copy(t->arena, t->o.node, strlen(t->o.node), out);
+    default:
+        *skip = 1;
+        return MQR_OK;
+    }
+}
+
+/* v as compact JSON in the arena (flags: MQR_JSON_*). */
+static int json_in_arena(tester_t *t, const mqr_value_t *v, uint32_t flags, const char **out,
+                         size_t *out_len)
+{
+    size_t len = 0;
+    int rc = mqr_json_write(v, flags, NULL, 0, &len);
+    if (rc != MQR_OK && rc != MQR_EBUFFER)
+        return rc;
+    char *buf = mqr_arena_alloc(t->arena, len ? len : 1);
+    if (!buf)
+        return MQR_ENOMEM;
+    rc = mqr_json_write(v, flags, buf, len, &len);
+    *out = buf;
+    *out_len = len;
+    return rc;
+}
+
+/* A message's payload is the raw payload string: a context giving some other
+ * JSON value has it encoded as JSON text. */
+static int raw_payload(tester_t *t, const mqr_value_t *v, mqr_value_t *out)
+{
+    if (v->type == MQR_VAL_STRING) {
+        *out = *v;
+        return MQR_OK;
+    }
+    const char *json;
+    size_t len;
+    int rc = json_in_arena(t, v, 0, &json, &len);
+    if (rc == MQR_OK)
+        mqr_value_set_string(out, json, len);
+    return rc;
+}
+
+/* Columns of a schema event: its fields in table order, then the context's
+ * other fields (event_type excepted) in context order. */
+static int build_event_columns(tester_t *t, const mqr_event_schema_t *ev, const mqr_value_t *ctx,
+                               mqr_value_t *cols)
+{
+    int rc = mqr_value_object_new(t->arena, ev->field_count + ctx->len, cols);
+    for (uint32_t i = 0; rc == MQR_OK && i < ev->field_count; i++) {
+        const mqr_event_field_t *f = &ev->fields[i];
+        size_t nlen = strlen(f->name);
+        if (ev->id == MQR_EVENT_CLIENT_CONNACK && strcmp(f->name, "reason_code") == 0) {
+            rc = connack_reason(t, ctx, cols);
+            continue;
+        }
+        const mqr_value_t *given = mqr_value_object_get(ctx, f->name, nlen);
+        mqr_value_t v;
+        int skip = 0;
+        if (given && strcmp(f->name, "payload") == 0)
+            rc = raw_payload(t, given, &v);
+        else if (given)
+            v = *given;
+        else
+            rc = example_value(t, f, &v, &skip);
+        if (rc != MQR_OK || skip)
+            continue;
+        if ((f->flags & MQR_EVFIELD_ATOM) && v.type == MQR_VAL_STRING)
+            v.flags |= MQR_VALF_ATOM;
+        rc = mqr_value_object_put(t->arena, cols, f->name, nlen, &v);
+    }
+    for (uint32_t i = 0; rc == MQR_OK && i < ctx->len; i++) {
+        const mqr_member_t *m = &ctx->u.members[i];
+        if ((m->key_len == 10 && memcmp(m->key, "event_type", 10) == 0) ||
+            mqr_event_field(ev, m->key, m->key_len, NULL))
+            continue;
+        rc = mqr_value_object_put(t->arena, cols, m->key, m->key_len, &m->value);
+    }
+    return rc;
+}
+
+/* Columns of a data-bridge source ("$bridges/..."): the context as given,
+ * plus timestamp and node when it lacks them. */
+static int build_bridge_columns(tester_t *t, const mqr_value_t *ctx, mqr_value_t *cols)
+{
+    int rc = mqr_value_object_new(t->arena, ctx->len + 2, cols);
+    for (uint32_t i = 0; rc == MQR_OK && i < ctx->len; i++) {
+        const mqr_member_t *m = &ctx->u.members[i];
+        if (!(m->key_len == 10 && memcmp(m->key, "event_type", 10) == 0))
+            rc = mqr_value_object_put(t->arena, cols, m->key, m->key_len, &m->value);
+    }
+    if (rc == MQR_OK && !ctx_get(ctx, "timestamp")) {
+        mqr_value_t ts;
+        mqr_value_set_int(&ts, t->o.now_ms);
+        rc = mqr_value_object_put(t->arena, cols, "timestamp", 9, &ts);
+    }
+    if (rc == MQR_OK && !ctx_get(ctx, "node"))
+        rc = put_text(t, cols, "node", t->o.node, 1);
+    return rc;
+}
+
+/* ---- running one context -------------------------------------------------------- */
+
+/* Print the output of one evaluation: JSON, or the template's rendering. */
+static int print_output(tester_t *t, const mqr_value_t *out)
+{
+    if (!t->tpl) {
+        const char *json;
+        size_t len;
+        int rc = json_in_arena(t, out, t->o.undefined_as_null ? MQR_JSON_UNDEFINED_AS_NULL : 0,
+                               &json, &len);
+        if (rc != MQR_OK)
+            return rc;
+        fwrite(json, 1, len, stdout);
+        fputc('\n', stdout);
+        return MQR_OK;
+    }
+    uint32_t flags = t->o.undefined_as_null ? MQR_TEMPLATE_UNDEFINED_AS_NULL : 0;
+    size_t len = 0;
+    int rc = mqr_template_render(t->tpl, out, flags, t->render, t->render_cap, &len);
+    if (rc == MQR_EBUFFER) {
+        char *p = realloc(t->render, len + 1);
+        if (!p)
+            return MQR_ENOMEM;
+        t->render = p;
+        t->render_cap = len + 1;
+        rc = mqr_template_render(t->tpl, out, flags, t->render, t->render_cap, &len);
+    }
+    if (rc != MQR_OK)
+        return rc;
+    fwrite(t->render, 1, len, stdout);
+    fputc('\n', stdout);
+    return MQR_OK;
+}
+
+/* Run the rule over one context text. Returns 0, EXIT_EVAL (printed null and
+ * a message) or EXIT_USAGE (bad context; nothing printed). */
+static int run_context(tester_t *t, const char *text, size_t len, unsigned long lineno)
+{
+    mqr_value_t ctx, cols, out;
+    mqr_diag_t diag;
+    mqr_diag_clear(&diag);
+    mqr_arena_reset(t->arena);
+    if (mqr_json_parse(t->arena, text, len, 0, &ctx, &diag) != MQR_OK || ctx.type != MQR_VAL_OBJECT) {
+        fprintf(stderr, "mqttrule-sql: context %lu: not a JSON object%s%s\n", lineno,
+                diag.message[0] ? ": " : "", diag.message);
+        return EXIT_USAGE;
+    }
+    const mqr_value_t *et = ctx_get(&ctx, "event_type");
+    const char *type = "message_publish";
+    size_t type_len = strlen(type);
+    if (et && et->type == MQR_VAL_STRING) {
+        type = et->u.s;
+        type_len = et->len;
+    }
+    int rc, matched;
+    int is_bridge = (type_len > 9 && memcmp(type, "$bridges/", 9) == 0) ||
+                    (type_len > 9 && memcmp(type, "$sources/", 9) == 0);
+    if (is_bridge) {
+        rc = build_bridge_columns(t, &ctx, &cols);
+        matched = mqr_rule_matches_event(t->rule, type, type_len);
+    } else {
+        const mqr_event_schema_t *ev = mqr_event_find_test_type(type, type_len);
+        if (!ev) {
+            fprintf(stderr, "mqttrule-sql: context %lu: unknown event_type '%.*s'\n", lineno,
+                    (int)type_len, type);
+            return EXIT_USAGE;
+        }
+        rc = build_event_columns(t, ev, &ctx, &cols);
+        if (ev->id == MQR_EVENT_MESSAGE_PUBLISH) {
+            const mqr_value_t *topic = mqr_value_object_get(&cols, "topic", 5);
+            matched = topic && topic->type == MQR_VAL_STRING &&
+                      mqr_rule_matches_topic(t->rule, topic->u.s, topic->len);
+        } else {
+            matched = mqr_rule_matches_event(t->rule, ev->name, strlen(ev->name));
+        }
+    }
+    if (rc != MQR_OK) {
+        fprintf(stderr, "mqttrule-sql: context %lu: %s\n", lineno, mqr_strerror(rc));
+        return EXIT_USAGE;
+    }
+    if (!matched) {
+        puts("null");
+        return 0;
+    }
+    rc = mqr_rule_eval(t->rule, t->scratch, &cols, &out, &diag);
+    if (rc == MQR_OK)
+        rc = print_output(t, &out);
+    else if (rc == MQR_NO_MATCH && out.type == MQR_VAL_ARRAY)
+        rc = print_output(t, &out); /* FOREACH that matched with no element: [] */
+    else if (rc == MQR_NO_MATCH) {
+        puts("null");
+        return 0;
+    }
+    if (rc == MQR_OK)
+        return 0;
+    puts("null");
+    fprintf(stderr, "mqttrule-sql: context %lu: %s: %s\n", lineno, mqr_status_name(rc),
+            diag.message[0] ? diag.message : mqr_strerror(rc));
+    return EXIT_EVAL;
+}
+
+/* Contexts from standard input, one JSON object per line; blank lines are
+ * skipped. Returns the exit status. */
+static int run_stdin(tester_t *t)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned long lineno = 0;
+    int status = 0;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        size_t k = 0;
+        while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t'))
+            k++;
+        if (k == (size_t)n)
+            continue;
+        int rc = run_context(t, line, (size_t)n, lineno);
+        if (rc == EXIT_USAGE) {
+            status = EXIT_USAGE;
+            break;
+        }
+        if (rc == EXIT_EVAL)
+            status = EXIT_EVAL;
+    }
+    free(line);
+    return status;
+}
+
+/* The compile error text without the "line L, column C: " prefix the rule
+ * compiler puts in front (the program prints "L:C: " itself). */
+static const char *compile_message(const mqr_diag_t *d, int rc)
+{
+    const char *m = d->message;
+    if (!m[0])
+        return mqr_strerror(rc);
+    if (strncmp(m, "line ", 5) == 0) {
+        const char *colon = strstr(m, ": ");
+        if (colon)
+            return colon + 2;
+    }
+    return m;
+}
+
+static void tester_free(tester_t *t)
+{
+    mqr_rule_free(t->rule);
+    mqr_template_free(t->tpl);
+    mqr_rule_scratch_free(t->scratch);
+    mqr_arena_destroy(t->arena);
+    free(t->render);
+}
+
+int main(int argc, char **argv)
+{
+    tester_t t;
+    memset(&t, 0, sizeof t);
+    int rc = parse_args(argc, argv, &t.o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    mqr_rule_options_t ro;
+    mqr_rule_options_init(&ro);
+    ro.rule_id = RULE_ID;
+    ro.flags = t.o.undefined_as_null ? MQR_RULE_UNDEFINED_AS_NULL : 0;
+    ro.clock = pinned_clock;
+    ro.clock_ud = &t.o.now_ms;
+    ro.local_offset_s = local_offset_s(t.o.now_ms);
+    mqr_diag_t diag;
+    mqr_diag_clear(&diag);
+    rc = mqr_rule_compile(t.o.sql, strlen(t.o.sql), &ro, &t.rule, &diag);
+    if (rc != MQR_OK) {
+        fprintf(stderr, "mqttrule-sql: %u:%u: %s (%s)\n", (unsigned)diag.line,
+                (unsigned)diag.column, compile_message(&diag, rc), mqr_status_name(rc));
+        return EXIT_COMPILE;
+    }
+    if (t.o.template_text &&
+        mqr_template_compile(t.o.template_text, strlen(t.o.template_text), NULL, &t.tpl,
+                             &diag) != MQR_OK) {
+        fprintf(stderr, "mqttrule-sql: template: %s\n", diag.message);
+        tester_free(&t);
+        return EXIT_USAGE;
+    }
+    if (mqr_rule_scratch_create(NULL, &t.scratch) != MQR_OK ||
+        mqr_arena_create(NULL, 0, &t.arena) != MQR_OK) {
+        fputs("mqttrule-sql: out of memory\n", stderr);
+        tester_free(&t);
+        return 1;
+    }
+    if (t.o.context)
+        rc = run_context(&t, t.o.context, strlen(t.o.context), 1);
+    else
+        rc = run_stdin(&t);
+    tester_free(&t);
+    if (fflush(stdout) != 0)
+        return 1;
+    return rc;
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_engine.c - the engine's throughput.
+ *
+ *   bench_engine [emits] [http requests]   (1000000 100000)
+ *
+ * 1. Emits per second of a message with 1, 100 and 10,000 rules of which one
+ *    matches (topic filters "dev/<i>/+", the message goes to "dev/0/t"; the
+ *    matching rule has a callback action), and of a message no rule matches.
+ *    Also an event emit (client.connack) with one matching rule.
+ * 2. HTTP requests per second through the engine: one rule with an HTTP
+ *    action posting the output as JSON over 8 keep-alive connections to a
+ *    minimal forked HTTP/1.1 server on 127.0.0.1 (a 200 with no body per
+ *    request). Client and server share the machine.
+ * Prints one JSON line per measurement.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mqttrule.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_cb(void *ud, const char *rule_id, const char *json, size_t len,
+                    const mqr_value_t *out)
+{
+    (void)rule_id;
+    (void)json;
+    (void)len;
+    (void)out;
+    (*(long *)ud)++;
+    return MQR_OK;
+}
+
+static mqr_engine_t *engine_with_rules(long nrules, long *calls)
+{
+    mqr_engine_t *e = NULL;
+    if (mqr_engine_create(NULL, &e) != MQR_OK)
+        exit(1);
+    char id[32], sql[128];
+    for (long i = 0; i < nrules; i++) {
+        snprintf(id, sizeof id, "r%ld", i);
+        snprintf(sql, sizeof sql, "SELECT clientid, topic, qos FROM \"dev/%ld/+\"", i);
+        mqr_engine_rule_def_t d = {.id = id, .sql = sql, .enabled = 1};
+        if (mqr_engine_rule_add(e, &d, NULL) != MQR_OK)
+            exit(1);
+    }
+    mqr_engine_rule_def_t ev = {.id = "ev",
+                                .sql = "SELECT clientid, reason_code FROM "
+                                       "\"$events/client_connack\"",
+                                .enabled = 1};
+    if (mqr_engine_rule_add(e, &ev, NULL) != MQR_OK)
+        exit(1);
+    mqr_engine_action_add_callback(e, "r0", count_cb, calls, NULL, NULL);
+    mqr_engine_action_add_callback(e, "ev", count_cb, calls, NULL, NULL);
+    return e;
+}
+
+static void bench_emit(long nrules, long n)
+{
+    long calls = 0;
+    mqr_engine_t *e = engine_with_rules(nrules, &calls);
+    mqr_engine_message_t m = {.topic = "dev/0/t", .topic_len = 7, .payload = "{\"v\":1}",
+                              .payload_len = 7, .clientid = "c1", .clientid_len = 2, .qos = 1};
+    mqr_engine_message_t miss = m;
+    miss.topic = "other/0/t";
+    miss.topic_len = 9;
+    mqr_member_t mem[3] = {{.key = "event", .key_len = 5},
+                           {.key = "clientid", .key_len = 8},
+                           {.key = "reason_code", .key_len = 11}};
+    mqr_value_set_string(&mem[0].value, "client.connack", 14);
+    mqr_value_set_string(&mem[1].value, "c1", 2);
+    mqr_value_set_string(&mem[2].value, "success", 7);
+    mqr_value_t cols = {.type = MQR_VAL_OBJECT, .len = 3};
+    cols.u.members = mem;
+
+    for (long i = 0; i < 1000; i++)
+        mqr_engine_emit_message(e, &m, NULL, NULL);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++)
+        mqr_engine_emit_message(e, &m, NULL, NULL);
+    double t1 = now_s();
+    for (long i = 0; i < n; i++)
+        mqr_engine_emit_message(e, &miss, NULL, NULL);
+    double t2 = now_s();
+    for (long i = 0; i < n; i++)
+        mqr_engine_emit_event(e, "client.connack", 14, &cols, NULL, NULL);
+    double t3 = now_s();
+    printf("{\"bench\":\"engine_emit\",\"rules\":%ld,\"emits\":%ld,\"match_one_per_s\":%.0f,"
+           "\"match_none_per_s\":%.0f,\"event_per_s\":%.0f,\"ns_match_one\":%.0f,"
+           "\"ns_match_none\":%.1f,\"callbacks\":%ld}\n",
+           nrules, n, (double)n / (t1 - t0), (double)n / (t2 - t1), (double)n / (t3 - t2),
+           (t1 - t0) * 1e9 / (double)n, (t2 - t1) * 1e9 / (double)n, calls);
+    mqr_engine_destroy(e);
+}
+
+/* ---- a minimal keep-alive HTTP/1.1 server (child process) ------------------------ */
+
+#define SRV_CONNS 32
+#define SRV_BUF 65536
+
+/* Answer every complete request at the start of buf (head, plus a body of
+ * Content-Length bytes) with a 200 and drop it from buf. 0: close. */
+static int answer(int fd, char *buf, size_t *len)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    size_t done = 0, n = 0;
+    buf[*len] = '\0';
+    for (char *end; (end = strstr(buf + done, "\r\n\r\n")) != NULL;) {
+        char *cl = strstr(buf + done, "Content-Length: ");
+        size_t req = (size_t)(end + 4 - (buf + done)) +
+                     (cl && cl < end ? (size_t)atol(cl + 16) : 0);
+        if (done + req > *len)
+            break;
+        done += req;
+        n++;
+    }
+    memmove(buf, buf + done, *len - done);
+    *len -= done;
+    for (; n > 0; n--)
+        if (write(fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1))
+            return 0;
+    return 1;
+}
+
+static void serve(int lfd)
+{
+    static char bufs[SRV_CONNS + 1][SRV_BUF];
+    size_t lens[SRV_CONNS + 1];
+    struct pollfd p[SRV_CONNS + 1] = {{.fd = lfd, .events = POLLIN}};
+    int n = 0;
+    for (;;) {
+        if (poll(p, (nfds_t)n + 1, -1) <= 0)
+            continue;
+        if ((p[0].revents & POLLIN) && n < SRV_CONNS) {
+            int fd = accept(lfd, NULL, NULL), one = 1;
+            if (fd >= 0) {
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                n++;
+                p[n] = (struct pollfd){.fd = fd, .events = POLLIN};
+                lens[n] = 0;
+            }
+        }
+        for (int i = 1; i <= n; i++) {
+            if (!p[i].revents)
+                continue;
+            ssize_t r = read(p[i].fd, bufs[i] + lens[i], SRV_BUF - 1 - lens[i]);
+            if (r > 0)
+                lens[i] += (size_t)r;
+            if (r > 0 && answer(p[i].fd, bufs[i], &lens[i]))
+                continue;
+            close(p[i].fd);
+            p[i] = p[n];
+            memcpy(bufs[i], bufs[n], lens[n]);
+            lens[i] = lens[n];
+            n--;
+            i--;
+        }
+    }
+}
+
+static void bench_http(long total)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0) {
+        perror("bench_engine: listen");
+        exit(1);
+    }
+    getsockname(lfd, (struct sockaddr *)&a, &alen);
+    pid_t pid = fork();
+    if (pid == 0) {
+        serve(lfd);
+        _exit(0);
+    }
+    close(lfd);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/ingest", ntohs(a.sin_port));
+
+    long calls = 0;
+    mqr_engine_t *e = engine_with_rules(1, &calls);
+    mqr_http_action_config_t ac;
+    memset(&ac, 0, sizeof ac);
+    mqr_http_config_init(&ac.http);
+    ac.http.url = url;
+    ac.http.max_queue_count = (uint32_t)total;
+    uint32_t aid;
+    mqr_diag_t d;
+    if (mqr_engine_action_add_http(e, "r0", &ac, &aid, &d) != MQR_OK) {
+        fprintf(stderr, "bench_engine: %s\n", d.message);
+        kill(pid, SIGTERM);
+        exit(1);
+    }
+    mqr_engine_message_t m = {.topic = "dev/0/t", .topic_len = 7, .payload = "{\"v\":1}",
+                              .payload_len = 7, .clientid = "c1", .clientid_len = 2, .qos = 1};
+    double t0 = now_s();
+    for (long i = 0; i < total; i++) {
+        mqr_engine_emit_message(e, &m, NULL, NULL);
+        if (i % 256 == 255)
+            mqr_engine_poll(e, 0);
+    }
+    while (mqr_engine_pending(e) > 0)
+        mqr_engine_poll(e, 1000);
+    double t1 = now_s();
+    mqr_action_metrics_t am;
+    mqr_engine_action_metrics(e, aid, &am);
+    mqr_engine_destroy(e);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    printf("{\"bench\":\"engine_http\",\"requests\":%ld,\"connections\":8,\"success\":%llu,"
+           "\"failed\":%llu,\"dropped\":%llu,\"seconds\":%.3f,\"requests_per_s\":%.0f}\n",
+           total, (unsigned long long)am.success, (unsigned long long)am.failed,
+           (unsigned long long)am.dropped, t1 - t0, (double)total / (t1 - t0));
+}
+
+int main(int argc, char **argv)
+{
+    long emits = argc > 1 ? atol(argv[1]) : 1000000;
+    long requests = argc > 2 ? atol(argv[2]) : 100000;
+    const long sizes[] = {1, 100, 10000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        bench_emit(sizes[i], emits);
+    if (requests > 0)
+        bench_http(requests);
+    return 0;
+}
