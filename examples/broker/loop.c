@@ -541,7 +541,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
                 if (brk_config_load_file(&b->cfg, b->cfg.config_file, 2) != 0)
                     brk_log(b, 0, "SIGHUP: the configuration file has errors; rules unchanged");
                 else if (brk_events_load_rules(b, &b->cfg, err, sizeof err) != 0)
-                    brk_log(b, 0, "SIGHUP: %s; no rules are active", err);
+                    brk_log(b, 0, "SIGHUP: %s; the old rules stay in force", err);
                 else
                     brk_log(b, 0, "SIGHUP: rules reloaded (%zu)", b->cfg.nrules);
             } else {

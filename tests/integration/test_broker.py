@@ -451,3 +451,17 @@ def test_http_connections_closing_while_clients_connect():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_sighup_with_a_bad_rule_keeps_the_old_rules():
+    conf = "rule a\n  sql SELECT clientid FROM \"$events/client_connack\"\n  republish one\nend\n"
+    with Broker(config=conf) as b:
+        with open(b.config_path, "w") as f:
+            f.write("rule a\n  sql SELECT clientid FROM \"$events/client_connack\"\n  republish two\nend\n"
+                    "rule b\n  sql SELEC broken\n  republish three\nend\n")
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("the old rules stay in force")
+        assert "rule 'b'" in b.logtext()
+        sub = EventSubscriber(b.port, topic="one")
+        r, _ = raw_connect(b.port, level=5, clientid="still-old")
+        assert sub.next_json() == {"clientid": "still-old"}
