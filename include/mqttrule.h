@@ -12,6 +12,7 @@
 #include "mqttrule/packet.h"
 #include "mqttrule/value.h"
 #include "mqttrule/json.h"
+#include "mqttrule/packet_json.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
 #include "mqttrule/template.h"
