@@ -18,6 +18,7 @@
 #include "mqttrule/template.h"
 #include "mqttrule/http.h"
 #include "mqttrule/rule.h"
+#include "mqttrule/rule_test.h"
 #include "mqttrule/engine.h"
 
 #endif /* MQTTRULE_H */
