@@ -328,7 +328,7 @@ class Engine:
         """
         self._check()
         data = bytes(connect)
-        packet = _lib.PACKET_STORAGE()
+        packet = _lib.packet_storage()
         size = ctypes.c_size_t()
         diag = _lib.Diag()
         rc = L.mqr_packet_decode(data, len(data), None, ctypes.byref(packet),

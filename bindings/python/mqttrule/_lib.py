@@ -225,9 +225,16 @@ class ConnackInput(ctypes.Structure):
     ]
 
 
-# mqr_packet_t is read only by the library: the bindings hold it as opaque,
-# 8-byte aligned storage. 1024 bytes is well above its size (144 on LP64).
-PACKET_STORAGE = c_uint64 * 128
+class PacketOpts(ctypes.Structure):
+    """mqr_packet_opts_t (packet.h)."""
+    _fields_ = [("max_packet_size", c_uint32), ("proto_ver", ctypes.c_uint8),
+                ("direction", ctypes.c_uint8), ("utf8", ctypes.c_uint16)]
+
+
+class PacketStream(ctypes.Structure):
+    """mqr_packet_stream_t (packet.h)."""
+    _fields_ = [("opts", PacketOpts), ("need", c_uint32), ("packets", c_uint32),
+                ("offset", c_uint64)]
 
 
 def _proto(name, restype, *argtypes):
@@ -273,9 +280,17 @@ for _name, _res, _args in (
                                    _P(c_size_t), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
-    # packet.h
+    # packet.h, packet_json.h
     ("mqr_packet_decode", c_int, (c_char_p, c_size_t, c_void_p, c_void_p, _P(c_size_t),
                                   _P(Diag))),
+    ("mqr_packet_type_name", c_char_p, (c_int,)),
+    ("mqr_packet_stream_init", None, (_P(PacketStream), _P(PacketOpts))),
+    ("mqr_packet_stream_next", c_int, (_P(PacketStream), c_void_p, c_size_t, c_void_p,
+                                       _P(c_size_t), _P(Diag))),
+    ("mqr_packet_struct_size", c_size_t, ()),
+    ("mqr_packet_to_json", c_int, (c_void_p, c_void_p, _P(c_void_p), _P(c_size_t))),
+    ("mqr_packet_encode_json", c_int, (c_char_p, c_size_t, c_void_p, _P(c_int),
+                                       _P(c_void_p), _P(c_size_t), _P(Diag))),
     # engine.h
     ("mqr_engine_options_init", None, (_P(EngineOptions),)),
     ("mqr_engine_create", c_int, (_P(EngineOptions), _P(c_void_p))),
@@ -300,3 +315,9 @@ for _name, _res, _args in (
     ("mqr_http_config_init", None, (_P(HttpConfig),)),
 ):
     _proto(_name, _res, *_args)
+
+
+def packet_storage():
+    """Zeroed, 8-byte aligned storage for one mqr_packet_t, which the
+    bindings pass to the library without reading it."""
+    return (c_uint64 * ((lib.mqr_packet_struct_size() + 7) // 8))()
