@@ -1,0 +1,422 @@
+# SPDX-License-Identifier: MIT
+"""mqttrule.Engine: a set of rules with their actions (mqr_engine_t).
+
+Python callables become C callbacks through two trampolines per engine:
+one for callable actions (mqr_engine_action_add_callback, whose `ud`
+carries the action's index into the engine's table) and one publisher for
+Republish actions (the engine has a single publisher; it finds the
+Republish of the message's rule through the rule id). The trampolines and
+every callable stay referenced by the Engine until close(), so garbage
+collection cannot free a callback the library may still call.
+
+A callable that raises is caught in the trampoline, kept in
+Engine.callback_errors, and reported to the library as a failure, so the
+action's and the rule's metrics count it as failed; the exception never
+crosses into C.
+"""
+
+import ctypes
+import json
+import socket
+import time
+
+from . import _lib
+from ._base import L, OK, EIO, ValueArena, raise_status
+
+NAMES = {"doc": 0, "emqx": 1}
+ENGINE_UNDEFINED_AS_NULL = 0x01
+HTTP_METHODS = {"POST": 1, "PUT": 2, "GET": 3, "DELETE": 4}
+CALLBACK_ERRORS_KEPT = 100
+
+
+def _b(s):
+    """str -> UTF-8 bytes; None stays None."""
+    return None if s is None else str(s).encode("utf-8")
+
+
+class Republish:
+    """A republish action (spec §9.1). Every argument except ``publish`` is
+    a ``${...}`` template; None means the default (payload: the whole output
+    as JSON, qos 0, retain false, D11).
+
+    ``publish(message)`` is called with a dict: rule_id, topic, payload
+    (bytes), qos, retain, direct_dispatch, user_properties (list of
+    (key, value) str pairs), and the optional properties that were set. Its
+    return value is ignored; raising counts the action as failed.
+    """
+
+    def __init__(self, topic, publish, payload=None, qos=None, retain=None,
+                 user_properties=None, payload_format_indicator=None,
+                 message_expiry_interval=None, content_type=None,
+                 response_topic=None, correlation_data=None, direct_dispatch=None):
+        if not callable(publish):
+            raise TypeError("publish must be callable")
+        self.publish = publish
+        self.templates = {
+            "topic": topic, "payload": payload, "qos": qos, "retain": retain,
+            "user_properties": user_properties,
+            "payload_format_indicator": payload_format_indicator,
+            "message_expiry_interval": message_expiry_interval,
+            "content_type": content_type, "response_topic": response_topic,
+            "correlation_data": correlation_data, "direct_dispatch": direct_dispatch,
+        }
+
+
+class HTTP:
+    """An HTTP action (spec §9.2) POSTing (by default) each output to
+    ``url``. ``path``, ``headers`` (dict of name -> value templates) and
+    ``body`` are templates; body None sends the output as JSON. The numeric
+    options map to mqr_http_config_t fields (0 keeps the library default);
+    requests make progress only while Engine.poll() or run_until_idle() runs.
+    """
+
+    def __init__(self, url, method="POST", path=None, headers=None, body=None,
+                 request_timeout_ms=0, connect_timeout_ms=0, ttl_ms=0, max_attempts=0,
+                 pool_size=0, max_queue_count=0, tls_insecure=False, ca_file=None):
+        if method.upper() not in HTTP_METHODS:
+            raise ValueError("method must be one of %s" % ", ".join(HTTP_METHODS))
+        self.url = url
+        self.method = method.upper()
+        self.path = path
+        self.headers = dict(headers or {})
+        self.body = body
+        self.numbers = {
+            "request_timeout_ms": request_timeout_ms, "connect_timeout_ms": connect_timeout_ms,
+            "ttl_ms": ttl_ms, "max_attempts": max_attempts, "pool_size": pool_size,
+            "max_queue_count": max_queue_count, "tls_insecure": int(bool(tls_insecure)),
+        }
+        self.ca_file = ca_file
+
+
+def _opt_bytes(ptr, n):
+    """Bytes at ptr (n long), or None for a NULL pointer."""
+    return None if not ptr else ctypes.string_at(ptr, n)
+
+
+def _message_dict(m):
+    """Copy an mqr_publish_msg_t into a dict (everything it points to is
+    valid only during the callback)."""
+    msg = {
+        "rule_id": m.rule_id.decode("utf-8"),
+        "topic": ctypes.string_at(m.topic, m.topic_len).decode("utf-8"),
+        "payload": _opt_bytes(m.payload, m.payload_len) or b"",
+        "qos": m.qos, "retain": bool(m.retain), "direct_dispatch": bool(m.direct_dispatch),
+        "user_properties": [
+            (ctypes.string_at(p.key, p.key_len).decode("utf-8", "replace"),
+             ctypes.string_at(p.value, p.value_len).decode("utf-8", "replace"))
+            for p in (m.user_properties[i] for i in range(m.user_property_count))],
+    }
+    if m.payload_format_indicator >= 0:
+        msg["payload_format_indicator"] = m.payload_format_indicator
+    if m.message_expiry_interval >= 0:
+        msg["message_expiry_interval"] = m.message_expiry_interval
+    for key in ("content_type", "response_topic"):
+        raw = _opt_bytes(getattr(m, key), getattr(m, key + "_len"))
+        if raw is not None:
+            msg[key] = raw.decode("utf-8", "replace")
+    raw = _opt_bytes(m.correlation_data, m.correlation_data_len)
+    if raw is not None:
+        msg["correlation_data"] = raw
+    return msg
+
+
+def _parse_peer(peer):
+    """"host:port" or (host, port) -> mqr_sockaddr_t (IPv4 or IPv6)."""
+    addr = _lib.SockAddr()
+    if peer is None:
+        return addr
+    if isinstance(peer, str):
+        host, _, port = peer.rpartition(":")
+        host = host.strip("[]")
+    else:
+        host, port = peer
+    for family, code, size in ((socket.AF_INET, 4, 4), (socket.AF_INET6, 6, 16)):
+        try:
+            packed = socket.inet_pton(family, host)
+        except OSError:
+            continue
+        addr.family = code
+        addr.port = int(port)
+        for i in range(size):
+            addr.addr[i] = packed[i]
+        return addr
+    raise ValueError("not an IP address: %r" % (host,))
+
+
+class Engine:
+    """A rule engine: rules, their actions, metrics (mqr_engine_t).
+
+    ``Engine(names="doc", undefined_as_null=False, node=None)``: ``names``
+    is the reason-code naming profile of decision D1 ("doc" or "emqx"),
+    ``node`` the `node` column (None: "mqttrule@127.0.0.1").
+
+    The engine is used from one thread at a time. Free it with close() or a
+    ``with`` block; a closed engine raises ValueError. Callables are called
+    synchronously from emit()/emit_connack() (callable and Republish
+    actions) and from poll() (HTTP completions only update metrics).
+    """
+
+    def __init__(self, names="doc", undefined_as_null=False, node=None):
+        if names not in NAMES:
+            raise ValueError("names must be 'doc' or 'emqx'")
+        self._engine = ctypes.c_void_p()
+        self._callables = []      # index = the callback action's ud
+        self._publishers = {}     # rule id -> the publish callable of its Republish
+        self._node = _b(node)     # copied by the library; kept for clarity
+        self._columns = None
+        self.callback_errors = []
+        self._callback_tramp = _lib.CALLBACK_FN(self._on_callback)
+        self._publish_tramp = _lib.PUBLISH_FN(self._on_publish)
+        opts = _lib.EngineOptions()
+        L.mqr_engine_options_init(ctypes.byref(opts))
+        opts.names = NAMES[names]
+        if undefined_as_null:
+            opts.flags |= ENGINE_UNDEFINED_AS_NULL
+        opts.node = self._node
+        opts.publish = self._publish_tramp
+        rc = L.mqr_engine_create(ctypes.byref(opts), ctypes.byref(self._engine))
+        if rc != OK:
+            raise_status(rc)
+        self._columns = ValueArena()
+
+    # ---- trampolines -------------------------------------------------------
+
+    def _record(self, exc):
+        """Keep the most recent callback exceptions for inspection."""
+        self.callback_errors.append(exc)
+        del self.callback_errors[:-CALLBACK_ERRORS_KEPT]
+
+    def _on_callback(self, ud, rule_id, json_ptr, json_len, _value):
+        """mqr_engine_callback_fn: call the Python callable at index ud."""
+        try:
+            fn = self._callables[ud or 0]
+            output = json.loads(ctypes.string_at(json_ptr, json_len).decode("utf-8"))
+            fn(rule_id.decode("utf-8"), output)
+            return OK
+        except BaseException as exc:  # never let an exception cross into C
+            self._record(exc)
+            return EIO
+
+    def _on_publish(self, _ud, msg_ptr):
+        """mqr_engine_publish_fn: call the rule's Republish publish callable."""
+        try:
+            msg = _message_dict(msg_ptr.contents)
+            fn = self._publishers[msg["rule_id"]]
+            fn(msg)
+            return OK
+        except BaseException as exc:
+            self._record(exc)
+            return EIO
+
+    # ---- rules and actions ---------------------------------------------------
+
+    def _check(self):
+        if not self._engine:
+            raise ValueError("engine is closed")
+
+    def add_rule(self, rule_id, sql, actions=(), description=None, enabled=True):
+        """Compile ``sql`` as rule ``rule_id`` and attach ``actions`` (Python
+        callables taking (rule_id, output), Republish or HTTP objects), in
+        order. Raises SQLSyntaxError (line, column) when the SQL does not
+        compile, MqttruleError (MQR_EEXIST) for a taken id, ValueError for
+        two Republish actions with different publish callables on one rule,
+        TypeError for an action of another kind. When an action fails to
+        attach, the rule is removed again and the error raised.
+        """
+        self._check()
+        pubs = {a.publish for a in actions if isinstance(a, Republish)}
+        if len(pubs) > 1:
+            raise ValueError("one publish callable per rule")
+        for a in actions:
+            if not (callable(a) or isinstance(a, (Republish, HTTP))):
+                raise TypeError("an action is a callable, Republish or HTTP")
+        rid = _b(rule_id)
+        d = _lib.RuleDef(id=rid, sql=_b(sql), description=_b(description),
+                         enabled=1 if enabled else 0)
+        diag = _lib.Diag()
+        rc = L.mqr_engine_rule_add(self._engine, ctypes.byref(d), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        try:
+            for a in actions:
+                self._add_action(rid, a)
+        except BaseException:
+            L.mqr_engine_rule_remove(self._engine, rid)
+            raise
+        if pubs:
+            self._publishers[rule_id] = pubs.pop()
+
+    def _add_action(self, rid, action):
+        """Attach one action to rule rid (bytes); raise on failure."""
+        diag = _lib.Diag()
+        out_id = ctypes.c_uint32()
+        if isinstance(action, Republish):
+            cfg = _lib.RepublishConfig(**{k: _b(v) for k, v in action.templates.items()})
+            rc = L.mqr_engine_action_add_republish(self._engine, rid, ctypes.byref(cfg),
+                                                   ctypes.byref(out_id), ctypes.byref(diag))
+        elif isinstance(action, HTTP):
+            cfg = _lib.HttpActionConfig()
+            L.mqr_http_config_init(ctypes.byref(cfg.http))
+            cfg.http.url = _b(action.url)
+            for k, v in action.numbers.items():
+                if v:
+                    setattr(cfg.http, k, v)
+            cfg.http.ca_file = _b(action.ca_file)
+            cfg.method = HTTP_METHODS[action.method]
+            cfg.path = _b(action.path)
+            cfg.body = _b(action.body)
+            keep = [(_b(k), _b(v)) for k, v in action.headers.items()]
+            hdrs = (_lib.HttpHeader * max(1, len(keep)))()
+            for i, (k, v) in enumerate(keep):
+                hdrs[i] = _lib.HttpHeader(k, len(k), v, len(v))
+            cfg.header_count = len(keep)
+            cfg.headers = hdrs
+            rc = L.mqr_engine_action_add_http(self._engine, rid, ctypes.byref(cfg),
+                                              ctypes.byref(out_id), ctypes.byref(diag))
+        else:
+            self._callables.append(action)
+            ud = len(self._callables) - 1
+            rc = L.mqr_engine_action_add_callback(self._engine, rid, self._callback_tramp,
+                                                  ud, ctypes.byref(out_id),
+                                                  ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return out_id.value
+
+    def remove_rule(self, rule_id):
+        """Remove a rule and its actions. Raises MqttruleError
+        (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_rule_remove(self._engine, _b(rule_id))
+        if rc != OK:
+            raise_status(rc)
+        self._publishers.pop(rule_id, None)
+
+    # ---- emitting ------------------------------------------------------------
+
+    def emit(self, event_type, **fields):
+        """Emit event ``event_type`` ("client.connack", "client_connack" or an
+        event topic such as "$events/client/connack") with ``fields`` as its
+        columns, run every matching rule and their callable and Republish
+        actions before returning, and return the number of rules fired.
+        Raises MqttruleError (MQR_ENOTFOUND) for an unknown event.
+        """
+        self._check()
+        name = event_type
+        if "." not in name and "/" not in name and "_" in name:
+            name = name.replace("_", ".", 1)
+        name_b = name.encode("utf-8")
+        columns = self._columns.load(fields)
+        fired = ctypes.c_uint32()
+        diag = _lib.Diag()
+        rc = L.mqr_engine_emit_event(self._engine, name_b, len(name_b), ctypes.byref(columns),
+                                     ctypes.byref(fired), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return fired.value
+
+    def emit_connack(self, connect, reason_code=0, connack_sent=True, peer=None, sock=None):
+        """Emit client.connack for the CONNECT packet in ``connect`` (bytes
+        as received) that the broker answered with MQTT 5 ``reason_code``.
+
+        A CONNECT that does not decode is still emitted (decision D2) with
+        the fields read before the error; pass the reason code decided for
+        it (e.g. 0x81 malformed_packet) and, for a v3 client closed without
+        a CONNACK, ``connack_sent=False``. ``peer`` and ``sock`` are
+        "host:port" strings or (host, port) pairs. Returns the number of
+        rules fired.
+        """
+        self._check()
+        data = bytes(connect)
+        packet = _lib.packet_storage()
+        size = ctypes.c_size_t()
+        diag = _lib.Diag()
+        rc = L.mqr_packet_decode(data, len(data), None, ctypes.byref(packet),
+                                 ctypes.byref(size), ctypes.byref(diag))
+        inp = _lib.ConnackInput()
+        L.mqr_event_connack_init(ctypes.byref(inp))
+        inp.connect = ctypes.addressof(packet)
+        inp.complete = 1 if rc == OK else 0
+        inp.reason_code = int(reason_code)
+        inp.connack_sent = 1 if connack_sent else 0
+        inp.peer = _parse_peer(peer)
+        inp.sock = _parse_peer(sock)
+        fired = ctypes.c_uint32()
+        diag = _lib.Diag()
+        rc = L.mqr_engine_emit_connack(self._engine, ctypes.byref(inp), ctypes.byref(fired),
+                                       ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return fired.value
+
+    # ---- HTTP ------------------------------------------------------------------
+
+    def poll(self, timeout=0.0):
+        """One poll() round over the HTTP actions' sockets for at most
+        ``timeout`` seconds (None: until the next timer); returns the number
+        of HTTP messages still pending."""
+        self._check()
+        ms = -1 if timeout is None else max(0, int(timeout * 1000))
+        rc = L.mqr_engine_poll(self._engine, ms)
+        if rc != OK:
+            raise_status(rc)
+        return L.mqr_engine_pending(self._engine)
+
+    def pending(self):
+        """HTTP messages not yet completed."""
+        self._check()
+        return L.mqr_engine_pending(self._engine)
+
+    def run_until_idle(self, timeout=10.0):
+        """poll() until no HTTP message is pending or ``timeout`` seconds
+        pass; True when idle."""
+        deadline = time.monotonic() + timeout
+        while self.pending():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.poll(min(left, 0.1))
+        return True
+
+    # ---- metrics -----------------------------------------------------------------
+
+    def metrics(self, rule_id):
+        """Rule ``rule_id``'s metrics with EMQX's names: {"id", "metrics":
+        {"matched", "passed", "failed", "failed.exception", ...},
+        "actions": [{"id", "type", "metrics": {...}}]}. Raises MqttruleError
+        (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rid = _b(rule_id)
+        n = ctypes.c_size_t()
+        rc = L.mqr_engine_rule_metrics_json(self._engine, rid, None, 0, ctypes.byref(n))
+        if rc not in (OK, -3):
+            raise_status(rc)
+        buf = ctypes.create_string_buffer(n.value + 1)
+        rc = L.mqr_engine_rule_metrics_json(self._engine, rid, buf, len(buf), ctypes.byref(n))
+        if rc != OK:
+            raise_status(rc)
+        return json.loads(buf.raw[:n.value].decode("utf-8"))
+
+    # ---- lifetime ----------------------------------------------------------------
+
+    def close(self):
+        """Destroy the engine (pending HTTP messages end as dropped) and
+        release the callables; safe to call twice."""
+        if self._engine:
+            L.mqr_engine_destroy(self._engine)
+            self._engine = ctypes.c_void_p()
+        if self._columns is not None:
+            self._columns.close()
+            self._columns = None
+        self._callables = []
+        self._publishers = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if "_columns" in self.__dict__:  # __init__ got far enough to own memory
+            self.close()

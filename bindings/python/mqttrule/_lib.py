@@ -1,0 +1,323 @@
+# SPDX-License-Identifier: MIT
+"""Loading libmqttrule and declaring the C functions the package calls.
+
+The library is found in this order (the first that loads wins):
+
+1. the path in the environment variable ``MQTTRULE_LIBRARY``;
+2. ``libmqttrule.so*`` next to this package (a wheel or an install that
+   copied the library in);
+3. the system loader path (``ctypes.util.find_library("mqttrule")``, then
+   ``libmqttrule.so.0``), e.g. after ``cmake --install``;
+4. the build trees of a source checkout: ``$MQR_BUILD_DIR``, then
+   ``<repo>/build`` where ``<repo>`` is three levels above this file.
+
+Every prototype is declared here once, with argtypes and restype, so the
+rest of the package calls plain, checked functions. The structs mirror the
+public headers field for field (the headers promise fixed-width fields and
+no enum or bool members, which is what ctypes reads reliably).
+"""
+
+import ctypes
+import ctypes.util
+import glob
+import os
+
+c_int = ctypes.c_int
+c_int32 = ctypes.c_int32
+c_uint32 = ctypes.c_uint32
+c_int64 = ctypes.c_int64
+c_uint64 = ctypes.c_uint64
+c_size_t = ctypes.c_size_t
+c_char_p = ctypes.c_char_p
+c_void_p = ctypes.c_void_p
+POINTER = ctypes.POINTER
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _candidates():
+    """Yield (description, path) for each place the library may be, in the
+    documented search order."""
+    env = os.environ.get("MQTTRULE_LIBRARY")
+    if env:
+        yield "MQTTRULE_LIBRARY", env
+        return
+    for path in sorted(glob.glob(os.path.join(_HERE, "libmqttrule.so*"))):
+        yield "package directory", path
+    found = ctypes.util.find_library("mqttrule")
+    if found:
+        yield "system loader", found
+    yield "system loader", "libmqttrule.so.0"
+    build_dirs = []
+    if os.environ.get("MQR_BUILD_DIR"):
+        build_dirs.append(os.environ["MQR_BUILD_DIR"])
+    build_dirs.append(os.path.join(_HERE, "..", "..", "..", "build"))
+    for d in build_dirs:
+        yield "build directory", os.path.join(os.path.abspath(d), "libmqttrule.so")
+
+
+def _load():
+    """Load the first candidate that dlopen accepts; raise OSError listing
+    every place tried when none does."""
+    tried = []
+    for where, path in _candidates():
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as exc:
+            tried.append("%s (%s): %s" % (path, where, exc))
+    raise OSError("libmqttrule not found; tried:\n  " + "\n  ".join(tried))
+
+
+lib, path = _load()
+
+# ---- structs (include/mqttrule/*.h) ----------------------------------------
+
+DIAG_MESSAGE_MAX = 256
+DIAG_FIELD_MAX = 48
+
+
+class Diag(ctypes.Structure):
+    """mqr_diag_t (common.h)."""
+    _fields_ = [
+        ("code", c_int32), ("reason_code", c_int32), ("packet_type", c_int32),
+        ("line", c_uint32), ("column", c_uint32), ("reserved_", c_uint32),
+        ("offset", c_uint64),
+        ("field", ctypes.c_char * DIAG_FIELD_MAX),
+        ("message", ctypes.c_char * DIAG_MESSAGE_MAX),
+    ]
+
+
+class Value(ctypes.Structure):
+    """mqr_value_t (value.h): only passed by pointer; the union is read
+    through the JSON writer, never field by field."""
+    _fields_ = [
+        ("type", ctypes.c_uint8), ("flags", ctypes.c_uint8),
+        ("reserved_", ctypes.c_uint16), ("len", c_uint32), ("u", c_uint64),
+    ]
+
+
+ALLOC_FN = ctypes.CFUNCTYPE(c_void_p, c_void_p, c_void_p, c_size_t, c_size_t)
+CLOCK_FN = ctypes.CFUNCTYPE(c_int64, c_void_p)
+
+
+class Allocator(ctypes.Structure):
+    """mqr_allocator_t (common.h); left zeroed: libc."""
+    _fields_ = [("fn", c_void_p), ("ud", c_void_p)]
+
+
+class RuleOptions(ctypes.Structure):
+    """mqr_rule_options_t (rule.h)."""
+    _fields_ = [
+        ("rule_id", c_char_p), ("alloc", Allocator),
+        ("max_sql_len", c_uint32), ("max_depth", c_uint32),
+        ("max_steps", c_uint64), ("max_output", c_uint64),
+        ("flags", c_uint32), ("local_offset_s", c_int32), ("rng_seed", c_uint64),
+        ("clock", c_void_p), ("clock_ud", c_void_p),
+    ]
+
+
+class HttpHeader(ctypes.Structure):
+    """mqr_http_header_t (http.h)."""
+    _fields_ = [("name", c_char_p), ("name_len", c_size_t),
+                ("value", c_char_p), ("value_len", c_size_t)]
+
+
+class HttpConfig(ctypes.Structure):
+    """mqr_http_config_t (http.h)."""
+    _fields_ = [
+        ("url", c_char_p), ("method", c_int32), ("header_count", c_uint32),
+        ("headers", POINTER(HttpHeader)),
+        ("max_queue_count", c_uint32), ("reserved_", c_uint32),
+        ("max_queue_bytes", c_uint64),
+        ("request_timeout_ms", c_uint32), ("connect_timeout_ms", c_uint32),
+        ("ttl_ms", c_uint32), ("backoff_initial_ms", c_uint32),
+        ("backoff_max_ms", c_uint32), ("pool_size", c_uint32),
+        ("max_attempts", c_uint32), ("max_response_head", c_uint32),
+        ("tls_insecure", c_uint32), ("reserved2_", c_uint32),
+        ("ca_file", c_char_p), ("allocator", Allocator),
+        ("on_done", c_void_p), ("ud", c_void_p),
+    ]
+
+
+class HttpActionConfig(ctypes.Structure):
+    """mqr_http_action_config_t (engine.h)."""
+    _fields_ = [
+        ("http", HttpConfig), ("path", c_char_p), ("method", c_int32),
+        ("header_count", c_uint32), ("headers", POINTER(HttpHeader)),
+        ("body", c_char_p),
+    ]
+
+
+class RepublishConfig(ctypes.Structure):
+    """mqr_republish_config_t (engine.h): every field a template."""
+    _fields_ = [(name, c_char_p) for name in (
+        "topic", "payload", "qos", "retain", "user_properties",
+        "payload_format_indicator", "message_expiry_interval", "content_type",
+        "response_topic", "correlation_data", "direct_dispatch")]
+
+
+class UserProperty(ctypes.Structure):
+    """mqr_user_property_t (engine.h)."""
+    _fields_ = [("key", c_void_p), ("key_len", c_size_t),
+                ("value", c_void_p), ("value_len", c_size_t)]
+
+
+class PublishMsg(ctypes.Structure):
+    """mqr_publish_msg_t (engine.h). Strings are length-counted, so they are
+    declared as void pointers and read with ctypes.string_at."""
+    _fields_ = [
+        ("rule_id", c_char_p), ("topic", c_void_p), ("topic_len", c_size_t),
+        ("payload", c_void_p), ("payload_len", c_size_t),
+        ("qos", c_int32), ("retain", c_int32), ("direct_dispatch", c_int32),
+        ("user_property_count", c_uint32),
+        ("user_properties", POINTER(UserProperty)),
+        ("payload_format_indicator", c_int64), ("message_expiry_interval", c_int64),
+        ("content_type", c_void_p), ("content_type_len", c_size_t),
+        ("response_topic", c_void_p), ("response_topic_len", c_size_t),
+        ("correlation_data", c_void_p), ("correlation_data_len", c_size_t),
+    ]
+
+
+PUBLISH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(PublishMsg))
+CALLBACK_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t,
+                               POINTER(Value))
+
+
+class EngineOptions(ctypes.Structure):
+    """mqr_engine_options_t (engine.h)."""
+    _fields_ = [
+        ("alloc", Allocator), ("names", c_int32), ("flags", c_uint32),
+        ("node", c_char_p), ("clock", c_void_p), ("clock_ud", c_void_p),
+        ("mono_clock", c_void_p), ("mono_clock_ud", c_void_p),
+        ("publish", PUBLISH_FN), ("publish_ud", c_void_p),
+    ]
+
+
+class RuleDef(ctypes.Structure):
+    """mqr_engine_rule_def_t (engine.h)."""
+    _fields_ = [("id", c_char_p), ("sql", c_char_p), ("description", c_char_p),
+                ("enabled", c_uint32), ("reserved_", c_uint32)]
+
+
+class RuleMetrics(ctypes.Structure):
+    """mqr_rule_metrics_t (engine.h)."""
+    _fields_ = [(name, c_uint64) for name in (
+        "matched", "passed", "failed", "failed_exception", "failed_no_result",
+        "actions_total", "actions_success", "actions_failed",
+        "actions_failed_out_of_service", "actions_failed_unknown")]
+
+
+class SockAddr(ctypes.Structure):
+    """mqr_sockaddr_t (event.h)."""
+    _fields_ = [("family", ctypes.c_uint8), ("reserved_", ctypes.c_uint8),
+                ("port", ctypes.c_uint16), ("addr", ctypes.c_uint8 * 16)]
+
+
+class ConnackInput(ctypes.Structure):
+    """mqr_connack_input_t (event.h)."""
+    _fields_ = [
+        ("connect", c_void_p), ("complete", c_int32), ("reason_code", c_int32),
+        ("connack_sent", c_int32), ("names", c_int32),
+        ("peer", SockAddr), ("sock", SockAddr),
+        ("timestamp_ms", c_int64), ("connected_at_ms", c_int64),
+        ("v3_session_expiry_ms", c_int64), ("max_session_expiry_s", c_uint32),
+        ("node_len", c_uint32), ("node", c_char_p),
+    ]
+
+
+class PacketOpts(ctypes.Structure):
+    """mqr_packet_opts_t (packet.h)."""
+    _fields_ = [("max_packet_size", c_uint32), ("proto_ver", ctypes.c_uint8),
+                ("direction", ctypes.c_uint8), ("utf8", ctypes.c_uint16)]
+
+
+class PacketStream(ctypes.Structure):
+    """mqr_packet_stream_t (packet.h)."""
+    _fields_ = [("opts", PacketOpts), ("need", c_uint32), ("packets", c_uint32),
+                ("offset", c_uint64)]
+
+
+def _proto(name, restype, *argtypes):
+    """Declare lib.<name> with its result and argument types."""
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+
+
+_P = POINTER
+for _name, _res, _args in (
+    # common.h
+    ("mqr_version", c_char_p, ()),
+    ("mqr_version_number", c_uint32, ()),
+    ("mqr_status_name", c_char_p, (c_int,)),
+    ("mqr_strerror", c_char_p, (c_int,)),
+    ("mqr_diag_clear", None, (_P(Diag),)),
+    # reason.h
+    ("mqr_reason_profile_name", c_char_p, (c_int, c_int)),
+    ("mqr_reason_v3_name", c_char_p, (c_int,)),
+    ("mqr_reason_from_name", c_int, (c_char_p, c_size_t, _P(c_int32))),
+    ("mqr_reason_v3_from_name", c_int, (c_char_p, c_size_t, _P(c_int32))),
+    ("mqr_reason_connack_v3", c_int, (c_int,)),
+    # value.h / json.h
+    ("mqr_arena_create", c_int, (c_void_p, c_size_t, _P(c_void_p))),
+    ("mqr_arena_reset", None, (c_void_p,)),
+    ("mqr_arena_destroy", None, (c_void_p,)),
+    ("mqr_json_parse", c_int, (c_void_p, c_char_p, c_size_t, c_uint32, _P(Value), _P(Diag))),
+    ("mqr_json_write", c_int, (_P(Value), c_uint32, c_void_p, c_size_t, _P(c_size_t))),
+    # rule.h
+    ("mqr_rule_options_init", None, (_P(RuleOptions),)),
+    ("mqr_rule_compile", c_int, (c_char_p, c_size_t, _P(RuleOptions), _P(c_void_p), _P(Diag))),
+    ("mqr_rule_free", None, (c_void_p,)),
+    ("mqr_rule_is_foreach", c_uint32, (c_void_p,)),
+    ("mqr_rule_source_count", c_size_t, (c_void_p,)),
+    ("mqr_rule_source", c_char_p, (c_void_p, c_size_t, _P(c_size_t))),
+    ("mqr_rule_source_kind", c_int, (c_void_p, c_size_t)),
+    ("mqr_rule_matches_topic", c_int, (c_void_p, c_char_p, c_size_t)),
+    ("mqr_rule_matches_event", c_int, (c_void_p, c_char_p, c_size_t)),
+    ("mqr_rule_scratch_create", c_int, (c_void_p, _P(c_void_p))),
+    ("mqr_rule_scratch_free", None, (c_void_p,)),
+    ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
+                                   _P(c_size_t), _P(Diag))),
+    # event.h
+    ("mqr_event_connack_init", None, (_P(ConnackInput),)),
+    # packet.h, packet_json.h
+    ("mqr_packet_decode", c_int, (c_char_p, c_size_t, c_void_p, c_void_p, _P(c_size_t),
+                                  _P(Diag))),
+    ("mqr_packet_type_name", c_char_p, (c_int,)),
+    ("mqr_packet_stream_init", None, (_P(PacketStream), _P(PacketOpts))),
+    ("mqr_packet_stream_next", c_int, (_P(PacketStream), c_void_p, c_size_t, c_void_p,
+                                       _P(c_size_t), _P(Diag))),
+    ("mqr_packet_struct_size", c_size_t, ()),
+    ("mqr_packet_to_json", c_int, (c_void_p, c_void_p, _P(c_void_p), _P(c_size_t))),
+    ("mqr_packet_encode_json", c_int, (c_char_p, c_size_t, c_void_p, _P(c_int),
+                                       _P(c_void_p), _P(c_size_t), _P(Diag))),
+    # engine.h
+    ("mqr_engine_options_init", None, (_P(EngineOptions),)),
+    ("mqr_engine_create", c_int, (_P(EngineOptions), _P(c_void_p))),
+    ("mqr_engine_destroy", None, (c_void_p,)),
+    ("mqr_engine_rule_add", c_int, (c_void_p, _P(RuleDef), _P(Diag))),
+    ("mqr_engine_rule_remove", c_int, (c_void_p, c_char_p)),
+    ("mqr_engine_action_add_republish", c_int, (c_void_p, c_char_p, _P(RepublishConfig),
+                                                _P(c_uint32), _P(Diag))),
+    ("mqr_engine_action_add_http", c_int, (c_void_p, c_char_p, _P(HttpActionConfig),
+                                           _P(c_uint32), _P(Diag))),
+    ("mqr_engine_action_add_callback", c_int, (c_void_p, c_char_p, CALLBACK_FN, c_void_p,
+                                               _P(c_uint32), _P(Diag))),
+    ("mqr_engine_emit_event", c_int, (c_void_p, c_char_p, c_size_t, _P(Value),
+                                      _P(c_uint32), _P(Diag))),
+    ("mqr_engine_emit_connack", c_int, (c_void_p, _P(ConnackInput), _P(c_uint32),
+                                        _P(Diag))),
+    ("mqr_engine_poll", c_int, (c_void_p, c_int)),
+    ("mqr_engine_pending", c_size_t, (c_void_p,)),
+    ("mqr_engine_rule_metrics", c_int, (c_void_p, c_char_p, _P(RuleMetrics))),
+    ("mqr_engine_rule_metrics_json", c_int, (c_void_p, c_char_p, c_void_p, c_size_t,
+                                             _P(c_size_t))),
+    ("mqr_http_config_init", None, (_P(HttpConfig),)),
+):
+    _proto(_name, _res, *_args)
+
+
+def packet_storage():
+    """Zeroed, 8-byte aligned storage for one mqr_packet_t, which the
+    bindings pass to the library without reading it."""
+    return (c_uint64 * ((lib.mqr_packet_struct_size() + 7) // 8))()

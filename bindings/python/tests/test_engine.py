@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: MIT
+"""mqttrule.Engine: rules with callable, Republish and HTTP actions, raising
+callbacks, garbage collection while callbacks are registered, metrics and
+the HTTP action driven by poll()/run_until_idle() against a local server."""
+
+import gc
+import http.server
+import json
+import socket
+import threading
+import weakref
+
+import pytest
+
+import mqttrule
+
+CONNACK_SQL = 'SELECT clientid, username, reason_code FROM "$events/client_connack"'
+
+# A v3.1.1 CONNECT from client "sensor-1" with user name "alice".
+CONNECT_V4 = (bytes([0x10, 0x1b, 0x00, 0x04]) + b"MQTT" + bytes([0x04, 0x82, 0x00, 0x3c])
+              + bytes([0x00, 0x08]) + b"sensor-1" + bytes([0x00, 0x05]) + b"alice")
+
+
+def test_callable_action_runs_before_emit_returns():
+    got = []
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[lambda rid, out: got.append((rid, out))])
+        assert e.emit("client_connack", clientid="c1", username="u",
+                      reason_code="success") == 1
+        assert got == [("r1", {"clientid": "c1", "username": "u", "reason_code": "success"})]
+        assert e.emit("client.connack", clientid="c2") == 1
+        assert e.emit("$events/client/connack", clientid="c3") == 1
+        assert [o["clientid"] for _, o in got] == ["c1", "c2", "c3"]
+        assert e.emit("client_connected", clientid="c4") == 0
+
+
+def test_emit_connack_from_connect_bytes_names_per_profile():
+    for names, expected in (("doc", "malformed_username_or_password"),
+                            ("emqx", "bad_username_or_password")):
+        got = []
+        with mqttrule.Engine(names=names) as e:
+            e.add_rule("r1", 'SELECT clientid, username, reason_code, peername, proto_ver '
+                             'FROM "$events/client_connack"',
+                       actions=[lambda rid, out: got.append(out)])
+            assert e.emit_connack(CONNECT_V4, 0x86, peer="10.0.0.1:5555") == 1
+        assert got == [{"clientid": "sensor-1", "username": "alice", "reason_code": expected,
+                        "peername": "10.0.0.1:5555", "proto_ver": 4}]
+
+
+def test_emit_connack_for_a_malformed_connect():
+    """Decision D2: a CONNECT with invalid UTF-8 in the user name still gives
+    an event with the fields read before the error. A v3 client closed
+    without a CONNACK is named by the v5 reason; one answered with a CONNACK
+    by the v3 return code sent (D1)."""
+    got = []
+    bad = CONNECT_V4[:-3] + b"\xff\xfe\xfd"
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[lambda rid, out: got.append(out)])
+        assert e.emit_connack(bad, 0x81, connack_sent=False) == 1
+        assert e.emit_connack(bad, 0x81) == 1
+    assert got[0]["clientid"] == "sensor-1"
+    assert got[0]["reason_code"] == "malformed_packet"
+    assert got[1]["reason_code"] == "unacceptable_protocol_version"
+
+
+def test_raising_callback_is_a_failed_action():
+    ok = []
+
+    def boom(rid, out):
+        raise RuntimeError("callback failed on purpose")
+
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[boom, lambda rid, out: ok.append(out)])
+        assert e.emit("client_connack", clientid="c1") == 1
+        m = e.metrics("r1")
+        assert m["metrics"]["matched"] == 1
+        assert m["metrics"]["passed"] == 1
+        assert m["metrics"]["actions.total"] == 2
+        assert m["metrics"]["actions.success"] == 1
+        assert m["metrics"]["actions.failed"] == 1
+        assert m["actions"][0]["metrics"]["failed"] == 1
+        assert len(ok) == 1
+        assert isinstance(e.callback_errors[-1], RuntimeError)
+
+
+def test_callbacks_survive_garbage_collection():
+    got = []
+
+    def make_engine():
+        e = mqttrule.Engine()
+        e.add_rule("r1", CONNACK_SQL, actions=[lambda rid, out: got.append(out["clientid"])],)
+        return e
+
+    e = make_engine()
+    gc.collect()
+    assert e.emit("client_connack", clientid="after-gc") == 1
+    assert got == ["after-gc"]
+    ref = weakref.ref(e)
+    del e
+    gc.collect()
+    assert ref() is None
+
+
+def test_engine_collected_without_close():
+    e = mqttrule.Engine()
+    e.add_rule("r1", CONNACK_SQL, actions=[lambda rid, out: None])
+    ref = weakref.ref(e)
+    del e
+    gc.collect()
+    assert ref() is None
+
+
+def test_republish_calls_the_publish_callable():
+    msgs = []
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[
+            mqttrule.Republish("connack/${clientid}", publish=msgs.append, qos="1",
+                               retain="true", content_type="application/json")])
+        e.emit("client_connack", clientid="c1", username="u", reason_code="success")
+        assert e.metrics("r1")["actions"][0]["metrics"]["success"] == 1
+    assert len(msgs) == 1
+    m = msgs[0]
+    assert m["rule_id"] == "r1"
+    assert m["topic"] == "connack/c1"
+    assert json.loads(m["payload"]) == {"clientid": "c1", "username": "u",
+                                        "reason_code": "success"}
+    assert (m["qos"], m["retain"]) == (1, True)
+    assert m["content_type"] == "application/json"
+
+
+def test_raising_publish_is_a_failed_action():
+    def boom(msg):
+        raise ValueError("publish failed on purpose")
+
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[mqttrule.Republish("t", publish=boom)])
+        e.emit("client_connack", clientid="c1")
+        assert e.metrics("r1")["metrics"]["actions.failed"] == 1
+        assert isinstance(e.callback_errors[-1], ValueError)
+
+
+def test_add_rule_errors():
+    with mqttrule.Engine() as e:
+        with pytest.raises(mqttrule.SQLSyntaxError) as info:
+            e.add_rule("bad", 'SELECT FROM "t"')
+        assert info.value.line == 1
+        e.add_rule("r1", CONNACK_SQL)
+        with pytest.raises(mqttrule.MqttruleError) as info:
+            e.add_rule("r1", CONNACK_SQL)
+        assert info.value.status_name == "MQR_EEXIST"
+        with pytest.raises(TypeError):
+            e.add_rule("r2", CONNACK_SQL, actions=[42])
+        with pytest.raises(ValueError):
+            e.add_rule("r3", CONNACK_SQL, actions=[mqttrule.Republish("a", publish=print),
+                                                  mqttrule.Republish("b", publish=repr)])
+        with pytest.raises(mqttrule.MqttruleError) as info:
+            e.add_rule("r4", CONNACK_SQL, actions=[mqttrule.HTTP("ftp://nowhere")])
+        assert info.value.status_name == "MQR_EINVAL"
+        # the rule whose action failed is not left behind
+        e.add_rule("r4", CONNACK_SQL)
+        with pytest.raises(mqttrule.MqttruleError) as info:
+            e.emit("no_such_event")
+        assert info.value.status_name == "MQR_ENOTFOUND"
+        with pytest.raises(mqttrule.MqttruleError) as info:
+            e.metrics("nope")
+        assert info.value.status_name == "MQR_ENOTFOUND"
+        e.remove_rule("r1")
+        with pytest.raises(mqttrule.MqttruleError):
+            e.remove_rule("r1")
+    with pytest.raises(ValueError):
+        mqttrule.Engine(names="other")
+
+
+def test_closed_engine_refuses_use():
+    e = mqttrule.Engine()
+    e.close()
+    e.close()
+    with pytest.raises(ValueError):
+        e.emit("client_connack")
+    with pytest.raises(ValueError):
+        e.add_rule("r", CONNACK_SQL)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    bodies = []
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        self.bodies.append((self.path, self.headers.get("X-Client"), self.rfile.read(n)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    _Recorder.bodies = []
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield "http://127.0.0.1:%d" % srv.server_address[1], _Recorder.bodies
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_http_action_posts_each_output(http_server):
+    url, bodies = http_server
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[
+            mqttrule.HTTP(url, path="events/${clientid}", headers={"X-Client": "${clientid}"})])
+        e.emit("client_connack", clientid="c1", username="u", reason_code="success")
+        e.emit("client_connack", clientid="c2", username="u", reason_code="success")
+        assert e.pending() == 2
+        assert e.run_until_idle(10.0)
+        m = e.metrics("r1")
+        assert m["metrics"]["actions.success"] == 2
+        assert m["actions"][0]["type"] == "http"
+    assert sorted(p for p, _, _ in bodies) == ["/events/c1", "/events/c2"]
+    assert sorted(h for _, h, _ in bodies) == ["c1", "c2"]
+    assert {json.loads(b)["clientid"] for _, _, b in bodies} == {"c1", "c2"}
+
+
+def test_http_action_to_a_closed_port_fails():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", CONNACK_SQL, actions=[
+            mqttrule.HTTP("http://127.0.0.1:%d/" % port, max_attempts=1, ttl_ms=2000)])
+        e.emit("client_connack", clientid="c1")
+        assert e.run_until_idle(10.0)
+        assert e.poll(0) == 0
+        m = e.metrics("r1")
+        assert m["metrics"]["actions.success"] == 0
+        assert m["metrics"]["actions.failed"] == 1
