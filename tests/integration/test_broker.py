@@ -465,3 +465,13 @@ def test_sighup_with_a_bad_rule_keeps_the_old_rules():
         sub = EventSubscriber(b.port, topic="one")
         r, _ = raw_connect(b.port, level=5, clientid="still-old")
         assert sub.next_json() == {"clientid": "still-old"}
+
+
+def test_select_star_keeps_the_schema_order():
+    with Broker("--rule", 'SELECT * FROM "$events/session_subscribed"', "--republish", "out") as b:
+        sub = EventSubscriber(b.port, topic="out")
+        ev = sub.next_json()  # the subscriber's own subscription
+        assert list(ev) == ["event", "clientid", "username", "peerhost", "peername", "topic", "qos",
+                            "sub_props", "client_attrs", "timestamp", "node", "metadata"]
+        assert ev["event"] == "session.subscribed" and ev["topic"] == "out"
+        assert ev["sub_props"] == {"User-Property": {}}
