@@ -31,6 +31,7 @@ struct brk_events {
     size_t nhttp;
     char **loaded;      /* ids of the rules now in the engine */
     size_t nloaded;
+    uint32_t depth;     /* engine emits in progress (actions publish, which emits again) */
 };
 
 /* The engine's republish publisher: route the message inside the broker. */
@@ -287,7 +288,10 @@ static void put_bool(cols_t *c, const char *key, int b)
 static int cols_begin(broker_t *b, cols_t *c, uint32_t id)
 {
     const mqr_event_schema_t *sc = mqr_event_at(id);
-    mqr_arena_reset(b->ev->arena);
+    /* an emit nested in a republish action must not free the outer event's
+     * columns: the arena is reset only outside every emit */
+    if (b->ev->depth == 0)
+        mqr_arena_reset(b->ev->arena);
     c->a = b->ev->arena;
     c->schema = sc;
     if (sc == NULL || mqr_value_object_new(c->a, sc->field_count, &c->obj) != MQR_OK)
@@ -340,7 +344,9 @@ static void emit(broker_t *b, cols_t *c)
     mqr_diag_t d;
     const char *event = c->schema->name;
     mqr_diag_clear(&d);
+    b->ev->depth++;
     int rc = mqr_engine_emit_event(b->ev->engine, event, strlen(event), &c->obj, NULL, &d);
+    b->ev->depth--;
     if (rc != MQR_OK)
         brk_log(b, 1, "event %s: %s", event, d.message[0] ? d.message : mqr_strerror(rc));
 }
@@ -369,7 +375,9 @@ void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int
     if (b->cfg.v3_session_expiry_s != 0)
         in.v3_session_expiry_ms = (int64_t)b->cfg.v3_session_expiry_s * 1000;
     mqr_diag_clear(&d);
+    b->ev->depth++;
     int rc = mqr_engine_emit_connack(b->ev->engine, &in, NULL, &d);
+    b->ev->depth--;
     if (rc != MQR_OK)
         brk_log(b, 0, "client.connack event: %s", d.message[0] ? d.message : mqr_strerror(rc));
 }
@@ -520,7 +528,9 @@ void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *
     em.republish_by_len = rule_id ? strlen(rule_id) : 0;
     em.publish_received_at = m->received_at;
     mqr_diag_clear(&d);
+    b->ev->depth++;
     int rc = mqr_engine_emit_message(b->ev->engine, &em, NULL, &d);
+    b->ev->depth--;
     if (rc != MQR_OK)
         brk_log(b, 1, "message rules on '%s': %s", m->topic,
                 d.message[0] ? d.message : mqr_strerror(rc));

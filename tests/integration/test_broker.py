@@ -475,3 +475,26 @@ def test_select_star_keeps_the_schema_order():
                             "sub_props", "client_attrs", "timestamp", "node", "metadata"]
         assert ev["event"] == "session.subscribed" and ev["topic"] == "out"
         assert ev["sub_props"] == {"User-Property": {}}
+
+
+def test_nested_emits_keep_the_outer_event_intact():
+    # The first republish action is delivered to the watcher at once, which
+    # builds message.delivered (a nested emit) while session.subscribed is
+    # still being handled; the second action renders the outer event's output
+    # afterwards and must still see its columns intact.
+    args = ["--rule", 'SELECT * FROM "$events/session_subscribed" WHERE topic = \'some/filter\'',
+            "--republish", "w/one", "--republish", "w/two"]
+    with Broker(*args) as b:
+        watch = EventSubscriber(b.port, topic="w/#", clientid="watch")
+        r, _ = raw_connect(b.port, clientid="subscriber")
+        r.send(subscribe_bytes(1, [("some/filter", 1)]))
+        r.read_packet()
+        got = {}
+        for _ in range(2):
+            first, body = watch.raw.read_packet()
+            tlen = struct.unpack(">H", body[:2])[0]
+            got[body[2:2 + tlen].decode()] = json.loads(body[2 + tlen:])
+        assert got["w/one"] == got["w/two"]
+        assert got["w/two"]["sub_props"] == {"User-Property": {}}
+        assert got["w/two"]["client_attrs"] == {}
+        assert got["w/two"]["topic"] == "some/filter"
