@@ -247,10 +247,11 @@ def test_sighup_reloads_rules(tmp_path):
         assert sub.next_json() == {"reason_code": "success"}
 
 
-def test_sigterm_shuts_down_cleanly():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_down_cleanly(sig):
     b = Broker()
     r, ack = raw_connect(b.port, clientid="x")
-    assert b.stop(signal.SIGTERM) == 0
+    assert b.stop(sig) == 0
     assert "shutting down" in b.logtext()
     b.tmp.cleanup()
 
