@@ -116,6 +116,12 @@ class RuleOptions(ctypes.Structure):
     ]
 
 
+class RuleTestOptions(ctypes.Structure):
+    """mqr_rule_test_options_t (rule_test.h)."""
+    _fields_ = [("names", c_int32), ("reserved_", c_uint32), ("now_ms", c_int64),
+                ("node", c_char_p), ("id_seq", POINTER(c_uint64))]
+
+
 class HttpHeader(ctypes.Structure):
     """mqr_http_header_t (http.h)."""
     _fields_ = [("name", c_char_p), ("name_len", c_size_t),
@@ -278,6 +284,9 @@ for _name, _res, _args in (
     ("mqr_rule_scratch_free", None, (c_void_p,)),
     ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
                                    _P(c_size_t), _P(Diag))),
+    # rule_test.h
+    ("mqr_rule_test_columns", c_int, (c_void_p, _P(Value), _P(RuleTestOptions), c_void_p,
+                                      _P(Value), _P(c_int32), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
     # packet.h, packet_json.h
