@@ -199,6 +199,22 @@ class EngineOptions(ctypes.Structure):
     ]
 
 
+class EngineMessage(ctypes.Structure):
+    """mqr_engine_message_t (engine.h). Strings are length-counted."""
+    _fields_ = [
+        ("topic", c_char_p), ("topic_len", c_size_t),
+        ("payload", c_char_p), ("payload_len", c_size_t),
+        ("qos", c_int32), ("retain", c_int32), ("dup", c_int32), ("direct_dispatch", c_int32),
+        ("id", c_char_p), ("id_len", c_size_t),
+        ("clientid", c_char_p), ("clientid_len", c_size_t),
+        ("username", c_char_p), ("username_len", c_size_t),
+        ("peerhost", c_char_p), ("peerhost_len", c_size_t),
+        ("peername", c_char_p), ("peername_len", c_size_t),
+        ("republish_by", c_char_p), ("republish_by_len", c_size_t),
+        ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
+    ]
+
+
 class RuleDef(ctypes.Structure):
     """mqr_engine_rule_def_t (engine.h)."""
     _fields_ = [("id", c_char_p), ("sql", c_char_p), ("description", c_char_p),
@@ -314,6 +330,8 @@ for _name, _res, _args in (
                                                _P(c_uint32), _P(Diag))),
     ("mqr_engine_emit_event", c_int, (c_void_p, c_char_p, c_size_t, _P(Value),
                                       _P(c_uint32), _P(Diag))),
+    ("mqr_engine_emit_message", c_int, (c_void_p, _P(EngineMessage), _P(c_uint32),
+                                        _P(Diag))),
     ("mqr_engine_emit_connack", c_int, (c_void_p, _P(ConnackInput), _P(c_uint32),
                                         _P(Diag))),
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),

@@ -255,3 +255,19 @@ def test_example_script_reproduces_the_document_rule():
              for line in r.stdout.splitlines() if line.startswith("republished")]
     assert names == ["connection_accepted", "malformed_username_or_password",
                      "not_authorized", "unacceptable_protocol_version"]
+
+
+def test_emit_message_runs_topic_rules():
+    got = []
+    with mqttrule.Engine() as e:
+        e.add_rule("m1", 'SELECT topic, payload.x AS x, qos, clientid FROM "sensors/#"',
+                   actions=[lambda rid, out: got.append(out)])
+        assert e.emit("message.publish", topic="sensors/1", payload=b'{"x": 5}', qos=1,
+                      clientid="c1") == 1
+        assert e.emit_message("other/1", payload="{}") == 0
+        assert e.emit_message("sensors/2", payload="{}", pub_props={"User-Property": {}}) == 1
+        with pytest.raises(mqttrule.MqttruleError) as info:
+            e.emit_message("bad/+")
+        assert info.value.status_name == "MQR_EINVAL"
+    assert got[0] == {"topic": "sensors/1", "x": 5, "qos": 1, "clientid": "c1"}
+    assert got[1]["clientid"] == "undefined"
