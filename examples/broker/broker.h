@@ -29,11 +29,13 @@
 #define BRK_CONNECT_TIMEOUT_MS 10000     /* a socket must send CONNECT within this */
 #define BRK_MAX_LISTENERS 8
 #define BRK_MAX_ENGINE_FDS 256
+#define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
 
 /* Listener of a connection or the kind of a watched descriptor. */
 #define BRK_W_LISTENER 1
 #define BRK_W_CONN 2
 #define BRK_W_ENGINE 3
+#define BRK_W_ENGINE_SET 4 /* epoll: the nested set of engine descriptors */
 
 /* conn_t.state */
 #define BRK_CS_NEW 0       /* waiting for CONNECT */
@@ -162,6 +164,8 @@ typedef struct brk_session {
     uint16_t next_pid;
     uint32_t expiry_s;         /* 0xFFFFFFFF: never */
     uint32_t route_mark;       /* last routing round that collected it */
+    brk_msg_t *will;           /* a delayed will (MQTT 5 Will-Delay-Interval) */
+    int64_t will_at;           /* monotonic ms when it is published */
     int64_t expire_at;         /* monotonic ms while offline; 0 while online */
     brk_conn_t *conn;          /* NULL while offline */
     char *username;            /* of the last connection, for events and ACL */
@@ -202,6 +206,7 @@ struct brk_conn {
     brk_session_t *sess;
     char *username;          /* NULL: none */
     brk_msg_t *will;
+    uint32_t will_delay_s;   /* MQTT 5 Will-Delay-Interval */
     mqr_sockaddr_t peer, sock;
     char peername[MQR_ADDR_TEXT_MAX];
     const char *close_reason; /* client.disconnected reason */
@@ -219,6 +224,7 @@ typedef struct broker {
     int epfd;
     brk_watch_t listeners[BRK_MAX_LISTENERS];
     size_t nlisteners;
+    brk_watch_t engine_set;  /* epoll: fd of the nested engine set */
     brk_watch_t engine_w[BRK_MAX_ENGINE_FDS];
     size_t nengine_w;
     brk_conn_t *conns;        /* live connections */
@@ -278,8 +284,7 @@ int brk_acl_allows(broker_t *b, const char *username, const char *topic, size_t 
 void brk_auth_free(broker_t *b);
 
 /* ---- mqtt.c ------------------------------------------------------------------------- */
-void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p, const uint8_t *raw,
-                     size_t raw_len);
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
 void brk_mqtt_decode_error(broker_t *b, brk_conn_t *c, int status, const mqr_diag_t *diag,
                            const uint8_t *buf, size_t len);
 void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c);

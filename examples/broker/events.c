@@ -77,10 +77,10 @@ static void remove_rules(brk_events_t *ev)
     ev->nloaded = 0;
 }
 
-/* One rule with its actions. 0, or -1 with the reason in err. */
-static int add_rule(broker_t *b, const brk_rule_cfg_t *r, char *err, size_t errcap)
+/* One rule with its actions into ev's engine. 0, or -1 with the reason in
+ * err. */
+static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t errcap)
 {
-    brk_events_t *ev = b->ev;
     mqr_engine_rule_def_t def;
     mqr_diag_t d;
     memset(&def, 0, sizeof def);
@@ -135,24 +135,47 @@ static int add_rule(broker_t *b, const brk_rule_cfg_t *r, char *err, size_t errc
     return 0;
 }
 
-/*
- * Replace the engine's rules with cfg's. On an error the new rules are
- * removed again and err says which rule (file:line) and why; the caller
- * decides whether that stops start-up. 0 or -1.
- */
-int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+/* Add every rule of cfg to ev's engine; on an error remove those added. */
+static int add_rules(brk_events_t *ev, const brk_config_t *cfg, char *err, size_t errcap)
 {
-    brk_events_t *ev = b->ev;
-    remove_rules(ev);
-    ev->nhttp = 0;
     for (size_t i = 0; i < cfg->nrules; i++) {
-        if (add_rule(b, &cfg->rules[i], err, errcap) != 0) {
+        if (add_rule(ev, &cfg->rules[i], err, errcap) != 0) {
             for (size_t k = 0; k <= i; k++)
                 (void)mqr_engine_rule_remove(ev->engine, cfg->rules[k].id);
             ev->nhttp = 0;
             return -1;
         }
     }
+    return 0;
+}
+
+/*
+ * Replace the engine's rules with cfg's. The new rules are first compiled,
+ * with their actions, in a scratch engine, so a rule set with an error leaves
+ * the running rules in force; err then says which rule (file:line) and why.
+ * 0 or -1.
+ */
+int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+{
+    brk_events_t *ev = b->ev;
+    brk_events_t scratch;
+    mqr_engine_options_t o;
+    memset(&scratch, 0, sizeof scratch);
+    mqr_engine_options_init(&o);
+    o.names = b->cfg.names;
+    if (mqr_engine_create(&o, &scratch.engine) != MQR_OK) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int rc = add_rules(&scratch, cfg, err, errcap);
+    mqr_engine_destroy(scratch.engine);
+    free(scratch.http_ids);
+    if (rc != 0)
+        return -1;
+    remove_rules(ev);
+    ev->nhttp = 0;
+    if (add_rules(ev, cfg, err, errcap) != 0)
+        return -1;
     for (size_t i = 0; i < cfg->nrules; i++) {
         ev->loaded = brk_xrealloc(ev->loaded, (ev->nloaded + 1) * sizeof *ev->loaded);
         ev->loaded[ev->nloaded++] = brk_strdup(cfg->rules[i].id);

@@ -35,9 +35,10 @@ void brk_msg_unref(brk_msg_t *m)
         free(m);
 }
 
-/* Copy the properties of an incoming PUBLISH that travel to subscribers
- * (everything but Topic-Alias and Subscription-Identifier) into out, which
- * has props->len bytes. Returns the length written. */
+/* Copy the properties of an incoming PUBLISH or a will that travel to
+ * subscribers (those a PUBLISH may carry except Topic-Alias and
+ * Subscription-Identifier) into out, which has props->len bytes. Returns the
+ * length written. */
 static size_t forward_props(const mqr_props_t *props, uint8_t *out)
 {
     mqr_packet_iter_t it;
@@ -45,10 +46,19 @@ static size_t forward_props(const mqr_props_t *props, uint8_t *out)
     size_t len = 0;
     mqr_packet_iter_props(&it, props);
     while (mqr_packet_prop_next(&it, &pr)) {
-        if (pr.id == MQR_PROP_TOPIC_ALIAS || pr.id == MQR_PROP_SUBSCRIPTION_IDENTIFIER)
-            continue;
-        if (mqr_packet_prop_add(out, props->len, &len, &pr) != MQR_OK)
+        switch (pr.id) {
+        case MQR_PROP_PAYLOAD_FORMAT_INDICATOR:
+        case MQR_PROP_MESSAGE_EXPIRY_INTERVAL:
+        case MQR_PROP_CONTENT_TYPE:
+        case MQR_PROP_RESPONSE_TOPIC:
+        case MQR_PROP_CORRELATION_DATA:
+        case MQR_PROP_USER_PROPERTY:
+            if (mqr_packet_prop_add(out, props->len, &len, &pr) != MQR_OK)
+                return len;
             break;
+        default:
+            break;
+        }
     }
     return len;
 }
@@ -109,6 +119,7 @@ static size_t hash_id(const char *s, size_t len)
     return (size_t)h;
 }
 
+/* The session of client id `id`, or NULL. */
 static brk_session_t *sess_find(broker_t *b, const char *id, size_t len)
 {
     if (b->stab_size == 0)
@@ -120,6 +131,7 @@ static brk_session_t *sess_find(broker_t *b, const char *id, size_t len)
     return NULL;
 }
 
+/* Double the session hash table (rehashing every chain). 0 or -1. */
 static int stab_grow(broker_t *b)
 {
     size_t n = b->stab_size ? b->stab_size * 2 : 1024;
@@ -142,6 +154,7 @@ static int stab_grow(broker_t *b)
     return 0;
 }
 
+/* A new empty session for `id` in the table, or NULL when out of memory. */
 static brk_session_t *sess_create(broker_t *b, const char *id, size_t len)
 {
     if (b->nsessions + 1 > b->stab_size && stab_grow(b) != 0)
@@ -188,8 +201,19 @@ static void sess_clear(broker_t *b, brk_session_t *s)
     s->nrx2 = s->caprx2 = 0;
 }
 
+static size_t publish_msg(broker_t *b, brk_conn_t *from, brk_msg_t *m, const char *rule_id,
+                          int direct);
+
+/* Remove a session. A will still delayed is published now: the session's
+ * end ends the delay (MQTT 5 3.1.3.2.2). */
 static void sess_destroy(broker_t *b, brk_session_t *s)
 {
+    if (s->will != NULL) {
+        brk_msg_t *w = s->will;
+        s->will = NULL;
+        publish_msg(b, NULL, w, NULL, 0);
+        brk_msg_unref(w);
+    }
     brk_session_t **pp = &b->stab[hash_id(s->clientid, s->clientid_len) % b->stab_size];
     while (*pp != s)
         pp = &(*pp)->hnext;
@@ -217,6 +241,8 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
+/* Send a packet without payload: PUBACK/PUBREC/PUBREL/PUBCOMP with `pid`,
+ * PINGRESP, or DISCONNECT; `rc` is the reason code (0: the short form). */
 static void send_simple(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc)
 {
     mqr_packet_t p;
@@ -273,6 +299,7 @@ static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, in
     return rc;
 }
 
+/* The next packet id not in flight on `s` (1..65535, wrapping). */
 static uint16_t next_pid(brk_session_t *s)
 {
     for (;;) {
@@ -287,6 +314,8 @@ static uint16_t next_pid(brk_session_t *s)
     }
 }
 
+/* How many QoS 1/2 messages may be in flight: max_inflight, or less when the
+ * client's Receive-Maximum says so. */
 static uint32_t inflight_limit(broker_t *b, brk_session_t *s)
 {
     uint32_t lim = b->cfg.max_inflight;
@@ -321,7 +350,10 @@ static void deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
 {
     int online = s->conn != NULL && s->conn->state == BRK_CS_CONNECTED;
     if (online && qos == 0) {
-        (void)send_publish(b, s, m, 0, retain, 0, 0);
+        if (s->conn->out_len > BRK_MAX_OUT_QOS0) /* a consumer that does not keep up */
+            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, 0, "queue_full");
+        else
+            (void)send_publish(b, s, m, 0, retain, 0, 0);
         return;
     }
     if (!online && qos == 0) {
@@ -455,6 +487,7 @@ static size_t route(broker_t *b, brk_msg_t *m)
     return n;
 }
 
+/* Set, replace or (empty payload) clear the retained message of m's topic. */
 static void retain_store(broker_t *b, brk_msg_t *m)
 {
     brk_retained_t *r = &b->retained;
@@ -606,6 +639,8 @@ static void refuse(broker_t *b, brk_conn_t *c, const mqr_packet_t *p, int rc, co
     brk_conn_close(b, c, NULL);
 }
 
+/* The connection rate limit: a token bucket refilled at connection_rate per
+ * second, holding at most one second's worth. 1 when a token was taken. */
 static int rate_ok(broker_t *b)
 {
     if (b->cfg.connection_rate == 0)
@@ -739,6 +774,9 @@ static void resume(broker_t *b, brk_session_t *s)
     drain(b, s);
 }
 
+/* CONNECT: the checks in order (precheck, authentication, will), then the
+ * session, client.connected, the CONNACK, client.connack, and the resent
+ * and queued messages of a resumed session. */
 static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     const mqr_pkt_connect_t *p = &pk->connect;
@@ -794,6 +832,9 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, "out of memory storing the will");
             return;
         }
+        if (c->proto_ver == MQR_PROTO_V5)
+            (void)mqr_packet_prop_get_int(&p->will_props, MQR_PROP_WILL_DELAY_INTERVAL,
+                                          &c->will_delay_s);
     }
     int present = 0;
     brk_session_t *s = open_session(b, c, id, idlen, p->clean_start, &present, &why);
@@ -810,6 +851,10 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     s->expiry_s = expiry;
     s->expire_at = 0;
     s->conn = c;
+    if (s->will != NULL) { /* back before the will delay ended: no will */
+        brk_msg_unref(s->will);
+        s->will = NULL;
+    }
     free(s->username);
     s->username = user;
     c->username = user ? brk_strdup(user) : NULL;
@@ -838,6 +883,9 @@ static int rx2_has(brk_session_t *s, uint16_t pid)
     return 0;
 }
 
+/* PUBLISH from a client: refuse what the broker does not offer (topic
+ * aliases, QoS above max_qos, retain when off), check the ACL, route it,
+ * then acknowledge (PUBACK, or PUBREC keeping the id until PUBREL). */
 static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     const mqr_pkt_publish_t *p = &pk->publish;
@@ -910,6 +958,8 @@ static void inflight_done(broker_t *b, brk_session_t *s, int i, int acked)
     drain(b, s);
 }
 
+/* PUBACK, PUBREC, PUBREL and PUBCOMP: advance the QoS 1/2 handshakes in
+ * both directions. */
 static void handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1000,6 +1050,9 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
     return 1;
 }
 
+/* SUBSCRIBE: a code per filter ($events and ACL refusals, shared
+ * subscriptions unsupported, QoS capped at max_qos), the SUBACK, then the
+ * events and retained messages of the granted filters. */
 static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1087,6 +1140,7 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         free(codes);
 }
 
+/* UNSUBSCRIBE: remove each filter; UNSUBACK with a code per filter (5). */
 static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1133,6 +1187,8 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
 
 /* ---- dispatch -------------------------------------------------------------------------- */
 
+/* DISCONNECT: drop the will unless 0x04 asks for it, take a new session
+ * expiry (not from 0 to non-zero: protocol error), close. */
 static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     int rc = pk->disconnect.reason_code;
@@ -1153,12 +1209,10 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
     brk_conn_close(b, c, "normal");
 }
 
-/* Handle one decoded packet of connection `c`. `raw` is its wire bytes. */
-void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p, const uint8_t *raw,
-                     size_t raw_len)
+/* Handle one decoded packet of connection `c`: CONNECT first, then the
+ * packets of a connected client. */
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
 {
-    (void)raw;
-    (void)raw_len;
     if (c->state == BRK_CS_NEW) {
         if (p->type == MQR_PKT_CONNECT) {
             handle_connect(b, c, p);
@@ -1292,6 +1346,15 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
     c->sess = NULL;
     if (s != NULL && s->conn == c) {
         s->conn = NULL;
+        if (will != NULL && c->will_delay_s > 0 && s->expiry_s > 0) {
+            /* delayed: published when the delay or the session ends first */
+            uint32_t d = c->will_delay_s < s->expiry_s ? c->will_delay_s : s->expiry_s;
+            if (s->will != NULL)
+                brk_msg_unref(s->will);
+            s->will = will;
+            s->will_at = brk_mono_ms() + (int64_t)d * 1000;
+            will = NULL;
+        }
         if (s->expiry_s == 0)
             sess_destroy(b, s);
         else if (s->expiry_s != NEVER_EXPIRE)
@@ -1324,6 +1387,12 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
         brk_session_t *snx;
         for (brk_session_t *s = b->stab[i]; s != NULL; s = snx) {
             snx = s->hnext;
+            if (s->will != NULL && s->conn == NULL && now >= s->will_at) {
+                brk_msg_t *w = s->will;
+                s->will = NULL;
+                publish_msg(b, NULL, w, NULL, 0);
+                brk_msg_unref(w);
+            }
             if (s->conn == NULL && s->expire_at != 0 && now >= s->expire_at)
                 sess_destroy(b, s);
         }
@@ -1334,6 +1403,10 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
 void brk_mqtt_free(broker_t *b)
 {
     for (size_t i = 0; i < b->stab_size; i++) {
+        for (brk_session_t *s = b->stab[i]; s != NULL; s = s->hnext) {
+            brk_msg_unref(s->will); /* shutting down: nobody is left to receive it */
+            s->will = NULL;
+        }
         while (b->stab[i] != NULL)
             sess_destroy(b, b->stab[i]);
     }

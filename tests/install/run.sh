@@ -14,11 +14,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags mqttrule) \
    "$ROOT/examples/minimal/minimal.c" -o "$work/minimal" $(pkg-config --libs mqttrule)
-LD_LIBRARY_PATH=$LIBDIR "$work/minimal"
+expect='{"clientid":"conn","username":"u_emqx","reason_code":"success","timestamp":1645003578856}'
+check() { # check NAME OUTPUT
+  [ "$2" = "$expect" ] || { echo "install: $1 printed '$2', expected '$expect'" >&2; exit 1; }
+}
+check "pkg-config consumer" "$(LD_LIBRARY_PATH=$LIBDIR "$work/minimal")"
 cc -std=c11 -Wall -Werror $(pkg-config --cflags mqttrule) \
    "$ROOT/examples/minimal/minimal.c" -o "$work/minimal-static" \
    "$LIBDIR/libmqttrule.a" $(pkg-config --libs-only-l --static mqttrule | sed 's/-lmqttrule//')
-"$work/minimal-static"
+check "static consumer" "$("$work/minimal-static")"
 mkdir -p "$work/cm"
 cat > "$work/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
@@ -29,9 +33,10 @@ target_link_libraries(consumer PRIVATE mqttrule::mqttrule)
 CM
 cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$work/cm/build" >/dev/null
-"$work/cm/build/consumer"
-for f in bin/mqttrule-packet include/mqttrule.h include/mqttrule/common.h; do
-  [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; [ "$f" = bin/mqttrule-packet ] || exit 1; }
+check "find_package consumer" "$(LD_LIBRARY_PATH=$LIBDIR "$work/cm/build/consumer")"
+for f in bin/mqttrule-packet bin/mqttrule-sql bin/mqttrule-broker include/mqttrule.h \
+         include/mqttrule/common.h include/mqttrule/rule.h include/mqttrule/engine.h; do
+  [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; exit 1; }
 done
 # Only mqr_* symbols are exported from the shared library.
 bad=$(nm -D --defined-only "$LIBDIR"/libmqttrule.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^mqr_' || true)

@@ -125,7 +125,7 @@ def packet(first, body):
 
 
 def connect_bytes(clientid="c", level=4, clean=True, username=None, password=None, keepalive=60,
-                  will=None, props=b"", name=None):
+                  will=None, props=b"", name=None, will_props=b""):
     """A CONNECT. will = (topic, payload, qos, retain)."""
     flags = 0x02 if clean else 0
     payload = mstr(clientid)
@@ -133,7 +133,7 @@ def connect_bytes(clientid="c", level=4, clean=True, username=None, password=Non
         topic, msg, qos, retain = will
         flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
         if level == 5:
-            payload += varint(0)
+            payload += varint(len(will_props)) + will_props
         payload += mstr(topic) + mstr(msg)
     if username is not None:
         flags |= 0x80

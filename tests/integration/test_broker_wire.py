@@ -311,3 +311,57 @@ def test_connection_closed_before_any_byte_is_no_event(broker, events):
     r, _ = raw_connect(broker.port, clientid="after-nothing")
     ev = events.next_json()
     assert ev["clientid"] == "after-nothing"
+
+
+def test_will_delay_interval():
+    with Broker() as b:
+        sub, _ = raw_connect(b.port, clientid="wdsub")
+        sub.send(subscribe_bytes(1, [("wd/#", 0)]))
+        sub.read_packet()
+        expiry = b"\x11" + struct.pack(">I", 60)
+        delay = b"\x18" + struct.pack(">I", 1) + b"\x26\x00\x01k\x00\x01v"  # delay 1 s, a user property
+        # back within the delay: no will
+        w, _ = raw_connect(b.port, clientid="wd", level=5, clean=False, props=expiry,
+                           will=("wd/x", "late", 0, False), will_props=delay)
+        w.close()
+        time.sleep(0.2)
+        w, ack = raw_connect(b.port, clientid="wd", level=5, clean=False, props=expiry)
+        assert ack[1][:2] == b"\x01\x00"
+        with pytest.raises(Exception):
+            sub.read_packet(timeout=2.5)
+        w.send(b"\xe0\x00")
+        # gone for good: the will comes after the delay, not at once
+        w, _ = raw_connect(b.port, clientid="wd", level=5, clean=False, props=expiry,
+                           will=("wd/x", "late", 0, False), will_props=delay)
+        t0 = time.monotonic()
+        w.close()
+        first, body = sub.read_packet(timeout=5)
+        assert body.endswith(b"late")
+        assert time.monotonic() - t0 >= 0.9
+
+
+def test_random_bytes_never_break_the_broker():
+    import random
+    rng = random.Random(20261125)
+    valid = [connect_bytes(clientid="fz", level=5), subscribe_bytes(1, [("a/#", 2)], level=5),
+             publish_bytes("a/b", "p", qos=2, pid=3, level=5), b"\x62\x02\x00\x03", b"\xc0\x00"]
+    with Broker() as b:
+        for i in range(300):
+            data = bytearray(b"".join(valid[:rng.randint(0, len(valid))]))
+            for _ in range(rng.randint(1, 8)):  # flip, insert or cut bytes
+                op = rng.randint(0, 2)
+                if op == 0 and data:
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                elif op == 1:
+                    data.insert(rng.randint(0, len(data)), rng.randrange(256))
+                elif data:
+                    del data[rng.randrange(len(data)):]
+            r = Raw(b.port)
+            try:
+                r.send(bytes(data))
+                r.read_packet(timeout=0.02)
+            except Exception:
+                pass
+            r.close()
+        r, ack = raw_connect(b.port, clientid="still-alive")
+        assert ack == (0x20, b"\x00\x00")
