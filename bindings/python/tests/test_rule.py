@@ -171,10 +171,13 @@ def _rss_kib():
 
 
 def test_no_growth_over_many_evaluations(asan):
-    """200,000 evaluations (20,000 under ASan) after a warm-up: resident
-    memory may not grow by more than 2 MiB, and rules created and freed in
-    a loop do not accumulate either."""
-    n = 20000 if asan else 200000
+    """200,000 evaluations after a warm-up: resident memory may not grow by
+    more than 2 MiB, and rules created and freed in a loop do not
+    accumulate either."""
+    if asan:
+        pytest.skip("ASan keeps freed memory in its quarantine (up to 256 MiB), "
+                    "so resident memory grows by design; run without ASan")
+    n = 200000
     ctx = {"event_type": "client_connack", "clientid": "c1", "username": "u",
            "reason_code": "success", "timestamp": 1}
     with mqttrule.Rule(CONNACK_SQL + " WHERE clientid = 'c1'") as r:
