@@ -247,10 +247,11 @@ def test_sighup_reloads_rules(tmp_path):
         assert sub.next_json() == {"reason_code": "success"}
 
 
-def test_sigterm_shuts_down_cleanly():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_down_cleanly(sig):
     b = Broker()
     r, ack = raw_connect(b.port, clientid="x")
-    assert b.stop(signal.SIGTERM) == 0
+    assert b.stop(sig) == 0
     assert "shutting down" in b.logtext()
     b.tmp.cleanup()
 
@@ -465,3 +466,36 @@ def test_sighup_with_a_bad_rule_keeps_the_old_rules():
         sub = EventSubscriber(b.port, topic="one")
         r, _ = raw_connect(b.port, level=5, clientid="still-old")
         assert sub.next_json() == {"clientid": "still-old"}
+
+
+def test_select_star_keeps_the_schema_order():
+    with Broker("--rule", 'SELECT * FROM "$events/session_subscribed"', "--republish", "out") as b:
+        sub = EventSubscriber(b.port, topic="out")
+        ev = sub.next_json()  # the subscriber's own subscription
+        assert list(ev) == ["event", "clientid", "username", "peerhost", "peername", "topic", "qos",
+                            "sub_props", "client_attrs", "timestamp", "node", "metadata"]
+        assert ev["event"] == "session.subscribed" and ev["topic"] == "out"
+        assert ev["sub_props"] == {"User-Property": {}}
+
+
+def test_nested_emits_keep_the_outer_event_intact():
+    # The first republish action is delivered to the watcher at once, which
+    # builds message.delivered (a nested emit) while session.subscribed is
+    # still being handled; the second action renders the outer event's output
+    # afterwards and must still see its columns intact.
+    args = ["--rule", 'SELECT * FROM "$events/session_subscribed" WHERE topic = \'some/filter\'',
+            "--republish", "w/one", "--republish", "w/two"]
+    with Broker(*args) as b:
+        watch = EventSubscriber(b.port, topic="w/#", clientid="watch")
+        r, _ = raw_connect(b.port, clientid="subscriber")
+        r.send(subscribe_bytes(1, [("some/filter", 1)]))
+        r.read_packet()
+        got = {}
+        for _ in range(2):
+            first, body = watch.raw.read_packet()
+            tlen = struct.unpack(">H", body[:2])[0]
+            got[body[2:2 + tlen].decode()] = json.loads(body[2 + tlen:])
+        assert got["w/one"] == got["w/two"]
+        assert got["w/two"]["sub_props"] == {"User-Property": {}}
+        assert got["w/two"]["client_attrs"] == {}
+        assert got["w/two"]["topic"] == "some/filter"
