@@ -11,8 +11,9 @@ mqttrule / mosquitto (the median over the rounds in the summary):
      republishes every CONNACK event to a subscriber that the storm waits for,
      mosquitto runs plain;
   2. the same storm with the rule's HTTP action POSTing every event to a local
-     keep-alive HTTP server (in this process); the figure counts until the
-     server has received every event;
+     keep-alive HTTP server (tests/bench/http_sink.c, compiled with cc; an
+     asyncio server in this process without a compiler); the figure counts
+     until the server has received every event;
   3. QoS 0 and QoS 1 throughput, 1 -> 1, for several payload sizes;
   4. fan-out 1 -> 100 subscribers, QoS 0;
   5. resident memory of the broker process (VmRSS from /proc/PID/status)
@@ -191,6 +192,54 @@ class HttpSink:
         self.thread.join(5)
 
 
+class CHttpSink:
+    """tests/bench/http_sink.c compiled with the system's cc: the same
+    interface as HttpSink, faster, so the server is not the bottleneck."""
+
+    def __init__(self, exe):
+        self.port = free_port()
+        self.proc = subprocess.Popen([exe, str(self.port)], stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("http_sink did not start")
+
+    def _query(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        count, last = data.split(b"\r\n\r\n", 1)[1].split()
+        return int(count), float(last)
+
+    @property
+    def count(self):
+        return self._query()[0]
+
+    @property
+    def last(self):
+        return self._query()[1]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(5)
+        self.proc.stdout.close()
+
+
+def build_http_sink(tmp):
+    """Compile http_sink.c into tmp; None when there is no C compiler."""
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if not cc:
+        return None
+    exe = os.path.join(tmp, "http_sink")
+    src = os.path.join(ROOT, "tests", "bench", "http_sink.c")
+    if subprocess.run([cc, "-O2", "-o", exe, src]).returncode != 0:
+        return None
+    return exe
+
+
 class SideBySide:
     def __init__(self, args):
         self.args = args
@@ -199,6 +248,7 @@ class SideBySide:
         self.tmp = tempfile.mkdtemp(prefix="mqr-side-")
         self.results = []  # {"test", "broker", "round", "value", "unit", "raw"}
         self.live = []
+        self.sink_exe = build_http_sink(self.tmp)
 
     # ---- helpers ------------------------------------------------------------------
 
@@ -250,7 +300,7 @@ class SideBySide:
 
     def storm_http(self, rnd, brokers):
         n = self.args.storm
-        sink = HttpSink()
+        sink = CHttpSink(self.sink_exe) if self.sink_exe else HttpSink()
         rule = "rule connack_http\n  sql %s\n  http http://127.0.0.1:%d/connack\nend\n" % (
             RULE_SQL, sink.port)
         mq = self.start("mqttrule", rule)
@@ -335,6 +385,7 @@ class SideBySide:
             sys.exit("need %d descriptors, the hard limit allows %d" % (self.args.idle + 100, limit))
         version = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout
         print("mosquitto: %s" % version.splitlines()[0])
+        print("HTTP server: %s" % ("tests/bench/http_sink.c" if self.sink_exe else "Python asyncio"))
         print("machine: %s, %d CPUs, load %s" % (cpu_model(), os.cpu_count(),
                                                  " ".join("%.1f" % x for x in os.getloadavg())))
         for rnd in range(1, self.args.rounds + 1):
