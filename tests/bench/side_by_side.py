@@ -412,8 +412,8 @@ class SideBySide:
                 tests.append(r["test"])
         rows = []
         print("\nmedian of %d rounds" % self.args.rounds)
-        print("| test | unit | mosquitto | mqttrule | mqttrule / mosquitto |")
-        print("|---|---|---:|---:|---:|")
+        print("| test | unit | mosquitto | mqttrule | ratio of medians | median of round ratios |")
+        print("|---|---|---:|---:|---:|---:|")
         for t in tests:
             med = {}
             for kind in ("mosquitto", "mqttrule"):
@@ -421,16 +421,28 @@ class SideBySide:
                 med[kind] = statistics.median(vals) if vals else float("nan")
             unit = next(r["unit"] for r in self.results if r["test"] == t)
             ratio = med["mqttrule"] / med["mosquitto"] if med["mosquitto"] else float("nan")
+            rounds = round_ratios(self.results, t)
+            rr = statistics.median(rounds) if rounds else float("nan")
             rows.append({"test": t, "unit": unit, "mosquitto": med["mosquitto"],
-                         "mqttrule": med["mqttrule"], "ratio": ratio})
-            print("| %s | %s | %.0f | %.0f | %.2f |" % (t.strip(), unit, med["mosquitto"],
-                                                       med["mqttrule"], ratio))
+                         "mqttrule": med["mqttrule"], "ratio": ratio, "round_ratio": rr})
+            print("| %s | %s | %.0f | %.0f | %.2f | %.2f |" % (
+                t.strip(), unit, med["mosquitto"], med["mqttrule"], ratio, rr))
         return rows
 
     def cleanup(self):
         for b in list(self.live):
             b.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def round_ratios(results, test):
+    """mqttrule / mosquitto of each round that measured both."""
+    by = {}
+    for r in results:
+        if r["test"] == test:
+            by.setdefault(r["round"], {})[r["broker"]] = r["value"]
+    return [v["mqttrule"] / v["mosquitto"] for v in by.values()
+            if v.get("mosquitto") and "mqttrule" in v]
 
 
 def cpu_model():
