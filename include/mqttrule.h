@@ -12,11 +12,13 @@
 #include "mqttrule/packet.h"
 #include "mqttrule/value.h"
 #include "mqttrule/json.h"
+#include "mqttrule/packet_json.h"
 #include "mqttrule/reason.h"
 #include "mqttrule/event.h"
 #include "mqttrule/template.h"
 #include "mqttrule/http.h"
 #include "mqttrule/rule.h"
+#include "mqttrule/rule_test.h"
 #include "mqttrule/engine.h"
 
 #endif /* MQTTRULE_H */

@@ -221,14 +221,23 @@ int mqr__packet_scan(const uint8_t *s, size_t len, int mode, mqr__scan_t *out)
             if (s[k] == '+' || s[k] == '#')
                 return scan_fail(out, MQR_EFILTER, "has a wildcard in the share name", k);
     }
+    /* Plain eight-byte chunks are skipped whole; a chunk that is not plain
+     * goes through the byte loop entirely (up to `stop`) before the next
+     * chunk test, so one wildcard costs one failed test, not eight. */
+    size_t stop = 0;
     for (size_t i = 0; i < len;) {
-        if (len - i >= 8) {
-            if (mqr__chunk_plain(s + i)) {
-                i += 8;
-                continue;
+        if (i >= stop) {
+            if (len - i >= 8) {
+                if (mqr__chunk_plain(s + i)) {
+                    i += 8;
+                    continue;
+                }
+                stop = i + 8;
+            } else if (len >= 8 && mqr__chunk_plain(s + len - 8)) {
+                return MQR_OK; /* the overlapping last eight bytes are plain */
+            } else {
+                stop = len;
             }
-        } else if (len >= 8 && mqr__chunk_plain(s + len - 8)) {
-            return MQR_OK; /* the overlapping last eight bytes are plain */
         }
         int cls = byte_class[s[i]];
         if (MQR__LIKELY(cls == C_OK || cls == C_SLASH)) {

@@ -950,8 +950,12 @@ static int run_foreach(ev_t *e, mqr_value_t *out)
     else if (rc == MQR_OK)
         rc = 1;
     e->sel = NULL;
-    if (rc <= 0)
-        return rc == 0 ? MQR_NO_MATCH : rc;
+    if (rc == 0) { /* WHERE false: no match, which is not an empty result (§6.3) */
+        mqr_value_set_undefined(out);
+        return MQR_NO_MATCH;
+    }
+    if (rc < 0)
+        return rc;
     if (coll.type == MQR_VAL_STRING) {
         mqr_value_t d;
         if (json_decode(e, coll.u.s, coll.len, &d) == MQR_OK)

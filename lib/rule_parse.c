@@ -31,6 +31,8 @@ static int vpush(mqr__cst_t *c, int k, const void *item, uint32_t *out_idx)
 {
     mqr__vec_t *v = &c->v[k];
     size_t es = mqr__rule_vec_esize[k];
+    if (out_idx)
+        *out_idx = 0; /* defined on failure too */
     if (v->n == v->cap) {
         uint32_t ncap = v->cap ? v->cap * 2 : 16;
         void *np = mqr__realloc(&c->r->alloc, v->p, (size_t)v->cap * es, (size_t)ncap * es);
@@ -379,7 +381,7 @@ static int var_path_node(mqr__cst_t *c, const mqr__tok_t *base, const pathbuf_t 
     const char *s;
     size_t len;
     name_of(c, base, &s, &len);
-    uint32_t k, var;
+    uint32_t k = 0, var = 0;
     int rc = mqr__rule_add_string(c, s, len, &k);
     if (rc == MQR_OK)
         rc = add_node(c, OP_VAR, 0, k, MQR__RN_NONE, base->off, &var);

@@ -35,6 +35,7 @@
 #define BRK_W_LISTENER 1
 #define BRK_W_CONN 2
 #define BRK_W_ENGINE 3
+#define BRK_W_ENGINE_SET 4 /* epoll: the nested set of engine descriptors */
 
 /* conn_t.state */
 #define BRK_CS_NEW 0       /* waiting for CONNECT */
@@ -223,6 +224,7 @@ typedef struct broker {
     int epfd;
     brk_watch_t listeners[BRK_MAX_LISTENERS];
     size_t nlisteners;
+    brk_watch_t engine_set;  /* epoll: fd of the nested engine set */
     brk_watch_t engine_w[BRK_MAX_ENGINE_FDS];
     size_t nengine_w;
     brk_conn_t *conns;        /* live connections */

@@ -318,7 +318,7 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
             p++;
         if (*p == 0 || *p == '#')
             continue;
-        char *w[8];
+        char *w[8] = {0};
         char tmp[8192];
         strcpy(tmp, p);
         int n = split(tmp, w, 2);

@@ -31,6 +31,7 @@ struct brk_events {
     size_t nhttp;
     char **loaded;      /* ids of the rules now in the engine */
     size_t nloaded;
+    uint32_t depth;     /* engine emits in progress (actions publish, which emits again) */
 };
 
 /* The engine's republish publisher: route the message inside the broker. */
@@ -77,10 +78,10 @@ static void remove_rules(brk_events_t *ev)
     ev->nloaded = 0;
 }
 
-/* One rule with its actions. 0, or -1 with the reason in err. */
-static int add_rule(broker_t *b, const brk_rule_cfg_t *r, char *err, size_t errcap)
+/* One rule with its actions into ev's engine. 0, or -1 with the reason in
+ * err. */
+static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t errcap)
 {
-    brk_events_t *ev = b->ev;
     mqr_engine_rule_def_t def;
     mqr_diag_t d;
     memset(&def, 0, sizeof def);
@@ -135,24 +136,47 @@ static int add_rule(broker_t *b, const brk_rule_cfg_t *r, char *err, size_t errc
     return 0;
 }
 
-/*
- * Replace the engine's rules with cfg's. On an error the new rules are
- * removed again and err says which rule (file:line) and why; the caller
- * decides whether that stops start-up. 0 or -1.
- */
-int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+/* Add every rule of cfg to ev's engine; on an error remove those added. */
+static int add_rules(brk_events_t *ev, const brk_config_t *cfg, char *err, size_t errcap)
 {
-    brk_events_t *ev = b->ev;
-    remove_rules(ev);
-    ev->nhttp = 0;
     for (size_t i = 0; i < cfg->nrules; i++) {
-        if (add_rule(b, &cfg->rules[i], err, errcap) != 0) {
+        if (add_rule(ev, &cfg->rules[i], err, errcap) != 0) {
             for (size_t k = 0; k <= i; k++)
                 (void)mqr_engine_rule_remove(ev->engine, cfg->rules[k].id);
             ev->nhttp = 0;
             return -1;
         }
     }
+    return 0;
+}
+
+/*
+ * Replace the engine's rules with cfg's. The new rules are first compiled,
+ * with their actions, in a scratch engine, so a rule set with an error leaves
+ * the running rules in force; err then says which rule (file:line) and why.
+ * 0 or -1.
+ */
+int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+{
+    brk_events_t *ev = b->ev;
+    brk_events_t scratch;
+    mqr_engine_options_t o;
+    memset(&scratch, 0, sizeof scratch);
+    mqr_engine_options_init(&o);
+    o.names = b->cfg.names;
+    if (mqr_engine_create(&o, &scratch.engine) != MQR_OK) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int rc = add_rules(&scratch, cfg, err, errcap);
+    mqr_engine_destroy(scratch.engine);
+    free(scratch.http_ids);
+    if (rc != 0)
+        return -1;
+    remove_rules(ev);
+    ev->nhttp = 0;
+    if (add_rules(ev, cfg, err, errcap) != 0)
+        return -1;
     for (size_t i = 0; i < cfg->nrules; i++) {
         ev->loaded = brk_xrealloc(ev->loaded, (ev->nloaded + 1) * sizeof *ev->loaded);
         ev->loaded[ev->nloaded++] = brk_strdup(cfg->rules[i].id);
@@ -210,6 +234,7 @@ void brk_events_destroy(broker_t *b)
 typedef struct cols {
     mqr_arena_t *a;
     mqr_value_t obj;
+    const mqr_event_schema_t *schema;
 } cols_t;
 
 static void put(cols_t *c, const char *key, const mqr_value_t *v)
@@ -254,11 +279,46 @@ static void put_bool(cols_t *c, const char *key, int b)
     put(c, key, &v);
 }
 
-static int cols_begin(broker_t *b, cols_t *c)
+/*
+ * Start the columns of event `id`: every field of its schema in schema order
+ * (decision D3: SELECT * keeps it), `event` set, property maps as
+ * {"User-Property": {}}, client_attrs as {}, the rest undefined until the
+ * put_* calls fill them in place. timestamp and node are left to the engine.
+ */
+static int cols_begin(broker_t *b, cols_t *c, uint32_t id)
 {
-    mqr_arena_reset(b->ev->arena);
+    const mqr_event_schema_t *sc = mqr_event_at(id);
+    /* an emit nested in a republish action must not free the outer event's
+     * columns: the arena is reset only outside every emit */
+    if (b->ev->depth == 0)
+        mqr_arena_reset(b->ev->arena);
     c->a = b->ev->arena;
-    return mqr_value_object_new(c->a, 16, &c->obj);
+    c->schema = sc;
+    if (sc == NULL || mqr_value_object_new(c->a, sc->field_count, &c->obj) != MQR_OK)
+        return MQR_ENOMEM;
+    for (uint32_t i = 0; i < sc->field_count; i++) {
+        const mqr_event_field_t *f = &sc->fields[i];
+        mqr_value_t v;
+        mqr_value_set_undefined(&v);
+        if (!strcmp(f->name, "timestamp") || !strcmp(f->name, "node"))
+            continue;
+        if (!strcmp(f->name, "event")) {
+            mqr_value_set_string(&v, sc->name, strlen(sc->name));
+            v.flags = MQR_VALF_ATOM;
+        } else if (f->type == MQR_VAL_OBJECT) {
+            if (mqr_value_object_new(c->a, 1, &v) != MQR_OK)
+                return MQR_ENOMEM;
+            if (f->name_len > 6 && !strcmp(f->name + f->name_len - 6, "_props")) {
+                mqr_value_t up;
+                if (mqr_value_object_new(c->a, 0, &up) != MQR_OK ||
+                    mqr_value_object_put(c->a, &v, "User-Property", 13, &up) != MQR_OK)
+                    return MQR_ENOMEM;
+            }
+        }
+        if (mqr_value_object_put(c->a, &c->obj, f->name, f->name_len, &v) != MQR_OK)
+            return MQR_ENOMEM;
+    }
+    return MQR_OK;
 }
 
 /* peername and peerhost of a connection (NULL connection: undefined) */
@@ -278,10 +338,15 @@ static void put_peer(cols_t *c, const brk_conn_t *conn, int host)
     put_cstr(c, "peername", conn->peername);
 }
 
-static void emit(broker_t *b, const char *event, cols_t *c)
+/* Run the rules of the event whose columns `c` holds. */
+static void emit(broker_t *b, cols_t *c)
 {
     mqr_diag_t d;
+    const char *event = c->schema->name;
+    mqr_diag_clear(&d);
+    b->ev->depth++;
     int rc = mqr_engine_emit_event(b->ev->engine, event, strlen(event), &c->obj, NULL, &d);
+    b->ev->depth--;
     if (rc != MQR_OK)
         brk_log(b, 1, "event %s: %s", event, d.message[0] ? d.message : mqr_strerror(rc));
 }
@@ -310,7 +375,9 @@ void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int
     if (b->cfg.v3_session_expiry_s != 0)
         in.v3_session_expiry_ms = (int64_t)b->cfg.v3_session_expiry_s * 1000;
     mqr_diag_clear(&d);
+    b->ev->depth++;
     int rc = mqr_engine_emit_connack(b->ev->engine, &in, NULL, &d);
+    b->ev->depth--;
     if (rc != MQR_OK)
         brk_log(b, 0, "client.connack event: %s", d.message[0] ? d.message : mqr_strerror(rc));
 }
@@ -319,7 +386,7 @@ void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int
 void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason)
 {
     cols_t k;
-    if (cols_begin(b, &k) != MQR_OK)
+    if (cols_begin(b, &k, (uint32_t)event) != MQR_OK)
         return;
     if (reason != NULL)
         put_atom(&k, "reason", reason);
@@ -338,19 +405,18 @@ void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason)
         put_int(&k, "expiry_interval", c->sess ? (int64_t)c->sess->expiry_s : 0);
         put_bool(&k, "is_bridge", 0);
         put_int(&k, "connected_at", c->connected_at);
-        emit(b, "client.connected", &k);
     } else {
         put_int(&k, "disconnected_at", brk_wall_ms());
         put_int(&k, "connected_at", c->connected_at);
-        emit(b, "client.disconnected", &k);
     }
+    emit(b, &k);
 }
 
 /* client.check_authn_complete with the authentication result. */
 void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, int reason)
 {
     cols_t k;
-    if (cols_begin(b, &k) != MQR_OK)
+    if (cols_begin(b, &k, MQR_EVENT_CLIENT_CHECK_AUTHN_COMPLETE) != MQR_OK)
         return;
     put_str(&k, "clientid", p->clientid.ptr, p->clientid.len);
     put_str(&k, "username", p->username.ptr, p->username.len);
@@ -358,7 +424,7 @@ void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, int re
     put_atom(&k, "reason_code", mqr_reason_name(reason));
     put_bool(&k, "is_anonymous", p->username.ptr == NULL);
     put_bool(&k, "is_superuser", 0);
-    emit(b, "client.check_authn_complete", &k);
+    emit(b, &k);
 }
 
 /* client.check_authz_complete for a PUBLISH (publish 1) or a subscription. */
@@ -366,7 +432,7 @@ void brk_ev_authz(broker_t *b, brk_conn_t *c, const char *topic, size_t len, int
                   int allow)
 {
     cols_t k;
-    if (cols_begin(b, &k) != MQR_OK)
+    if (cols_begin(b, &k, MQR_EVENT_CLIENT_CHECK_AUTHZ_COMPLETE) != MQR_OK)
         return;
     put_cstr(&k, "clientid", conn_clientid(c));
     put_cstr(&k, "username", c->username);
@@ -375,22 +441,21 @@ void brk_ev_authz(broker_t *b, brk_conn_t *c, const char *topic, size_t len, int
     put_atom(&k, "action", publish ? "publish" : "subscribe");
     put_atom(&k, "authz_source", b->cfg.nacls ? "file" : "default");
     put_atom(&k, "result", allow ? "allow" : "deny");
-    emit(b, "client.check_authz_complete", &k);
+    emit(b, &k);
 }
 
 /* session.subscribed / session.unsubscribed. */
 void brk_ev_sub(broker_t *b, brk_conn_t *c, int event, const char *filter, size_t len, int qos)
 {
     cols_t k;
-    if (cols_begin(b, &k) != MQR_OK)
+    if (cols_begin(b, &k, (uint32_t)event) != MQR_OK)
         return;
     put_cstr(&k, "clientid", conn_clientid(c));
     put_cstr(&k, "username", c->username);
     put_peer(&k, c, 1);
     put_str(&k, "topic", filter, len);
     put_int(&k, "qos", qos);
-    emit(b, event == MQR_EVENT_SESSION_SUBSCRIBED ? "session.subscribed" : "session.unsubscribed",
-         &k);
+    emit(b, &k);
 }
 
 /* message.delivered / message.acked / message.dropped / delivery.dropped.
@@ -399,12 +464,8 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
                 const char *reason)
 {
     cols_t k;
-    if (cols_begin(b, &k) != MQR_OK)
+    if (cols_begin(b, &k, (uint32_t)event) != MQR_OK)
         return;
-    const char *name = event == MQR_EVENT_MESSAGE_DELIVERED ? "message.delivered"
-                       : event == MQR_EVENT_MESSAGE_ACKED   ? "message.acked"
-                       : event == MQR_EVENT_MESSAGE_DROPPED ? "message.dropped"
-                                                            : "delivery.dropped";
     put_str(&k, "id", m->id, 32);
     if (reason != NULL)
         put_atom(&k, "reason", reason);
@@ -432,7 +493,7 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
         put(&k, "flags", &flags);
     }
     put_int(&k, "publish_received_at", m->received_at);
-    emit(b, name, &k);
+    emit(b, &k);
 }
 
 /* Hand a PUBLISH (from client `c`, or from inside the broker: c NULL) to the
@@ -467,7 +528,9 @@ void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *
     em.republish_by_len = rule_id ? strlen(rule_id) : 0;
     em.publish_received_at = m->received_at;
     mqr_diag_clear(&d);
+    b->ev->depth++;
     int rc = mqr_engine_emit_message(b->ev->engine, &em, NULL, &d);
+    b->ev->depth--;
     if (rc != MQR_OK)
         brk_log(b, 1, "message rules on '%s': %s", m->topic,
                 d.message[0] ? d.message : mqr_strerror(rc));

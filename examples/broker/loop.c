@@ -83,10 +83,13 @@ int brk_loop_init(broker_t *b)
 {
 #ifndef BRK_USE_POLL
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (b->epfd < 0) {
+    b->engine_set.kind = BRK_W_ENGINE_SET;
+    b->engine_set.fd = epoll_create1(EPOLL_CLOEXEC);
+    if (b->epfd < 0 || b->engine_set.fd < 0) {
         brk_log(b, 0, "epoll_create1: %s", strerror(errno));
         return -1;
     }
+    watch_ctl(b, EPOLL_CTL_ADD, &b->engine_set, EPOLLIN);
 #else
     b->epfd = -1;
 #endif
@@ -380,14 +383,20 @@ static void read_conn(broker_t *b, brk_conn_t *c)
     c->in_cap = cap;
 }
 
-/* Bring the epoll set of engine descriptors in line with the engine's list. */
+/*
+ * Bring the watched engine descriptors in line with the engine's list. With
+ * epoll they live in a nested epoll set of their own, watched by the main
+ * set: removing last round's descriptors by number is then safe even when a
+ * number was closed by the engine and reused for a client socket since (that
+ * socket is in the main set, never in this one).
+ */
 static void sync_engine_fds(broker_t *b)
 {
     mqr_http_fd_t fds[BRK_MAX_ENGINE_FDS];
     int n = brk_events_fds(b, fds, BRK_MAX_ENGINE_FDS);
 #ifndef BRK_USE_POLL
     for (size_t i = 0; i < b->nengine_w; i++)
-        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->engine_w[i].fd, NULL);
+        (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_DEL, b->engine_w[i].fd, NULL);
 #endif
     b->nengine_w = 0;
     for (int i = 0; i < n; i++) {
@@ -400,7 +409,11 @@ static void sync_engine_fds(broker_t *b)
             ev |= EPOLLIN;
         if (fds[i].events & MQR_HTTP_WRITE)
             ev |= EPOLLOUT;
-        watch_ctl(b, EPOLL_CTL_ADD, w, ev);
+        struct epoll_event e;
+        memset(&e, 0, sizeof e);
+        e.events = ev;
+        e.data.ptr = w;
+        (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_ADD, w->fd, &e);
 #endif
     }
 }
@@ -425,10 +438,23 @@ static void free_dead(broker_t *b)
     }
 }
 
+static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err);
+
+/* Handle readiness of one watched descriptor. */
 static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
 {
     if (w->kind == BRK_W_LISTENER) {
         accept_all(b, w);
+    } else if (w->kind == BRK_W_ENGINE_SET) {
+#ifndef BRK_USE_POLL
+        struct epoll_event evs[BRK_MAX_ENGINE_FDS];
+        int r = epoll_wait(w->fd, evs, BRK_MAX_ENGINE_FDS, 0);
+        for (int i = 0; i < r; i++) {
+            uint32_t e = evs[i].events;
+            dispatch(b, evs[i].data.ptr, (e & EPOLLIN) != 0, (e & EPOLLOUT) != 0,
+                     (e & (EPOLLERR | EPOLLHUP)) != 0);
+        }
+#endif
     } else if (w->kind == BRK_W_ENGINE) {
         uint32_t ev = (rd ? MQR_HTTP_READ : 0) | (wr ? MQR_HTTP_WRITE : 0);
         if (err)
@@ -515,7 +541,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
                 if (brk_config_load_file(&b->cfg, b->cfg.config_file, 2) != 0)
                     brk_log(b, 0, "SIGHUP: the configuration file has errors; rules unchanged");
                 else if (brk_events_load_rules(b, &b->cfg, err, sizeof err) != 0)
-                    brk_log(b, 0, "SIGHUP: %s; no rules are active", err);
+                    brk_log(b, 0, "SIGHUP: %s; the old rules stay in force", err);
                 else
                     brk_log(b, 0, "SIGHUP: rules reloaded (%zu)", b->cfg.nrules);
             } else {
@@ -590,6 +616,8 @@ void brk_loop_free(broker_t *b)
 #ifndef BRK_USE_POLL
     if (b->epfd >= 0)
         close(b->epfd);
+    if (b->engine_set.fd >= 0)
+        close(b->engine_set.fd);
 #endif
     free(b->rbuf);
     free(b->ebuf);

@@ -14,7 +14,9 @@
  * against FROM by its `topic`, an event context by its event. For each
  * context one line is printed: the output JSON (an object, or an array for
  * FOREACH), or `null` when FROM or WHERE does not match or the evaluation
- * raised an exception (then a message goes to standard error).
+ * raised an exception (then a message goes to standard error). The columns
+ * and the FROM check come from mqr_rule_test_columns() (mqttrule/rule_test.h),
+ * which the Python bindings share.
  *
  * Exit status: 0; 2 when any context raised an exception; 3 for a compile
  * error; 64 for a usage error (bad option, bad context). The program uses
@@ -180,70 +182,7 @@ static int32_t local_offset_s(int64_t ms)
     return as_local == (time_t)-1 ? 0 : (int32_t)(t - as_local);
 }
 
-/* ---- building the columns ---------------------------------------------------- */
-
-static const mqr_value_t *ctx_get(const mqr_value_t *ctx, const char *name)
-{
-    return mqr_value_object_get(ctx, name, strlen(name));
-}
-
-/* Copy a NUL-terminated string into the arena as a string value. */
-static int put_text(tester_t *t, mqr_value_t *obj, const char *key, const char *text, int atom)
-{
-    mqr_value_t v;
-    int rc = mqr_value_string_copy(t->arena, text, strlen(text), &v);
-    if (rc != MQR_OK)
-        return rc;
-    if (atom)
-        v.flags |= MQR_VALF_ATOM;
-    return mqr_value_object_put(t->arena, obj, key, strlen(key), &v);
-}
-
-/* client.connack's reason_code (D1): a string in the context is kept; a
- * number, or none (the example: success), is named per the --names profile
- * for the context's proto_ver (example 5). */
-static int connack_reason(tester_t *t, const mqr_value_t *ctx, mqr_value_t *cols)
-{
-    const mqr_value_t *rc_v = ctx_get(ctx, "reason_code");
-    if (rc_v && rc_v->type == MQR_VAL_STRING) {
-        mqr_value_t v = *rc_v;
-        v.flags |= MQR_VALF_ATOM;
-        return mqr_value_object_put(t->arena, cols, "reason_code", 11, &v);
-    }
-    const mqr_value_t *pv = ctx_get(ctx, "proto_ver");
-    int proto_ver = pv && pv->type == MQR_VAL_INT ? (int)pv->u.i : 5;
-    int code = rc_v && rc_v->type == MQR_VAL_INT ? (int)rc_v->u.i : 0;
-    const char *name = NULL;
-    int rc = mqr_reason_connack_name(t->o.names, code, proto_ver, 1, &name);
-    if (rc != MQR_OK)
-        return rc;
-    return put_text(t, cols, "reason_code", name, 1);
-}
-
-/* The example value of a field the context leaves out; *skip is set for a
- * field the example leaves undefined. */
-static int example_value(tester_t *t, const mqr_event_field_t *f, mqr_value_t *out, int *skip)
-{
-    char id[33];
-    *skip = 0;
-    switch (f->example_kind) {
-    case MQR_EVEX_JSON:
-        return mqr_json_parse(t->arena, f->example, strlen(f->example), 0, out, NULL);
-    case MQR_EVEX_NOW_MS:
-        mqr_value_set_int(out, t->o.now_ms);
-        return MQR_OK;
-    case MQR_EVEX_MESSAGE_ID:
-        /* A fresh id per context: the clock and a counter, 32 upper-case hex. */
-        snprintf(id, sizeof id, "%016llX%016llX", (unsigned long long)t->o.now_ms,
-                 (unsigned long long)++t->id_counter);
-        return mqr_value_string_copy(t->arena, id, 32, out);
-    case MQR_EVEX_NODE:
-        return mqr_value_string_copy(t->arena, t->o.node, strlen(t->o.node), out);
-    default:
-        *skip = 1;
-        return MQR_OK;
-    }
-}
+/* ---- output ------------------------------------------------------------------ */
 
 /* v as compact JSON in the arena (flags: MQR_JSON_*). */
 static int json_in_arena(tester_t *t, const mqr_value_t *v, uint32_t flags, const char **out,
@@ -259,80 +198,6 @@ static int json_in_arena(tester_t *t, const mqr_value_t *v, uint32_t flags, cons
     rc = mqr_json_write(v, flags, buf, len, &len);
     *out = buf;
     *out_len = len;
-    return rc;
-}
-
-/* A message's payload is the raw payload string: a context giving some other
- * JSON value has it encoded as JSON text. */
-static int raw_payload(tester_t *t, const mqr_value_t *v, mqr_value_t *out)
-{
-    if (v->type == MQR_VAL_STRING) {
-        *out = *v;
-        return MQR_OK;
-    }
-    const char *json;
-    size_t len;
-    int rc = json_in_arena(t, v, 0, &json, &len);
-    if (rc == MQR_OK)
-        mqr_value_set_string(out, json, len);
-    return rc;
-}
-
-/* Columns of a schema event: its fields in table order, then the context's
- * other fields (event_type excepted) in context order. */
-static int build_event_columns(tester_t *t, const mqr_event_schema_t *ev, const mqr_value_t *ctx,
-                               mqr_value_t *cols)
-{
-    int rc = mqr_value_object_new(t->arena, ev->field_count + ctx->len, cols);
-    for (uint32_t i = 0; rc == MQR_OK && i < ev->field_count; i++) {
-        const mqr_event_field_t *f = &ev->fields[i];
-        size_t nlen = strlen(f->name);
-        if (ev->id == MQR_EVENT_CLIENT_CONNACK && strcmp(f->name, "reason_code") == 0) {
-            rc = connack_reason(t, ctx, cols);
-            continue;
-        }
-        const mqr_value_t *given = mqr_value_object_get(ctx, f->name, nlen);
-        mqr_value_t v;
-        int skip = 0;
-        if (given && strcmp(f->name, "payload") == 0)
-            rc = raw_payload(t, given, &v);
-        else if (given)
-            v = *given;
-        else
-            rc = example_value(t, f, &v, &skip);
-        if (rc != MQR_OK || skip)
-            continue;
-        if ((f->flags & MQR_EVFIELD_ATOM) && v.type == MQR_VAL_STRING)
-            v.flags |= MQR_VALF_ATOM;
-        rc = mqr_value_object_put(t->arena, cols, f->name, nlen, &v);
-    }
-    for (uint32_t i = 0; rc == MQR_OK && i < ctx->len; i++) {
-        const mqr_member_t *m = &ctx->u.members[i];
-        if ((m->key_len == 10 && memcmp(m->key, "event_type", 10) == 0) ||
-            mqr_event_field(ev, m->key, m->key_len, NULL))
-            continue;
-        rc = mqr_value_object_put(t->arena, cols, m->key, m->key_len, &m->value);
-    }
-    return rc;
-}
-
-/* Columns of a data-bridge source ("$bridges/..."): the context as given,
- * plus timestamp and node when it lacks them. */
-static int build_bridge_columns(tester_t *t, const mqr_value_t *ctx, mqr_value_t *cols)
-{
-    int rc = mqr_value_object_new(t->arena, ctx->len + 2, cols);
-    for (uint32_t i = 0; rc == MQR_OK && i < ctx->len; i++) {
-        const mqr_member_t *m = &ctx->u.members[i];
-        if (!(m->key_len == 10 && memcmp(m->key, "event_type", 10) == 0))
-            rc = mqr_value_object_put(t->arena, cols, m->key, m->key_len, &m->value);
-    }
-    if (rc == MQR_OK && !ctx_get(ctx, "timestamp")) {
-        mqr_value_t ts;
-        mqr_value_set_int(&ts, t->o.now_ms);
-        rc = mqr_value_object_put(t->arena, cols, "timestamp", 9, &ts);
-    }
-    if (rc == MQR_OK && !ctx_get(ctx, "node"))
-        rc = put_text(t, cols, "node", t->o.node, 1);
     return rc;
 }
 
@@ -383,37 +248,12 @@ static int run_context(tester_t *t, const char *text, size_t len, unsigned long 
                 diag.message[0] ? ": " : "", diag.message);
         return EXIT_USAGE;
     }
-    const mqr_value_t *et = ctx_get(&ctx, "event_type");
-    const char *type = "message_publish";
-    size_t type_len = strlen(type);
-    if (et && et->type == MQR_VAL_STRING) {
-        type = et->u.s;
-        type_len = et->len;
-    }
-    int rc, matched;
-    int is_bridge = (type_len > 9 && memcmp(type, "$bridges/", 9) == 0) ||
-                    (type_len > 9 && memcmp(type, "$sources/", 9) == 0);
-    if (is_bridge) {
-        rc = build_bridge_columns(t, &ctx, &cols);
-        matched = mqr_rule_matches_event(t->rule, type, type_len);
-    } else {
-        const mqr_event_schema_t *ev = mqr_event_find_test_type(type, type_len);
-        if (!ev) {
-            fprintf(stderr, "mqttrule-sql: context %lu: unknown event_type '%.*s'\n", lineno,
-                    (int)type_len, type);
-            return EXIT_USAGE;
-        }
-        rc = build_event_columns(t, ev, &ctx, &cols);
-        if (ev->id == MQR_EVENT_MESSAGE_PUBLISH) {
-            const mqr_value_t *topic = mqr_value_object_get(&cols, "topic", 5);
-            matched = topic && topic->type == MQR_VAL_STRING &&
-                      mqr_rule_matches_topic(t->rule, topic->u.s, topic->len);
-        } else {
-            matched = mqr_rule_matches_event(t->rule, ev->name, strlen(ev->name));
-        }
-    }
+    mqr_rule_test_options_t topts = {t->o.names, 0, t->o.now_ms, t->o.node, &t->id_counter};
+    int32_t matched = 0;
+    int rc = mqr_rule_test_columns(t->rule, &ctx, &topts, t->arena, &cols, &matched, &diag);
     if (rc != MQR_OK) {
-        fprintf(stderr, "mqttrule-sql: context %lu: %s\n", lineno, mqr_strerror(rc));
+        fprintf(stderr, "mqttrule-sql: context %lu: %s\n", lineno,
+                rc == MQR_ENOTFOUND ? diag.message : mqr_strerror(rc));
         return EXIT_USAGE;
     }
     if (!matched) {

@@ -156,8 +156,8 @@ MQR_API void mqr_rule_scratch_free(mqr_rule_scratch_t *scratch);
  *
  * Returns:
  *   MQR_OK        output ready;
- *   MQR_NO_MATCH  WHERE was false, or FOREACH produced no element
- *                 (*out_value is an empty array for FOREACH, undefined else);
+ *   MQR_NO_MATCH  WHERE was false (*out_value undefined), or FOREACH
+ *                 produced no element (*out_value an empty array);
  *   MQR_EEVAL     an evaluation exception (bad operand types, a function's
  *                 error, invalid JSON payload with payload.x, overflow (D7));
  *                 diag->message names the operator or function and the values,

@@ -51,12 +51,13 @@ def load_cases():
     return cases
 
 
-def run_sql(args, sql, context=None, stdin=None, env_extra=None):
+def run_sql(args, sql, context=None, stdin=None, env_extra=None, extra_args=()):
     """Run mqttrule-sql with a pinned clock and UTC time zone; returns the
-    CompletedProcess (text mode)."""
+    CompletedProcess (text mode). `extra_args` come after the context."""
     cmd = [str(sql_binary())] + list(args) + [sql]
     if context is not None:
         cmd.append(context if isinstance(context, str) else json.dumps(context))
+    cmd += list(extra_args)
     env = dict(os.environ)
     env["TZ"] = "UTC"
     env["MQTTRULE_SQL_NOW"] = PINNED_NOW_MS

@@ -247,10 +247,11 @@ def test_sighup_reloads_rules(tmp_path):
         assert sub.next_json() == {"reason_code": "success"}
 
 
-def test_sigterm_shuts_down_cleanly():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_down_cleanly(sig):
     b = Broker()
     r, ack = raw_connect(b.port, clientid="x")
-    assert b.stop(signal.SIGTERM) == 0
+    assert b.stop(sig) == 0
     assert "shutting down" in b.logtext()
     b.tmp.cleanup()
 
@@ -403,3 +404,98 @@ def test_sample_configuration_file_runs_the_default_rule():
         r, ack = raw_connect(b.port, level=5, clientid="conn", username="u_emqx")
         ev = sub.next_json()
         assert (ev["clientid"], ev["username"], ev["reason_code"]) == ("conn", "u_emqx", "success")
+
+
+def test_http_connections_closing_while_clients_connect():
+    # The server closes every HTTP connection after its response, so the
+    # engine's descriptors come and go (and their numbers are reused by MQTT
+    # clients) while clients keep connecting.
+    got = []
+    lock = threading.Lock()
+
+    class Closing(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                got.append(json.loads(body)["clientid"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Closing)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/hook" % srv.server_address[1]
+        with Broker("--rule", 'SELECT clientid FROM "$events/client_connack"', "--http", url) as b:
+            clients = []
+            for i in range(60):
+                r, ack = raw_connect(b.port, clientid="n%d" % i)
+                assert ack == (0x20, b"\x00\x00")
+                if i % 2:
+                    r.close()
+                else:
+                    clients.append(r)
+            import time
+            deadline = time.monotonic() + 10
+            while len(got) < 60 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sorted(got) == sorted("n%d" % i for i in range(60))
+            for r in clients:  # every kept connection still works
+                r.send(b"\xc0\x00")
+                assert r.read_packet() == (0xD0, b"")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_sighup_with_a_bad_rule_keeps_the_old_rules():
+    conf = "rule a\n  sql SELECT clientid FROM \"$events/client_connack\"\n  republish one\nend\n"
+    with Broker(config=conf) as b:
+        with open(b.config_path, "w") as f:
+            f.write("rule a\n  sql SELECT clientid FROM \"$events/client_connack\"\n  republish two\nend\n"
+                    "rule b\n  sql SELEC broken\n  republish three\nend\n")
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("the old rules stay in force")
+        assert "rule 'b'" in b.logtext()
+        sub = EventSubscriber(b.port, topic="one")
+        r, _ = raw_connect(b.port, level=5, clientid="still-old")
+        assert sub.next_json() == {"clientid": "still-old"}
+
+
+def test_select_star_keeps_the_schema_order():
+    with Broker("--rule", 'SELECT * FROM "$events/session_subscribed"', "--republish", "out") as b:
+        sub = EventSubscriber(b.port, topic="out")
+        ev = sub.next_json()  # the subscriber's own subscription
+        assert list(ev) == ["event", "clientid", "username", "peerhost", "peername", "topic", "qos",
+                            "sub_props", "client_attrs", "timestamp", "node", "metadata"]
+        assert ev["event"] == "session.subscribed" and ev["topic"] == "out"
+        assert ev["sub_props"] == {"User-Property": {}}
+
+
+def test_nested_emits_keep_the_outer_event_intact():
+    # The first republish action is delivered to the watcher at once, which
+    # builds message.delivered (a nested emit) while session.subscribed is
+    # still being handled; the second action renders the outer event's output
+    # afterwards and must still see its columns intact.
+    args = ["--rule", 'SELECT * FROM "$events/session_subscribed" WHERE topic = \'some/filter\'',
+            "--republish", "w/one", "--republish", "w/two"]
+    with Broker(*args) as b:
+        watch = EventSubscriber(b.port, topic="w/#", clientid="watch")
+        r, _ = raw_connect(b.port, clientid="subscriber")
+        r.send(subscribe_bytes(1, [("some/filter", 1)]))
+        r.read_packet()
+        got = {}
+        for _ in range(2):
+            first, body = watch.raw.read_packet()
+            tlen = struct.unpack(">H", body[:2])[0]
+            got[body[2:2 + tlen].decode()] = json.loads(body[2 + tlen:])
+        assert got["w/one"] == got["w/two"]
+        assert got["w/two"]["sub_props"] == {"User-Property": {}}
+        assert got["w/two"]["client_attrs"] == {}
+        assert got["w/two"]["topic"] == "some/filter"

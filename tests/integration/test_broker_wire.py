@@ -338,3 +338,30 @@ def test_will_delay_interval():
         first, body = sub.read_packet(timeout=5)
         assert body.endswith(b"late")
         assert time.monotonic() - t0 >= 0.9
+
+
+def test_random_bytes_never_break_the_broker():
+    import random
+    rng = random.Random(20261125)
+    valid = [connect_bytes(clientid="fz", level=5), subscribe_bytes(1, [("a/#", 2)], level=5),
+             publish_bytes("a/b", "p", qos=2, pid=3, level=5), b"\x62\x02\x00\x03", b"\xc0\x00"]
+    with Broker() as b:
+        for i in range(300):
+            data = bytearray(b"".join(valid[:rng.randint(0, len(valid))]))
+            for _ in range(rng.randint(1, 8)):  # flip, insert or cut bytes
+                op = rng.randint(0, 2)
+                if op == 0 and data:
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                elif op == 1:
+                    data.insert(rng.randint(0, len(data)), rng.randrange(256))
+                elif data:
+                    del data[rng.randrange(len(data)):]
+            r = Raw(b.port)
+            try:
+                r.send(bytes(data))
+                r.read_packet(timeout=0.02)
+            except Exception:
+                pass
+            r.close()
+        r, ack = raw_connect(b.port, clientid="still-alive")
+        assert ack == (0x20, b"\x00\x00")

@@ -119,3 +119,57 @@ def test_blank_stdin_lines_are_skipped():
     proc = gu.run_sql([], "SELECT 1 AS x FROM 't/#'", stdin='\n{"topic": "t/1"}\n\n')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ['{"x":1}']
+
+
+def test_node_option():
+    _need_binary()
+    proc = gu.run_sql(["--node", "mqr@host"], "SELECT node FROM 't/#'", {"topic": "t/1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '{"node":"mqr@host"}'
+
+
+def test_double_dash_ends_options():
+    _need_binary()
+    proc = gu.run_sql(["--"], "-- a comment\nSELECT 1 AS x FROM 't/#'", {"topic": "t/1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '{"x":1}'
+
+
+@pytest.mark.parametrize("args,env", [
+    (["--now", "soon"], None),
+    ([], {"MQTTRULE_SQL_NOW": "12x"}),
+    (["--names", "v5"], None),
+])
+def test_bad_option_values_are_usage_errors(args, env):
+    _need_binary()
+    proc = gu.run_sql(args, "SELECT 1 AS x FROM 't/#'", {"topic": "t/1"}, env_extra=env)
+    assert proc.returncode == 64
+    assert "usage" in proc.stderr
+
+
+def test_unexpected_argument_is_usage_error():
+    _need_binary()
+    proc = gu.run_sql([], "SELECT 1 AS x FROM 't/#'", '{"topic": "t/1"}', extra_args=["extra"])
+    assert proc.returncode == 64
+    assert "unexpected argument 'extra'" in proc.stderr
+
+
+def test_stdin_bad_context_stops_with_64():
+    _need_binary()
+    stdin = '{"topic": "t/1"}\nnot json\n{"topic": "t/1"}\n'
+    proc = gu.run_sql([], "SELECT 1 AS x FROM 't/#'", stdin=stdin)
+    assert proc.returncode == 64
+    assert proc.stdout.splitlines() == ['{"x":1}']
+    assert "context 2" in proc.stderr
+
+
+def test_unpinned_clock_is_now():
+    _need_binary()
+    import time
+    before = int(time.time() * 1000)
+    proc = gu.run_sql([], "SELECT timestamp FROM 't/#'", {"topic": "t/1"},
+                      env_extra={"MQTTRULE_SQL_NOW": ""})
+    after = int(time.time() * 1000)
+    assert proc.returncode == 0, proc.stderr
+    ts = json.loads(proc.stdout)["timestamp"]
+    assert before - 1000 <= ts <= after + 1000

@@ -10,6 +10,7 @@ $MQR_BUILD_DIR and <repo>/build. See docs/python.md.
 from . import _lib
 from ._base import (EvaluationError, MalformedPacket, MqttruleError, SQLSyntaxError)
 from ._engine import HTTP, Engine, Republish
+from ._packet import Decoder, decode, encode
 from ._rule import Rule
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__", "library_version", "library_path",
     "reason_name", "reason_code", "connack_v3_code",
+    "decode", "encode", "Decoder",
     "Rule", "Engine", "Republish", "HTTP",
     "MqttruleError", "SQLSyntaxError", "EvaluationError", "MalformedPacket",
 ]

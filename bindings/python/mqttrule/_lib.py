@@ -116,6 +116,12 @@ class RuleOptions(ctypes.Structure):
     ]
 
 
+class RuleTestOptions(ctypes.Structure):
+    """mqr_rule_test_options_t (rule_test.h)."""
+    _fields_ = [("names", c_int32), ("reserved_", c_uint32), ("now_ms", c_int64),
+                ("node", c_char_p), ("id_seq", POINTER(c_uint64))]
+
+
 class HttpHeader(ctypes.Structure):
     """mqr_http_header_t (http.h)."""
     _fields_ = [("name", c_char_p), ("name_len", c_size_t),
@@ -193,6 +199,22 @@ class EngineOptions(ctypes.Structure):
     ]
 
 
+class EngineMessage(ctypes.Structure):
+    """mqr_engine_message_t (engine.h). Strings are length-counted."""
+    _fields_ = [
+        ("topic", c_char_p), ("topic_len", c_size_t),
+        ("payload", c_char_p), ("payload_len", c_size_t),
+        ("qos", c_int32), ("retain", c_int32), ("dup", c_int32), ("direct_dispatch", c_int32),
+        ("id", c_char_p), ("id_len", c_size_t),
+        ("clientid", c_char_p), ("clientid_len", c_size_t),
+        ("username", c_char_p), ("username_len", c_size_t),
+        ("peerhost", c_char_p), ("peerhost_len", c_size_t),
+        ("peername", c_char_p), ("peername_len", c_size_t),
+        ("republish_by", c_char_p), ("republish_by_len", c_size_t),
+        ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
+    ]
+
+
 class RuleDef(ctypes.Structure):
     """mqr_engine_rule_def_t (engine.h)."""
     _fields_ = [("id", c_char_p), ("sql", c_char_p), ("description", c_char_p),
@@ -225,9 +247,16 @@ class ConnackInput(ctypes.Structure):
     ]
 
 
-# mqr_packet_t is read only by the library: the bindings hold it as opaque,
-# 8-byte aligned storage. 1024 bytes is well above its size (144 on LP64).
-PACKET_STORAGE = c_uint64 * 128
+class PacketOpts(ctypes.Structure):
+    """mqr_packet_opts_t (packet.h)."""
+    _fields_ = [("max_packet_size", c_uint32), ("proto_ver", ctypes.c_uint8),
+                ("direction", ctypes.c_uint8), ("utf8", ctypes.c_uint16)]
+
+
+class PacketStream(ctypes.Structure):
+    """mqr_packet_stream_t (packet.h)."""
+    _fields_ = [("opts", PacketOpts), ("need", c_uint32), ("packets", c_uint32),
+                ("offset", c_uint64)]
 
 
 def _proto(name, restype, *argtypes):
@@ -271,11 +300,22 @@ for _name, _res, _args in (
     ("mqr_rule_scratch_free", None, (c_void_p,)),
     ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
                                    _P(c_size_t), _P(Diag))),
+    # rule_test.h
+    ("mqr_rule_test_columns", c_int, (c_void_p, _P(Value), _P(RuleTestOptions), c_void_p,
+                                      _P(Value), _P(c_int32), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
-    # packet.h
+    # packet.h, packet_json.h
     ("mqr_packet_decode", c_int, (c_char_p, c_size_t, c_void_p, c_void_p, _P(c_size_t),
                                   _P(Diag))),
+    ("mqr_packet_type_name", c_char_p, (c_int,)),
+    ("mqr_packet_stream_init", None, (_P(PacketStream), _P(PacketOpts))),
+    ("mqr_packet_stream_next", c_int, (_P(PacketStream), c_void_p, c_size_t, c_void_p,
+                                       _P(c_size_t), _P(Diag))),
+    ("mqr_packet_struct_size", c_size_t, ()),
+    ("mqr_packet_to_json", c_int, (c_void_p, c_void_p, _P(c_void_p), _P(c_size_t))),
+    ("mqr_packet_encode_json", c_int, (c_char_p, c_size_t, c_void_p, _P(c_int),
+                                       _P(c_void_p), _P(c_size_t), _P(Diag))),
     # engine.h
     ("mqr_engine_options_init", None, (_P(EngineOptions),)),
     ("mqr_engine_create", c_int, (_P(EngineOptions), _P(c_void_p))),
@@ -290,6 +330,8 @@ for _name, _res, _args in (
                                                _P(c_uint32), _P(Diag))),
     ("mqr_engine_emit_event", c_int, (c_void_p, c_char_p, c_size_t, _P(Value),
                                       _P(c_uint32), _P(Diag))),
+    ("mqr_engine_emit_message", c_int, (c_void_p, _P(EngineMessage), _P(c_uint32),
+                                        _P(Diag))),
     ("mqr_engine_emit_connack", c_int, (c_void_p, _P(ConnackInput), _P(c_uint32),
                                         _P(Diag))),
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),
@@ -300,3 +342,9 @@ for _name, _res, _args in (
     ("mqr_http_config_init", None, (_P(HttpConfig),)),
 ):
     _proto(_name, _res, *_args)
+
+
+def packet_storage():
+    """Zeroed, 8-byte aligned storage for one mqr_packet_t, which the
+    bindings pass to the library without reading it."""
+    return (c_uint64 * ((lib.mqr_packet_struct_size() + 7) // 8))()
