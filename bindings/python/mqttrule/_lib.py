@@ -298,6 +298,7 @@ for _name, _res, _args in (
     ("mqr_rule_matches_event", c_int, (c_void_p, c_char_p, c_size_t)),
     ("mqr_rule_scratch_create", c_int, (c_void_p, _P(c_void_p))),
     ("mqr_rule_scratch_free", None, (c_void_p,)),
+    ("mqr_rule_eval", c_int, (c_void_p, c_void_p, _P(Value), _P(Value), _P(Diag))),
     ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
                                    _P(c_size_t), _P(Diag))),
     # rule_test.h

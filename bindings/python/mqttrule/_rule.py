@@ -5,8 +5,8 @@ A Rule compiles its SQL once in the constructor and owns three library
 objects: the compiled rule, an evaluation scratch and an arena for the
 context's columns. evaluate() loads the context into the arena, has
 mqr_rule_test_columns (the same builder mqttrule-sql uses) turn it into
-the trigger's columns and check FROM, runs mqr_rule_eval_json and reads the
-JSON back, so repeated evaluations reuse the same warm memory and nothing
+the trigger's columns and check FROM, runs mqr_rule_eval, renders the
+output with mqr_json_write into a reused buffer and reads it back, so repeated evaluations reuse the same warm memory and nothing
 grows with their number.
 """
 
@@ -19,6 +19,9 @@ from ._base import (L, OK, NO_MATCH, EvaluationError, SQLSyntaxError, ValueArena
                     diag_message, raise_status)
 
 RULE_UNDEFINED_AS_NULL = 0x01
+JSON_UNDEFINED_AS_NULL = 0x01
+EBUFFER = -3
+_VAL_ARRAY = 6
 NAMES = {"doc": 0, "emqx": 1}
 _ENOTFOUND = -5
 
@@ -69,6 +72,8 @@ class Rule:
         self._test_opts = _lib.RuleTestOptions(names=NAMES[names], node=self._node,
                                                id_seq=ctypes.pointer(self._id_seq))
         self._now_ms = now_ms
+        self._json_flags = JSON_UNDEFINED_AS_NULL if undefined_as_null else 0
+        self._out = ctypes.create_string_buffer(4096)
         self.sql = sql
         self.rule_id = rule_id
 
@@ -122,19 +127,32 @@ class Rule:
             raise_status(rc, diag)
         if not matched.value:
             return None
-        out = ctypes.c_void_p()
-        out_len = ctypes.c_size_t()
-        diag = _lib.Diag()
-        rc = L.mqr_rule_eval_json(self._rule, self._scratch, ctypes.byref(columns),
-                                  ctypes.byref(out), ctypes.byref(out_len),
-                                  ctypes.byref(diag))
-        if rc == OK:
-            return json.loads(ctypes.string_at(out, out_len.value).decode("utf-8"))
+        out = _lib.Value()
+        rc = L.mqr_rule_eval(self._rule, self._scratch, ctypes.byref(columns),
+                             ctypes.byref(out), ctypes.byref(diag))
         if rc == NO_MATCH:
-            return [] if L.mqr_rule_is_foreach(self._rule) else None
+            # WHERE false leaves the output undefined; a FOREACH that
+            # matched without elements gives an empty array.
+            return [] if out.type == _VAL_ARRAY else None
         if rc < 0 and rc not in (-1, -2):
             raise EvaluationError(rc, diag_message(diag))
-        raise_status(rc, diag)
+        if rc != OK:
+            raise_status(rc, diag)
+        return json.loads(self._render(out))
+
+    def _render(self, value):
+        """The output value as JSON text, through a buffer kept between
+        evaluations (grown to the largest output seen)."""
+        n = ctypes.c_size_t()
+        rc = L.mqr_json_write(ctypes.byref(value), self._json_flags, self._out,
+                              len(self._out), ctypes.byref(n))
+        if rc == EBUFFER:
+            self._out = ctypes.create_string_buffer(n.value * 2)
+            rc = L.mqr_json_write(ctypes.byref(value), self._json_flags, self._out,
+                                  len(self._out), ctypes.byref(n))
+        if rc != OK:
+            raise_status(rc)
+        return self._out.raw[:n.value].decode("utf-8")
 
     def close(self):
         """Free the compiled rule and its memory; safe to call twice."""

@@ -97,6 +97,16 @@ def test_foreach_returns_a_list():
         assert r.evaluate({"topic": "t", "payload": {"xs": [{"v": 1}, {"v": 2}]}}) == [
             {"v": 1}, {"v": 2}]
         assert r.evaluate({"topic": "t", "payload": {"xs": []}}) == []
+    # WHERE false is no match, unlike an empty collection (spec §6.3)
+    with mqttrule.Rule(sql + " WHERE clientid = 'zz'") as r:
+        assert r.evaluate({"topic": "t", "clientid": "c1", "payload": {"xs": [{"v": 1}]}}) is None
+
+
+def test_large_output_grows_the_buffer():
+    with mqttrule.Rule('SELECT payload AS p FROM "t"') as r:
+        big = "x" * 100000
+        assert r.evaluate({"topic": "t", "payload": big}) == {"p": big}
+        assert r.evaluate({"topic": "t", "payload": "small"}) == {"p": "small"}
 
 
 def test_undefined_rendering_profiles():
