@@ -7,6 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__) && defined(__has_include)
+#  if __has_include(<sys/random.h>)
+#    include <sys/random.h>
+#    define MQR__HAVE_GETRANDOM 1
+#  endif
+#endif
 
 #include "internal.h"
 
@@ -34,6 +42,39 @@ const char *mqr_strerror(int status)
 #undef MQR__STATUS_MSG
     default: return "unknown status";
     }
+}
+
+/* splitmix64 finaliser: spreads the entropy of every input bit over the result. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t mqr__random_seed(const void *salt)
+{
+    uint64_t seed = 0;
+#ifdef MQR__HAVE_GETRANDOM
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = 0;
+#endif
+    if (seed == 0) {
+        /* No kernel entropy: the clock, the process and the caller's address
+         * differ between processes, restarts and handles of one process. */
+        struct timespec ts = {0, 0};
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+        x ^= (uint64_t)getpid() << 32;
+        x ^= (uint64_t)(uintptr_t)salt;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        x ^= mix64((uint64_t)ts.tv_nsec + (uint64_t)ts.tv_sec);
+        seed = mix64(x);
+    }
+    return seed ? seed : UINT64_C(0x9e3779b97f4a7c15);
 }
 
 void mqr_diag_clear(mqr_diag_t *diag)

@@ -37,4 +37,9 @@ char *mqr__strndup(const mqr_allocator_t *a, const char *s, size_t len);
 int mqr__diag_set(mqr_diag_t *d, int code, const char *fmt, ...) MQR__PRINTF(3, 4);
 int mqr__diag_vset(mqr_diag_t *d, int code, const char *fmt, va_list ap);
 
+/* A non-zero 64-bit seed that differs between processes and calls: getrandom()
+ * where available, else the clocks, the process id and `salt` (an address of
+ * the caller's handle) mixed together. Thread-safe; keeps no state. */
+uint64_t mqr__random_seed(const void *salt);
+
 #endif /* MQR_INTERNAL_H */

@@ -370,7 +370,7 @@ static int rule_new(const mqr_rule_options_t *o, mqr_rule_t **out, mqr_diag_t *d
     r->max_depth = o->max_depth ? o->max_depth : MQR_RULE_DEFAULT_MAX_DEPTH;
     if (r->max_depth > MQR_RULE_MAX_DEPTH_CAP)
         r->max_depth = MQR_RULE_MAX_DEPTH_CAP; /* the parser and evaluator recurse */
-    r->rng_seed = o->rng_seed ? o->rng_seed : UINT64_C(0x9e3779b97f4a7c15);
+    r->rng_seed = o->rng_seed; /* 0: each scratch seeds itself (mqr_rule_eval) */
     r->clock = o->clock;
     r->clock_ud = o->clock_ud;
     return MQR_OK;

@@ -1102,7 +1102,7 @@ int mqr_rule_eval(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,
                              mqr_value_type_name(columns->type));
     mqr_arena_reset(scratch->arena);
     if (scratch->rng == 0)
-        scratch->rng = rule->rng_seed;
+        scratch->rng = rule->rng_seed ? rule->rng_seed : mqr__random_seed(scratch);
     ev_t e;
     ev_init(&e, rule, scratch->arena, &scratch->rng, diag);
     e.cols = columns;

@@ -12,8 +12,16 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+install_mqttjs() { # MQTT.js for the interoperability tests, from the npm registry
+  local dir
+  dir="$(cd "$(dirname "$0")" && pwd)/integration/node"
+  [ -d "$dir/node_modules/mqtt" ] && return 0
+  echo "deps: npm install (MQTT.js) in $dir"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PKGS[@]} Debian packages present"
+  install_mqttjs
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -25,3 +33,4 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
+install_mqttjs

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: builds mqttrule several ways and runs every test.
 #   1. gcc build with -Werror, unit tests (Criterion via ctest)
+#   1b. gcc -O3 (Release) build with -Werror, compile only
 #   2. clang build with -Werror
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer build, unit tests again
 #   4. install into a scratch prefix; build examples/minimal with pkg-config
@@ -32,6 +33,11 @@ build() { # build DIR CC [cmake args...]
 step "1. gcc build and unit tests"
 build "$OUT/gcc" gcc
 (cd "$OUT/gcc" && ctest --output-on-failure -j "$JOBS")
+
+step "1b. gcc Release (-O3) build, compile only"
+# -O3 inlines more and so warns (-Werror) where -O2 does not.
+build "$OUT/release" gcc -DCMAKE_BUILD_TYPE=Release
+echo "release build OK"
 
 step "2. clang build"
 build "$OUT/clang" clang

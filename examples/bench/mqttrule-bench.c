@@ -405,15 +405,12 @@ static int pub_pump(bench_t *b, conn_t *c)
 
 /* ---- packet handling ---------------------------------------------------------------- */
 
+/* Count c as failed and close it; `why` (NULL: b->err is already set) becomes
+ * the run's error message unless an earlier one is kept. */
 static void conn_failed(bench_t *b, conn_t *c, const char *why)
 {
-    if (!b->err[0]) { /* memmove: gcc -O2 cannot prove why is not b->err */
-        size_t n = strlen(why);
-        if (n >= sizeof b->err)
-            n = sizeof b->err - 1;
-        memmove(b->err, why, n);
-        b->err[n] = '\0';
-    }
+    if (why && !b->err[0])
+        snprintf(b->err, sizeof b->err, "%s", why);
     b->failed++;
     conn_close(c);
 }
@@ -424,7 +421,7 @@ static int on_connack(bench_t *b, conn_t *c, const mqr_packet_t *p)
     uint64_t t = now_ns();
     if (p->connack.reason_code != 0) {
         snprintf(b->err, sizeof b->err, "CONNACK reason code 0x%02x", p->connack.reason_code);
-        conn_failed(b, c, b->err);
+        conn_failed(b, c, NULL);
         return -1;
     }
     uint32_t rm = 0;
@@ -529,12 +526,12 @@ static int on_connected(bench_t *b, conn_t *c)
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
         snprintf(b->err, sizeof b->err, "connect: %s", strerror(err ? err : errno));
-        conn_failed(b, c, b->err);
+        conn_failed(b, c, NULL);
         return -1;
     }
     c->state = ST_CONNACK;
     if (send_connect(b, c) < 0) {
-        conn_failed(b, c, b->err);
+        conn_failed(b, c, NULL);
         return -1;
     }
     return 0;
@@ -590,13 +587,13 @@ static int conn_read(bench_t *b, conn_t *c)
                 break;
             if (rc != MQR_OK) {
                 snprintf(b->err, sizeof b->err, "decode: %s", d.message);
-                conn_failed(b, c, b->err);
+                conn_failed(b, c, NULL);
                 return -1;
             }
             c->in.off += used;
             if (on_packet(b, c, &p) < 0) {
                 if (c->fd >= 0)
-                    conn_failed(b, c, b->err[0] ? b->err : "out of memory");
+                    conn_failed(b, c, "out of memory");
                 return -1;
             }
         }

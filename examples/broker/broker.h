@@ -20,13 +20,14 @@
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "mqttrule.h"
 #include "engine_int.h" /* the library's topic trie (mqttrule_internal) */
 
 /* ---- limits and defaults ----------------------------------------------------- */
 #define BRK_RBUF_SIZE (64u * 1024u)      /* the shared read buffer */
-#define BRK_CONNECT_TIMEOUT_MS 10000     /* a socket must send CONNECT within this */
+#define BRK_CONNECT_TIMEOUT_MS 10000     /* default connect_timeout_ms */
 #define BRK_MAX_LISTENERS 8
 #define BRK_MAX_ENGINE_FDS 256
 #define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
@@ -111,6 +112,12 @@ typedef struct brk_config {
     uint32_t max_keepalive;      /* seconds; 0: any keep alive (Server-Keep-Alive, v5) */
     char *response_info;         /* Response-Information sent when requested; NULL: none */
     char *auth_hmac_secret;      /* enables the mqttrule-hmac AUTH method; NULL: off */
+    uint32_t connect_timeout_ms;  /* a socket must complete CONNECT within this */
+    uint32_t max_queued_bytes;    /* per session: topic + payload + properties; 0: unlimited */
+    uint32_t max_topic_levels;    /* of a PUBLISH topic or a topic filter; 0: unlimited */
+    uint32_t max_subscriptions;   /* per session; 0: unlimited */
+    uint32_t http_max_queue;      /* HTTP action: messages held; 0: the library's 100,000 */
+    uint32_t http_timeout_ms;     /* HTTP action: connect and request timeout; 0: 15 s */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
@@ -184,6 +191,7 @@ typedef struct brk_session {
     uint32_t ninfl, capinfl;
     brk_queued_t *queue;
     uint32_t nqueue, capqueue;
+    uint64_t queue_bytes;      /* bytes of the queued messages (max_queued_bytes) */
     uint16_t *rx2;             /* QoS 2 packet ids received, PUBREL pending */
     uint32_t nrx2, caprx2;
 } brk_session_t;
@@ -258,6 +266,26 @@ typedef struct brk_authn {
     int (*verify)(struct broker *b, brk_conn_t *c, const uint8_t *data, size_t len);
 } brk_authn_t;
 
+/* Counters since start-up, logged by brk_stats_log (SIGUSR1 and shutdown).
+ * Every message a client publishes is delivered, queued, in flight or
+ * counted in one of the drop counters. */
+typedef struct brk_stats {
+    uint64_t conns_accepted;
+    uint64_t connect_timeouts;        /* sockets closed without a complete CONNECT */
+    uint64_t refused_max_connections; /* CONNECTs refused by max_connections */
+    uint64_t msgs_received;           /* PUBLISH packets accepted from clients */
+    uint64_t delivered;               /* message.delivered */
+    uint64_t acked;                   /* message.acked */
+    uint64_t dropped_no_subscribers;  /* message.dropped */
+    uint64_t dropped_queue_full;      /* delivery.dropped, by reason */
+    uint64_t dropped_qos0_offline;
+    uint64_t dropped_too_large;
+    uint64_t dropped_no_local;
+    uint64_t dropped_other;
+    uint64_t refused_topic_levels;    /* PUBLISH topics and filters above max_topic_levels */
+    uint64_t refused_subscriptions;   /* filters above max_subscriptions */
+} brk_stats_t;
+
 typedef struct broker {
     brk_config_t cfg;
     int epfd;
@@ -282,6 +310,8 @@ typedef struct broker {
     int64_t rate_last;
     uint64_t msg_seq;
     brk_events_t *ev;
+    brk_stats_t stats;
+    volatile sig_atomic_t *stats_req; /* set by SIGUSR1: log the stats line */
     /* password file state */
     char **pw_users, **pw_hashes;
     size_t npw;
@@ -289,7 +319,6 @@ typedef struct broker {
     int64_t pw_mtime;
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
-    uint64_t dropped_too_large; /* PUBLISHes above a client's Maximum-Packet-Size */
 } broker_t;
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
@@ -306,6 +335,8 @@ void brk_loop_free(broker_t *b);
 void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len);
 int brk_conn_send_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
 void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason);
+brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl);
+void brk_conn_feed(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len);
 void brk_flush_engine(broker_t *b, uint32_t deadline_ms);
 
 /* ---- config.c ----------------------------------------------------------------------- */
@@ -360,6 +391,10 @@ void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, c
 const brk_authn_t *brk_authn_find(broker_t *b, const char *method, size_t len);
 int brk_authn_begin(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect);
 int brk_authn_step(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth, const char **why);
+/* ---- stats.c ------------------------------------------------------------------------- */
+void brk_stats_msg(broker_t *b, int event, const char *reason);
+void brk_stats_log(broker_t *b);
+uint32_t brk_topic_levels(const char *topic, size_t len);
 
 /* ---- events.c: the seam to the rule engine ----------------------------------------- */
 int brk_events_create(broker_t *b, const char **err);
@@ -382,5 +417,6 @@ int64_t brk_events_timeout(broker_t *b);
 void brk_events_fd_ready(broker_t *b, int fd, uint32_t events);
 void brk_events_process(broker_t *b);
 size_t brk_events_pending(broker_t *b);
+void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out);
 
 #endif /* MQR_BROKER_H */

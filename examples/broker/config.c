@@ -60,6 +60,10 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->shutdown_flush_ms = 5000;
     cfg->topic_alias_max = 10;
     cfg->receive_max = 65535;
+    cfg->connect_timeout_ms = BRK_CONNECT_TIMEOUT_MS;
+    cfg->max_queued_bytes = 64u * 1024u * 1024u;
+    cfg->max_topic_levels = 128;
+    cfg->max_subscriptions = 1000;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
@@ -284,6 +288,12 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             {"topic_alias_maximum", offsetof(brk_config_t, topic_alias_max), 0},
             {"receive_maximum", offsetof(brk_config_t, receive_max), 0},
             {"max_keepalive", offsetof(brk_config_t, max_keepalive), 0},
+            {"connect_timeout_ms", offsetof(brk_config_t, connect_timeout_ms), 0},
+            {"max_queued_bytes", offsetof(brk_config_t, max_queued_bytes), 0},
+            {"max_topic_levels", offsetof(brk_config_t, max_topic_levels), 0},
+            {"max_subscriptions", offsetof(brk_config_t, max_subscriptions), 0},
+            {"http_max_queue", offsetof(brk_config_t, http_max_queue), 0},
+            {"http_timeout_ms", offsetof(brk_config_t, http_timeout_ms), 0},
             {"retain_available", offsetof(brk_config_t, retain_available), 1},
             {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
         };

@@ -32,6 +32,8 @@ struct brk_events {
     char **loaded;      /* ids of the rules now in the engine */
     size_t nloaded;
     uint32_t depth;     /* engine emits in progress (actions publish, which emits again) */
+    uint32_t http_max_queue;  /* the configuration's HTTP action limits, for add_rule */
+    uint32_t http_timeout_ms;
 };
 
 /* The engine's republish publisher: route the message inside the broker. */
@@ -117,6 +119,9 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
             static const mqr_http_header_t json_ct = {"content-type", 12, "application/json",
                                                       16};
             hc.http.headers = &json_ct;
+            hc.http.max_queue_count = ev->http_max_queue;
+            hc.http.request_timeout_ms = ev->http_timeout_ms;
+            hc.http.connect_timeout_ms = ev->http_timeout_ms;
             rc = mqr_engine_action_add_http(ev->engine, r->id, &hc, &id, &d);
             if (rc == MQR_OK) {
                 uint32_t *ni = realloc(ev->http_ids, (ev->nhttp + 1) * sizeof *ni);
@@ -139,6 +144,8 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
 /* Add every rule of cfg to ev's engine; on an error remove those added. */
 static int add_rules(brk_events_t *ev, const brk_config_t *cfg, char *err, size_t errcap)
 {
+    ev->http_max_queue = cfg->http_max_queue;
+    ev->http_timeout_ms = cfg->http_timeout_ms;
     for (size_t i = 0; i < cfg->nrules; i++) {
         if (add_rule(ev, &cfg->rules[i], err, errcap) != 0) {
             for (size_t k = 0; k <= i; k++)
@@ -464,6 +471,7 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
                 const char *reason)
 {
     cols_t k;
+    brk_stats_msg(b, event, reason);
     if (cols_begin(b, &k, (uint32_t)event) != MQR_OK)
         return;
     put_str(&k, "id", m->id, 32);
@@ -562,4 +570,25 @@ void brk_events_process(broker_t *b)
 size_t brk_events_pending(broker_t *b)
 {
     return mqr_engine_pending(b->ev->engine);
+}
+
+/* Sum the metrics of every HTTP action into *out (zeroed first), for the
+ * stats line. */
+void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; b->ev != NULL && i < b->ev->nhttp; i++) {
+        mqr_action_metrics_t m;
+        if (mqr_engine_action_metrics(b->ev->engine, b->ev->http_ids[i], &m) != MQR_OK)
+            continue;
+        out->matched += m.matched;
+        out->success += m.success;
+        out->failed += m.failed;
+        out->dropped_queue_full += m.dropped_queue_full;
+        out->dropped_expired += m.dropped_expired;
+        out->dropped_other += m.dropped_other;
+        out->queuing += m.queuing;
+        out->inflight += m.inflight;
+        out->timeouts += m.timeouts;
+    }
 }

@@ -253,6 +253,48 @@ static void flush_out(broker_t *b, brk_conn_t *c)
     }
 }
 
+/* Create the connection of socket `fd` (non-blocking, accepted or a
+ * socketpair end), link it into b->conns in state BRK_CS_NEW and watch it.
+ * `ss` is the peer address (NULL: unknown). Returns NULL when out of memory;
+ * the caller then still owns `fd`. */
+brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl)
+{
+    brk_conn_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->w.kind = BRK_W_CONN;
+    c->w.fd = fd;
+    c->state = BRK_CS_NEW;
+    c->last_rx = brk_mono_ms();
+    c->problem_info = 1;
+    c->receive_max = 65535;
+    strcpy(c->peername, "unknown");
+    if (ss != NULL) {
+        struct sockaddr_storage own;
+        socklen_t ol = sizeof own;
+        (void)mqr_sockaddr_from_sys(ss, sl, &c->peer);
+        if (getsockname(fd, (struct sockaddr *)&own, &ol) == 0)
+            (void)mqr_sockaddr_from_sys(&own, ol, &c->sock);
+        if (mqr_sockaddr_format(&c->peer, 1, c->peername, sizeof c->peername, NULL) != MQR_OK)
+            strcpy(c->peername, "unknown");
+    }
+    mqr_packet_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.direction = MQR_PKT_DIR_TO_SERVER;
+    o.max_packet_size = b->cfg.max_packet_size;
+    mqr_packet_stream_init(&c->stream, &o);
+    c->next = b->conns;
+    if (b->conns != NULL)
+        b->conns->prev = c;
+    b->conns = c;
+    b->nconns++;
+    b->stats.conns_accepted++;
+#ifndef BRK_USE_POLL
+    watch_ctl(b, EPOLL_CTL_ADD, &c->w, EPOLLIN);
+#endif
+    return c;
+}
+
 static void accept_all(broker_t *b, brk_watch_t *lw)
 {
     for (;;) {
@@ -261,39 +303,12 @@ static void accept_all(broker_t *b, brk_watch_t *lw)
         int fd = accept(lw->fd, (struct sockaddr *)&ss, &sl);
         if (fd < 0)
             return;
-        brk_conn_t *c = calloc(1, sizeof *c);
-        if (c == NULL || set_nonblock(fd) != 0) {
-            free(c);
+        if (set_nonblock(fd) != 0 || brk_conn_new(b, fd, &ss, sl) == NULL) {
             close(fd);
             continue;
         }
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->w.kind = BRK_W_CONN;
-        c->w.fd = fd;
-        c->state = BRK_CS_NEW;
-        c->last_rx = brk_mono_ms();
-        c->problem_info = 1;
-        c->receive_max = 65535;
-        (void)mqr_sockaddr_from_sys(&ss, sl, &c->peer);
-        sl = sizeof ss;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            (void)mqr_sockaddr_from_sys(&ss, sl, &c->sock);
-        if (mqr_sockaddr_format(&c->peer, 1, c->peername, sizeof c->peername, NULL) != MQR_OK)
-            strcpy(c->peername, "unknown");
-        mqr_packet_opts_t o;
-        memset(&o, 0, sizeof o);
-        o.direction = MQR_PKT_DIR_TO_SERVER;
-        o.max_packet_size = b->cfg.max_packet_size;
-        mqr_packet_stream_init(&c->stream, &o);
-        c->next = b->conns;
-        if (b->conns != NULL)
-            b->conns->prev = c;
-        b->conns = c;
-        b->nconns++;
-#ifndef BRK_USE_POLL
-        watch_ctl(b, EPOLL_CTL_ADD, &c->w, EPOLLIN);
-#endif
     }
 }
 
@@ -340,8 +355,15 @@ static void read_conn(broker_t *b, brk_conn_t *c)
     }
     if (n < 0)
         return;
-    const uint8_t *buf = b->rbuf;
-    size_t len = (size_t)n;
+    brk_conn_feed(b, c, b->rbuf, (size_t)n);
+}
+
+/* Handle `len` bytes received on `c`: decode and handle every complete
+ * packet, keeping a trailing partial packet in c->in until more bytes come.
+ * `buf` is borrowed for the call. Drives the protocol without a socket read
+ * (tests/fuzz/fuzz_broker_conn.c). */
+void brk_conn_feed(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len)
+{
     if (c->in_len > 0) { /* a partial packet is pending: append and parse there */
         if (c->in_len + len > c->in_cap) {
             size_t cap = c->in_cap ? c->in_cap : 256;
@@ -534,6 +556,10 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
 {
     int64_t next_tick = brk_mono_ms() + 1000;
     while (!*stop) {
+        if (b->stats_req != NULL && *b->stats_req) {
+            *b->stats_req = 0;
+            brk_stats_log(b);
+        }
         if (*reload) {
             *reload = 0;
             char err[512];

@@ -3,7 +3,8 @@
  * main.c - mqttrule-broker's entry point: read the configuration, create the
  * rule engine with its rules (stopping with file:line on a bad rule), open
  * the listeners and run the loop until SIGTERM or SIGINT. SIGHUP reloads the
- * rules from the configuration file. On shutdown the HTTP actions get
+ * rules from the configuration file; SIGUSR1 logs the counters (stats.c),
+ * as does shutdown. On shutdown the HTTP actions get
  * shutdown_flush_ms to deliver what is queued.
  *
  * The signal handlers only set flags; the loop acts on them between rounds.
@@ -18,45 +19,16 @@
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
+static volatile sig_atomic_t g_stats;
 
 static void on_signal(int sig)
 {
     if (sig == SIGHUP)
         g_reload = 1;
+    else if (sig == SIGUSR1)
+        g_stats = 1;
     else
         g_stop = 1;
-}
-
-int64_t brk_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t brk_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Log one line to stderr: level 0 always, level 1 with -v. */
-void brk_log(broker_t *b, int level, const char *fmt, ...)
-{
-    if (level > b->cfg.verbose)
-        return;
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s mqttrule-broker: ", ts);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
 }
 
 int main(int argc, char **argv)
@@ -98,6 +70,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    b.stats_req = &g_stats;
     signal(SIGPIPE, SIG_IGN);
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
@@ -109,6 +83,7 @@ int main(int argc, char **argv)
         if (brk_loop_run(&b, &g_stop, &g_reload) != 0)
             rc = 1;
         brk_log(&b, 0, "shutting down");
+        brk_stats_log(&b);
     }
     brk_loop_free(&b);
 out:

@@ -194,6 +194,7 @@ static void sess_clear(broker_t *b, brk_session_t *s)
         brk_msg_unref(s->infl[i].msg);
     for (uint32_t i = 0; i < s->nqueue; i++)
         brk_msg_unref(s->queue[i].msg);
+    s->queue_bytes = 0;
     free(s->subs);
     free(s->infl);
     free(s->queue);
@@ -276,7 +277,7 @@ static void disconnect(broker_t *b, brk_conn_t *c, int rc, const char *reason)
 /* Send `m` to the session's connection; message.delivered on success,
  * delivery.dropped when it has expired (not for a resend) or cannot be
  * encoded (e.g. above the client's Maximum-Packet-Size, counted in
- * b->dropped_too_large). MQTT 5 deliveries carry the remaining
+ * b->stats.dropped_too_large). MQTT 5 deliveries carry the remaining
  * Message-Expiry-Interval and a Topic-Alias when the client allows one.
  * Returns the encoder's status, or MQR_ENOTFOUND for an expired message. */
 static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
@@ -327,8 +328,6 @@ static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, in
             brk5_alias_out_commit(c, new_alias, m->topic, m->topic_len);
         brk_ev_msg(b, MQR_EVENT_MESSAGE_DELIVERED, m, s, qos, NULL);
     } else {
-        if (rc == MQR_ETOOLARGE)
-            b->dropped_too_large++;
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos,
                    rc == MQR_ETOOLARGE ? "too_large" : "internal_error");
     }
@@ -400,7 +399,9 @@ static void deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
         start_inflight(b, s, m, qos, retain);
         return;
     }
+    uint64_t mbytes = (uint64_t)m->topic_len + m->payload_len + m->props_len;
     if (s->nqueue >= b->cfg.max_queued ||
+        (b->cfg.max_queued_bytes != 0 && s->queue_bytes + mbytes > b->cfg.max_queued_bytes) ||
         grow((void **)&s->queue, &s->capqueue, s->nqueue, sizeof *s->queue) != 0) {
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "queue_full");
         return;
@@ -409,6 +410,7 @@ static void deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
     s->queue[s->nqueue].qos = (uint8_t)qos;
     s->queue[s->nqueue].retain = (uint8_t)retain;
     s->nqueue++;
+    s->queue_bytes += mbytes;
     m->refs++;
 }
 
@@ -419,6 +421,7 @@ static void drain(broker_t *b, brk_session_t *s)
     while (s->conn != NULL && s->conn->state == BRK_CS_CONNECTED && taken < s->nqueue &&
            s->ninfl < inflight_limit(b, s)) {
         brk_queued_t q = s->queue[taken++];
+        s->queue_bytes -= (uint64_t)q.msg->topic_len + q.msg->payload_len + q.msg->props_len;
         start_inflight(b, s, q.msg, q.qos, q.retain);
         brk_msg_unref(q.msg);
     }
@@ -778,6 +781,7 @@ static int precheck(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, cons
         return MQR_RC_CONNECTION_RATE_EXCEEDED;
     }
     if (cfg->max_connections != 0 && b->nconnected >= cfg->max_connections) {
+        b->stats.refused_max_connections++;
         *why = "maximum number of connections reached";
         return cfg->max_connections_reason;
     }
@@ -1055,6 +1059,14 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         disconnect(b, c, MQR_RC_RETAIN_NOT_SUPPORTED, "protocol_error");
         return;
     }
+    if (b->cfg.max_topic_levels != 0 &&
+        brk_topic_levels(p->topic.ptr, p->topic.len) > b->cfg.max_topic_levels) {
+        b->stats.refused_topic_levels++;
+        brk_log(b, 0, "client '%s': PUBLISH topic has more than max_topic_levels (%u) levels",
+                s->clientid, b->cfg.max_topic_levels);
+        disconnect(b, c, MQR_RC_TOPIC_NAME_INVALID, "protocol_error");
+        return;
+    }
     if (p->qos == 2 && rx2_has(s, p->packet_id)) { /* a resent QoS 2 message */
         send_simple(b, c, MQR_PKT_PUBREC, p->packet_id, 0);
         return;
@@ -1084,6 +1096,7 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         disconnect(b, c, MQR_RC_UNSPECIFIED_ERROR, "internal_error");
         return;
     }
+    b->stats.msgs_received++;
     size_t n = publish_msg(b, c, m, NULL, 0);
     brk_msg_unref(m);
     if (c->state == BRK_CS_CLOSED || p->qos == 0)
@@ -1177,7 +1190,8 @@ static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
 
 /* Add or replace a subscription (share_len: length of its "$share/GROUP/"
  * prefix, 0 when not shared; sub_id: its Subscription-Identifier or 0).
- * Returns 1 if it is new, 0 if replaced, -1 when out of memory. */
+ * Returns 1 if it is new, 0 if replaced, -1 when out of memory, -2 when a
+ * new one would exceed max_subscriptions. */
 static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, int qos,
                    size_t share_len, uint32_t sub_id)
 {
@@ -1191,6 +1205,8 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
             return 0;
         }
     }
+    if (b->cfg.max_subscriptions != 0 && s->nsubs >= b->cfg.max_subscriptions)
+        return -2;
     if (grow((void **)&s->subs, &s->capsubs, s->nsubs, sizeof *s->subs) != 0)
         return -1;
     brk_sub_t *sub = &s->subs[s->nsubs];
@@ -1248,6 +1264,12 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             code = v5 ? MQR_RC_TOPIC_FILTER_INVALID : 0x80;
             brk_log(b, 1, "client '%s': shared subscription '%.*s' refused", s->clientid,
                     (int)e.filter.len, e.filter.ptr);
+        } else if (b->cfg.max_topic_levels != 0 &&
+                   brk_topic_levels(e.filter.ptr, e.filter.len) > b->cfg.max_topic_levels) {
+            code = v5 ? MQR_RC_TOPIC_FILTER_INVALID : 0x80;
+            b->stats.refused_topic_levels++;
+            brk_log(b, 0, "client '%s': filter has more than max_topic_levels (%u) levels",
+                    s->clientid, b->cfg.max_topic_levels);
         } else if (is_events_topic(e.filter.ptr + share, e.filter.len - share) ||
                    !brk_acl_allows(b, c->username, e.filter.ptr + share, e.filter.len - share,
                                    BRK_ACC_READ)) {
@@ -1258,7 +1280,12 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         } else {
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 1);
             int added = sub_put(b, s, &e, qos, share, sub_id);
-            code = added < 0 ? 0x80 : qos;
+            code = added == -2 ? (v5 ? MQR_RC_QUOTA_EXCEEDED : 0x80) : added < 0 ? 0x80 : qos;
+            if (added == -2) {
+                b->stats.refused_subscriptions++;
+                brk_log(b, 0, "client '%s': subscription to '%.*s' refused: max_subscriptions (%u)",
+                        s->clientid, (int)e.filter.len, e.filter.ptr, b->cfg.max_subscriptions);
+            }
             if (added >= 0)
                 brk_log(b, 1, "client '%s' subscribed to '%.*s' (QoS %d)", s->clientid,
                         (int)e.filter.len, e.filter.ptr, qos);
@@ -1547,9 +1574,10 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
     brk_conn_t *nx;
     for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
         nx = c->next;
-        if (c->state == BRK_CS_NEW && now - c->last_rx > BRK_CONNECT_TIMEOUT_MS) {
-            brk_log(b, 1, "closing %s: no CONNECT within %d ms", c->peername,
-                    BRK_CONNECT_TIMEOUT_MS);
+        if (c->state == BRK_CS_NEW && now - c->last_rx > (int64_t)b->cfg.connect_timeout_ms) {
+            b->stats.connect_timeouts++;
+            brk_log(b, 1, "closing %s: no CONNECT within %u ms", c->peername,
+                    b->cfg.connect_timeout_ms);
             brk_conn_close(b, c, NULL);
         } else if (c->state == BRK_CS_CONNECTED && c->keepalive > 0 &&
                    now - c->last_rx > (int64_t)c->keepalive * 1500) {

@@ -63,8 +63,9 @@ static int hex_val(int c)
     return -1;
 }
 
-/* Turn hex text (whitespace ignored) into bytes in place; -1 on a bad digit
- * or an odd count, with the offending position in *bad_pos. */
+/* Turn hex text (whitespace and #-comments to end of line ignored) into
+ * bytes in place; -1 on a bad digit or an odd count, with the offending
+ * position in *bad_pos. */
 static long hex_decode(uint8_t *buf, size_t len, size_t *bad_pos)
 {
     size_t n = 0;
@@ -73,6 +74,11 @@ static long hex_decode(uint8_t *buf, size_t len, size_t *bad_pos)
         int c = buf[i];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
             continue;
+        if (c == '#') { /* a comment runs to the end of the line */
+            while (i + 1 < len && buf[i + 1] != '\n')
+                i++;
+            continue;
+        }
         int v = hex_val(c);
         if (v < 0) {
             *bad_pos = i;

@@ -3,10 +3,11 @@
 """The source document's scenario in Python: a rule on
 $events/client_connack that captures every CONNACK's reason code.
 
-The broker side is played by a few CONNECT packets given as bytes: each is
-handed to the engine with the reason code a broker would decide for it,
-exactly as mqttrule-broker does after decoding a CONNECT. The rule is the
-document's:
+The broker side is played by recorded traffic: each client's CONNECT and
+the CONNACK the server answered, as bytes. mqttrule.decode() reads the
+CONNACK (its reason code; a v3.1.1 return code is mapped to the MQTT 5
+code it answers), and the engine builds client.connack from the CONNECT
+bytes and that code, as mqttrule-broker does. The rule is the document's:
 
     SELECT clientid, username, reason_code, timestamp
     FROM "$events/client_connack"
@@ -45,6 +46,23 @@ def connect_packet(client_id, username=None, proto_ver=4):
     return bytes([0x10, len(body)]) + body
 
 
+def connack_packet(code, proto_ver=4):
+    """A CONNACK with return/reason code `code` (v5: no properties)."""
+    if proto_ver == 5:
+        return bytes([0x20, 3, 0, code, 0])
+    return bytes([0x20, 2, 0, code])
+
+
+def reason_of(connack_bytes, proto_ver):
+    """Decode a CONNACK and return its MQTT 5 reason code: a v3.1.1 return
+    code through its name ("malformed_username_or_password" -> 0x86)."""
+    [packet] = mqttrule.decode(connack_bytes, proto_ver=proto_ver)
+    code = packet["reason_code"]
+    if proto_ver == 5:
+        return code
+    return mqttrule.reason_code(mqttrule.reason_name(code, proto_ver=proto_ver))
+
+
 def main(argv):
     published = []
     actions = [
@@ -53,17 +71,19 @@ def main(argv):
     ]
     if len(argv) > 1:
         actions.append(mqttrule.HTTP(argv[1]))
-    # (CONNECT bytes, reason code decided, peer) as a broker would see them.
-    connects = [
-        (connect_packet("sensor-1", "alice"), 0x00, "192.168.0.10:56431"),
-        (connect_packet("sensor-2", "bob"), 0x86, "192.168.0.11:40112"),
-        (connect_packet("sensor-3", "carol", proto_ver=5), 0x87, "192.168.0.12:50000"),
-        (connect_packet("sensor-4", None, proto_ver=5), 0x84, "192.168.0.13:50001"),
+    # (CONNECT bytes, CONNACK bytes, protocol level, peer) per connection.
+    traffic = [
+        (connect_packet("sensor-1", "alice"), connack_packet(0), 4, "192.168.0.10:56431"),
+        (connect_packet("sensor-2", "bob"), connack_packet(4), 4, "192.168.0.11:40112"),
+        (connect_packet("sensor-3", "carol", 5), connack_packet(0x87, 5), 5,
+         "192.168.0.12:50000"),
+        (connect_packet("sensor-4", None, 5), connack_packet(0x84, 5), 5,
+         "192.168.0.13:50001"),
     ]
     with mqttrule.Engine(names="doc") as engine:
         engine.add_rule("connack_rule", RULE, actions=actions)
-        for packet, code, peer in connects:
-            engine.emit_connack(packet, code, peer=peer)
+        for connect, connack, proto_ver, peer in traffic:
+            engine.emit_connack(connect, reason_of(connack, proto_ver), peer=peer)
         if not engine.run_until_idle(10.0):
             print("HTTP messages still pending", file=sys.stderr)
         for msg in published:

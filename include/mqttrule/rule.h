@@ -68,7 +68,12 @@ typedef struct mqr_rule_options {
                                  evaluation's working memory is held to 8 x this */
     uint32_t flags;           /* MQR_RULE_* flags */
     int32_t local_offset_s;   /* UTC offset in seconds for the 'local' date functions */
-    uint64_t rng_seed;        /* seed of random()/uuid_v4(); 0 picks a fixed seed */
+    uint64_t rng_seed;        /* seed of random()/uuid_v4(). 0 (the default): every
+                                 scratch seeds itself once from getrandom() (else
+                                 the clock, pid and scratch address), so sequences
+                                 differ between processes and scratches; non-zero:
+                                 every scratch starts from this fixed seed (a
+                                 reproducible sequence, for tests) */
     mqr_rule_clock_fn clock;  /* NULL: the system clock (CLOCK_REALTIME) */
     void *clock_ud;
 } mqr_rule_options_t;

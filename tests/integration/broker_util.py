@@ -249,3 +249,27 @@ class EventSubscriber:
 
     def close(self):
         self.raw.close()
+
+
+def stats(broker, timeout=TIMEOUT):
+    """Send SIGUSR1 and return the counters of the new "stats" log line as a
+    dict of ints (docs/broker.md, "Counters")."""
+    before = broker.logtext().count(" stats ")
+    broker.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [l for l in broker.logtext().splitlines() if " mqttrule-broker: stats " in l]
+        if len(lines) > before:
+            fields = lines[-1].split(" mqttrule-broker: stats ", 1)[1].split()
+            return {k: int(v) for k, v in (f.split("=", 1) for f in fields)}
+        time.sleep(0.02)
+    raise AssertionError("no stats line within %.1f s:\n%s" % (timeout, broker.logtext()))
+
+
+def vmrss_kb(pid):
+    """The resident set size of process `pid` in KiB (/proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)

@@ -8,6 +8,7 @@ decodes each recorded direction with mqttrule-packet and checks the fields,
 and that encoding the decoded JSON gives the recorded bytes back.
 """
 import json
+import pathlib
 import select
 import shutil
 import socket
@@ -271,3 +272,18 @@ def test_encode_hex_round_trip_and_bad_json():
     bad = subprocess.run([str(TOOL), "encode"], input=b'{"type":"PUBLISH","topic":"a/#"}\n',
                          capture_output=True, timeout=TIMEOUT)
     assert bad.returncode == 1 and b"line 1" in bad.stderr and b"'#'" in bad.stderr
+
+
+def test_hex_input_with_comments_decodes_golden_file():
+    """The golden .hex files carry '#' comment lines; --hex skips them."""
+    golden = (pathlib.Path(__file__).resolve().parents[1] / "data" / "packets"
+              / "mosq_v5_pub_c2s_connect.hex")
+    out = subprocess.run([str(TOOL), "decode", "--hex", str(golden)], capture_output=True,
+                         timeout=TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    pkt = json.loads(out.stdout.decode().splitlines()[0])
+    assert pkt["type"] == "CONNECT" and pkt["proto_ver"] == 5
+    assert pkt["clientid"] == "capture-pub" and pkt["will"]["topic"] == "cap/will"
+    bad = subprocess.run([str(TOOL), "decode", "--hex"], input=b"10 # comment\n0z",
+                         capture_output=True, timeout=TIMEOUT)
+    assert bad.returncode == 1 and b"character 14" in bad.stderr

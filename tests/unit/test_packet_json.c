@@ -10,6 +10,8 @@
 
 #include <mqttrule.h>
 
+#include "value_test_alloc.h"
+
 /* A v3.1.1 CONNECT from "sensor-1", user "alice", keepalive 60. */
 static const uint8_t connect_v4[] = {
     0x10, 0x1b, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x82, 0x00, 0x3c,
@@ -145,4 +147,43 @@ Test(packet_json, null_arguments_and_levels)
                                         NULL), MQR_OK);
     cr_assert_eq(ver, 4);
     cr_assert_eq(len, 2);
+}
+
+Test(packet_json, allocation_failure_at_every_step)
+{
+    const char *json = "{\"type\":\"CONNECT\",\"proto_ver\":5,\"clientid\":\"x\","
+                       "\"will\":{\"topic\":\"w\",\"payload_hex\":\"00ff\"},"
+                       "\"properties\":{\"User-Property\":[[\"a\",\"b\"],[\"c\",\"d\"]],"
+                       "\"Session-Expiry-Interval\":5}}";
+    /* Fail the Nth allocation for N = 1, 2, ... until a run makes fewer than N
+     * calls: every failure gives MQR_ENOMEM and leaves nothing allocated. */
+    int enomem = 0;
+    for (size_t n = 1;; n++) {
+        counting_t c = {0, 0, n};
+        mqr_allocator_t a = {counting_alloc, &c};
+        mqr_arena_t *small = NULL;
+        int rc = mqr_arena_create(&a, 64, &small);
+        int ver = 0;
+        const uint8_t *out = NULL;
+        size_t len = 0;
+        if (rc == MQR_OK)
+            rc = mqr_packet_encode_json(json, strlen(json), small, &ver, &out, &len, NULL);
+        if (rc == MQR_OK) {
+            mqr_packet_t p;
+            size_t size = 0;
+            const char *text = NULL;
+            size_t tlen = 0;
+            cr_assert_eq(mqr_packet_decode(out, len, NULL, &p, &size, NULL), MQR_OK);
+            rc = mqr_packet_to_json(&p, small, &text, &tlen);
+        }
+        cr_assert(rc == MQR_OK || rc == MQR_ENOMEM, "n=%zu rc=%d", n, rc);
+        enomem += rc == MQR_ENOMEM;
+        mqr_arena_destroy(small);
+        cr_assert_eq(c.live, 0, "n=%zu leaked %zu bytes", n, c.live);
+        if (c.calls < n) {
+            cr_assert_eq(rc, MQR_OK);
+            break;
+        }
+    }
+    cr_assert_gt(enomem, 1);
 }

@@ -578,3 +578,46 @@ Test(rule_cmp, atom_columns)
     mqr_rule_scratch_free(s);
     mqr_arena_destroy(a);
 }
+
+/* uuid_v4() of a fresh scratch over a rule compiled with `seed`. */
+static char *uuid_of_fresh_scratch(uint64_t seed)
+{
+    static const char sql[] = "SELECT uuid_v4() AS u FROM \"t\"";
+    mqr_rule_options_t o;
+    mqr_rule_options_init(&o);
+    o.rng_seed = seed;
+    mqr_rule_t *r = NULL;
+    cr_assert_eq(mqr_rule_compile(sql, strlen(sql), &o, &r, NULL), MQR_OK);
+    mqr_arena_t *a = NULL;
+    cr_assert_eq(mqr_arena_create(NULL, 0, &a), MQR_OK);
+    mqr_value_t c;
+    rt_json(a, "{}", &c);
+    mqr_rule_scratch_t *s = NULL;
+    cr_assert_eq(mqr_rule_scratch_create(NULL, &s), MQR_OK);
+    const char *js = NULL;
+    size_t len = 0;
+    cr_assert_eq(mqr_rule_eval_json(r, s, &c, &js, &len, NULL), MQR_OK);
+    char *res = strndup(js, len);
+    mqr_rule_scratch_free(s);
+    mqr_arena_destroy(a);
+    mqr_rule_free(r);
+    return res;
+}
+
+Test(rule_eval, seed_zero_differs_between_scratches)
+{
+    char *u1 = uuid_of_fresh_scratch(0);
+    char *u2 = uuid_of_fresh_scratch(0);
+    cr_assert_str_neq(u1, u2);
+    free(u1);
+    free(u2);
+}
+
+Test(rule_eval, fixed_seed_repeats_between_scratches)
+{
+    char *u1 = uuid_of_fresh_scratch(42);
+    char *u2 = uuid_of_fresh_scratch(42);
+    cr_assert_str_eq(u1, u2);
+    free(u1);
+    free(u2);
+}

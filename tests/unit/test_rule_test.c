@@ -9,6 +9,8 @@
 
 #include <mqttrule.h>
 
+#include "value_test_alloc.h"
+
 static mqr_arena_t *arena;
 static mqr_rule_t *rule;
 
@@ -130,4 +132,35 @@ Test(rule_test, errors)
                  MQR_EINVAL);
     cr_assert_eq(mqr_rule_test_columns(rule, &ctx, NULL, NULL, &cols, &matched, NULL),
                  MQR_EINVAL);
+}
+
+Test(rule_test, allocation_failure_at_every_step)
+{
+    const char *json = "{\"event_type\":\"client_connack\",\"extra\":[1,2],\"proto_ver\":4}";
+    /* Fail the Nth allocation for N = 1, 2, ... until a run makes fewer than N
+     * calls: every failure gives MQR_ENOMEM and leaves nothing allocated. */
+    int enomem = 0;
+    for (size_t n = 1;; n++) {
+        counting_t c = {0, 0, n};
+        mqr_allocator_t a = {counting_alloc, &c};
+        mqr_arena_t *small = NULL;
+        mqr_value_t ctx, cols;
+        int32_t matched = -1;
+        int rc = mqr_arena_create(&a, 64, &small);
+        if (rc == MQR_OK)
+            rc = mqr_json_parse(small, json, strlen(json), 0, &ctx, NULL);
+        if (rc == MQR_OK) {
+            rc = mqr_rule_test_columns(rule, &ctx, NULL, small, &cols, &matched, NULL);
+            enomem += rc == MQR_ENOMEM;
+        }
+        cr_assert(rc == MQR_OK || rc == MQR_ENOMEM, "n=%zu rc=%d", n, rc);
+        mqr_arena_destroy(small);
+        cr_assert_eq(c.live, 0, "n=%zu leaked %zu bytes", n, c.live);
+        if (c.calls < n) {
+            cr_assert_eq(rc, MQR_OK);
+            cr_assert_eq(matched, 1);
+            break;
+        }
+    }
+    cr_assert_gt(enomem, 1);
 }

@@ -123,6 +123,12 @@ class ValueArena:
             raise_status(rc, diag)
         return self.value
 
+    @property
+    def arena(self):
+        """The mqr_arena_t, for building more values next to the loaded one
+        (they too live until the next load())."""
+        return self._arena
+
     def close(self):
         """Free the arena; safe to call twice."""
         if self._arena:

@@ -299,9 +299,13 @@ class Engine:
         event topic such as "$events/client/connack") with ``fields`` as its
         columns, run every matching rule and their callable and Republish
         actions before returning, and return the number of rules fired.
-        Raises MqttruleError (MQR_ENOTFOUND) for an unknown event.
+        "message.publish" (or "message_publish") is a published message:
+        see emit_message() for its fields. Raises MqttruleError
+        (MQR_ENOTFOUND) for an unknown event.
         """
         self._check()
+        if event_type in ("message.publish", "message_publish"):
+            return self.emit_message(**fields)
         name = event_type
         if "." not in name and "/" not in name and "_" in name:
             name = name.replace("_", ".", 1)
@@ -311,6 +315,45 @@ class Engine:
         diag = _lib.Diag()
         rc = L.mqr_engine_emit_event(self._engine, name_b, len(name_b), ctypes.byref(columns),
                                      ctypes.byref(fired), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return fired.value
+
+    def emit_message(self, topic, payload=b"", qos=0, retain=False, dup=False, clientid=None,
+                     username=None, peerhost=None, peername=None, id=None, pub_props=None,
+                     publish_received_at=0, republish_by=None):
+        """Run the rules whose FROM topic filters match ``topic`` over a
+        published message (spec §5). ``payload`` is bytes or str; absent
+        strings are undefined columns, ``id`` None is generated,
+        ``pub_props`` a dict of MQTT 5 properties (None: no properties),
+        ``publish_received_at`` 0 means now. Returns the number of rules
+        fired; MqttruleError (MQR_EINVAL) for an invalid topic name.
+        """
+        self._check()
+        keep = {}
+
+        def s(name, value):
+            if value is None:
+                return None, 0
+            raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+            keep[name] = raw
+            return raw, len(raw)
+
+        m = _lib.EngineMessage(qos=int(qos), retain=int(bool(retain)), dup=int(bool(dup)),
+                               publish_received_at=int(publish_received_at))
+        for name, value in (("topic", topic), ("payload", payload), ("id", id),
+                            ("clientid", clientid), ("username", username),
+                            ("peerhost", peerhost), ("peername", peername),
+                            ("republish_by", republish_by)):
+            ptr, n = s(name, value)
+            setattr(m, name, ptr)
+            setattr(m, name + "_len", n)
+        if pub_props is not None:
+            m.pub_props = ctypes.pointer(self._columns.load(pub_props))
+        fired = ctypes.c_uint32()
+        diag = _lib.Diag()
+        rc = L.mqr_engine_emit_message(self._engine, ctypes.byref(m), ctypes.byref(fired),
+                                       ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
         return fired.value

@@ -116,6 +116,12 @@ class RuleOptions(ctypes.Structure):
     ]
 
 
+class RuleTestOptions(ctypes.Structure):
+    """mqr_rule_test_options_t (rule_test.h)."""
+    _fields_ = [("names", c_int32), ("reserved_", c_uint32), ("now_ms", c_int64),
+                ("node", c_char_p), ("id_seq", POINTER(c_uint64))]
+
+
 class HttpHeader(ctypes.Structure):
     """mqr_http_header_t (http.h)."""
     _fields_ = [("name", c_char_p), ("name_len", c_size_t),
@@ -190,6 +196,22 @@ class EngineOptions(ctypes.Structure):
         ("node", c_char_p), ("clock", c_void_p), ("clock_ud", c_void_p),
         ("mono_clock", c_void_p), ("mono_clock_ud", c_void_p),
         ("publish", PUBLISH_FN), ("publish_ud", c_void_p),
+    ]
+
+
+class EngineMessage(ctypes.Structure):
+    """mqr_engine_message_t (engine.h). Strings are length-counted."""
+    _fields_ = [
+        ("topic", c_char_p), ("topic_len", c_size_t),
+        ("payload", c_char_p), ("payload_len", c_size_t),
+        ("qos", c_int32), ("retain", c_int32), ("dup", c_int32), ("direct_dispatch", c_int32),
+        ("id", c_char_p), ("id_len", c_size_t),
+        ("clientid", c_char_p), ("clientid_len", c_size_t),
+        ("username", c_char_p), ("username_len", c_size_t),
+        ("peerhost", c_char_p), ("peerhost_len", c_size_t),
+        ("peername", c_char_p), ("peername_len", c_size_t),
+        ("republish_by", c_char_p), ("republish_by_len", c_size_t),
+        ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
     ]
 
 
@@ -276,8 +298,12 @@ for _name, _res, _args in (
     ("mqr_rule_matches_event", c_int, (c_void_p, c_char_p, c_size_t)),
     ("mqr_rule_scratch_create", c_int, (c_void_p, _P(c_void_p))),
     ("mqr_rule_scratch_free", None, (c_void_p,)),
+    ("mqr_rule_eval", c_int, (c_void_p, c_void_p, _P(Value), _P(Value), _P(Diag))),
     ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
                                    _P(c_size_t), _P(Diag))),
+    # rule_test.h
+    ("mqr_rule_test_columns", c_int, (c_void_p, _P(Value), _P(RuleTestOptions), c_void_p,
+                                      _P(Value), _P(c_int32), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
     # packet.h, packet_json.h
@@ -305,6 +331,8 @@ for _name, _res, _args in (
                                                _P(c_uint32), _P(Diag))),
     ("mqr_engine_emit_event", c_int, (c_void_p, c_char_p, c_size_t, _P(Value),
                                       _P(c_uint32), _P(Diag))),
+    ("mqr_engine_emit_message", c_int, (c_void_p, _P(EngineMessage), _P(c_uint32),
+                                        _P(Diag))),
     ("mqr_engine_emit_connack", c_int, (c_void_p, _P(ConnackInput), _P(c_uint32),
                                         _P(Diag))),
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),

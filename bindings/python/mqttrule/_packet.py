@@ -20,10 +20,11 @@ _PACKET_STATUS_MIN, _PACKET_STATUS_MAX = -199, -100
 _HEX_KEYS = ("payload", "password")
 
 
-def _malformed(status, diag, base_offset):
-    """The MalformedPacket for a failed decode or encode."""
+def _malformed(status, diag):
+    """The MalformedPacket for a failed decode or encode (the stream decoder
+    reports offsets from the start of the stream)."""
     return MalformedPacket(status, diag_message(diag), diag.packet_type,
-                           diag.field.decode("utf-8", "replace"), base_offset + diag.offset,
+                           diag.field.decode("utf-8", "replace"), diag.offset,
                            diag.reason_code)
 
 
@@ -88,7 +89,6 @@ class Decoder:
             raise StopIteration
         size = ctypes.c_size_t()
         diag = _lib.Diag()
-        start = self._stream.offset
         text = ctypes.c_void_p()
         n = ctypes.c_size_t()
         # The library reads the buffer in place; the view is released before
@@ -109,7 +109,7 @@ class Decoder:
         if rc == NEED_MORE:
             raise StopIteration
         if rc != OK:
-            raise _malformed(rc, diag, start)
+            raise _malformed(rc, diag)
         self._pos += size.value
         if self._pos * 2 > len(self._buf):
             del self._buf[:self._pos]
@@ -198,7 +198,7 @@ def encode(packet, proto_ver=None):
         if rc == OK:
             return ctypes.string_at(out, n.value)
         if _PACKET_STATUS_MIN <= rc <= _PACKET_STATUS_MAX:
-            raise _malformed(rc, diag, 0)
+            raise _malformed(rc, diag)
         raise MqttruleError(rc, diag_message(diag))
     finally:
         L.mqr_arena_destroy(arena)

@@ -3,36 +3,50 @@
 
 A Rule compiles its SQL once in the constructor and owns three library
 objects: the compiled rule, an evaluation scratch and an arena for the
-context's columns. evaluate() loads the context into the arena, runs
-mqr_rule_eval_json and reads the JSON back, so repeated evaluations reuse
-the same warm memory and nothing grows with their number.
+context's columns. evaluate() loads the context into the arena, has
+mqr_rule_test_columns (the same builder mqttrule-sql uses) turn it into
+the trigger's columns and check FROM, runs mqr_rule_eval, renders the
+output with mqr_json_write into a reused buffer and reads it back, so repeated evaluations reuse the same warm memory and nothing
+grows with their number.
 """
 
 import ctypes
 import json
+import time
 
 from . import _lib
 from ._base import (L, OK, NO_MATCH, EvaluationError, SQLSyntaxError, ValueArena,
                     diag_message, raise_status)
 
 RULE_UNDEFINED_AS_NULL = 0x01
-_SRC_TOPIC = 0
+JSON_UNDEFINED_AS_NULL = 0x01
+EBUFFER = -3
+_VAL_ARRAY = 6
+NAMES = {"doc": 0, "emqx": 1}
+_ENOTFOUND = -5
 
 
 class Rule:
     """A compiled rule of EMQX's rule SQL.
 
-    ``Rule(sql, rule_id="sql_tester", undefined_as_null=False)`` compiles
-    ``sql``; a statement that does not compile raises SQLSyntaxError with
-    ``line``, ``column`` and ``message``. ``undefined_as_null`` renders
-    missing values as None instead of the string "undefined" (decision D4).
+    ``Rule(sql, rule_id="sql_tester", undefined_as_null=False, names="doc",
+    node=None, now_ms=None)`` compiles ``sql``; a statement that does not
+    compile raises SQLSyntaxError with ``line``, ``column`` and
+    ``message``. ``undefined_as_null`` renders missing values as None
+    instead of the string "undefined" (decision D4). ``names`` is the
+    reason-code profile for client_connack contexts (D1), ``node`` the
+    `node` column (None: "emqx@127.0.0.1"), ``now_ms`` pins the clock of
+    example times and ``timestamp`` (None: the time of each evaluation).
 
     Use it as a context manager or call close() to free it at once; a
     closed Rule raises ValueError. A Rule is not thread-safe: use one per
     thread.
     """
 
-    def __init__(self, sql, rule_id="sql_tester", undefined_as_null=False):
+    def __init__(self, sql, rule_id="sql_tester", undefined_as_null=False, names="doc",
+                 node=None, now_ms=None):
+        if names not in NAMES:
+            raise ValueError("names must be 'doc' or 'emqx'")
         self._rule = ctypes.c_void_p()
         self._scratch = ctypes.c_void_p()
         self._columns = None
@@ -53,6 +67,13 @@ class Rule:
             self.close()
             raise_status(rc)
         self._columns = ValueArena()
+        self._id_seq = ctypes.c_uint64(0)
+        self._node = None if node is None else node.encode("utf-8")
+        self._test_opts = _lib.RuleTestOptions(names=NAMES[names], node=self._node,
+                                               id_seq=ctypes.pointer(self._id_seq))
+        self._now_ms = now_ms
+        self._json_flags = JSON_UNDEFINED_AS_NULL if undefined_as_null else 0
+        self._out = ctypes.create_string_buffer(4096)
         self.sql = sql
         self.rule_id = rule_id
 
@@ -73,59 +94,65 @@ class Rule:
         if not self._rule:
             raise ValueError("rule is closed")
 
-    def _from_matches(self, event_type, ctx):
-        """Whether FROM accepts the context's trigger: a message's topic
-        against the topic filters, an event by its event topic (D5)."""
-        if event_type == "message_publish":
-            topic = ctx.get("topic")
-            if topic is None:
-                n = L.mqr_rule_source_count(self._rule)
-                return any(L.mqr_rule_source_kind(self._rule, i) == _SRC_TOPIC
-                           for i in range(n))
-            t = str(topic).encode("utf-8")
-            return bool(L.mqr_rule_matches_topic(self._rule, t, len(t)))
-        if event_type.startswith("$"):
-            name = event_type.encode("utf-8")
-        else:
-            name = ("$events/" + event_type).encode("utf-8")
-        return bool(L.mqr_rule_matches_event(self._rule, name, len(name)))
-
     def evaluate(self, context):
         """Run the rule over one trigger and return its output.
 
         ``context`` is a dict as mqttrule-sql takes it (docs/sql-tester.md):
         ``event_type`` picks the trigger (default "message_publish"), the
-        other keys are its columns; a ``payload`` given as a dict or list is
-        passed as its JSON text.
+        other keys fill its columns, and the fields it leaves out get the
+        event table's example values; a message ``payload`` given as a dict
+        or list is passed as its JSON text.
 
         Returns a dict for SELECT, a list of dicts for FOREACH, None when
         FROM or WHERE does not match (FOREACH that produces no element: []).
         Raises EvaluationError for an evaluation exception or limit,
-        TypeError when context is not a dict, ValueError when closed.
+        ValueError for an unknown event_type or a closed rule, TypeError
+        when context is not a dict.
         """
         self._check()
         if not isinstance(context, dict):
             raise TypeError("context must be a dict")
-        ctx = dict(context)
-        event_type = str(ctx.pop("event_type", "message_publish"))
-        if not self._from_matches(event_type, ctx):
-            return None
-        if isinstance(ctx.get("payload"), (dict, list)):
-            ctx["payload"] = json.dumps(ctx["payload"], separators=(",", ":"))
-        columns = self._columns.load(ctx)
-        out = ctypes.c_void_p()
-        out_len = ctypes.c_size_t()
+        ctx = self._columns.load(context)
+        self._test_opts.now_ms = (int(time.time() * 1000) if self._now_ms is None
+                                  else self._now_ms)
+        columns = _lib.Value()
+        matched = ctypes.c_int32()
         diag = _lib.Diag()
-        rc = L.mqr_rule_eval_json(self._rule, self._scratch, ctypes.byref(columns),
-                                  ctypes.byref(out), ctypes.byref(out_len),
-                                  ctypes.byref(diag))
-        if rc == OK:
-            return json.loads(ctypes.string_at(out, out_len.value).decode("utf-8"))
+        rc = L.mqr_rule_test_columns(self._rule, ctypes.byref(ctx), ctypes.byref(self._test_opts),
+                                     self._columns.arena, ctypes.byref(columns),
+                                     ctypes.byref(matched), ctypes.byref(diag))
+        if rc == _ENOTFOUND:
+            raise ValueError(diag_message(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        if not matched.value:
+            return None
+        out = _lib.Value()
+        rc = L.mqr_rule_eval(self._rule, self._scratch, ctypes.byref(columns),
+                             ctypes.byref(out), ctypes.byref(diag))
         if rc == NO_MATCH:
-            return [] if L.mqr_rule_is_foreach(self._rule) else None
+            # WHERE false leaves the output undefined; a FOREACH that
+            # matched without elements gives an empty array.
+            return [] if out.type == _VAL_ARRAY else None
         if rc < 0 and rc not in (-1, -2):
             raise EvaluationError(rc, diag_message(diag))
-        raise_status(rc, diag)
+        if rc != OK:
+            raise_status(rc, diag)
+        return json.loads(self._render(out))
+
+    def _render(self, value):
+        """The output value as JSON text, through a buffer kept between
+        evaluations (grown to the largest output seen)."""
+        n = ctypes.c_size_t()
+        rc = L.mqr_json_write(ctypes.byref(value), self._json_flags, self._out,
+                              len(self._out), ctypes.byref(n))
+        if rc == EBUFFER:
+            self._out = ctypes.create_string_buffer(n.value * 2)
+            rc = L.mqr_json_write(ctypes.byref(value), self._json_flags, self._out,
+                                  len(self._out), ctypes.byref(n))
+        if rc != OK:
+            raise_status(rc)
+        return self._out.raw[:n.value].decode("utf-8")
 
     def close(self):
         """Free the compiled rule and its memory; safe to call twice."""

@@ -53,6 +53,7 @@ def _asan_loaded():
 
 ASAN = _needs_asan(LIBRARY)
 SKIP_REASON = None
+_REEXEC_ENV = None
 if ASAN and not _asan_loaded():
     try:
         runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], check=True,
@@ -60,13 +61,24 @@ if ASAN and not _asan_loaded():
     except (OSError, subprocess.CalledProcessError):
         runtime = ""
     if os.path.isabs(runtime) and not os.environ.get("MQR_PYTEST_REEXEC"):
-        env = dict(os.environ, LD_PRELOAD=runtime, MQR_PYTEST_REEXEC="1",
-                   ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(sys.executable, [sys.executable, "-m", "pytest"] + sys.argv[1:], env)
-    SKIP_REASON = ("%s is an ASan build and the ASan runtime could not be preloaded "
-                   "(gcc -print-file-name=libasan.so gave %r)" % (LIBRARY, runtime))
+        _REEXEC_ENV = dict(os.environ, LD_PRELOAD=runtime, MQR_PYTEST_REEXEC="1",
+                           ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
+    else:
+        SKIP_REASON = ("%s is an ASan build and the ASan runtime could not be preloaded "
+                       "(gcc -print-file-name=libasan.so gave %r)" % (LIBRARY, runtime))
+
+
+def pytest_configure(config):
+    """Re-execute pytest with the ASan runtime preloaded (see above), after
+    giving the real stdout and stderr back from pytest's output capture."""
+    if _REEXEC_ENV is None:
+        return
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.stop_global_capturing()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "pytest"] + sys.argv[1:], _REEXEC_ENV)
 
 
 # Without the runtime the library cannot even be loaded, so the test modules

@@ -237,3 +237,37 @@ def test_http_action_to_a_closed_port_fails():
         m = e.metrics("r1")
         assert m["metrics"]["actions.success"] == 0
         assert m["metrics"]["actions.failed"] == 1
+
+
+def test_example_script_reproduces_the_document_rule():
+    """examples/python/connack_rule.py: v3.1.1 clients get the document's v3
+    names, v5 clients the v5 names, 0x84 as the document spells it."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    r = subprocess.run([sys.executable, os.path.join(repo, "examples", "python",
+                                                     "connack_rule.py")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    names = [json.loads(line.split(": ", 1)[1])["reason_code"]
+             for line in r.stdout.splitlines() if line.startswith("republished")]
+    assert names == ["connection_accepted", "malformed_username_or_password",
+                     "not_authorized", "unacceptable_protocol_version"]
+
+
+def test_emit_message_runs_topic_rules():
+    got = []
+    with mqttrule.Engine() as e:
+        e.add_rule("m1", 'SELECT topic, payload.x AS x, qos, clientid FROM "sensors/#"',
+                   actions=[lambda rid, out: got.append(out)])
+        assert e.emit("message.publish", topic="sensors/1", payload=b'{"x": 5}', qos=1,
+                      clientid="c1") == 1
+        assert e.emit_message("other/1", payload="{}") == 0
+        assert e.emit_message("sensors/2", payload="{}", pub_props={"User-Property": {}}) == 1
+        with pytest.raises(mqttrule.MqttruleError) as info:
+            e.emit_message("bad/+")
+        assert info.value.status_name == "MQR_EINVAL"
+    assert got[0] == {"topic": "sensors/1", "x": 5, "qos": 1, "clientid": "c1"}
+    assert got[1]["clientid"] == "undefined"
