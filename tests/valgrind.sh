@@ -17,6 +17,23 @@ order() {
     case " $(echo $FIRST) " in *" $(basename "$t") "*) ;; *) echo "$t" ;; esac
   done
 }
+# First a few broker tests with the broker under valgrind (MQR_BROKER_WRAPPER,
+# tests/integration/broker_util.py): untrusted bytes, a QoS 2 flow cut by a
+# killed client, an HTTP server answering garbage, the limits.
+BROKER_TESTS="test_faults.py::test_client_killed_mid_qos2_flow
+  test_faults.py::test_http_server_down_slow_or_garbage[garbage]
+  test_broker_wire.py::test_random_bytes_never_break_the_broker
+  test_broker_limits.py::test_max_subscriptions_per_client
+  test_broker_limits.py::test_topic_levels_limit"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${MQR_VALGRIND_TESTS:-}" ] && [ -x "$BUILD/examples/broker/mqttrule-broker" ]; then
+  echo "valgrind: mqttrule-broker under a few integration tests"
+  args=()
+  for t in $BROKER_TESTS; do args+=("$ROOT/tests/integration/$t"); done
+  MQR_BUILD_DIR=$BUILD MQR_BROKER_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite" \
+    timeout $(( BUDGET / 3 )) /usr/bin/python3 -m pytest -q -p no:cacheprovider "${args[@]}" \
+    || { echo "valgrind: the broker tests failed (a report in the broker's log fails them)"; exit 1; }
+fi
 for t in ${MQR_VALGRIND_TESTS:-$(order)}; do
   [ -x "$t" ] || continue
   left=$(( deadline - $(date +%s) ))

@@ -366,8 +366,9 @@ static void start_inflight(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos,
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error");
         return;
     }
+    uint16_t pid = next_pid(s); /* before the new slot counts: its pid is not set yet */
     brk_inflight_t *f = &s->infl[s->ninfl++];
-    f->pid = next_pid(s);
+    f->pid = pid;
     f->qos = (uint8_t)qos;
     f->state = 0;
     f->retain = (uint8_t)retain;
