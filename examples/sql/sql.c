@@ -170,16 +170,14 @@ static int64_t pinned_clock(void *ud)
     return *(const int64_t *)ud;
 }
 
-/* The UTC offset of the local time zone (TZ) at `ms`, in seconds. */
+/* The UTC offset of the local time zone (TZ) at `ms`, in seconds; 0 when
+ * the local time cannot be computed. */
 static int32_t local_offset_s(int64_t ms)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm g;
-    if (!gmtime_r(&t, &g))
-        return 0;
-    g.tm_isdst = -1;
-    time_t as_local = mktime(&g);
-    return as_local == (time_t)-1 ? 0 : (int32_t)(t - as_local);
+    int32_t off = 0;
+    if (mqr_rule_local_offset(ms / 1000, &off) != MQR_OK)
+        off = 0;
+    return off;
 }
 
 /* ---- output ------------------------------------------------------------------ */
