@@ -350,8 +350,12 @@ int main(int argc, char **argv)
     mqr_diag_clear(&diag);
     rc = mqr_rule_compile(t.o.sql, strlen(t.o.sql), &ro, &t.rule, &diag);
     if (rc != MQR_OK) {
-        fprintf(stderr, "mqttrule-sql: %u:%u: %s (%s)\n", (unsigned)diag.line,
-                (unsigned)diag.column, compile_message(&diag, rc), mqr_status_name(rc));
+        if (diag.line > 0) /* errors about the whole SQL (its length) have no position */
+            fprintf(stderr, "mqttrule-sql: %u:%u: %s (%s)\n", (unsigned)diag.line,
+                    (unsigned)diag.column, compile_message(&diag, rc), mqr_status_name(rc));
+        else
+            fprintf(stderr, "mqttrule-sql: %s (%s)\n", compile_message(&diag, rc),
+                    mqr_status_name(rc));
         return EXIT_COMPILE;
     }
     if (t.o.template_text &&
