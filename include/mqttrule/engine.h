@@ -170,8 +170,9 @@ typedef struct mqr_engine_rule_def {
  *   user_properties  one placeholder resolving to an object of string values
  *                    (or an array of {"key": k, "value": v}); NULL: none;
  *   payload_format_indicator, message_expiry_interval
- *                    templates that must render to integers, else the
- *                    property is left out; NULL: absent;
+ *                    templates that must render to integers (0..1 and
+ *                    0..4294967295, the range MQTT carries), else the
+ *                    property is left out (-1); NULL: absent;
  *   content_type, response_topic, correlation_data
  *                    templates; NULL: absent;
  *   direct_dispatch  "true"/"false" or one placeholder; a value other than

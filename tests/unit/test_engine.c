@@ -655,6 +655,24 @@ Test(engine, republish_every_option)
     mqr_engine_destroy(e);
 }
 
+Test(engine, republish_expiry_beyond_32_bits_is_left_out)
+{
+    pubs_t p = {.answer = MQR_OK};
+    mqr_engine_t *e = engine_pub(&p);
+    add_rule(e, "r", "SELECT payload.x AS x FROM \"in/#\"");
+    mqr_republish_config_t c = {.topic = "out", .message_expiry_interval = "${x}"};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "r", &c, NULL, NULL), MQR_OK);
+    emit_msg(e, "in/a", "{\"x\":4294967295}");
+    cr_assert_eq(p.calls, 1);
+    cr_assert_eq(p.mei, INT64_C(4294967295), "UINT32_MAX is carried");
+    emit_msg(e, "in/a", "{\"x\":4294967296}");
+    cr_assert_eq(p.calls, 2);
+    cr_assert_eq(p.mei, -1, "UINT32_MAX + 1 is left out");
+    emit_msg(e, "in/a", "{\"x\":0}");
+    cr_assert_eq(p.mei, 0);
+    mqr_engine_destroy(e);
+}
+
 Test(engine, republish_config_errors)
 {
     pubs_t p = {.answer = MQR_OK};
