@@ -77,6 +77,25 @@ uint64_t mqr__random_seed(const void *salt)
     return seed ? seed : UINT64_C(0x9e3779b97f4a7c15);
 }
 
+const char *mqr__strerror_r(int err, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return "";
+    char text[256] = ""; /* room for any C library's text; then cut to cap */
+#if defined(_GNU_SOURCE) && defined(__GLIBC__)
+    /* GNU form: returns the text, which may or may not be in `text`. */
+    const char *s = strerror_r(err, text, sizeof text);
+#else
+    /* XSI form (_POSIX_C_SOURCE >= 200112L): 0 on success. */
+    const char *s = strerror_r(err, text, sizeof text) == 0 ? text : "";
+#endif
+    if (s && s[0])
+        snprintf(buf, cap, "%s", s);
+    else
+        snprintf(buf, cap, "error %d", err);
+    return buf;
+}
+
 void mqr_diag_clear(mqr_diag_t *diag)
 {
     if (!diag)

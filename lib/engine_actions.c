@@ -311,8 +311,12 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                             &m.correlation_data_len);
     if (rc != MQR_OK)
         return END_FAILED;
+    /* Values the MQTT property cannot carry are left out, as a non-integer is:
+     * the indicator is one byte of 0 or 1, the expiry a four-byte integer. */
     if (m.payload_format_indicator > 1)
         m.payload_format_indicator = -1;
+    if (m.message_expiry_interval > (int64_t)UINT32_MAX)
+        m.message_expiry_interval = -1;
     return e->opts.publish(e->opts.publish_ud, &m) == MQR_OK ? END_SUCCESS : END_FAILED;
 }
 

@@ -309,8 +309,9 @@ static void conn_fail(mqr_http_client_t *c, conn_t *k, uint64_t now)
 static void conn_fail_errno(mqr_http_client_t *c, conn_t *k, int status, int step,
                             const char *what, int e, uint64_t now)
 {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s %s:%u: %s", what, c->host, (unsigned)c->u.port, strerror(e));
+    char msg[160], text[96];
+    snprintf(msg, sizeof msg, "%s %s:%u: %s", what, c->host, (unsigned)c->u.port,
+             mqr__strerror_r(e, text, sizeof text));
     req_error(k->req, status, step, "%s", msg);
     conn_fail(c, k, now);
 }
@@ -441,8 +442,9 @@ static long conn_read(mqr_http_client_t *c, conn_t *k, char *buf, size_t len, mq
         k->want = MQR_HTTP_READ;
         return MQR_NEED_MORE;
     }
+    char text[96];
     return mqr__diag_set(d, MQR_EIO, "read from %s:%u: %s", c->host, (unsigned)c->u.port,
-                         strerror(errno));
+                         mqr__strerror_r(errno, text, sizeof text));
 }
 
 /* Write like send, never raising SIGPIPE. */
@@ -459,8 +461,9 @@ static long conn_write(mqr_http_client_t *c, conn_t *k, const char *buf, size_t 
         k->want = MQR_HTTP_WRITE;
         return MQR_NEED_MORE;
     }
+    char text[96];
     return mqr__diag_set(d, MQR_EIO, "write to %s:%u: %s", c->host, (unsigned)c->u.port,
-                         strerror(errno));
+                         mqr__strerror_r(errno, text, sizeof text));
 }
 
 static void on_send(mqr_http_client_t *c, conn_t *k, uint64_t now)

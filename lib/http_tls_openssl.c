@@ -102,7 +102,7 @@ static int tls_error(mqr_diag_t *d, SSL *ssl, const char *what)
     } else if (e) {
         ERR_error_string_n(e, detail, sizeof detail);
     } else if (errno) {
-        snprintf(detail, sizeof detail, "%s", strerror(errno));
+        mqr__strerror_r(errno, detail, sizeof detail);
     } else {
         snprintf(detail, sizeof detail, "connection closed by peer");
     }
@@ -210,7 +210,9 @@ static long tls_result(mqr__http_tls_t *t, int n, uint32_t *want, const char *wh
             ERR_clear_error();
             if (n == 0 || err == 0)
                 return 0;
-            return mqr__diag_set(d, MQR_EIO, "TLS %s: %s", what, strerror(err));
+            char text[96];
+            return mqr__diag_set(d, MQR_EIO, "TLS %s: %s", what,
+                                 mqr__strerror_r(err, text, sizeof text));
         }
         return tls_error(d, t->ssl, what);
     default:

@@ -37,6 +37,11 @@ char *mqr__strndup(const mqr_allocator_t *a, const char *s, size_t len);
 int mqr__diag_set(mqr_diag_t *d, int code, const char *fmt, ...) MQR__PRINTF(3, 4);
 int mqr__diag_vset(mqr_diag_t *d, int code, const char *fmt, va_list ap);
 
+/* The text of errno value `err` in buf (cap bytes, NUL-terminated, cut to
+ * fit), reentrant unlike strerror() (strerror_r, XSI or GNU form): "error <n>"
+ * when the C library has no text. Returns buf ("" when buf is NULL or cap 0). Thread-safe. */
+const char *mqr__strerror_r(int err, char *buf, size_t cap);
+
 /* A non-zero 64-bit seed that differs between processes and calls: getrandom()
  * where available, else the clocks, the process id and `salt` (an address of
  * the caller's handle) mixed together. Thread-safe; keeps no state. */

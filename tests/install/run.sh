@@ -30,10 +30,13 @@ project(consumer C)
 find_package(mqttrule REQUIRED)
 add_executable(consumer $ROOT/examples/minimal/minimal.c)
 target_link_libraries(consumer PRIVATE mqttrule::mqttrule)
+add_executable(consumer_static $ROOT/examples/minimal/minimal.c)
+target_link_libraries(consumer_static PRIVATE mqttrule::mqttrule_static)
 CM
 cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$work/cm/build" >/dev/null
 check "find_package consumer" "$(LD_LIBRARY_PATH=$LIBDIR "$work/cm/build/consumer")"
+check "find_package static consumer" "$("$work/cm/build/consumer_static")"
 for f in bin/mqttrule-packet bin/mqttrule-sql bin/mqttrule-broker include/mqttrule.h \
          include/mqttrule/common.h include/mqttrule/rule.h include/mqttrule/engine.h; do
   [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; exit 1; }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
@@ -62,4 +63,25 @@ Test(common, allocator_hook_is_used)
     mqr__free(&a, s, 100);
     cr_assert_eq(live, 0);
     cr_assert_null(mqr__calloc(&a, SIZE_MAX / 2, 4));
+}
+
+Test(common, strerror_r_helper)
+{
+    char buf[128];
+    cr_assert_eq(mqr__strerror_r(ENOENT, buf, sizeof buf), buf);
+    cr_assert_str_eq(buf, strerror(ENOENT));
+    char small[4];
+    cr_assert_eq(strlen(mqr__strerror_r(ENOENT, small, sizeof small)), 3u);
+    cr_assert_eq(strncmp(small, strerror(ENOENT), 3), 0);
+    cr_assert_gt(strlen(mqr__strerror_r(123456, buf, sizeof buf)), 0u);
+    cr_assert_str_eq(mqr__strerror_r(ENOENT, NULL, 10), "");
+    cr_assert_str_eq(mqr__strerror_r(ENOENT, buf, 0), "");
+}
+
+Test(common, random_seed_is_non_zero_and_varies)
+{
+    int a = 0;
+    uint64_t s1 = mqr__random_seed(&a), s2 = mqr__random_seed(&a);
+    cr_assert_neq(s1, 0u);
+    cr_assert_neq(s1, s2);
 }

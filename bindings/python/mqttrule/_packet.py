@@ -72,7 +72,10 @@ class Decoder:
         return self._stream.opts.proto_ver or 4
 
     def feed(self, data):
-        """Append bytes (bytes, bytearray or memoryview) to the buffer."""
+        """Append bytes (bytes, bytearray or memoryview) to the buffer.
+        Raises ValueError once the decoder is closed."""
+        if not self._arena:
+            raise ValueError("decoder is closed")
         self._buf += data
         return self
 

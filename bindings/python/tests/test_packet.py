@@ -102,6 +102,8 @@ def test_closed_decoder():
     d = mqttrule.Decoder()
     d.close()
     d.close()
-    d.feed(CONNACK_REFUSED)
+    with pytest.raises(ValueError):
+        d.feed(CONNACK_REFUSED)
+    assert d.buffered == 0
     with pytest.raises(ValueError):
         next(d)
