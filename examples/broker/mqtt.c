@@ -17,8 +17,12 @@
  * with DUP on reconnect), a queue of messages for an offline or busy client
  * and the QoS 2 packet ids awaiting PUBREL. Routing looks the topic up in a
  * trie of every subscription filter (the library's, shared with the engine)
- * and delivers each message once per session, at the highest matching QoS. Retained messages are kept
- * in a flat array by topic.
+ * and delivers each message once per session, at the highest matching QoS,
+ * with every matching Subscription-Identifier, and once per matching shared
+ * subscription group to one member chosen round-robin. Retained messages are
+ * kept in a flat array by topic. The MQTT 5 helpers (topic aliases,
+ * per-delivery properties, shared-subscription positions) are in mqtt5.c,
+ * enhanced authentication in authn.c.
  */
 #include <stdlib.h>
 #include <string.h>

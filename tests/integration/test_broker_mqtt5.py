@@ -503,6 +503,21 @@ def test_shared_subscription_skips_offline_member_and_gets_no_retained(broker):
     assert [publish(a.read_packet())[5] for _ in range(3)] == [b"0", b"1", b"2"]
 
 
+def test_shared_subscription_v311(broker):
+    members = []
+    for i in range(2):
+        r, _ = raw_connect(broker.port, clientid="s3-%d" % i)
+        r.send(subscribe_bytes(1, [("$share/g3/s3/#", 1)]))
+        assert r.read_packet() == (0x90, b"\x00\x01\x01")
+        members.append(r)
+    p, _ = raw_connect(broker.port, clientid="s3-pub")
+    p.send(publish_bytes("s3/t", "a"))
+    p.send(publish_bytes("s3/t", "b"))
+    got = sorted(m.read_packet()[1][6:] for m in members)
+    assert got == [b"a", b"b"]
+    assert all(nothing(m) for m in members)
+
+
 @pytest.mark.parametrize("f", ["$share//t", "$share/g+/t", "$share/g/", "$share/g"])
 def test_malformed_shared_subscription(broker, f):
     r, _ = c5(broker.port, "shm")
