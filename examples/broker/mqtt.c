@@ -1182,13 +1182,23 @@ static void handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 
 /* ---- SUBSCRIBE / UNSUBSCRIBE --------------------------------------------------------------- */
 
+/* Send the retained messages matching `sub`; expired ones are removed
+ * from the store instead. */
 static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
 {
-    for (size_t i = 0; i < b->retained.count; i++) {
+    int64_t now = brk_wall_ms();
+    size_t i = 0;
+    while (i < b->retained.count) {
         brk_msg_t *m = b->retained.items[i];
+        if (m->has_expiry && now - m->received_at >= (int64_t)m->expiry_s * 1000) {
+            b->retained.items[i] = b->retained.items[--b->retained.count];
+            brk_msg_unref(m);
+            continue;
+        }
         if (mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
             deliver_ids(b, s, m, m->qos < sub->qos ? m->qos : sub->qos, 1, &sub->sub_id,
                         sub->sub_id != 0);
+        i++;
     }
 }
 
@@ -1456,7 +1466,13 @@ void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
     case MQR_PKT_DISCONNECT:
         handle_disconnect(b, c, p);
         break;
-    default: /* AUTH: no enhanced authentication was agreed */
+    case MQR_PKT_AUTH: { /* re-authentication */
+        int rc = brk_authn_reauth(b, c, p);
+        if (rc != 0)
+            disconnect(b, c, rc, rc == MQR_RC_NOT_AUTHORIZED ? "not_authorized" : "protocol_error");
+        break;
+    }
+    default:
         disconnect(b, c, MQR_RC_PROTOCOL_ERROR, "protocol_error");
         break;
     }

@@ -577,13 +577,42 @@ def test_enhanced_authentication_hmac():
         assert r.read_packet()[0] == 0x40
 
 
+def hmac_connect(port, secret=b"s3cret"):
+    r, pkt = auth_start(port)
+    nonce = dict(parse_props(pkt[1], 1)[0])[0x16]
+    r.send(auth_packet(0x18, "mqttrule-hmac", hmac.new(secret, nonce, hashlib.sha256).digest()))
+    return r, r.read_packet()
+
+
+def test_re_authentication():
+    with Broker(config="auth_hmac_secret s3cret\n") as b:
+        r, ack = hmac_connect(b.port)
+        assert connack(ack)[1] == 0
+        for secret, ok in ((b"s3cret", True), (b"wrong", False)):
+            r.send(auth_packet(0x19, "mqttrule-hmac"))
+            first, body = r.read_packet()
+            assert first == 0xF0 and body[0] == 0x18
+            nonce = dict(parse_props(body, 1)[0])[0x16]
+            r.send(auth_packet(0x18, "mqttrule-hmac",
+                               hmac.new(secret, nonce, hashlib.sha256).digest()))
+            if ok:
+                first, body = r.read_packet()
+                assert first == 0xF0 and body[0] == 0x00
+                assert dict(parse_props(body, 1)[0]) == {0x15: "mqttrule-hmac"}
+            else:
+                assert r.read_packet() == (0xE0, b"\x87")
+
+
+def test_auth_without_enhanced_authentication_is_a_protocol_error(broker):
+    r, _ = c5(broker.port, "noauth")
+    r.send(auth_packet(0x19, "mqttrule-hmac"))
+    assert r.read_packet() == (0xE0, b"\x82")
+
+
 def test_enhanced_authentication_wrong_answer():
     with Broker(config="auth_hmac_secret s3cret\n") as b:
-        r, pkt = auth_start(b.port)
-        nonce = dict(parse_props(pkt[1], 1)[0])[0x16]
-        r.send(auth_packet(0x18, "mqttrule-hmac", hmac.new(b"wrong", nonce,
-                                                           hashlib.sha256).digest()))
-        assert connack(r.read_packet())[1] == 0x87
+        r, ack = hmac_connect(b.port, b"wrong")
+        assert connack(ack)[1] == 0x87
         assert r.closed()
 
 
