@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "engine_int.h"
+#include "timefmt.h"
 
 /* ---- clocks ---------------------------------------------------------------------------------- */
 
@@ -69,6 +70,7 @@ void mqr_engine_options_init(mqr_engine_options_t *opts)
         return;
     memset(opts, 0, sizeof *opts);
     opts->names = MQR_NAMES_DOC;
+    opts->local_offset_s = MQR_ENGINE_LOCAL_OFFSET_PROCESS;
 }
 
 /* Create emit level i's arena and scratch if it has none. */
@@ -94,6 +96,14 @@ int mqr_engine_create(const mqr_engine_options_t *opts, mqr_engine_t **out_engin
         mqr_engine_options_init(&o);
     if (o.names != MQR_NAMES_DOC && o.names != MQR_NAMES_EMQX)
         return MQR_EINVAL;
+    if (o.local_offset_s == MQR_ENGINE_LOCAL_OFFSET_PROCESS) {
+        int32_t off = 0;
+        if (mqr__local_offset_seconds(time(NULL), &off) != MQR_OK)
+            off = 0; /* no usable local time zone: UTC */
+        o.local_offset_s = off;
+    } else if (o.local_offset_s < -MQR_TIME_MAX_OFFSET || o.local_offset_s > MQR_TIME_MAX_OFFSET) {
+        return MQR_EINVAL;
+    }
     mqr_engine_t *e = mqr__calloc(&o.alloc, 1, sizeof *e);
     if (!e)
         return MQR_ENOMEM;
@@ -319,6 +329,12 @@ static int compile(const mqr_engine_t *e, const mqr_engine_rule_def_t *def, mqr_
         ro.flags |= MQR_RULE_UNDEFINED_AS_NULL;
     ro.clock = e->opts.clock;
     ro.clock_ud = e->opts.clock_ud;
+    ro.local_offset_s = e->opts.local_offset_s;
+    ro.rng_seed = e->opts.rng_seed;
+    ro.max_sql_len = e->opts.max_sql_len;
+    ro.max_depth = e->opts.max_depth;
+    ro.max_steps = e->opts.max_steps;
+    ro.max_output = e->opts.max_output;
     return mqr_rule_compile(def->sql, strlen(def->sql), &ro, out, diag);
 }
 

@@ -97,7 +97,8 @@ static int floor_to_int(mqr__fctx_t *cx, double d, mqr_value_t *out)
 
 /* Parse a string as EMQX's number conversions do: integer syntax first (an
  * optional '+' or '-'), else float syntax. MQR_OK with *is_int telling which,
- * MQR_EOVERFLOW for an integer outside int64, MQR_EINVAL otherwise. */
+ * MQR_EOVERFLOW for an integer outside int64 (*is_int 1) or a float beyond
+ * the double range (*is_int 0), MQR_EINVAL otherwise. */
 static int parse_number(const char *s, size_t len, int *is_int, int64_t *i, double *d)
 {
     const char *p = s;
@@ -112,7 +113,10 @@ static int parse_number(const char *s, size_t len, int *is_int, int64_t *i, doub
         return rc;
     }
     *is_int = 0;
-    return mqr__parse_double(p, n, d) == MQR_OK && isfinite(*d) ? MQR_OK : MQR_EINVAL;
+    rc = mqr__parse_double(p, n, d);
+    if (rc == MQR_EOVERFLOW)
+        return rc;
+    return rc == MQR_OK && isfinite(*d) ? MQR_OK : MQR_EINVAL;
 }
 
 /* int(x): integers as they are, floats floored, booleans 1/0, numeric
@@ -164,6 +168,9 @@ static int to_double(mqr__fctx_t *cx, const mqr_value_t *v, double *out)
             *out = (double)i;
         if (rc == MQR_OK)
             return MQR_OK;
+        if (rc == MQR_EOVERFLOW && !is_int)
+            return mqr__func_error(cx, "float overflow: \"%.*s\" is beyond the double range",
+                                   (int)(v->len > 40 ? 40 : v->len), v->u.s);
     }
     return mqr__func_type_error(cx, "a number or a numeric string", v);
 }
@@ -185,7 +192,7 @@ int mqr__func_sql_float(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
         return mqr__func_error(cx, "decimals must be 1..253, got %lld", (long long)dec);
     mqr__sbuf_t b;
     mqr__sbuf_init_arena(&b, cx->arena);
-    mqr__sbuf_printf(&b, "%.*f", (int)dec, d);
+    mqr__sbuf_put_fixed(&b, d, (int)dec, 0);
     if ((rc = mqr__sbuf_status(&b)))
         return mqr__func_ret_sbuf(cx, &b, out);
     if (mqr__strtod(b.p, b.len, &d) != MQR_OK)
@@ -209,7 +216,7 @@ int mqr__func_sql_float2str(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t a
         return mqr__func_error(cx, "decimals must be 0..253, got %lld", (long long)dec);
     mqr__sbuf_t b;
     mqr__sbuf_init_arena(&b, cx->arena);
-    mqr__func_fixed_compact(&b, args[0].u.d, (int)dec);
+    mqr__sbuf_put_fixed(&b, args[0].u.d, (int)dec, 1);
     return mqr__func_ret_sbuf(cx, &b, out);
 }
 

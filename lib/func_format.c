@@ -129,7 +129,7 @@ int mqr__func_sql_sprintf(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
         } else if (d == 'f') {
             if (a->type != MQR_VAL_INT && a->type != MQR_VAL_DOUBLE)
                 return mqr__func_type_error(cx, "a number for '~f'", a);
-            mqr__sbuf_printf(&b, "%.6f", a->type == MQR_VAL_INT ? (double)a->u.i : a->u.d);
+            mqr__sbuf_put_fixed(&b, a->type == MQR_VAL_INT ? (double)a->u.i : a->u.d, 6, 0);
         } else {
             uint8_t enc[4];
             size_t n = a->type == MQR_VAL_INT && a->u.i >= 0 && a->u.i <= MQR_UNICODE_MAX

@@ -620,7 +620,7 @@ int mqr__func_sql_map_to_redis_hset_args(mqr__fctx_t *cx, const mqr_value_t *arg
             continue;
         mqr__sbuf_init_arena(&b, cx->arena);
         if (v->type == MQR_VAL_DOUBLE)
-            mqr__func_fixed_compact(&b, v->u.d, 6);
+            mqr__sbuf_put_fixed(&b, v->u.d, 6, 1);
         else
             mqr__value_to_text(&b, v);
         mqr_value_set_string(&key, m->key, m->key_len);

@@ -202,16 +202,6 @@ int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_
     return rc == MQR_OK ? MQR_OK : MQR_EJSON;
 }
 
-void mqr__func_fixed_compact(mqr__sbuf_t *b, double d, int dec)
-{
-    size_t start = b->len;
-    mqr__sbuf_printf(b, "%.*f", dec, d);
-    if (mqr__sbuf_status(b) != MQR_OK || dec <= 0)
-        return;
-    while (b->len > start + 2 && b->p[b->len - 1] == '0' && b->p[b->len - 2] != '.')
-        b->len--;
-}
-
 /* The mqr_alloc_fn contract over an arena: allocate and resize from the
  * arena, never free (the arena is reset when the evaluation ends). */
 static void *arena_alloc_fn(void *ud, void *ptr, size_t old_size, size_t new_size)

@@ -88,10 +88,6 @@ int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key
  * message recorded: callers decide whether that is an error or undefined),
  * or MQR_ENOMEM (recorded). */
 int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out);
-/* Append d in fixed notation with `dec` decimals (correctly rounded, as
- * printf's %.*f), then drop trailing zeros but keep one decimal: Erlang's
- * float_to_binary(D, [{decimals, Dec}, compact]). */
-void mqr__func_fixed_compact(mqr__sbuf_t *b, double d, int dec);
 /* Next number of the evaluation's xorshift64* generator (cx->rng, not NULL). */
 uint64_t mqr__func_rand64(mqr__fctx_t *cx);
 /* An mqr_allocator_t whose memory comes from cx->arena (frees are no-ops),

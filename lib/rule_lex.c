@@ -162,16 +162,19 @@ static int scan_number(mqr__lex_t *lx, mqr__tok_t *t, mqr_diag_t *diag)
         while (i < n && is_digit((unsigned char)s[i]))
             i++;
     }
-    if (i < n && (is_name_char((unsigned char)s[i])))
+    if (i < n && (is_name_char((unsigned char)s[i]))) {
+        size_t end = i; /* quote the whole run: '1e2', '1.5f', '3abc' */
+        while (end < n && is_name_char((unsigned char)s[end]))
+            end++;
         return mqr__rule_error_at(diag, MQR_ESYNTAX, t->line, t->col, t->off,
-                                  "invalid number '%.*s'", (int)(i + 1 - lx->pos),
-                                  s + lx->pos);
+                                  "invalid number '%.*s'", (int)(end - lx->pos), s + lx->pos);
+    }
     if (is_float) {
-        char buf[64];
         size_t k = i - lx->pos;
-        if (k >= sizeof buf || mqr__parse_double(s + lx->pos, k, &t->d) != MQR_OK)
+        if (mqr__parse_double(s + lx->pos, k, &t->d) != MQR_OK)
             return mqr__rule_error_at(diag, MQR_ESYNTAX, t->line, t->col, t->off,
-                                      "invalid number '%.*s'", (int)k, s + lx->pos);
+                                      "float '%.*s%s' is out of range", (int)(k > 32 ? 32 : k),
+                                      s + lx->pos, k > 32 ? "..." : "");
         t->kind = TK_FLOAT;
     } else {
         size_t p = lx->pos;

@@ -533,10 +533,11 @@ int mqr__strtod(const char *s, size_t len, double *out)
     /* Significant digits (leading zeros dropped) and the power of ten they
      * are scaled by; digits past STRTOD_MAX_DIGITS only leave a sticky 1. */
     char dg[STRTOD_MAX_DIGITS + 32];
-    size_t nd = 0;
+    size_t nd = 0, mantissa_digits = 0;
     int sticky = 0;
     int64_t e = 0;
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        mantissa_digits++;
         if (nd == 0 && s[i] == '0')
             continue;
         if (nd < STRTOD_MAX_DIGITS)
@@ -548,6 +549,7 @@ int mqr__strtod(const char *s, size_t len, double *out)
     }
     if (i < len && s[i] == '.') {
         for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            mantissa_digits++;
             if (nd == 0 && s[i] == '0') {
                 e--;
                 continue;
@@ -566,11 +568,16 @@ int mqr__strtod(const char *s, size_t len, double *out)
         if (i < len && (s[i] == '+' || s[i] == '-'))
             eneg = s[i++] == '-';
         int64_t ev = 0;
+        size_t exp_start = i;
         for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
             if (ev < 100000)
                 ev = ev * 10 + (s[i] - '0');
+        if (i == exp_start)
+            return MQR_EINVAL;
         e += eneg ? -ev : ev;
     }
+    if (i != len || mantissa_digits == 0)
+        return MQR_EINVAL;
     while (nd > 0 && !sticky && dg[nd - 1] == '0') {
         nd--;
         e++;

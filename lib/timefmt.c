@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "mqttrule/rule.h"
 #include "timefmt.h"
 
 /* ORDER: MQR_TIME_* */
@@ -500,6 +501,13 @@ static int64_t tm_seconds(const struct tm *tm)
 {
     return mqr__days_from_civil((int64_t)tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday) * 86400 +
            tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
+}
+
+int mqr_rule_local_offset(int64_t unix_s, int32_t *out_offset_s)
+{
+    if (!out_offset_s)
+        return MQR_EINVAL;
+    return mqr__local_offset_seconds((time_t)unix_s, out_offset_s);
 }
 
 int mqr__local_offset_seconds(time_t t, int32_t *out)

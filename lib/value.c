@@ -643,8 +643,9 @@ int mqr__parse_double(const char *s, size_t len, double *out)
     if (len == 0 || scan_float_syntax(s, len) != len)
         return MQR_EINVAL;
     double d;
-    if (mqr__strtod(s, len, &d) != MQR_OK)
-        return MQR_EOVERFLOW;
+    int rc = mqr__strtod(s, len, &d);
+    if (rc != MQR_OK)
+        return rc;
     *out = d;
     return MQR_OK;
 }

@@ -134,9 +134,12 @@ size_t mqr__fmt_int(int64_t i, char buf[MQR__NUMBUF]);
  * (Erlang's float_to_binary [{decimals, N}, compact]: "20.20" -> "20.2",
  * "2.00" -> "2.0"). NaN and infinities append "nan", "inf", "-inf". */
 void mqr__sbuf_put_fixed(mqr__sbuf_t *b, double d, int decimals, int compact);
-/* Decimal text to the nearest double, independent of the C locale. `s`
- * must already be valid number syntax: [sign] digits [. digits] [e [sign]
- * digits]. MQR_OK, or MQR_EOVERFLOW when the magnitude is beyond DBL_MAX. */
+/* Decimal text to the nearest double, independent of the C locale. The
+ * whole of s[0..len) must be number syntax: [sign] digits [. digits]
+ * [e [sign] digits], with at least one mantissa digit. MQR_OK; MQR_EINVAL
+ * when it is not (a stray byte such as a ',' radix, no digits, an empty
+ * exponent), *out untouched; MQR_EOVERFLOW when the magnitude is beyond
+ * DBL_MAX. */
 int mqr__strtod(const char *s, size_t len, double *out);
 
 /* ---- rendering ------------------------------------------------------------------ */

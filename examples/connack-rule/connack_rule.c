@@ -42,6 +42,14 @@ static const uint8_t connect_bytes[] = {
 
 int main(int argc, char **argv)
 {
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: mqttrule-connack-rule [URL]\n"
+                "Runs the connack rule over three recorded CONNECTs; with URL (http:// or\n"
+                "https://) the outputs are also POSTed there.\n");
+        return help ? 0 : 2;
+    }
     /* Step 1: an engine with the default options (names profile "doc", D1). */
     mqr_engine_t *engine = NULL;
     if (mqr_engine_create(NULL, &engine) != MQR_OK)

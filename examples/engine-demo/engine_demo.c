@@ -29,9 +29,10 @@
 #define DEFAULT_SQL \
     "SELECT clientid, username, reason_code, timestamp FROM \"$events/client_connack\""
 
-static void usage(void)
+/* Print the usage text to `out` (stdout for --help, stderr for misuse). */
+static void usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: mqttrule-engine-demo [options] URL < events\n"
             "  -S SQL      the rule (default: the connack rule)\n"
             "  -m METHOD   POST (default), PUT, GET or DELETE\n"
@@ -109,20 +110,24 @@ int main(int argc, char **argv)
     int test_only = 0, wait_s = 120;
     uint32_t flags = 0;
     int opt;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
     while ((opt = getopt(argc, argv, "S:m:H:p:d:P:q:r:l:b:B:C:kw:nT")) != -1) {
         switch (opt) {
         case 'S': sql = optarg; break;
         case 'm':
             ac.method = method_of(optarg);
             if (ac.method < 0) {
-                usage();
+                usage(stderr);
                 return 2;
             }
             break;
         case 'H': {
             char *colon = strchr(optarg, ':');
             if (!colon || nh == MAX_HEADERS) {
-                usage();
+                usage(stderr);
                 return 2;
             }
             char *v = colon + 1;
@@ -148,11 +153,11 @@ int main(int argc, char **argv)
         case 'w': wait_s = atoi(optarg); break;
         case 'n': flags |= MQR_ENGINE_UNDEFINED_AS_NULL; break;
         case 'T': test_only = 1; break;
-        default: usage(); return 2;
+        default: usage(stderr); return 2;
         }
     }
     if (optind + 1 != argc) {
-        usage();
+        usage(stderr);
         return 2;
     }
     ac.http.url = argv[optind];

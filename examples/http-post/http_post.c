@@ -35,9 +35,10 @@ static const char *const reason_names[] = {"", "queue_full", "expired", "other"}
 static const char *const step_names[] = {"none", "resolve", "connect", "tls", "request", "response",
                                          "done"};
 
-static void usage(void)
+/* Print the usage text to `out` (stdout for --help, stderr for misuse). */
+static void usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: mqttrule-http-post [options] URL < bodies\n"
             "  -m METHOD   POST (default), PUT, GET or DELETE\n"
             "  -H 'N: V'   add a header (repeatable)\n"
@@ -150,18 +151,22 @@ int main(int argc, char **argv)
     uint32_t nh = 0;
     const char *path = NULL;
     int test_only = 0, opt, failures = 0;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
     while ((opt = getopt(argc, argv, "m:H:p:P:q:Q:r:c:l:b:B:a:C:ksT")) != -1) {
         switch (opt) {
         case 'm':
             if ((cfg.method = parse_method(optarg)) < 0) {
-                usage();
+                usage(stderr);
                 return 2;
             }
             break;
         case 'H': {
             const char *colon = strchr(optarg, ':');
             if (!colon || nh == MAX_HEADERS) {
-                usage();
+                usage(stderr);
                 return 2;
             }
             const char *v = colon + 1;
@@ -184,11 +189,11 @@ int main(int argc, char **argv)
         case 'k': cfg.tls_insecure = 1; break;
         case 's': quiet = 1; break;
         case 'T': test_only = 1; break;
-        default: usage(); return 2;
+        default: usage(stderr); return 2;
         }
     }
     if (optind + 1 != argc) {
-        usage();
+        usage(stderr);
         return 2;
     }
     cfg.url = argv[optind];

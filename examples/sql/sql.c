@@ -170,16 +170,14 @@ static int64_t pinned_clock(void *ud)
     return *(const int64_t *)ud;
 }
 
-/* The UTC offset of the local time zone (TZ) at `ms`, in seconds. */
+/* The UTC offset of the local time zone (TZ) at `ms`, in seconds; 0 when
+ * the local time cannot be computed. */
 static int32_t local_offset_s(int64_t ms)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm g;
-    if (!gmtime_r(&t, &g))
-        return 0;
-    g.tm_isdst = -1;
-    time_t as_local = mktime(&g);
-    return as_local == (time_t)-1 ? 0 : (int32_t)(t - as_local);
+    int32_t off = 0;
+    if (mqr_rule_local_offset(ms / 1000, &off) != MQR_OK)
+        off = 0;
+    return off;
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -350,8 +348,12 @@ int main(int argc, char **argv)
     mqr_diag_clear(&diag);
     rc = mqr_rule_compile(t.o.sql, strlen(t.o.sql), &ro, &t.rule, &diag);
     if (rc != MQR_OK) {
-        fprintf(stderr, "mqttrule-sql: %u:%u: %s (%s)\n", (unsigned)diag.line,
-                (unsigned)diag.column, compile_message(&diag, rc), mqr_status_name(rc));
+        if (diag.line > 0) /* errors about the whole SQL (its length) have no position */
+            fprintf(stderr, "mqttrule-sql: %u:%u: %s (%s)\n", (unsigned)diag.line,
+                    (unsigned)diag.column, compile_message(&diag, rc), mqr_status_name(rc));
+        else
+            fprintf(stderr, "mqttrule-sql: %s (%s)\n", compile_message(&diag, rc),
+                    mqr_status_name(rc));
         return EXIT_COMPILE;
     }
     if (t.o.template_text &&

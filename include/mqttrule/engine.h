@@ -54,6 +54,10 @@ extern "C" {
 /* mqr_engine_options_t.flags */
 #define MQR_ENGINE_UNDEFINED_AS_NULL 0x01u /* D4: undefined renders as JSON null */
 
+/* mqr_engine_options_t.local_offset_s: take the process's UTC offset (the TZ
+ * environment, via localtime_r) once, when the engine is created. */
+#define MQR_ENGINE_LOCAL_OFFSET_PROCESS INT32_MIN
+
 /* The node name used when mqr_engine_options_t.node is NULL. */
 #define MQR_ENGINE_DEFAULT_NODE "mqttrule@127.0.0.1"
 /* How deeply emits may nest (an action's callback emitting again). */
@@ -132,6 +136,19 @@ typedef struct mqr_engine_options {
     void *mono_clock_ud;
     mqr_engine_publish_fn publish; /* the republish actions' publisher; NULL: they fail */
     void *publish_ud;
+    /* Appended fields: the offsets of the fields above are unchanged. */
+    int32_t local_offset_s;       /* UTC offset (seconds, -86399..86399) of the rules'
+                                     'local' date functions, or
+                                     MQR_ENGINE_LOCAL_OFFSET_PROCESS (the default of
+                                     mqr_engine_options_init); a zeroed struct: UTC */
+    uint32_t max_depth;           /* every rule's mqr_rule_options_t limits; 0: default */
+    uint64_t rng_seed;            /* mqr_rule_options_t.rng_seed of every rule: 0 (the
+                                     default) seeds each evaluation scratch at random;
+                                     non-zero gives reproducible random()/uuid_v4() */
+    uint64_t max_steps;
+    uint64_t max_output;
+    uint32_t max_sql_len;
+    uint32_t reserved_;
 } mqr_engine_options_t;
 
 /* A rule's definition. Strings are NUL-terminated and copied. */
@@ -240,14 +257,20 @@ typedef struct mqr_action_metrics {
 /* ---- engine ------------------------------------------------------------------ */
 
 /** Fill *opts with the defaults: libc allocator, MQR_NAMES_DOC, no flags,
- *  node NULL, system clocks, no publisher. NULL is ignored. Thread-safe. */
+ *  node NULL, system clocks, no publisher, local_offset_s
+ *  MQR_ENGINE_LOCAL_OFFSET_PROCESS, rng_seed 0 (random), default rule limits.
+ *  NULL is ignored. Thread-safe. */
 MQR_API void mqr_engine_options_init(mqr_engine_options_t *opts);
 
 /**
  * Create an engine. opts may be NULL (defaults); it is copied (node string
- * included). Returns MQR_OK with *out_engine owned by the caller (free with
- * mqr_engine_destroy), MQR_EINVAL (out_engine NULL, names not a profile) or
- * MQR_ENOMEM (*out_engine NULL). Thread-safe.
+ * included). local_offset_s MQR_ENGINE_LOCAL_OFFSET_PROCESS is resolved here,
+ * once (UTC when the local time zone cannot be read); the limits, offset and
+ * seed apply to every rule the engine compiles. Returns MQR_OK with
+ * *out_engine owned by the caller (free with mqr_engine_destroy), MQR_EINVAL
+ * (out_engine NULL, names not a profile, local_offset_s outside
+ * -86399..86399 and not the sentinel) or MQR_ENOMEM (*out_engine NULL).
+ * Thread-safe.
  */
 MQR_API int mqr_engine_create(const mqr_engine_options_t *opts, mqr_engine_t **out_engine);
 

@@ -85,6 +85,15 @@ typedef struct mqr_rule_options {
 MQR_API void mqr_rule_options_init(mqr_rule_options_t *opts);
 
 /**
+ * The process's UTC offset (local time zone, from TZ via localtime_r) at
+ * `unix_s` seconds since the epoch, for mqr_rule_options_t.local_offset_s.
+ * Returns MQR_OK with *out_offset_s set; MQR_EINVAL when out_offset_s is
+ * NULL; MQR_EIO when the local time cannot be computed or the offset is not
+ * within -86399..86399 (*out_offset_s untouched). Thread-safe.
+ */
+MQR_API int mqr_rule_local_offset(int64_t unix_s, int32_t *out_offset_s);
+
+/**
  * Compile `len` bytes of SQL into *out_rule.
  *
  * opts may be NULL (defaults). On success the caller owns *out_rule and frees

@@ -1191,3 +1191,116 @@ Test(engine, http_through_the_host_loop_calls)
     cr_assert_eq(m.actions_success, 3u);
     mqr_engine_destroy(e);
 }
+
+/* ---- options passed to every rule ------------------------------------------------------------ */
+
+/* The output JSON (into out) of one message on "t/1" through an engine made
+ * from *o with one rule `sql`. */
+static void output_with(const mqr_engine_options_t *o, const char *sql, char *out, size_t cap)
+{
+    mqr_engine_t *e = NULL;
+    cr_assert_eq(mqr_engine_create(o, &e), MQR_OK);
+    add_rule(e, "r1", sql);
+    rec_t rec;
+    memset(&rec, 0, sizeof rec);
+    cr_assert_eq(mqr_engine_action_add_callback(e, "r1", record_cb, &rec, NULL, NULL), MQR_OK);
+    cr_assert_eq(emit_msg(e, "t/1", "{}"), 1u);
+    cr_assert_eq(rec.calls, 1);
+    snprintf(out, cap, "%s", rec.json);
+    mqr_engine_destroy(e);
+}
+
+Test(engine, options_init_defaults_of_the_appended_fields)
+{
+    mqr_engine_options_t o;
+    memset(&o, 0x5a, sizeof o);
+    mqr_engine_options_init(&o);
+    cr_assert_eq(o.local_offset_s, MQR_ENGINE_LOCAL_OFFSET_PROCESS);
+    cr_assert_eq(o.rng_seed, 0u);
+    cr_assert_eq(o.max_sql_len, 0u);
+    cr_assert_eq(o.max_depth, 0u);
+    cr_assert_eq(o.max_steps, 0u);
+    cr_assert_eq(o.max_output, 0u);
+}
+
+Test(engine, local_offset_reaches_the_rules)
+{
+    static const char sql[] = "SELECT unix_ts_to_rfc3339(0) AS t FROM \"t/#\"";
+    char out[1024];
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    o.local_offset_s = 3600;
+    output_with(&o, sql, out, sizeof out);
+    cr_assert_str_eq(out, "{\"t\":\"1970-01-01T01:00:00+01:00\"}");
+    o.local_offset_s = 0;
+    output_with(&o, sql, out, sizeof out);
+    cr_assert_str_eq(out, "{\"t\":\"1970-01-01T00:00:00+00:00\"}");
+    o.local_offset_s = 86400;
+    mqr_engine_t *e = NULL;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_EINVAL);
+    cr_assert_null(e);
+    o.local_offset_s = -86400;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_EINVAL);
+}
+
+Test(engine, local_offset_default_is_the_process_time_zone)
+{
+    cr_assert_eq(setenv("TZ", "XYZ-2", 1), 0); /* POSIX TZ: two hours east of UTC */
+    tzset();
+    int32_t off = 0;
+    cr_assert_eq(mqr_rule_local_offset(0, &off), MQR_OK);
+    cr_assert_eq(off, 7200);
+    cr_assert_eq(mqr_rule_local_offset(0, NULL), MQR_EINVAL);
+    char out[1024];
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    output_with(&o, "SELECT unix_ts_to_rfc3339(0) AS t FROM \"t/#\"", out, sizeof out);
+    cr_assert_str_eq(out, "{\"t\":\"1970-01-01T02:00:00+02:00\"}");
+}
+
+Test(engine, rng_seed_fixed_repeats_and_zero_differs)
+{
+    static const char sql[] = "SELECT uuid_v4() AS u FROM \"t/#\"";
+    char a[1024], b[1024];
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    o.rng_seed = 42;
+    output_with(&o, sql, a, sizeof a);
+    output_with(&o, sql, b, sizeof b);
+    cr_assert_str_eq(a, b);
+    o.rng_seed = 0;
+    output_with(&o, sql, a, sizeof a);
+    output_with(&o, sql, b, sizeof b);
+    cr_assert_str_neq(a, b);
+}
+
+Test(engine, rule_limits_reach_the_rules)
+{
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    o.max_sql_len = 16;
+    mqr_engine_t *e = NULL;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
+    mqr_engine_rule_def_t d = {.id = "r1", .sql = "SELECT * FROM \"t/#\"", .enabled = 1};
+    mqr_diag_t diag;
+    cr_assert_eq(mqr_engine_rule_add(e, &d, &diag), MQR_ELIMIT);
+    mqr_engine_destroy(e);
+    mqr_engine_options_init(&o);
+    o.max_depth = 2;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
+    d.sql = "SELECT ((((1)))) AS x FROM \"t/#\"";
+    cr_assert_eq(mqr_engine_rule_add(e, &d, &diag), MQR_ELIMIT);
+    mqr_engine_destroy(e);
+    mqr_engine_options_init(&o);
+    o.max_steps = 2;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
+    d.sql = "SELECT 1 + 2 + 3 + 4 + 5 + 6 AS x, payload AS y FROM \"t/#\"";
+    cr_assert_eq(mqr_engine_rule_add(e, &d, &diag), MQR_OK);
+    rec_t rec;
+    memset(&rec, 0, sizeof rec);
+    cr_assert_eq(mqr_engine_action_add_callback(e, "r1", record_cb, &rec, NULL, NULL), MQR_OK);
+    emit_msg(e, "t/1", "{}");
+    cr_assert_eq(rec.calls, 0);
+    cr_assert_eq(metrics(e, "r1").failed_exception, 1u);
+    mqr_engine_destroy(e);
+}

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of the type checks (§7.4), conversions (§7.5) and json_encode/decode (§7.9). */
+#include <locale.h>
+
 #include "func_test_util.h"
 
 TestSuite(func_conv, .init = ft_setup, .fini = ft_teardown);
@@ -187,4 +189,43 @@ Test(func_conv, total_functions_accept_every_type)
             cr_assert(r.type == (names[i][0] == 'i' ? MQR_VAL_BOOL : MQR_VAL_STRING), "%s",
                       names[i]);
         }
+}
+
+/* The float outputs that go through fixed notation, with their exact text. */
+static void expect_fixed_outputs(void)
+{
+    EXPECT_DOUBLE(1.23, "float", D(1.2345), I(2));
+    EXPECT_DOUBLE(1234.6, "float", S("1234.5678"), I(1));
+    EXPECT_STR("1.23", "float2str", D(1.2345), I(2));
+    EXPECT_STR("-20.25", "float2str", D(-20.25), I(6));
+    EXPECT_STR("1.500000|2.5", "sprintf", S("~f|~s"), D(1.5), D(2.5));
+    EXPECT_STR("3.000000", "sprintf", S("~f"), I(3));
+    EXPECT_JSON("[\"k\",\"1.25\"]", "map_to_redis_hset_args", J("{\"k\":1.25}"));
+}
+
+Test(func_conv, fixed_notation_exact_text) { expect_fixed_outputs(); }
+
+Test(func_conv, fixed_notation_ignores_the_locale)
+{
+    /* Runs where a comma-decimal locale exists; to run it everywhere:
+     *   localedef -i de_DE -f UTF-8 /tmp/loc/de_DE.UTF-8
+     *   LOCPATH=/tmp/loc build/tests/unit/test_func_conv */
+    const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8"};
+    int ran = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!setlocale(LC_NUMERIC, names[i]))
+            continue;
+        ran++;
+        expect_fixed_outputs();
+    }
+    setlocale(LC_NUMERIC, "C");
+    if (!ran)
+        cr_skip_test("no comma-decimal locale installed");
+}
+
+Test(func_conv, float_overflow_is_named)
+{
+    EXPECT_ERR("float overflow: \"1.0e400\" is beyond the double range", "float", S("1.0e400"));
+    EXPECT_ERR("float overflow", "float", S("-2.5e999"), I(2));
+    EXPECT_ERR("got string \"1e\"", "float", S("1e"));
 }

@@ -101,9 +101,12 @@ Test(rule_lex, number_errors)
     uint32_t k[4];
     mqr_diag_t d;
     cr_assert_eq(lex_all("12e5", k, 4, NULL, &d), MQR_ESYNTAX);
-    cr_assert_str_eq(d.message, "line 1, column 1: invalid number '12e'");
+    cr_assert_str_eq(d.message, "line 1, column 1: invalid number '12e5'");
+    cr_assert_eq(lex_all("1e2 + 1", k, 4, NULL, &d), MQR_ESYNTAX);
+    cr_assert_str_eq(d.message, "line 1, column 1: invalid number '1e2'");
     cr_assert_eq(lex_all("x 1.5f", k, 4, NULL, &d), MQR_ESYNTAX);
     cr_assert_eq(d.column, 3u);
+    cr_assert_str_eq(d.message, "line 1, column 3: invalid number '1.5f'");
     cr_assert_eq(lex_all("9223372036854775808", k, 4, NULL, &d), MQR_ESYNTAX);
     cr_assert(strstr(d.message, "out of range") != NULL);
 }
@@ -175,4 +178,29 @@ Test(rule_lex, token_names)
     cr_assert_str_eq(mqr__rule_tok_name(TK_EOF), "end of input");
     cr_assert_str_eq(mqr__rule_tok_name(TK_DOT), "'.'");
     cr_assert_str_eq(mqr__rule_tok_name(TK__COUNT), "?");
+}
+
+Test(rule_lex, long_float_literals)
+{
+    /* 64 and more characters: one float token with the nearest double */
+    char src[512];
+    mqr__tok_t t[2];
+    uint32_t k[2];
+    memset(src, '0', 70);
+    memcpy(src, "1.", 2);
+    memcpy(src + 69, "5", 2);
+    cr_assert_eq(strlen(src), 70u);
+    cr_assert_eq(lex_all(src, k, 2, t, NULL), MQR_OK);
+    cr_assert_eq(k[0], TK_FLOAT);
+    cr_assert_eq(t[0].d, 1.0);
+    memset(src, '1', 400);
+    memcpy(src + 400, ".5", 3);
+    mqr_diag_t d;
+    cr_assert_eq(lex_all(src, k, 2, t, &d), MQR_ESYNTAX);
+    cr_assert(strstr(d.message, "is out of range") != NULL, "%s", d.message);
+    memset(src, '1', 300);
+    memcpy(src + 300, ".25", 4);
+    cr_assert_eq(lex_all(src, k, 2, t, NULL), MQR_OK);
+    cr_assert_eq(k[0], TK_FLOAT);
+    cr_assert_gt(t[0].d, 1.1e299);
 }

@@ -1200,3 +1200,21 @@ Test(value, formatting_ignores_the_locale)
     if (!ran)
         cr_skip_test("no comma-decimal locale installed");
 }
+
+Test(value, strtod_reads_the_whole_input)
+{
+    double d = 7.0;
+    cr_assert_eq(mqr__strtod("1,23", 4, &d), MQR_EINVAL);
+    cr_assert_eq(mqr__strtod("1.5x", 4, &d), MQR_EINVAL);
+    cr_assert_eq(mqr__strtod("1e", 2, &d), MQR_EINVAL);
+    cr_assert_eq(mqr__strtod("1e+", 3, &d), MQR_EINVAL);
+    cr_assert_eq(mqr__strtod("", 0, &d), MQR_EINVAL);
+    cr_assert_eq(mqr__strtod("-", 1, &d), MQR_EINVAL);
+    cr_assert_eq(mqr__strtod(".", 1, &d), MQR_EINVAL);
+    cr_assert_eq(d, 7.0);
+    cr_assert_eq(mqr__strtod("1.25", 4, &d), MQR_OK);
+    cr_assert_eq(d, 1.25);
+    cr_assert_eq(mqr__strtod("-1e2", 4, &d), MQR_OK);
+    cr_assert_eq(d, -100.0);
+    cr_assert_eq(mqr__strtod("1e400", 5, &d), MQR_EOVERFLOW);
+}

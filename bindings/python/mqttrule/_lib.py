@@ -196,6 +196,9 @@ class EngineOptions(ctypes.Structure):
         ("node", c_char_p), ("clock", c_void_p), ("clock_ud", c_void_p),
         ("mono_clock", c_void_p), ("mono_clock_ud", c_void_p),
         ("publish", PUBLISH_FN), ("publish_ud", c_void_p),
+        ("local_offset_s", c_int32), ("max_depth", c_uint32), ("rng_seed", c_uint64),
+        ("max_steps", c_uint64), ("max_output", c_uint64),
+        ("max_sql_len", c_uint32), ("reserved_", c_uint32),
     ]
 
 
