@@ -1064,7 +1064,7 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         return;
     }
     if (b->cfg.max_topic_levels != 0 &&
-        brk_topic_levels(p->topic.ptr, p->topic.len) > b->cfg.max_topic_levels) {
+        brk_topic_levels(topic, tlen) > b->cfg.max_topic_levels) {
         b->stats.refused_topic_levels++;
         brk_log(b, 0, "client '%s': PUBLISH topic has more than max_topic_levels (%u) levels",
                 s->clientid, b->cfg.max_topic_levels);
