@@ -475,11 +475,12 @@ static void route_visit(void *ud, void *item)
 }
 
 /* Deliver `m` to `s` at `qos`, with the Subscription-Identifiers ids[0..n)
- * (a per-subscriber copy of the message when there are any). */
+ * (a per-subscriber copy of the message when there are any; only MQTT 5
+ * clients set them, and the encoder drops them for older ones). */
 static void deliver_ids(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
                         const uint32_t *ids, size_t n)
 {
-    if (n == 0 || s->conn == NULL || s->conn->proto_ver != MQR_PROTO_V5) {
+    if (n == 0) {
         deliver(b, s, m, qos, retain);
         return;
     }

@@ -341,6 +341,19 @@ def test_overlapping_subscriptions_v311_highest_qos(broker):
     assert nothing(s)
 
 
+def test_queued_message_keeps_its_subscription_identifier(broker):
+    s, _ = c5(broker.port, "qid", clean=False, prs=props((0x11, 60)))
+    subscribed(s, [("qid/#", 1)], props((0x0B, 77)))
+    s.send(b"\xe0\x00")
+    assert s.closed()
+    p, _ = c5(broker.port, "qid-pub")
+    p.send(pub5("qid/t", "while away", qos=1))
+    assert p.read_packet()[0] == 0x40
+    s, ack = c5(broker.port, "qid", clean=False, prs=props((0x11, 60)))
+    topic, qos, _, _, pr, payload = publish(s.read_packet())
+    assert (topic, qos, payload) == ("qid/t", 1, b"while away") and dict(pr)[0x0B] == 77
+
+
 def test_retained_message_carries_the_subscription_identifier(broker):
     p, _ = c5(broker.port, "rid-pub")
     p.send(pub5("rid/t", "r", retain=True))
