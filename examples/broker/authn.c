@@ -10,7 +10,9 @@
  * AUTH continue_authentication with the method's challenge, and on the
  * client's AUTH continue_authentication asks the method to verify the answer;
  * success resumes the CONNECT where it stopped, failure refuses it with
- * not_authorized.
+ * not_authorized. After the CONNACK the client may re-authenticate with the
+ * same method (AUTH re_authenticate, a new challenge, its answer, AUTH
+ * success), which a wrong answer ends with DISCONNECT not_authorized.
  *
  * The one built-in method is a demonstration of the hook, not a security
  * mechanism of its own: "mqttrule-hmac", enabled by `auth_hmac_secret` in the
@@ -112,6 +114,25 @@ int brk_authn_begin(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect)
     return 0;
 }
 
+/* 1 when the AUTH properties name the connection's method. */
+static int same_method(const brk_conn_t *c, const mqr_props_t *props)
+{
+    mqr_str_t method;
+    return c->authn != NULL &&
+           mqr_packet_prop_get_str(props, MQR_PROP_AUTHENTICATION_METHOD, &method) == MQR_OK &&
+           method.len == strlen(c->authn->method) &&
+           memcmp(method.ptr, c->authn->method, method.len) == 0;
+}
+
+/* 1 when the Authentication-Data of the AUTH properties answers the
+ * connection's challenge. */
+static int answered(broker_t *b, brk_conn_t *c, const mqr_props_t *props)
+{
+    mqr_bin_t data;
+    return mqr_packet_prop_get_bin(props, MQR_PROP_AUTHENTICATION_DATA, &data) == MQR_OK &&
+           c->authn->verify(b, c, data.ptr, data.len);
+}
+
 /*
  * The client's AUTH during the exchange. Returns 1 when it authenticated
  * (c->auth_ok set; the caller resumes the CONNECT kept in
@@ -120,23 +141,46 @@ int brk_authn_begin(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect)
  */
 int brk_authn_step(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth, const char **why)
 {
-    mqr_str_t method;
-    mqr_bin_t data;
-    if (c->authn == NULL || c->pending_connect == NULL ||
-        auth->auth.reason_code != MQR_RC_CONTINUE_AUTHENTICATION ||
-        mqr_packet_prop_get_str(&auth->auth.props, MQR_PROP_AUTHENTICATION_METHOD, &method) !=
-            MQR_OK ||
-        method.len != strlen(c->authn->method) ||
-        memcmp(method.ptr, c->authn->method, method.len) != 0) {
+    if (c->pending_connect == NULL || auth->auth.reason_code != MQR_RC_CONTINUE_AUTHENTICATION ||
+        !same_method(c, &auth->auth.props)) {
         *why = "AUTH does not continue the authentication the CONNECT started";
         return -1;
     }
-    if (mqr_packet_prop_get_bin(&auth->auth.props, MQR_PROP_AUTHENTICATION_DATA, &data) !=
-            MQR_OK ||
-        !c->authn->verify(b, c, data.ptr, data.len)) {
+    if (!answered(b, c, &auth->auth.props)) {
         *why = "enhanced authentication failed";
         return 0;
     }
     c->auth_ok = 1;
     return 1;
+}
+
+/*
+ * AUTH after the CONNACK (re-authentication, MQTT 5 4.12.1): re_authenticate
+ * with the connection's method gets a new challenge, continue_authentication
+ * answers it and gets AUTH success. Returns 0, or the reason code the
+ * connection ends with: protocol_error (no enhanced authentication, another
+ * method, an AUTH out of turn), not_authorized (a wrong answer), or
+ * unspecified_error (no challenge could be made).
+ */
+int brk_authn_reauth(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth)
+{
+    int rc = auth->auth.reason_code;
+    if (!same_method(c, &auth->auth.props))
+        return MQR_RC_PROTOCOL_ERROR;
+    if (rc == MQR_RC_RE_AUTHENTICATE && !c->reauth) {
+        uint8_t data[64];
+        size_t len = 0;
+        if (c->authn->challenge(b, c, data, sizeof data, &len) != 0)
+            return MQR_RC_UNSPECIFIED_ERROR;
+        c->reauth = 1;
+        send_auth(b, c, MQR_RC_CONTINUE_AUTHENTICATION, data, len);
+        return 0;
+    }
+    if (rc != MQR_RC_CONTINUE_AUTHENTICATION || !c->reauth)
+        return MQR_RC_PROTOCOL_ERROR;
+    if (!answered(b, c, &auth->auth.props))
+        return MQR_RC_NOT_AUTHORIZED;
+    c->reauth = 0;
+    send_auth(b, c, MQR_RC_SUCCESS, NULL, 0);
+    return 0;
 }

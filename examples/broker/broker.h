@@ -235,7 +235,7 @@ struct brk_conn {
     uint8_t ka_server;       /* 1: CONNACK carries Server-Keep-Alive */
     uint8_t want_resp_info;  /* Request-Response-Information was 1 */
     uint8_t auth_ok;         /* the enhanced authentication succeeded */
-    uint8_t reserved5_;
+    uint8_t reauth;          /* a re-authentication challenge is outstanding */
     uint32_t alias_in_cap;   /* entries of alias_in */
     const struct brk_authn *authn; /* enhanced authentication method; NULL: none */
     uint8_t *pending_connect; /* encoded CONNECT while AUTH is exchanged */
@@ -391,6 +391,7 @@ void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, c
 const brk_authn_t *brk_authn_find(broker_t *b, const char *method, size_t len);
 int brk_authn_begin(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect);
 int brk_authn_step(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth, const char **why);
+int brk_authn_reauth(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth);
 /* ---- stats.c ------------------------------------------------------------------------- */
 void brk_stats_msg(broker_t *b, int event, const char *reason);
 void brk_stats_log(broker_t *b);

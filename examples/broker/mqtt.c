@@ -17,8 +17,12 @@
  * with DUP on reconnect), a queue of messages for an offline or busy client
  * and the QoS 2 packet ids awaiting PUBREL. Routing looks the topic up in a
  * trie of every subscription filter (the library's, shared with the engine)
- * and delivers each message once per session, at the highest matching QoS. Retained messages are kept
- * in a flat array by topic.
+ * and delivers each message once per session, at the highest matching QoS,
+ * with every matching Subscription-Identifier, and once per matching shared
+ * subscription group to one member chosen round-robin. Retained messages are
+ * kept in a flat array by topic. The MQTT 5 helpers (topic aliases,
+ * per-delivery properties, shared-subscription positions) are in mqtt5.c,
+ * enhanced authentication in authn.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -472,11 +476,12 @@ static void route_visit(void *ud, void *item)
 }
 
 /* Deliver `m` to `s` at `qos`, with the Subscription-Identifiers ids[0..n)
- * (a per-subscriber copy of the message when there are any). */
+ * (a per-subscriber copy of the message when there are any; only MQTT 5
+ * clients set them, and the encoder drops them for older ones). */
 static void deliver_ids(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
                         const uint32_t *ids, size_t n)
 {
-    if (n == 0 || s->conn == NULL || s->conn->proto_ver != MQR_PROTO_V5) {
+    if (n == 0) {
         deliver(b, s, m, qos, retain);
         return;
     }
@@ -1061,7 +1066,7 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         return;
     }
     if (b->cfg.max_topic_levels != 0 &&
-        brk_topic_levels(p->topic.ptr, p->topic.len) > b->cfg.max_topic_levels) {
+        brk_topic_levels(topic, tlen) > b->cfg.max_topic_levels) {
         b->stats.refused_topic_levels++;
         brk_log(b, 0, "client '%s': PUBLISH topic has more than max_topic_levels (%u) levels",
                 s->clientid, b->cfg.max_topic_levels);
@@ -1179,13 +1184,23 @@ static void handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 
 /* ---- SUBSCRIBE / UNSUBSCRIBE --------------------------------------------------------------- */
 
+/* Send the retained messages matching `sub`; expired ones are removed
+ * from the store instead. */
 static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
 {
-    for (size_t i = 0; i < b->retained.count; i++) {
+    int64_t now = brk_wall_ms();
+    size_t i = 0;
+    while (i < b->retained.count) {
         brk_msg_t *m = b->retained.items[i];
+        if (m->has_expiry && now - m->received_at >= (int64_t)m->expiry_s * 1000) {
+            b->retained.items[i] = b->retained.items[--b->retained.count];
+            brk_msg_unref(m);
+            continue;
+        }
         if (mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
             deliver_ids(b, s, m, m->qos < sub->qos ? m->qos : sub->qos, 1, &sub->sub_id,
                         sub->sub_id != 0);
+        i++;
     }
 }
 
@@ -1453,7 +1468,13 @@ void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
     case MQR_PKT_DISCONNECT:
         handle_disconnect(b, c, p);
         break;
-    default: /* AUTH: no enhanced authentication was agreed */
+    case MQR_PKT_AUTH: { /* re-authentication */
+        int rc = brk_authn_reauth(b, c, p);
+        if (rc != 0)
+            disconnect(b, c, rc, rc == MQR_RC_NOT_AUTHORIZED ? "not_authorized" : "protocol_error");
+        break;
+    }
+    default:
         disconnect(b, c, MQR_RC_PROTOCOL_ERROR, "protocol_error");
         break;
     }

@@ -341,6 +341,19 @@ def test_overlapping_subscriptions_v311_highest_qos(broker):
     assert nothing(s)
 
 
+def test_queued_message_keeps_its_subscription_identifier(broker):
+    s, _ = c5(broker.port, "qid", clean=False, prs=props((0x11, 60)))
+    subscribed(s, [("qid/#", 1)], props((0x0B, 77)))
+    s.send(b"\xe0\x00")
+    assert s.closed()
+    p, _ = c5(broker.port, "qid-pub")
+    p.send(pub5("qid/t", "while away", qos=1))
+    assert p.read_packet()[0] == 0x40
+    s, ack = c5(broker.port, "qid", clean=False, prs=props((0x11, 60)))
+    topic, qos, _, _, pr, payload = publish(s.read_packet())
+    assert (topic, qos, payload) == ("qid/t", 1, b"while away") and dict(pr)[0x0B] == 77
+
+
 def test_retained_message_carries_the_subscription_identifier(broker):
     p, _ = c5(broker.port, "rid-pub")
     p.send(pub5("rid/t", "r", retain=True))
@@ -503,6 +516,21 @@ def test_shared_subscription_skips_offline_member_and_gets_no_retained(broker):
     assert [publish(a.read_packet())[5] for _ in range(3)] == [b"0", b"1", b"2"]
 
 
+def test_shared_subscription_v311(broker):
+    members = []
+    for i in range(2):
+        r, _ = raw_connect(broker.port, clientid="s3-%d" % i)
+        r.send(subscribe_bytes(1, [("$share/g3/s3/#", 1)]))
+        assert r.read_packet() == (0x90, b"\x00\x01\x01")
+        members.append(r)
+    p, _ = raw_connect(broker.port, clientid="s3-pub")
+    p.send(publish_bytes("s3/t", "a"))
+    p.send(publish_bytes("s3/t", "b"))
+    got = sorted(m.read_packet()[1][6:] for m in members)
+    assert got == [b"a", b"b"]
+    assert all(nothing(m) for m in members)
+
+
 @pytest.mark.parametrize("f", ["$share//t", "$share/g+/t", "$share/g/", "$share/g"])
 def test_malformed_shared_subscription(broker, f):
     r, _ = c5(broker.port, "shm")
@@ -562,13 +590,42 @@ def test_enhanced_authentication_hmac():
         assert r.read_packet()[0] == 0x40
 
 
+def hmac_connect(port, secret=b"s3cret"):
+    r, pkt = auth_start(port)
+    nonce = dict(parse_props(pkt[1], 1)[0])[0x16]
+    r.send(auth_packet(0x18, "mqttrule-hmac", hmac.new(secret, nonce, hashlib.sha256).digest()))
+    return r, r.read_packet()
+
+
+def test_re_authentication():
+    with Broker(config="auth_hmac_secret s3cret\n") as b:
+        r, ack = hmac_connect(b.port)
+        assert connack(ack)[1] == 0
+        for secret, ok in ((b"s3cret", True), (b"wrong", False)):
+            r.send(auth_packet(0x19, "mqttrule-hmac"))
+            first, body = r.read_packet()
+            assert first == 0xF0 and body[0] == 0x18
+            nonce = dict(parse_props(body, 1)[0])[0x16]
+            r.send(auth_packet(0x18, "mqttrule-hmac",
+                               hmac.new(secret, nonce, hashlib.sha256).digest()))
+            if ok:
+                first, body = r.read_packet()
+                assert first == 0xF0 and body[0] == 0x00
+                assert dict(parse_props(body, 1)[0]) == {0x15: "mqttrule-hmac"}
+            else:
+                assert r.read_packet() == (0xE0, b"\x87")
+
+
+def test_auth_without_enhanced_authentication_is_a_protocol_error(broker):
+    r, _ = c5(broker.port, "noauth")
+    r.send(auth_packet(0x19, "mqttrule-hmac"))
+    assert r.read_packet() == (0xE0, b"\x82")
+
+
 def test_enhanced_authentication_wrong_answer():
     with Broker(config="auth_hmac_secret s3cret\n") as b:
-        r, pkt = auth_start(b.port)
-        nonce = dict(parse_props(pkt[1], 1)[0])[0x16]
-        r.send(auth_packet(0x18, "mqttrule-hmac", hmac.new(b"wrong", nonce,
-                                                           hashlib.sha256).digest()))
-        assert connack(r.read_packet())[1] == 0x87
+        r, ack = hmac_connect(b.port, b"wrong")
+        assert connack(ack)[1] == 0x87
         assert r.closed()
 
 
