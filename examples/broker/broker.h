@@ -111,6 +111,7 @@ typedef struct brk_config {
     uint32_t receive_max;        /* Receive-Maximum the broker advertises (v5), 1..65535 */
     uint32_t max_keepalive;      /* seconds; 0: any keep alive (Server-Keep-Alive, v5) */
     char *response_info;         /* Response-Information sent when requested; NULL: none */
+    brk_str_list_t ack_user_props; /* ack_user_property KEY VALUE pairs: key, value, ... */
     char *auth_hmac_secret;      /* enables the mqttrule-hmac AUTH method; NULL: off */
     uint32_t connect_timeout_ms;  /* a socket must complete CONNECT within this */
     uint32_t max_queued_bytes;    /* per session: topic + payload + properties; 0: unlimited */
@@ -386,6 +387,9 @@ void brk5_connack_props(broker_t *b, brk_conn_t *c, uint8_t *buf, size_t cap, si
 void brk_prop_int(uint8_t *buf, size_t cap, size_t *len, uint8_t id, uint8_t type, uint32_t v);
 void brk_prop_str(uint8_t *buf, size_t cap, size_t *len, uint8_t id, const char *s);
 void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, const char *why);
+int brk5_send_props(broker_t *b, brk_conn_t *c, mqr_packet_t *p, mqr_props_t *slot,
+                    const uint8_t *base, size_t base_len, const char *why, int user);
+const char *brk5_disconnect_why(int rc);
 
 /* ---- authn.c: enhanced authentication (AUTH) ---------------------------------------- */
 const brk_authn_t *brk_authn_find(broker_t *b, const char *method, size_t len);

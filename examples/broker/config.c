@@ -194,6 +194,9 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
     } else if (!strcmp(k, "response_information") && n == 2) {
         free(cfg->response_info);
         cfg->response_info = brk_strdup(w[1]);
+    } else if (!strcmp(k, "ack_user_property") && n == 3) {
+        add_str(&cfg->ack_user_props, w[1]);
+        add_str(&cfg->ack_user_props, w[2]);
     } else if (!strcmp(k, "auth_hmac_secret") && n == 2) {
         free(cfg->auth_hmac_secret);
         cfg->auth_hmac_secret = brk_strdup(w[1]);
@@ -551,6 +554,7 @@ void brk_config_free(brk_config_t *cfg)
     free_list(&cfg->ban_clientids);
     free_list(&cfg->ban_usernames);
     free_list(&cfg->ban_addresses);
+    free_list(&cfg->ack_user_props);
     for (size_t i = 0; i < cfg->nacls; i++) {
         free(cfg->acls[i].user);
         free(cfg->acls[i].filter);

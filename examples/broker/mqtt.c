@@ -252,7 +252,9 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem)
 /* ---- sending ------------------------------------------------------------------------ */
 
 /* Send a packet without payload: PUBACK/PUBREC/PUBREL/PUBCOMP with `pid`,
- * PINGRESP, or DISCONNECT; `rc` is the reason code (0: the short form). */
+ * PINGRESP, or DISCONNECT; `rc` is the reason code (0: the short form). An
+ * MQTT 5 acknowledgement carries the ack_user_property User-Properties, an
+ * MQTT 5 DISCONNECT a Reason-String saying why (brk5_disconnect_why). */
 static void send_simple(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc)
 {
     mqr_packet_t p;
@@ -267,7 +269,12 @@ static void send_simple(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int 
         p.ack.reason_code = (uint8_t)rc;
         p.ack.has_reason_code = rc != 0;
     }
-    (void)brk_conn_send_packet(b, c, &p);
+    if (c->proto_ver == MQR_PROTO_V5 && type == MQR_PKT_DISCONNECT)
+        (void)brk5_send_props(b, c, &p, &p.disconnect.props, NULL, 0, brk5_disconnect_why(rc), 0);
+    else if (c->proto_ver == MQR_PROTO_V5 && type != MQR_PKT_PINGRESP)
+        (void)brk5_send_props(b, c, &p, &p.ack.props, NULL, 0, NULL, 1);
+    else
+        (void)brk_conn_send_packet(b, c, &p);
 }
 
 /* Send a v5 DISCONNECT with `rc` (no-op below 5) and close with `reason`. */
@@ -721,11 +728,9 @@ static void send_connack(broker_t *b, brk_conn_t *c, int rc, int session_present
             b->cfg.redirect_server != NULL)
             brk_prop_str(props, sizeof props, &plen, MQR_PROP_SERVER_REFERENCE,
                      b->cfg.redirect_server);
-        if (rc != 0 && why != NULL && c->problem_info)
-            brk_prop_str(props, sizeof props, &plen, MQR_PROP_REASON_STRING, why);
-        p.connack.props.ptr = props;
-        p.connack.props.len = (uint32_t)plen;
-        p.connack.props.present = 1;
+        (void)brk5_send_props(b, c, &p, &p.connack.props, props, plen,
+                              rc != 0 && c->problem_info ? why : NULL, 1);
+        return;
     }
     (void)brk_conn_send_packet(b, c, &p);
 }
@@ -1270,9 +1275,12 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
      * code whose retained messages are due gets the marker bit 0x40, which no
      * SUBACK code has; the second pass after the SUBACK emits the
      * session.subscribed events and sends them. */
+    char why[320];
+    why[0] = 0;
     mqr_packet_iter_subscriptions(&it, pk);
     while (mqr_packet_subscription_next(&it, &e)) {
         int code;
+        int fl = e.filter.len > 200 ? 200 : (int)e.filter.len;
         int qos = e.qos < b->cfg.max_qos ? e.qos : (int)b->cfg.max_qos;
         size_t share = 0;
         int shared = brk5_share_split(e.filter.ptr, e.filter.len, &share);
@@ -1280,16 +1288,27 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             code = v5 ? MQR_RC_TOPIC_FILTER_INVALID : 0x80;
             brk_log(b, 1, "client '%s': shared subscription '%.*s' refused", s->clientid,
                     (int)e.filter.len, e.filter.ptr);
+            if (!why[0])
+                snprintf(why, sizeof why, "shared subscription '%.*s' refused: malformed or No-Local",
+                         fl, e.filter.ptr);
         } else if (b->cfg.max_topic_levels != 0 &&
                    brk_topic_levels(e.filter.ptr, e.filter.len) > b->cfg.max_topic_levels) {
             code = v5 ? MQR_RC_TOPIC_FILTER_INVALID : 0x80;
             b->stats.refused_topic_levels++;
             brk_log(b, 0, "client '%s': filter has more than max_topic_levels (%u) levels",
                     s->clientid, b->cfg.max_topic_levels);
+            if (!why[0])
+                snprintf(why, sizeof why, "subscription to '%.*s' refused: more than %u levels",
+                         fl, e.filter.ptr, b->cfg.max_topic_levels);
         } else if (is_events_topic(e.filter.ptr + share, e.filter.len - share) ||
                    !brk_acl_allows(b, c->username, e.filter.ptr + share, e.filter.len - share,
                                    BRK_ACC_READ)) {
             code = v5 ? b->cfg.sub_refused_v5 : 0x80;
+            if (!why[0])
+                snprintf(why, sizeof why, "subscription to '%.*s' refused: %s", fl, e.filter.ptr,
+                         is_events_topic(e.filter.ptr + share, e.filter.len - share)
+                             ? "$events topics are not subscribable"
+                             : "not authorized by ACL");
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 0);
             brk_log(b, 1, "client '%s': subscription to '%.*s' not authorized", s->clientid,
                     (int)e.filter.len, e.filter.ptr);
@@ -1301,6 +1320,9 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
                 b->stats.refused_subscriptions++;
                 brk_log(b, 0, "client '%s': subscription to '%.*s' refused: max_subscriptions (%u)",
                         s->clientid, (int)e.filter.len, e.filter.ptr, b->cfg.max_subscriptions);
+                if (!why[0])
+                    snprintf(why, sizeof why, "subscription to '%.*s' refused: max_subscriptions (%u)",
+                             fl, e.filter.ptr, b->cfg.max_subscriptions);
             }
             if (added >= 0)
                 brk_log(b, 1, "client '%s' subscribed to '%.*s' (QoS %d)", s->clientid,
@@ -1332,7 +1354,11 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     ack.suback.codes.ptr = clean;
     ack.suback.codes.len = n;
     ack.suback.props.present = 1;
-    (void)brk_conn_send_packet(b, c, &ack);
+    if (v5)
+        (void)brk5_send_props(b, c, &ack, &ack.suback.props, NULL, 0,
+                              why[0] && c->problem_info ? why : NULL, 1);
+    else
+        (void)brk_conn_send_packet(b, c, &ack);
     /* session.subscribed after the SUBACK, so a rule republishing it to a
      * topic the new subscription matches does not overtake the SUBACK */
     uint32_t k = 0;
@@ -1369,6 +1395,8 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
     mqr_packet_iter_t it;
     mqr_str_t f;
     uint32_t n = 0;
+    char why[320];
+    why[0] = 0;
     mqr_packet_iter_filters(&it, pk);
     while (mqr_packet_filter_next(&it, &f) && n < cnt) {
         int found = 0;
@@ -1385,6 +1413,9 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
         if (found)
             brk_ev_sub(b, c, MQR_EVENT_SESSION_UNSUBSCRIBED, f.ptr, f.len, 0);
         codes[n++] = found ? 0x00 : MQR_RC_NO_SUBSCRIPTION_EXISTED;
+        if (!found && !why[0])
+            snprintf(why, sizeof why, "no subscription existed for '%.*s'",
+                     f.len > 200 ? 200 : (int)f.len, f.ptr);
     }
     mqr_packet_t ack;
     memset(&ack, 0, sizeof ack);
@@ -1395,8 +1426,11 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
     if (c->proto_ver == MQR_PROTO_V5) {
         ack.unsuback.codes.ptr = codes;
         ack.unsuback.codes.len = n;
+        (void)brk5_send_props(b, c, &ack, &ack.unsuback.props, NULL, 0,
+                              why[0] && c->problem_info ? why : NULL, 1);
+    } else {
+        (void)brk_conn_send_packet(b, c, &ack);
     }
-    (void)brk_conn_send_packet(b, c, &ack);
     if (codes != stack)
         free(codes);
 }

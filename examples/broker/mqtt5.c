@@ -301,14 +301,108 @@ void brk5_connack_props(broker_t *b, brk_conn_t *c, uint8_t *buf, size_t cap, si
 }
 
 /*
+ * Send the MQTT 5 packet `p` whose property field is `slot`, with the
+ * properties base[0..base_len), then `why` as the Reason-String (when not
+ * NULL), then the ack_user_property pairs as User-Properties (when `user`).
+ * Both are optional (MQTT 5 3.4.2.2.2, 3.4.2.2.3): a packet that would exceed
+ * the client's Maximum-Packet-Size is sent without the Reason-String, then
+ * without the User-Properties as well. Returns brk_conn_send_packet's status
+ * for the last attempt, or MQR_ENOMEM.
+ */
+int brk5_send_props(broker_t *b, brk_conn_t *c, mqr_packet_t *p, mqr_props_t *slot,
+                    const uint8_t *base, size_t base_len, const char *why, int user)
+{
+    const brk_str_list_t *up = &b->cfg.ack_user_props;
+    size_t cap = base_len + 8 + (why != NULL ? strlen(why) : 0);
+    if (user)
+        for (size_t i = 0; i < up->count; i++)
+            cap += strlen(up->items[i]) + 3;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL)
+        return MQR_ENOMEM;
+    int rc = MQR_ETOOLARGE;
+    for (int level = 0; level < 3 && rc == MQR_ETOOLARGE; level++) {
+        const char *w = level == 0 ? why : NULL;
+        int u = level < 2 && user && up->count > 0;
+        if (level > 0 && why == NULL && (level == 1 || !user || up->count == 0))
+            continue; /* the same packet as the previous attempt */
+        size_t len = base_len;
+        if (base_len)
+            memcpy(buf, base, base_len);
+        if (w != NULL)
+            brk_prop_str(buf, cap, &len, MQR_PROP_REASON_STRING, w);
+        for (size_t i = 0; u && i + 1 < up->count; i += 2) {
+            mqr_prop_t pr;
+            memset(&pr, 0, sizeof pr);
+            pr.id = MQR_PROP_USER_PROPERTY;
+            pr.type = MQR_PROPTYPE_PAIR;
+            pr.str.ptr = up->items[i];
+            pr.str.len = (uint32_t)strlen(up->items[i]);
+            pr.str2.ptr = up->items[i + 1];
+            pr.str2.len = (uint32_t)strlen(up->items[i + 1]);
+            (void)mqr_packet_prop_add(buf, cap, &len, &pr);
+        }
+        slot->ptr = buf;
+        slot->len = (uint32_t)len;
+        /* acknowledgements and DISCONNECT may omit an empty property list */
+        slot->present = (uint8_t)(len > 0 || (p->type != MQR_PKT_DISCONNECT &&
+                                              (p->type < MQR_PKT_PUBACK || p->type > MQR_PKT_PUBCOMP)));
+        /* properties need the reason code byte before them */
+        if (len > 0 && p->type == MQR_PKT_DISCONNECT)
+            p->disconnect.has_reason_code = 1;
+        else if (len > 0 && p->type >= MQR_PKT_PUBACK && p->type <= MQR_PKT_PUBCOMP)
+            p->ack.has_reason_code = 1;
+        rc = brk_conn_send_packet(b, c, p);
+    }
+    free(buf);
+    slot->ptr = NULL;
+    slot->len = 0;
+    return rc;
+}
+
+/* The Reason-String of a server-sent DISCONNECT with reason `rc`, or NULL. */
+const char *brk5_disconnect_why(int rc)
+{
+    switch (rc) {
+    case MQR_RC_KEEPALIVE_TIMEOUT:
+        return "keep-alive timeout: no packet within 1.5 times the Keep-Alive";
+    case MQR_RC_SESSION_TAKEN_OVER:
+        return "session taken over by a new connection with the same Client Identifier";
+    case MQR_RC_RECEIVE_MAXIMUM_EXCEEDED:
+        return "receive maximum exceeded: too many unacknowledged QoS 2 PUBLISH packets";
+    case MQR_RC_QOS_NOT_SUPPORTED:
+        return "QoS not supported: above the Maximum-QoS of the CONNACK";
+    case MQR_RC_RETAIN_NOT_SUPPORTED:
+        return "retain not supported by this server";
+    case MQR_RC_TOPIC_NAME_INVALID:
+        return "topic name invalid";
+    case MQR_RC_PROTOCOL_ERROR:
+        return "protocol error";
+    case MQR_RC_MALFORMED_PACKET:
+        return "malformed packet";
+    case MQR_RC_PACKET_TOO_LARGE:
+        return "packet larger than the server's Maximum-Packet-Size";
+    case MQR_RC_TOPIC_ALIAS_INVALID:
+        return "topic alias invalid";
+    case MQR_RC_UNSPECIFIED_ERROR:
+        return "internal server error";
+    case MQR_RC_SERVER_SHUTTING_DOWN:
+        return "server shutting down";
+    case MQR_RC_ADMINISTRATIVE_ACTION:
+        return "disconnected by administrative action";
+    default:
+        return NULL;
+    }
+}
+
+/*
  * Send PUBACK/PUBREC/PUBREL/PUBCOMP `type` for `pid` with reason `rc`; an
  * MQTT 5 client that did not switch Request-Problem-Information off also
- * gets `why` as the Reason-String (MQTT 5 3.1.2.11.7).
+ * gets `why` as the Reason-String (MQTT 5 3.1.2.11.7), and every MQTT 5
+ * client the ack_user_property User-Properties.
  */
 void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, const char *why)
 {
-    uint8_t props[300];
-    size_t plen = 0;
     mqr_packet_t p;
     memset(&p, 0, sizeof p);
     p.type = (uint8_t)type;
@@ -316,11 +410,10 @@ void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, c
     p.ack.packet_id = pid;
     p.ack.reason_code = (uint8_t)rc;
     p.ack.has_reason_code = rc != 0;
-    if (c->proto_ver == MQR_PROTO_V5 && c->problem_info && why != NULL && rc != 0) {
-        brk_prop_str(props, sizeof props, &plen, MQR_PROP_REASON_STRING, why);
-        p.ack.props.ptr = props;
-        p.ack.props.len = (uint32_t)plen;
-        p.ack.props.present = 1;
+    if (c->proto_ver != MQR_PROTO_V5) {
+        (void)brk_conn_send_packet(b, c, &p);
+        return;
     }
-    (void)brk_conn_send_packet(b, c, &p);
+    int want = c->problem_info && why != NULL && rc != 0;
+    (void)brk5_send_props(b, c, &p, &p.ack.props, NULL, 0, want ? why : NULL, 1);
 }

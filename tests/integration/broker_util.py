@@ -154,6 +154,14 @@ def connect_bytes(clientid="c", level=4, clean=True, username=None, password=Non
     return packet(0x10, vh + payload)
 
 
+def reason_props(why):
+    """The MQTT 5 property list (length first) holding only Reason-String `why`."""
+    if isinstance(why, str):
+        why = why.encode()
+    props = b"\x1f" + mstr(why)
+    return varint(len(props)) + props
+
+
 def subscribe_bytes(pid, filters, level=4):
     body = struct.pack(">H", pid)
     if level == 5:

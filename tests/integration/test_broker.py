@@ -145,8 +145,13 @@ def test_events_subscription_refused(level, code):
         r.send(subscribe_bytes(7, [("$events/client_connack", 0), ("ok/#", 1)], level=level))
         first, body = r.read_packet()
         assert first == 0x90
-        codes = body[2:] if level == 4 else body[3:]
-        assert codes == bytes([code, 1])
+        if level == 4:
+            assert body[2:] == bytes([code, 1])
+        else:
+            why = b"subscription to '$events/client_connack' refused: " \
+                  b"$events topics are not subscribable"
+            props = b"\x1f" + struct.pack(">H", len(why)) + why
+            assert body[2:] == bytes([len(props)]) + props + bytes([code, 1])
 
 
 def test_events_subscription_not_authorized_option():
