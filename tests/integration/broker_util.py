@@ -162,6 +162,22 @@ def reason_props(why):
     return varint(len(props)) + props
 
 
+# The Reason-String of each server-sent MQTT 5 DISCONNECT (mqtt5.c brk5_disconnect_why).
+DISCONNECT_WHY = {
+    0x82: "protocol error",
+    0x8D: "keep-alive timeout: no packet within 1.5 times the Keep-Alive",
+    0x8E: "session taken over by a new connection with the same Client Identifier",
+    0x93: "receive maximum exceeded: too many unacknowledged QoS 2 PUBLISH packets",
+    0x94: "topic alias invalid",
+    0x95: "packet larger than the server's Maximum-Packet-Size",
+}
+
+
+def v5_disconnect(rc):
+    """The (first byte, body) of the broker's MQTT 5 DISCONNECT with reason `rc`."""
+    return (0xE0, bytes([rc]) + reason_props(DISCONNECT_WHY[rc]))
+
+
 def subscribe_bytes(pid, filters, level=4):
     body = struct.pack(">H", pid)
     if level == 5:

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from broker_util import reason_props, v5_disconnect
 from broker_util import (BROKER, TIMEOUT, Broker, EventSubscriber, Raw, connect_bytes, publish_bytes,
                          raw_connect,
                          run_broker, subscribe_bytes)
@@ -159,7 +160,8 @@ def test_events_subscription_not_authorized_option():
         r, _ = raw_connect(b.port, level=5, clientid="snoop")
         r.send(subscribe_bytes(7, [("$events/#", 0)], level=5))
         first, body = r.read_packet()
-        assert (first, body[3:]) == (0x90, b"\x87")
+        assert (first, body[2:]) == (0x90, reason_props(
+            "subscription to '$events/#' refused: $events topics are not subscribable") + b"\x87")
         r2, _ = raw_connect(b.port, level=4, clientid="snoop3")
         r2.send(subscribe_bytes(7, [("$events/#", 0)], level=4))
         assert r2.read_packet() == (0x90, b"\x00\x07\x80")
@@ -271,7 +273,8 @@ def test_acl_per_user_and_for_everyone(tmp_path):
         assert ack[1][1] == 0
         r.send(subscribe_bytes(1, [("a/#", 1), ("public/x", 0), ("b/x", 0), ("a/secret", 0)], level=5))
         first, body = r.read_packet()
-        assert (first, body[3:]) == (0x90, bytes([1, 0, 0x80, 0x80]))
+        assert (first, body[2:]) == (0x90, reason_props(
+            "subscription to 'b/x' refused: not authorized by ACL") + bytes([1, 0, 0x80, 0x80]))
         r.send(publish_bytes("a/secret", "no", qos=1, pid=4, level=5))
         first, body = r.read_packet()
         assert (first, body[:3]) == (0x40, b"\x00\x04\x87")  # PUBACK not authorized

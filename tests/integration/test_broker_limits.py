@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from broker_util import reason_props, v5_disconnect
 from broker_util import (BROKER, Broker, Raw, publish_bytes, raw_connect, stats,
                          subscribe_bytes)
 
@@ -50,7 +51,8 @@ def test_max_subscriptions_per_client():
         r.send(subscribe_bytes(1, [("a", 1), ("b", 1), ("a", 0), ("c", 1)], level=5))
         first, body = r.read_packet()
         # "a" again replaces the first one; "c" would be the third
-        assert first == 0x90 and body[3:] == bytes([1, 1, 0, 0x97]), body
+        assert first == 0x90 and body[2:] == reason_props(
+            "subscription to 'c' refused: max_subscriptions (2)") + bytes([1, 1, 0, 0x97]), body
         assert stats(b)["refused.subscriptions"] == 1
         r.close()
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from broker_util import reason_props, v5_disconnect
 from broker_util import (BROKER, Broker, EventSubscriber, Raw, connect_bytes, mstr, packet,
                          publish_bytes, raw_connect, subscribe_bytes, varint)
 import os
@@ -197,7 +198,7 @@ def test_session_expiry_set_at_disconnect():
         assert connack(ack)[0] == 0  # the session ended at the disconnect
         r, _ = c5(b.port, "sy", clean=False)  # expiry 0 in CONNECT ...
         r.send(packet(0xE0, b"\x00" + varint(5) + props((0x11, 60))))  # ... cannot grow
-        assert r.read_packet() == (0xE0, b"\x82")
+        assert r.read_packet() == v5_disconnect(0x82)
 
 
 # ---- message expiry -------------------------------------------------------------------
@@ -385,7 +386,7 @@ def test_incoming_topic_alias(broker):
 def test_bad_incoming_topic_alias(broker, alias, topic, code):
     p, _ = c5(broker.port, "ta-bad")
     p.send(pub5(topic, "x", prs=props((0x23, alias))))
-    assert p.read_packet() == (0xE0, bytes([code]))
+    assert p.read_packet() == v5_disconnect(code)
 
 
 def test_outgoing_topic_alias(broker):
@@ -435,7 +436,7 @@ def test_exceeding_the_broker_receive_maximum_disconnects(broker):
         p.send(pub5("rmx/t", "q2", qos=2, pid=i + 1))
         assert p.read_packet()[0] == 0x50  # PUBREC; no PUBREL sent
     p.send(pub5("rmx/t", "q2", qos=2, pid=3))
-    assert p.read_packet() == (0xE0, b"\x93")
+    assert p.read_packet() == v5_disconnect(0x93)
 
 
 # ---- maximum packet size -----------------------------------------------------------------------
@@ -452,7 +453,7 @@ def test_packet_too_large_both_ways():
         p.send(pub5("mp/t", "small"))
         assert publish(s.read_packet())[5] == b"small"
         p.send(pub5("mp/t", "y" * 300))  # above the broker's maximum
-        assert p.read_packet() == (0xE0, b"\x95")
+        assert p.read_packet() == v5_disconnect(0x95)
 
 
 # ---- problem information and reason strings ----------------------------------------------------
@@ -541,7 +542,7 @@ def test_malformed_shared_subscription(broker, f):
 def test_shared_subscription_with_no_local_is_refused(broker):
     r, _ = c5(broker.port, "shnl")
     r.send(sub5(1, [("$share/g/t", 0x04)]))
-    assert r.read_packet() == (0xE0, b"\x82")  # protocol error (MQTT 5 3.8.3.1)
+    assert r.read_packet() == v5_disconnect(0x82)  # protocol error (MQTT 5 3.8.3.1)
 
 
 # ---- pass-through ---------------------------------------------------------------------------------
@@ -619,7 +620,7 @@ def test_re_authentication():
 def test_auth_without_enhanced_authentication_is_a_protocol_error(broker):
     r, _ = c5(broker.port, "noauth")
     r.send(auth_packet(0x19, "mqttrule-hmac"))
-    assert r.read_packet() == (0xE0, b"\x82")
+    assert r.read_packet() == v5_disconnect(0x82)
 
 
 def test_enhanced_authentication_wrong_answer():
