@@ -478,13 +478,23 @@ static int parse_expr_list(mqr__cst_t *c, nlist_t *l, uint32_t close, const char
     return expect(c, close, what);
 }
 
-/* A constant pattern of regex_match / regex_replace / regex_extract (the
+/* A constant sprintf format is checked against the argument count, and a
+ * constant pattern of regex_match / regex_replace / regex_extract (the
  * second argument) is compiled here once, so a bad one is a compile error
  * (D8) at the call rather than an exception on every message. The program is
  * freed again: the call compiles its pattern in the evaluation arena. */
-static int check_const_pattern(mqr__cst_t *c, const mqr__tok_t *base, const mqr__func_t *f,
+static int check_const_args(mqr__cst_t *c, const mqr__tok_t *base, const mqr__func_t *f,
                                const nlist_t *args)
 {
+    if (strcmp(f->name, "sprintf") == 0) {
+        const mqr__rn_t *fn = &NODES(c)[args->p[0]];
+        const mqr_value_t *fv = fn->op == OP_CONST ? &CONSTS(c)[fn->a] : NULL;
+        char why[128];
+        if (fv && fv->type == MQR_VAL_STRING &&
+            mqr__func_format_check(fv->u.s, fv->len, args->n - 1, why, sizeof why) != MQR_OK)
+            return err_tok(c, MQR_ECOMPILE, base, "function 'sprintf': %s", why);
+        return MQR_OK;
+    }
     if (strncmp(f->name, "regex_", 6) != 0 || args->n < 2)
         return MQR_OK;
     const mqr__rn_t *pn = &NODES(c)[args->p[1]];
@@ -521,7 +531,7 @@ static int parse_call(mqr__cst_t *c, const mqr__tok_t *base, const pathbuf_t *pb
         rc = resolve_func(c, base, pb, args.n, &fi);
     if (rc == MQR_OK) {
         sync_rule(c);
-        rc = check_const_pattern(c, base, c->r->funcs[fi], &args);
+        rc = check_const_args(c, base, c->r->funcs[fi], &args);
     }
     if (rc == MQR_OK) {
         int pure = (c->r->funcs[fi]->flags & MQR__FUNC_PURE) != 0;

@@ -364,3 +364,17 @@ Test(rule_parse, constant_regex_pattern_is_checked_at_compile_time)
     OK("SELECT regex_match(payload, '^a(b|c)+$') AS m FROM \"t\"");
     OK("SELECT regex_match(payload, payload.re) AS m FROM \"t\""); /* not constant: run time */
 }
+
+Test(rule_parse, constant_sprintf_format_is_checked_at_compile_time)
+{
+    COMPILE_ERR("SELECT sprintf('~s and ~s', payload) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': no argument left for directive '~s'");
+    COMPILE_ERR("SELECT sprintf('~s', a, b) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': 2 arguments but the format uses 1");
+    COMPILE_ERR("SELECT sprintf('~q', a) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': unsupported directive '~q'");
+    COMPILE_ERR("SELECT sprintf('50~', a) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': format ends with '~'");
+    OK("SELECT sprintf('~ts ~p ~w ~B ~f ~c~n~~', a, b, c, 1, 1.5, 65) AS m FROM \"t\"");
+    OK("SELECT sprintf(payload.fmt, a) AS m FROM \"t\""); /* not constant: run time */
+}
