@@ -4,8 +4,9 @@
  * topic aliases in both directions, the per-delivery PUBLISH properties
  * (remaining Message-Expiry-Interval, outgoing Topic-Alias), messages carrying
  * Subscription-Identifiers, the round-robin positions of shared
- * subscriptions, the MQTT 5 CONNACK properties and acknowledgements with a
- * Reason-String.
+ * subscriptions, the MQTT 5 CONNACK properties, and the optional properties
+ * of acknowledgements and DISCONNECT: a Reason-String and the ack_user_property
+ * User-Properties, dropped when the client's Maximum-Packet-Size is too small.
  *
  * Alias tables belong to a connection (aliases do not outlive it, MQTT 5
  * 3.3.2.3.4): alias_in maps the client's aliases (1..topic_alias_max) to
