@@ -650,6 +650,41 @@ static int collect_event(mqr_engine_t *e, const mqr_event_schema_t *s, mqr_diag_
     return MQR_OK;
 }
 
+/* ---- listener queries ------------------------------------------------------------------------ */
+
+uint32_t mqr_engine_event_listened(const mqr_engine_t *e, uint32_t event_id)
+{
+    if (!e || event_id >= MQR_EVENT_COUNT)
+        return 0;
+    const mqr__rule_vec_t *v = &e->by_event[event_id];
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->v[i]->enabled)
+            return 1;
+    return 0;
+}
+
+/* Trie visitor for mqr_engine_topic_listened: ud is a uint32_t flag, set when
+ * an enabled rule is met. */
+static void listened_one(void *ud, void *item)
+{
+    const mqr__erule_t *r = item;
+    if (r->enabled)
+        *(uint32_t *)ud = 1;
+}
+
+int mqr_engine_topic_listened(mqr_engine_t *e, const char *topic, size_t topic_len,
+                              uint32_t *out_listened)
+{
+    if (out_listened)
+        *out_listened = 0;
+    if (!e || !topic || !out_listened)
+        return MQR_EINVAL;
+    if (e->depth >= MQR_ENGINE_MAX_DEPTH)
+        return MQR_ELIMIT;
+    return mqr__trie_match(&e->trie, &e->ctx[e->depth].walk, &e->alloc, topic, topic_len,
+                           listened_one, out_listened);
+}
+
 int mqr_engine_emit_event(mqr_engine_t *e, const char *event, size_t event_len,
                           const mqr_value_t *columns, uint32_t *out_fired, mqr_diag_t *diag)
 {

@@ -291,9 +291,13 @@ static void put_bool(cols_t *c, const char *key, int b)
  * (decision D3: SELECT * keeps it), `event` set, property maps as
  * {"User-Property": {}}, client_attrs as {}, the rest undefined until the
  * put_* calls fill them in place. timestamp and node are left to the engine.
+ * MQR_ENOTFOUND, with nothing built, when no enabled rule listens for the
+ * event: the caller then skips it, so an unheard event costs one rule-list scan.
  */
 static int cols_begin(broker_t *b, cols_t *c, uint32_t id)
 {
+    if (!mqr_engine_event_listened(b->ev->engine, id))
+        return MQR_ENOTFOUND;
     const mqr_event_schema_t *sc = mqr_event_at(id);
     /* an emit nested in a republish action must not free the outer event's
      * columns: the arena is reset only outside every emit */
@@ -512,6 +516,12 @@ void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *
     mqr_engine_message_t em;
     char host[MQR_ADDR_TEXT_MAX];
     mqr_diag_t d;
+    uint32_t heard = 0;
+    /* no rule's FROM matches the topic: skip building the message columns */
+    if (!direct_dispatch &&
+        mqr_engine_topic_listened(b->ev->engine, m->topic, m->topic_len, &heard) == MQR_OK &&
+        !heard)
+        return;
     memset(&em, 0, sizeof em);
     em.topic = m->topic;
     em.topic_len = m->topic_len;

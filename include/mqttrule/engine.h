@@ -369,6 +369,28 @@ MQR_API int mqr_engine_action_test(mqr_engine_t *engine, uint32_t action_id,
 /* ---- emitting ------------------------------------------------------------------- */
 
 /**
+ * Whether any enabled rule's FROM lists event `event_id` (an MQR_EVENT_* index,
+ * e.g. mqr_event_find(name)->id resolved once at start-up), directly or under
+ * its alternative name. 1 if so, 0 if not, for a NULL engine or an index
+ * >= MQR_EVENT_COUNT. Costs one scan of that event's rule list and no lookup
+ * by name, so an emitter can skip building an event nobody listens to.
+ * Not thread-safe against changes to the engine's rules; safe during an emit.
+ */
+MQR_API uint32_t mqr_engine_event_listened(const mqr_engine_t *engine, uint32_t event_id);
+
+/**
+ * Set *out_listened to 1 when an enabled rule's MQTT topic filter in FROM
+ * matches topic name `topic` (`topic_len` bytes, not validated), else 0.
+ * Returns MQR_OK; MQR_EINVAL for a NULL engine, topic or out_listened;
+ * MQR_ELIMIT when called from an emit nested MQR_ENGINE_MAX_DEPTH deep;
+ * MQR_ENOMEM when the walk buffers could not grow (*out_listened is 0).
+ * Allocates nothing once the engine has matched topics of that depth.
+ * Same thread-safety as the emit functions (one thread per engine).
+ */
+MQR_API int mqr_engine_topic_listened(mqr_engine_t *engine, const char *topic, size_t topic_len,
+                                      uint32_t *out_listened);
+
+/**
  * Run every enabled rule whose FROM matches event `event` (its name such as
  * "client.connack", or either of its topics, D5) over `columns`, an object
  * of the event's fields (from an event builder or built by the caller). The
