@@ -192,23 +192,12 @@ int mqr__hex_encode(const uint8_t *in, size_t len, int upper, char *out, size_t 
     return MQR_OK;
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int mqr__hex_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len,
                     size_t *out_err)
 {
     *out_len = 0;
     for (size_t i = 0; i < len; i++) {
-        if (hex_value((unsigned char)in[i]) < 0) {
+        if (mqr__hex_value((unsigned char)in[i]) < 0) {
             if (out_err)
                 *out_err = i;
             return MQR_EINVAL;
@@ -220,10 +209,10 @@ int mqr__hex_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t
         return MQR_EBUFFER;
     size_t i = 0, o = 0;
     if (len % 2)
-        out[o++] = (uint8_t)hex_value((unsigned char)in[i++]);
+        out[o++] = (uint8_t)mqr__hex_value((unsigned char)in[i++]);
     for (; i < len; i += 2)
-        out[o++] = (uint8_t)(hex_value((unsigned char)in[i]) << 4 |
-                             hex_value((unsigned char)in[i + 1]));
+        out[o++] = (uint8_t)(mqr__hex_value((unsigned char)in[i]) << 4 |
+                             mqr__hex_value((unsigned char)in[i + 1]));
     return MQR_OK;
 }
 

@@ -58,6 +58,18 @@ int mqr__b64_decode(const char *in, size_t len, unsigned flags, uint8_t *out, si
 int mqr__hex_encode(const uint8_t *in, size_t len, int upper, char *out, size_t cap,
                     size_t *out_len);
 
+/* The value 0..15 of hex digit c (either case), or -1 when c is not one. */
+static inline int mqr__hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Decode hex digits of either case. An odd count gets a leading '0', as
  * EMQX's hexstr2bin does ("6364f" -> 06 36 4F). A non-hex character gives
  * MQR_EINVAL with its offset in *out_err. *out_len = (len + 1) / 2. */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "template_int.h"
 
 /* How an invocation ended (or that it is still pending in an HTTP client). */
 #define END_SUCCESS 0
@@ -96,27 +97,22 @@ static uint32_t tpl_flags(const mqr_engine_t *e)
     return (e->opts.flags & MQR_ENGINE_UNDEFINED_AS_NULL) ? MQR_TEMPLATE_UNDEFINED_AS_NULL : 0;
 }
 
-/* Render t against out into the arena: *s (NUL-terminated) and *len. */
+/* Render t against out into the arena: *s (NUL-terminated) and *len. One
+ * pass into an arena buffer, with the arena also holding any JSON string a
+ * path decodes, so a warm arena renders without a heap allocation. */
 static int render(const mqr_engine_t *e, mqr_arena_t *arena, const mqr_template_t *t,
                   const mqr_value_t *out, const char **s, size_t *len)
 {
-    size_t cap = 256, need = 0;
-    char *buf = mqr_arena_alloc(arena, cap);
-    if (!buf)
-        return MQR_ENOMEM;
-    int rc = mqr_template_render(t, out, tpl_flags(e), buf, cap, &need);
-    if (rc == MQR_EBUFFER || (rc == MQR_OK && need >= cap)) {
-        cap = need + 1;
-        buf = mqr_arena_alloc(arena, cap);
-        if (!buf)
-            return MQR_ENOMEM;
-        rc = mqr_template_render(t, out, tpl_flags(e), buf, cap, &need);
-    }
+    mqr__sbuf_t b;
+    mqr__sbuf_init_arena(&b, arena);
+    int rc = mqr__template_render_sbuf(t, out, tpl_flags(e), arena, &b);
     if (rc != MQR_OK)
         return rc;
-    buf[need] = '\0';
-    *s = buf;
-    *len = need;
+    mqr__sbuf_putc(&b, '\0');
+    if ((rc = mqr__sbuf_status(&b)) != MQR_OK)
+        return rc;
+    *s = b.p;
+    *len = b.len - 1;
     return MQR_OK;
 }
 

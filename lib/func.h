@@ -61,6 +61,11 @@ typedef struct mqr__func {
 
 /* The entry for a function name (case-sensitive, as EMQX), or NULL. */
 const mqr__func_t *mqr__func_find(const char *name, size_t len);
+/* Check an sprintf format against `nargs` arguments (those after the format)
+ * without formatting: the same checks sprintf() makes at run time (a
+ * trailing '~', an unsupported directive, too few or too many arguments).
+ * MQR_OK, or MQR_EINVAL with the reason in msg (cap bytes). Thread-safe. */
+int mqr__func_format_check(const char *f, size_t flen, uint32_t nargs, char *msg, size_t cap);
 /* 1 if the name is one of EMQX's functions that decision D9 leaves out
  * (jq, term_encode, schema_*, sparkplug_*, kv_store_*, proc_dict_*, gzip, ...),
  * so the compiler can say "not supported" rather than "unknown". */

@@ -52,7 +52,7 @@ int mqr__func_sql_is_empty(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t ar
         empty = 1;
     else if (v->type == MQR_VAL_STRING) {
         mqr_value_t d;
-        int rc = mqr__func_json_decode(cx, v->u.s, v->len, &d);
+        int rc = mqr__func_json_decode(cx, v->u.s, v->len, &d, NULL);
         if (rc == MQR_ENOMEM)
             return rc;
         empty = rc == MQR_OK && d.type == MQR_VAL_OBJECT && d.len == 0;
@@ -286,11 +286,16 @@ int mqr__func_sql_json_decode(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t
     int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
     if (rc)
         return rc;
-    rc = mqr__func_json_decode(cx, s, len, out);
+    mqr_diag_t why;
+    mqr_diag_clear(&why);
+    rc = mqr__func_json_decode(cx, s, len, out, &why);
     if (rc == MQR_EJSON) {
         char desc[64];
         mqr__func_describe(&args[0], desc, sizeof desc);
-        return mqr__func_error(cx, "invalid JSON in %s", desc);
+        if (why.code == MQR_ELIMIT)
+            return mqr__func_error(cx, "JSON in %s is beyond the reader's limits: %s", desc,
+                                   why.message);
+        return mqr__func_error(cx, "invalid JSON in %s: %s", desc, why.message);
     }
     return rc;
 }

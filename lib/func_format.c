@@ -19,6 +19,7 @@
  * numbers as JSON renders them, true/false/null/undefined and atom-valued
  * strings bare, arrays [a,b], objects #{<<"k">> => v}.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "codec_util.h"
@@ -80,6 +81,37 @@ static int next_arg(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, uin
     if (*ai >= argc)
         return mqr__func_error(cx, "no argument left for directive '~%c'", d);
     *out = &args[(*ai)++];
+    return MQR_OK;
+}
+
+int mqr__func_format_check(const char *f, size_t flen, uint32_t nargs, char *msg, size_t cap)
+{
+    uint32_t used = 0;
+    for (size_t i = 0; i < flen; i++) {
+        if (f[i] != '~')
+            continue;
+        if (i + 1 < flen && f[i + 1] == 't' && i + 2 < flen && strchr("spw", f[i + 2]))
+            i++;
+        if (++i >= flen) {
+            snprintf(msg, cap, "format ends with '~'");
+            return MQR_EINVAL;
+        }
+        char d = f[i];
+        if (d == 'n' || d == '~')
+            continue;
+        if (!strchr("spwBfc", d)) {
+            snprintf(msg, cap, "unsupported directive '~%c'", d);
+            return MQR_EINVAL;
+        }
+        if (++used > nargs) {
+            snprintf(msg, cap, "no argument left for directive '~%c'", d);
+            return MQR_EINVAL;
+        }
+    }
+    if (used < nargs) {
+        snprintf(msg, cap, "%u arguments but the format uses %u", nargs, used);
+        return MQR_EINVAL;
+    }
     return MQR_OK;
 }
 

@@ -43,7 +43,7 @@ static int as_object(mqr__fctx_t *cx, const mqr_value_t *v, mqr_value_t *out, in
         return 1;
     }
     if (v->type == MQR_VAL_STRING) {
-        *rc = mqr__func_json_decode(cx, v->u.s, v->len, out);
+        *rc = mqr__func_json_decode(cx, v->u.s, v->len, out, NULL);
         if (*rc == MQR_EJSON)
             *rc = MQR_OK;
         else if (*rc == MQR_OK)

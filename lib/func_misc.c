@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "func_util.h"
+#include "mqttrule/packet.h"
 
 /* ---- §7.1 column helpers ------------------------------------------------------- */
 
@@ -117,36 +118,6 @@ int mqr__func_sql_payload(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
 
 /* ---- subscription lists ------------------------------------------------------------ */
 
-/* MQTT topic matching of `topic` against `filter` ('+' one level, '#' the
- * rest including the parent level; a wildcard first level does not match a
- * topic starting with '$'). */
-static int topic_match(const char *f, size_t flen, const char *t, size_t tlen)
-{
-    if (tlen && t[0] == '$' && flen && (f[0] == '+' || f[0] == '#'))
-        return 0;
-    size_t i = 0, j = 0;
-    for (;;) {
-        size_t fe = i, te = j;
-        while (fe < flen && f[fe] != '/')
-            fe++;
-        while (te < tlen && t[te] != '/')
-            te++;
-        if (fe - i == 1 && f[i] == '#')
-            return fe == flen;
-        int plus = fe - i == 1 && f[i] == '+';
-        if (!plus && (fe - i != te - j || memcmp(f + i, t + j, fe - i) != 0))
-            return 0;
-        if (fe == flen || te == tlen) {
-            if (fe == flen)
-                return te == tlen;
-            /* The topic ended first: "a/#" also matches "a". */
-            return flen - fe == 2 && f[fe + 1] == '#';
-        }
-        i = fe + 1;
-        j = te + 1;
-    }
-}
-
 /* The topic and qos of a subscription list item: an object {topic, qos}, a
  * [topic, qos] pair or a bare topic string. Returns 0 when it has no topic. */
 static int sub_item(const mqr_value_t *it, const mqr_value_t **topic, const mqr_value_t **qos)
@@ -184,7 +155,7 @@ static int contains_topic(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
         if (!sub_item(&list->u.items[i], &topic, &qos))
             continue;
         if (match)
-            found = topic_match(topic->u.s, topic->len, t, tlen);
+            found = mqr_topic_match(topic->u.s, topic->len, t, tlen);
         else
             found = topic->len == tlen && memcmp(topic->u.s, t, tlen) == 0;
         if (found && argc == 3)

@@ -632,17 +632,6 @@ int mqr__func_sql_map_to_redis_hset_args(mqr__fctx_t *cx, const mqr_value_t *arg
 
 /* ---- escapes and encodings -------------------------------------------------------------- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* unescape(s): C escapes \n \t \r \b \f \v \' \" \\ \? \a and \x followed
  * by hex digits (a code point, written as UTF-8); any other escape or a
  * trailing backslash is an error. */
@@ -677,8 +666,8 @@ int mqr__func_sql_unescape(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t ar
             return mqr__func_error(cx, "unknown escape '\\%c' at byte %zu", s[i], i - 1);
         uint32_t cp = 0;
         size_t digits = 0;
-        while (i + 1 < len && hex_digit(s[i + 1]) >= 0 && cp <= MQR_UNICODE_MAX) {
-            cp = cp * 16 + (uint32_t)hex_digit(s[++i]);
+        while (i + 1 < len && mqr__hex_value((unsigned char)s[i + 1]) >= 0 && cp <= MQR_UNICODE_MAX) {
+            cp = cp * 16 + (uint32_t)mqr__hex_value((unsigned char)s[++i]);
             digits++;
         }
         uint8_t enc[4];

@@ -100,7 +100,7 @@ int mqr__func_arg_object(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i,
         return MQR_OK;
     }
     if (args[i].type == MQR_VAL_STRING) {
-        int rc = mqr__func_json_decode(cx, args[i].u.s, args[i].len, out);
+        int rc = mqr__func_json_decode(cx, args[i].u.s, args[i].len, out, NULL);
         if (rc == MQR_ENOMEM)
             return rc;
         if (rc == MQR_OK && out->type == MQR_VAL_OBJECT)
@@ -194,9 +194,10 @@ int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key
                : mqr__func_oom(cx);
 }
 
-int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out)
+int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out,
+                          mqr_diag_t *why)
 {
-    int rc = mqr_json_parse(cx->arena, s, len, 0, out, NULL);
+    int rc = mqr_json_parse(cx->arena, s, len, 0, out, why);
     if (rc == MQR_ENOMEM)
         return mqr__func_oom(cx);
     return rc == MQR_OK ? MQR_OK : MQR_EJSON;

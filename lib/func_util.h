@@ -84,10 +84,13 @@ int mqr__func_put(mqr__fctx_t *cx, mqr_value_t *obj, const char *key, size_t key
                   const mqr_value_t *val);
 
 /* ---- shared algorithms --------------------------------------------------------- */
-/* JSON-decode s into the arena. MQR_OK, or MQR_EJSON when s is not JSON (no
- * message recorded: callers decide whether that is an error or undefined),
- * or MQR_ENOMEM (recorded). */
-int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out);
+/* JSON-decode s into the arena. MQR_OK, or MQR_EJSON when s is not JSON or
+ * is beyond the reader's limits (no message recorded in cx: callers decide
+ * whether that is an error or undefined; `why`, when not NULL, gets the
+ * parser's own diagnostic, e.g. a syntax error or the nesting limit), or
+ * MQR_ENOMEM (recorded). */
+int mqr__func_json_decode(mqr__fctx_t *cx, const char *s, size_t len, mqr_value_t *out,
+                          mqr_diag_t *why);
 /* Next number of the evaluation's xorshift64* generator (cx->rng, not NULL). */
 uint64_t mqr__func_rand64(mqr__fctx_t *cx);
 /* An mqr_allocator_t whose memory comes from cx->arena (frees are no-ops),

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "codec_util.h"
 #include "http_int.h"
 
 /* ---- character classes ---------------------------------------------------- */
@@ -24,17 +25,6 @@ static int is_tchar(unsigned char c)
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
         return 1;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
@@ -114,7 +104,7 @@ int mqr__http_url_parse(const char *url, mqr__http_url_t *out, mqr_diag_t *diag)
         size_t j = i + 1;
         while (url[j] && url[j] != ']') {
             unsigned char c = (unsigned char)url[j];
-            if (hex_value(c) < 0 && c != ':' && c != '.')
+            if (mqr__hex_value(c) < 0 && c != ':' && c != '.')
                 return url_error(diag, j, "http URL: bad character in IPv6 address at byte %zu",
                                  NULL, 0);
             j++;
@@ -449,14 +439,14 @@ static int chunk_byte(mqr__http_body_t *b, unsigned char c, mqr_diag_t *d)
     int h;
     switch (b->state) {
     case CH_SIZE:
-        if ((h = hex_value(c)) < 0)
+        if ((h = mqr__hex_value(c)) < 0)
             return chunk_error(d, "expected a hex chunk size");
         b->remaining = (uint64_t)h;
         b->line_len = 1;
         b->state = CH_SIZE_MORE;
         return MQR_OK;
     case CH_SIZE_MORE:
-        if ((h = hex_value(c)) >= 0) {
+        if ((h = mqr__hex_value(c)) >= 0) {
             if (++b->line_len > MAX_CHUNK_DIGITS)
                 return chunk_error(d, "chunk size too large");
             b->remaining = b->remaining * 16 + (uint64_t)h;

@@ -223,14 +223,6 @@ static int at(const parser_t *p, char c)
     return p->pos < p->len && p->s[p->pos] == (uint8_t)c;
 }
 
-static int hex_digit(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* Escape results besides a literal code point. */
 enum { ESC_CHAR, ESC_SHORTHAND, ESC_ASSERT, ESC_ERROR };
 
@@ -279,8 +271,8 @@ static int parse_escape(parser_t *p, int in_class, uint32_t *out)
         int digits = 0;
         if (at(p, '{')) {
             p->pos++;
-            while (p->pos < p->len && hex_digit(p->s[p->pos]) >= 0 && digits < 7)
-                v = v * 16 + (uint32_t)hex_digit(p->s[p->pos++]), digits++;
+            while (p->pos < p->len && mqr__hex_value(p->s[p->pos]) >= 0 && digits < 7)
+                v = v * 16 + (uint32_t)mqr__hex_value(p->s[p->pos++]), digits++;
             if (!at(p, '}') || digits == 0) {
                 perr(p, MQR_EINVAL, start, "malformed \\x{...} escape");
                 return ESC_ERROR;
@@ -291,8 +283,8 @@ static int parse_escape(parser_t *p, int in_class, uint32_t *out)
                 return ESC_ERROR;
             }
         } else {
-            while (digits < 2 && p->pos < p->len && hex_digit(p->s[p->pos]) >= 0)
-                v = v * 16 + (uint32_t)hex_digit(p->s[p->pos++]), digits++;
+            while (digits < 2 && p->pos < p->len && mqr__hex_value(p->s[p->pos]) >= 0)
+                v = v * 16 + (uint32_t)mqr__hex_value(p->s[p->pos++]), digits++;
             if (digits == 0) {
                 perr(p, MQR_EINVAL, start, "\\x needs hex digits");
                 return ESC_ERROR;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "rule_int.h"
 
 /* ---- after parsing ------------------------------------------------------------------ */
@@ -301,45 +302,6 @@ void mqr_rule_options_init(mqr_rule_options_t *opts)
     opts->max_output = MQR_RULE_DEFAULT_MAX_OUTPUT;
 }
 
-/* Where invalid UTF-8 starts in s, or len when it is all valid. */
-static size_t utf8_invalid_at(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char b = p[i];
-        size_t n;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xe0) == 0xc0) {
-            n = 2;
-            cp = b & 0x1f;
-        } else if ((b & 0xf0) == 0xe0) {
-            n = 3;
-            cp = b & 0x0f;
-        } else if ((b & 0xf8) == 0xf0) {
-            n = 4;
-            cp = b & 0x07;
-        } else {
-            return i;
-        }
-        if (i + n > len)
-            return i;
-        for (size_t k = 1; k < n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += n;
-    }
-    return len;
-}
-
 /* The rule struct, its arena, id and metadata. */
 static int rule_new(const mqr_rule_options_t *o, mqr_rule_t **out, mqr_diag_t *diag)
 {
@@ -391,8 +353,8 @@ int mqr_rule_compile(const char *sql, size_t len, const mqr_rule_options_t *opts
     if (len > max_sql)
         return mqr__diag_set(diag, MQR_ELIMIT, "SQL is %zu bytes, longer than the limit of %zu",
                              len, max_sql);
-    size_t bad = utf8_invalid_at(sql, len);
-    if (bad < len) {
+    size_t bad = 0;
+    if (mqr__utf8_validate((const uint8_t *)sql, len, MQR_UTF8_ALLOW_NUL, &bad) != MQR_OK) {
         uint32_t line, col;
         locate(sql, bad, &line, &col);
         return mqr__rule_error_at(diag, MQR_ESYNTAX, line, col, (uint32_t)bad,

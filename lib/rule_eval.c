@@ -1093,8 +1093,15 @@ int mqr_rule_eval(const mqr_rule_t *rule, mqr_rule_scratch_t *scratch,
 {
     if (out_value)
         mqr_value_set_undefined(out_value);
-    if (diag && diag->code != MQR_OK)
-        mqr_diag_clear(diag);
+    if (diag) { /* an out-parameter: reset without reading it (cheaper than a full clear) */
+        diag->code = MQR_OK;
+        diag->reason_code = -1;
+        diag->packet_type = 0;
+        diag->line = diag->column = 0;
+        diag->offset = 0;
+        diag->field[0] = 0;
+        diag->message[0] = 0;
+    }
     if (!rule || !scratch || !columns || !out_value)
         return mqr__diag_set(diag, MQR_EINVAL, "rule, scratch, columns and out_value are required");
     if (columns->type != MQR_VAL_OBJECT)

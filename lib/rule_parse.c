@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "regex.h"
 #include "rule_int.h"
 
 const size_t mqr__rule_vec_esize[V__COUNT] = {
@@ -477,6 +478,44 @@ static int parse_expr_list(mqr__cst_t *c, nlist_t *l, uint32_t close, const char
     return expect(c, close, what);
 }
 
+/* A constant sprintf format is checked against the argument count, and a
+ * constant pattern of regex_match / regex_replace / regex_extract (the
+ * second argument) is compiled here once, so a bad one is a compile error
+ * (D8) at the call rather than an exception on every message. The program is
+ * freed again: the call compiles its pattern in the evaluation arena. */
+static int check_const_args(mqr__cst_t *c, const mqr__tok_t *base, const mqr__func_t *f,
+                               const nlist_t *args)
+{
+    if (strcmp(f->name, "sprintf") == 0) {
+        const mqr__rn_t *fn = &NODES(c)[args->p[0]];
+        const mqr_value_t *fv = fn->op == OP_CONST ? &CONSTS(c)[fn->a] : NULL;
+        char why[128];
+        if (fv && fv->type == MQR_VAL_STRING &&
+            mqr__func_format_check(fv->u.s, fv->len, args->n - 1, why, sizeof why) != MQR_OK)
+            return err_tok(c, MQR_ECOMPILE, base, "function 'sprintf': %s", why);
+        return MQR_OK;
+    }
+    if (strncmp(f->name, "regex_", 6) != 0 || args->n < 2)
+        return MQR_OK;
+    const mqr__rn_t *pn = &NODES(c)[args->p[1]];
+    if (pn->op != OP_CONST)
+        return MQR_OK;
+    const mqr_value_t *pv = &CONSTS(c)[pn->a];
+    if (pv->type != MQR_VAL_STRING)
+        return MQR_OK;
+    mqr__regex_t *re = NULL;
+    mqr_diag_t d;
+    mqr_diag_clear(&d);
+    int rc = mqr__regex_compile(pv->u.s, pv->len, &c->r->alloc, &re, &d);
+    mqr__regex_free(re);
+    if (rc == MQR_OK)
+        return MQR_OK;
+    if (rc == MQR_ENOMEM)
+        return mqr__diag_set(c->diag, MQR_ENOMEM, "out of memory while compiling");
+    return err_tok(c, MQR_ECOMPILE, base, "function '%s': bad regular expression: %s", f->name,
+                   d.message);
+}
+
 /* func_call = name_or_path "(" [ expr { "," expr } ] ")"   (at the '(') */
 static int parse_call(mqr__cst_t *c, const mqr__tok_t *base, const pathbuf_t *pb, uint32_t *out)
 {
@@ -492,6 +531,9 @@ static int parse_call(mqr__cst_t *c, const mqr__tok_t *base, const pathbuf_t *pb
         rc = resolve_func(c, base, pb, args.n, &fi);
     if (rc == MQR_OK) {
         sync_rule(c);
+        rc = check_const_args(c, base, c->r->funcs[fi], &args);
+    }
+    if (rc == MQR_OK) {
         int pure = (c->r->funcs[fi]->flags & MQR__FUNC_PURE) != 0;
         rc = list_node(c, OP_CALL, 0, fi, &args, base->off, pure, out);
     }

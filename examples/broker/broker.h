@@ -3,7 +3,8 @@
  * broker.h - the types shared by the files of mqttrule-broker, the
  * single-threaded MQTT broker built on libmqttrule.
  *
- * Files: main.c (start-up, signals), config.c (flags and the configuration
+ * Files: main.c (start-up, signals), log.c (clocks, the log line), stats.c
+ * (counters, the SIGUSR1 stats line), config.c (flags and the configuration
  * file), loop.c (epoll or poll, listener, socket I/O, timers), mqtt.c
  * (the MQTT protocol: CONNECT decisions, sessions, routing, retained
  * messages, wills), auth.c (password file, bans, ACL) and events.c (the seam
@@ -107,6 +108,11 @@ typedef struct brk_config {
     char *redirect_server;
     uint32_t v3_session_expiry_s; /* 0: never */
     uint32_t shutdown_flush_ms;
+    uint32_t topic_alias_max;    /* Topic-Alias-Maximum the broker accepts (v5); 0: none */
+    uint32_t receive_max;        /* Receive-Maximum the broker advertises (v5), 1..65535 */
+    uint32_t max_keepalive;      /* seconds; 0: any keep alive (Server-Keep-Alive, v5) */
+    char *response_info;         /* Response-Information sent when requested; NULL: none */
+    char *auth_hmac_secret;      /* enables the mqttrule-hmac AUTH method; NULL: off */
     uint32_t connect_timeout_ms;  /* a socket must complete CONNECT within this */
     uint32_t max_queued_bytes;    /* per session: topic + payload + properties; 0: unlimited */
     uint32_t max_topic_levels;    /* of a PUBLISH topic or a topic filter; 0: unlimited */
@@ -131,6 +137,8 @@ typedef struct brk_msg {
     uint16_t from_cid_len;
     uint16_t from_user_len;
     int64_t received_at;  /* ms since the epoch */
+    uint32_t expiry_s;    /* Message-Expiry-Interval when has_expiry */
+    uint8_t has_expiry;
     char *topic;
     uint8_t *payload;
     uint8_t *props;
@@ -145,7 +153,9 @@ typedef struct brk_sub {
     uint8_t qos;
     uint8_t no_local;
     uint8_t rap;
-    uint8_t reserved_[3];
+    uint8_t reserved_;
+    uint16_t share_len;   /* length of the "$share/GROUP/" prefix; 0: not shared */
+    uint32_t sub_id;      /* Subscription-Identifier; 0: none */
 } brk_sub_t;
 
 typedef struct brk_inflight {
@@ -218,6 +228,20 @@ struct brk_conn {
     mqr_sockaddr_t peer, sock;
     char peername[MQR_ADDR_TEXT_MAX];
     const char *close_reason; /* client.disconnected reason */
+    /* MQTT 5 state (mqtt5.c, authn.c) */
+    uint16_t alias_max_out;  /* the client's Topic-Alias-Maximum */
+    uint16_t nalias_out;     /* aliases assigned so far (1..nalias_out) */
+    char **alias_out;        /* topic of each outgoing alias, index alias - 1 */
+    char **alias_in;         /* topic of each incoming alias, index alias - 1 */
+    uint8_t ka_server;       /* 1: CONNACK carries Server-Keep-Alive */
+    uint8_t want_resp_info;  /* Request-Response-Information was 1 */
+    uint8_t auth_ok;         /* the enhanced authentication succeeded */
+    uint8_t reauth;          /* a re-authentication challenge is outstanding */
+    uint32_t alias_in_cap;   /* entries of alias_in */
+    const struct brk_authn *authn; /* enhanced authentication method; NULL: none */
+    uint8_t *pending_connect; /* encoded CONNECT while AUTH is exchanged */
+    size_t pending_len;
+    uint8_t nonce[16];       /* the challenge sent in AUTH */
 };
 
 typedef struct brk_retained {
@@ -226,6 +250,22 @@ typedef struct brk_retained {
 } brk_retained_t;
 
 typedef struct brk_events brk_events_t;
+
+/* Round-robin position of one shared subscription ("$share/GROUP/FILTER"). */
+typedef struct brk_share {
+    char *key;
+    uint32_t next;
+} brk_share_t;
+
+/* An enhanced authentication method (the authenticator hook, authn.c):
+ * challenge() writes the AUTH data the broker sends first; verify() checks the
+ * client's answer, returning 1 when it authenticates. */
+struct broker;
+typedef struct brk_authn {
+    const char *method;
+    int (*challenge)(struct broker *b, brk_conn_t *c, uint8_t *out, size_t cap, size_t *len);
+    int (*verify)(struct broker *b, brk_conn_t *c, const uint8_t *data, size_t len);
+} brk_authn_t;
 
 /* Counters since start-up, logged by brk_stats_log (SIGUSR1 and shutdown).
  * Every message a client publishes is delivered, queued, in flight or
@@ -278,6 +318,8 @@ typedef struct broker {
     size_t npw;
     int pw_ok;                /* 1: the last read succeeded */
     int64_t pw_mtime;
+    brk_share_t *shares;      /* shared subscriptions' round-robin positions */
+    size_t nshares, capshares;
 } broker_t;
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
@@ -327,6 +369,30 @@ int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, con
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 
+/* ---- mqtt5.c: topic aliases, subscription identifiers, shared subscriptions,
+ * message expiry and the MQTT 5 CONNACK properties -------------------------------- */
+int brk5_alias_in(const broker_t *b, brk_conn_t *c, uint32_t alias, const char **topic,
+                  size_t *len);
+uint16_t brk5_alias_out_find(const brk_conn_t *c, const char *topic, size_t len);
+uint16_t brk5_alias_out_free_slot(const brk_conn_t *c);
+void brk5_alias_out_commit(brk_conn_t *c, uint16_t alias, const char *topic, size_t len);
+void brk5_conn_free(brk_conn_t *c);
+int brk5_out_props(const brk_msg_t *m, int64_t now, uint16_t alias, uint8_t *out, size_t cap,
+                   size_t *len);
+brk_msg_t *brk5_msg_with_subids(const brk_msg_t *m, const uint32_t *ids, size_t n);
+int brk5_share_split(const char *f, size_t len, size_t *prefix);
+uint32_t brk5_share_next(broker_t *b, const char *key, size_t len);
+void brk5_share_free(broker_t *b);
+void brk5_connack_props(broker_t *b, brk_conn_t *c, uint8_t *buf, size_t cap, size_t *len);
+void brk_prop_int(uint8_t *buf, size_t cap, size_t *len, uint8_t id, uint8_t type, uint32_t v);
+void brk_prop_str(uint8_t *buf, size_t cap, size_t *len, uint8_t id, const char *s);
+void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, const char *why);
+
+/* ---- authn.c: enhanced authentication (AUTH) ---------------------------------------- */
+const brk_authn_t *brk_authn_find(broker_t *b, const char *method, size_t len);
+int brk_authn_begin(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect);
+int brk_authn_step(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth, const char **why);
+int brk_authn_reauth(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth);
 /* ---- stats.c ------------------------------------------------------------------------- */
 void brk_stats_msg(broker_t *b, int event, const char *reason);
 void brk_stats_log(broker_t *b);

@@ -58,6 +58,8 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->protocols = (1u << 3) | (1u << 4) | (1u << 5);
     cfg->sub_refused_v5 = 0x80;
     cfg->shutdown_flush_ms = 5000;
+    cfg->topic_alias_max = 10;
+    cfg->receive_max = 65535;
     cfg->connect_timeout_ms = BRK_CONNECT_TIMEOUT_MS;
     cfg->max_queued_bytes = 64u * 1024u * 1024u;
     cfg->max_topic_levels = 128;
@@ -189,6 +191,12 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
         cfg->listeners[cfg->nlisteners].port = (uint16_t)u;
         cfg->listeners[cfg->nlisteners].addr = brk_strdup(n > 2 ? w[2] : "127.0.0.1");
         cfg->nlisteners++;
+    } else if (!strcmp(k, "response_information") && n == 2) {
+        free(cfg->response_info);
+        cfg->response_info = brk_strdup(w[1]);
+    } else if (!strcmp(k, "auth_hmac_secret") && n == 2) {
+        free(cfg->auth_hmac_secret);
+        cfg->auth_hmac_secret = brk_strdup(w[1]);
     } else if (!strcmp(k, "password_file") && n == 2) {
         free(cfg->password_file);
         cfg->password_file = brk_strdup(w[1]);
@@ -277,6 +285,9 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             {"max_sessions", offsetof(brk_config_t, max_sessions), 0},
             {"v3_session_expiry", offsetof(brk_config_t, v3_session_expiry_s), 0},
             {"shutdown_flush_ms", offsetof(brk_config_t, shutdown_flush_ms), 0},
+            {"topic_alias_maximum", offsetof(brk_config_t, topic_alias_max), 0},
+            {"receive_maximum", offsetof(brk_config_t, receive_max), 0},
+            {"max_keepalive", offsetof(brk_config_t, max_keepalive), 0},
             {"connect_timeout_ms", offsetof(brk_config_t, connect_timeout_ms), 0},
             {"max_queued_bytes", offsetof(brk_config_t, max_queued_bytes), 0},
             {"max_topic_levels", offsetof(brk_config_t, max_topic_levels), 0},
@@ -293,8 +304,11 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
                 BAD("%s needs %s", k, nums[i].is_bool ? "yes or no" : "a number");
             if (!strcmp(k, "max_qos") && u > 2)
                 BAD("max_qos must be 0, 1 or 2");
-            if (!strcmp(k, "max_inflight") && (u == 0 || u > 65535))
-                BAD("max_inflight must be 1..65535");
+            if ((!strcmp(k, "max_inflight") || !strcmp(k, "receive_maximum")) &&
+                (u == 0 || u > 65535))
+                BAD("%s must be 1..65535", k);
+            if ((!strcmp(k, "topic_alias_maximum") || !strcmp(k, "max_keepalive")) && u > 65535)
+                BAD("%s must be 0..65535", k);
             *(uint32_t *)(void *)((char *)cfg + nums[i].off) = u;
             return 0;
         }
@@ -532,6 +546,8 @@ void brk_config_free(brk_config_t *cfg)
     free(cfg->config_file);
     free(cfg->password_file);
     free(cfg->redirect_server);
+    free(cfg->response_info);
+    free(cfg->auth_hmac_secret);
     free_list(&cfg->ban_clientids);
     free_list(&cfg->ban_usernames);
     free_list(&cfg->ban_addresses);

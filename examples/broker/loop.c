@@ -119,6 +119,7 @@ static void conn_free(brk_conn_t *c)
     free(c->username);
     if (c->will != NULL)
         brk_msg_unref(c->will);
+    brk5_conn_free(c);
     free(c);
 }
 

@@ -17,8 +17,12 @@
  * with DUP on reconnect), a queue of messages for an offline or busy client
  * and the QoS 2 packet ids awaiting PUBREL. Routing looks the topic up in a
  * trie of every subscription filter (the library's, shared with the engine)
- * and delivers each message once per session, at the highest matching QoS. Retained messages are kept
- * in a flat array by topic.
+ * and delivers each message once per session, at the highest matching QoS,
+ * with every matching Subscription-Identifier, and once per matching shared
+ * subscription group to one member chosen round-robin. Retained messages are
+ * kept in a flat array by topic. The MQTT 5 helpers (topic aliases,
+ * per-delivery properties, shared-subscription positions) are in mqtt5.c,
+ * enhanced authentication in authn.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +95,9 @@ static brk_msg_t *msg_new(broker_t *b, const char *topic, size_t tlen, const voi
     p += plen;
     m->props = (uint8_t *)p;
     m->props_len = plim ? (uint32_t)forward_props(props, m->props) : 0;
+    m->has_expiry = props != NULL &&
+                    mqr_packet_prop_get_int(props, MQR_PROP_MESSAGE_EXPIRY_INTERVAL,
+                                            &m->expiry_s) == MQR_OK;
     p += plim;
     m->from_clientid = p;
     if (cid_len)
@@ -182,8 +189,10 @@ static brk_session_t *sess_create(broker_t *b, const char *id, size_t len)
 static void sess_clear(broker_t *b, brk_session_t *s)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
-        (void)mqr__trie_remove(&b->subs, s->subs[i].filter, s->subs[i].len, s);
-        free(s->subs[i].filter);
+        brk_sub_t *sub = &s->subs[i];
+        (void)mqr__trie_remove(&b->subs, sub->filter + sub->share_len,
+                               sub->len - sub->share_len, s);
+        free(sub->filter);
     }
     for (uint32_t i = 0; i < s->ninfl; i++)
         brk_msg_unref(s->infl[i].msg);
@@ -270,12 +279,36 @@ static void disconnect(broker_t *b, brk_conn_t *c, int rc, const char *reason)
 }
 
 /* Send `m` to the session's connection; message.delivered on success,
- * delivery.dropped when it cannot be encoded (e.g. above the client's
- * Maximum-Packet-Size). Returns the encoder's status. */
+ * delivery.dropped when it has expired (not for a resend) or cannot be
+ * encoded (e.g. above the client's Maximum-Packet-Size, counted in
+ * b->stats.dropped_too_large). MQTT 5 deliveries carry the remaining
+ * Message-Expiry-Interval and a Topic-Alias when the client allows one.
+ * Returns the encoder's status, or MQR_ENOTFOUND for an expired message. */
 static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
                         uint16_t pid, int dup)
 {
     brk_conn_t *c = s->conn;
+    uint8_t pstack[256];
+    uint8_t *pbuf = pstack;
+    size_t plen = 0, pcap = (size_t)m->props_len + 3;
+    uint16_t alias = 0, new_alias = 0;
+    if (c->proto_ver == MQR_PROTO_V5) {
+        alias = brk5_alias_out_find(c, m->topic, m->topic_len);
+        if (alias == 0)
+            alias = new_alias = brk5_alias_out_free_slot(c);
+    }
+    if (pcap > sizeof pstack && (pbuf = malloc(pcap)) == NULL)
+        return MQR_ENOMEM;
+    int er = brk5_out_props(m, brk_wall_ms(), alias, pbuf, pcap, &plen);
+    if (er == 1 && dup) /* a message already in flight is resent, with its full interval */
+        er = brk5_out_props(m, m->received_at, alias, pbuf, pcap, &plen);
+    if (er != 0) {
+        if (pbuf != pstack)
+            free(pbuf);
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos,
+                   er == 1 ? "expired" : "internal_error");
+        return MQR_ENOTFOUND;
+    }
     mqr_packet_t p;
     memset(&p, 0, sizeof p);
     p.type = MQR_PKT_PUBLISH;
@@ -285,18 +318,23 @@ static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, in
     p.publish.dup = (uint8_t)dup;
     p.publish.packet_id = pid;
     p.publish.topic.ptr = m->topic;
-    p.publish.topic.len = m->topic_len;
+    p.publish.topic.len = alias != 0 && new_alias == 0 ? 0 : m->topic_len;
     p.publish.payload.ptr = m->payload;
     p.publish.payload.len = m->payload_len;
-    p.publish.props.ptr = m->props;
-    p.publish.props.len = m->props_len;
+    p.publish.props.ptr = pbuf;
+    p.publish.props.len = (uint32_t)plen;
     p.publish.props.present = 1;
     int rc = brk_conn_send_packet(b, c, &p);
-    if (rc == MQR_OK)
+    if (pbuf != pstack)
+        free(pbuf);
+    if (rc == MQR_OK) {
+        if (new_alias != 0)
+            brk5_alias_out_commit(c, new_alias, m->topic, m->topic_len);
         brk_ev_msg(b, MQR_EVENT_MESSAGE_DELIVERED, m, s, qos, NULL);
-    else
+    } else {
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos,
                    rc == MQR_ETOOLARGE ? "too_large" : "internal_error");
+    }
     return rc;
 }
 
@@ -332,8 +370,9 @@ static void start_inflight(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos,
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error");
         return;
     }
+    uint16_t pid = next_pid(s); /* before the new slot counts: its pid is not set yet */
     brk_inflight_t *f = &s->infl[s->ninfl++];
-    f->pid = next_pid(s);
+    f->pid = pid;
     f->qos = (uint8_t)qos;
     f->state = 0;
     f->retain = (uint8_t)retain;
@@ -436,14 +475,44 @@ static void route_visit(void *ud, void *item)
     r->found[r->n++] = s;
 }
 
+/* Deliver `m` to `s` at `qos`, with the Subscription-Identifiers ids[0..n)
+ * (a per-subscriber copy of the message when there are any; only MQTT 5
+ * clients set them, and the encoder drops them for older ones). */
+static void deliver_ids(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
+                        const uint32_t *ids, size_t n)
+{
+    if (n == 0) {
+        deliver(b, s, m, qos, retain);
+        return;
+    }
+    brk_msg_t *copy = brk5_msg_with_subids(m, ids, n);
+    if (copy == NULL) {
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error");
+        return;
+    }
+    deliver(b, s, copy, qos, retain);
+    brk_msg_unref(copy);
+}
+
+/* Whether subscription `sub` matches the topic of `m` (shared ones by the
+ * filter after "$share/GROUP/"). */
+static int sub_matches(const brk_sub_t *sub, const brk_msg_t *m)
+{
+    return mqr_topic_match(sub->filter + sub->share_len, sub->len - sub->share_len, m->topic,
+                           m->topic_len);
+}
+
 /* Deliver `m` to one session: once, at the highest QoS of its matching
- * subscriptions. Returns 1 if it was delivered (or queued). */
+ * non-shared subscriptions, with every matching Subscription-Identifier.
+ * Returns 1 if it was delivered (or queued). */
 static int route_to(broker_t *b, brk_session_t *s, brk_msg_t *m)
 {
     int best = -1, retain = 0, no_local_hit = 0;
+    uint32_t ids[32];
+    size_t nids = 0;
     for (uint32_t k = 0; k < s->nsubs; k++) {
         brk_sub_t *sub = &s->subs[k];
-        if (!mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
+        if (sub->share_len != 0 || !sub_matches(sub, m))
             continue;
         if (sub->no_local && s->clientid_len == m->from_cid_len &&
             memcmp(s->clientid, m->from_clientid, m->from_cid_len) == 0) {
@@ -454,6 +523,8 @@ static int route_to(broker_t *b, brk_session_t *s, brk_msg_t *m)
             best = sub->qos;
         if (sub->rap)
             retain = m->retain;
+        if (sub->sub_id != 0 && nids < sizeof ids / sizeof ids[0])
+            ids[nids++] = sub->sub_id;
     }
     if (best < 0) {
         if (no_local_hit)
@@ -462,8 +533,69 @@ static int route_to(broker_t *b, brk_session_t *s, brk_msg_t *m)
     }
     if (!brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
         return 0;
-    deliver(b, s, m, best < m->qos ? best : m->qos, retain);
+    deliver_ids(b, s, m, best < m->qos ? best : m->qos, retain, ids, nids);
     return 1;
+}
+
+/* The subscription of `s` whose full filter is key[0..len), or NULL. */
+static brk_sub_t *sub_find(brk_session_t *s, const char *key, size_t len)
+{
+    for (uint32_t k = 0; k < s->nsubs; k++)
+        if (s->subs[k].len == len && memcmp(s->subs[k].filter, key, len) == 0)
+            return &s->subs[k];
+    return NULL;
+}
+
+/*
+ * Deliver `m` once per shared subscription "$share/GROUP/FILTER" that
+ * matches it, to one member of the group chosen round-robin (the next online
+ * member from the group's position; an offline one only when none is
+ * online). found[0..n) are the sessions the trie gave. Returns how many
+ * groups it went to.
+ */
+static size_t route_shared(broker_t *b, brk_msg_t *m, brk_session_t **found, size_t n)
+{
+    size_t groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        brk_session_t *s = found[i];
+        for (uint32_t k = 0; k < s->nsubs; k++) {
+            brk_sub_t *sub = &s->subs[k];
+            if (sub->share_len == 0 || !sub_matches(sub, m))
+                continue;
+            int seen = 0; /* an earlier session holds it: that group is done */
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = sub_find(found[j], sub->filter, sub->len) != NULL;
+            if (seen)
+                continue;
+            size_t members = 0;
+            for (size_t j = i; j < n; j++)
+                members += sub_find(found[j], sub->filter, sub->len) != NULL;
+            size_t start = brk5_share_next(b, sub->filter, sub->len) % members;
+            brk_session_t *pick = NULL, *fallback = NULL;
+            for (size_t j = i, idx = 0; j < n && pick == NULL; j++) {
+                if (sub_find(found[j], sub->filter, sub->len) == NULL)
+                    continue;
+                if (idx == start)
+                    fallback = found[j];
+                if (idx >= start && found[j]->conn != NULL)
+                    pick = found[j];
+                idx++;
+            }
+            for (size_t j = i; j < n && pick == NULL; j++) /* wrap around */
+                if (sub_find(found[j], sub->filter, sub->len) != NULL && found[j]->conn != NULL)
+                    pick = found[j];
+            if (pick == NULL)
+                pick = fallback;
+            brk_sub_t *ps = sub_find(pick, sub->filter, sub->len);
+            if (!brk_acl_allows(b, pick->username, m->topic, m->topic_len, BRK_ACC_READ))
+                continue;
+            uint32_t id = ps->sub_id;
+            deliver_ids(b, pick, m, ps->qos < m->qos ? ps->qos : m->qos,
+                        ps->rap ? m->retain : 0, &id, id != 0);
+            groups++;
+        }
+    }
+    return groups;
 }
 
 /*
@@ -487,6 +619,7 @@ static size_t route(broker_t *b, brk_msg_t *m)
     size_t n = 0;
     for (size_t i = 0; i < r.n; i++)
         n += (size_t)route_to(b, r.found[i], m);
+    n += route_shared(b, m, r.found, r.n);
     if (r.found != r.stack)
         free(r.found);
     return n;
@@ -554,28 +687,6 @@ int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, con
 
 /* ---- CONNECT ---------------------------------------------------------------------------- */
 
-/* Add a property to a small CONNACK property buffer (errors only drop it). */
-static void prop_int(uint8_t *buf, size_t cap, size_t *len, uint8_t id, uint8_t type, uint32_t v)
-{
-    mqr_prop_t pr;
-    memset(&pr, 0, sizeof pr);
-    pr.id = id;
-    pr.type = type;
-    pr.value = v;
-    (void)mqr_packet_prop_add(buf, cap, len, &pr);
-}
-
-static void prop_str(uint8_t *buf, size_t cap, size_t *len, uint8_t id, const char *s)
-{
-    mqr_prop_t pr;
-    memset(&pr, 0, sizeof pr);
-    pr.id = id;
-    pr.type = MQR_PROPTYPE_STRING;
-    pr.str.ptr = s;
-    pr.str.len = (uint32_t)strlen(s);
-    (void)mqr_packet_prop_add(buf, cap, len, &pr);
-}
-
 /* Send a CONNACK for MQTT 5 reason `rc`, in the v3 format below level 5. */
 static void send_connack(broker_t *b, brk_conn_t *c, int rc, int session_present,
                          const char *why, const char *assigned)
@@ -593,28 +704,25 @@ static void send_connack(broker_t *b, brk_conn_t *c, int rc, int session_present
         p.connack.reason_code = (uint8_t)rc;
         if (rc == 0) {
             if (!b->cfg.retain_available)
-                prop_int(props, sizeof props, &plen, MQR_PROP_RETAIN_AVAILABLE,
+                brk_prop_int(props, sizeof props, &plen, MQR_PROP_RETAIN_AVAILABLE,
                          MQR_PROPTYPE_BYTE, 0);
             if (b->cfg.max_qos < 2)
-                prop_int(props, sizeof props, &plen, MQR_PROP_MAXIMUM_QOS, MQR_PROPTYPE_BYTE,
+                brk_prop_int(props, sizeof props, &plen, MQR_PROP_MAXIMUM_QOS, MQR_PROPTYPE_BYTE,
                          b->cfg.max_qos);
             if (b->cfg.max_packet_size != 0)
-                prop_int(props, sizeof props, &plen, MQR_PROP_MAXIMUM_PACKET_SIZE,
+                brk_prop_int(props, sizeof props, &plen, MQR_PROP_MAXIMUM_PACKET_SIZE,
                          MQR_PROPTYPE_U32, b->cfg.max_packet_size);
-            prop_int(props, sizeof props, &plen, MQR_PROP_SHARED_SUBSCRIPTION_AVAILABLE,
-                     MQR_PROPTYPE_BYTE, 0);
-            prop_int(props, sizeof props, &plen, MQR_PROP_SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-                     MQR_PROPTYPE_BYTE, 0);
+            brk5_connack_props(b, c, props, sizeof props, &plen);
             if (assigned != NULL)
-                prop_str(props, sizeof props, &plen, MQR_PROP_ASSIGNED_CLIENT_IDENTIFIER,
+                brk_prop_str(props, sizeof props, &plen, MQR_PROP_ASSIGNED_CLIENT_IDENTIFIER,
                          assigned);
         }
         if ((rc == MQR_RC_USE_ANOTHER_SERVER || rc == MQR_RC_SERVER_MOVED) &&
             b->cfg.redirect_server != NULL)
-            prop_str(props, sizeof props, &plen, MQR_PROP_SERVER_REFERENCE,
+            brk_prop_str(props, sizeof props, &plen, MQR_PROP_SERVER_REFERENCE,
                      b->cfg.redirect_server);
         if (rc != 0 && why != NULL && c->problem_info)
-            prop_str(props, sizeof props, &plen, MQR_PROP_REASON_STRING, why);
+            brk_prop_str(props, sizeof props, &plen, MQR_PROP_REASON_STRING, why);
         p.connack.props.ptr = props;
         p.connack.props.len = (uint32_t)plen;
         p.connack.props.present = 1;
@@ -684,9 +792,10 @@ static int precheck(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, cons
         return cfg->max_connections_reason;
     }
     mqr_str_t am;
-    if (c->proto_ver == MQR_PROTO_V5 &&
-        mqr_packet_prop_get_str(&p->props, MQR_PROP_AUTHENTICATION_METHOD, &am) == MQR_OK) {
-        *why = "enhanced authentication is not supported";
+    if (c->proto_ver == MQR_PROTO_V5 && !c->auth_ok &&
+        mqr_packet_prop_get_str(&p->props, MQR_PROP_AUTHENTICATION_METHOD, &am) == MQR_OK &&
+        (c->authn = brk_authn_find(b, am.ptr, am.len)) == NULL) {
+        *why = "unknown authentication method";
         return MQR_RC_BAD_AUTHENTICATION_METHOD;
     }
     if (cfg->refuse_will && p->will_flag) {
@@ -797,10 +906,20 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             c->receive_max = (uint16_t)v;
         if (mqr_packet_prop_get_int(&p->props, MQR_PROP_MAXIMUM_PACKET_SIZE, &v) == MQR_OK)
             c->max_out_packet = v;
+        if (mqr_packet_prop_get_int(&p->props, MQR_PROP_TOPIC_ALIAS_MAXIMUM, &v) == MQR_OK)
+            c->alias_max_out = (uint16_t)(v < 64 ? v : 64);
+        if (mqr_packet_prop_get_int(&p->props, MQR_PROP_REQUEST_RESPONSE_INFORMATION, &v) ==
+            MQR_OK)
+            c->want_resp_info = (uint8_t)v;
     }
     int rc = precheck(b, c, p, &why);
     if (rc != 0) {
         refuse(b, c, pk, rc, why);
+        return;
+    }
+    if (c->authn != NULL && !c->auth_ok) { /* AUTH exchange first, then resumed */
+        if (brk_authn_begin(b, c, pk) != 0)
+            refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, "cannot start the authentication");
         return;
     }
     rc = brk_auth_check(b, p, &why);
@@ -866,6 +985,11 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     c->username = user ? brk_strdup(user) : NULL;
     c->sess = s;
     c->keepalive = p->keepalive;
+    if (c->proto_ver == MQR_PROTO_V5 && b->cfg.max_keepalive != 0 &&
+        (p->keepalive == 0 || p->keepalive > b->cfg.max_keepalive)) {
+        c->keepalive = (uint16_t)b->cfg.max_keepalive; /* told by Server-Keep-Alive */
+        c->ka_server = 1;
+    }
     c->clean_start = p->clean_start;
     c->state = BRK_CS_CONNECTED;
     c->connected_at = brk_wall_ms();
@@ -879,6 +1003,31 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         resume(b, s);
 }
 
+/* AUTH from a client whose CONNECT started enhanced authentication: on
+ * success the kept CONNECT goes on through handle_connect(); otherwise it is
+ * refused (not_authorized, or protocol_error for an AUTH out of turn). */
+static void auth_continue(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth)
+{
+    const char *why = "";
+    int ok = brk_authn_step(b, c, auth, &why);
+    uint8_t *buf = c->pending_connect;
+    c->pending_connect = NULL;
+    mqr_packet_t pk;
+    size_t used = 0;
+    mqr_packet_opts_t o = c->stream.opts;
+    o.proto_ver = 0;
+    if (mqr_packet_decode(buf, c->pending_len, &o, &pk, &used, NULL) != MQR_OK) {
+        free(buf);
+        brk_conn_close(b, c, NULL);
+        return;
+    }
+    if (ok == 1)
+        handle_connect(b, c, &pk);
+    else
+        refuse(b, c, &pk, ok == 0 ? MQR_RC_NOT_AUTHORIZED : MQR_RC_PROTOCOL_ERROR, why);
+    free(buf);
+}
+
 /* ---- PUBLISH and acknowledgements ---------------------------------------------------- */
 
 static int rx2_has(brk_session_t *s, uint16_t pid)
@@ -889,18 +1038,24 @@ static int rx2_has(brk_session_t *s, uint16_t pid)
     return 0;
 }
 
-/* PUBLISH from a client: refuse what the broker does not offer (topic
- * aliases, QoS above max_qos, retain when off), check the ACL, route it,
- * then acknowledge (PUBACK, or PUBREC keeping the id until PUBREL). */
+/* PUBLISH from a client: resolve a Topic-Alias, refuse what the broker
+ * does not offer (QoS above max_qos, retain when off, more QoS 2 messages
+ * awaiting PUBREL than its Receive-Maximum), check the ACL, route it, then
+ * acknowledge (PUBACK, or PUBREC keeping the id until PUBREL). */
 static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     const mqr_pkt_publish_t *p = &pk->publish;
     brk_session_t *s = c->sess;
     int ack = p->qos == 1 ? MQR_PKT_PUBACK : MQR_PKT_PUBREC;
+    const char *topic = p->topic.ptr;
+    size_t tlen = p->topic.len;
     uint32_t alias;
     if (mqr_packet_prop_get_int(&p->props, MQR_PROP_TOPIC_ALIAS, &alias) == MQR_OK) {
-        disconnect(b, c, MQR_RC_TOPIC_ALIAS_INVALID, "protocol_error");
-        return;
+        int arc = brk5_alias_in(b, c, alias, &topic, &tlen);
+        if (arc != 0) {
+            disconnect(b, c, arc, "protocol_error");
+            return;
+        }
     }
     if (p->qos > b->cfg.max_qos) {
         disconnect(b, c, MQR_RC_QOS_NOT_SUPPORTED, "protocol_error");
@@ -911,7 +1066,7 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         return;
     }
     if (b->cfg.max_topic_levels != 0 &&
-        brk_topic_levels(p->topic.ptr, p->topic.len) > b->cfg.max_topic_levels) {
+        brk_topic_levels(topic, tlen) > b->cfg.max_topic_levels) {
         b->stats.refused_topic_levels++;
         brk_log(b, 0, "client '%s': PUBLISH topic has more than max_topic_levels (%u) levels",
                 s->clientid, b->cfg.max_topic_levels);
@@ -922,19 +1077,25 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         send_simple(b, c, MQR_PKT_PUBREC, p->packet_id, 0);
         return;
     }
-    int allow = !is_events_topic(p->topic.ptr, p->topic.len) &&
-                !(p->topic.len >= 4 && memcmp(p->topic.ptr, "$SYS", 4) == 0) &&
-                brk_acl_allows(b, c->username, p->topic.ptr, p->topic.len, BRK_ACC_WRITE);
-    brk_ev_authz(b, c, p->topic.ptr, p->topic.len, 1, allow);
-    if (!allow) {
-        brk_log(b, 1, "client '%s': PUBLISH to '%.*s' not authorized", s->clientid,
-                (int)p->topic.len, p->topic.ptr);
-        if (p->qos > 0)
-            send_simple(b, c, ack, p->packet_id,
-                        c->proto_ver == MQR_PROTO_V5 ? MQR_RC_NOT_AUTHORIZED : 0);
+    if (p->qos == 2 && c->proto_ver == MQR_PROTO_V5 && s->nrx2 >= b->cfg.receive_max) {
+        brk_log(b, 0, "client '%s': more than %u QoS 2 messages awaiting PUBREL", s->clientid,
+                (unsigned)b->cfg.receive_max);
+        disconnect(b, c, MQR_RC_RECEIVE_MAXIMUM_EXCEEDED, "receive_maximum_exceeded");
         return;
     }
-    brk_msg_t *m = msg_new(b, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
+    int allow = !is_events_topic(topic, tlen) && !(tlen >= 4 && memcmp(topic, "$SYS", 4) == 0) &&
+                brk_acl_allows(b, c->username, topic, tlen, BRK_ACC_WRITE);
+    brk_ev_authz(b, c, topic, tlen, 1, allow);
+    if (!allow) {
+        brk_log(b, 1, "client '%s': PUBLISH to '%.*s' not authorized", s->clientid, (int)tlen,
+                topic);
+        if (p->qos > 0)
+            brk5_send_ack(b, c, ack, p->packet_id,
+                          c->proto_ver == MQR_PROTO_V5 ? MQR_RC_NOT_AUTHORIZED : 0,
+                          "the ACL does not allow publishing to this topic");
+        return;
+    }
+    brk_msg_t *m = msg_new(b, topic, tlen, p->payload.ptr, p->payload.len, p->qos,
                            p->retain, c->proto_ver == MQR_PROTO_V5 ? &p->props : NULL,
                            s->clientid, s->clientid_len, c->username);
     if (m == NULL) {
@@ -951,7 +1112,7 @@ static void handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             s->rx2[s->nrx2++] = p->packet_id;
     }
     int rc = n == 0 && c->proto_ver == MQR_PROTO_V5 ? MQR_RC_NO_MATCHING_SUBSCRIBERS : 0;
-    send_simple(b, c, ack, p->packet_id, rc);
+    brk5_send_ack(b, c, ack, p->packet_id, rc, "no subscriber matched the topic");
 }
 
 static int find_inflight(brk_session_t *s, uint16_t pid)
@@ -1023,18 +1184,32 @@ static void handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 
 /* ---- SUBSCRIBE / UNSUBSCRIBE --------------------------------------------------------------- */
 
+/* Send the retained messages matching `sub`; expired ones are removed
+ * from the store instead. */
 static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
 {
-    for (size_t i = 0; i < b->retained.count; i++) {
+    int64_t now = brk_wall_ms();
+    size_t i = 0;
+    while (i < b->retained.count) {
         brk_msg_t *m = b->retained.items[i];
+        if (m->has_expiry && now - m->received_at >= (int64_t)m->expiry_s * 1000) {
+            b->retained.items[i] = b->retained.items[--b->retained.count];
+            brk_msg_unref(m);
+            continue;
+        }
         if (mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
-            deliver(b, s, m, m->qos < sub->qos ? m->qos : sub->qos, 1);
+            deliver_ids(b, s, m, m->qos < sub->qos ? m->qos : sub->qos, 1, &sub->sub_id,
+                        sub->sub_id != 0);
+        i++;
     }
 }
 
-/* Add or replace a subscription. Returns 1 if it is new, 0 if replaced,
- * -1 when out of memory, -2 when a new one would exceed max_subscriptions. */
-static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, int qos)
+/* Add or replace a subscription (share_len: length of its "$share/GROUP/"
+ * prefix, 0 when not shared; sub_id: its Subscription-Identifier or 0).
+ * Returns 1 if it is new, 0 if replaced, -1 when out of memory, -2 when a
+ * new one would exceed max_subscriptions. */
+static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, int qos,
+                   size_t share_len, uint32_t sub_id)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         brk_sub_t *sub = &s->subs[i];
@@ -1042,6 +1217,7 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
             sub->qos = (uint8_t)qos;
             sub->no_local = e->no_local;
             sub->rap = e->retain_as_published;
+            sub->sub_id = sub_id;
             return 0;
         }
     }
@@ -1055,10 +1231,13 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
         return -1;
     memcpy(sub->filter, e->filter.ptr, e->filter.len);
     sub->filter[e->filter.len] = 0;
-    if (mqr__trie_insert(&b->subs, sub->filter, e->filter.len, s) != MQR_OK) {
+    if (mqr__trie_insert(&b->subs, sub->filter + share_len, e->filter.len - share_len, s) !=
+        MQR_OK) {
         free(sub->filter);
         return -1;
     }
+    sub->share_len = (uint16_t)share_len;
+    sub->sub_id = sub_id;
     sub->len = (uint16_t)e->filter.len;
     sub->qos = (uint8_t)qos;
     sub->no_local = e->no_local;
@@ -1067,9 +1246,10 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
     return 1;
 }
 
-/* SUBSCRIBE: a code per filter ($events and ACL refusals, shared
- * subscriptions unsupported, QoS capped at max_qos), the SUBACK, then the
- * events and retained messages of the granted filters. */
+/* SUBSCRIBE: a code per filter ($events and ACL refusals, malformed shared
+ * subscriptions, QoS capped at max_qos), the SUBACK, then the events and
+ * retained messages of the granted filters (none for shared ones, MQTT 5
+ * 4.8.2). A Subscription-Identifier applies to every filter of the packet. */
 static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     brk_session_t *s = c->sess;
@@ -1082,7 +1262,10 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     int v5 = c->proto_ver == MQR_PROTO_V5;
     mqr_packet_iter_t it;
     mqr_subscription_t e;
-    uint32_t n = 0;
+    uint32_t n = 0, sub_id = 0;
+    if (v5)
+        (void)mqr_packet_prop_get_int(&pk->subscribe.props, MQR_PROP_SUBSCRIPTION_IDENTIFIER,
+                                      &sub_id);
     /* First pass: decide every code and store the subscriptions. A granted
      * code whose retained messages are due gets the marker bit 0x40, which no
      * SUBACK code has; the second pass after the SUBACK emits the
@@ -1091,8 +1274,10 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     while (mqr_packet_subscription_next(&it, &e)) {
         int code;
         int qos = e.qos < b->cfg.max_qos ? e.qos : (int)b->cfg.max_qos;
-        if (e.filter.len >= 7 && memcmp(e.filter.ptr, "$share/", 7) == 0) {
-            code = v5 ? MQR_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED : 0x80;
+        size_t share = 0;
+        int shared = brk5_share_split(e.filter.ptr, e.filter.len, &share);
+        if (shared < 0 || (shared > 0 && e.no_local)) {
+            code = v5 ? MQR_RC_TOPIC_FILTER_INVALID : 0x80;
             brk_log(b, 1, "client '%s': shared subscription '%.*s' refused", s->clientid,
                     (int)e.filter.len, e.filter.ptr);
         } else if (b->cfg.max_topic_levels != 0 &&
@@ -1101,15 +1286,16 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             b->stats.refused_topic_levels++;
             brk_log(b, 0, "client '%s': filter has more than max_topic_levels (%u) levels",
                     s->clientid, b->cfg.max_topic_levels);
-        } else if (is_events_topic(e.filter.ptr, e.filter.len) ||
-                   !brk_acl_allows(b, c->username, e.filter.ptr, e.filter.len, BRK_ACC_READ)) {
+        } else if (is_events_topic(e.filter.ptr + share, e.filter.len - share) ||
+                   !brk_acl_allows(b, c->username, e.filter.ptr + share, e.filter.len - share,
+                                   BRK_ACC_READ)) {
             code = v5 ? b->cfg.sub_refused_v5 : 0x80;
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 0);
             brk_log(b, 1, "client '%s': subscription to '%.*s' not authorized", s->clientid,
                     (int)e.filter.len, e.filter.ptr);
         } else {
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 1);
-            int added = sub_put(b, s, &e, qos);
+            int added = sub_put(b, s, &e, qos, share, sub_id);
             code = added == -2 ? (v5 ? MQR_RC_QUOTA_EXCEEDED : 0x80) : added < 0 ? 0x80 : qos;
             if (added == -2) {
                 b->stats.refused_subscriptions++;
@@ -1119,7 +1305,8 @@ static void handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             if (added >= 0)
                 brk_log(b, 1, "client '%s' subscribed to '%.*s' (QoS %d)", s->clientid,
                         (int)e.filter.len, e.filter.ptr, qos);
-            if (added >= 0 && (e.retain_handling == 0 || (e.retain_handling == 1 && added == 1)))
+            if (added >= 0 && shared == 0 &&
+                (e.retain_handling == 0 || (e.retain_handling == 1 && added == 1)))
                 code |= 0x100;
         }
         codes[n++] = (uint8_t)(code & 0xFF);
@@ -1187,7 +1374,8 @@ static void handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *p
         int found = 0;
         for (uint32_t i = 0; i < s->nsubs; i++) {
             if (s->subs[i].len == f.len && memcmp(s->subs[i].filter, f.ptr, f.len) == 0) {
-                (void)mqr__trie_remove(&b->subs, s->subs[i].filter, s->subs[i].len, s);
+                size_t sl = s->subs[i].share_len;
+                (void)mqr__trie_remove(&b->subs, s->subs[i].filter + sl, s->subs[i].len - sl, s);
                 free(s->subs[i].filter);
                 s->subs[i] = s->subs[--s->nsubs];
                 found = 1;
@@ -1242,8 +1430,10 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
 void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
 {
     if (c->state == BRK_CS_NEW) {
-        if (p->type == MQR_PKT_CONNECT) {
+        if (p->type == MQR_PKT_CONNECT && c->pending_connect == NULL) {
             handle_connect(b, c, p);
+        } else if (p->type == MQR_PKT_AUTH && c->pending_connect != NULL) {
+            auth_continue(b, c, p);
         } else {
             brk_log(b, 0, "closing %s: %s before CONNECT", c->peername,
                     mqr_packet_type_name(p->type));
@@ -1278,7 +1468,13 @@ void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
     case MQR_PKT_DISCONNECT:
         handle_disconnect(b, c, p);
         break;
-    default: /* AUTH: no enhanced authentication was agreed */
+    case MQR_PKT_AUTH: { /* re-authentication */
+        int rc = brk_authn_reauth(b, c, p);
+        if (rc != 0)
+            disconnect(b, c, rc, rc == MQR_RC_NOT_AUTHORIZED ? "not_authorized" : "protocol_error");
+        break;
+    }
+    default:
         disconnect(b, c, MQR_RC_PROTOCOL_ERROR, "protocol_error");
         break;
     }
@@ -1447,4 +1643,5 @@ void brk_mqtt_free(broker_t *b)
     for (size_t i = 0; i < b->retained.count; i++)
         brk_msg_unref(b->retained.items[i]);
     free(b->retained.items);
+    brk5_share_free(b);
 }

@@ -4,10 +4,14 @@
 Broker starts the program on a free port of 127.0.0.1 and stops it; Raw is a
 minimal MQTT client over a plain socket that writes exact bytes and reads
 whole packets, every read bounded by a timeout. MQR_BUILD_DIR names the
-build tree (default: build/ in the repository).
+build tree (default: build/ in the repository). MQR_BROKER_WRAPPER, when
+set, is a command put before the broker (tests/valgrind.sh runs a few broker
+tests under valgrind that way); any valgrind report in the log fails the test.
 """
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import struct
@@ -33,7 +37,7 @@ class Broker:
     def __init__(self, *args, config=None, port=None):
         self.port = port or free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="mqr-broker-")
-        argv = [BROKER, "-p", str(self.port), "-v"]
+        argv = shlex.split(os.environ.get("MQR_BROKER_WRAPPER", "")) + [BROKER, "-p", str(self.port), "-v"]
         if config is not None:
             path = os.path.join(self.tmp.name, "broker.conf")
             with open(path, "w") as f:
@@ -95,6 +99,7 @@ class Broker:
         # a sanitizer build reports memory errors and leaks in the log
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
             assert marker not in text, text
+        assert not re.search(r"^==\d+== ", text, re.M), text  # valgrind -q reports only errors
 
 
 def run_broker(*args, timeout=TIMEOUT + 10):

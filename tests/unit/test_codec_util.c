@@ -267,3 +267,14 @@ Test(codec_util, unicode_whitespace)
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
         cr_assert_not(mqr__unicode_is_space(no[i]), "U+%04X", no[i]);
 }
+
+Test(codec_util, hex_value_of_every_byte)
+{
+    for (int c = 0; c < 256; c++) {
+        int want = c >= '0' && c <= '9' ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+        cr_assert_eq(mqr__hex_value((unsigned char)c), want, "byte %d", c);
+    }
+}

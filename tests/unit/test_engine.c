@@ -869,6 +869,41 @@ Test(engine, warm_emit_makes_no_allocation)
     cr_assert_eq(c.live_bytes, 0);
 }
 
+Test(engine, warm_republish_render_through_json_strings_makes_no_allocation)
+{
+    /* The templates cross a JSON string (${p.x}: p is JSON text) and render
+     * more than 256 bytes: both once cost a heap allocation per render. */
+    counting_t c = {0};
+    pubs_t p = {.answer = MQR_OK};
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    o.alloc.fn = counting_fn;
+    o.alloc.ud = &c;
+    o.publish = publish_cb;
+    o.publish_ud = &p;
+    mqr_engine_t *e = NULL;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
+    add_rule(e, "r", "SELECT payload AS p FROM \"t/#\"");
+    char big[400];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char payload_tpl[480];
+    snprintf(payload_tpl, sizeof payload_tpl, "%s ${p.x}", big);
+    mqr_republish_config_t rp = {.topic = "out/${p.x}", .payload = payload_tpl};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "r", &rp, NULL, NULL), MQR_OK);
+    for (int i = 0; i < 3; i++)
+        emit_msg(e, "t/1", "{\"x\":\"v\"}");
+    long before = c.allocs;
+    for (int i = 0; i < 200; i++)
+        cr_assert_eq(emit_msg(e, "t/1", "{\"x\":\"v\"}"), 1u);
+    cr_assert_eq(c.allocs, before, "%ld allocations in 200 warm emits", c.allocs - before);
+    cr_assert_eq(p.calls, 203);
+    cr_assert_str_eq(p.topic, "out/v");
+    cr_assert_eq(strlen(p.payload), sizeof big + 1);
+    mqr_engine_destroy(e);
+    cr_assert_eq(c.live_bytes, 0);
+}
+
 /* The whole scenario under one allocator; every step may fail with ENOMEM. */
 static int scenario(counting_t *c)
 {

@@ -229,3 +229,14 @@ Test(func_conv, float_overflow_is_named)
     EXPECT_ERR("float overflow", "float", S("-2.5e999"), I(2));
     EXPECT_ERR("got string \"1e\"", "float", S("1e"));
 }
+
+Test(func_conv, json_decode_keeps_the_reason)
+{
+    EXPECT_ERR("invalid JSON in string \"{a:1}\": ", "json_decode", S("{a:1}"));
+    char deep[2 * MQR_JSON_MAX_DEPTH + 8];
+    size_t n = MQR_JSON_MAX_DEPTH + 2;
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\0';
+    EXPECT_ERR("beyond the reader's limits", "json_decode", S(deep));
+}

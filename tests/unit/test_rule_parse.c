@@ -349,3 +349,32 @@ Test(rule_parse, structural_limits)
     cr_assert_eq(mqr_rule_compile(deep, strlen(deep), &o, &r, &d), MQR_ELIMIT);
     free(deep);
 }
+
+Test(rule_parse, constant_regex_pattern_is_checked_at_compile_time)
+{
+    COMPILE_ERR("SELECT regex_match(payload, 'a(b') AS m FROM \"t\"",
+                "line 1, column 8: function 'regex_match': bad regular expression: "
+                "regex: missing ')' at offset 1");
+    COMPILE_ERR("SELECT 1 AS x,\n  regex_replace(payload, '[z-a]', 'x') AS r FROM \"t\"",
+                "line 2, column 3: function 'regex_replace': bad regular expression: "
+                "regex: range out of order in character class at offset 1");
+    COMPILE_ERR("SELECT regex_extract(payload, '(?<=a)b') AS e FROM \"t\"",
+                "line 1, column 8: function 'regex_extract': bad regular expression: "
+                "regex: lookaround assertions are not supported at offset 0");
+    OK("SELECT regex_match(payload, '^a(b|c)+$') AS m FROM \"t\"");
+    OK("SELECT regex_match(payload, payload.re) AS m FROM \"t\""); /* not constant: run time */
+}
+
+Test(rule_parse, constant_sprintf_format_is_checked_at_compile_time)
+{
+    COMPILE_ERR("SELECT sprintf('~s and ~s', payload) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': no argument left for directive '~s'");
+    COMPILE_ERR("SELECT sprintf('~s', a, b) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': 2 arguments but the format uses 1");
+    COMPILE_ERR("SELECT sprintf('~q', a) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': unsupported directive '~q'");
+    COMPILE_ERR("SELECT sprintf('50~', a) AS m FROM \"t\"",
+                "line 1, column 8: function 'sprintf': format ends with '~'");
+    OK("SELECT sprintf('~ts ~p ~w ~B ~f ~c~n~~', a, b, c, 1, 1.5, 65) AS m FROM \"t\"");
+    OK("SELECT sprintf(payload.fmt, a) AS m FROM \"t\""); /* not constant: run time */
+}

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+"""mqttrule-broker's limits (docs/security.md): the connect timeout, topic
+levels, subscriptions per client and queued bytes per session, each with the
+error the client sees and the counter of the SIGUSR1 stats line."""
+import os
+import time
+
+import pytest
+
+from broker_util import (BROKER, Broker, Raw, publish_bytes, raw_connect, stats,
+                         subscribe_bytes)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built")
+
+
+def test_connect_timeout_closes_a_silent_socket():
+    with Broker(config="connect_timeout_ms 500\n") as b:
+        r = Raw(b.port)
+        r.send(b"\x10")  # one byte of a CONNECT, then nothing
+        t0 = time.monotonic()
+        assert r.closed(timeout=4)
+        assert 0.4 < time.monotonic() - t0 < 3.5
+        assert stats(b)["connect_timeouts"] == 1
+        r.close()
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_topic_levels_limit(level):
+    with Broker(config="max_topic_levels 3\n") as b:
+        r, ack = raw_connect(b.port, clientid="deep", level=level)
+        assert ack[1][1] == 0
+        r.send(subscribe_bytes(1, [("a/b/c", 0), ("a/b/c/d", 0)], level=level))
+        first, body = r.read_packet()
+        refused = 0x8F if level == 5 else 0x80
+        assert first == 0x90 and body[-2:] == bytes([0, refused]), body
+        r.send(publish_bytes("a/b/c/d", b"x", level=level))
+        if level == 5:
+            first, body = r.read_packet()
+            assert first == 0xE0 and body[0] == 0x90, body  # Topic Name invalid
+        assert r.closed()
+        st = stats(b)
+        assert st["refused.topic_levels"] == 2 and st["received"] == 0, st
+        r.close()
+
+
+def test_max_subscriptions_per_client():
+    with Broker(config="max_subscriptions 2\n") as b:
+        r, ack = raw_connect(b.port, clientid="many", level=5)
+        assert ack[1][1] == 0
+        r.send(subscribe_bytes(1, [("a", 1), ("b", 1), ("a", 0), ("c", 1)], level=5))
+        first, body = r.read_packet()
+        # "a" again replaces the first one; "c" would be the third
+        assert first == 0x90 and body[3:] == bytes([1, 1, 0, 0x97]), body
+        assert stats(b)["refused.subscriptions"] == 1
+        r.close()
+
+
+def test_max_queued_bytes_per_session():
+    with Broker(config="max_queued_bytes 10000\nmax_inflight 1\n") as b:
+        sub, ack = raw_connect(b.port, clientid="slow", clean=False)
+        sub.send(subscribe_bytes(1, [("q", 1)]))
+        assert sub.read_packet()[0] == 0x90
+        pub, ack = raw_connect(b.port, clientid="pub")
+        for i in range(20):  # 1 in flight, then 1001 bytes each: 9 fit in 10,000
+            pub.send(publish_bytes("q", b"x" * 1000, qos=1, pid=i + 1))
+            assert pub.read_packet()[0] == 0x40
+        st = stats(b)
+        assert st["inflight"] == 1 and st["queued"] == 9, st
+        assert st["queued_bytes"] == 9 * 1001, st
+        assert st["delivery.dropped.queue_full"] == 10, st
+        pub.close()
+        sub.close()
