@@ -3,7 +3,8 @@
  * broker.h - the types shared by the files of mqttrule-broker, the
  * single-threaded MQTT broker built on libmqttrule.
  *
- * Files: main.c (start-up, signals), config.c (flags and the configuration
+ * Files: main.c (start-up, signals), log.c (clocks, the log line), stats.c
+ * (counters, the SIGUSR1 stats line), config.c (flags and the configuration
  * file), loop.c (epoll or poll, listener, socket I/O, timers), mqtt.c
  * (the MQTT protocol: CONNECT decisions, sessions, routing, retained
  * messages, wills), auth.c (password file, bans, ACL) and events.c (the seam

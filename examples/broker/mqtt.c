@@ -67,6 +67,17 @@ static size_t forward_props(const mqr_props_t *props, uint8_t *out)
     return len;
 }
 
+/* Write v as 16 upper-case hex digits at out (no terminator): the message id
+ * is built per PUBLISH, so it avoids the printf machinery. */
+static void hex16(char *out, uint64_t v)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    for (int i = 15; i >= 0; i--) {
+        out[i] = digits[v & 0xF];
+        v >>= 4;
+    }
+}
+
 /* A new message with one reference; NULL when out of memory. */
 static brk_msg_t *msg_new(broker_t *b, const char *topic, size_t tlen, const void *payload,
                           size_t plen, int qos, int retain, const mqr_props_t *props,
@@ -111,8 +122,9 @@ static brk_msg_t *msg_new(broker_t *b, const char *topic, size_t tlen, const voi
         m->from_user_len = (uint16_t)ulen;
     }
     m->received_at = brk_wall_ms();
-    snprintf(m->id, sizeof m->id, "%016llX%016llX", (unsigned long long)m->received_at,
-             (unsigned long long)++b->msg_seq);
+    hex16(m->id, (uint64_t)m->received_at);
+    hex16(m->id + 16, ++b->msg_seq);
+    m->id[32] = 0;
     return m;
 }
 
