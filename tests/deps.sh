@@ -17,7 +17,10 @@ install_mqttjs() { # MQTT.js for the interoperability tests, from the npm regist
   dir="$(cd "$(dirname "$0")" && pwd)/integration/node"
   [ -d "$dir/node_modules/mqtt" ] && return 0
   echo "deps: npm install (MQTT.js) in $dir"
-  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  # Not fatal: the broker and library need no npm; the MQTT.js tests report a
+  # failed install themselves (and fail under CI).
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+    echo "deps: npm install of MQTT.js failed; the MQTT.js tests will say so" >&2
 }
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PKGS[@]} Debian packages present"
