@@ -105,6 +105,7 @@ typedef struct bench {
     char topic[256];  /* publisher i publishes to topic/i */
     char filter[260]; /* topic/#, what subscribers subscribe to */
     struct sockaddr_in addr;
+    long pid; /* in client identifiers */
     int ep;
     conn_t *conns;
     size_t nconns;
@@ -217,13 +218,19 @@ static int ep_set(bench_t *b, conn_t *c, int op, uint32_t events)
 /* Start a non-blocking connect for *c. Returns 0, or -1 with b->err set. */
 static int conn_open(bench_t *b, conn_t *c, int role, uint32_t index)
 {
+#ifdef SOCK_NONBLOCK
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
+#endif
     if (c->fd < 0) {
         snprintf(b->err, sizeof b->err, "socket: %s", strerror(errno));
         return -1;
     }
     int one = 1;
+#ifndef SOCK_NONBLOCK
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+#endif
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->role = role;
     c->index = index;
@@ -317,7 +324,7 @@ static int send_connect(bench_t *b, conn_t *c)
     char id[64];
     mqr_packet_t p;
     memset(&p, 0, sizeof p);
-    snprintf(id, sizeof id, "bench-%ld-%d-%u-%llu", (long)getpid(), c->role, c->index,
+    snprintf(id, sizeof id, "bench-%ld-%d-%u-%llu", b->pid, c->role, c->index,
              (unsigned long long)b->started);
     p.type = MQR_PKT_CONNECT;
     p.connect.clean_start = 1;
@@ -519,13 +526,18 @@ static int on_packet(bench_t *b, conn_t *c, const mqr_packet_t *p)
     return rc;
 }
 
-/* The connect of c completed (writable): check it and send CONNECT. */
-static int on_connected(bench_t *b, conn_t *c)
+/* The connect of c completed (writable; `ev` the epoll events): check it and
+ * send CONNECT. Writable without EPOLLERR or EPOLLHUP means connected; only
+ * then is SO_ERROR asked for the reason. */
+static int on_connected(bench_t *b, conn_t *c, uint32_t ev)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-        snprintf(b->err, sizeof b->err, "connect: %s", strerror(err ? err : errno));
+    if (ev & (EPOLLERR | EPOLLHUP)) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        snprintf(b->err, sizeof b->err, "connect: %s",
+                 err != 0 ? strerror(err) : "the connection was closed");
         conn_failed(b, c, NULL);
         return -1;
     }
@@ -620,7 +632,7 @@ static void conn_event(bench_t *b, conn_t *c, uint32_t ev)
     if (c->state == ST_CONNECTING) {
         if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
             return;
-        if (on_connected(b, c) < 0)
+        if (on_connected(b, c, ev) < 0)
             return;
         if (conn_flush(b, c) < 0) {
             conn_failed(b, c, "write failed");
@@ -987,10 +999,11 @@ static int setup(bench_t *b)
     b->addr.sin_port = htons((uint16_t)o->port);
     if (inet_pton(AF_INET, o->host, &b->addr.sin_addr) != 1)
         bad_usage("--host: '%s' is not an IPv4 address", o->host);
+    b->pid = (long)getpid();
     if (o->topic)
         snprintf(b->topic, sizeof b->topic, "%s", o->topic);
     else
-        snprintf(b->topic, sizeof b->topic, "bench/%ld", (long)getpid());
+        snprintf(b->topic, sizeof b->topic, "bench/%ld", b->pid);
     size_t n = 1; /* the event subscriber */
     uint64_t samples = o->connections;
     if (o->mode == MODE_CONN)

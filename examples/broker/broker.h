@@ -120,6 +120,7 @@ typedef struct brk_config {
     uint32_t max_subscriptions;   /* per session; 0: unlimited */
     uint32_t http_max_queue;      /* HTTP action: messages held; 0: the library's 100,000 */
     uint32_t http_timeout_ms;     /* HTTP action: connect and request timeout; 0: 15 s */
+    uint32_t busy_poll_us;        /* after a busy round, poll this long before sleeping; 0: off */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
@@ -212,6 +213,7 @@ struct brk_conn {
     uint8_t problem_info;    /* v5 Request-Problem-Information (default 1) */
     uint8_t clean_start;
     uint8_t broken;          /* a write failed: closed at the end of the round */
+    uint8_t flush_queued;    /* on b->flushq: bytes to write at the end of the round */
     uint16_t keepalive;
     uint16_t receive_max;    /* the client's Receive-Maximum */
     uint32_t max_out_packet; /* the client's Maximum-Packet-Size; 0: none */
@@ -222,6 +224,7 @@ struct brk_conn {
     size_t in_len, in_cap;
     uint8_t *out;            /* unsent bytes; NULL while none */
     size_t out_len, out_cap;
+    struct brk_conn *flush_next; /* b->flushq chain */
     brk_session_t *sess;
     char *username;          /* NULL: none */
     brk_msg_t *will;
@@ -293,11 +296,17 @@ typedef struct broker {
     int epfd;
     brk_watch_t listeners[BRK_MAX_LISTENERS];
     size_t nlisteners;
+    /* a listener's own address when bound to one (not a wildcard): the
+     * sockname of every connection it accepts, without a getsockname call */
+    mqr_sockaddr_t listener_sock[BRK_MAX_LISTENERS];
+    uint8_t listener_sock_known[BRK_MAX_LISTENERS];
     brk_watch_t engine_set;  /* epoll: fd of the nested engine set */
     brk_watch_t engine_w[BRK_MAX_ENGINE_FDS];
     size_t nengine_w;
     brk_conn_t *conns;        /* live connections */
     brk_conn_t *dead;         /* closed, freed at the end of the round */
+    brk_conn_t *flushq;       /* connections with bytes to write at the end of the round */
+    int64_t spin_until_us;    /* busy_poll_us: poll without sleeping until then */
     size_t nconns, nconnected;
     brk_session_t **stab;     /* session hash table */
     size_t stab_size, nsessions;
@@ -325,6 +334,7 @@ typedef struct broker {
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
 int64_t brk_mono_ms(void);
+int64_t brk_mono_us(void);
 int64_t brk_wall_ms(void);
 void brk_log(broker_t *b, int level, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -334,10 +344,14 @@ void brk_log(broker_t *b, int level, const char *fmt, ...)
 int brk_loop_init(broker_t *b);
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 void brk_loop_free(broker_t *b);
+/* End of a round: write what every connection queued, close the broken
+ * ones, free the closed ones. */
+void brk_loop_flush(broker_t *b);
 void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len);
 int brk_conn_send_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
 void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason);
-brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl);
+brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl,
+                         const mqr_sockaddr_t *own);
 void brk_conn_feed(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len);
 void brk_flush_engine(broker_t *b, uint32_t deadline_ms);
 

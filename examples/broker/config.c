@@ -297,6 +297,7 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             {"max_subscriptions", offsetof(brk_config_t, max_subscriptions), 0},
             {"http_max_queue", offsetof(brk_config_t, http_max_queue), 0},
             {"http_timeout_ms", offsetof(brk_config_t, http_timeout_ms), 0},
+            {"busy_poll_us", offsetof(brk_config_t, busy_poll_us), 0},
             {"retain_available", offsetof(brk_config_t, retain_available), 1},
             {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
         };
@@ -310,6 +311,8 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             if ((!strcmp(k, "max_inflight") || !strcmp(k, "receive_maximum")) &&
                 (u == 0 || u > 65535))
                 BAD("%s must be 1..65535", k);
+            if (!strcmp(k, "busy_poll_us") && u > 100000)
+                BAD("busy_poll_us must be 0..100000");
             if ((!strcmp(k, "topic_alias_maximum") || !strcmp(k, "max_keepalive")) && u > 65535)
                 BAD("%s must be 0..65535", k);
             *(uint32_t *)(void *)((char *)cfg + nums[i].off) = u;

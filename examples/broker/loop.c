@@ -8,11 +8,17 @@
  * deployments). Every watched descriptor carries a brk_watch_t saying what it
  * is. Reads go into one shared buffer; complete packets are decoded straight
  * from it and only the bytes of a partial packet are copied into the
- * connection, so an idle connection owns no buffer. Writes are attempted at
- * once; what the socket does not take is kept and flushed when writable.
- * A closed connection is moved to a dead list and freed at the end of the
- * round, so the code handling a packet may close the connection it works on.
+ * connection, so an idle connection owns no buffer. Writes are collected per
+ * connection during a round and written at its end, one write per connection
+ * however many packets it got (a subscriber receiving a burst, the CONNACK
+ * events of a connection storm); what the socket does not take is kept and
+ * flushed when writable. A closed connection is moved to a dead list and
+ * freed at the end of the round, so the code handling a packet may close the
+ * connection it works on.
  */
+#ifdef __linux__
+#define _GNU_SOURCE /* accept4 */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -66,6 +72,7 @@ static int open_listener(broker_t *b, const char *addr, uint16_t port)
     int fd = socket(res->ai_family, SOCK_STREAM, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
         set_nonblock(fd) != 0) {
         brk_log(b, 0, "listener %s:%u: %s", addr, (unsigned)port, strerror(errno));
@@ -76,6 +83,28 @@ static int open_listener(broker_t *b, const char *addr, uint16_t port)
     }
     freeaddrinfo(res);
     return fd;
+}
+
+/* 1 and the address in *out when listening socket `fd` is bound to one
+ * address (not 0.0.0.0 or ::), which every connection it accepts then has
+ * as its own; 0 otherwise. */
+static int bound_address(int fd, mqr_sockaddr_t *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        if (((const struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+            return 0;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+            return 0;
+    } else {
+        return 0;
+    }
+    return mqr_sockaddr_from_sys(&ss, sl, out) == MQR_OK;
 }
 
 /* Create the epoll instance and the listeners. 0 or -1 (logged). */
@@ -102,6 +131,7 @@ int brk_loop_init(broker_t *b)
             return -1;
         b->listeners[i].kind = BRK_W_LISTENER;
         b->listeners[i].fd = fd;
+        b->listener_sock_known[i] = bound_address(fd, &b->listener_sock[i]);
         b->nlisteners++;
 #ifndef BRK_USE_POLL
         watch_ctl(b, EPOLL_CTL_ADD, &b->listeners[i], EPOLLIN);
@@ -135,10 +165,7 @@ void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason)
     if (c->out_len > 0) /* one last best-effort attempt: a refusal's CONNACK */
         (void)!write(c->w.fd, c->out, c->out_len);
     brk_mqtt_conn_lost(b, c);
-#ifndef BRK_USE_POLL
-    (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
-#endif
-    close(c->w.fd);
+    close(c->w.fd); /* also leaves the epoll set: the descriptor is never duplicated */
     c->state = BRK_CS_CLOSED;
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -160,25 +187,14 @@ static void mark_broken(broker_t *b, brk_conn_t *c)
     c->broken = 1;
 }
 
-/* Queue `len` bytes for `c`, writing at once what the socket takes. A write
- * error marks the connection broken; it is closed at the end of the round. */
+/* Queue `len` bytes for `c`. They are written at the end of the round
+ * (brk_loop_flush), together with whatever else `c` gets until then, or when
+ * the socket is writable again if it is full. Out of memory marks the
+ * connection broken; it is closed at the end of the round. */
 void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
 {
     if (c->state == BRK_CS_CLOSED || c->broken || len == 0)
         return;
-    if (c->out_len == 0) {
-        ssize_t n = write(c->w.fd, data, len);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            mark_broken(b, c);
-            return;
-        }
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-        }
-        if (len == 0)
-            return;
-    }
     if (c->out_len + len > c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap : 256;
         while (cap < c->out_len + len)
@@ -193,11 +209,10 @@ void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
     }
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
-    if (!c->want_write) {
-        c->want_write = 1;
-#ifndef BRK_USE_POLL
-        watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN | EPOLLOUT);
-#endif
+    if (!c->want_write && !c->flush_queued) { /* EPOLLOUT flushes a full socket */
+        c->flush_queued = 1;
+        c->flush_next = b->flushq;
+        b->flushq = c;
     }
 }
 
@@ -230,26 +245,72 @@ int brk_conn_send_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
     return MQR_OK;
 }
 
+/* Write what `c` has queued. A write error marks it broken; a socket that
+ * takes only part is watched for EPOLLOUT until the rest is written. */
 static void flush_out(broker_t *b, brk_conn_t *c)
 {
-    if (c->out_len == 0)
+    if (c->out_len == 0 || c->state == BRK_CS_CLOSED || c->broken)
         return;
     ssize_t n = write(c->w.fd, c->out, c->out_len);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            brk_conn_close(b, c, "tcp_closed");
+            mark_broken(b, c);
+        n = 0;
+    }
+    if ((size_t)n == c->out_len) {
+        c->out_len = 0;
+        free(c->out); /* idle connections keep no buffer */
+        c->out = NULL;
+        c->out_cap = 0;
+        if (c->want_write) {
+            c->want_write = 0;
+#ifndef BRK_USE_POLL
+            watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN);
+#endif
+        }
         return;
     }
     memmove(c->out, c->out + n, c->out_len - (size_t)n);
     c->out_len -= (size_t)n;
-    if (c->out_len == 0) {
-        c->want_write = 0;
-        free(c->out); /* idle connections keep no buffer */
-        c->out = NULL;
-        c->out_cap = 0;
+    if (!c->want_write && !c->broken) {
+        c->want_write = 1;
 #ifndef BRK_USE_POLL
-        watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN);
+        watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN | EPOLLOUT);
 #endif
+    }
+}
+
+/* End of a round: write every connection's queued bytes, close the
+ * connections whose writes failed (their wills may queue more bytes for
+ * others: repeat until nothing is queued), then free the closed ones. */
+void brk_loop_flush(broker_t *b)
+{
+    for (;;) {
+        while (b->flushq != NULL) {
+            brk_conn_t *c = b->flushq;
+            b->flushq = c->flush_next;
+            c->flush_next = NULL;
+            c->flush_queued = 0;
+            flush_out(b, c);
+        }
+        int closed = 0;
+        brk_conn_t *nx;
+        for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
+            nx = c->next;
+            if (c->broken) {
+                c->out_len = 0;
+                brk_conn_close(b, c, "tcp_closed");
+                closed = 1;
+                nx = b->conns; /* closing may publish wills and break others: rescan */
+            }
+        }
+        if (!closed && b->flushq == NULL)
+            break;
+    }
+    while (b->dead != NULL) {
+        brk_conn_t *c = b->dead;
+        b->dead = c->next;
+        conn_free(c);
     }
 }
 
@@ -257,7 +318,8 @@ static void flush_out(broker_t *b, brk_conn_t *c)
  * socketpair end), link it into b->conns in state BRK_CS_NEW and watch it.
  * `ss` is the peer address (NULL: unknown). Returns NULL when out of memory;
  * the caller then still owns `fd`. */
-brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl)
+brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl,
+                         const mqr_sockaddr_t *own)
 {
     brk_conn_t *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -270,11 +332,15 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
     c->receive_max = 65535;
     strcpy(c->peername, "unknown");
     if (ss != NULL) {
-        struct sockaddr_storage own;
-        socklen_t ol = sizeof own;
         (void)mqr_sockaddr_from_sys(ss, sl, &c->peer);
-        if (getsockname(fd, (struct sockaddr *)&own, &ol) == 0)
-            (void)mqr_sockaddr_from_sys(&own, ol, &c->sock);
+        if (own != NULL) {
+            c->sock = *own;
+        } else {
+            struct sockaddr_storage os;
+            socklen_t ol = sizeof os;
+            if (getsockname(fd, (struct sockaddr *)&os, &ol) == 0)
+                (void)mqr_sockaddr_from_sys(&os, ol, &c->sock);
+        }
         if (mqr_sockaddr_format(&c->peer, 1, c->peername, sizeof c->peername, NULL) != MQR_OK)
             strcpy(c->peername, "unknown");
     }
@@ -300,15 +366,26 @@ static void accept_all(broker_t *b, brk_watch_t *lw)
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
+#if defined(__linux__) && defined(SOCK_NONBLOCK)
+        int fd = accept4(lw->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+#else
         int fd = accept(lw->fd, (struct sockaddr *)&ss, &sl);
         if (fd < 0)
             return;
-        if (set_nonblock(fd) != 0 || brk_conn_new(b, fd, &ss, sl) == NULL) {
+        if (set_nonblock(fd) != 0) {
             close(fd);
             continue;
         }
+#endif
+#ifndef __linux__ /* Linux: accepted sockets inherit the listener's TCP_NODELAY */
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#endif
+        size_t li = (size_t)(lw - b->listeners);
+        if (brk_conn_new(b, fd, &ss, sl, b->listener_sock_known[li] ? &b->listener_sock[li] : NULL) == NULL)
+            close(fd);
     }
 }
 
@@ -441,26 +518,6 @@ static void sync_engine_fds(broker_t *b)
     }
 }
 
-/* Close the connections whose writes failed during the round, then free
- * the closed ones. */
-static void free_dead(broker_t *b)
-{
-    brk_conn_t *nx;
-    for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
-        nx = c->next;
-        if (c->broken) {
-            c->out_len = 0;
-            brk_conn_close(b, c, "tcp_closed");
-            nx = b->conns; /* closing may publish wills and break others: rescan */
-        }
-    }
-    while (b->dead != NULL) {
-        brk_conn_t *c = b->dead;
-        b->dead = c->next;
-        conn_free(c);
-    }
-}
-
 static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err);
 
 /* Handle readiness of one watched descriptor. */
@@ -533,12 +590,29 @@ static int wait_round(broker_t *b, int timeout)
     return r < 0 && errno != EINTR ? -1 : 0;
 }
 #else
+/*
+ * Wait up to `timeout` ms for one round of events and dispatch them. With
+ * busy_poll_us set, a round that had events is followed by polling without
+ * sleeping for that long: a client writing to a broker that is already awake
+ * does not pay for waking it (a scheduler wake-up, on a VM an inter-processor
+ * interrupt), which under load is what the clients' side of the loopback
+ * spends most on. It costs up to busy_poll_us of CPU after each burst.
+ */
 static int wait_round(broker_t *b, int timeout)
 {
     struct epoll_event evs[256];
-    int r = epoll_wait(b->epfd, evs, 256, timeout);
+    int r = 0;
+    if (b->spin_until_us != 0 && timeout > 0) {
+        while ((r = epoll_wait(b->epfd, evs, 256, 0)) == 0 && brk_mono_us() < b->spin_until_us) {
+        }
+        b->spin_until_us = 0;
+    }
+    if (r == 0)
+        r = epoll_wait(b->epfd, evs, 256, timeout);
     if (r < 0)
         return errno == EINTR ? 0 : -1;
+    if (r > 0 && b->cfg.busy_poll_us != 0)
+        b->spin_until_us = brk_mono_us() + b->cfg.busy_poll_us;
     for (int i = 0; i < r; i++) {
         brk_watch_t *w = evs[i].data.ptr;
         uint32_t e = evs[i].events;
@@ -593,7 +667,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
             brk_mqtt_tick(b, now);
             next_tick = now + 1000;
         }
-        free_dead(b);
+        brk_loop_flush(b);
     }
     return 0;
 }
@@ -616,7 +690,7 @@ void brk_flush_engine(broker_t *b, uint32_t deadline_ms)
         if (wait_round(b, (int)(t < 0 ? 0 : t)) != 0)
             break;
         brk_events_process(b);
-        free_dead(b);
+        brk_loop_flush(b);
     }
     if (brk_events_pending(b) > 0)
         brk_log(b, 0, "shutdown: %zu HTTP message(s) still pending after %u ms",
@@ -630,7 +704,7 @@ void brk_loop_free(broker_t *b)
 {
     while (b->conns != NULL)
         brk_conn_close(b, b->conns, "server_shutting_down");
-    free_dead(b);
+    brk_loop_flush(b);
     for (size_t i = 0; i < b->nlisteners; i++) {
 #ifndef BRK_USE_POLL
         (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->listeners[i].fd, NULL);

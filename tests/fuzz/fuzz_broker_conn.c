@@ -32,6 +32,14 @@ static const uint8_t SUB_BYTES[] = {
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+static int conn_alive(const broker_t *b, const brk_conn_t *c)
+{
+    for (const brk_conn_t *x = b->conns; x != NULL; x = x->next)
+        if (x == c && x->state != BRK_CS_CLOSED)
+            return 1;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -62,6 +70,14 @@ static void drain(int fd)
     }
 }
 
+static int conn_alive(const broker_t *b, const brk_conn_t *c)
+{
+    for (const brk_conn_t *x = b->conns; x != NULL; x = x->next)
+        if (x == c && x->state != BRK_CS_CLOSED)
+            return 1;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static broker_t b;
@@ -82,15 +98,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (pair(&fd_sub, &peer_sub) != 0 || pair(&fd_in, &peer_in) != 0)
         __builtin_trap();
-    brk_conn_t *sub = brk_conn_new(&b, fd_sub, NULL, 0);
-    brk_conn_t *c = brk_conn_new(&b, fd_in, NULL, 0);
+    brk_conn_t *sub = brk_conn_new(&b, fd_sub, NULL, 0, NULL);
+    brk_conn_t *c = brk_conn_new(&b, fd_in, NULL, 0, NULL);
     if (sub == NULL || c == NULL)
         __builtin_trap();
     brk_conn_feed(&b, sub, SUB_BYTES, sizeof SUB_BYTES);
+    brk_loop_flush(&b);
     size_t chunk = data[0] == 0 ? size : data[0];
-    for (size_t pos = 1; pos < size && c->state != BRK_CS_CLOSED; pos += chunk) {
+    for (size_t pos = 1; pos < size && conn_alive(&b, c); pos += chunk) {
         size_t n = size - pos < chunk ? size - pos : chunk;
         brk_conn_feed(&b, c, data + pos, n);
+        brk_loop_flush(&b); /* may free c: conn_alive checks the live list */
         drain(peer_sub);
         drain(peer_in);
     }

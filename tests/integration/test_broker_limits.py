@@ -8,7 +8,7 @@ import time
 import pytest
 
 from broker_util import reason_props, v5_disconnect
-from broker_util import (BROKER, Broker, Raw, publish_bytes, raw_connect, stats,
+from broker_util import (BROKER, Broker, Raw, publish_bytes, raw_connect, run_broker, stats,
                          subscribe_bytes)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built")
@@ -72,3 +72,50 @@ def test_max_queued_bytes_per_session():
         assert st["delivery.dropped.queue_full"] == 10, st
         pub.close()
         sub.close()
+
+
+@pytest.mark.parametrize("config", ["", "busy_poll_us 2000\n"])
+def test_burst_reaches_a_slow_reader_whole_and_in_order(config):
+    # the broker collects a round's packets per connection and writes them at
+    # its end; a subscriber that reads only after the whole burst makes the
+    # socket fill, so the rest waits for EPOLLOUT. 3,000 x 1 KiB is more than
+    # a loopback socket buffer holds and less than the 8 MiB QoS 0 limit.
+    count = 3000
+    with Broker(config=config) as b:
+        sub, ack = raw_connect(b.port, clientid="sub")
+        assert ack == (0x20, b"\x00\x00")
+        sub.send(subscribe_bytes(1, [("burst/#", 0)]))
+        assert sub.read_packet()[0] == 0x90
+        pub, ack = raw_connect(b.port, clientid="pub")
+        assert ack == (0x20, b"\x00\x00")
+        body = b"x" * 1000
+        pub.send(b"".join(publish_bytes("burst/t", b"%06d" % i + body) for i in range(count)))
+        time.sleep(0.5)  # the broker has written what the socket takes and waits
+        for i in range(count):
+            p = sub.read_packet()
+            assert p is not None and p[0] == 0x30, (i, p)
+            assert p[1][2 + len("burst/t"):][:6] == b"%06d" % i
+        st = stats(b)
+        assert st["delivered"] == count and st["delivery.dropped.queue_full"] == 0, st
+        pub.close()
+        sub.close()
+
+
+def test_busy_poll_us_keeps_timers_running():
+    # polling without sleeping after a busy round must not starve the
+    # one-second timers: a silent socket is still closed on time
+    with Broker(config="busy_poll_us 100000\nconnect_timeout_ms 500\n") as b:
+        r = Raw(b.port)
+        r.send(b"\x10")
+        t0 = time.monotonic()
+        assert r.closed(timeout=4)
+        assert 0.4 < time.monotonic() - t0 < 3.5
+        r.close()
+
+
+def test_busy_poll_us_out_of_range_stops_start_up(tmp_path):
+    conf = tmp_path / "b.conf"
+    conf.write_text("busy_poll_us 100001\n")
+    res = run_broker("-c", str(conf))
+    assert res.returncode == 2
+    assert "%s:1:" % conf in res.stderr and "busy_poll_us must be 0..100000" in res.stderr
