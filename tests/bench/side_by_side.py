@@ -19,6 +19,11 @@ mqttrule / mosquitto (the median over the rounds in the summary):
   5. resident memory of the broker process (VmRSS from /proc/PID/status)
      before and after 10,000 idle connections.
 
+mqttrule-broker runs twice in loads 1-4: with its default configuration
+("mqttrule") and with `busy_poll_us` (--busy-poll-us, default 300;
+"mqttrule-bp"), which keeps the broker polling briefly after a busy round so
+that the load generator does not pay for waking it. 0 leaves that column out.
+
 Both brokers get: max 32 QoS 1/2 messages in flight per client, 1000 queued
 messages per client, no connection limit, TCP_NODELAY, no persistence, little
 logging. The load generator closes its loop (at most --window messages ahead
@@ -26,7 +31,7 @@ of the subscribers, 16 unacknowledged per publisher), so neither broker has to
 drop or queue without bound.
 
 Usage: tests/bench/side_by_side.py [--build DIR] [--rounds N] [--quick]
-                                   [--json FILE] [--plots DIR]
+                                   [--busy-poll-us N] [--json FILE] [--plots DIR]
 The build directory must hold examples/bench/mqttrule-bench and
 examples/broker/mqttrule-broker (a RelWithDebInfo or Release build). Takes a
 few minutes; every process it starts is stopped on exit.
@@ -48,6 +53,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+MQR_KINDS = ("mqttrule", "mqttrule-bp")
 RULE_SQL = 'SELECT clientid, username, reason_code, timestamp FROM "$events/client_connack"'
 LIMITS_MOSQUITTO = """\
 max_inflight_messages 32
@@ -91,7 +97,7 @@ def rss_kib(pid):
 class Broker:
     """mosquitto or mqttrule-broker on a free port with a generated config."""
 
-    def __init__(self, kind, build, tmp, extra=""):
+    def __init__(self, kind, build, tmp, extra="", busy_poll_us=0):
         self.kind = kind
         self.port = free_port()
         conf = os.path.join(tmp, "%s-%d.conf" % (kind, self.port))
@@ -102,6 +108,8 @@ class Broker:
             argv = [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", conf]
         else:
             text = "listener %d 127.0.0.1\n%s%s" % (self.port, LIMITS_MQTTRULE, extra)
+            if kind == "mqttrule-bp":
+                text += "busy_poll_us %d\n" % busy_poll_us
             argv = [os.path.join(build, "examples", "broker", "mqttrule-broker"), "-c", conf]
         with open(conf, "w") as f:
             f.write(text)
@@ -253,7 +261,7 @@ class SideBySide:
     # ---- helpers ------------------------------------------------------------------
 
     def start(self, kind, extra=""):
-        b = Broker(kind, self.build, self.tmp, extra)
+        b = Broker(kind, self.build, self.tmp, extra, self.args.busy_poll_us)
         self.live.append(b)
         return b
 
@@ -275,16 +283,25 @@ class SideBySide:
         self.results.append({"test": test, "broker": broker, "round": rnd, "value": value,
                              "unit": unit, "raw": raw})
 
+    def kinds(self):
+        """The brokers of loads 1-4: mosquitto first, then the mqttrule columns."""
+        return ["mosquitto", "mqttrule"] + (["mqttrule-bp"] if self.args.busy_poll_us else [])
+
     def show(self, test, rnd, unit):
         vals = {r["broker"]: r["value"] for r in self.results
                 if r["test"] == test and r["round"] == rnd}
-        mq, mo = vals.get("mqttrule"), vals.get("mosquitto")
-        ratio = mq / mo if mq is not None and mo else float("nan")
-        print("  round %d  %-34s mosquitto %12.1f  mqttrule %12.1f  %-10s ratio %.2f" %
-              (rnd, test, mo or 0, mq or 0, unit, ratio), flush=True)
+        mo = vals.get("mosquitto")
+        line = "  round %d  %-34s mosquitto %12.1f" % (rnd, test, mo or 0)
+        for kind in MQR_KINDS:
+            if kind in vals:
+                line += "  %s %12.1f (%.2f)" % (kind, vals[kind], vals[kind] / mo if mo else float("nan"))
+        print(line + "  " + unit, flush=True)
 
-    def order(self, rnd):
-        return ("mosquitto", "mqttrule") if rnd % 2 else ("mqttrule", "mosquitto")
+    def order(self, rnd, kinds=None):
+        """kinds rotated by the round, so that each broker takes each slot in turn"""
+        kinds = kinds or self.kinds()
+        k = rnd % len(kinds)
+        return kinds[k:] + kinds[:k]
 
     # ---- the loads -----------------------------------------------------------------------
 
@@ -292,7 +309,7 @@ class SideBySide:
         n = str(self.args.storm)
         for kind in self.order(rnd):
             b = brokers[kind]
-            extra = ["-e", "client_connack"] if kind == "mqttrule" else []
+            extra = ["-e", "client_connack"] if kind in MQR_KINDS else []
             r = self.run_bench(b.port, "conn", "-c", n, "-P", "50", *extra)
             self.record("1 storm (+rule, republish)", kind, rnd, r["connections_per_s"],
                         "conn/s", r)
@@ -303,7 +320,7 @@ class SideBySide:
         sink = CHttpSink(self.sink_exe) if self.sink_exe else HttpSink()
         rule = "rule connack_http\n  sql %s\n  http http://127.0.0.1:%d/connack\nend\n" % (
             RULE_SQL, sink.port)
-        mq = self.start("mqttrule", rule)
+        mq = {kind: self.start(kind, rule) for kind in self.kinds() if kind in MQR_KINDS}
         try:
             for kind in self.order(rnd):
                 if kind == "mosquitto":
@@ -313,7 +330,7 @@ class SideBySide:
                     continue
                 before = sink.count
                 t0 = time.monotonic()
-                r = self.run_bench(mq.port, "conn", "-c", str(n), "-P", "50")
+                r = self.run_bench(mq[kind].port, "conn", "-c", str(n), "-P", "50")
                 deadline = time.monotonic() + 30
                 while sink.count - before < r["connected"] and time.monotonic() < deadline:
                     time.sleep(0.01)
@@ -328,7 +345,8 @@ class SideBySide:
                           file=sys.stderr)
                 self.record("2 storm (+rule, HTTP)", kind, rnd, rate, "conn/s", r)
         finally:
-            self.stop(mq)
+            for b in mq.values():
+                self.stop(b)
             sink.stop()
         self.show("2 storm (+rule, HTTP)", rnd, "conn/s")
 
@@ -354,7 +372,7 @@ class SideBySide:
     def memory(self, rnd):
         test = "5 RSS per idle connection"
         n = self.args.idle
-        for kind in self.order(rnd):
+        for kind in self.order(rnd, ["mosquitto", "mqttrule"]):
             b = self.start(kind)
             try:
                 time.sleep(0.3)
@@ -390,18 +408,18 @@ class SideBySide:
                                                  " ".join("%.1f" % x for x in os.getloadavg())))
         for rnd in range(1, self.args.rounds + 1):
             print("round %d" % rnd, flush=True)
-            mo = self.start("mosquitto")
-            mq = self.start("mqttrule", "rule connack_to_topic\n  sql %s\n"
-                            "  republish client_connack\nend\n" % RULE_SQL)
-            brokers = {"mosquitto": mo, "mqttrule": mq}
+            rule = ("rule connack_to_topic\n  sql %s\n  republish client_connack\nend\n" %
+                    RULE_SQL)
+            brokers = {kind: self.start(kind, "" if kind == "mosquitto" else rule)
+                       for kind in self.kinds()}
             try:
                 self.storm(rnd, brokers)
                 self.storm_http(rnd, brokers)
                 self.throughput(rnd, brokers)
                 self.fanout(rnd, brokers)
             finally:
-                self.stop(mo)
-                self.stop(mq)
+                for b in brokers.values():
+                    self.stop(b)
             self.memory(rnd)
         return self.summary()
 
@@ -410,23 +428,32 @@ class SideBySide:
         for r in self.results:
             if r["test"] not in tests:
                 tests.append(r["test"])
+        kinds = [k for k in MQR_KINDS if any(r["broker"] == k for r in self.results)]
         rows = []
-        print("\nmedian of %d rounds" % self.args.rounds)
-        print("| test | unit | mosquitto | mqttrule | ratio of medians | median of round ratios |")
-        print("|---|---|---:|---:|---:|---:|")
+        print("\nmedian of %d rounds; ratio: of the medians; rounds: median of the round ratios"
+              % self.args.rounds)
+        print("| test | unit | mosquitto | %s |" % " | ".join(
+            "%s | ratio | rounds" % k for k in kinds))
+        print("|---|---|---:|%s" % ("---:|---:|---:|" * len(kinds)))
         for t in tests:
             med = {}
-            for kind in ("mosquitto", "mqttrule"):
+            for kind in ["mosquitto"] + kinds:
                 vals = [r["value"] for r in self.results if r["test"] == t and r["broker"] == kind]
                 med[kind] = statistics.median(vals) if vals else float("nan")
             unit = next(r["unit"] for r in self.results if r["test"] == t)
-            ratio = med["mqttrule"] / med["mosquitto"] if med["mosquitto"] else float("nan")
-            rounds = round_ratios(self.results, t)
-            rr = statistics.median(rounds) if rounds else float("nan")
-            rows.append({"test": t, "unit": unit, "mosquitto": med["mosquitto"],
-                         "mqttrule": med["mqttrule"], "ratio": ratio, "round_ratio": rr})
-            print("| %s | %s | %.0f | %.0f | %.2f | %.2f |" % (
-                t.strip(), unit, med["mosquitto"], med["mqttrule"], ratio, rr))
+            row = {"test": t, "unit": unit, "mosquitto": med["mosquitto"]}
+            cells = []
+            for kind in kinds:
+                mo = med["mosquitto"]
+                ratio = med[kind] / mo if mo else float("nan")
+                rounds = round_ratios(self.results, t, kind)
+                rr = statistics.median(rounds) if rounds else float("nan")
+                suffix = "" if kind == "mqttrule" else "_bp"
+                row.update({"mqttrule" + suffix: med[kind], "ratio" + suffix: ratio,
+                            "round_ratio" + suffix: rr})
+                cells.append("%.0f | %.2f | %.2f" % (med[kind], ratio, rr))
+            rows.append(row)
+            print("| %s | %s | %.0f | %s |" % (t.strip(), unit, med["mosquitto"], " | ".join(cells)))
         return rows
 
     def cleanup(self):
@@ -435,14 +462,13 @@ class SideBySide:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def round_ratios(results, test):
-    """mqttrule / mosquitto of each round that measured both."""
+def round_ratios(results, test, kind="mqttrule"):
+    """kind / mosquitto of each round that measured both."""
     by = {}
     for r in results:
         if r["test"] == test:
             by.setdefault(r["round"], {})[r["broker"]] = r["value"]
-    return [v["mqttrule"] / v["mosquitto"] for v in by.values()
-            if v.get("mosquitto") and "mqttrule" in v]
+    return [v[kind] / v["mosquitto"] for v in by.values() if v.get("mosquitto") and kind in v]
 
 
 def cpu_model():
@@ -465,35 +491,48 @@ def plot(doc, outdir):
         med[(r["test"], r["broker"])].append(r["value"])
     med = {k: statistics.median(v) for k, v in med.items()}
     with tempfile.TemporaryDirectory() as tmp:
+        kinds = ["mosquitto", "mqttrule"] + (
+            ["mqttrule-bp"] if any(r["broker"] == "mqttrule-bp" for r in doc["results"]) else [])
         tp = os.path.join(tmp, "throughput.dat")
         with open(tp, "w") as f:
-            f.write("# size mosq_q0 mqr_q0 mosq_q1 mqr_q1\n")
+            f.write("# size, then per QoS 0 and 1: %s\n" % " ".join(kinds))
             for size in doc["sizes"]:
                 vals = [med.get(("3 QoS %d 1->1 %5d B" % (q, size), k), 0) / 1000.0
-                        for q in (0, 1) for k in ("mosquitto", "mqttrule")]
+                        for q in (0, 1) for k in kinds]
                 f.write("%d %s\n" % (size, " ".join("%.3f" % v for v in vals)))
         cp = os.path.join(tmp, "conn.dat")
         with open(cp, "w") as f:
             for i, (t, label) in enumerate((("1 storm (+rule, republish)", "storm + rule + republish"),
                                             ("2 storm (+rule, HTTP)", "storm + rule + HTTP"))):
-                f.write('%d "%s" %.1f %.1f\n' % (i, label, med.get((t, "mosquitto"), 0),
-                                                 med.get((t, "mqttrule"), 0)))
+                f.write('%d "%s" %s\n' % (i, label, " ".join(
+                    "%.1f" % med.get((t, k), 0) for k in kinds)))
+        names = {"mosquitto": "mosquitto", "mqttrule": "mqttrule-broker",
+                 "mqttrule-bp": "mqttrule-broker busy\\_poll\\_us %d" % doc.get("busy_poll_us", 0)}
+        nk = len(kinds)
+        lines = []
+        for q in (0, 1):
+            for j, k in enumerate(kinds):
+                lines.append("'{tp}' u 1:%d w lp lw 2 lc %d%s t '%s QoS %d'" % (
+                    2 + q * nk + j, j + 1, " dt 2" if q else "", names[k], q))
+        bars = ["'{cp}' u %d%s t '%s'" % (3 + j, ":xtic(2)" if j == 0 else "",
+                                          names[k] + (" (plain)" if j == 0 else " (rule + action)"))
+                for j, k in enumerate(kinds)]
         script = """
-set terminal pngcairo size 800,480 font ",10"
+set terminal pngcairo size 800,560 font ",10"
 set output '{out}/bench_throughput.png'
 set title "1 -> 1 throughput against payload size (median of {rounds} rounds)"
-set xlabel "payload (bytes)"; set ylabel "messages received per second (thousands)"
-set logscale x 2; set grid; set key top right; set yrange [0:*]
-plot '{tp}' u 1:2 w lp lw 2 t 'mosquitto QoS 0', '' u 1:3 w lp lw 2 t 'mqttrule-broker QoS 0', \\
-     '' u 1:4 w lp lw 2 dt 2 t 'mosquitto QoS 1', '' u 1:5 w lp lw 2 dt 2 t 'mqttrule-broker QoS 1'
+set xlabel "payload (bytes)"; set ylabel "messages received per second (thousands, log scale)"
+set logscale x 2; set logscale y; set grid; set key outside below; set yrange [*:*]
+plot """ + ", \\\n     ".join(lines) + """
 set output '{out}/bench_connections.png'
-unset logscale x
+unset logscale x; unset logscale y
 set title "Connection storm, {storm} connections, 50 in parallel (median of {rounds} rounds)"
 set xlabel ""; set ylabel "connections per second"
 set style data histogram; set style histogram cluster gap 1; set style fill solid 0.8 border -1
-set boxwidth 0.9; set xtics nomirror; set key top right
-plot '{cp}' u 3:xtic(2) t 'mosquitto (plain)', '' u 4 t 'mqttrule-broker (rule + action)'
-""".format(out=outdir, tp=tp, cp=cp, rounds=doc["rounds"], storm=doc["storm"])
+set boxwidth 0.9; set xtics nomirror; set key outside below; set yrange [0:*]
+plot """ + ", ".join(bars) + """
+"""
+        script = script.format(out=outdir, tp=tp, cp=cp, rounds=doc["rounds"], storm=doc["storm"])
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
     print("plots: %s/bench_throughput.png, %s/bench_connections.png" % (outdir, outdir))
 
@@ -503,7 +542,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"),
                     help="build tree with the two programs (default build-bench)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--storm", type=int, default=5000, help="connections per storm")
+    ap.add_argument("--storm", type=int, default=20000, help="connections per storm")
+    ap.add_argument("--busy-poll-us", type=int, default=300,
+                    help="busy_poll_us of the mqttrule-bp column (0: no such column)")
     ap.add_argument("--messages", type=int, default=200000, help="QoS 0 messages (QoS 1: half)")
     ap.add_argument("--sizes", default="16,64,256,1024,4096", help="payload sizes")
     ap.add_argument("--fanout", type=int, default=2000, help="fan-out messages (x100 deliveries)")
@@ -531,7 +572,7 @@ def main():
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_model(),
            "cpus": os.cpu_count(), "rounds": args.rounds, "storm": args.storm,
            "sizes": args.sizes, "messages": args.messages, "fanout": args.fanout,
-           "idle": args.idle, "summary": rows, "results": sb.results}
+           "idle": args.idle, "busy_poll_us": args.busy_poll_us, "summary": rows, "results": sb.results}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)

@@ -3,12 +3,15 @@
 
 A connection storm of 50 with the default CONNACK rule republishing to a
 subscriber, and a 1 -> 1 pub/sub run of 1,000 messages at QoS 1: the JSON
-output has its fields and its counts add up (nothing lost). The full
-side-by-side benchmark against mosquitto is tests/bench/side_by_side.py.
+output has its fields and its counts add up (nothing lost). The
+side-by-side benchmark against mosquitto (tests/bench/side_by_side.py) runs
+once with tiny loads, to check its JSON and its plots.
 """
 import json
 import os
+import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +91,36 @@ def test_bad_command_line_exits_64(args):
 def test_help_exits_0():
     proc = subprocess.run([BENCH, "--help"], capture_output=True, text=True, timeout=10)
     assert proc.returncode == 0 and proc.stdout.startswith("usage: mqttrule-bench MODE")
+
+
+SIDE_BY_SIDE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "bench", "side_by_side.py")
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto"), reason="mosquitto not installed")
+def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
+    # tiny loads: this checks the script, its JSON and its plots, not speed
+    out = tmp_path / "r.json"
+    plots = tmp_path / "img"
+    proc = subprocess.run(
+        [sys.executable, SIDE_BY_SIDE, "--build", BUILD, "--rounds", "1", "--storm", "100",
+         "--messages", "1000", "--sizes", "64", "--fanout", "10", "--idle", "100",
+         "--busy-poll-us", "100", "--json", str(out), "--plots", str(plots)],
+        capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["busy_poll_us"] == 100
+    seen = {(r["test"], r["broker"]) for r in doc["results"]}
+    tests = {t for t, _ in seen}
+    assert len(tests) == 6, tests  # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory
+    for t in tests:
+        kinds = {"mosquitto", "mqttrule"} | (set() if t.startswith("5") else {"mqttrule-bp"})
+        assert {k for tt, k in seen if tt == t} == kinds, t
+    for r in doc["results"]:
+        assert r["value"] > 0, r
+        if not r["test"].startswith("5"):
+            assert r["raw"]["ok"] is True, r
+    for row in doc["summary"]:
+        assert row["ratio"] > 0 and row["round_ratio"] > 0, row
+    for png in ("bench_throughput.png", "bench_connections.png"):
+        assert (plots / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
