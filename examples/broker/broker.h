@@ -307,6 +307,8 @@ typedef struct broker {
     brk_conn_t *dead;         /* closed, freed at the end of the round */
     brk_conn_t *flushq;       /* connections with bytes to write at the end of the round */
     int64_t spin_until_us;    /* busy_poll_us: poll without sleeping until then */
+    int64_t round_mono_ms;    /* the clocks read once per loop round (brk_now_*); */
+    int64_t round_wall_ms;    /* 0 outside the loop: read the clock each time */
     size_t nconns, nconnected;
     brk_session_t **stab;     /* session hash table */
     size_t stab_size, nsessions;
@@ -335,7 +337,20 @@ typedef struct broker {
 /* ---- main.c / loop.c -------------------------------------------------------------- */
 int64_t brk_mono_ms(void);
 int64_t brk_mono_us(void);
+/* The monotonic and wall clocks as of the start of the current loop round:
+ * per-packet timestamps (keep-alive, received_at, connected_at) without a
+ * clock read per packet. Outside the loop, the clock itself. */
 int64_t brk_wall_ms(void);
+static inline int64_t brk_now_mono(const broker_t *b)
+{
+    return b->round_mono_ms != 0 ? b->round_mono_ms : brk_mono_ms();
+}
+
+static inline int64_t brk_now_wall(const broker_t *b)
+{
+    return b->round_wall_ms != 0 ? b->round_wall_ms : brk_wall_ms();
+}
+
 void brk_log(broker_t *b, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -327,7 +327,7 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
     c->w.kind = BRK_W_CONN;
     c->w.fd = fd;
     c->state = BRK_CS_NEW;
-    c->last_rx = brk_mono_ms();
+    c->last_rx = brk_now_mono(b);
     c->problem_info = 1;
     c->receive_max = 65535;
     strcpy(c->peername, "unknown");
@@ -397,8 +397,7 @@ static size_t handle_bytes(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_
     while (pos < len && c->state != BRK_CS_CLOSED) {
         mqr_packet_t p;
         size_t sz = 0;
-        mqr_diag_t d;
-        mqr_diag_clear(&d);
+        mqr_diag_t d; /* filled by the decoder on error */
         int rc = mqr_packet_stream_next(&c->stream, buf + pos, len - pos, &p, &sz, &d);
         if (rc == MQR_NEED_MORE)
             break;
@@ -406,7 +405,7 @@ static size_t handle_bytes(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_
             brk_mqtt_decode_error(b, c, rc, &d, buf + pos, len - pos);
             return len;
         }
-        c->last_rx = brk_mono_ms();
+        c->last_rx = brk_now_mono(b);
         brk_mqtt_packet(b, c, &p);
         pos += sz;
     }
@@ -520,6 +519,13 @@ static void sync_engine_fds(broker_t *b)
 
 static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err);
 
+/* A round starts: read the clocks its packets are stamped with (brk_now_*). */
+static void round_clock(broker_t *b)
+{
+    b->round_mono_ms = brk_mono_ms();
+    b->round_wall_ms = brk_wall_ms();
+}
+
 /* Handle readiness of one watched descriptor. */
 static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
 {
@@ -579,6 +585,7 @@ static int wait_round(broker_t *b, int timeout)
         ws[k] = &c->w;
     }
     int r = poll(pfd, k, timeout);
+    round_clock(b);
     for (size_t i = 0; r > 0 && i < k; i++) {
         short re = pfd[i].revents;
         if (re != 0)
@@ -611,6 +618,7 @@ static int wait_round(broker_t *b, int timeout)
         r = epoll_wait(b->epfd, evs, 256, timeout);
     if (r < 0)
         return errno == EINTR ? 0 : -1;
+    round_clock(b);
     if (r > 0 && b->cfg.busy_poll_us != 0)
         b->spin_until_us = brk_mono_us() + b->cfg.busy_poll_us;
     for (int i = 0; i < r; i++) {

@@ -121,7 +121,7 @@ static brk_msg_t *msg_new(broker_t *b, const char *topic, size_t tlen, const voi
         memcpy(p, user, ulen + 1);
         m->from_user_len = (uint16_t)ulen;
     }
-    m->received_at = brk_wall_ms();
+    m->received_at = brk_now_wall(b);
     hex16(m->id, (uint64_t)m->received_at);
     hex16(m->id + 16, ++b->msg_seq);
     m->id[32] = 0;
@@ -318,7 +318,7 @@ static int send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, in
     }
     if (pcap > sizeof pstack && (pbuf = malloc(pcap)) == NULL)
         return MQR_ENOMEM;
-    int er = brk5_out_props(m, brk_wall_ms(), alias, pbuf, pcap, &plen);
+    int er = brk5_out_props(m, brk_now_wall(b), alias, pbuf, pcap, &plen);
     if (er == 1 && dup) /* a message already in flight is resent, with its full interval */
         er = brk5_out_props(m, m->received_at, alias, pbuf, pcap, &plen);
     if (er != 0) {
@@ -1009,7 +1009,7 @@ static void handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     }
     c->clean_start = p->clean_start;
     c->state = BRK_CS_CONNECTED;
-    c->connected_at = brk_wall_ms();
+    c->connected_at = brk_now_wall(b);
     b->nconnected++;
     brk_log(b, 1, "client '%s' connected from %s (MQTT level %u, session %s)", s->clientid,
             c->peername, (unsigned)c->proto_ver, present ? "resumed" : "new");
