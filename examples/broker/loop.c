@@ -187,9 +187,12 @@ static void mark_broken(broker_t *b, brk_conn_t *c)
     c->broken = 1;
 }
 
+static void flush_out(broker_t *b, brk_conn_t *c);
+
 /* Queue `len` bytes for `c`. They are written at the end of the round
  * (brk_loop_flush), together with whatever else `c` gets until then, or when
- * the socket is writable again if it is full. Out of memory marks the
+ * the socket is writable again if it is full; BRK_ROUND_OUT_MAX collected
+ * bytes are written at once. Out of memory marks the
  * connection broken; it is closed at the end of the round. */
 void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
 {
@@ -209,7 +212,13 @@ void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
     }
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
-    if (!c->want_write && !c->flush_queued) { /* EPOLLOUT flushes a full socket */
+    if (c->want_write) /* the socket is full: EPOLLOUT flushes */
+        return;
+    if (c->out_len >= BRK_ROUND_OUT_MAX) { /* a big burst: write now, bound the buffer */
+        flush_out(b, c);
+        return;
+    }
+    if (!c->flush_queued) {
         c->flush_queued = 1;
         c->flush_next = b->flushq;
         b->flushq = c;
