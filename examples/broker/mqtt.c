@@ -799,7 +799,7 @@ static int precheck(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, cons
         *why = "the broker redirects every client";
         return cfg->redirect_reason;
     }
-    if (!rate_ok(b)) {
+    if (!c->auth_ok && !rate_ok(b)) { /* a CONNECT resumed after AUTH paid already */
         *why = "connection rate limit reached";
         return MQR_RC_CONNECTION_RATE_EXCEEDED;
     }

@@ -598,6 +598,16 @@ def hmac_connect(port, secret=b"s3cret"):
     return r, r.read_packet()
 
 
+def test_enhanced_authentication_counts_once_against_the_connection_rate():
+    # a bucket of one: the CONNECT takes the token; resumed after AUTH it
+    # must not be charged again (it would find the bucket empty: 0x9F)
+    with Broker(config="auth_hmac_secret s3cret\nconnection_rate 1\n") as b:
+        r, ack = hmac_connect(b.port)
+        assert connack(ack)[1] == 0
+        r2, pkt = auth_start(b.port)  # the next one within the second is refused
+        assert connack(pkt)[1] == 0x9F
+
+
 def test_re_authentication():
     with Broker(config="auth_hmac_secret s3cret\n") as b:
         r, ack = hmac_connect(b.port)
