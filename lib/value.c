@@ -316,11 +316,23 @@ int mqr_value_array_push(mqr_arena_t *arena, mqr_value_t *arr, const mqr_value_t
     return MQR_OK;
 }
 
+/* The first member of obj named key[0..key_len), or NULL. Linear: objects
+ * are small. The length and then the first byte are compared inline before
+ * memcmp, since most keys of an event's width (clientid, username, peerhost)
+ * share their length, not their first byte. */
 static mqr_member_t *find_member(const mqr_value_t *obj, const char *key, size_t key_len)
 {
+    if (key_len == 0) {
+        for (uint32_t i = 0; i < obj->len; i++)
+            if (obj->u.members[i].key_len == 0)
+                return &obj->u.members[i];
+        return NULL;
+    }
+    const char k0 = key[0];
     for (uint32_t i = 0; i < obj->len; i++) {
         mqr_member_t *m = &obj->u.members[i];
-        if (m->key_len == key_len && (key_len == 0 || memcmp(m->key, key, key_len) == 0))
+        if (m->key_len == key_len && m->key[0] == k0 &&
+            memcmp(m->key + 1, key + 1, key_len - 1) == 0)
             return m;
     }
     return NULL;

@@ -272,23 +272,20 @@ static const struct {
 #undef BRK_COL_NAME
 };
 
-/* How a template member's value starts in each event's object. */
-#define TM_PLAIN 0u /* the template's value as is (undefined, or the event's name) */
-#define TM_OBJECT 1u /* a new empty object */
-#define TM_PROPS 2u  /* a new {"User-Property": {}} */
-
 /*
  * The per-event-id decisions of cols_begin, made once from the static schema
  * (mqr_event_at) and kept in brk_events_t: the members every event of that
  * id starts with (schema order, decision D3, without `timestamp` and `node`,
- * which the engine adds), how each starts, and where each COL_* column sits
- * (-1: not in the schema, so put_* appends it by name as before).
+ * which the engine adds; `event` set, the rest undefined), the members that
+ * start as a new object ({} or, for a property map, {"User-Property": {}}),
+ * and where each COL_* column sits (-1: not in the schema, so put_* appends
+ * it by name as before).
  */
 struct brk_ev_tmpl {
     mqr_member_t *members;
-    uint8_t *start;  /* TM_* per member */
-    uint32_t n;      /* members */
-    uint32_t cap;    /* the schema's field count: the object's capacity */
+    uint32_t n;        /* members */
+    uint32_t nobjs;    /* entries in objs */
+    uint32_t *objs;    /* members that start as an object: index << 1 | 1 for a property map */
     int16_t slot[COL_COUNT];
 };
 
@@ -296,17 +293,15 @@ struct brk_ev_tmpl {
 static brk_ev_tmpl_t *tmpl_create(const mqr_event_schema_t *sc)
 {
     brk_ev_tmpl_t *t = calloc(1, sizeof *t);
+    size_t cap = sc->field_count ? sc->field_count : 1;
     if (t == NULL)
         return NULL;
-    t->members = calloc(sc->field_count ? sc->field_count : 1, sizeof *t->members);
-    t->start = calloc(sc->field_count ? sc->field_count : 1, 1);
-    if (t->members == NULL || t->start == NULL) {
-        free(t->members);
-        free(t->start);
-        free(t);
+    t->members = calloc(cap, sizeof *t->members);
+    t->objs = calloc(cap, sizeof *t->objs);
+    if (t->members == NULL || t->objs == NULL) {
+        tmpl_destroy(t);
         return NULL;
     }
-    t->cap = sc->field_count;
     for (size_t k = 0; k < COL_COUNT; k++)
         t->slot[k] = -1;
     for (uint32_t i = 0; i < sc->field_count; i++) {
@@ -321,9 +316,8 @@ static brk_ev_tmpl_t *tmpl_create(const mqr_event_schema_t *sc)
             mqr_value_set_string(&m->value, sc->name, strlen(sc->name));
             m->value.flags = MQR_VALF_ATOM;
         } else if (f->type == MQR_VAL_OBJECT) {
-            t->start[t->n] = f->name_len > 6 && !strcmp(f->name + f->name_len - 6, "_props")
-                                 ? TM_PROPS
-                                 : TM_OBJECT;
+            int props = f->name_len > 6 && !strcmp(f->name + f->name_len - 6, "_props");
+            t->objs[t->nobjs++] = t->n << 1 | (uint32_t)props;
         }
         for (size_t k = 0; k < COL_COUNT; k++)
             if (col_names[k].len == f->name_len && !memcmp(col_names[k].name, f->name, f->name_len))
@@ -338,7 +332,7 @@ static void tmpl_destroy(brk_ev_tmpl_t *t)
     if (t == NULL)
         return;
     free(t->members);
-    free(t->start);
+    free(t->objs);
     free(t);
 }
 
@@ -397,19 +391,16 @@ static void put_bool(cols_t *c, int col, int b)
     put(c, col, &v);
 }
 
-/* The starting value of template member i: the template's, or a new object
- * in the arena. MQR_OK or MQR_ENOMEM. */
-static int member_start(cols_t *c, uint32_t i, mqr_value_t *v)
+/* A new empty object in *v, or with props set a property map
+ * {"User-Property": {}}. MQR_OK or MQR_ENOMEM. */
+static int new_object(mqr_arena_t *a, int props, mqr_value_t *v)
 {
-    *v = c->t->members[i].value;
-    if (c->t->start[i] == TM_PLAIN)
-        return MQR_OK;
-    if (mqr_value_object_new(c->a, 1, v) != MQR_OK)
+    if (mqr_value_object_new(a, 1, v) != MQR_OK)
         return MQR_ENOMEM;
-    if (c->t->start[i] == TM_PROPS) {
+    if (props) {
         mqr_value_t up;
-        if (mqr_value_object_new(c->a, 0, &up) != MQR_OK ||
-            mqr_value_object_append(c->a, v, "User-Property", 13, &up) != MQR_OK)
+        if (mqr_value_object_new(a, 0, &up) != MQR_OK ||
+            mqr_value_object_append(a, v, "User-Property", 13, &up) != MQR_OK)
             return MQR_ENOMEM;
     }
     return MQR_OK;
@@ -420,10 +411,11 @@ static int member_start(cols_t *c, uint32_t i, mqr_value_t *v)
  * (decision D3: SELECT * keeps it), `event` set, property maps as
  * {"User-Property": {}}, client_attrs as {}, the rest undefined until the
  * put_* calls fill them in place. timestamp and node are left to the engine.
- * The per-field decisions come from the event's template, built on the
- * event's first use. MQR_ENOTFOUND, with nothing built, when no enabled rule
- * listens for the event: the caller then skips it, so an unheard event costs
- * one rule-list scan.
+ * The members are copied from the event's template (built on the event's
+ * first use) into an object built by hand in the arena (value.h: reserved_
+ * 0, so a put past its end copies it). MQR_ENOTFOUND, with nothing built,
+ * when no enabled rule listens for the event: the caller then skips it, so
+ * an unheard event costs one rule-list scan.
  */
 static int cols_begin(broker_t *b, cols_t *c, uint32_t id)
 {
@@ -435,22 +427,25 @@ static int cols_begin(broker_t *b, cols_t *c, uint32_t id)
         return MQR_ENOMEM;
     if (ev->tmpl[id] == NULL && (ev->tmpl[id] = tmpl_create(sc)) == NULL)
         return MQR_ENOMEM;
+    const brk_ev_tmpl_t *t = ev->tmpl[id];
     /* an emit nested in a republish action must not free the outer event's
      * columns: the arena is reset only outside every emit */
     if (ev->depth == 0)
         mqr_arena_reset(ev->arena);
     c->a = ev->arena;
     c->schema = sc;
-    c->t = ev->tmpl[id];
-    if (mqr_value_object_new(c->a, c->t->cap, &c->obj) != MQR_OK)
+    c->t = t;
+    mqr_member_t *mem = mqr_arena_alloc(c->a, t->n * sizeof *mem);
+    if (mem == NULL)
         return MQR_ENOMEM;
-    for (uint32_t i = 0; i < c->t->n; i++) {
-        const mqr_member_t *m = &c->t->members[i];
-        mqr_value_t v;
-        if (member_start(c, i, &v) != MQR_OK ||
-            mqr_value_object_append(c->a, &c->obj, m->key, m->key_len, &v) != MQR_OK)
+    memcpy(mem, t->members, t->n * sizeof *mem);
+    memset(&c->obj, 0, sizeof c->obj);
+    c->obj.type = MQR_VAL_OBJECT;
+    c->obj.len = t->n;
+    c->obj.u.members = mem;
+    for (uint32_t i = 0; i < t->nobjs; i++)
+        if (new_object(c->a, (int)(t->objs[i] & 1), &mem[t->objs[i] >> 1].value) != MQR_OK)
             return MQR_ENOMEM;
-    }
     return MQR_OK;
 }
 
