@@ -470,7 +470,7 @@ static void put_peer(cols_t *c, const brk_conn_t *conn, int host)
 static void emit(broker_t *b, cols_t *c)
 {
     mqr_diag_t d;
-    mqr_diag_clear(&d);
+    d.message[0] = '\0'; /* only the message is read, on an error */
     b->ev->depth++;
     int rc = mqr_engine_emit_event_id(b->ev->engine, c->schema->id, &c->obj, NULL, &d);
     b->ev->depth--;
@@ -501,7 +501,7 @@ void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int
     in.connected_at_ms = c->connected_at;
     if (b->cfg.v3_session_expiry_s != 0)
         in.v3_session_expiry_ms = (int64_t)b->cfg.v3_session_expiry_s * 1000;
-    mqr_diag_clear(&d);
+    d.message[0] = '\0'; /* only the message is read, on an error */
     b->ev->depth++;
     int rc = mqr_engine_emit_connack(b->ev->engine, &in, NULL, &d);
     b->ev->depth--;
@@ -661,7 +661,7 @@ void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *
     em.republish_by = rule_id;
     em.republish_by_len = rule_id ? strlen(rule_id) : 0;
     em.publish_received_at = m->received_at;
-    mqr_diag_clear(&d);
+    d.message[0] = '\0'; /* only the message is read, on an error */
     b->ev->depth++;
     int rc = mqr_engine_emit_message(b->ev->engine, &em, NULL, &d);
     b->ev->depth--;

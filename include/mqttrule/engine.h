@@ -9,8 +9,8 @@
  * message), HTTP (a non-blocking client of mqttrule/http.h per action) and
  * callback (a C function receives the output as JSON text and as a value).
  *
- * mqr_engine_emit_event(), mqr_engine_emit_connack() and
- * mqr_engine_emit_message() find the rules whose FROM matches through an
+ * mqr_engine_emit_event(), mqr_engine_emit_event_id(), mqr_engine_emit_connack()
+ * and mqr_engine_emit_message() find the rules whose FROM matches through an
  * index (a table per event for "$events/..." entries, a topic trie for MQTT
  * topic filters), so an emit that matches nothing costs one lookup whatever
  * the number of rules. A rule that lists several matching sources fires once.
