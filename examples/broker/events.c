@@ -9,7 +9,10 @@
  * client.connack goes through mqr_engine_emit_connack (the library's builder,
  * decision D2 for partial CONNECTs). The other events are built here as
  * objects of their fields (spec §4) in an arena that is reset before each
- * event, so a warm broker emits without heap allocation. A republish action
+ * event, so a warm broker emits without heap allocation: each starts as a
+ * copy of its event id's template (the schema's fields in order, made once),
+ * the broker's values are written straight into their schema positions, and
+ * the object goes to the engine by event id. A republish action
  * calls back into the broker, which routes the message like a client's
  * PUBLISH and feeds it to the engine again with republish_by set (the engine
  * refuses a rule's own republished message, spec §9.1).
