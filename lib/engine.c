@@ -579,25 +579,34 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
 }
 
 /* Append `timestamp` and `node` when cols lacks them, and the `metadata`
- * slot, whose index goes to *md. cols has room for three more members. */
+ * slot, whose index goes to *md. cols has room for three more members. One
+ * pass over the members finds all three keys (they differ in length, so the
+ * length decides which one a member can be). */
 static void columns_finish(mqr_engine_t *e, mqr_value_t *cols, uint32_t *md)
 {
+    uint32_t n = cols->len, has_ts = 0, has_node = 0, meta = UINT32_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        const mqr_member_t *m = &cols->u.members[i];
+        if (m->key_len == 9)
+            has_ts |= memcmp(m->key, "timestamp", 9) == 0;
+        else if (m->key_len == 4)
+            has_node |= memcmp(m->key, "node", 4) == 0;
+        else if (m->key_len == 8 && meta == UINT32_MAX && memcmp(m->key, "metadata", 8) == 0)
+            meta = i;
+    }
     mqr_value_t v;
-    if (!mqr_value_object_get(cols, "timestamp", 9)) {
+    if (!has_ts) {
         mqr_value_set_int(&v, mqr__engine_now(e));
         col_add(cols, "timestamp", 9, &v);
     }
-    if (!mqr_value_object_get(cols, "node", 4)) {
+    if (!has_node) {
         mqr_value_set_string(&v, e->node_copy, e->node_len);
         v.flags = MQR_VALF_ATOM;
         col_add(cols, "node", 4, &v);
     }
-    for (uint32_t i = 0; i < cols->len; i++) {
-        const mqr_member_t *m = &cols->u.members[i];
-        if (m->key_len == 8 && memcmp(m->key, "metadata", 8) == 0) {
-            *md = i;
-            return;
-        }
+    if (meta != UINT32_MAX) {
+        *md = meta;
+        return;
     }
     mqr_value_set_undefined(&v);
     *md = cols->len;
@@ -685,6 +694,37 @@ int mqr_engine_topic_listened(mqr_engine_t *e, const char *topic, size_t topic_l
                            listened_one, out_listened);
 }
 
+/* Copy the event object `columns` into level cx's arena (already reset),
+ * finish it and run the collected hits over it: the common tail of the
+ * event emits. */
+static int emit_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_value_t *columns,
+                        uint32_t *out_fired, mqr_diag_t *diag)
+{
+    mqr_value_t cols;
+    uint32_t md;
+    if (columns_build(e, cx, columns, &cols, &md) != MQR_OK)
+        return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
+    cx->republish_by = NULL;
+    cx->republish_by_len = 0;
+    if (out_fired)
+        *out_fired = (uint32_t)cx->nhits;
+    run_hits(e, cx, &cols, md);
+    return MQR_OK;
+}
+
+/* Run the rules of event `s` over the caller's `columns` (checked to be an
+ * object by the caller). */
+static int emit_schema(mqr_engine_t *e, const mqr_event_schema_t *s, const mqr_value_t *columns,
+                       uint32_t *out_fired, mqr_diag_t *diag)
+{
+    mqr__emit_ctx_t *cx;
+    int rc = collect_event(e, s, diag, &cx);
+    if (rc != MQR_OK || cx->nhits == 0)
+        return rc;
+    mqr_arena_reset(cx->arena);
+    return emit_columns(e, cx, columns, out_fired, diag);
+}
+
 int mqr_engine_emit_event(mqr_engine_t *e, const char *event, size_t event_len,
                           const mqr_value_t *columns, uint32_t *out_fired, mqr_diag_t *diag)
 {
@@ -703,21 +743,20 @@ int mqr_engine_emit_event(mqr_engine_t *e, const char *event, size_t event_len,
     if (!s || s->id == MQR_EVENT_MESSAGE_PUBLISH)
         return mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event '%.*s'",
                              (int)(event_len > 64 ? 64 : event_len), event);
-    mqr__emit_ctx_t *cx;
-    int rc = collect_event(e, s, diag, &cx);
-    if (rc != MQR_OK || cx->nhits == 0)
-        return rc;
-    mqr_arena_reset(cx->arena);
-    mqr_value_t cols;
-    uint32_t md;
-    if (columns_build(e, cx, columns, &cols, &md) != MQR_OK)
-        return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
-    cx->republish_by = NULL;
-    cx->republish_by_len = 0;
+    return emit_schema(e, s, columns, out_fired, diag);
+}
+
+int mqr_engine_emit_event_id(mqr_engine_t *e, uint32_t event_id, const mqr_value_t *columns,
+                             uint32_t *out_fired, mqr_diag_t *diag)
+{
     if (out_fired)
-        *out_fired = (uint32_t)cx->nhits;
-    run_hits(e, cx, &cols, md);
-    return MQR_OK;
+        *out_fired = 0;
+    if (!e || !columns || columns->type != MQR_VAL_OBJECT)
+        return mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object");
+    const mqr_event_schema_t *s = mqr_event_at(event_id);
+    if (!s || s->id == MQR_EVENT_MESSAGE_PUBLISH)
+        return mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event id %u", event_id);
+    return emit_schema(e, s, columns, out_fired, diag);
 }
 
 int mqr_engine_emit_connack(mqr_engine_t *e, const mqr_connack_input_t *in, uint32_t *out_fired,
@@ -738,19 +777,11 @@ int mqr_engine_emit_connack(mqr_engine_t *e, const mqr_connack_input_t *in, uint
     ci.node_len = (uint32_t)e->node_len;
     if (ci.timestamp_ms == 0)
         ci.timestamp_ms = mqr__engine_now(e);
-    mqr_value_t ev, cols;
-    uint32_t md;
+    mqr_value_t ev;
     rc = mqr_event_connack_build(&ci, cx->arena, &ev, diag);
     if (rc != MQR_OK)
         return rc;
-    if (columns_build(e, cx, &ev, &cols, &md) != MQR_OK)
-        return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
-    cx->republish_by = NULL;
-    cx->republish_by_len = 0;
-    if (out_fired)
-        *out_fired = (uint32_t)cx->nhits;
-    run_hits(e, cx, &cols, md);
-    return MQR_OK;
+    return emit_columns(e, cx, &ev, out_fired, diag);
 }
 
 /* A string value, or undefined for a NULL string. */

@@ -316,39 +316,74 @@ int mqr_value_array_push(mqr_arena_t *arena, mqr_value_t *arr, const mqr_value_t
     return MQR_OK;
 }
 
+/* The first member of obj named key[0..key_len), or NULL. Linear: objects
+ * are small. The length and then the first byte are compared inline before
+ * memcmp, since most keys of an event's width (clientid, username, peerhost)
+ * share their length, not their first byte. */
 static mqr_member_t *find_member(const mqr_value_t *obj, const char *key, size_t key_len)
 {
+    if (key_len == 0) {
+        for (uint32_t i = 0; i < obj->len; i++)
+            if (obj->u.members[i].key_len == 0)
+                return &obj->u.members[i];
+        return NULL;
+    }
+    const char k0 = key[0];
     for (uint32_t i = 0; i < obj->len; i++) {
         mqr_member_t *m = &obj->u.members[i];
-        if (m->key_len == key_len && (key_len == 0 || memcmp(m->key, key, key_len) == 0))
+        if (m->key_len == key_len && m->key[0] == k0 &&
+            memcmp(m->key + 1, key + 1, key_len - 1) == 0)
             return m;
     }
     return NULL;
 }
 
-int mqr_value_object_put(mqr_arena_t *arena, mqr_value_t *obj, const char *key, size_t key_len,
+/* Append key = val to obj (arguments checked by the caller): the common tail
+ * of put and append. */
+static int member_append(mqr_arena_t *arena, mqr_value_t *obj, const char *key, size_t key_len,
                          const mqr_value_t *val)
 {
-    if (!arena || !obj || !val || obj->type != MQR_VAL_OBJECT || key_len > UINT32_MAX ||
-        (!key && key_len))
-        return MQR_EINVAL;
-    mqr_value_t copy = *val;
-    mqr_member_t *m = find_member(obj, key, key_len);
-    if (m) {
-        m->value = copy;
-        return MQR_OK;
-    }
+    mqr_value_t copy = *val; /* val may point into obj's own storage */
     void *data = obj->u.members;
     int rc = container_reserve_one(arena, obj, sizeof(mqr_member_t), &data);
     if (rc != MQR_OK)
         return rc;
     obj->u.members = data;
-    m = &obj->u.members[obj->len++];
+    mqr_member_t *m = &obj->u.members[obj->len++];
     m->key = key_len ? key : "";
     m->key_len = (uint32_t)key_len;
     m->reserved_ = 0;
     m->value = copy;
     return MQR_OK;
+}
+
+/* The argument check shared by put and append. */
+static int member_args_ok(const mqr_arena_t *arena, const mqr_value_t *obj, const char *key,
+                          size_t key_len, const mqr_value_t *val)
+{
+    return arena && obj && val && obj->type == MQR_VAL_OBJECT && key_len <= UINT32_MAX &&
+           (key || !key_len);
+}
+
+int mqr_value_object_put(mqr_arena_t *arena, mqr_value_t *obj, const char *key, size_t key_len,
+                         const mqr_value_t *val)
+{
+    if (!member_args_ok(arena, obj, key, key_len, val))
+        return MQR_EINVAL;
+    mqr_member_t *m = find_member(obj, key, key_len);
+    if (m) {
+        m->value = *val;
+        return MQR_OK;
+    }
+    return member_append(arena, obj, key, key_len, val);
+}
+
+int mqr_value_object_append(mqr_arena_t *arena, mqr_value_t *obj, const char *key,
+                            size_t key_len, const mqr_value_t *val)
+{
+    if (!member_args_ok(arena, obj, key, key_len, val))
+        return MQR_EINVAL;
+    return member_append(arena, obj, key, key_len, val);
 }
 
 const mqr_value_t *mqr_value_object_get(const mqr_value_t *obj, const char *key, size_t key_len)

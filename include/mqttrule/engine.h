@@ -9,8 +9,8 @@
  * message), HTTP (a non-blocking client of mqttrule/http.h per action) and
  * callback (a C function receives the output as JSON text and as a value).
  *
- * mqr_engine_emit_event(), mqr_engine_emit_connack() and
- * mqr_engine_emit_message() find the rules whose FROM matches through an
+ * mqr_engine_emit_event(), mqr_engine_emit_event_id(), mqr_engine_emit_connack()
+ * and mqr_engine_emit_message() find the rules whose FROM matches through an
  * index (a table per event for "$events/..." entries, a topic trie for MQTT
  * topic filters), so an emit that matches nothing costs one lookup whatever
  * the number of rules. A rule that lists several matching sources fires once.
@@ -406,6 +406,21 @@ MQR_API int mqr_engine_topic_listened(mqr_engine_t *engine, const char *topic, s
 MQR_API int mqr_engine_emit_event(mqr_engine_t *engine, const char *event, size_t event_len,
                                   const mqr_value_t *columns, uint32_t *out_fired,
                                   mqr_diag_t *diag);
+
+/**
+ * mqr_engine_emit_event() for the event whose id is `event_id` (MQR_EVENT_*,
+ * as for mqr_event_at()), without looking the event up by name: for hosts
+ * that already know the id. `columns`, *out_fired (may be NULL) and the
+ * ownership rules are those of mqr_engine_emit_event(); the `event` column
+ * is not consulted. Returns MQR_OK; MQR_EINVAL (NULL engine or columns,
+ * columns not an object); MQR_ENOTFOUND (event_id >= MQR_EVENT_COUNT, or
+ * MQR_EVENT_MESSAGE_PUBLISH: use mqr_engine_emit_message); MQR_ELIMIT
+ * (nested deeper than MQR_ENGINE_MAX_DEPTH); MQR_ENOMEM (nothing ran).
+ * Same thread-safety as mqr_engine_emit_event (one thread per engine).
+ */
+MQR_API int mqr_engine_emit_event_id(mqr_engine_t *engine, uint32_t event_id,
+                                     const mqr_value_t *columns, uint32_t *out_fired,
+                                     mqr_diag_t *diag);
 
 /**
  * Build client.connack with mqr_event_connack_build() (the engine's names

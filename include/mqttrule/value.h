@@ -129,6 +129,16 @@ MQR_API int mqr_value_object_new(mqr_arena_t *arena, size_t capacity, mqr_value_
  *  key_len > 0), MQR_ELIMIT (2^31 members), MQR_ENOMEM (obj unchanged). */
 MQR_API int mqr_value_object_put(mqr_arena_t *arena, mqr_value_t *obj, const char *key,
                                  size_t key_len, const mqr_value_t *val);
+/** Append key = copy of *val to obj without looking for key first: for
+ *  building an object whose keys the caller knows to be distinct, in O(1)
+ *  per member where mqr_value_object_put is linear. Appending a key the
+ *  object already has gives it two members of that name (get and put then
+ *  see the first). Borrowing, sharing rules and statuses as for
+ *  mqr_value_object_put: MQR_OK, MQR_EINVAL (NULL argument, obj not an
+ *  object, key NULL with key_len > 0), MQR_ELIMIT (2^31 members),
+ *  MQR_ENOMEM (obj unchanged). Not thread-safe on the same arena. */
+MQR_API int mqr_value_object_append(mqr_arena_t *arena, mqr_value_t *obj, const char *key,
+                                    size_t key_len, const mqr_value_t *val);
 
 /* ---- reading ------------------------------------------------------------------ */
 /** The member value for `key`, or NULL if obj is NULL, not an object, or

@@ -7,7 +7,8 @@
  * 1. Emits per second of a message with 1, 100 and 10,000 rules of which one
  *    matches (topic filters "dev/<i>/+", the message goes to "dev/0/t"; the
  *    matching rule has a callback action), and of a message no rule matches.
- *    Also an event emit (client.connack) with one matching rule.
+ *    Also an event emit (client.connack) with one matching rule, by name
+ *    (mqr_engine_emit_event) and by id (mqr_engine_emit_event_id).
  * 2. HTTP requests per second through the engine: one rule with an HTTP
  *    action posting the output as JSON over 8 keep-alive connections to a
  *    minimal forked HTTP/1.1 server on 127.0.0.1 (a 200 with no body per
@@ -101,11 +102,15 @@ static void bench_emit(long nrules, long n)
     for (long i = 0; i < n; i++)
         mqr_engine_emit_event(e, "client.connack", 14, &cols, NULL, NULL);
     double t3 = now_s();
+    for (long i = 0; i < n; i++)
+        mqr_engine_emit_event_id(e, MQR_EVENT_CLIENT_CONNACK, &cols, NULL, NULL);
+    double t4 = now_s();
     printf("{\"bench\":\"engine_emit\",\"rules\":%ld,\"emits\":%ld,\"match_one_per_s\":%.0f,"
-           "\"match_none_per_s\":%.0f,\"event_per_s\":%.0f,\"ns_match_one\":%.0f,"
-           "\"ns_match_none\":%.1f,\"callbacks\":%ld}\n",
+           "\"match_none_per_s\":%.0f,\"event_per_s\":%.0f,\"event_id_per_s\":%.0f,"
+           "\"ns_match_one\":%.0f,\"ns_match_none\":%.1f,\"callbacks\":%ld}\n",
            nrules, n, (double)n / (t1 - t0), (double)n / (t2 - t1), (double)n / (t3 - t2),
-           (t1 - t0) * 1e9 / (double)n, (t2 - t1) * 1e9 / (double)n, calls);
+           (double)n / (t4 - t3), (t1 - t0) * 1e9 / (double)n, (t2 - t1) * 1e9 / (double)n,
+           calls);
     mqr_engine_destroy(e);
 }
 

@@ -206,6 +206,72 @@ Test(engine, event_topics_match_under_both_names_and_as_filters)
     mqr_engine_destroy(e);
 }
 
+Test(engine, emit_event_id_matches_emit_event_by_name)
+{
+    rec_t by_name, by_id;
+    mqr_engine_t *e = engine_recording(0, "r", "SELECT * FROM \"$events/client_connack\"",
+                                       &by_name);
+    add_rule(e, "other", "SELECT clientid FROM \"$events/client_connected\"");
+    evbuf_t b;
+    connack_columns(&b, "c1", "success");
+    uint32_t fired = 99;
+    cr_assert_eq(mqr_engine_emit_event(e, "client.connack", 14, &b.obj, &fired, NULL), MQR_OK);
+    cr_assert_eq(fired, 1u);
+    by_id = by_name;
+    by_name.calls = 0;
+    fired = 99;
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_CLIENT_CONNACK, &b.obj, &fired, NULL),
+                 MQR_OK);
+    cr_assert_eq(fired, 1u);
+    cr_assert_eq(by_name.calls, 1);
+    cr_assert_str_eq(by_name.json, by_id.json, "same columns, same output");
+    cr_assert_eq(metrics(e, "r").matched, 2u);
+    fired = 99;
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_CLIENT_DISCONNECTED, &b.obj, &fired, NULL),
+                 MQR_OK, "an event no rule listens to");
+    cr_assert_eq(fired, 0u);
+    cr_assert_eq(metrics(e, "r").matched, 2u);
+    cr_assert_eq(metrics(e, "other").matched, 0u);
+    fired = 99;
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_CLIENT_CONNECTED, &b.obj, &fired, NULL),
+                 MQR_OK);
+    cr_assert_eq(fired, 1u, "the id decides the event, not the 'event' column");
+    cr_assert_eq(metrics(e, "other").matched, 1u);
+    mqr_engine_destroy(e);
+}
+
+Test(engine, emit_event_id_bad_arguments)
+{
+    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
+    add_rule(e, "all", "SELECT * FROM \"$events/#\"");
+    evbuf_t b;
+    connack_columns(&b, "c", "success");
+    mqr_value_t notobj;
+    mqr_value_set_int(&notobj, 1);
+    mqr_diag_t d;
+    uint32_t fired = 99;
+    mqr_diag_clear(&d);
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_COUNT, &b.obj, &fired, &d), MQR_ENOTFOUND);
+    cr_assert_eq(fired, 0u);
+    cr_assert_str_eq(d.message, "emit: unknown event id 17");
+    cr_assert_eq(mqr_engine_emit_event_id(e, UINT32_MAX, &b.obj, NULL, NULL), MQR_ENOTFOUND);
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_MESSAGE_PUBLISH, &b.obj, NULL, NULL),
+                 MQR_ENOTFOUND, "messages go through mqr_engine_emit_message");
+    fired = 99;
+    cr_assert_eq(mqr_engine_emit_event_id(NULL, MQR_EVENT_CLIENT_CONNACK, &b.obj, &fired, NULL),
+                 MQR_EINVAL);
+    cr_assert_eq(fired, 0u);
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_CLIENT_CONNACK, NULL, NULL, NULL),
+                 MQR_EINVAL);
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_CLIENT_CONNACK, &notobj, NULL, NULL),
+                 MQR_EINVAL);
+    cr_assert_eq(metrics(e, "all").matched, 0u, "no refused emit ran a rule");
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_COUNT - 1, &b.obj, &fired, NULL), MQR_OK,
+                 "the last id is valid");
+    cr_assert_eq(fired, 1u);
+    mqr_engine_destroy(e);
+}
+
 Test(engine, message_filters_and_wildcards)
 {
     mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);

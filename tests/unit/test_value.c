@@ -343,6 +343,63 @@ Test(value, object_put_replaces_in_place_or_appends)
     mqr_arena_destroy(a);
 }
 
+Test(value, object_append_adds_without_lookup)
+{
+    mqr_arena_t *a;
+    cr_assert_eq(mqr_arena_create(NULL, 0, &a), MQR_OK);
+    mqr_value_t obj, one = vint(1), two = vint(2);
+    cr_assert_eq(mqr_value_object_new(a, 1, &obj), MQR_OK);
+    cr_assert_eq(mqr_value_object_append(a, &obj, "a", 1, &one), MQR_OK);
+    cr_assert_eq(mqr_value_object_append(a, &obj, "b", 1, &two), MQR_OK, "grows past capacity");
+    cr_assert_eq(mqr_value_object_append(a, &obj, "", 0, &two), MQR_OK);
+    cr_assert_eq(mqr_value_object_append(a, &obj, NULL, 0, &one), MQR_OK, "NULL key of 0 bytes");
+    cr_assert_eq(obj.len, 4);
+    ASSERT_JSON(&obj, 0, "{\"a\":1,\"b\":2,\"\":2,\"\":1}");
+    /* a key appended twice: two members, get and put see the first */
+    cr_assert_eq(mqr_value_object_append(a, &obj, "a", 1, &two), MQR_OK);
+    cr_assert_eq(obj.len, 5);
+    cr_assert_eq(mqr_value_object_get(&obj, "a", 1)->u.i, 1);
+    cr_assert_eq(mqr_value_object_put(a, &obj, "a", 1, &two), MQR_OK);
+    cr_assert_eq(obj.u.members[0].value.u.i, 2);
+    cr_assert_eq(obj.u.members[4].value.u.i, 2);
+    /* a member's own value may be appended */
+    cr_assert_eq(mqr_value_object_append(a, &obj, "c", 1, &obj.u.members[1].value), MQR_OK);
+    cr_assert_eq(mqr_value_object_get(&obj, "c", 1)->u.i, 2);
+    cr_assert_eq(mqr_value_object_append(NULL, &obj, "a", 1, &one), MQR_EINVAL);
+    cr_assert_eq(mqr_value_object_append(a, NULL, "a", 1, &one), MQR_EINVAL);
+    cr_assert_eq(mqr_value_object_append(a, &obj, "a", 1, NULL), MQR_EINVAL);
+    cr_assert_eq(mqr_value_object_append(a, &one, "a", 1, &one), MQR_EINVAL, "not an object");
+    cr_assert_eq(mqr_value_object_append(a, &obj, NULL, 1, &one), MQR_EINVAL);
+    cr_assert_eq(mqr_value_object_append(a, &obj, "a", (size_t)UINT32_MAX + 1, &one),
+                 MQR_EINVAL);
+    cr_assert_eq(obj.len, 6, "a refused append leaves the object unchanged");
+    mqr_arena_destroy(a);
+}
+
+Test(value, object_append_out_of_memory_leaves_object_unchanged)
+{
+    counting_t c = {0};
+    mqr_arena_t *a = new_arena(&c, 64);
+    mqr_value_t obj, one = vint(1);
+    cr_assert_eq(mqr_value_object_new(a, 0, &obj), MQR_OK);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(mqr_value_object_append(a, &obj, "k", 1, &one), MQR_OK);
+    c.fail_at = c.calls + 1;
+    int rc = MQR_OK;
+    uint32_t before = 0;
+    for (int i = 0; i < 1000 && rc == MQR_OK; i++) {
+        before = obj.len;
+        rc = mqr_value_object_append(a, &obj, "k", 1, &one);
+    }
+    cr_assert_eq(rc, MQR_ENOMEM);
+    cr_assert_eq(obj.len, before);
+    cr_assert_geq(obj.len, 8);
+    for (uint32_t i = 0; i < obj.len; i++)
+        cr_assert_eq(obj.u.members[i].value.u.i, 1);
+    cr_assert_eq(mqr_value_object_append(a, &obj, "k", 1, &one), MQR_OK, "usable afterwards");
+    mqr_arena_destroy(a);
+}
+
 /* Builds an object with strings, a nested array and a JSON rendering in the
  * arena; every step's status must be OK or ENOMEM. Returns the first error. */
 static int build_sample(mqr_arena_t *a, mqr__sbuf_t *out)
