@@ -32,14 +32,6 @@ static const uint8_t SUB_BYTES[] = {
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-static int conn_alive(const broker_t *b, const brk_conn_t *c)
-{
-    for (const brk_conn_t *x = b->conns; x != NULL; x = x->next)
-        if (x == c && x->state != BRK_CS_CLOSED)
-            return 1;
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

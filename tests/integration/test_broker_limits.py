@@ -3,6 +3,8 @@
 levels, subscriptions per client and queued bytes per session, each with the
 error the client sees and the counter of the SIGUSR1 stats line."""
 import os
+import socket
+import struct
 import time
 
 import pytest
@@ -119,3 +121,37 @@ def test_busy_poll_us_out_of_range_stops_start_up(tmp_path):
     res = run_broker("-c", str(conf))
     assert res.returncode == 2
     assert "%s:1:" % conf in res.stderr and "busy_poll_us must be 0..100000" in res.stderr
+
+
+def test_deferred_accept_skips_silent_sockets_and_still_times_them_out():
+    # tcp_defer_accept (default yes): a socket is handed to the broker with its
+    # first bytes (or its FIN); one reset before sending anything never
+    # reaches it, and
+    # one that stays silent is accepted after the connect timeout and closed
+    # by the broker's own connect timeout
+    with Broker(config="connect_timeout_ms 1000\n") as b:
+        before = stats(b)["accepted"]  # the start-up probe's connections
+        s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # an RST: gone before it said anything
+        r, ack = raw_connect(b.port, clientid="talks")
+        assert ack == (0x20, b"\x00\x00")
+        assert stats(b)["accepted"] == before + 1
+        silent = Raw(b.port)
+        t0 = time.monotonic()
+        assert silent.closed(timeout=15)
+        assert time.monotonic() - t0 > 0.9
+        assert stats(b)["connect_timeouts"] == 1
+        silent.close()
+        r.close()
+
+
+def test_without_deferred_accept_every_socket_is_accepted():
+    with Broker(config="tcp_defer_accept no\n") as b:
+        before = stats(b)["accepted"]  # the start-up probe's connections
+        s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+        t0 = time.monotonic()
+        while stats(b)["accepted"] < before + 1 and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        assert stats(b)["accepted"] == before + 1
+        s.close()

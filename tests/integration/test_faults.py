@@ -208,7 +208,8 @@ def test_stalled_subscriber_memory_bounded_and_drops_counted(monkeypatch):
 # ---- many clients dropping their sockets -------------------------------------------------
 
 def test_5000_clients_connect_and_drop_abruptly():
-    with Broker(config="connect_timeout_ms 2000\n") as b:
+    # tcp_defer_accept off: the broker accepts the sockets that send nothing too
+    with Broker(config="connect_timeout_ms 2000\ntcp_defer_accept no\n") as b:
         full = connect_bytes(clientid="x", keepalive=30)
         n = 0
         t0 = time.monotonic()
