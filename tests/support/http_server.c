@@ -97,6 +97,7 @@ static int send_all(int fd, const char *data, size_t len)
     return 1;
 }
 
+/* Send what is queued for fd and empty the queue; 0 when the send failed. */
 static int flush(loop_t *L, int fd)
 {
     int ok = L->olen == 0 || send_all(fd, L->out, L->olen);
@@ -116,6 +117,8 @@ static int emit(loop_t *L, int fd, const char *data, size_t len)
     return 1;
 }
 
+/* Count one request and append it to the record (whole, or not at all when
+ * it does not fit); it becomes the `last` request. */
 static void record(loop_t *L, const char *req, size_t len)
 {
     http_server_record_t *r = L->rec;
@@ -171,6 +174,7 @@ static int answer(loop_t *L, conn_t *c)
     return keep;
 }
 
+/* Close connection i and move the last connection into its slot. */
 static void close_conn(loop_t *L, int i)
 {
     close(L->conns[i].fd);
@@ -182,6 +186,8 @@ static void close_conn(loop_t *L, int i)
     }
 }
 
+/* Accept one connection; a close step due now closes it at once (and is
+ * done), as a scripted close applies to the connection that comes next. */
 static void accept_conn(loop_t *L, int lfd)
 {
     int fd = accept(lfd, NULL, NULL), one = 1;
@@ -232,6 +238,8 @@ static void run(loop_t *L)
         close_conn(L, L->n - 1);
 }
 
+/* Run the loop for s, recording into rec, then close done_[1] so that a
+ * waiting http_server_stop sees the end. */
 static void serve(http_server_t *s, http_server_record_t *rec)
 {
     loop_t L = {.s = s, .rec = rec, .conns = s->conns_, .max = s->max_conns};
@@ -270,6 +278,8 @@ static void release(http_server_t *s)
     s->conns_ = NULL;
 }
 
+/* Listen on 127.0.0.1 at a port the kernel picks and set s->port. -1 with
+ * errno set on failure (s->lfd_ is left for release to close). */
 static int listen_loopback(http_server_t *s)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
