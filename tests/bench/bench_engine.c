@@ -10,24 +10,18 @@
  *    Also an event emit (client.connack) with one matching rule, by name
  *    (mqr_engine_emit_event) and by id (mqr_engine_emit_event_id).
  * 2. HTTP requests per second through the engine: one rule with an HTTP
- *    action posting the output as JSON over 8 keep-alive connections to a
- *    minimal forked HTTP/1.1 server on 127.0.0.1 (a 200 with no body per
- *    request). Client and server share the machine.
+ *    action posting the output as JSON over 8 keep-alive connections to the
+ *    test HTTP/1.1 server (tests/support/http_server.h) forked on 127.0.0.1
+ *    (a 200 with no body per request); a separate process, so this one stays
+ *    single-threaded. Client and server share the machine.
  * Prints one JSON line per measurement.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "http_server.h"
 #include "mqttrule.h"
 
 static double now_s(void)
@@ -114,89 +108,15 @@ static void bench_emit(long nrules, long n)
     mqr_engine_destroy(e);
 }
 
-/* ---- a minimal keep-alive HTTP/1.1 server (child process) ------------------------ */
-
-#define SRV_CONNS 32
-#define SRV_BUF 65536
-
-/* Answer every complete request at the start of buf (head, plus a body of
- * Content-Length bytes) with a 200 and drop it from buf. 0: close. */
-static int answer(int fd, char *buf, size_t *len)
-{
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-    size_t done = 0, n = 0;
-    buf[*len] = '\0';
-    for (char *end; (end = strstr(buf + done, "\r\n\r\n")) != NULL;) {
-        char *cl = strstr(buf + done, "Content-Length: ");
-        size_t req = (size_t)(end + 4 - (buf + done)) +
-                     (cl && cl < end ? (size_t)atol(cl + 16) : 0);
-        if (done + req > *len)
-            break;
-        done += req;
-        n++;
-    }
-    memmove(buf, buf + done, *len - done);
-    *len -= done;
-    for (; n > 0; n--)
-        if (write(fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1))
-            return 0;
-    return 1;
-}
-
-static void serve(int lfd)
-{
-    static char bufs[SRV_CONNS + 1][SRV_BUF];
-    size_t lens[SRV_CONNS + 1];
-    struct pollfd p[SRV_CONNS + 1] = {{.fd = lfd, .events = POLLIN}};
-    int n = 0;
-    for (;;) {
-        if (poll(p, (nfds_t)n + 1, -1) <= 0)
-            continue;
-        if ((p[0].revents & POLLIN) && n < SRV_CONNS) {
-            int fd = accept(lfd, NULL, NULL), one = 1;
-            if (fd >= 0) {
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                n++;
-                p[n] = (struct pollfd){.fd = fd, .events = POLLIN};
-                lens[n] = 0;
-            }
-        }
-        for (int i = 1; i <= n; i++) {
-            if (!p[i].revents)
-                continue;
-            ssize_t r = read(p[i].fd, bufs[i] + lens[i], SRV_BUF - 1 - lens[i]);
-            if (r > 0)
-                lens[i] += (size_t)r;
-            if (r > 0 && answer(p[i].fd, bufs[i], &lens[i]))
-                continue;
-            close(p[i].fd);
-            p[i] = p[n];
-            memcpy(bufs[i], bufs[n], lens[n]);
-            lens[i] = lens[n];
-            n--;
-            i--;
-        }
-    }
-}
-
 static void bench_http(long total)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0) {
-        perror("bench_engine: listen");
+    http_server_t srv = {.steps = HTTP_SERVER_FOREVER, .max_conns = 32, .process = 1};
+    if (http_server_start(&srv) != 0) {
+        perror("bench_engine: server");
         exit(1);
     }
-    getsockname(lfd, (struct sockaddr *)&a, &alen);
-    pid_t pid = fork();
-    if (pid == 0) {
-        serve(lfd);
-        _exit(0);
-    }
-    close(lfd);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/ingest", ntohs(a.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/ingest", srv.port);
 
     long calls = 0;
     mqr_engine_t *e = engine_with_rules(1, &calls);
@@ -209,7 +129,7 @@ static void bench_http(long total)
     mqr_diag_t d;
     if (mqr_engine_action_add_http(e, "r0", &ac, &aid, &d) != MQR_OK) {
         fprintf(stderr, "bench_engine: %s\n", d.message);
-        kill(pid, SIGTERM);
+        http_server_stop(&srv);
         exit(1);
     }
     mqr_engine_message_t m = {.topic = "dev/0/t", .topic_len = 7, .payload = "{\"v\":1}",
@@ -226,8 +146,7 @@ static void bench_http(long total)
     mqr_action_metrics_t am;
     mqr_engine_action_metrics(e, aid, &am);
     mqr_engine_destroy(e);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    http_server_stop(&srv);
     printf("{\"bench\":\"engine_http\",\"requests\":%ld,\"connections\":8,\"success\":%llu,"
            "\"failed\":%llu,\"dropped\":%llu,\"seconds\":%.3f,\"requests_per_s\":%.0f}\n",
            total, (unsigned long long)am.success, (unsigned long long)am.failed,

@@ -6,19 +6,16 @@
  * callback actions with each option, loop protection, metric invariants,
  * no heap allocation on a warm emit, and allocation-failure injection.
  * The HTTP action is tested against real servers in
- * tests/integration/test_engine_http.py and in test_engine_http.c.
+ * tests/integration/test_engine_http.py, and here through the host-loop
+ * calls against the shared test server (tests/support/http_server.h).
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "http_server.h"
 #include "internal.h"
 #include "mqttrule.h"
 #include "test_packet_helpers.h"
@@ -1204,64 +1201,16 @@ Test(engine, http_ttl_expiry_with_an_injected_clock)
     mqr_engine_destroy(e);
 }
 
-/* A one-connection HTTP/1.1 server thread: answers `want` requests with a
- * 200 and records the last request's bytes. */
-typedef struct mini_server {
-    int lfd;
-    uint16_t port;
-    int want;
-    int served;
-    char last[1024];
-} mini_server_t;
-
-static void *mini_serve(void *arg)
-{
-    mini_server_t *s = arg;
-    int fd = accept(s->lfd, NULL, NULL);
-    char buf[8192];
-    size_t len = 0;
-    while (fd >= 0 && s->served < s->want) {
-        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        buf[len] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        char *cl = strstr(buf, "Content-Length: ");
-        if (!end || !cl)
-            continue;
-        size_t total = (size_t)(end + 4 - buf) + (size_t)atol(cl + 16);
-        if (len < total)
-            continue;
-        snprintf(s->last, sizeof s->last, "%.*s", (int)total, buf);
-        memmove(buf, buf + total, len - total);
-        len -= total;
-        s->served++;
-        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        if (write(fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1))
-            break;
-    }
-    if (fd >= 0)
-        close(fd);
-    return NULL;
-}
-
 Test(engine, http_through_the_host_loop_calls)
 {
-    mini_server_t srv = {.want = 3};
-    srv.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    cr_assert_eq(bind(srv.lfd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(srv.lfd, 4), 0);
-    getsockname(srv.lfd, (struct sockaddr *)&a, &alen);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, mini_serve, &srv), 0);
+    /* One connection at a time, three empty 200s, then the server closes. */
+    http_server_t srv = {.steps = 3};
+    cr_assert_eq(http_server_start(&srv), 0);
 
     mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
     add_rule(e, "r", "SELECT clientid, reason_code FROM \"$events/client_connack\"");
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/in", ntohs(a.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/in", srv.port);
     mqr_http_action_config_t c = http_cfg(url);
     c.http.pool_size = 1;
     c.path = "${clientid}";
@@ -1295,17 +1244,16 @@ Test(engine, http_through_the_host_loop_calls)
                              MQR_OK);
         cr_assert_eq(mqr_engine_process(e, mqr_http_now_ms()), MQR_OK);
     }
-    pthread_join(th, NULL);
-    close(srv.lfd);
+    http_server_stop(&srv);
     mqr_action_metrics_t am;
     cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
     cr_assert_eq(am.success, 3u);
-    cr_assert_eq(srv.served, 3);
-    cr_assert(strncmp(srv.last, "POST /in/dev7 HTTP/1.1\r\n", 24) == 0, "%s", srv.last);
-    cr_assert(strstr(srv.last, "X-R: success\r\n") != NULL, "%s", srv.last);
-    cr_assert(strstr(srv.last, "\r\n\r\n{\"clientid\":\"dev7\",\"reason_code\":\"success\"}") !=
-                  NULL,
-              "%s", srv.last);
+    cr_assert_eq(srv.rec.requests, 3);
+    const char *last = srv.rec.last;
+    cr_assert(strncmp(last, "POST /in/dev7 HTTP/1.1\r\n", 24) == 0, "%s", last);
+    cr_assert(strstr(last, "X-R: success\r\n") != NULL, "%s", last);
+    cr_assert(strstr(last, "\r\n\r\n{\"clientid\":\"dev7\",\"reason_code\":\"success\"}") != NULL,
+              "%s", last);
     mqr_rule_metrics_t m = metrics(e, "r");
     cr_assert_eq(m.actions_success, 3u);
     mqr_engine_destroy(e);

@@ -3,13 +3,12 @@
  * test_http.c - unit tests of the HTTP client: URL and header validation, the
  * response head parser and body decoder (every prefix, every split), and the
  * client's queue, TTL, backoff and metrics with an injected clock, plus a few
- * exchanges with a one-connection server thread to check the bytes on the
- * wire.
+ * exchanges with the scripted test server thread (tests/support/http_server.h)
+ * to check the bytes on the wire.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "http_int.h"
+#include "http_server.h"
 #include "mqttrule.h"
 
 #define EMPTY_200 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
@@ -552,81 +552,15 @@ Test(http, max_attempts_turns_retries_into_failure)
     mqr_http_destroy(c);
 }
 
-/* ---- a one-connection server thread -------------------------------------------- */
+/* ---- a scripted server (tests/support/http_server.h) -------------------------------- */
 
-typedef struct server {
-    int lfd;
-    uint16_t port;
-    const char *responses[6]; /* "" closes the connection and accepts the next */
-    int count;
-    long delay_ms;            /* before each response */
-    char got[8192];
-    size_t got_len;
-    pthread_t th;
-} server_t;
-
-/* Read one request (head plus Content-Length body) into s->got. */
-static int read_request(server_t *s, int fd)
+static void server_start(http_server_t *s)
 {
-    size_t start = s->got_len;
-    for (;;) {
-        s->got[s->got_len] = 0;
-        char *end = strstr(s->got + start, "\r\n\r\n");
-        if (end) {
-            const char *cl = strstr(s->got + start, "Content-Length: ");
-            size_t body = cl && cl < end ? (size_t)atoi(cl + 16) : 0;
-            if (s->got_len >= (size_t)(end + 4 - s->got) + body)
-                return 1;
-        }
-        ssize_t n = read(fd, s->got + s->got_len, sizeof s->got - 1 - s->got_len);
-        if (n <= 0)
-            return 0;
-        s->got_len += (size_t)n;
-    }
-}
-
-static void *serve(void *arg)
-{
-    server_t *s = arg;
-    int fd = accept(s->lfd, NULL, NULL);
-    for (int i = 0; fd >= 0 && i < s->count; i++) {
-        if (s->responses[i][0] == '\0') {
-            close(fd);
-            fd = accept(s->lfd, NULL, NULL);
-            continue;
-        }
-        if (!read_request(s, fd))
-            break;
-        if (s->delay_ms)
-            sleep_ms(s->delay_ms);
-        ssize_t w = send(fd, s->responses[i], strlen(s->responses[i]), MSG_NOSIGNAL);
-        (void)w;
-    }
-    if (fd >= 0)
-        close(fd);
-    return NULL;
-}
-
-static void server_start(server_t *s)
-{
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(s->lfd, 4), 0);
-    getsockname(s->lfd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
-    pthread_create(&s->th, NULL, serve, s);
-}
-
-static void server_stop(server_t *s)
-{
-    pthread_join(s->th, NULL);
-    close(s->lfd);
+    cr_assert_eq(http_server_start(s), 0);
 }
 
 /* Start server s, make a client for it with cfg and submit one empty request. */
-static mqr_http_client_t *serve_and_submit(server_t *s, mqr_http_config_t *cfg, outcomes_t *o)
+static mqr_http_client_t *serve_and_submit(http_server_t *s, mqr_http_config_t *cfg, outcomes_t *o)
 {
     server_start(s);
     mqr_http_client_t *c = make_client(cfg, s->port, "/", o);
@@ -645,10 +579,10 @@ static void run_until(mqr_http_client_t *c, outcomes_t *o, int n)
 
 Test(http, request_bytes_on_the_wire_and_keep_alive)
 {
-    server_t s = {.count = 2,
-                  .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-                                "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                "2\r\nok\r\n0\r\n\r\n"}};
+    http_server_t s = {.steps = 2,
+                       .responses = {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                                     "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "2\r\nok\r\n0\r\n\r\n"}};
     server_start(&s);
     outcomes_t o = {0};
     mqr_http_header_t ch[] = {H("Content-Type", "application/json"), H("X-Client", "c")};
@@ -668,7 +602,7 @@ Test(http, request_bytes_on_the_wire_and_keep_alive)
     cr_assert_eq(o.by_outcome[MQR_HTTP_SUCCESS], 2);
     cr_assert_eq(o.last.http_status, 201);
     mqr_http_destroy(c);
-    server_stop(&s);
+    http_server_stop(&s);
     char expect[512];
     snprintf(expect, sizeof expect,
              "POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: application/json\r\n"
@@ -676,15 +610,15 @@ Test(http, request_bytes_on_the_wire_and_keep_alive)
              "GET /api/ HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: application/json\r\n"
              "X-Client: c\r\n\r\n",
              s.port, s.port);
-    cr_assert_str_eq(s.got, expect);
+    cr_assert_str_eq(s.rec.got, expect);
 }
 
 Test(http, status_503_retried_then_500_fails)
 {
-    server_t s = {.count = 3,
-                  .responses = {"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
-                                "HTTP/1.1 429 Slow down\r\nContent-Length: 0\r\n\r\n",
-                                "HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nnope"}};
+    http_server_t s = {.steps = 3,
+                       .responses = {"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+                                     "HTTP/1.1 429 Slow down\r\nContent-Length: 0\r\n\r\n",
+                                     "HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nnope"}};
     server_start(&s);
     outcomes_t o = {0};
     mqr_http_config_t cfg;
@@ -707,12 +641,12 @@ Test(http, status_503_retried_then_500_fails)
     cr_assert_eq(m.failed, 1);
     assert_balanced(c);
     mqr_http_destroy(c);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 Test(http, malformed_response_fails_without_retry)
 {
-    server_t s = {.count = 1, .responses = {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}};
+    http_server_t s = {.steps = 1, .responses = {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
@@ -723,12 +657,12 @@ Test(http, malformed_response_fails_without_retry)
     cr_assert_eq(o.last.step, MQR_HTTP_STEP_RESPONSE);
     cr_assert_str_eq(o.last.error, "HTTP response: bad Content-Length at byte 17");
     mqr_http_destroy(c);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 Test(http, connector_test_reports_steps)
 {
-    server_t s = {.count = 1, .responses = {"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"}};
+    http_server_t s = {.steps = 1, .responses = {"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"}};
     server_start(&s);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/health", s.port);
@@ -739,8 +673,8 @@ Test(http, connector_test_reports_steps)
     cr_assert_eq(mqr_http_test(&cfg, 2000, &t), MQR_OK);
     cr_assert_eq(t.step, MQR_HTTP_STEP_DONE);
     cr_assert_eq(t.http_status, 404);
-    server_stop(&s);
-    cr_assert(strncmp(s.got, "GET /health HTTP/1.1\r\n", 22) == 0);
+    http_server_stop(&s);
+    cr_assert(strncmp(s.rec.got, "GET /health HTTP/1.1\r\n", 22) == 0);
 
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", closed_port());
     cr_assert_eq(mqr_http_test(&cfg, 2000, &t), MQR_ECONNECT);
@@ -757,7 +691,7 @@ Test(http, connector_test_reports_steps)
 
 Test(http, connector_test_reports_a_connection_closed_early)
 {
-    server_t s = {.count = 0};
+    http_server_t s = {.steps = 0};
     server_start(&s); /* accepts, then closes without answering */
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
@@ -766,17 +700,17 @@ Test(http, connector_test_reports_a_connection_closed_early)
     cfg.url = url;
     mqr_http_test_result_t t;
     int rc = mqr_http_test(&cfg, 300, &t);
-    server_stop(&s);
-    /* The server thread closes at once (count 0): the connection ends before
-     * a response. */
+    http_server_stop(&s);
+    /* The server closes at once (0 steps): the connection ends before a
+     * response. */
     cr_assert_eq(rc, MQR_EIO);
     cr_assert_eq(t.step, MQR_HTTP_STEP_RESPONSE);
 }
 
 Test(http, connector_test_times_out_on_a_silent_server)
 {
-    server_t s = {.count = 1, .delay_ms = 600,
-                  .responses = {EMPTY_200}};
+    http_server_t s = {.steps = 1, .delay_ms = 600,
+                       .responses = {EMPTY_200}};
     server_start(&s);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
@@ -788,13 +722,13 @@ Test(http, connector_test_times_out_on_a_silent_server)
     cr_assert_eq(t.step, MQR_HTTP_STEP_RESPONSE);
     cr_assert_str_eq(t.message, "response failed: response timed out after 200 ms");
     cr_assert_lt(t.elapsed_ms, 500);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 Test(http, expired_in_flight_then_late_reply)
 {
-    server_t s = {.count = 1, .delay_ms = 300,
-                  .responses = {EMPTY_200}};
+    http_server_t s = {.steps = 1, .delay_ms = 300,
+                       .responses = {EMPTY_200}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
@@ -818,14 +752,14 @@ Test(http, expired_in_flight_then_late_reply)
     cr_assert_eq(o.n, 1);
     assert_balanced(c);
     mqr_http_destroy(c);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 Test(http, stale_keep_alive_connection_is_retried_at_once)
 {
-    server_t s = {.count = 3,
-                  .responses = {EMPTY_200, "",
-                                "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"}};
+    http_server_t s = {.steps = 3,
+                       .responses = {EMPTY_200, HTTP_SERVER_CLOSE,
+                                     "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
@@ -846,13 +780,13 @@ Test(http, stale_keep_alive_connection_is_retried_at_once)
     mqr_http_metrics(c, &m);
     cr_assert_eq(m.retried, 0);
     mqr_http_destroy(c);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 Test(http, interim_100_then_body_until_close)
 {
-    server_t s = {.count = 1,
-                  .responses = {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil close"}};
+    http_server_t s = {.steps = 1,
+                       .responses = {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil close"}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
@@ -862,13 +796,13 @@ Test(http, interim_100_then_body_until_close)
     cr_assert_eq(o.last.http_status, 200);
     cr_assert_eq(mqr_http_fds(c, NULL, 0), 0);
     mqr_http_destroy(c);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 Test(http, destroy_ends_in_flight_messages_as_dropped)
 {
-    server_t s = {.count = 1, .delay_ms = 200,
-                  .responses = {EMPTY_200}};
+    http_server_t s = {.steps = 1, .delay_ms = 200,
+                       .responses = {EMPTY_200}};
     outcomes_t o = {0};
     mqr_http_config_t cfg;
     mqr_http_config_init(&cfg);
@@ -892,7 +826,7 @@ Test(http, destroy_ends_in_flight_messages_as_dropped)
     cr_assert_eq(o.last.outcome, MQR_HTTP_DROPPED);
     cr_assert_eq(o.last.reason, MQR_HTTP_REASON_OTHER);
     cr_assert_eq(o.last.status, MQR_ESTATE);
-    server_stop(&s);
+    http_server_stop(&s);
 }
 
 #if MQR_HAVE_OPENSSL
