@@ -66,7 +66,7 @@ int mqr__func_sql_regex_match(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t
                               mqr_value_t *out)
 {
     mqr_allocator_t a;
-    const mqr__regex_t *re;
+    const mqr__regex_t *re = NULL;
     const char *s;
     size_t len;
     int rc = compile(cx, args, &a, &s, &len, &re);
@@ -85,7 +85,7 @@ int mqr__func_sql_regex_replace(mqr__fctx_t *cx, const mqr_value_t *args, uint32
                                 mqr_value_t *out)
 {
     mqr_allocator_t a;
-    const mqr__regex_t *re;
+    const mqr__regex_t *re = NULL;
     const char *s, *rep;
     size_t len, rlen, olen;
     char *res;
@@ -108,7 +108,7 @@ int mqr__func_sql_regex_extract(mqr__fctx_t *cx, const mqr_value_t *args, uint32
                                 mqr_value_t *out)
 {
     mqr_allocator_t a;
-    const mqr__regex_t *re;
+    const mqr__regex_t *re = NULL;
     const char *s;
     size_t len;
     int rc = compile(cx, args, &a, &s, &len, &re);
