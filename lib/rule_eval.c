@@ -698,8 +698,9 @@ static int eval(ev_t *e, uint32_t idx, mqr_value_t *out)
  * as src's keys are distinct; they are for every object the library builds
  * (the JSON reader folds duplicate keys, put replaces, and the event and
  * message columns are fixed distinct names), and mqr_value_object_append's
- * contract leaves a caller-built duplicate to the caller. obj has room for
- * src->len members from its mqr_value_object_new, so nothing grows. */
+ * contract leaves a caller-built duplicate to the caller. The callers
+ * presize obj for the columns, so it normally does not grow (append grows
+ * it when it must, as for `*` among the FOREACH fields). */
 static int append_all(ev_t *e, mqr_value_t *obj, const mqr_value_t *src)
 {
     for (uint32_t i = 0; i < src->len; i++) {
