@@ -436,6 +436,9 @@ Test(rule_foreach, context_fields_override_columns_in_place)
      * collection (put: qos keeps its place), then the item */
     RT_EXPECT("FOREACH 9 AS qos, l FROM \"t\"", "{'qos':1,'l':[7],'topic':'t'}",
               "[{'qos':9,'l':[7],'topic':'t','metadata':{'rule_id':'r1'},'item':7}]");
+    /* `*` among the fields: the selected object outgrows its first size */
+    RT_EXPECT("FOREACH *, l FROM \"t\"", "{'l':[7],'q':1,'r':2,'s':3}",
+              "[{'l':[7],'q':1,'r':2,'s':3,'metadata':{'rule_id':'r1'},'item':7}]");
 }
 Test(rule_select, event_columns_resolve_by_index_or_search)
 {
