@@ -39,6 +39,11 @@ struct mqr__fctx {
     void *ud;
     mqr_diag_t *diag;       /* where mqr__func_error writes; may be NULL */
     const char *fname;      /* name of the function being called, for messages */
+    /* regex_match / regex_replace / regex_extract with a constant pattern:
+     * the program the compiler made of it, owned by the rule and only read
+     * here (so the function does not compile the pattern again); NULL for
+     * any other call. Set by the evaluator before each call. */
+    const struct mqr__regex *regex;
 };
 
 /* Returns MQR_OK and sets *out, or an error status (normally via

@@ -1382,7 +1382,7 @@ int mqr__regex_replace(const mqr__regex_t *re, const char *subject, size_t len,
         return MQR_EINVAL;
     size_t ncaps = (size_t)re->ngroups + 1;
     size_t size = mqr__regex_scratch_size(re, ncaps);
-    void *scratch = mqr__alloc(&re->alloc, size);
+    void *scratch = mqr__alloc(a, size);
     if (!scratch)
         return MQR_ENOMEM;
     size_t caps[2 * (MQR_REGEX_MAX_GROUPS + 1)];
@@ -1408,7 +1408,7 @@ int mqr__regex_replace(const mqr__regex_t *re, const char *subject, size_t len,
         notempty = caps[0] == caps[1];
     }
     sb_put(&b, subject + last, len - last);
-    mqr__free(&re->alloc, scratch, size);
+    mqr__free(a, scratch, size);
     if (!b.oom && !b.p) /* empty result: still a string */
         b.p = mqr__alloc(a, 1), b.cap = 1, b.oom = !b.p;
     if (!b.oom && b.cap != b.len + 1) {

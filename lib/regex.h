@@ -11,8 +11,10 @@
  *      allocated through the given allocator.
  *   2. mqr__regex_exec() / mqr__regex_search() / mqr__regex_replace() run it,
  *      any number of times, from any number of threads at once: every call
- *      keeps its state in caller-provided scratch or in scratch it allocates
- *      and frees itself.
+ *      keeps its state in caller-provided scratch (exec), in scratch from
+ *      the caller's allocator (replace), or in scratch it allocates and
+ *      frees through the program's allocator (search, which therefore needs
+ *      a thread-safe allocator when the program is shared).
  *   3. mqr__regex_free() releases the program (NULL is accepted).
  */
 #ifndef MQR_REGEX_H
@@ -106,7 +108,9 @@ int mqr__regex_search(const mqr__regex_t *re, const char *subject, size_t len, s
  *
  * On MQR_OK, *out is a NUL-terminated string of *out_len bytes allocated
  * through `a` (NULL: libc); the caller frees it with mqr__free(a, *out,
- * *out_len + 1). Errors: MQR_ENOMEM (nothing leaks, *out NULL).
+ * *out_len + 1). The VM's scratch is also taken from (and returned to) `a`,
+ * never from the program's allocator, so a program shared between threads
+ * is only read. Errors: MQR_ENOMEM (nothing leaks, *out NULL).
  */
 int mqr__regex_replace(const mqr__regex_t *re, const char *subject, size_t len,
                        const char *rep, size_t rep_len, const mqr_allocator_t *a, char **out,

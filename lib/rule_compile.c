@@ -9,18 +9,23 @@
  * needs (whether an earlier field may have selected it, whether it is
  * payload or metadata, and its index in the columns of every event the FROM
  * clause covers), decides whether WHERE can run before the fields, prepares
- * the JSON key texts of a flat SELECT, and copies the arrays into the rule's
+ * the JSON key texts of a flat SELECT, compiles the constant patterns of the
+ * regex functions once (each call site then reads its program instead of
+ * compiling the pattern per call), and copies the arrays into the rule's
  * arena.
  *
  * Memory: the arrays grow on the heap while compiling and are copied into
  * the rule's arena at the end, so a compiled rule is one arena plus its
  * header struct. Names and strings are copied into the arena as they are
- * read. Any failure frees everything.
+ * read. The regex programs are the exception: they are allocated through
+ * the rule's allocator (a program carries the allocator it was made with)
+ * and listed in the rule, which frees them. Any failure frees everything.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "codec_util.h"
+#include "regex.h"
 #include "rule_int.h"
 
 /* ---- after parsing ------------------------------------------------------------------ */
@@ -233,6 +238,52 @@ static int key_json(mqr__cst_t *c)
     return MQR_OK;
 }
 
+/* The constant pattern of call node n when it is a regex function (its
+ * second argument an OP_CONST string), else NULL. */
+static const mqr_value_t *regex_const_pattern(mqr__cst_t *c, const mqr__rn_t *n)
+{
+    const mqr__func_t *f = ((const mqr__func_t *const *)c->v[V_FUNCS].p)[n->a];
+    if (strncmp(f->name, "regex_", 6) != 0 || n->n < 2)
+        return NULL;
+    const mqr__rn_t *pn = &NODES(c)[((const uint32_t *)c->v[V_KIDS].p)[n->b + 1]];
+    if (pn->op != OP_CONST || CONSTS(c)[pn->a].type != MQR_VAL_STRING)
+        return NULL;
+    return &CONSTS(c)[pn->a];
+}
+
+/* Compile every constant regex pattern into r->regexes and number its call
+ * node (c = index + 1). The parser has already rejected a bad pattern
+ * written as a literal (D8); a constant it did not see (one folded from an
+ * expression) that does not compile is left to the call, which reports it
+ * at run time as before. MQR_OK or MQR_ENOMEM. */
+static int compile_regexes(mqr__cst_t *c)
+{
+    mqr_rule_t *r = c->r;
+    mqr__rn_t *nodes = NODES(c);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->v[V_NODES].n; i++)
+        n += nodes[i].op == OP_CALL && regex_const_pattern(c, &nodes[i]) != NULL;
+    if (n == 0)
+        return MQR_OK;
+    r->regexes = mqr_arena_alloc(r->arena, n * sizeof *r->regexes);
+    if (!r->regexes)
+        return mqr__diag_set(c->diag, MQR_ENOMEM, "out of memory while compiling");
+    for (uint32_t i = 0; i < c->v[V_NODES].n; i++) {
+        const mqr_value_t *p = nodes[i].op == OP_CALL ? regex_const_pattern(c, &nodes[i]) : NULL;
+        if (!p)
+            continue;
+        mqr__regex_t *re = NULL;
+        int rc = mqr__regex_compile(p->u.s, p->len, &r->alloc, &re, NULL);
+        if (rc == MQR_ENOMEM)
+            return mqr__diag_set(c->diag, MQR_ENOMEM, "out of memory while compiling");
+        if (rc != MQR_OK)
+            continue;
+        r->regexes[r->nregexes++] = re;
+        nodes[i].c = r->nregexes;
+    }
+    return MQR_OK;
+}
+
 /* Copy vector k into the arena; NULL on failure (or for an empty vector). */
 static void *freeze(mqr__cst_t *c, int k, int *rc)
 {
@@ -273,6 +324,8 @@ static int finish(mqr__cst_t *c)
     if (rc != MQR_OK)
         return rc;
     resolve_vars(c);
+    if ((rc = compile_regexes(c)) != MQR_OK)
+        return rc;
     r->flat_select = flat_select(c);
     rc = r->flat_select ? key_json(c) : MQR_OK;
     r->nodes = freeze(c, V_NODES, &rc);
@@ -390,6 +443,8 @@ void mqr_rule_free(mqr_rule_t *rule)
     if (!rule)
         return;
     mqr_allocator_t a = rule->alloc;
+    for (uint32_t i = 0; i < rule->nregexes; i++)
+        mqr__regex_free(rule->regexes[i]);
     mqr_arena_destroy(rule->arena);
     mqr__free(&a, rule, sizeof *rule);
 }

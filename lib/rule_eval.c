@@ -556,6 +556,7 @@ static int eval_call(ev_t *e, const mqr__rn_t *n, mqr_value_t *out)
     }
     e->fx.fname = f->name;
     e->fx.in_where = e->in_where;
+    e->fx.regex = n->c ? e->r->regexes[n->c - 1] : NULL;
     int rc = f->fn(&e->fx, args, n->n, out);
     if (rc != MQR_OK && e->diag && e->diag->code == MQR_OK)
         mqr__diag_set(e->diag, rc, "function '%s': %s", f->name, mqr_strerror(rc));
@@ -691,6 +692,25 @@ static int eval(ev_t *e, uint32_t idx, mqr_value_t *out)
 
 /* ---- writing the output ----------------------------------------------------------------- */
 
+/* Append every member of object src to obj without looking its key up
+ * first: one pass. Only for an obj that is empty, so that the result is the
+ * one mqr_value_object_put would give member by member, which holds as long
+ * as src's keys are distinct; they are for every object the library builds
+ * (the JSON reader folds duplicate keys, put replaces, and the event and
+ * message columns are fixed distinct names), and mqr_value_object_append's
+ * contract leaves a caller-built duplicate to the caller. The callers
+ * presize obj for the columns, so it normally does not grow (append grows
+ * it when it must, as for `*` among the FOREACH fields). */
+static int append_all(ev_t *e, mqr_value_t *obj, const mqr_value_t *src)
+{
+    for (uint32_t i = 0; i < src->len; i++) {
+        const mqr_member_t *m = &src->u.members[i];
+        if (mqr_value_object_append(e->arena, obj, m->key, m->key_len, &m->value) != MQR_OK)
+            return ev_nomem(e);
+    }
+    return MQR_OK;
+}
+
 /* A shallow copy of object o (or a new empty object when o is not one) with
  * room for one more member. */
 static int obj_copy(ev_t *e, const mqr_value_t *o, mqr_value_t *out)
@@ -698,12 +718,7 @@ static int obj_copy(ev_t *e, const mqr_value_t *o, mqr_value_t *out)
     uint32_t n = o && o->type == MQR_VAL_OBJECT ? o->len : 0;
     if (mqr_value_object_new(e->arena, n + 1, out) != MQR_OK)
         return ev_nomem(e);
-    for (uint32_t i = 0; i < n; i++) {
-        const mqr_member_t *m = &o->u.members[i];
-        if (mqr_value_object_put(e->arena, out, m->key, m->key_len, &m->value) != MQR_OK)
-            return ev_nomem(e);
-    }
-    return MQR_OK;
+    return n ? append_all(e, out, o) : MQR_OK;
 }
 
 /* `cur` with `val` written at steps st[0..n) (§6.4 writes): keys insert or
@@ -791,11 +806,15 @@ static int put_target(ev_t *e, mqr_value_t *obj, const mqr__rfield_t *f, const m
     return MQR_OK;
 }
 
-/* Put every member of src into obj (SELECT * and the FOREACH context). */
+/* Put every member of src into obj (SELECT * and the FOREACH context): an
+ * empty obj (`*` first, the common case) takes them in one pass; otherwise
+ * each is put, replacing in place a key an earlier field wrote. */
 static int merge(ev_t *e, mqr_value_t *obj, const mqr_value_t *src)
 {
     if (!src || src->type != MQR_VAL_OBJECT)
         return MQR_OK;
+    if (obj->len == 0)
+        return append_all(e, obj, src);
     for (uint32_t i = 0; i < src->len; i++) {
         const mqr_member_t *m = &src->u.members[i];
         if (mqr_value_object_put(e->arena, obj, m->key, m->key_len, &m->value) != MQR_OK)
@@ -808,9 +827,13 @@ static int merge(ev_t *e, mqr_value_t *obj, const mqr_value_t *src)
  * FOREACH fields and the item (§6.3). */
 static int merge_context(ev_t *e, mqr_value_t *obj)
 {
+    /* obj empty before: it holds exactly the columns, which lack metadata,
+     * so metadata is appended without a lookup */
+    int was_empty = obj->len == 0;
     int rc = merge(e, obj, e->cols);
     if (rc == MQR_OK && !mqr_value_object_get(e->cols, "metadata", 8) &&
-        mqr_value_object_put(e->arena, obj, "metadata", 8, &e->r->metadata) != MQR_OK)
+        (was_empty ? mqr_value_object_append : mqr_value_object_put)(
+            e->arena, obj, "metadata", 8, &e->r->metadata) != MQR_OK)
         rc = ev_nomem(e);
     if (rc == MQR_OK)
         rc = merge(e, obj, e->fsel);

@@ -89,7 +89,7 @@ enum {
     OP_OR,    /* a, b */
     OP_NOT,   /* a */
     OP_IN,    /* sub: 1 for NOT IN; a: subject; b: first kid; n: count */
-    OP_CALL,  /* a: funcs index; b: first kid; n: argc */
+    OP_CALL,  /* a: funcs index; b: first kid; n: argc; c: regexes index + 1, or 0 */
     OP_LIST,  /* b: first kid; n */
     OP_CASE,  /* sub: CASEF_*; b: first kid; n: kids = [subject] (when then)* [else] */
 };
@@ -175,6 +175,12 @@ struct mqr_rule {
     void *clock_ud;
     mqr_value_t metadata; /* {"rule_id": id} */
     const char *id;
+    /* The programs of the constant regex patterns, one per call site (an
+     * OP_CALL node's c is its index + 1, 0 for none), compiled through
+     * `alloc` when the rule is compiled, read-only afterwards, freed with
+     * the rule. */
+    struct mqr__regex **regexes;
+    uint32_t nregexes;
 };
 
 /* ---- event schemas and topics (rule_schema.c) ------------------------------------ */

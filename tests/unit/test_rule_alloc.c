@@ -44,6 +44,10 @@ static const char *const sqls[] = {
     "FOREACH payload.list AS x DO x.v AS v, x AS whole.item, 1 AS n[0] INCASE x.v > 0 "
     "FROM \"t/#\"",
     "SELECT * , 1 AS a.b[-0] FROM \"$events/#\"",
+    /* constant patterns (programs compiled with the rule) and one from a column */
+    "SELECT regex_match(payload, '[a-h]{8}') AS m, regex_replace(payload, '([0-9]+)', '<\\1>') "
+    "AS r, regex_extract(payload, '(abc)(d)') AS e, regex_match(clientid, topic) AS t "
+    "FROM \"t/#\"",
 };
 
 Test(rule_alloc, compile_fails_cleanly_at_every_allocation)

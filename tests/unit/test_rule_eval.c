@@ -8,6 +8,8 @@
  *
  * Test JSON uses ' for " (see rule_test_util.h).
  */
+#include <stdio.h>
+
 #include "rule_test_util.h"
 
 /* ---- §6.5 operators ------------------------------------------------------------- */
@@ -353,6 +355,90 @@ Test(rule_select, star_and_metadata)
               "{'id':'r1'}");
     RT_EXPECT("SELECT * FROM \"t\"", "{'metadata':{'rule_id':'mine'}}",
               "{'metadata':{'rule_id':'mine'}}");
+}
+/* A message.publish event's 16 columns in the engine's order (metadata
+ * included), and the same without metadata. */
+#define RT_PUB_HEAD                                                                        \
+    "{'id':'0005E27C1D24E44FF440000017520000','clientid':'sensor-1','username':'u',"       \
+    "'payload':'{\\'x\\':1}','peerhost':'192.168.0.10','peername':'192.168.0.10:56431',"   \
+    "'topic':'t/sensors/1','qos':1,'flags':{'dup':false,'retain':false},"                 \
+    "'pub_props':{'User-Property':{}},'publish_received_at':1736512728666,"              \
+    "'client_attrs':{},'event':'message.publish','timestamp':1736512728667,"              \
+    "'node':'emqx@127.0.0.1'"
+#define RT_PUB RT_PUB_HEAD ",'metadata':{'rule_id':'from-columns'}}"
+#define RT_PUB_NO_MD RT_PUB_HEAD "}"
+/* RT_PUB_HEAD's members without the opening brace, qos and flags replaced. */
+#define RT_PUB_FROM_ID                                                                     \
+    "'id':'0005E27C1D24E44FF440000017520000','clientid':'sensor-1','username':'u',"        \
+    "'payload':'{\\'x\\':1}','peerhost':'192.168.0.10','peername':'192.168.0.10:56431',"   \
+    "'topic':'t/sensors/1'"
+#define RT_PUB_AFTER_FLAGS                                                                 \
+    "'pub_props':{'User-Property':{}},'publish_received_at':1736512728666,"              \
+    "'client_attrs':{},'event':'message.publish','timestamp':1736512728667,"              \
+    "'node':'emqx@127.0.0.1'"
+
+Test(rule_select, star_copies_message_columns_in_order)
+{
+    RT_EXPECT("SELECT * FROM \"t/#\"", RT_PUB, RT_PUB);
+    RT_EXPECT("SELECT * FROM \"t/#\"", RT_PUB_NO_MD,
+              RT_PUB_HEAD ",'metadata':{'rule_id':'r1'}}");
+}
+Test(rule_select, star_then_alias_overrides_in_place)
+{
+    const char *md = ",'metadata':{'rule_id':'r1'}";
+    char want[2048];
+    /* a later field replaces the column where it stands; a new key goes last */
+    snprintf(want, sizeof want, "{" RT_PUB_FROM_ID ",'qos':2,'flags':{'dup':false,'retain':false},"
+             RT_PUB_AFTER_FLAGS "%s,'extra':'e'}", md);
+    RT_EXPECT("SELECT *, 2 AS qos, 'e' AS extra FROM \"t/#\"", RT_PUB_NO_MD, want);
+    /* a write into a column's object copies it and keeps both orders */
+    snprintf(want, sizeof want, "{" RT_PUB_FROM_ID ",'qos':1,"
+             "'flags':{'dup':true,'retain':false,'x':3}," RT_PUB_AFTER_FLAGS "%s}", md);
+    RT_EXPECT("SELECT *, true AS flags.dup, 3 AS flags.x FROM \"t/#\"", RT_PUB_NO_MD, want);
+    /* `*` twice: the second puts every column again, in place */
+    snprintf(want, sizeof want, "{" RT_PUB_FROM_ID ",'qos':1,'flags':{'dup':false,'retain':false},"
+             RT_PUB_AFTER_FLAGS "%s,'z':0}", md);
+    RT_EXPECT("SELECT *, 0 AS z, * FROM \"t/#\"", RT_PUB_NO_MD, want);
+}
+Test(rule_select, fields_before_star_keep_their_place)
+{
+    /* an earlier field stays first and the column's value replaces it; the
+     * other columns follow in their order */
+    char want[2048];
+    snprintf(want, sizeof want, "{'qos':1," RT_PUB_FROM_ID ",'flags':{'dup':false,'retain':false},"
+             RT_PUB_AFTER_FLAGS ",'metadata':{'rule_id':'from-columns'}}");
+    RT_EXPECT("SELECT 9 AS qos, * FROM \"t/#\"", RT_PUB, want);
+}
+Test(rule_select, star_copies_event_columns_in_order)
+{
+    const char *connack =
+        "{'event':'client.connack','reason_code':'success','clientid':'c_emqx',"
+        "'username':'u_emqx','peername':'192.168.0.10:56431','sockname':'0.0.0.0:1883',"
+        "'proto_name':'MQTT','proto_ver':5,'keepalive':60,'clean_start':true,"
+        "'expiry_interval':3600000,'connected_at':1736512728666,"
+        "'conn_props':{'Session-Expiry-Interval':3600,'User-Property':{}},"
+        "'timestamp':1736512728667,'node':'emqx@127.0.0.1'}";
+    char want[2048];
+    snprintf(want, sizeof want, "%.*s,'metadata':{'rule_id':'r1'}}", (int)strlen(connack) - 1,
+             connack);
+    RT_EXPECT("SELECT * FROM \"$events/client_connack\"", connack, want);
+    snprintf(want, sizeof want, "%.*s,'metadata':{'rule_id':'r1'}}", (int)strlen(connack) - 1,
+             connack);
+    char *p = strstr(want, "'success'");
+    cr_assert_not_null(p);
+    memcpy(p, "'failure'", 9);
+    RT_EXPECT("SELECT *, 'failure' AS reason_code FROM \"$events/client_connack\"", connack,
+              want);
+}
+Test(rule_foreach, context_fields_override_columns_in_place)
+{
+    /* the whole context: columns, metadata, then the fields before the
+     * collection (put: qos keeps its place), then the item */
+    RT_EXPECT("FOREACH 9 AS qos, l FROM \"t\"", "{'qos':1,'l':[7],'topic':'t'}",
+              "[{'qos':9,'l':[7],'topic':'t','metadata':{'rule_id':'r1'},'item':7}]");
+    /* `*` among the fields: the selected object outgrows its first size */
+    RT_EXPECT("FOREACH *, l FROM \"t\"", "{'l':[7],'q':1,'r':2,'s':3}",
+              "[{'l':[7],'q':1,'r':2,'s':3,'metadata':{'rule_id':'r1'},'item':7}]");
 }
 Test(rule_select, event_columns_resolve_by_index_or_search)
 {
