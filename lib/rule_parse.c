@@ -481,8 +481,11 @@ static int parse_expr_list(mqr__cst_t *c, nlist_t *l, uint32_t close, const char
 /* A constant sprintf format is checked against the argument count, and a
  * constant pattern of regex_match / regex_replace / regex_extract (the
  * second argument) is compiled here once, so a bad one is a compile error
- * (D8) at the call rather than an exception on every message. The program is
- * freed again: the call compiles its pattern in the evaluation arena. */
+ * (D8) at the call rather than an exception on every message, with its
+ * line and column. The program is freed again: rule_compile.c compiles the
+ * constant patterns once more into the compiled rule, which the calls then
+ * share (so such a pattern is compiled twice per rule compile, never per
+ * evaluation). */
 static int check_const_args(mqr__cst_t *c, const mqr__tok_t *base, const mqr__func_t *f,
                                const nlist_t *args)
 {
