@@ -526,17 +526,25 @@ void brk_conn_feed(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len)
 /*
  * Bring the watched engine descriptors in line with the engine's list. With
  * epoll they live in a nested epoll set of their own, watched by the main
- * set: removing last round's descriptors by number is then safe even when a
- * number was closed by the engine and reused for a client socket since (that
- * socket is in the main set, never in this one).
+ * set. Each listed descriptor is updated with EPOLL_CTL_MOD and added when
+ * that says ENOENT: a number the engine closed and opened again since the
+ * last round has lost its registration with the close, so it is added anew.
+ * Last round's numbers no longer listed are removed; one that was closed
+ * and reused by a client socket is not in this set, so its removal fails
+ * harmlessly.
  */
 static void sync_engine_fds(broker_t *b)
 {
     mqr_http_fd_t fds[BRK_MAX_ENGINE_FDS];
     int n = brk_events_fds(b, fds, BRK_MAX_ENGINE_FDS);
 #ifndef BRK_USE_POLL
-    for (size_t i = 0; i < b->nengine_w; i++)
-        (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_DEL, b->engine_w[i].fd, NULL);
+    for (size_t i = 0; i < b->nengine_w; i++) {
+        int listed = 0;
+        for (int j = 0; j < n && !listed; j++)
+            listed = fds[j].fd == b->engine_w[i].fd;
+        if (!listed)
+            (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_DEL, b->engine_w[i].fd, NULL);
+    }
 #endif
     b->nengine_w = 0;
     for (int i = 0; i < n; i++) {
@@ -553,7 +561,8 @@ static void sync_engine_fds(broker_t *b)
         memset(&e, 0, sizeof e);
         e.events = ev;
         e.data.ptr = w;
-        (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_ADD, w->fd, &e);
+        if (epoll_ctl(b->engine_set.fd, EPOLL_CTL_MOD, w->fd, &e) != 0 && errno == ENOENT)
+            (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_ADD, w->fd, &e);
 #endif
     }
 }
