@@ -327,6 +327,8 @@ typedef struct broker {
     brk_events_t *ev;
     brk_stats_t stats;
     volatile sig_atomic_t *stats_req; /* set by SIGUSR1: log the stats line */
+    volatile sig_atomic_t *stop_req;  /* brk_loop_run's stop and reload flags, */
+    volatile sig_atomic_t *reload_req; /* seen by busy polling (NULL: none) */
     /* password file state */
     char **pw_users, **pw_hashes;
     size_t npw;

@@ -647,6 +647,13 @@ static int wait_round(broker_t *b, int timeout)
     return r < 0 && errno != EINTR ? -1 : 0;
 }
 #else
+/* A signal handler set one of the loop's flags (stop, reload, stats). */
+static int signal_seen(const broker_t *b)
+{
+    return (b->stop_req != NULL && *b->stop_req) || (b->reload_req != NULL && *b->reload_req) ||
+           (b->stats_req != NULL && *b->stats_req);
+}
+
 /*
  * Wait up to `timeout` ms for one round of events and dispatch them. With
  * busy_poll_us set, a round that had events is followed by polling without
@@ -660,9 +667,23 @@ static int wait_round(broker_t *b, int timeout)
     struct epoll_event evs[256];
     int r = 0;
     if (b->spin_until_us != 0 && timeout > 0) {
-        while ((r = epoll_wait(b->epfd, evs, 256, 0)) == 0 && brk_mono_us() < b->spin_until_us) {
+        /* a signal's handler only sets a flag, and a zero-timeout epoll_wait
+         * is not interrupted: look at the flags, and spend no more than the
+         * timeout the loop asked for */
+        int64_t start = brk_mono_us(), until = b->spin_until_us;
+        if (until > start + (int64_t)timeout * 1000)
+            until = start + (int64_t)timeout * 1000;
+        while ((r = epoll_wait(b->epfd, evs, 256, 0)) == 0 && !signal_seen(b) &&
+               brk_mono_us() < until) {
         }
         b->spin_until_us = 0;
+        if (r == 0) {
+            if (signal_seen(b))
+                return 0;
+            timeout -= (int)((brk_mono_us() - start) / 1000);
+            if (timeout < 0)
+                timeout = 0;
+        }
     }
     if (r == 0)
         r = epoll_wait(b->epfd, evs, 256, timeout);
@@ -686,6 +707,8 @@ static int wait_round(broker_t *b, int timeout)
  * failed. */
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
+    b->stop_req = stop;
+    b->reload_req = reload;
     int64_t next_tick = brk_mono_ms() + 1000;
     while (!*stop) {
         if (b->stats_req != NULL && *b->stats_req) {

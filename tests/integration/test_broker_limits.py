@@ -3,6 +3,7 @@
 levels, subscriptions per client and queued bytes per session, each with the
 error the client sees and the counter of the SIGUSR1 stats line."""
 import os
+import signal
 import socket
 import struct
 import time
@@ -155,3 +156,19 @@ def test_without_deferred_accept_every_socket_is_accepted():
             time.sleep(0.05)
         assert stats(b)["accepted"] == before + 1
         s.close()
+
+
+def test_busy_polling_broker_stops_at_once_on_sigterm():
+    # a signal's handler only sets a flag; the polling must look at it rather
+    # than spin on and then block for the rest of the loop's timeout
+    with Broker(config="busy_poll_us 100000\n") as b:
+        r, ack = raw_connect(b.port, clientid="ping")
+        assert ack == (0x20, b"\x00\x00")
+        r.send(b"\xc0\x00")
+        assert r.read_packet() == (0xD0, b"")
+        time.sleep(0.02)  # inside the 100 ms of polling after that round
+        t0 = time.monotonic()
+        b.proc.send_signal(signal.SIGTERM)
+        b.proc.wait(timeout=10)
+        assert time.monotonic() - t0 < 0.3
+        r.close()
