@@ -5,7 +5,9 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libssl-dev
       libcriterion-dev valgrind python3 python3-pytest python3-paho-mqtt
       python3-venv python3-setuptools mosquitto mosquitto-clients openssl
-      gnuplot-nox)
+      gnuplot-nox
+      zlib1g-dev libsqlite3-dev sqlite3 libpq-dev postgresql librdkafka-dev kafkacat
+      chromium python3-prometheus-client curl)
 # Node.js and npm (for MQTT.js) may come from elsewhere; Debian's only if absent.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * route.c - routing and retained messages: the subscription trie (the
+ * library's, shared with the engine), one delivery per session at the
+ * highest matching QoS with every Subscription-Identifier, shared
+ * subscriptions round-robin, and the retained store.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqtt_int.h"
+
+/* ---- routing and retained messages -------------------------------------------------------- */
+
+int mq_is_events_topic(const char *t, size_t len)
+{
+    return len >= 7 && memcmp(t, "$events", 7) == 0 && (len == 7 || t[7] == '/');
+}
+
+/* Routing state while the trie is walked: the distinct sessions found. */
+typedef struct route_ctx {
+    broker_t *b;
+    brk_session_t **found;
+    size_t n, cap;
+    brk_session_t *stack[64];
+    int oom;
+} route_ctx_t;
+
+static void route_visit(void *ud, void *item)
+{
+    route_ctx_t *r = ud;
+    brk_session_t *s = item;
+    if (s->route_mark == r->b->route_gen)
+        return;
+    s->route_mark = r->b->route_gen;
+    if (r->n == r->cap) {
+        size_t nc = r->cap * 2;
+        brk_session_t **nf = malloc(nc * sizeof *nf);
+        if (nf == NULL) {
+            r->oom = 1;
+            return;
+        }
+        memcpy(nf, r->found, r->n * sizeof *nf);
+        if (r->found != r->stack)
+            free(r->found);
+        r->found = nf;
+        r->cap = nc;
+    }
+    r->found[r->n++] = s;
+}
+
+/* Deliver `m` to `s` at `qos`, with the Subscription-Identifiers ids[0..n)
+ * (a per-subscriber copy of the message when there are any; only MQTT 5
+ * clients set them, and the encoder drops them for older ones). */
+void mq_deliver_ids(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
+                        const uint32_t *ids, size_t n)
+{
+    if (n == 0) {
+        mq_deliver(b, s, m, qos, retain);
+        return;
+    }
+    brk_msg_t *copy = brk5_msg_with_subids(m, ids, n);
+    if (copy == NULL) {
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error");
+        return;
+    }
+    mq_deliver(b, s, copy, qos, retain);
+    brk_msg_unref(copy);
+}
+
+/* Whether subscription `sub` matches the topic of `m` (shared ones by the
+ * filter after "$share/GROUP/"). */
+static int sub_matches(const brk_sub_t *sub, const brk_msg_t *m)
+{
+    return mqr_topic_match(sub->filter + sub->share_len, sub->len - sub->share_len, m->topic,
+                           m->topic_len);
+}
+
+/* Deliver `m` to one session: once, at the highest QoS of its matching
+ * non-shared subscriptions, with every matching Subscription-Identifier.
+ * Returns 1 if it was delivered (or queued). */
+static int route_to(broker_t *b, brk_session_t *s, brk_msg_t *m)
+{
+    int best = -1, retain = 0, no_local_hit = 0;
+    uint32_t ids[32];
+    size_t nids = 0;
+    for (uint32_t k = 0; k < s->nsubs; k++) {
+        brk_sub_t *sub = &s->subs[k];
+        if (sub->share_len != 0 || !sub_matches(sub, m))
+            continue;
+        if (sub->no_local && s->clientid_len == m->from_cid_len &&
+            memcmp(s->clientid, m->from_clientid, m->from_cid_len) == 0) {
+            no_local_hit = 1;
+            continue;
+        }
+        if ((int)sub->qos > best)
+            best = sub->qos;
+        if (sub->rap)
+            retain = m->retain;
+        if (sub->sub_id != 0 && nids < sizeof ids / sizeof ids[0])
+            ids[nids++] = sub->sub_id;
+    }
+    if (best < 0) {
+        if (no_local_hit)
+            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, m->qos, "no_local");
+        return 0;
+    }
+    if (!brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
+        return 0;
+    mq_deliver_ids(b, s, m, best < m->qos ? best : m->qos, retain, ids, nids);
+    return 1;
+}
+
+/* The subscription of `s` whose full filter is key[0..len), or NULL. */
+static brk_sub_t *sub_find(brk_session_t *s, const char *key, size_t len)
+{
+    for (uint32_t k = 0; k < s->nsubs; k++)
+        if (s->subs[k].len == len && memcmp(s->subs[k].filter, key, len) == 0)
+            return &s->subs[k];
+    return NULL;
+}
+
+/*
+ * Deliver `m` once per shared subscription "$share/GROUP/FILTER" that
+ * matches it, to one member of the group chosen round-robin (the next online
+ * member from the group's position; an offline one only when none is
+ * online). found[0..n) are the sessions the trie gave. Returns how many
+ * groups it went to.
+ */
+static size_t route_shared(broker_t *b, brk_msg_t *m, brk_session_t **found, size_t n)
+{
+    size_t groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        brk_session_t *s = found[i];
+        for (uint32_t k = 0; k < s->nsubs; k++) {
+            brk_sub_t *sub = &s->subs[k];
+            if (sub->share_len == 0 || !sub_matches(sub, m))
+                continue;
+            int seen = 0; /* an earlier session holds it: that group is done */
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = sub_find(found[j], sub->filter, sub->len) != NULL;
+            if (seen)
+                continue;
+            size_t members = 0;
+            for (size_t j = i; j < n; j++)
+                members += sub_find(found[j], sub->filter, sub->len) != NULL;
+            size_t start = brk5_share_next(b, sub->filter, sub->len) % members;
+            brk_session_t *pick = NULL, *fallback = NULL;
+            for (size_t j = i, idx = 0; j < n && pick == NULL; j++) {
+                if (sub_find(found[j], sub->filter, sub->len) == NULL)
+                    continue;
+                if (idx == start)
+                    fallback = found[j];
+                if (idx >= start && found[j]->conn != NULL)
+                    pick = found[j];
+                idx++;
+            }
+            for (size_t j = i; j < n && pick == NULL; j++) /* wrap around */
+                if (sub_find(found[j], sub->filter, sub->len) != NULL && found[j]->conn != NULL)
+                    pick = found[j];
+            if (pick == NULL)
+                pick = fallback;
+            brk_sub_t *ps = sub_find(pick, sub->filter, sub->len);
+            if (!brk_acl_allows(b, pick->username, m->topic, m->topic_len, BRK_ACC_READ))
+                continue;
+            uint32_t id = ps->sub_id;
+            mq_deliver_ids(b, pick, m, ps->qos < m->qos ? ps->qos : m->qos,
+                        ps->rap ? m->retain : 0, &id, id != 0);
+            groups++;
+        }
+    }
+    return groups;
+}
+
+/*
+ * Deliver `m` to every session with a matching subscription. The trie of
+ * subscription filters gives the candidate sessions (each collected once);
+ * delivery happens after the walk, because delivering runs rules that may
+ * publish again (a nested route) or change subscriptions. Returns how many
+ * sessions the message went to.
+ */
+static size_t route(broker_t *b, brk_msg_t *m)
+{
+    route_ctx_t r;
+    memset(&r, 0, sizeof r);
+    r.b = b;
+    r.found = r.stack;
+    r.cap = sizeof r.stack / sizeof r.stack[0];
+    b->route_gen++;
+    int rc = mqr__trie_match(&b->subs, &b->walk, NULL, m->topic, m->topic_len, route_visit, &r);
+    if (rc != MQR_OK || r.oom)
+        brk_log(b, 0, "routing '%s': out of memory, some subscribers missed it", m->topic);
+    size_t n = 0;
+    for (size_t i = 0; i < r.n; i++)
+        n += (size_t)route_to(b, r.found[i], m);
+    n += route_shared(b, m, r.found, r.n);
+    if (r.found != r.stack)
+        free(r.found);
+    return n;
+}
+
+/* Set, replace or (empty payload) clear the retained message of m's topic. */
+static void retain_store(broker_t *b, brk_msg_t *m)
+{
+    brk_retained_t *r = &b->retained;
+    for (size_t i = 0; i < r->count; i++) {
+        if (r->items[i]->topic_len == m->topic_len &&
+            memcmp(r->items[i]->topic, m->topic, m->topic_len) == 0) {
+            brk_msg_unref(r->items[i]);
+            if (m->payload_len == 0) {
+                r->items[i] = r->items[--r->count];
+            } else {
+                r->items[i] = m;
+                m->refs++;
+            }
+            return;
+        }
+    }
+    if (m->payload_len == 0)
+        return;
+    if (r->count == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        brk_msg_t **ni = realloc(r->items, nc * sizeof *ni);
+        if (ni == NULL)
+            return;
+        r->items = ni;
+        r->cap = nc;
+    }
+    r->items[r->count++] = m;
+    m->refs++;
+}
+
+/* Hand a message to the engine, store it if retained, route it. */
+size_t mq_publish_msg(broker_t *b, brk_conn_t *from, brk_msg_t *m, const char *rule_id,
+                          int direct)
+{
+    brk_ev_publish(b, from, m, rule_id, direct);
+    if (m->retain && b->cfg.retain_available)
+        retain_store(b, m);
+    size_t n = route(b, m);
+    if (n == 0)
+        brk_ev_msg(b, MQR_EVENT_MESSAGE_DROPPED, m, NULL, m->qos, "no_subscribers");
+    return n;
+}
+
+/* Publish a message made inside the broker (a republish action). */
+int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
+                           size_t payload_len, int qos, int retain, const char *rule_id,
+                           int direct_dispatch)
+{
+    if (mqr_topic_validate_name(topic, topic_len, NULL) != MQR_OK)
+        return MQR_ETOPIC;
+    brk_msg_t *m = mq_msg_new(b, topic, topic_len, payload, payload_len, qos, retain, NULL, "", 0,
+                           NULL);
+    if (m == NULL)
+        return MQR_ENOMEM;
+    mq_publish_msg(b, NULL, m, rule_id, direct_dispatch);
+    brk_msg_unref(m);
+    return MQR_OK;
+}
