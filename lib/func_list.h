@@ -52,6 +52,7 @@
     X("cosh", cosh, 1, 1, MQR__FUNC_PURE) \
     X("date_to_unix_ts", date_to_unix_ts, 3, 4, 0) \
     X("div", div, 2, 2, MQR__FUNC_PURE) \
+    X("eq", eq, 2, 2, MQR__FUNC_PURE) \
     X("exp", exp, 1, 1, MQR__FUNC_PURE) \
     X("find", find, 2, 3, MQR__FUNC_PURE) \
     X("first", first, 1, 1, MQR__FUNC_PURE) \
@@ -128,6 +129,7 @@
     X("sinh", sinh, 1, 1, MQR__FUNC_PURE) \
     X("split", split, 2, 3, MQR__FUNC_PURE) \
     X("sprintf", sprintf, 1, MQR__FUNC_VARIADIC, MQR__FUNC_PURE) \
+    X("sprintf_s", sprintf_s, 2, 2, MQR__FUNC_PURE) \
     X("sqlserver_bin2hexstr", sqlserver_bin2hexstr, 1, 1, MQR__FUNC_PURE) \
     X("sqrt", sqrt, 1, 1, MQR__FUNC_PURE) \
     X("str", str, 1, 1, MQR__FUNC_PURE) \
