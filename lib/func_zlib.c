@@ -130,43 +130,18 @@ static int uncompress_arg(mqr__fctx_t *cx, const mqr_value_t *args, int wbits,
     return MQR_OK;
 }
 
-int mqr__func_sql_zip(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, mqr_value_t *out)
-{
-    (void)argc;
-    return compress_arg(cx, args, WB_RAW, out);
-}
+/* The six SQL functions: one of the two bodies with a framing each. */
+#define ZLIB_FUNC(name, body, wbits)                                                        \
+    int mqr__func_sql_##name(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,       \
+                             mqr_value_t *out)                                              \
+    {                                                                                       \
+        (void)argc;                                                                         \
+        return body(cx, args, wbits, out);                                                  \
+    }
 
-int mqr__func_sql_unzip(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
-                        mqr_value_t *out)
-{
-    (void)argc;
-    return uncompress_arg(cx, args, WB_RAW, out);
-}
-
-int mqr__func_sql_gzip(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
-                       mqr_value_t *out)
-{
-    (void)argc;
-    return compress_arg(cx, args, WB_GZIP, out);
-}
-
-int mqr__func_sql_gunzip(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
-                         mqr_value_t *out)
-{
-    (void)argc;
-    return uncompress_arg(cx, args, WB_GZIP, out);
-}
-
-int mqr__func_sql_zip_compress(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
-                               mqr_value_t *out)
-{
-    (void)argc;
-    return compress_arg(cx, args, WB_ZLIB, out);
-}
-
-int mqr__func_sql_zip_uncompress(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
-                                 mqr_value_t *out)
-{
-    (void)argc;
-    return uncompress_arg(cx, args, WB_ZLIB, out);
-}
+ZLIB_FUNC(zip, compress_arg, WB_RAW)
+ZLIB_FUNC(unzip, uncompress_arg, WB_RAW)
+ZLIB_FUNC(gzip, compress_arg, WB_GZIP)
+ZLIB_FUNC(gunzip, uncompress_arg, WB_GZIP)
+ZLIB_FUNC(zip_compress, compress_arg, WB_ZLIB)
+ZLIB_FUNC(zip_uncompress, uncompress_arg, WB_ZLIB)
