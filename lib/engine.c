@@ -325,6 +325,7 @@ static int compile(const mqr_engine_t *e, const mqr_engine_rule_def_t *def, mqr_
     mqr_rule_options_init(&ro);
     ro.rule_id = def->id;
     ro.alloc = e->alloc;
+    ro.flags |= MQR_RULE_NO_BRIDGE_SOURCES; /* nothing feeds them (issue 19) */
     if (e->opts.flags & MQR_ENGINE_UNDEFINED_AS_NULL)
         ro.flags |= MQR_RULE_UNDEFINED_AS_NULL;
     ro.clock = e->opts.clock;

@@ -177,3 +177,24 @@ int mqr__func_sql_sprintf(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
         return mqr__func_error(cx, "%u arguments but the format uses %u", argc - 1, ai - 1);
     return mqr__func_ret_sbuf(cx, &b, out);
 }
+
+/* sprintf_s(fmt, args): EMQX's sprintf_s/2, sprintf with its arguments in
+ * one array (sprintf(fmt, a, b) is sprintf_s(fmt, [a, b])). */
+int mqr__func_sql_sprintf_s(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
+                            mqr_value_t *out)
+{
+    (void)argc;
+    const mqr_value_t *list = &args[1];
+    if (list->type != MQR_VAL_ARRAY)
+        return mqr__func_type_error(cx, "an array of arguments", list);
+    if (list->len > UINT32_MAX - 1)
+        return mqr__func_error(cx, "too many arguments");
+    mqr_value_t *all = mqr_arena_alloc(cx->arena, (list->len + 1) * sizeof *all);
+    if (!all)
+        return mqr__func_oom(cx);
+    all[0] = args[0];
+    if (list->len)
+        memcpy(all + 1, list->u.items, list->len * sizeof *all);
+    return mqr__func_sql_sprintf(cx, all, list->len + 1, out);
+}
+

@@ -15,24 +15,30 @@
 
 /* ---- digests ------------------------------------------------------------------------ */
 
-/* Lower-case hex digest of args[i] (a string) with `alg`. */
-static int digest(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int alg,
-                  mqr_value_t *out)
+/* Lower-case hex of md[0..size) as the result. */
+static int hex_result(mqr__fctx_t *cx, const uint8_t *md, size_t size, mqr_value_t *out)
 {
-    const char *s;
-    size_t len, n;
-    uint8_t md[MQR_HASH_MAX_SIZE];
-    int rc = mqr__func_arg_str(cx, args, i, &s, &len);
-    if (rc)
-        return rc;
-    mqr__hash(alg, s, len, md);
-    size_t size = mqr__hash_size(alg);
+    size_t n;
     char *p = mqr_arena_alloc(cx->arena, 2 * size + 1);
     if (!p)
         return mqr__func_oom(cx);
     mqr__hex_encode(md, size, 0, p, 2 * size + 1, &n);
     mqr_value_set_string(out, p, n);
     return MQR_OK;
+}
+
+/* Lower-case hex digest of args[i] (a string) with `alg`. */
+static int digest(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int alg,
+                  mqr_value_t *out)
+{
+    const char *s;
+    size_t len;
+    uint8_t md[MQR_HASH_MAX_SIZE];
+    int rc = mqr__func_arg_str(cx, args, i, &s, &len);
+    if (rc)
+        return rc;
+    mqr__hash(alg, s, len, md);
+    return hex_result(cx, md, mqr__hash_size(alg), out);
 }
 
 int mqr__func_sql_md5(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, mqr_value_t *out)
@@ -51,21 +57,29 @@ int mqr__func_sql_sha256(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     return digest(cx, args, 0, MQR_HASH_SHA256, out);
 }
 
-/* hash(alg, s): md5, sha/sha1, sha224, sha256, sha384, sha512; the other
- * algorithms EMQX knows (md4, sha3_*, blake2*) are an evaluation error. */
+/* hash(alg, s), EMQX's emqx_rule_funcs:hash/2 over crypto:hash/2: md4, md5,
+ * sha/sha1, sha224, sha256, sha384, sha512, sha3_224 ... sha3_512, blake2b,
+ * blake2s; lower-case hex. Any other name is an evaluation error. */
 int mqr__func_sql_hash(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                        mqr_value_t *out)
 {
-    const char *name;
-    size_t len;
+    const char *name, *s;
+    size_t len, slen, size;
     int alg;
+    uint8_t md[MQR_HASH_MORE_MAX_SIZE];
+    (void)argc;
     int rc = mqr__func_arg_str(cx, args, 0, &name, &len);
     if (rc)
         return rc;
-    if (mqr__hash_by_name(name, len, &alg) != MQR_OK)
+    if (mqr__hash_by_name(name, len, &alg) == MQR_OK)
+        return digest(cx, args, 1, alg, out);
+    rc = mqr__func_arg_str(cx, args, 1, &s, &slen);
+    if (rc)
+        return rc;
+    if (mqr__hash_more(name, len, s, slen, md, &size) != MQR_OK)
         return mqr__func_error(cx, "unsupported hash algorithm '%.*s'",
                                (int)(len > 32 ? 32 : len), name);
-    return digest(cx, args, 1, alg, out);
+    return hex_result(cx, md, size, out);
 }
 
 /* ---- hex -------------------------------------------------------------------------- */

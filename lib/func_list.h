@@ -18,6 +18,16 @@
 #ifndef MQR_FUNC_LIST_H
 #define MQR_FUNC_LIST_H
 
+#include "mqr_config.h"
+
+/* Lines of functions that need zlib (func_zlib.c): in the table only when
+ * the build has zlib; otherwise their names are D9's "not supported". */
+#if MQR_HAVE_ZLIB
+#define MQR__FUNC_ZLIB(X, ...) X(__VA_ARGS__)
+#else
+#define MQR__FUNC_ZLIB(X, ...)
+#endif
+
 #define MQR__FUNC_LIST(X) \
     X("abs", abs, 1, 1, MQR__FUNC_PURE) \
     X("acos", acos, 1, 1, MQR__FUNC_PURE) \
@@ -52,6 +62,7 @@
     X("cosh", cosh, 1, 1, MQR__FUNC_PURE) \
     X("date_to_unix_ts", date_to_unix_ts, 3, 4, 0) \
     X("div", div, 2, 2, MQR__FUNC_PURE) \
+    X("eq", eq, 2, 2, MQR__FUNC_PURE) \
     X("exp", exp, 1, 1, MQR__FUNC_PURE) \
     X("find", find, 2, 3, MQR__FUNC_PURE) \
     X("first", first, 1, 1, MQR__FUNC_PURE) \
@@ -63,6 +74,8 @@
     X("fmod", fmod, 2, 2, MQR__FUNC_PURE) \
     X("format_date", format_date, 3, 4, 0) \
     X("getenv", getenv, 1, 1, 0) \
+    MQR__FUNC_ZLIB(X, "gunzip", gunzip, 1, 1, MQR__FUNC_PURE) \
+    MQR__FUNC_ZLIB(X, "gzip", gzip, 1, 1, MQR__FUNC_PURE) \
     X("hash", hash, 2, 2, MQR__FUNC_PURE) \
     X("hexstr2bin", hexstr2bin, 1, 2, MQR__FUNC_PURE) \
     X("int", int, 1, 1, MQR__FUNC_PURE) \
@@ -128,6 +141,7 @@
     X("sinh", sinh, 1, 1, MQR__FUNC_PURE) \
     X("split", split, 2, 3, MQR__FUNC_PURE) \
     X("sprintf", sprintf, 1, MQR__FUNC_VARIADIC, MQR__FUNC_PURE) \
+    X("sprintf_s", sprintf_s, 2, 2, MQR__FUNC_PURE) \
     X("sqlserver_bin2hexstr", sqlserver_bin2hexstr, 1, 1, MQR__FUNC_PURE) \
     X("sqrt", sqrt, 1, 1, MQR__FUNC_PURE) \
     X("str", str, 1, 1, MQR__FUNC_PURE) \
@@ -146,9 +160,13 @@
     X("trim", trim, 1, 2, MQR__FUNC_PURE) \
     X("unescape", unescape, 1, 1, MQR__FUNC_PURE) \
     X("unix_ts_to_rfc3339", unix_ts_to_rfc3339, 1, 2, 0) \
+    MQR__FUNC_ZLIB(X, "unzip", unzip, 1, 1, MQR__FUNC_PURE) \
     X("upper", upper, 1, 1, MQR__FUNC_PURE) \
     X("username", username, 0, 0, MQR__FUNC_CONTEXT) \
     X("uuid_v4", uuid_v4, 0, 0, 0) \
-    X("uuid_v4_no_hyphen", uuid_v4_no_hyphen, 0, 0, 0)
+    X("uuid_v4_no_hyphen", uuid_v4_no_hyphen, 0, 0, 0) \
+    MQR__FUNC_ZLIB(X, "zip", zip, 1, 1, MQR__FUNC_PURE) \
+    MQR__FUNC_ZLIB(X, "zip_compress", zip_compress, 1, 1, MQR__FUNC_PURE) \
+    MQR__FUNC_ZLIB(X, "zip_uncompress", zip_uncompress, 1, 1, MQR__FUNC_PURE)
 
 #endif /* MQR_FUNC_LIST_H */

@@ -193,6 +193,17 @@ int mqr__func_sql_mod(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, m
     return MQR_OK;
 }
 
+/* eq(x, y): EMQX's eq/2, Erlang's `X == Y`: numbers by value (1 = 1.0),
+ * arrays element-wise and objects by key, anything else exactly; never an
+ * error (undefined equals undefined). */
+int mqr__func_sql_eq(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, mqr_value_t *out)
+{
+    (void)cx;
+    (void)argc;
+    mqr_value_set_bool(out, mqr_value_equal(&args[0], &args[1]));
+    return MQR_OK;
+}
+
 /* ---- §7.3 bitwise ------------------------------------------------------------------ */
 
 int mqr__func_sql_bitnot(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,

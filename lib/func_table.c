@@ -19,10 +19,16 @@ static const mqr__func_t func_table[] = {MQR__FUNC_LIST(MQR__FUNC_ENTRY)};
 #undef MQR__FUNC_ENTRY
 
 /* EMQX functions that decision D9 leaves out, sorted by name (byte order):
- * they need an Erlang runtime, a schema registry, node-local state or zlib. */
+ * they need an Erlang runtime, a schema registry, node-local state, or zlib
+ * in a build without it. */
 static const char *const unsupported_names[] = {
-    "gunzip",          "gzip",          "jq",           "mongo_date",     "term_decode",
-    "term_encode",     "unzip",         "zip",          "zip_compress",   "zip_uncompress",
+#if !MQR_HAVE_ZLIB
+    "gunzip",       "gzip",
+#endif
+    "jq",           "mongo_date",     "term_decode", "term_encode",
+#if !MQR_HAVE_ZLIB
+    "unzip",        "zip",            "zip_compress", "zip_uncompress",
+#endif
 };
 /* Whole families left out by D9 (any name with one of these prefixes). */
 static const char *const unsupported_prefixes[] = {"kv_store_", "proc_dict_", "schema_",

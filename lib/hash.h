@@ -172,4 +172,17 @@ int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t
                         size_t salt_len, uint32_t iterations, char *out, size_t cap,
                         size_t *out_len);
 
+/* ---- the other digests of EMQX's hash(alg, s) (hash_more.c) --------------------------- */
+
+/* Largest digest mqr__hash_more writes (SHA3-512, BLAKE2b). */
+#define MQR_HASH_MORE_MAX_SIZE 64
+
+/* One-shot digest of data[0..dlen) with the algorithm named `name` (ASCII
+ * case-insensitive): "md4", "sha3_224", "sha3_256", "sha3_384", "sha3_512",
+ * "blake2b" (BLAKE2b-512), "blake2s" (BLAKE2s-256), as Erlang's crypto:hash/2.
+ * Writes the digest to `out` (MQR_HASH_MORE_MAX_SIZE bytes of room) and its
+ * size to *out_len. MQR_OK, or MQR_ENOTSUP for any other name. */
+int mqr__hash_more(const char *name, size_t len, const void *data, size_t dlen, uint8_t *out,
+                   size_t *out_len);
+
 #endif /* MQR_HASH_H */

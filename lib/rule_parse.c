@@ -1007,6 +1007,11 @@ static int parse_source(mqr__cst_t *c)
         if (!mqr__rule_filter_valid(s, len) || !mqr__rule_events_known(s, len))
             return err_tok(c, MQR_ECOMPILE, &t, "unknown event topic '%.*s'", (int)len, s);
     } else if (has_prefix(s, len, "$bridges/") || has_prefix(s, len, "$sources/")) {
+        if (c->r->flags & MQR_RULE_NO_BRIDGE_SOURCES)
+            return err_tok(c, MQR_ECOMPILE, &t,
+                           "'%.*s': data bridge sources have no ingress in mqttrule, so a "
+                           "rule on them would never fire",
+                           (int)len, s);
         src.kind = MQR_RULE_SRC_BRIDGE;
     } else {
         src.kind = MQR_RULE_SRC_TOPIC;

@@ -123,6 +123,7 @@ typedef struct brk_config {
     uint32_t http_timeout_ms;     /* HTTP action: connect and request timeout; 0: 15 s */
     uint32_t busy_poll_us;        /* after a busy round, poll this long before sleeping; 0: off */
     uint32_t tcp_defer_accept;    /* 1: Linux TCP_DEFER_ACCEPT on the listeners (default) */
+    uint32_t reason_strings;      /* 0: no broker Reason-String in any packet (strict clients) */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;

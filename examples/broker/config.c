@@ -62,6 +62,7 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->receive_max = 65535;
     cfg->connect_timeout_ms = BRK_CONNECT_TIMEOUT_MS;
     cfg->tcp_defer_accept = 1;
+    cfg->reason_strings = 1;
     cfg->max_queued_bytes = 64u * 1024u * 1024u;
     cfg->max_topic_levels = 128;
     cfg->max_subscriptions = 1000;
@@ -302,6 +303,7 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             {"retain_available", offsetof(brk_config_t, retain_available), 1},
             {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
             {"tcp_defer_accept", offsetof(brk_config_t, tcp_defer_accept), 1},
+            {"reason_strings", offsetof(brk_config_t, reason_strings), 1},
         };
         for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
             if (strcmp(k, nums[i].name) != 0)

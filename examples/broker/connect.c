@@ -135,6 +135,15 @@ static int precheck(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, cons
         *why = "client id too long";
         return MQR_RC_CLIENT_IDENTIFIER_NOT_VALID;
     }
+    /* A 3.1/3.1.1 CONNECT cannot be told a Server-Keep-Alive: as mosquitto
+     * does, one that asks for more than max_keepalive (or for none) is refused
+     * with "identifier rejected", the v3 mapping of 0x85. */
+    if (c->proto_ver != MQR_PROTO_V5 && cfg->max_keepalive != 0 &&
+        (p->keepalive == 0 || p->keepalive > cfg->max_keepalive)) {
+        *why = p->keepalive == 0 ? "keep-alive 0 (none) is above max_keepalive"
+                                 : "keep-alive above max_keepalive";
+        return MQR_RC_CLIENT_IDENTIFIER_NOT_VALID;
+    }
     char host[MQR_ADDR_TEXT_MAX];
     if (mqr_sockaddr_format(&c->peer, 0, host, sizeof host, NULL) != MQR_OK)
         host[0] = 0;

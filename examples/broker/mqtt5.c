@@ -314,6 +314,8 @@ int brk5_send_props(broker_t *b, brk_conn_t *c, mqr_packet_t *p, mqr_props_t *sl
                     const uint8_t *base, size_t base_len, const char *why, int user)
 {
     const brk_str_list_t *up = &b->cfg.ack_user_props;
+    if (!b->cfg.reason_strings)
+        why = NULL;
     size_t cap = base_len + 8 + (why != NULL ? strlen(why) : 0);
     if (user)
         for (size_t i = 0; i < up->count; i++)
@@ -399,8 +401,12 @@ const char *brk5_disconnect_why(int rc)
 /*
  * Send PUBACK/PUBREC/PUBREL/PUBCOMP `type` for `pid` with reason `rc`; an
  * MQTT 5 client that did not switch Request-Problem-Information off also
- * gets `why` as the Reason-String (MQTT 5 3.1.2.11.7), and every MQTT 5
- * client the ack_user_property User-Properties.
+ * gets `why` as the Reason-String (MQTT 5 3.1.2.11.7) when `rc` is an error
+ * (0x80 and above), and every MQTT 5 client the ack_user_property
+ * User-Properties. Success-class codes such as 0x10 (no matching
+ * subscribers) go without one, as EMQX and mosquitto send them: strict
+ * client codecs (Eclipse Paho's MQTT 5 test client) refuse a PUBACK longer
+ * than 4 bytes.
  */
 void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, const char *why)
 {
@@ -415,6 +421,6 @@ void brk5_send_ack(broker_t *b, brk_conn_t *c, int type, uint16_t pid, int rc, c
         (void)brk_conn_send_packet(b, c, &p);
         return;
     }
-    int want = c->problem_info && why != NULL && rc != 0;
+    int want = c->problem_info && why != NULL && rc >= 0x80;
     (void)brk5_send_props(b, c, &p, &p.ack.props, NULL, 0, want ? why : NULL, 1);
 }

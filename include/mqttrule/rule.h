@@ -41,6 +41,9 @@ extern "C" {
 
 /* mqr_rule_options_t.flags */
 #define MQR_RULE_UNDEFINED_AS_NULL 0x01u /* D4: render undefined as JSON null */
+#define MQR_RULE_NO_BRIDGE_SOURCES 0x02u /* refuse "$bridges/..." and "$sources/..." in
+                                            FROM (MQR_ECOMPILE): a host with no ingress
+                                            would never fire them. The engine sets it. */
 
 /* Kinds of FROM entries (mqr_rule_source_kind). */
 #define MQR_RULE_SRC_TOPIC 0  /* an MQTT topic filter for PUBLISH messages */

@@ -328,6 +328,30 @@ Test(engine, rules_fire_in_creation_order)
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
 
+/* "$bridges/..." and "$sources/..." would never fire in an engine (nothing
+ * feeds them): refused at compile time with the source's position, while
+ * mqr_rule_compile (the offline rule test) still accepts them. */
+Test(engine, bridge_and_source_froms_refused)
+{
+    mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);
+    const char *sqls[] = {"SELECT * FROM \"$bridges/mqtt:b\"",
+                          "SELECT * FROM \"t/#\", \"$sources/kafka:k\""};
+    unsigned cols[] = {15, 22};
+    for (int i = 0; i < 2; i++) {
+        mqr_diag_t diag;
+        mqr_engine_rule_def_t d = {.id = "b", .sql = sqls[i], .enabled = 1};
+        cr_assert_eq(mqr_engine_rule_add(e, &d, &diag), MQR_ECOMPILE);
+        cr_assert_eq(diag.line, 1u);
+        cr_assert_eq(diag.column, cols[i], "%s: column %u", sqls[i], diag.column);
+        cr_assert(strstr(diag.message, "never fire") != NULL, "%s", diag.message);
+    }
+    cr_assert_eq(mqr_engine_rule_count(e), 0u);
+    mqr_engine_destroy(e);
+    mqr_rule_t *r = NULL;
+    cr_assert_eq(mqr_rule_compile(sqls[0], strlen(sqls[0]), NULL, &r, NULL), MQR_OK);
+    mqr_rule_free(r);
+}
+
 Test(engine, rule_lifecycle)
 {
     mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);

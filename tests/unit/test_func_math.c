@@ -108,6 +108,21 @@ Test(func_math, random_in_unit_interval)
     EXPECT_ERR("no random number state", "random");
 }
 
+/* emqx_rule_funcs:eq/2 is Erlang's `X == Y`: numbers compare by value, lists
+ * and maps element by element, nothing raises. */
+Test(func_math, eq)
+{
+    EXPECT_BOOL(1, "eq", I(1), D(1.0));
+    EXPECT_BOOL(1, "eq", S("a"), S("a"));
+    EXPECT_BOOL(0, "eq", S("1"), I(1));
+    EXPECT_BOOL(1, "eq", J("[1,{\"k\":2}]"), J("[1.0,{\"k\":2.0}]"));
+    EXPECT_BOOL(0, "eq", J("[1,2]"), J("[2,1]"));
+    EXPECT_BOOL(1, "eq", J("{\"a\":1,\"b\":2}"), J("{\"b\":2,\"a\":1}"));
+    EXPECT_BOOL(1, "eq", UNDEF(), UNDEF());
+    EXPECT_BOOL(0, "eq", UNDEF(), NUL());
+    EXPECT_BOOL(0, "eq", B(1), I(1));
+}
+
 Test(func_math, div_mod)
 {
     EXPECT_INT(3, "div", I(7), I(2));

@@ -123,6 +123,19 @@ Test(func_string, sprintf)
     EXPECT_ERR("expected a string, got undefined", "sprintf", UNDEF());
 }
 
+/* emqx_rule_funcs:sprintf_s/2: io_lib:format(Format, Args) with Args a list,
+ * the function sprintf/N forwards to. */
+Test(func_string, sprintf_s)
+{
+    EXPECT_STR("a-1-x", "sprintf_s", S("~s-~p-~s"), J("[\"a\",1,\"x\"]"));
+    EXPECT_STR("plain", "sprintf_s", S("plain"), J("[]"));
+    EXPECT_ERR("no argument left for directive '~s'", "sprintf_s", S("~s ~s"), J("[\"a\"]"));
+    EXPECT_ERR("2 arguments but the format uses 1", "sprintf_s", S("~s"), J("[\"a\",\"b\"]"));
+    EXPECT_ERR("expected an array of arguments, got string \"a\"", "sprintf_s", S("~s"),
+               S("a"));
+    EXPECT_ERR("expected a string, got undefined", "sprintf_s", UNDEF(), J("[]"));
+}
+
 Test(func_string, pad)
 {
     EXPECT_STR("ab   ", "pad", S("ab"), I(5));
