@@ -2,6 +2,7 @@
 # The test command: builds mqttrule several ways and runs every test.
 #   1. gcc build with -Werror, unit tests (Criterion via ctest)
 #   1b. gcc -O3 (Release) build with -Werror, compile only
+#   1c. a libc-only build (every optional dependency off) and its unit tests
 #   2. clang build with -Werror
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer build, unit tests again
 #   4. install into a scratch prefix; build examples/minimal with pkg-config
@@ -38,6 +39,13 @@ step "1b. gcc Release (-O3) build, compile only"
 # -O3 inlines more and so warns (-Werror) where -O2 does not.
 build "$OUT/release" gcc -DCMAKE_BUILD_TYPE=Release
 echo "release build OK"
+
+step "1c. minimal build: libc only (no OpenSSL, zlib or sinks), unit tests"
+# The core links libc only; every optional part must be optional.
+build "$OUT/minimal" gcc -DMQR_WITH_OPENSSL=OFF -DMQR_WITH_ZLIB=OFF -DMQR_WITH_SQLITE=OFF \
+  -DMQR_WITH_PGSQL=OFF -DMQR_WITH_KAFKA=OFF
+grep "optional parts" "$OUT/minimal.cmake.log" || true
+(cd "$OUT/minimal" && ctest --output-on-failure -j "$JOBS")
 
 step "2. clang build"
 build "$OUT/clang" clang
