@@ -164,6 +164,9 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
             mqr_republish_config_t rc5;
             memset(&rc5, 0, sizeof rc5);
             rc5.topic = a->arg;
+            /* EMQX's default (spec §9.1): a `user_properties` column of the
+             * output becomes the message's User-Property list */
+            rc5.user_properties = "${user_properties}";
             rc = mqr_engine_action_add_republish(ev->engine, r->id, &rc5, &id, &d);
         } else {
             mqr_http_action_config_t hc;
