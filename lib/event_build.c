@@ -154,11 +154,23 @@ static int put_addr(const bld_t *b, int col, const mqr_sockaddr_t *addr, int wit
     return MQR_OK;
 }
 
-/* peername and peerhost from one address. */
+/* peername and peerhost from one address: formatted once, "ip:port", and
+ * peerhost is its prefix up to the last ':' (the same arena bytes). */
 static int put_peer(const bld_t *b, const mqr_sockaddr_t *addr)
 {
-    int st = put_addr(b, C(peername), addr, 1);
-    return st == MQR_OK ? put_addr(b, C(peerhost), addr, 0) : st;
+    mqr_value_t *name = at(b, C(peername)), *host = at(b, C(peerhost));
+    if (!host)
+        return put_addr(b, C(peername), addr, 1);
+    int st = put_addr(b, C(peerhost), addr, 1);
+    if (st != MQR_OK || host->type != MQR_VAL_STRING)
+        return st;
+    if (name)
+        *name = *host;
+    while (host->len > 0 && host->u.s[host->len - 1] != ':')
+        host->len--;
+    if (host->len > 0)
+        host->len--;
+    return MQR_OK;
 }
 
 /* A property map from `props` (NULL: {"User-Property": {}}). */
