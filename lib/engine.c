@@ -785,6 +785,44 @@ int mqr_engine_emit_connack(mqr_engine_t *e, const mqr_connack_input_t *in, uint
     return emit_columns(e, cx, &ev, out_fired, diag);
 }
 
+int mqr_engine_emit_input(mqr_engine_t *e, uint32_t event_id, const mqr_event_input_t *in,
+                          uint32_t *out_fired, mqr_diag_t *diag)
+{
+    if (out_fired)
+        *out_fired = 0;
+    if (!e || !in)
+        return mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument");
+    if (event_id >= MQR_EVENT_COUNT || event_id == MQR_EVENT_CLIENT_CONNACK ||
+        event_id == MQR_EVENT_MESSAGE_PUBLISH)
+        return mqr__diag_set(diag, MQR_ENOTFOUND,
+                             "emit: event id %u is not built from mqr_event_input_t", event_id);
+    mqr__emit_ctx_t *cx;
+    int rc = collect_event(e, mqr_event_at(event_id), diag, &cx);
+    if (rc != MQR_OK || cx->nhits == 0)
+        return rc;
+    if (!(e->tmpl_ready & (1u << event_id))) {
+        mqr__event_tmpl_init(&e->ev_tmpl[event_id], event_id);
+        e->tmpl_ready |= 1u << event_id;
+    }
+    mqr_arena_reset(cx->arena);
+    mqr_value_t cols, v;
+    rc = mqr__event_build(&e->ev_tmpl[event_id], in, cx->arena, 1,
+                          in->timestamp_ms ? in->timestamp_ms : mqr__engine_now(e), e->node_copy,
+                          e->node_len, &cols, diag);
+    if (rc != MQR_OK)
+        return rc;
+    /* timestamp and node are in the schema: only the metadata slot remains */
+    uint32_t md = cols.len;
+    mqr_value_set_undefined(&v);
+    col_add(&cols, "metadata", 8, &v);
+    cx->republish_by = NULL;
+    cx->republish_by_len = 0;
+    if (out_fired)
+        *out_fired = (uint32_t)cx->nhits;
+    run_hits(e, cx, &cols, md);
+    return MQR_OK;
+}
+
 /* A string value, or undefined for a NULL string. */
 static mqr_value_t str_or_undef(const char *s, size_t len)
 {
@@ -832,6 +870,10 @@ static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engin
         return MQR_ENOMEM;
     if (m->pub_props) {
         props = *m->pub_props;
+    } else if (m->props.present) {
+        int rc = mqr__event_props(a, &m->props, "message.publish", &props, NULL);
+        if (rc != MQR_OK)
+            return rc;
     } else {
         if (mqr_value_object_new(a, 1, &props) != MQR_OK)
             return MQR_ENOMEM;
@@ -893,7 +935,10 @@ int mqr_engine_emit_message(mqr_engine_t *e, const mqr_engine_message_t *m, uint
     mqr_arena_reset(cx->arena);
     mqr_value_t cols;
     uint32_t md;
-    if (message_columns(e, cx, m, &cols, &md) != MQR_OK)
+    rc = message_columns(e, cx, m, &cols, &md);
+    if (rc == MQR_EINVAL)
+        return mqr__diag_set(diag, rc, "emit: message.publish: invalid PUBLISH properties");
+    if (rc != MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     cx->republish_by = m->republish_by;
     cx->republish_by_len = m->republish_by ? m->republish_by_len : 0;

@@ -7,6 +7,7 @@
 #ifndef MQR_ENGINE_INT_H
 #define MQR_ENGINE_INT_H
 
+#include "event_int.h"
 #include "internal.h"
 #include "mqttrule/engine.h"
 #include "mqttrule/rule.h"
@@ -166,6 +167,8 @@ struct mqr_engine {
     mqr__trie_t trie;
     mqr__rule_vec_t by_event[MQR_EVENT_COUNT];
     mqr__emit_ctx_t ctx[MQR_ENGINE_MAX_DEPTH];
+    uint32_t tmpl_ready;       /* bit i: ev_tmpl[i] is made (mqr_engine_emit_input) */
+    mqr__ev_tmpl_t ev_tmpl[MQR_EVENT_COUNT];
     mqr__action_t *http_first; /* HTTP actions, for the host loop */
     mqr_http_fd_t *pollfds;    /* mqr_engine_poll's buffers */
     void *sys_pollfds;         /* struct pollfd[cap_pollfds] */

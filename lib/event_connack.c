@@ -15,8 +15,8 @@
  */
 #include <string.h>
 
+#include "event_int.h"
 #include "internal.h"
-#include "mqttrule/event.h"
 
 /* ORDER: fields_client_connack in event.c. */
 enum {
@@ -164,17 +164,18 @@ static void set_pair(mqr_value_t *out, mqr_member_t *m, const mqr_prop_t *p)
 }
 
 /*
- * conn_props of spec §1.4 from `props` (NULL: a v3 CONNECT, no properties).
- * Plain properties come first in wire order, then "User-Property" and, with
- * at least one user property, "User-Property-Pairs". Returns MQR_OK,
- * MQR_ENOMEM, or MQR_EINVAL for property bytes that are not valid.
+ * A property map of spec §1.4 (event_int.h). Two passes: the first counts
+ * plain and user properties so every array is allocated once at its final
+ * size, the second fills them.
  */
-static int build_conn_props(mqr_arena_t *arena, const mqr_props_t *props, mqr_value_t *out,
-                            mqr_diag_t *diag)
+int mqr__event_props(mqr_arena_t *arena, const mqr_props_t *props, const char *what,
+                     mqr_value_t *out, mqr_diag_t *diag)
 {
     mqr_packet_iter_t it;
     mqr_prop_t p;
     uint32_t n_plain = 0, n_user = 0;
+    if (props && !props->present)
+        props = NULL;
     mqr_packet_iter_props(&it, props);
     for (;;) {
         const uint8_t *at = it.pos;
@@ -182,9 +183,8 @@ static int build_conn_props(mqr_arena_t *arena, const mqr_props_t *props, mqr_va
             /* The iterator stops early (and jumps to the end) at bytes that
              * are no property: the CONNECT was not validated. */
             if (at && at < it.end)
-                return mqr__diag_set(diag, MQR_EINVAL,
-                                     "client.connack: invalid CONNECT property at byte %zu",
-                                     (size_t)(at - props->ptr));
+                return mqr__diag_set(diag, MQR_EINVAL, "%s: invalid property at byte %zu",
+                                     what, (size_t)(at - props->ptr));
             break;
         }
         if (p.id == MQR_PROP_USER_PROPERTY)
@@ -302,7 +302,7 @@ static int fill_from_connect(const mqr_connack_input_t *in, mqr_arena_t *arena, 
     }
     if (k.props) {
         const mqr_props_t *props = ver == MQR_PROTO_V5 ? &c->props : NULL;
-        int st = build_conn_props(arena, props, &m[F_CONN_PROPS].value, diag);
+        int st = mqr__event_props(arena, props, EVENT_NAME, &m[F_CONN_PROPS].value, diag);
         if (st == MQR_EINVAL && !in->complete) {
             /* D2: properties that cannot be read leave conn_props and the
              * expiry taken from them undefined. */

@@ -153,6 +153,34 @@ static int rd_end(rd_t *r)
 /* ---- CONNECT ------------------------------------------------------------------------ */
 
 /*
+ * What can still be read of a CONNECT whose protocol level is not supported
+ * (decision D2: the event reports what the client asked for): the level,
+ * the clean-start flag and keep alive, and the client id laid out as below
+ * MQTT 5 (no properties), as EMQX's parser reads any level but 5. Reads
+ * nothing past the packet and reports no error: the caller's status stands.
+ */
+static void peek_unsupported(const rd_t *r, mqr_packet_t *pkt, uint8_t level)
+{
+    mqr_pkt_connect_t *c = &pkt->connect;
+    const uint8_t *p = r->p, *end = r->end;
+    pkt->proto_ver = level;
+    if (end - p < 3)
+        return;
+    c->clean_start = (p[0] >> 1) & 1;
+    c->keepalive = (uint16_t)(p[1] << 8 | p[2]);
+    p += 3;
+    if (end - p < 2)
+        return;
+    size_t n = (size_t)p[0] << 8 | p[1];
+    mqr__scan_t sc;
+    if ((size_t)(end - p - 2) < n ||
+        mqr__packet_scan(p + 2, (uint32_t)n, MQR__SCAN_STRING | r->c.scan_flags, &sc) != MQR_OK)
+        return;
+    c->clientid.ptr = (const char *)p + 2;
+    c->clientid.len = (uint32_t)n;
+}
+
+/*
  * CONNECT = protocol-name level flags keepalive [properties] client-id
  *           [will-properties will-topic will-payload] [username] [password]
  */
@@ -166,11 +194,14 @@ static int dec_connect(rd_t *r, mqr_packet_t *pkt)
     int name_mqtt = c->proto_name.len == 4 && memcmp(c->proto_name.ptr, "MQTT", 4) == 0;
     int name_isdp = c->proto_name.len == 6 && memcmp(c->proto_name.ptr, "MQIsdp", 6) == 0;
     if (!((name_mqtt && (level == MQR_PROTO_V311 || level == MQR_PROTO_V5)) ||
-          (name_isdp && level == MQR_PROTO_V31)))
-        return mqr__packet_fail(&r->c, MQR_EPROTOVER, 0x84, "protocol level", at,
-                                "protocol '%.*s' level %u is not supported",
-                                (int)(c->proto_name.len > 16 ? 16 : c->proto_name.len),
-                                c->proto_name.ptr, level);
+          (name_isdp && level == MQR_PROTO_V31))) {
+        int st = mqr__packet_fail(&r->c, MQR_EPROTOVER, 0x84, "protocol level", at,
+                                  "protocol '%.*s' level %u is not supported",
+                                  (int)(c->proto_name.len > 16 ? 16 : c->proto_name.len),
+                                  c->proto_name.ptr, level);
+        peek_unsupported(r, pkt, level);
+        return st;
+    }
     pkt->proto_ver = level;
     r->ver = level;
     at = r->p;

@@ -149,6 +149,7 @@ typedef struct brk_msg {
     uint8_t *props;
     char *from_clientid;
     char *from_username;  /* NULL: none */
+    mqr_sockaddr_t from_peer; /* the publisher's address (message.dropped); none: inside */
     char id[33];          /* message id: 32 hex digits */
 } brk_msg_t;
 
@@ -235,6 +236,7 @@ struct brk_conn {
     mqr_sockaddr_t peer, sock;
     char peername[MQR_ADDR_TEXT_MAX];
     const char *close_reason; /* client.disconnected reason */
+    const mqr_packet_t *disconnect; /* the client's DISCONNECT while it closes (disconn_props) */
     /* MQTT 5 state (mqtt5.c, authn.c) */
     uint16_t alias_max_out;  /* the client's Topic-Alias-Maximum */
     uint16_t nalias_out;     /* aliases assigned so far (1..nalias_out) */
@@ -399,8 +401,8 @@ void brk_mqtt_decode_error(broker_t *b, brk_conn_t *c, int status, const mqr_dia
 void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c);
 void brk_mqtt_tick(broker_t *b, int64_t now);
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
-                           size_t payload_len, int qos, int retain, const char *rule_id,
-                           int direct_dispatch);
+                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                           const char *rule_id, int direct_dispatch);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 
@@ -443,13 +445,15 @@ int brk_events_test_connectors(broker_t *b);
 void brk_events_destroy(broker_t *b);
 void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int complete,
                     int reason, int connack_sent);
-void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason);
-void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, int reason);
+void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason,
+                   const mqr_packet_t *pkt);
+void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int reason);
 void brk_ev_authz(broker_t *b, brk_conn_t *c, const char *topic, size_t len, int publish,
                   int allow);
-void brk_ev_sub(broker_t *b, brk_conn_t *c, int event, const char *filter, size_t len, int qos);
+void brk_ev_sub(broker_t *b, brk_conn_t *c, int event, const mqr_packet_t *pk, const char *filter,
+                size_t len, int qos);
 void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, int qos,
-                const char *reason);
+                const char *reason, const mqr_packet_t *ack);
 void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *rule_id,
                     int direct_dispatch);
 int brk_events_fds(broker_t *b, mqr_http_fd_t *out, size_t cap);

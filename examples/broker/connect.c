@@ -256,7 +256,7 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         return;
     }
     rc = brk_auth_check(b, p, &why);
-    brk_ev_authn(b, c, p, rc);
+    brk_ev_authn(b, c, pk, rc);
     if (rc != 0) {
         refuse(b, c, pk, rc, why);
         return;
@@ -285,6 +285,8 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         c->will = mq_msg_new(b, p->will_topic.ptr, p->will_topic.len, p->will_payload.ptr,
                           p->will_payload.len, p->will_qos, p->will_retain, &p->will_props, id,
                           idlen, user);
+        if (c->will != NULL)
+            c->will->from_peer = c->peer;
         if (c->will == NULL) {
             free(user);
             refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, "out of memory storing the will");
@@ -329,7 +331,7 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     b->nconnected++;
     brk_log(b, 1, "client '%s' connected from %s (MQTT level %u, session %s)", s->clientid,
             c->peername, (unsigned)c->proto_ver, present ? "resumed" : "new");
-    brk_ev_client(b, c, MQR_EVENT_CLIENT_CONNECTED, NULL);
+    brk_ev_client(b, c, MQR_EVENT_CLIENT_CONNECTED, NULL, pk);
     mq_send_connack(b, c, 0, present, NULL, p->clientid.len == 0 ? id : NULL);
     brk_ev_connack(b, c, pk, 1, 0, 1);
     if (c->state == BRK_CS_CONNECTED && present)

@@ -52,7 +52,9 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
         }
         c->sess->expiry_s = exp;
     }
+    c->disconnect = pk; /* disconn_props of client.disconnected, during the close */
     brk_conn_close(b, c, "normal");
+    c->disconnect = NULL;
 }
 
 /* Handle one decoded packet of connection `c`: CONNECT first, then the
@@ -94,6 +96,7 @@ void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
         break;
     case MQR_PKT_PINGREQ:
         mq_send_simple(b, c, MQR_PKT_PINGRESP, 0, 0);
+        brk_ev_client(b, c, MQR_EVENT_CLIENT_PING, NULL, NULL);
         break;
     case MQR_PKT_DISCONNECT:
         handle_disconnect(b, c, p);
@@ -195,7 +198,7 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
     c->state = BRK_CS_NEW; /* no more sends to this socket */
     brk_msg_t *will = c->will;
     c->will = NULL;
-    brk_ev_client(b, c, MQR_EVENT_CLIENT_DISCONNECTED, reason);
+    brk_ev_client(b, c, MQR_EVENT_CLIENT_DISCONNECTED, reason, c->disconnect);
     brk_session_t *s = c->sess;
     c->sess = NULL;
     if (s != NULL && s->conn == c) {

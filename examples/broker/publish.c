@@ -81,6 +81,7 @@ void mq_handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         mq_disconnect(b, c, MQR_RC_UNSPECIFIED_ERROR, "internal_error");
         return;
     }
+    m->from_peer = c->peer;
     b->stats.msgs_received++;
     size_t n = mq_publish_msg(b, c, m, NULL, 0);
     brk_msg_unref(m);
@@ -102,13 +103,15 @@ static int find_inflight(brk_session_t *s, uint16_t pid)
     return -1;
 }
 
-static void inflight_done(broker_t *b, brk_session_t *s, int i, int acked)
+/* End in-flight entry i; `ack` (NULL: not acknowledged) is the PUBACK or
+ * PUBCOMP that completed it, for message.acked. */
+static void inflight_done(broker_t *b, brk_session_t *s, int i, const mqr_packet_t *ack)
 {
     brk_inflight_t f = s->infl[i];
     memmove(&s->infl[i], &s->infl[i + 1], (s->ninfl - (uint32_t)i - 1) * sizeof *s->infl);
     s->ninfl--;
-    if (acked)
-        brk_ev_msg(b, MQR_EVENT_MESSAGE_ACKED, f.msg, s, f.qos, NULL);
+    if (ack != NULL)
+        brk_ev_msg(b, MQR_EVENT_MESSAGE_ACKED, f.msg, s, f.qos, NULL, ack);
     brk_msg_unref(f.msg);
     mq_drain(b, s);
 }
@@ -123,12 +126,12 @@ void mq_handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     switch (pk->type) {
     case MQR_PKT_PUBACK:
         if (i >= 0 && s->infl[i].qos == 1)
-            inflight_done(b, s, i, 1);
+            inflight_done(b, s, i, pk);
         break;
     case MQR_PKT_PUBREC:
         if (i >= 0 && s->infl[i].qos == 2 && s->infl[i].state == 0) {
             if (pk->ack.reason_code >= 0x80) {
-                inflight_done(b, s, i, 0);
+                inflight_done(b, s, i, NULL);
                 break;
             }
             s->infl[i].state = 1;
@@ -140,7 +143,7 @@ void mq_handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         break;
     case MQR_PKT_PUBCOMP:
         if (i >= 0 && s->infl[i].state == 1)
-            inflight_done(b, s, i, 1);
+            inflight_done(b, s, i, pk);
         break;
     case MQR_PKT_PUBREL: {
         int found = 0;

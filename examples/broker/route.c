@@ -61,7 +61,7 @@ void mq_deliver_ids(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
     }
     brk_msg_t *copy = brk5_msg_with_subids(m, ids, n);
     if (copy == NULL) {
-        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error");
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error", NULL);
         return;
     }
     mq_deliver(b, s, copy, qos, retain);
@@ -102,7 +102,7 @@ static int route_to(broker_t *b, brk_session_t *s, brk_msg_t *m)
     }
     if (best < 0) {
         if (no_local_hit)
-            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, m->qos, "no_local");
+            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, m->qos, "no_local", NULL);
         return 0;
     }
     if (!brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
@@ -239,18 +239,19 @@ size_t mq_publish_msg(broker_t *b, brk_conn_t *from, brk_msg_t *m, const char *r
         retain_store(b, m);
     size_t n = route(b, m);
     if (n == 0)
-        brk_ev_msg(b, MQR_EVENT_MESSAGE_DROPPED, m, NULL, m->qos, "no_subscribers");
+        brk_ev_msg(b, MQR_EVENT_MESSAGE_DROPPED, m, NULL, m->qos, "no_subscribers", NULL);
     return n;
 }
 
-/* Publish a message made inside the broker (a republish action). */
+/* Publish a message made inside the broker (a republish action); `props`
+ * (NULL: none) are its MQTT 5 properties as a PUBLISH carries them. */
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
-                           size_t payload_len, int qos, int retain, const char *rule_id,
-                           int direct_dispatch)
+                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                           const char *rule_id, int direct_dispatch)
 {
     if (mqr_topic_validate_name(topic, topic_len, NULL) != MQR_OK)
         return MQR_ETOPIC;
-    brk_msg_t *m = mq_msg_new(b, topic, topic_len, payload, payload_len, qos, retain, NULL, "", 0,
+    brk_msg_t *m = mq_msg_new(b, topic, topic_len, payload, payload_len, qos, retain, props, "", 0,
                            NULL);
     if (m == NULL)
         return MQR_ENOMEM;

@@ -13,12 +13,92 @@
 
 #include "events_int.h"
 
-/* The engine's republish publisher: route the message inside the broker. */
+/* Add a length-counted string (or binary) property; the buffer was sized by
+ * republish_props_size, so it fits. */
+static void prop_bytes(uint8_t *buf, size_t cap, size_t *len, uint8_t id, uint8_t type,
+                       const char *s, size_t n)
+{
+    mqr_prop_t pr;
+    memset(&pr, 0, sizeof pr);
+    pr.id = id;
+    pr.type = type;
+    if (type == MQR_PROPTYPE_BINARY) {
+        pr.bin.ptr = (const uint8_t *)s;
+        pr.bin.len = (uint32_t)n;
+    } else {
+        pr.str.ptr = s;
+        pr.str.len = (uint32_t)n;
+    }
+    (void)mqr_packet_prop_add(buf, cap, len, &pr);
+}
+
+/* The bytes the MQTT 5 properties of `msg` take (an upper bound). */
+static size_t republish_props_size(const mqr_publish_msg_t *msg)
+{
+    size_t n = 2 * 5 + msg->content_type_len + msg->response_topic_len +
+               msg->correlation_data_len + 3 * 3;
+    for (uint32_t i = 0; i < msg->user_property_count; i++)
+        n += 5 + msg->user_properties[i].key_len + msg->user_properties[i].value_len;
+    return n;
+}
+
+/*
+ * The MQTT 5 properties a republish action rendered, encoded as a PUBLISH
+ * carries them, into buf[0..cap): Payload-Format-Indicator,
+ * Message-Expiry-Interval, Content-Type, Response-Topic, Correlation-Data,
+ * then the user properties in their order. Returns the length.
+ */
+static size_t republish_props(const mqr_publish_msg_t *msg, uint8_t *buf, size_t cap)
+{
+    size_t len = 0;
+    if (msg->payload_format_indicator >= 0)
+        brk_prop_int(buf, cap, &len, MQR_PROP_PAYLOAD_FORMAT_INDICATOR, MQR_PROPTYPE_BYTE,
+                     (uint32_t)msg->payload_format_indicator);
+    if (msg->message_expiry_interval >= 0)
+        brk_prop_int(buf, cap, &len, MQR_PROP_MESSAGE_EXPIRY_INTERVAL, MQR_PROPTYPE_U32,
+                     (uint32_t)msg->message_expiry_interval);
+    if (msg->content_type != NULL)
+        prop_bytes(buf, cap, &len, MQR_PROP_CONTENT_TYPE, MQR_PROPTYPE_STRING, msg->content_type,
+                   msg->content_type_len);
+    if (msg->response_topic != NULL)
+        prop_bytes(buf, cap, &len, MQR_PROP_RESPONSE_TOPIC, MQR_PROPTYPE_STRING,
+                   msg->response_topic, msg->response_topic_len);
+    if (msg->correlation_data != NULL)
+        prop_bytes(buf, cap, &len, MQR_PROP_CORRELATION_DATA, MQR_PROPTYPE_BINARY,
+                   msg->correlation_data, msg->correlation_data_len);
+    for (uint32_t i = 0; i < msg->user_property_count; i++) {
+        const mqr_user_property_t *u = &msg->user_properties[i];
+        mqr_prop_t pr;
+        memset(&pr, 0, sizeof pr);
+        pr.id = MQR_PROP_USER_PROPERTY;
+        pr.type = MQR_PROPTYPE_PAIR;
+        pr.str.ptr = u->key;
+        pr.str.len = (uint32_t)u->key_len;
+        pr.str2.ptr = u->value;
+        pr.str2.len = (uint32_t)u->value_len;
+        (void)mqr_packet_prop_add(buf, cap, &len, &pr);
+    }
+    return len;
+}
+
+/* The engine's republish publisher: route the message inside the broker
+ * with the MQTT 5 properties the action rendered. */
 static int republish(void *ud, const mqr_publish_msg_t *msg)
 {
     broker_t *b = ud;
-    return brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
-                                  msg->qos, msg->retain, msg->rule_id, msg->direct_dispatch);
+    uint8_t stack[1024];
+    size_t cap = republish_props_size(msg);
+    uint8_t *buf = cap <= sizeof stack ? stack : malloc(cap);
+    if (buf == NULL)
+        return MQR_ENOMEM;
+    mqr_props_t props = {buf, 0, 1};
+    props.len = (uint32_t)republish_props(msg, buf, cap);
+    int rc = brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
+                                    msg->qos, msg->retain, props.len ? &props : NULL,
+                                    msg->rule_id, msg->direct_dispatch);
+    if (buf != stack)
+        free(buf);
+    return rc;
 }
 
 /* Create the engine with the configured names profile. 0, or -1 with *err. */
@@ -34,9 +114,7 @@ int brk_events_create(broker_t *b, const char **err)
     o.names = b->cfg.names;
     o.publish = republish;
     o.publish_ud = b;
-    if (mqr_engine_create(&o, &ev->engine) != MQR_OK ||
-        mqr_arena_create(NULL, 8192, &ev->arena) != MQR_OK) {
-        mqr_engine_destroy(ev->engine);
+    if (mqr_engine_create(&o, &ev->engine) != MQR_OK) {
         free(ev);
         *err = "cannot create the rule engine";
         return -1;
@@ -86,6 +164,9 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
             mqr_republish_config_t rc5;
             memset(&rc5, 0, sizeof rc5);
             rc5.topic = a->arg;
+            /* EMQX's default (spec §9.1): a `user_properties` column of the
+             * output becomes the message's User-Property list */
+            rc5.user_properties = "${user_properties}";
             rc = mqr_engine_action_add_republish(ev->engine, r->id, &rc5, &id, &d);
         } else {
             mqr_http_action_config_t hc;
@@ -207,9 +288,6 @@ void brk_events_destroy(broker_t *b)
         return;
     remove_rules(b->ev);
     mqr_engine_destroy(b->ev->engine);
-    mqr_arena_destroy(b->ev->arena);
-    for (size_t i = 0; i < MQR_EVENT_COUNT; i++)
-        brk_ev_tmpl_destroy(b->ev->tmpl[i]);
     free(b->ev->http_ids);
     free(b->ev);
     b->ev = NULL;

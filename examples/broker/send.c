@@ -72,7 +72,7 @@ int mq_send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
         if (pbuf != pstack)
             free(pbuf);
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos,
-                   er == 1 ? "expired" : "internal_error");
+                   er == 1 ? "expired" : "internal_error", NULL);
         return MQR_ENOTFOUND;
     }
     mqr_packet_t p;
@@ -96,10 +96,10 @@ int mq_send_publish(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
     if (rc == MQR_OK) {
         if (new_alias != 0)
             brk5_alias_out_commit(c, new_alias, m->topic, m->topic_len);
-        brk_ev_msg(b, MQR_EVENT_MESSAGE_DELIVERED, m, s, qos, NULL);
+        brk_ev_msg(b, MQR_EVENT_MESSAGE_DELIVERED, m, s, qos, NULL, NULL);
     } else {
         brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos,
-                   rc == MQR_ETOOLARGE ? "too_large" : "internal_error");
+                   rc == MQR_ETOOLARGE ? "too_large" : "internal_error", NULL);
     }
     return rc;
 }
@@ -133,7 +133,7 @@ static uint32_t inflight_limit(broker_t *b, brk_session_t *s)
 static void start_inflight(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain)
 {
     if (mq_grow((void **)&s->infl, &s->capinfl, s->ninfl, sizeof *s->infl) != 0) {
-        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error");
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error", NULL);
         return;
     }
     uint16_t pid = next_pid(s); /* before the new slot counts: its pid is not set yet */
@@ -157,13 +157,13 @@ void mq_deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain
     int online = s->conn != NULL && s->conn->state == BRK_CS_CONNECTED;
     if (online && qos == 0) {
         if (s->conn->out_len > BRK_MAX_OUT_QOS0) /* a consumer that does not keep up */
-            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, 0, "queue_full");
+            brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, 0, "queue_full", NULL);
         else
             (void)mq_send_publish(b, s, m, 0, retain, 0, 0);
         return;
     }
     if (!online && qos == 0) {
-        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, 0, "qos0_msg");
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, 0, "qos0_msg", NULL);
         return;
     }
     if (online && s->ninfl < inflight_limit(b, s) && s->nqueue == 0) {
@@ -174,7 +174,7 @@ void mq_deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain
     if (s->nqueue >= b->cfg.max_queued ||
         (b->cfg.max_queued_bytes != 0 && s->queue_bytes + mbytes > b->cfg.max_queued_bytes) ||
         mq_grow((void **)&s->queue, &s->capqueue, s->nqueue, sizeof *s->queue) != 0) {
-        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "queue_full");
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "queue_full", NULL);
         return;
     }
     s->queue[s->nqueue].msg = m;

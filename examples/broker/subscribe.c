@@ -187,7 +187,7 @@ void mq_handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         uint8_t code = codes[k++];
         if ((code & ~0x40) >= 0x80)
             continue;
-        brk_ev_sub(b, c, MQR_EVENT_SESSION_SUBSCRIBED, e.filter.ptr, e.filter.len, code & 3);
+        brk_ev_sub(b, c, MQR_EVENT_SESSION_SUBSCRIBED, pk, e.filter.ptr, e.filter.len, code & 3);
         if (!(code & 0x40))
             continue;
         for (uint32_t i = 0; i < s->nsubs; i++)
@@ -231,7 +231,7 @@ void mq_handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             }
         }
         if (found)
-            brk_ev_sub(b, c, MQR_EVENT_SESSION_UNSUBSCRIBED, f.ptr, f.len, 0);
+            brk_ev_sub(b, c, MQR_EVENT_SESSION_UNSUBSCRIBED, pk, f.ptr, f.len, 0);
         codes[n++] = found ? 0x00 : MQR_RC_NO_SUBSCRIPTION_EXISTED;
         if (!found && !why[0])
             snprintf(why, sizeof why, "no subscription existed for '%.*s'",

@@ -9,8 +9,8 @@
  * message), HTTP (a non-blocking client of mqttrule/http.h per action) and
  * callback (a C function receives the output as JSON text and as a value).
  *
- * mqr_engine_emit_event(), mqr_engine_emit_event_id(), mqr_engine_emit_connack()
- * and mqr_engine_emit_message() find the rules whose FROM matches through an
+ * mqr_engine_emit_event(), mqr_engine_emit_event_id(), mqr_engine_emit_connack(),
+ * mqr_engine_emit_input() and mqr_engine_emit_message() find the rules whose FROM matches through an
  * index (a table per event for "$events/..." entries, a topic trie for MQTT
  * topic filters), so an emit that matches nothing costs one lookup whatever
  * the number of rules. A rule that lists several matching sources fires once.
@@ -431,6 +431,26 @@ MQR_API int mqr_engine_emit_event_id(mqr_engine_t *engine, uint32_t event_id,
 MQR_API int mqr_engine_emit_connack(mqr_engine_t *engine, const mqr_connack_input_t *in,
                                     uint32_t *out_fired, mqr_diag_t *diag);
 
+/**
+ * Build event `event_id` from the host's facts with mqr_event_build() into
+ * the engine's own arena and run the rules that listen to it: the one call a
+ * host makes per event (client.connack has mqr_engine_emit_connack, a
+ * PUBLISH mqr_engine_emit_message). The engine's node fills `node`, its
+ * clock a zero in->timestamp_ms; in->node is ignored. When no enabled rule
+ * listens, nothing is built (one scan of the event's rule list). The
+ * per-event template is made on the event's first emit inside the engine
+ * (no allocation), so a warm emit makes no heap allocation.
+ * *out_fired (may be NULL) receives the number of rules that matched.
+ * Returns MQR_OK; MQR_EINVAL (NULL engine or in, or a bad input as for
+ * mqr_event_build; nothing ran); MQR_ENOTFOUND (event_id out of range,
+ * MQR_EVENT_CLIENT_CONNACK or MQR_EVENT_MESSAGE_PUBLISH); MQR_ELIMIT (nested
+ * deeper than MQR_ENGINE_MAX_DEPTH); MQR_ENOMEM (nothing ran).
+ * Same thread-safety as mqr_engine_emit_event (one thread per engine).
+ */
+MQR_API int mqr_engine_emit_input(mqr_engine_t *engine, uint32_t event_id,
+                                  const mqr_event_input_t *in, uint32_t *out_fired,
+                                  mqr_diag_t *diag);
+
 /*
  * A published message (spec §5). Strings are length-counted and borrowed for
  * the call; a NULL string is an undefined column.
@@ -456,8 +476,12 @@ typedef struct mqr_engine_message {
     size_t peername_len;
     const char *republish_by;     /* the rule that republished it, or NULL */
     size_t republish_by_len;
-    const mqr_value_t *pub_props; /* NULL: {"User-Property": {}} */
+    const mqr_value_t *pub_props; /* NULL: built from `props` */
     int64_t publish_received_at;  /* ms; 0: now */
+    /* Appended: the PUBLISH properties as received (borrowed), turned into
+     * pub_props (spec §1.4) when pub_props is NULL; present 0 (a zeroed
+     * struct): {"User-Property": {}}. */
+    mqr_props_t props;
 } mqr_engine_message_t;
 
 /**
@@ -467,7 +491,8 @@ typedef struct mqr_engine_message {
  * publish_received_at, client_attrs, event, timestamp, node). With
  * msg->direct_dispatch 1 no rule runs. A rule's republish action refuses a
  * message whose republish_by is its own rule (spec §9.1 loop protection).
- * Returns MQR_OK; MQR_EINVAL (NULL argument, invalid topic name);
+ * Returns MQR_OK; MQR_EINVAL (NULL argument, invalid topic name, properties
+ * that are not valid);
  * MQR_ELIMIT; MQR_ENOMEM. *out_fired as in mqr_engine_emit_event.
  */
 MQR_API int mqr_engine_emit_message(mqr_engine_t *engine, const mqr_engine_message_t *msg,

@@ -18,6 +18,11 @@
  * only from the arena the caller passes, so once the arena is warm building an
  * event costs no heap allocation.
  *
+ * mqr_event_build() does the same for the other events from a host's facts:
+ * a connection (mqr_event_conn_t), a message (mqr_event_msg_t) and the
+ * packet the event is about. Hosts that run an engine call
+ * mqr_engine_emit_input() instead, which builds into the engine's arena.
+ *
  * The schema tables are const data with static storage: the schema functions
  * are pure lookups, allocate nothing and are safe from any number of threads.
  */
@@ -151,6 +156,112 @@ typedef struct mqr_connack_input {
     uint32_t node_len;
     const char *node; /* the `node` column, node_len bytes, borrowed; NULL = undefined */
 } mqr_connack_input_t;
+
+/*
+ * Facts about one client connection, as several events carry them: the
+ * client of client.connected / disconnected / ping / check_authn_complete /
+ * check_authz_complete and session.subscribed / unsubscribed, the receiver of
+ * message.delivered / acked and delivery.dropped. Initialise it with
+ * mqr_event_conn_init(), then set what the host knows. Strings are
+ * length-counted and borrowed for the build; a NULL string is an undefined
+ * column. Fixed-width fields only (ctypes reads it as it is).
+ */
+typedef struct mqr_event_conn {
+    const char *clientid;      /* the final client id (assigned ids included) */
+    uint32_t clientid_len;
+    uint32_t username_len;
+    const char *username;      /* NULL: no user name (undefined) */
+    const char *mountpoint;    /* NULL: none (undefined) */
+    uint32_t mountpoint_len;
+    uint32_t listener_len;
+    /* The listener that accepted the connection ("tcp:default", "ssl:default",
+     * "ws:default", ...) and its transport ("tcp", "ssl", "ws", "wss"). No
+     * EMQX event column shows them; they travel with the facts so that a
+     * listener kind the host adds is named in one place (docs/events.md). */
+    const char *listener;
+    const char *protocol;
+    uint32_t protocol_len;
+    int32_t proto_ver;         /* 3, 4 or 5 (MQR_PROTO_*); 0: unknown (undefined) */
+    mqr_sockaddr_t peer;       /* peername, peerhost */
+    mqr_sockaddr_t sock;       /* sockname: the listener's local address */
+    int32_t keepalive;         /* seconds, as granted; -1: undefined */
+    int32_t clean_start;       /* 0 or 1; -1: undefined */
+    int32_t is_bridge;         /* 0 or 1 */
+    int32_t is_superuser;      /* 0 or 1 (client.check_authn_complete) */
+    /* The messages the host lets the client have in flight: its MQTT 5
+     * Receive-Maximum, or for a v3 client the host's own in-flight limit. */
+    uint32_t receive_maximum;
+    uint32_t reserved_;
+    /* Session expiry in seconds as the host keeps it (a v3 client with clean
+     * session 0: the host's v3 session expiry); 0xFFFFFFFF: never. */
+    int64_t expiry_interval_s;
+    int64_t connected_at_ms;   /* 0: undefined */
+    /* The CONNECT's properties (MQTT 5), borrowed: conn_props of
+     * client.connected and client.ping. present 0: {"User-Property": {}}. */
+    mqr_props_t conn_props;
+} mqr_event_conn_t;
+
+/*
+ * A message as the message events carry it (spec §5 columns). Initialise it
+ * with mqr_event_msg_init(). Strings are borrowed for the build.
+ */
+typedef struct mqr_event_msg {
+    const char *id;            /* 32 hex digits; NULL: undefined */
+    uint32_t id_len;
+    uint32_t topic_len;
+    const char *topic;
+    const char *payload;       /* NULL: "" */
+    uint32_t payload_len;
+    int32_t qos;
+    int32_t retain;            /* flags.retain */
+    int32_t dup;               /* flags.dup */
+    const char *from_clientid; /* the publisher (clientid of message.dropped) */
+    const char *from_username; /* NULL: undefined */
+    uint32_t from_clientid_len;
+    uint32_t from_username_len;
+    /* The publisher's address: peerhost / peername of message.dropped,
+     * schema.validation_failed and message.transformation_failed. */
+    mqr_sockaddr_t from_peer;
+    int64_t publish_received_at_ms;
+    /* The PUBLISH properties as received, borrowed: pub_props. present 0:
+     * {"User-Property": {}}. */
+    mqr_props_t props;
+} mqr_event_msg_t;
+
+/*
+ * Everything mqr_event_build() and mqr_engine_emit_input() turn into an
+ * event other than client.connack (which has mqr_connack_input_t). One
+ * struct serves every event; each event reads the members docs/events.md
+ * lists for it and ignores the rest. Initialise with mqr_event_input_init().
+ */
+typedef struct mqr_event_input {
+    const mqr_event_conn_t *conn; /* the client (the receiver for message events) */
+    const mqr_event_msg_t *msg;   /* message events */
+    /* The packet the event is about, borrowed: DISCONNECT (disconn_props),
+     * SUBSCRIBE (sub_props), UNSUBSCRIBE (unsub_props), PUBACK, PUBREC or
+     * PUBCOMP (puback_props), CONNECT (clientid and username of
+     * client.check_authn_complete when conn has none). NULL: {"User-Property": {}}. */
+    const mqr_packet_t *packet;
+    const char *topic;         /* authz topic, subscription filter */
+    uint32_t topic_len;
+    int32_t qos;               /* session.subscribed / unsubscribed */
+    /* reason (client.disconnected, message.dropped, delivery.dropped), the
+     * authn reason_code, or the validation / transformation / alarm name. */
+    const char *reason;
+    uint32_t reason_len;
+    int32_t reason_code;       /* client.check_authn_complete when reason is NULL */
+    int32_t action;            /* authz: 1 publish, 0 subscribe */
+    int32_t allow;             /* authz result: 1 allow, 0 deny */
+    const char *authz_source;  /* NUL-terminated; NULL: "default" */
+    const char *message;       /* alarm message; NUL-terminated */
+    const mqr_value_t *details; /* alarm details object; NULL: {} */
+    int64_t timestamp_ms;      /* 0: the engine's clock (or 0 in mqr_event_build) */
+    int64_t at_ms;             /* disconnected_at, activated_at; 0: timestamp */
+    int64_t deactivated_at_ms; /* 0: timestamp */
+    const char *node;          /* mqr_event_build only: the node column; NULL: undefined */
+    uint32_t node_len;
+    uint32_t reserved_;
+} mqr_event_input_t;
 
 /* ---- schemas ---------------------------------------------------------------------------- */
 
@@ -286,6 +397,44 @@ MQR_API void mqr_event_connack_init(mqr_connack_input_t *in);
  */
 MQR_API int mqr_event_connack_build(const mqr_connack_input_t *in, mqr_arena_t *arena,
                                     mqr_value_t *out_event, mqr_diag_t *diag);
+
+/* ---- building the other events --------------------------------------------------------- */
+
+/** Reset *c: everything undefined or unknown (proto_ver 0, keepalive and
+ *  clean_start -1), no properties. NULL is ignored. Thread-safe. */
+MQR_API void mqr_event_conn_init(mqr_event_conn_t *c);
+
+/** Reset *m: no id, topic or payload, QoS 0, no flags, unknown publisher,
+ *  no properties. NULL is ignored. Thread-safe. */
+MQR_API void mqr_event_msg_init(mqr_event_msg_t *m);
+
+/** Reset *in: no facts, no packet, times 0. NULL is ignored.
+ *  Thread-safe. */
+MQR_API void mqr_event_input_init(mqr_event_input_t *in);
+
+/**
+ * Build event `event_id` (any MQR_EVENT_* but MQR_EVENT_CLIENT_CONNACK, which
+ * has mqr_event_connack_build, and MQR_EVENT_MESSAGE_PUBLISH, which
+ * mqr_engine_emit_message builds) from the facts in *in into *out_event: an
+ * object with every field of the event's schema in schema order (decision
+ * D3), `timestamp` and `node` included. Which member of *in fills which
+ * column is the table in docs/events.md; a column whose fact is missing is
+ * undefined, a property map whose packet is missing is {"User-Property": {}}
+ * (spec §1.4: user properties in wire order in "User-Property-Pairs").
+ *
+ * Memory: the members array, address texts and property maps come from
+ * `arena` and live until it is reset or destroyed; strings borrow *in's
+ * pointers and the packets' bytes. Nothing else is allocated.
+ *
+ * Returns MQR_OK; MQR_EINVAL for a NULL in, arena or out_event, a packet of
+ * the wrong type for the event, property bytes that are not valid, or an
+ * event that needs facts it lacks (a message event without msg);
+ * MQR_ENOTFOUND for an event id this function does not build; MQR_ENOMEM
+ * when the arena cannot grow. On failure *out_event is undefined and diag
+ * (may be NULL) says why. Safe from several threads with different arenas.
+ */
+MQR_API int mqr_event_build(uint32_t event_id, const mqr_event_input_t *in, mqr_arena_t *arena,
+                            mqr_value_t *out_event, mqr_diag_t *diag);
 
 #ifdef __cplusplus
 }

@@ -215,6 +215,8 @@ class EngineMessage(ctypes.Structure):
         ("peername", c_char_p), ("peername_len", c_size_t),
         ("republish_by", c_char_p), ("republish_by_len", c_size_t),
         ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
+        # mqr_props_t props: the PUBLISH properties (none from Python)
+        ("props_ptr", c_void_p), ("props_len", c_uint32), ("props_present", c_uint32),
     ]
 
 
