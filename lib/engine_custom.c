@@ -212,11 +212,11 @@ static void pump(mqr_engine_t *e, mqr__action_t *a, uint64_t now)
         mqr_diag_t d;
         mqr_diag_clear(&d);
         int rc = cu->ops.submit(cu->ud, cu->views, n, now, &d);
-        if (rc == MQR_OK) {
+        if (rc != MQR_EAGAIN) /* a busy answer is not an attempt */
             for (uint32_t i = 0; i < n; i++)
                 a->m.retried += cu->views[i].attempt > 1;
+        if (rc == MQR_OK)
             continue;
-        }
         /* items the sink ended from inside submit are gone: find by ticket */
         for (uint32_t i = n; i-- > 0;) {
             item_t *it = flight_find(cu, cu->views[i].ticket);
@@ -374,6 +374,8 @@ void mqr__engine_custom_process(mqr_engine_t *e, mqr__action_t *a, uint64_t now)
         end_item(e, a, it, MQR__END_DROPPED, MQR_HTTP_REASON_EXPIRED);
     }
     if (cu->kick || (cu->busy && now >= cu->resume_at)) {
+        if (cu->kick && cu->busy)
+            cu->resume_at = now; /* the sink's ready ends the pause of its busy answer */
         cu->kick = 0;
         cu->busy = 0;
     }
