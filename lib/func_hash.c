@@ -26,7 +26,7 @@ static int digest(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int alg,
     if (rc)
         return rc;
     mqr__hash(alg, s, len, md);
-    size_t size = mqr__hash_size(alg);
+    size_t size = mqr_hash_size(alg);
     char *p = mqr_arena_alloc(cx->arena, 2 * size + 1);
     if (!p)
         return mqr__func_oom(cx);
