@@ -20,5 +20,8 @@
 #include "mqttrule/rule.h"
 #include "mqttrule/rule_test.h"
 #include "mqttrule/engine.h"
+#include "mqttrule/auth.h"
+#include "mqttrule/topic.h"
+#include "mqttrule/action.h"
 
 #endif /* MQTTRULE_H */

@@ -38,7 +38,7 @@ static int digest(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int alg,
     if (rc)
         return rc;
     mqr__hash(alg, s, len, md);
-    return hex_result(cx, md, mqr__hash_size(alg), out);
+    return hex_result(cx, md, mqr_hash_size(alg), out);
 }
 
 int mqr__func_sql_md5(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc, mqr_value_t *out)

@@ -2,14 +2,12 @@
 /*
  * func_table.c - the table of built-in SQL functions and the lookups the rule
  * compiler makes at compile time: find by name (binary search over the table
- * sorted in func_list.h), the D9 "not supported" names, "did you mean"
- * suggestions, and the evaluation-error formatter every function reports
- * through.
+ * sorted in func_list.h), the D9 "not supported" names and "did you mean"
+ * suggestions. (The evaluation-error formatter is in func_util.c.)
  *
  * The table is const data generated from MQR__FUNC_LIST, so lookups are
  * reentrant and need no initialisation.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "func_util.h"
@@ -140,18 +138,4 @@ size_t mqr__func_count(void) { return MQR__ARRAY_LEN(func_table); }
 const mqr__func_t *mqr__func_at(size_t i)
 {
     return i < MQR__ARRAY_LEN(func_table) ? &func_table[i] : NULL;
-}
-
-int mqr__func_error(mqr__fctx_t *cx, const char *fmt, ...)
-{
-    if (cx && cx->diag) {
-        char msg[MQR_DIAG_MESSAGE_MAX];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        mqr__diag_set(cx->diag, MQR_EEVAL, "function '%s': %s", cx->fname ? cx->fname : "?",
-                      msg);
-    }
-    return MQR_EEVAL;
 }

@@ -6,6 +6,7 @@
  * arena (see func_util.h for the contracts).
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,20 @@ void mqr__func_describe(const mqr_value_t *v, char *buf, size_t cap)
     case MQR_VAL_ARRAY: snprintf(buf, cap, "array"); break;
     default: snprintf(buf, cap, "object"); break;
     }
+}
+
+int mqr__func_error(mqr__fctx_t *cx, const char *fmt, ...)
+{
+    if (cx && cx->diag) {
+        char msg[MQR_DIAG_MESSAGE_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        mqr__diag_set(cx->diag, MQR_EEVAL, "function '%s': %s", cx->fname ? cx->fname : "?",
+                      msg);
+    }
+    return MQR_EEVAL;
 }
 
 int mqr__func_type_error(mqr__fctx_t *cx, const char *what, const mqr_value_t *v)

@@ -418,7 +418,7 @@ static const struct {
 
 static int alg_ok(int alg) { return alg >= 0 && alg < MQR_HASH_COUNT; }
 
-size_t mqr__hash_size(int alg) { return alg_ok(alg) ? alg_table[alg].size : 0; }
+size_t mqr_hash_size(int alg) { return alg_ok(alg) ? alg_table[alg].size : 0; }
 
 size_t mqr__hash_block_size(int alg) { return alg_ok(alg) ? alg_table[alg].block : 0; }
 
@@ -538,15 +538,16 @@ void mqr__hmac_final(mqr__hmac_ctx_t *c, uint8_t *out)
 {
     uint8_t ih[MQR_HASH_MAX_SIZE];
     mqr__hash_final(&c->inner, ih);
-    mqr__hash_update(&c->outer, ih, mqr__hash_size(c->inner.alg));
+    mqr__hash_update(&c->outer, ih, mqr_hash_size(c->inner.alg));
     mqr__hash_final(&c->outer, out);
 }
 
-int mqr__hmac(int alg, const void *key, size_t key_len, const void *data, size_t len,
-              uint8_t *out)
+int mqr_hmac(int alg, const void *key, size_t key_len, const void *data, size_t len,
+             uint8_t *out)
 {
     mqr__hmac_ctx_t c;
-    if (mqr__hmac_init(&c, alg, key, key_len) != MQR_OK)
+    if (!out || (!key && key_len) || (!data && len) ||
+        mqr__hmac_init(&c, alg, key, key_len) != MQR_OK)
         return MQR_EINVAL;
     mqr__hmac_update(&c, data, len);
     mqr__hmac_final(&c, out);
@@ -594,7 +595,7 @@ int mqr__pbkdf2_hmac(int alg, const void *password, size_t password_len, const v
 
 /* ---- comparison and password files -------------------------------------------------------------------- */
 
-int mqr__ct_equal(const void *a, const void *b, size_t len)
+int mqr_ct_equal(const void *a, const void *b, size_t len)
 {
     const volatile uint8_t *x = a, *y = b;
     uint8_t acc = 0;
@@ -613,9 +614,11 @@ static int passwd_b64(const char *s, size_t len, uint8_t *out, size_t cap, size_
     return rc == MQR_EBUFFER ? MQR_ELIMIT : rc;
 }
 
-int mqr__passwd_verify(const char *hash_part, size_t hash_len, const char *password,
-                       size_t password_len)
+int mqr_passwd_verify(const char *hash_part, size_t hash_len, const char *password,
+                      size_t password_len)
 {
+    if ((!hash_part && hash_len) || (!password && password_len))
+        return MQR_EINVAL;
     const char *p = hash_part, *end = hash_part + hash_len;
     uint32_t iterations = 0;
     int pbkdf2;
@@ -657,18 +660,19 @@ int mqr__passwd_verify(const char *hash_part, size_t hash_len, const char *passw
         mqr__sha512_final(&c, got);
         wipe(&c, sizeof c);
     }
-    int same = mqr__ct_equal(got, want, 64);
+    int same = mqr_ct_equal(got, want, 64);
     wipe(got, sizeof got);
     return same ? MQR_OK : MQR_NO_MATCH;
 }
 
-int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t *salt,
-                        size_t salt_len, uint32_t iterations, char *out, size_t cap,
-                        size_t *out_len)
+int mqr_passwd_format7(const char *password, size_t password_len, const uint8_t *salt,
+                       size_t salt_len, uint32_t iterations, char *out, size_t cap,
+                       size_t *out_len)
 {
     char head[16];
     uint8_t hash[64];
-    if (iterations == 0 || salt_len == 0)
+    if (iterations == 0 || salt_len == 0 || !salt || !out_len || (!out && cap) ||
+        (!password && password_len))
         return MQR_EINVAL;
     if (salt_len > PASSWD_SALT_MAX || iterations > MQR_PASSWD_MAX_ITERATIONS)
         return MQR_ELIMIT;

@@ -19,18 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqttrule/auth.h"
 #include "mqttrule/common.h"
 
-/* Algorithms. ORDER: alg_table in hash.c follows this numbering. */
-#define MQR_HASH_MD5 0
-#define MQR_HASH_SHA1 1
-#define MQR_HASH_SHA224 2
-#define MQR_HASH_SHA256 3
-#define MQR_HASH_SHA384 4
-#define MQR_HASH_SHA512 5
-#define MQR_HASH_COUNT 6
+/* Algorithms: MQR_HASH_* of mqttrule/auth.h. ORDER: alg_table in hash.c follows them. */
 
-#define MQR_HASH_MAX_SIZE 64   /* largest digest (SHA-512) in bytes */
 #define MQR_HASH_MAX_BLOCK 128 /* largest block (SHA-384/512) in bytes */
 
 /* ---- per-algorithm state ------------------------------------------------------ */
@@ -91,8 +84,6 @@ typedef struct mqr__hash_ctx {
     } u;
 } mqr__hash_ctx_t;
 
-/* Digest size in bytes of `alg`, or 0 for an unknown algorithm. */
-size_t mqr__hash_size(int alg);
 /* Block size in bytes of `alg` (64 or 128), or 0 for an unknown algorithm. */
 size_t mqr__hash_block_size(int alg);
 
@@ -124,9 +115,6 @@ int mqr__hmac_init(mqr__hmac_ctx_t *c, int alg, const void *key, size_t key_len)
 void mqr__hmac_update(mqr__hmac_ctx_t *c, const void *data, size_t len);
 /* Write mqr__hash_size(alg) bytes to `out`. */
 void mqr__hmac_final(mqr__hmac_ctx_t *c, uint8_t *out);
-/* One shot HMAC. MQR_OK or MQR_EINVAL for an unknown `alg`. */
-int mqr__hmac(int alg, const void *key, size_t key_len, const void *data, size_t len,
-              uint8_t *out);
 
 /* ---- PBKDF2 (RFC 8018 §5.2) -------------------------------------------------------------- */
 
@@ -137,40 +125,8 @@ int mqr__pbkdf2_hmac(int alg, const void *password, size_t password_len, const v
                      size_t salt_len, uint32_t iterations, uint8_t *out, size_t out_len);
 
 /* ---- comparison and password files ------------------------------------------------------ */
-
-/* 1 if a[0..len) equals b[0..len), else 0, in time that depends only on len. */
-int mqr__ct_equal(const void *a, const void *b, size_t len);
-
-/* Largest iteration count mqr__passwd_verify accepts for "$7$" lines; a line
- * asking for more is refused (MQR_ELIMIT) so a hostile password file cannot
- * stall the broker. mosquitto_passwd writes 101. */
-#define MQR_PASSWD_MAX_ITERATIONS 1000000u
-
-/*
- * Check `password` against the hash part of a mosquitto password-file line
- * (everything after "username:", without the line end):
- *   $6$<base64 salt>$<base64 hash>               hash = SHA-512(password || salt)
- *   $7$<iterations>$<base64 salt>$<base64 hash>  hash = PBKDF2-HMAC-SHA512
- *                                                (password, salt, iterations, 64)
- * Salts and hashes are standard base64 with padding; the hash must decode to
- * 64 bytes. The final comparison is constant-time.
- * Returns MQR_OK when the password matches, MQR_NO_MATCH when it does not,
- * MQR_EINVAL for a malformed hash part, MQR_ENOTSUP for another scheme
- * ("$argon2id$..." of mosquitto 2.1, plain text), MQR_ELIMIT for an iteration
- * count above MQR_PASSWD_MAX_ITERATIONS or a salt above 1024 bytes.
- */
-int mqr__passwd_verify(const char *hash_part, size_t hash_len, const char *password,
-                       size_t password_len);
-
-/*
- * Write the "$7$<iterations>$<salt>$<hash>" hash part for `password` with the
- * caller's random `salt` (mosquitto uses 12 bytes) into `out`, NUL-terminated.
- * *out_len gets the text length. MQR_OK, MQR_EBUFFER (cap below
- * *out_len + 1), MQR_EINVAL (iterations 0 or salt_len 0), MQR_ELIMIT as above.
- */
-int mqr__passwd_format7(const char *password, size_t password_len, const uint8_t *salt,
-                        size_t salt_len, uint32_t iterations, char *out, size_t cap,
-                        size_t *out_len);
+/* Public: mqr_ct_equal, mqr_passwd_verify, mqr_passwd_format7 and mqr_hmac
+ * (mqttrule/auth.h) are defined in hash.c. */
 
 /* ---- the other digests of EMQX's hash(alg, s) (hash_more.c) --------------------------- */
 

@@ -23,7 +23,9 @@
  */
 #include <string.h>
 
-#include "engine_int.h"
+#include "mqttrule/packet.h"
+#include "mqttrule/topic.h"
+#include "topic_trie.h"
 
 #define ROOT 1u
 
@@ -343,3 +345,82 @@ int mqr__trie_match(const mqr__trie_t *t, mqr__trie_walk_t *w, const mqr_allocat
     }
     return MQR_OK;
 }
+
+/* ---- the public index (mqttrule/topic.h) ----------------------------------------------------------- */
+
+struct mqr_topic_index {
+    mqr_allocator_t alloc; /* the trie points here */
+    mqr__trie_t trie;
+    mqr__trie_walk_t walk;
+    size_t count;
+    uint32_t matching;     /* inside mqr_topic_index_match */
+};
+
+int mqr_topic_index_create(const mqr_allocator_t *alloc, mqr_topic_index_t **out_index)
+{
+    if (!out_index)
+        return MQR_EINVAL;
+    *out_index = NULL;
+    mqr_allocator_t a = {0};
+    if (alloc)
+        a = *alloc;
+    mqr_topic_index_t *x = mqr__calloc(&a, 1, sizeof *x);
+    if (!x)
+        return MQR_ENOMEM;
+    x->alloc = a;
+    if (mqr__trie_init(&x->trie, &x->alloc) != MQR_OK) {
+        mqr__free(&a, x, sizeof *x);
+        return MQR_ENOMEM;
+    }
+    *out_index = x;
+    return MQR_OK;
+}
+
+void mqr_topic_index_destroy(mqr_topic_index_t *x)
+{
+    if (!x)
+        return;
+    mqr__trie_free(&x->trie);
+    mqr__trie_walk_free(&x->walk, &x->alloc);
+    mqr_allocator_t a = x->alloc;
+    mqr__free(&a, x, sizeof *x);
+}
+
+int mqr_topic_index_insert(mqr_topic_index_t *x, const char *filter, size_t len, void *item)
+{
+    if (!x || !filter)
+        return MQR_EINVAL;
+    if (x->matching)
+        return MQR_ESTATE;
+    if (mqr_topic_validate_filter(filter, len, NULL) != MQR_OK)
+        return MQR_EFILTER;
+    int rc = mqr__trie_insert(&x->trie, filter, len, item);
+    x->count += rc == MQR_OK;
+    return rc;
+}
+
+int mqr_topic_index_remove(mqr_topic_index_t *x, const char *filter, size_t len, void *item)
+{
+    if (!x || !filter)
+        return MQR_EINVAL;
+    if (x->matching)
+        return MQR_ESTATE;
+    int rc = mqr__trie_remove(&x->trie, filter, len, item);
+    x->count -= rc == MQR_OK;
+    return rc;
+}
+
+int mqr_topic_index_match(mqr_topic_index_t *x, const char *topic, size_t len,
+                          mqr_topic_visit_fn visit, void *ud)
+{
+    if (!x || !topic || !visit)
+        return MQR_EINVAL;
+    if (x->matching)
+        return MQR_ESTATE;
+    x->matching = 1;
+    int rc = mqr__trie_match(&x->trie, &x->walk, &x->alloc, topic, len, visit, ud);
+    x->matching = 0;
+    return rc;
+}
+
+size_t mqr_topic_index_count(const mqr_topic_index_t *x) { return x ? x->count : 0; }

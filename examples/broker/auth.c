@@ -7,7 +7,7 @@
  * time changes (checked at each CONNECT that needs it), so editing it with
  * mosquitto_passwd takes effect without a restart. A configured file that
  * cannot be read refuses every CONNECT with server_unavailable until it can.
- * Hashes are checked with the library's mqr__passwd_verify ($6$ and $7$).
+ * Hashes are checked with the library's mqr_passwd_verify ($6$ and $7$).
  *
  * The ACL is a list of (user or everyone, access, topic filter) entries. With
  * no entries everything is allowed; with entries, an access is allowed when
@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 
 #include "broker.h"
-#include "hash.h"
 
 static void pw_clear(broker_t *b)
 {
@@ -127,7 +126,7 @@ int brk_auth_check(broker_t *b, const mqr_pkt_connect_t *c, const char **why)
             *why = "no password given";
             return MQR_RC_BAD_USERNAME_OR_PASSWORD;
         }
-        int rc = mqr__passwd_verify(b->pw_hashes[i], strlen(b->pw_hashes[i]),
+        int rc = mqr_passwd_verify(b->pw_hashes[i], strlen(b->pw_hashes[i]),
                                     (const char *)c->password.ptr, c->password.len);
         if (rc == MQR_OK)
             return 0;

@@ -24,7 +24,6 @@
 #include <sys/random.h>
 
 #include "broker.h"
-#include "hash.h" /* the library's HMAC (mqttrule_internal) */
 
 static int hmac_challenge(broker_t *b, brk_conn_t *c, uint8_t *out, size_t cap, size_t *len)
 {
@@ -48,9 +47,9 @@ static int hmac_verify(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t l
     const char *key = b->cfg.auth_hmac_secret;
     uint8_t want[32];
     if (len != sizeof want ||
-        mqr__hmac(MQR_HASH_SHA256, key, strlen(key), c->nonce, sizeof c->nonce, want) != MQR_OK)
+        mqr_hmac(MQR_HASH_SHA256, key, strlen(key), c->nonce, sizeof c->nonce, want) != MQR_OK)
         return 0;
-    return mqr__ct_equal(want, data, sizeof want);
+    return mqr_ct_equal(want, data, sizeof want);
 }
 
 static const brk_authn_t HMAC_METHOD = {"mqttrule-hmac", hmac_challenge, hmac_verify};

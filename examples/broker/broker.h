@@ -24,7 +24,6 @@
 #include <sys/socket.h>
 
 #include "mqttrule.h"
-#include "engine_int.h" /* the library's topic trie (mqttrule_internal) */
 
 /* ---- limits and defaults ----------------------------------------------------- */
 #define BRK_RBUF_SIZE (64u * 1024u)      /* the shared read buffer */
@@ -318,8 +317,7 @@ typedef struct broker {
     brk_session_t **stab;     /* session hash table */
     size_t stab_size, nsessions;
     brk_retained_t retained;
-    mqr__trie_t subs;         /* subscription filters -> sessions */
-    mqr__trie_walk_t walk;
+    mqr_topic_index_t *subs;  /* subscription filters -> sessions */
     uint32_t route_gen;
     uint8_t *rbuf;            /* shared read buffer */
     uint8_t *ebuf;            /* encode scratch */

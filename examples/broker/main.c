@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         return r > 0 ? 0 : 2;
     }
     brk_config_finish(&b.cfg);
-    if (mqr__trie_init(&b.subs, NULL) != MQR_OK) {
+    if (mqr_topic_index_create(NULL, &b.subs) != MQR_OK) {
         fprintf(stderr, "mqttrule-broker: out of memory\n");
         brk_config_free(&b.cfg);
         return 1;

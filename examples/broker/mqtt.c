@@ -271,8 +271,8 @@ void brk_mqtt_free(broker_t *b)
     free(b->stab);
     b->stab = NULL;
     b->stab_size = 0;
-    mqr__trie_walk_free(&b->walk, NULL);
-    mqr__trie_free(&b->subs);
+    mqr_topic_index_destroy(b->subs);
+    b->subs = NULL;
     for (size_t i = 0; i < b->retained.count; i++)
         brk_msg_unref(b->retained.items[i]);
     free(b->retained.items);

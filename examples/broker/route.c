@@ -187,7 +187,7 @@ static size_t route(broker_t *b, brk_msg_t *m)
     r.found = r.stack;
     r.cap = sizeof r.stack / sizeof r.stack[0];
     b->route_gen++;
-    int rc = mqr__trie_match(&b->subs, &b->walk, NULL, m->topic, m->topic_len, route_visit, &r);
+    int rc = mqr_topic_index_match(b->subs, m->topic, m->topic_len, route_visit, &r);
     if (rc != MQR_OK || r.oom)
         brk_log(b, 0, "routing '%s': out of memory, some subscribers missed it", m->topic);
     size_t n = 0;

@@ -82,8 +82,8 @@ void mq_sess_clear(broker_t *b, brk_session_t *s)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         brk_sub_t *sub = &s->subs[i];
-        (void)mqr__trie_remove(&b->subs, sub->filter + sub->share_len,
-                               sub->len - sub->share_len, s);
+        (void)mqr_topic_index_remove(b->subs, sub->filter + sub->share_len,
+                                     sub->len - sub->share_len, s);
         free(sub->filter);
     }
     for (uint32_t i = 0; i < s->ninfl; i++)

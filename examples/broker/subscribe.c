@@ -56,7 +56,7 @@ static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, i
         return -1;
     memcpy(sub->filter, e->filter.ptr, e->filter.len);
     sub->filter[e->filter.len] = 0;
-    if (mqr__trie_insert(&b->subs, sub->filter + share_len, e->filter.len - share_len, s) !=
+    if (mqr_topic_index_insert(b->subs, sub->filter + share_len, e->filter.len - share_len, s) !=
         MQR_OK) {
         free(sub->filter);
         return -1;
@@ -223,7 +223,7 @@ void mq_handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         for (uint32_t i = 0; i < s->nsubs; i++) {
             if (s->subs[i].len == f.len && memcmp(s->subs[i].filter, f.ptr, f.len) == 0) {
                 size_t sl = s->subs[i].share_len;
-                (void)mqr__trie_remove(&b->subs, s->subs[i].filter + sl, s->subs[i].len - sl, s);
+                (void)mqr_topic_index_remove(b->subs, s->subs[i].filter + sl, s->subs[i].len - sl, s);
                 free(s->subs[i].filter);
                 s->subs[i] = s->subs[--s->nsubs];
                 found = 1;

@@ -172,8 +172,8 @@ Test(hash, one_shot_vectors)
     for (size_t i = 0; i < sizeof hash_vecs / sizeof hash_vecs[0]; i++) {
         const struct hash_vec *v = &hash_vecs[i];
         cr_assert_eq(mqr__hash(v->alg, v->msg, strlen(v->msg), out), MQR_OK);
-        cr_assert_eq(mqr__hash_size(v->alg) * 2, strlen(v->hex));
-        assert_hex(out, mqr__hash_size(v->alg), v->hex);
+        cr_assert_eq(mqr_hash_size(v->alg) * 2, strlen(v->hex));
+        assert_hex(out, mqr_hash_size(v->alg), v->hex);
     }
 }
 
@@ -195,7 +195,7 @@ Test(hash, streaming_million_a)
             piece = piece % 997 + 13;
         }
         mqr__hash_final(&c, out);
-        assert_hex(out, mqr__hash_size(alg), million_a[alg]);
+        assert_hex(out, mqr_hash_size(alg), million_a[alg]);
     }
 }
 
@@ -213,7 +213,7 @@ Test(hash, streaming_equals_one_shot_at_every_length)
             for (size_t i = 0; i < len; i++)
                 mqr__hash_update(&c, data + i, 1);
             mqr__hash_final(&c, b);
-            cr_assert_eq(memcmp(a, b, mqr__hash_size(alg)), 0, "alg %d len %zu", alg, len);
+            cr_assert_eq(memcmp(a, b, mqr_hash_size(alg)), 0, "alg %d len %zu", alg, len);
         }
     }
 }
@@ -237,13 +237,13 @@ Test(hash, names_and_sizes)
                      "%s", cases[i].name);
         cr_assert_eq(alg, cases[i].alg, "%s", cases[i].name);
     }
-    cr_assert_eq(mqr__hash_size(MQR_HASH_SHA224), 28);
-    cr_assert_eq(mqr__hash_size(MQR_HASH_COUNT), 0);
-    cr_assert_eq(mqr__hash_size(-1), 0);
+    cr_assert_eq(mqr_hash_size(MQR_HASH_SHA224), 28);
+    cr_assert_eq(mqr_hash_size(MQR_HASH_COUNT), 0);
+    cr_assert_eq(mqr_hash_size(-1), 0);
     cr_assert_eq(mqr__hash_block_size(MQR_HASH_SHA384), 128);
     uint8_t out[MQR_HASH_MAX_SIZE];
     cr_assert_eq(mqr__hash(MQR_HASH_COUNT, "x", 1, out), MQR_EINVAL);
-    cr_assert_eq(mqr__hmac(-1, "k", 1, "x", 1, out), MQR_EINVAL);
+    cr_assert_eq(mqr_hmac(-1, "k", 1, "x", 1, out), MQR_EINVAL);
 }
 
 Test(hash, hmac_rfc4231)
@@ -252,8 +252,8 @@ Test(hash, hmac_rfc4231)
         const struct hmac_vec *v = &hmac_vecs[i];
         for (int alg = 0; alg < MQR_HASH_COUNT; alg++) {
             uint8_t out[MQR_HASH_MAX_SIZE];
-            cr_assert_eq(mqr__hmac(alg, v->key, v->key_len, v->msg, v->msg_len, out), MQR_OK);
-            assert_hex(out, mqr__hash_size(alg), v->hex[alg]);
+            cr_assert_eq(mqr_hmac(alg, v->key, v->key_len, v->msg, v->msg_len, out), MQR_OK);
+            assert_hex(out, mqr_hash_size(alg), v->hex[alg]);
             /* streaming in two pieces gives the same */
             mqr__hmac_ctx_t c;
             uint8_t out2[MQR_HASH_MAX_SIZE];
@@ -261,7 +261,7 @@ Test(hash, hmac_rfc4231)
             mqr__hmac_update(&c, v->msg, v->msg_len / 2);
             mqr__hmac_update(&c, v->msg + v->msg_len / 2, v->msg_len - v->msg_len / 2);
             mqr__hmac_final(&c, out2);
-            cr_assert_eq(memcmp(out, out2, mqr__hash_size(alg)), 0);
+            cr_assert_eq(memcmp(out, out2, mqr_hash_size(alg)), 0);
         }
     }
 }
@@ -310,10 +310,10 @@ Test(hash, pbkdf2_vectors)
 
 Test(hash, ct_equal)
 {
-    cr_assert_eq(mqr__ct_equal("abcd", "abcd", 4), 1);
-    cr_assert_eq(mqr__ct_equal("abcd", "abce", 4), 0);
-    cr_assert_eq(mqr__ct_equal("xbcd", "abcd", 4), 0);
-    cr_assert_eq(mqr__ct_equal("a", "b", 0), 1);
+    cr_assert_eq(mqr_ct_equal("abcd", "abcd", 4), 1);
+    cr_assert_eq(mqr_ct_equal("abcd", "abce", 4), 0);
+    cr_assert_eq(mqr_ct_equal("xbcd", "abcd", 4), 0);
+    cr_assert_eq(mqr_ct_equal("a", "b", 0), 1);
 }
 
 /* Read line `user` of the committed mosquitto_passwd file; returns the hash
@@ -341,10 +341,10 @@ Test(hash, passwd_mosquitto_pbkdf2_line)
     char buf[512];
     const char *h = passwd_line("user", buf, sizeof buf);
     cr_assert_eq(strncmp(h, "$7$101$", 7), 0);
-    cr_assert_eq(mqr__passwd_verify(h, strlen(h), "pass", 4), MQR_OK);
-    cr_assert_eq(mqr__passwd_verify(h, strlen(h), "pasS", 4), MQR_NO_MATCH);
-    cr_assert_eq(mqr__passwd_verify(h, strlen(h), "pass ", 5), MQR_NO_MATCH);
-    cr_assert_eq(mqr__passwd_verify(h, strlen(h), "", 0), MQR_NO_MATCH);
+    cr_assert_eq(mqr_passwd_verify(h, strlen(h), "pass", 4), MQR_OK);
+    cr_assert_eq(mqr_passwd_verify(h, strlen(h), "pasS", 4), MQR_NO_MATCH);
+    cr_assert_eq(mqr_passwd_verify(h, strlen(h), "pass ", 5), MQR_NO_MATCH);
+    cr_assert_eq(mqr_passwd_verify(h, strlen(h), "", 0), MQR_NO_MATCH);
 }
 
 Test(hash, passwd_mosquitto_sha512_line)
@@ -353,8 +353,8 @@ Test(hash, passwd_mosquitto_sha512_line)
     const char *h = passwd_line("user6", buf, sizeof buf);
     cr_assert_eq(strncmp(h, "$6$", 3), 0);
     const char *pw = "p@ss w\xC3\xB6rd";
-    cr_assert_eq(mqr__passwd_verify(h, strlen(h), pw, strlen(pw)), MQR_OK);
-    cr_assert_eq(mqr__passwd_verify(h, strlen(h), "p@ss word", 9), MQR_NO_MATCH);
+    cr_assert_eq(mqr_passwd_verify(h, strlen(h), pw, strlen(pw)), MQR_OK);
+    cr_assert_eq(mqr_passwd_verify(h, strlen(h), "p@ss word", 9), MQR_NO_MATCH);
 }
 
 Test(hash, passwd_format7_roundtrip)
@@ -362,16 +362,16 @@ Test(hash, passwd_format7_roundtrip)
     const uint8_t salt[12] = {0x71, 0xe2, 0x98, 0x56, 0xc2, 0xa3, 0x1c, 0xe9, 0xc1, 0xcf, 0xb1, 0x3d};
     char line[256], hbuf[512];
     size_t n = 0;
-    cr_assert_eq(mqr__passwd_format7("pass", 4, salt, sizeof salt, 101, NULL, 0, &n), MQR_EBUFFER);
+    cr_assert_eq(mqr_passwd_format7("pass", 4, salt, sizeof salt, 101, NULL, 0, &n), MQR_EBUFFER);
     cr_assert_eq(n, 7 + 16 + 1 + 88);
-    cr_assert_eq(mqr__passwd_format7("pass", 4, salt, sizeof salt, 101, line, n, &n), MQR_EBUFFER);
-    cr_assert_eq(mqr__passwd_format7("pass", 4, salt, sizeof salt, 101, line, n + 1, &n), MQR_OK);
+    cr_assert_eq(mqr_passwd_format7("pass", 4, salt, sizeof salt, 101, line, n, &n), MQR_EBUFFER);
+    cr_assert_eq(mqr_passwd_format7("pass", 4, salt, sizeof salt, 101, line, n + 1, &n), MQR_OK);
     /* the salt is the one mosquitto_passwd chose, so the line is identical */
     cr_assert_str_eq(line, passwd_line("user", hbuf, sizeof hbuf));
-    cr_assert_eq(mqr__passwd_verify(line, n, "pass", 4), MQR_OK);
-    cr_assert_eq(mqr__passwd_format7("pass", 4, salt, 0, 101, line, sizeof line, &n), MQR_EINVAL);
-    cr_assert_eq(mqr__passwd_format7("pass", 4, salt, 12, 0, line, sizeof line, &n), MQR_EINVAL);
-    cr_assert_eq(mqr__passwd_format7("pass", 4, salt, 12, MQR_PASSWD_MAX_ITERATIONS + 1, line,
+    cr_assert_eq(mqr_passwd_verify(line, n, "pass", 4), MQR_OK);
+    cr_assert_eq(mqr_passwd_format7("pass", 4, salt, 0, 101, line, sizeof line, &n), MQR_EINVAL);
+    cr_assert_eq(mqr_passwd_format7("pass", 4, salt, 12, 0, line, sizeof line, &n), MQR_EINVAL);
+    cr_assert_eq(mqr_passwd_format7("pass", 4, salt, 12, MQR_PASSWD_MAX_ITERATIONS + 1, line,
                                      sizeof line, &n),
                  MQR_ELIMIT);
 }
@@ -400,6 +400,6 @@ Test(hash, passwd_malformed)
         {"$7$101", MQR_EINVAL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        cr_assert_eq(mqr__passwd_verify(cases[i].h, strlen(cases[i].h), "pass", 4), cases[i].rc,
+        cr_assert_eq(mqr_passwd_verify(cases[i].h, strlen(cases[i].h), "pass", 4), cases[i].rc,
                      "%s", cases[i].h);
 }
