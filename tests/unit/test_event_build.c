@@ -434,6 +434,38 @@ Test(event_build, connack_for_an_unsupported_level)
     }
 }
 
+/* Level 5 under another protocol name: the properties would come first, so
+ * the client id is not read as below MQTT 5; a CONNECT cut after the flags
+ * keeps what it has. */
+Test(event_build, unsupported_connect_what_is_read)
+{
+    bytes_t body = {{0}, 0};
+    putstr(&body, "MQTX");
+    put8(&body, 5);
+    put8(&body, 0x00);
+    put16(&body, 7);
+    put8(&body, 0);
+    putstr(&body, "x");
+    bytes_t f = frame(0x10, &body);
+    mqr_packet_t p;
+    size_t used;
+    memset(&p, 0, sizeof p);
+    cr_assert_eq(mqr_packet_decode(f.b, f.n, NULL, &p, &used, NULL), MQR_EPROTOVER);
+    cr_assert_eq(p.proto_ver, 5);
+    cr_assert_eq(p.connect.keepalive, 7);
+    cr_assert_null(p.connect.clientid.ptr);
+    body.n = 0;
+    putstr(&body, "MQTT");
+    put8(&body, 9);
+    put8(&body, 0x02);
+    f = frame(0x10, &body);
+    memset(&p, 0, sizeof p);
+    cr_assert_eq(mqr_packet_decode(f.b, f.n, NULL, &p, &used, NULL), MQR_EPROTOVER);
+    cr_assert_eq(p.proto_ver, 9);
+    cr_assert_eq(p.connect.clean_start, 0); /* the keep alive is missing: nothing read */
+    cr_assert_null(p.connect.clientid.ptr);
+}
+
 /* ---- allocation ---------------------------------------------------------------------- */
 
 typedef struct {
