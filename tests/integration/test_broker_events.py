@@ -260,6 +260,26 @@ def test_v5_client_every_event_and_its_properties():
         rx.raw.close()
 
 
+def test_client_ping_carries_the_connect_properties():
+    rule = 'SELECT * FROM "$events/client/ping" WHERE clientid = \'pinger\''
+    with Broker("--rule", rule, "--republish", "ev/ping") as b:
+        w = Watcher(b.port)
+        cp = props_bytes((0x11, struct.pack(">I", 30)), user_prop("k", "v"))[1:]  # no length
+        r, ack = raw_connect(b.port, clientid="pinger", level=5, keepalive=20, props=cp)
+        assert ack[1][1] == 0
+        r.send(b"\xc0\x00")
+        assert r.read_packet()[0] == 0xD0
+        ev = w.wait("ev/ping")[0]
+        local = r.sock.getsockname()
+        assert ev["event"] == "client.ping" and ev["clientid"] == "pinger"
+        assert ev["peername"] == "%s:%d" % local and ev["sockname"] == "127.0.0.1:%d" % b.port
+        assert ev["proto_ver"] == 5 and ev["keepalive"] == 20 and ev["clean_start"] is True
+        assert ev["expiry_interval"] == 30000  # milliseconds in client.ping (D10)
+        assert ev["conn_props"] == {"Session-Expiry-Interval": 30, **user_props([("k", "v")])}
+        r.close()
+        w.sub.close()
+
+
 def test_v3_session_expiry_agrees_between_connack_and_connected():
     args = []
     for ev in ("client_connected", "client_connack"):
