@@ -42,6 +42,7 @@ EVENTS = {
     "message_delivered": "clientid = 'rx'",
     "message_acked": "clientid = 'rx'",
     "message_dropped": "clientid = 'v5c'",
+    "delivery_dropped": "clientid = 'v5c'",
 }
 
 
@@ -167,6 +168,10 @@ def test_v5_client_every_event_and_its_properties():
             sockname = "127.0.0.1:%d" % b.port
             subp = v5_props(PacketTypes.SUBSCRIBE, SubscriptionIdentifier=7, UserProperty=SUB_USER)
             c.subscribe("s/#", options=SubscribeOptions(qos=1), properties=subp)
+            w.wait("ev/session_subscribed")
+            # its own messages come back to it: delivery.dropped (no_local)
+            c.subscribe("t/#", options=SubscribeOptions(qos=2, noLocal=True))
+            w.wait("ev/session_subscribed", 2)
             pubp = v5_props(PacketTypes.PUBLISH, PayloadFormatIndicator=1, MessageExpiryInterval=300,
                             ContentType="text/plain", ResponseTopic="r/1",
                             CorrelationData=b"cd", UserProperty=PUB_USER)
@@ -244,6 +249,13 @@ def test_v5_client_every_event_and_its_properties():
             assert e["puback_props"] == {"Reason-String": "fine",
                                          **user_props(RawReceiver.ACK_PROPS)}
             assert e["peername"] == rx_peer and e["peerhost"] == "127.0.0.1"
+
+        nl = w.wait("ev/delivery_dropped", 3)
+        assert sorted(e["topic"] for e in nl) == ["t/q0", "t/q1", "t/q2"]
+        for e in nl:
+            assert e["reason"] == "no_local" and e["from_clientid"] == "v5c"
+            assert e["peername"] == peername and e["peerhost"] == "127.0.0.1"
+            assert e["pub_props"] == pub_props
 
         ev = w.wait("ev/message_dropped")[0]
         assert ev["topic"] == "nobody/x" and ev["reason"] == "no_subscribers"
