@@ -156,8 +156,10 @@ static int rd_end(rd_t *r)
  * What can still be read of a CONNECT whose protocol level is not supported
  * (decision D2: the event reports what the client asked for): the level,
  * the clean-start flag and keep alive, and the client id laid out as below
- * MQTT 5 (no properties), as EMQX's parser reads any level but 5. Reads
- * nothing past the packet and reports no error: the caller's status stands.
+ * MQTT 5 (no properties), as EMQX's parser reads any level but 5 (level 5
+ * under another protocol name: properties come first, so no client id).
+ * Reads nothing past the packet and reports no error: the caller's status
+ * stands.
  */
 static void peek_unsupported(const rd_t *r, mqr_packet_t *pkt, uint8_t level)
 {
@@ -169,7 +171,7 @@ static void peek_unsupported(const rd_t *r, mqr_packet_t *pkt, uint8_t level)
     c->clean_start = (p[0] >> 1) & 1;
     c->keepalive = (uint16_t)(p[1] << 8 | p[2]);
     p += 3;
-    if (end - p < 2)
+    if (level == MQR_PROTO_V5 || end - p < 2)
         return;
     size_t n = (size_t)p[0] << 8 | p[1];
     mqr__scan_t sc;

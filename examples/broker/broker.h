@@ -236,6 +236,8 @@ struct brk_conn {
     char peername[MQR_ADDR_TEXT_MAX];
     const char *close_reason; /* client.disconnected reason */
     const mqr_packet_t *disconnect; /* the client's DISCONNECT while it closes (disconn_props) */
+    uint8_t *conn_props;     /* the CONNECT's properties (v5), for client.ping; NULL: none */
+    uint32_t conn_props_len;
     /* MQTT 5 state (mqtt5.c, authn.c) */
     uint16_t alias_max_out;  /* the client's Topic-Alias-Maximum */
     uint16_t nalias_out;     /* aliases assigned so far (1..nalias_out) */

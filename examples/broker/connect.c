@@ -326,12 +326,18 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         c->ka_server = 1;
     }
     c->clean_start = p->clean_start;
+    free(c->conn_props);
+    c->conn_props = NULL;
+    if (p->props.len > 0 && (c->conn_props = malloc(p->props.len)) != NULL) {
+        memcpy(c->conn_props, p->props.ptr, p->props.len); /* conn_props of client.ping */
+        c->conn_props_len = p->props.len;
+    }
     c->state = BRK_CS_CONNECTED;
     c->connected_at = brk_now_wall(b);
     b->nconnected++;
     brk_log(b, 1, "client '%s' connected from %s (MQTT level %u, session %s)", s->clientid,
             c->peername, (unsigned)c->proto_ver, present ? "resumed" : "new");
-    brk_ev_client(b, c, MQR_EVENT_CLIENT_CONNECTED, NULL, pk);
+    brk_ev_client(b, c, MQR_EVENT_CLIENT_CONNECTED, NULL, NULL);
     mq_send_connack(b, c, 0, present, NULL, p->clientid.len == 0 ? id : NULL);
     brk_ev_connack(b, c, pk, 1, 0, 1);
     if (c->state == BRK_CS_CONNECTED && present)

@@ -23,10 +23,9 @@ static uint32_t inflight_limit(const broker_t *b, const brk_conn_t *c)
     return c->receive_max < lim ? c->receive_max : lim;
 }
 
-/* The facts of connection `c` (NULL: none known). `connect` is its CONNECT
- * when still at hand (conn_props). */
-static void conn_facts(const broker_t *b, const brk_conn_t *c, const mqr_packet_t *connect,
-                       mqr_event_conn_t *f)
+/* The facts of connection `c` (NULL: none known); conn_props are the
+ * CONNECT's properties the connection kept. */
+static void conn_facts(const broker_t *b, const brk_conn_t *c, mqr_event_conn_t *f)
 {
     mqr_event_conn_init(f);
     if (c == NULL)
@@ -47,8 +46,9 @@ static void conn_facts(const broker_t *b, const brk_conn_t *c, const mqr_packet_
     f->clean_start = c->clean_start;
     f->receive_maximum = c->proto_ver == MQR_PROTO_V5 ? c->receive_max : inflight_limit(b, c);
     f->connected_at_ms = c->connected_at;
-    if (connect != NULL && connect->type == MQR_PKT_CONNECT)
-        f->conn_props = connect->connect.props;
+    f->conn_props.ptr = c->conn_props;
+    f->conn_props.len = c->conn_props_len;
+    f->conn_props.present = c->conn_props != NULL;
 }
 
 /* Emit event `id` from `in`; a failure is logged, never fatal. */
@@ -88,8 +88,8 @@ void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int
         brk_log(b, 0, "client.connack event: %s", d.message[0] ? d.message : mqr_strerror(rc));
 }
 
-/* client.connected (pkt: the CONNECT), client.disconnected (`reason`, pkt:
- * the client's DISCONNECT or NULL) or client.ping. */
+/* client.connected, client.disconnected (`reason`, pkt: the client's
+ * DISCONNECT or NULL) or client.ping. */
 void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason,
                    const mqr_packet_t *pkt)
 {
@@ -97,7 +97,7 @@ void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason,
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, (uint32_t)event))
         return;
-    conn_facts(b, c, event == MQR_EVENT_CLIENT_CONNECTED ? pkt : NULL, &f);
+    conn_facts(b, c, &f);
     mqr_event_input_init(&in);
     in.conn = &f;
     if (event == MQR_EVENT_CLIENT_DISCONNECTED) {
@@ -116,7 +116,7 @@ void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int r
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, MQR_EVENT_CLIENT_CHECK_AUTHN_COMPLETE))
         return;
-    conn_facts(b, c, NULL, &f);
+    conn_facts(b, c, &f);
     f.clientid = NULL; /* not yet: the CONNECT names the client */
     f.username = NULL;
     mqr_event_input_init(&in);
@@ -134,7 +134,7 @@ void brk_ev_authz(broker_t *b, brk_conn_t *c, const char *topic, size_t len, int
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, MQR_EVENT_CLIENT_CHECK_AUTHZ_COMPLETE))
         return;
-    conn_facts(b, c, NULL, &f);
+    conn_facts(b, c, &f);
     mqr_event_input_init(&in);
     in.conn = &f;
     in.topic = topic;
@@ -154,7 +154,7 @@ void brk_ev_sub(broker_t *b, brk_conn_t *c, int event, const mqr_packet_t *pk, c
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, (uint32_t)event))
         return;
-    conn_facts(b, c, NULL, &f);
+    conn_facts(b, c, &f);
     mqr_event_input_init(&in);
     in.conn = &f;
     in.packet = pk;
@@ -206,7 +206,7 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
     in.reason = reason;
     in.reason_len = reason ? (uint32_t)strlen(reason) : 0;
     if (to != NULL) {
-        conn_facts(b, to->conn, NULL, &f);
+        conn_facts(b, to->conn, &f);
         f.clientid = to->clientid; /* offline receivers too */
         f.clientid_len = to->clientid_len;
         f.username = to->username;

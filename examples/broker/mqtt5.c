@@ -108,8 +108,10 @@ void brk5_conn_free(brk_conn_t *c)
     free(c->alias_in);
     free(c->alias_out);
     free(c->pending_connect);
+    free(c->conn_props);
     c->alias_in = c->alias_out = NULL;
     c->pending_connect = NULL;
+    c->conn_props = NULL;
     c->nalias_out = 0;
     c->alias_in_cap = 0;
 }

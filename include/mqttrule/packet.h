@@ -349,10 +349,11 @@ typedef struct mqr_packet_iter {
  * On every error, diag (may be NULL) gets code, packet_type, field, offset
  * (from buf[0]), reason_code and a message such as
  * "CONNECT: will topic contains '+' at byte 17"; *out_packet then holds the
- * fields read before the failure and zeros after it. After MQR_EPROTOVER for
- * an unsupported level it also holds that level in proto_ver and, where the
- * bytes allow, clean_start, keepalive and the client id read as below MQTT 5
- * (so the client.connack event can report them, decision D2).
+ * fields read before the failure and zeros after it. After MQR_EPROTOVER it
+ * also holds the level asked for in proto_ver and, where the bytes allow,
+ * clean_start, keepalive and the client id laid out as below MQTT 5 (not for
+ * level 5 under another protocol name), so that the client.connack event can
+ * report them (decision D2).
  *
  * opts may be NULL (defaults). Never allocates; strings and binaries in
  * *out_packet point into buf. Thread-safe (no shared state).

@@ -42,6 +42,7 @@ EVENTS = {
     "message_delivered": "clientid = 'rx'",
     "message_acked": "clientid = 'rx'",
     "message_dropped": "clientid = 'v5c'",
+    "delivery_dropped": "clientid = 'v5c'",
 }
 
 
@@ -167,6 +168,10 @@ def test_v5_client_every_event_and_its_properties():
             sockname = "127.0.0.1:%d" % b.port
             subp = v5_props(PacketTypes.SUBSCRIBE, SubscriptionIdentifier=7, UserProperty=SUB_USER)
             c.subscribe("s/#", options=SubscribeOptions(qos=1), properties=subp)
+            w.wait("ev/session_subscribed")
+            # its own messages come back to it: delivery.dropped (no_local)
+            c.subscribe("t/#", options=SubscribeOptions(qos=2, noLocal=True))
+            w.wait("ev/session_subscribed", 2)
             pubp = v5_props(PacketTypes.PUBLISH, PayloadFormatIndicator=1, MessageExpiryInterval=300,
                             ContentType="text/plain", ResponseTopic="r/1",
                             CorrelationData=b"cd", UserProperty=PUB_USER)
@@ -245,6 +250,13 @@ def test_v5_client_every_event_and_its_properties():
                                          **user_props(RawReceiver.ACK_PROPS)}
             assert e["peername"] == rx_peer and e["peerhost"] == "127.0.0.1"
 
+        nl = w.wait("ev/delivery_dropped", 3)
+        assert sorted(e["topic"] for e in nl) == ["t/q0", "t/q1", "t/q2"]
+        for e in nl:
+            assert e["reason"] == "no_local" and e["from_clientid"] == "v5c"
+            assert e["peername"] == peername and e["peerhost"] == "127.0.0.1"
+            assert e["pub_props"] == pub_props
+
         ev = w.wait("ev/message_dropped")[0]
         assert ev["topic"] == "nobody/x" and ev["reason"] == "no_subscribers"
         # the publisher's address (issue #13: undefined before)
@@ -258,6 +270,26 @@ def test_v5_client_every_event_and_its_properties():
                                        **user_props(DISC_USER)}
         w.sub.close()
         rx.raw.close()
+
+
+def test_client_ping_carries_the_connect_properties():
+    rule = 'SELECT * FROM "$events/client/ping" WHERE clientid = \'pinger\''
+    with Broker("--rule", rule, "--republish", "ev/ping") as b:
+        w = Watcher(b.port)
+        cp = props_bytes((0x11, struct.pack(">I", 30)), user_prop("k", "v"))[1:]  # no length
+        r, ack = raw_connect(b.port, clientid="pinger", level=5, keepalive=20, props=cp)
+        assert ack[1][1] == 0
+        r.send(b"\xc0\x00")
+        assert r.read_packet()[0] == 0xD0
+        ev = w.wait("ev/ping")[0]
+        local = r.sock.getsockname()
+        assert ev["event"] == "client.ping" and ev["clientid"] == "pinger"
+        assert ev["peername"] == "%s:%d" % local and ev["sockname"] == "127.0.0.1:%d" % b.port
+        assert ev["proto_ver"] == 5 and ev["keepalive"] == 20 and ev["clean_start"] is True
+        assert ev["expiry_interval"] == 30000  # milliseconds in client.ping (D10)
+        assert ev["conn_props"] == {"Session-Expiry-Interval": 30, **user_props([("k", "v")])}
+        r.close()
+        w.sub.close()
 
 
 def test_v3_session_expiry_agrees_between_connack_and_connected():

@@ -393,23 +393,37 @@ Test(event_build, errors)
     mqr_arena_destroy(a);
 }
 
+/* Decode a CONNECT of protocol `name` at `level` with the variable header
+ * cut to `vh` bytes after the level (flags 0x02, keep alive 42, then the
+ * string `rest`) into *f, which the packet's strings point into: it must fail
+ * with MQR_EPROTOVER. */
+static mqr_packet_t decode_unsupported(bytes_t *f, const char *name, unsigned level, size_t vh,
+                                       const char *rest)
+{
+    static const uint8_t flags_ka[] = {0x02, 0, 42};
+    bytes_t body = {{0}, 0};
+    putstr(&body, name);
+    put8(&body, level);
+    memcpy(body.b + body.n, flags_ka, vh < 3 ? vh : 3);
+    body.n += vh < 3 ? vh : 3;
+    if (rest)
+        putstr(&body, rest);
+    *f = frame(0x10, &body);
+    mqr_packet_t p;
+    size_t used;
+    memset(&p, 0, sizeof p);
+    cr_assert_eq(mqr_packet_decode(f->b, f->n, NULL, &p, &used, NULL), MQR_EPROTOVER);
+    cr_assert_eq(p.proto_ver, level);
+    return p;
+}
+
 /* A CONNECT at an unsupported level: the decoder keeps the level, keep alive,
  * clean start and client id, and client.connack reports them (D2). */
 Test(event_build, connack_for_an_unsupported_level)
 {
     for (unsigned level = 2; level <= 6; level += 4) {
-        bytes_t body = {{0}, 0};
-        putstr(&body, "MQTT");
-        put8(&body, level);
-        put8(&body, 0x02);
-        put16(&body, 42);
-        putstr(&body, "old");
-        bytes_t f = frame(0x10, &body);
-        mqr_packet_t p;
-        size_t used;
-        memset(&p, 0, sizeof p);
-        cr_assert_eq(mqr_packet_decode(f.b, f.n, NULL, &p, &used, NULL), MQR_EPROTOVER);
-        cr_assert_eq(p.proto_ver, level);
+        bytes_t f;
+        mqr_packet_t p = decode_unsupported(&f, "MQTT", level, 3, "old");
         p.type = MQR_PKT_CONNECT;
         mqr_connack_input_t in;
         mqr_event_connack_init(&in);
@@ -432,6 +446,21 @@ Test(event_build, connack_for_an_unsupported_level)
         cr_assert(strstr(buf, want), "%s", buf);
         mqr_arena_destroy(a);
     }
+}
+
+/* Level 5 under another protocol name: the properties would come first, so
+ * the client id is not read as below MQTT 5; a CONNECT cut after the flags
+ * keeps what it has. */
+Test(event_build, unsupported_connect_what_is_read)
+{
+    bytes_t f;
+    mqr_packet_t p = decode_unsupported(&f, "MQTX", 5, 3, "x");
+    cr_assert_eq(p.connect.keepalive, 42);
+    cr_assert_eq(p.connect.clean_start, 1);
+    cr_assert_null(p.connect.clientid.ptr);
+    p = decode_unsupported(&f, "MQTT", 9, 1, NULL);
+    cr_assert_eq(p.connect.clean_start, 0); /* the keep alive is missing: nothing read */
+    cr_assert_null(p.connect.clientid.ptr);
 }
 
 /* ---- allocation ---------------------------------------------------------------------- */

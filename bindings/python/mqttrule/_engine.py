@@ -143,6 +143,26 @@ def _parse_peer(peer):
     raise ValueError("not an IP address: %r" % (host,))
 
 
+def _facts(cls, init, values, keep, strings, addrs):
+    """A ctypes struct `cls`, reset by `init`, with the members of dict
+    `values`: strings (and their *_len), addresses ("host:port"), integers.
+    Everything it points to is appended to `keep`."""
+    st = cls()
+    init(ctypes.byref(st))
+    for k, v in values.items():
+        if k in strings:
+            b = v.encode() if isinstance(v, str) else bytes(v)
+            keep.append(b)
+            setattr(st, k, b)
+            setattr(st, k + "_len", len(b))
+        elif k in addrs:
+            setattr(st, k, _parse_peer(v))
+        else:
+            setattr(st, k, int(v))
+    keep.append(st)
+    return st
+
+
 class Engine:
     """A rule engine: rules, their actions, metrics (mqr_engine_t).
 
@@ -388,6 +408,71 @@ class Engine:
         diag = _lib.Diag()
         rc = L.mqr_engine_emit_connack(self._engine, ctypes.byref(inp), ctypes.byref(fired),
                                        ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return fired.value
+
+    def emit_input(self, event, conn=None, msg=None, packet=None, topic=None, qos=0,
+                   reason=None, reason_code=0, timestamp_ms=0):
+        """Build event ``event`` (its name, e.g. "session.subscribed"; any
+        event but client.connack and message.publish) from host facts with
+        mqr_engine_emit_input() and run its rules. ``conn`` is a dict of
+        mqr_event_conn_t members (clientid, username, proto_ver, keepalive,
+        clean_start, receive_maximum, expiry_interval_s, connected_at_ms;
+        peer and sock as "host:port"); ``msg`` a dict of mqr_event_msg_t
+        members (id, topic, payload, qos, retain, dup, from_clientid,
+        from_username, from_peer, publish_received_at_ms); ``packet`` the
+        bytes of the packet the event is about (a v5 SUBSCRIBE, DISCONNECT,
+        PUBACK, ... whose properties fill the event's property map).
+        Returns the number of rules fired."""
+        self._check()
+        name = event.encode()
+        sc = L.mqr_event_find(name, len(name))
+        if not sc:
+            raise ValueError("unknown event %r" % (event,))
+        event_id = ctypes.cast(sc, ctypes.POINTER(ctypes.c_uint32)).contents.value
+        keep = []
+
+        def text(s):
+            b = s.encode() if isinstance(s, str) else bytes(s)
+            keep.append(b)
+            return b, len(b)
+
+        inp = _lib.EventInput()
+        L.mqr_event_input_init(ctypes.byref(inp))
+        if conn is not None:
+            c = _facts(_lib.EventConn, L.mqr_event_conn_init, conn, keep,
+                       ("clientid", "username", "mountpoint", "listener", "protocol"),
+                       ("peer", "sock"))
+            inp.conn = ctypes.pointer(c)
+        if msg is not None:
+            m = _facts(_lib.EventMsg, L.mqr_event_msg_init, msg, keep,
+                       ("id", "topic", "payload", "from_clientid", "from_username"),
+                       ("from_peer",))
+            inp.msg = ctypes.pointer(m)
+        if packet is not None:
+            data = bytes(packet)
+            storage = _lib.packet_storage()
+            size = ctypes.c_size_t()
+            opts = _lib.PacketOpts(0, 5, 0, 0)
+            diag = _lib.Diag()
+            rc = L.mqr_packet_decode(data, len(data), ctypes.byref(opts), ctypes.byref(storage),
+                                     ctypes.byref(size), ctypes.byref(diag))
+            if rc != OK:
+                raise_status(rc, diag)
+            keep += [data, storage]
+            inp.packet = ctypes.addressof(storage)
+        if topic is not None:
+            inp.topic, inp.topic_len = text(topic)
+        if reason is not None:
+            inp.reason, inp.reason_len = text(reason)
+        inp.qos = int(qos)
+        inp.reason_code = int(reason_code)
+        inp.timestamp_ms = int(timestamp_ms)
+        fired = ctypes.c_uint32()
+        diag = _lib.Diag()
+        rc = L.mqr_engine_emit_input(self._engine, event_id, ctypes.byref(inp),
+                                     ctypes.byref(fired), ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
         return fired.value

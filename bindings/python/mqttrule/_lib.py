@@ -255,6 +255,52 @@ class ConnackInput(ctypes.Structure):
     ]
 
 
+class Props(ctypes.Structure):
+    """mqr_props_t (packet.h): MQTT 5 property bytes."""
+    _fields_ = [("ptr", c_void_p), ("len", c_uint32), ("present", c_uint32)]
+
+
+class EventConn(ctypes.Structure):
+    """mqr_event_conn_t (event.h): the facts of one client connection."""
+    _fields_ = [
+        ("clientid", c_char_p), ("clientid_len", c_uint32), ("username_len", c_uint32),
+        ("username", c_char_p), ("mountpoint", c_char_p), ("mountpoint_len", c_uint32),
+        ("listener_len", c_uint32), ("listener", c_char_p), ("protocol", c_char_p),
+        ("protocol_len", c_uint32), ("proto_ver", c_int32),
+        ("peer", SockAddr), ("sock", SockAddr),
+        ("keepalive", c_int32), ("clean_start", c_int32), ("is_bridge", c_int32),
+        ("is_superuser", c_int32), ("receive_maximum", c_uint32), ("reserved_", c_uint32),
+        ("expiry_interval_s", c_int64), ("connected_at_ms", c_int64),
+        ("conn_props", Props),
+    ]
+
+
+class EventMsg(ctypes.Structure):
+    """mqr_event_msg_t (event.h): a message as the message events carry it."""
+    _fields_ = [
+        ("id", c_char_p), ("id_len", c_uint32), ("topic_len", c_uint32),
+        ("topic", c_char_p), ("payload", c_char_p), ("payload_len", c_uint32),
+        ("qos", c_int32), ("retain", c_int32), ("dup", c_int32),
+        ("from_clientid", c_char_p), ("from_username", c_char_p),
+        ("from_clientid_len", c_uint32), ("from_username_len", c_uint32),
+        ("from_peer", SockAddr), ("publish_received_at_ms", c_int64),
+        ("props", Props),
+    ]
+
+
+class EventInput(ctypes.Structure):
+    """mqr_event_input_t (event.h): what the event builders read."""
+    _fields_ = [
+        ("conn", POINTER(EventConn)), ("msg", POINTER(EventMsg)), ("packet", c_void_p),
+        ("topic", c_char_p), ("topic_len", c_uint32), ("qos", c_int32),
+        ("reason", c_char_p), ("reason_len", c_uint32), ("reason_code", c_int32),
+        ("action", c_int32), ("allow", c_int32), ("authz_source", c_char_p),
+        ("message", c_char_p), ("details", c_void_p),
+        ("timestamp_ms", c_int64), ("at_ms", c_int64), ("deactivated_at_ms", c_int64),
+        ("node", c_char_p), ("node_len", c_uint32), ("reserved_", c_uint32),
+    ]
+
+
 class PacketOpts(ctypes.Structure):
     """mqr_packet_opts_t (packet.h)."""
     _fields_ = [("max_packet_size", c_uint32), ("proto_ver", ctypes.c_uint8),
@@ -314,6 +360,10 @@ for _name, _res, _args in (
                                       _P(Value), _P(c_int32), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
+    ("mqr_event_find", c_void_p, (c_char_p, c_size_t)),
+    ("mqr_event_conn_init", None, (_P(EventConn),)),
+    ("mqr_event_msg_init", None, (_P(EventMsg),)),
+    ("mqr_event_input_init", None, (_P(EventInput),)),
     # packet.h, packet_json.h
     ("mqr_packet_decode", c_int, (c_char_p, c_size_t, c_void_p, c_void_p, _P(c_size_t),
                                   _P(Diag))),
@@ -343,6 +393,8 @@ for _name, _res, _args in (
                                         _P(Diag))),
     ("mqr_engine_emit_connack", c_int, (c_void_p, _P(ConnackInput), _P(c_uint32),
                                         _P(Diag))),
+    ("mqr_engine_emit_input", c_int, (c_void_p, c_uint32, _P(EventInput), _P(c_uint32),
+                                      _P(Diag))),
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),
     ("mqr_engine_pending", c_size_t, (c_void_p,)),
     ("mqr_engine_rule_metrics", c_int, (c_void_p, c_char_p, _P(RuleMetrics))),

@@ -47,6 +47,42 @@ def test_emit_connack_from_connect_bytes_names_per_profile():
                         "peername": "10.0.0.1:5555", "proto_ver": 4}]
 
 
+def test_emit_input_builds_events_from_host_facts():
+    """mqr_engine_emit_input through ctypes: the library builds
+    session.subscribed (sub_props from the SUBSCRIBE's properties) and
+    message.dropped (the publisher's address) from the host's facts."""
+    got = []
+    # SUBSCRIBE (v5): Subscription-Identifier 7, User-Property s=x, filter t/# QoS 1
+    props = b"\x0b\x07\x26\x00\x01s\x00\x01x"
+    body = b"\x00\x01" + bytes([len(props)]) + props + b"\x00\x03t/#\x01"
+    subscribe = bytes([0x82, len(body)]) + body
+    with mqttrule.Engine() as e:
+        e.add_rule("r1", 'SELECT clientid, peerhost, topic, qos, sub_props '
+                         'FROM "$events/session/subscribed"',
+                   actions=[lambda rid, out: got.append(out)])
+        e.add_rule("r2", 'SELECT clientid, peername, reason, pub_props '
+                         'FROM "$events/message_dropped"',
+                   actions=[lambda rid, out: got.append(out)])
+        conn = {"clientid": "c1", "proto_ver": 5, "peer": "10.0.0.1:5000"}
+        assert e.emit_input("session.subscribed", conn=conn, packet=subscribe, topic="t/#",
+                            qos=1) == 1
+        msg = {"topic": "t/a", "payload": "hi", "from_clientid": "pub",
+               "from_peer": "10.0.0.9:7000"}
+        assert e.emit_input("message.dropped", msg=msg, reason="no_subscribers") == 1
+        assert e.emit_input("client.ping", conn=conn) == 0
+        with pytest.raises(mqttrule.MqttruleError):
+            e.emit_input("message.dropped")  # a rule listens, but there is no message
+        with pytest.raises(mqttrule.MqttruleError):
+            e.emit_input("client.connack")  # built by emit_connack
+    assert got == [
+        {"clientid": "c1", "peerhost": "10.0.0.1", "topic": "t/#", "qos": 1,
+         "sub_props": {"Subscription-Identifier": 7, "User-Property": {"s": "x"},
+                       "User-Property-Pairs": [{"key": "s", "value": "x"}]}},
+        {"clientid": "pub", "peername": "10.0.0.9:7000", "reason": "no_subscribers",
+         "pub_props": {"User-Property": {}}},
+    ]
+
+
 def test_emit_connack_for_a_malformed_connect():
     """Decision D2: a CONNECT with invalid UTF-8 in the user name still gives
     an event with the fields read before the error. A v3 client closed
