@@ -29,7 +29,6 @@
 #define BRK_RBUF_SIZE (64u * 1024u)      /* the shared read buffer */
 #define BRK_CONNECT_TIMEOUT_MS 10000     /* default connect_timeout_ms */
 #define BRK_MAX_LISTENERS 8
-#define BRK_MAX_ENGINE_FDS 256
 #define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
 #define BRK_ROUND_OUT_MAX (64u * 1024u) /* bytes a connection collects before writing mid-round */
 
@@ -37,7 +36,7 @@
 #define BRK_W_LISTENER 1
 #define BRK_W_CONN 2
 #define BRK_W_ENGINE 3
-#define BRK_W_ENGINE_SET 4 /* epoll: the nested set of engine descriptors */
+#define BRK_W_ENGINE_OFF 4 /* an engine descriptor no longer watched (stale events) */
 
 /* conn_t.state */
 #define BRK_CS_NEW 0       /* waiting for CONNECT */
@@ -207,6 +206,15 @@ typedef struct brk_watch {
     int fd;
 } brk_watch_t;
 
+/* A descriptor the rule engine waits on (its sock_fn told us). Allocated the
+ * first time its number is told and kept until the loop is freed, so an
+ * event already fetched for a descriptor the engine dropped meanwhile finds
+ * BRK_W_ENGINE_OFF, not freed memory. */
+typedef struct brk_ewatch {
+    brk_watch_t w;
+    uint32_t events;          /* MQR_ENGINE_READ / _WRITE */
+} brk_ewatch_t;
+
 struct brk_conn {
     brk_watch_t w;           /* first member: epoll data points here */
     struct brk_conn *next, *prev;
@@ -306,9 +314,11 @@ typedef struct broker {
      * sockname of every connection it accepts, without a getsockname call */
     mqr_sockaddr_t listener_sock[BRK_MAX_LISTENERS];
     uint8_t listener_sock_known[BRK_MAX_LISTENERS];
-    brk_watch_t engine_set;  /* epoll: fd of the nested engine set */
-    brk_watch_t engine_w[BRK_MAX_ENGINE_FDS];
-    size_t nengine_w;
+    brk_ewatch_t **engine_w;  /* indexed by descriptor number */
+    size_t engine_w_cap;
+    size_t nengine_w;         /* descriptors the engine waits on now */
+    int64_t engine_due_ms;    /* monotonic ms when mqr_engine_process is due; -1: none */
+    int loop_up;              /* brk_loop_init done: engine descriptors go to epoll */
     brk_conn_t *conns;        /* live connections */
     brk_conn_t *dead;         /* closed, freed at the end of the round */
     brk_conn_t *flushq;       /* connections with bytes to write at the end of the round */
@@ -366,6 +376,10 @@ void brk_log(broker_t *b, int level, const char *fmt, ...)
 int brk_loop_init(broker_t *b);
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 void brk_loop_free(broker_t *b);
+/* The engine's socket-state and timer callbacks (c-ares style): watch fd for
+ * `events` (0: stop), and call brk_events_process in `ms` (-1: no timer). */
+void brk_loop_engine_sock(broker_t *b, int fd, uint32_t events);
+void brk_loop_engine_timer(broker_t *b, int64_t ms);
 /* End of a round: write what every connection queued, close the broken
  * ones, free the closed ones. */
 void brk_loop_flush(broker_t *b);
@@ -456,8 +470,6 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
                 const char *reason, const mqr_packet_t *ack);
 void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *rule_id,
                     int direct_dispatch);
-int brk_events_fds(broker_t *b, mqr_http_fd_t *out, size_t cap);
-int64_t brk_events_timeout(broker_t *b);
 void brk_events_fd_ready(broker_t *b, int fd, uint32_t events);
 void brk_events_process(broker_t *b);
 size_t brk_events_pending(broker_t *b);

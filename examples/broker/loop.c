@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the broker's event loop: listening sockets, accepted connections,
- * reads, buffered writes, the engine's HTTP descriptors and one-second timers.
+ * reads, buffered writes, the engine's descriptors and timer, and one-second
+ * timers.
  *
  * The loop uses epoll; building with -DBRK_USE_POLL selects a poll() backend
  * that rebuilds its descriptor array every round (fine for tests and small
- * deployments). Every watched descriptor carries a brk_watch_t saying what it
+ * deployments). The rule engine tells the loop which descriptors to watch
+ * and when it next needs mqr_engine_process through its socket-state and
+ * timer callbacks (brk_loop_engine_sock / _timer, c-ares style): the loop
+ * keeps no snapshot to compare and has no limit on their number. Every watched descriptor carries a brk_watch_t saying what it
  * is. Reads go into one shared buffer; complete packets are decoded straight
  * from it and only the bytes of a partial packet are copied into the
  * connection, so an idle connection owns no buffer. Writes are collected per
@@ -79,6 +83,8 @@ static int defer_accept(broker_t *b, int fd)
 #endif
 }
 
+static void engine_ctl(broker_t *b, brk_ewatch_t *w, int add);
+
 /* Open one listening socket on addr:port. Returns the fd or -1 (logged). */
 static int open_listener(broker_t *b, const char *addr, uint16_t port)
 {
@@ -138,19 +144,20 @@ int brk_loop_init(broker_t *b)
 {
 #ifndef BRK_USE_POLL
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
-    b->engine_set.kind = BRK_W_ENGINE_SET;
-    b->engine_set.fd = epoll_create1(EPOLL_CLOEXEC);
-    if (b->epfd < 0 || b->engine_set.fd < 0) {
+    if (b->epfd < 0) {
         brk_log(b, 0, "epoll_create1: %s", strerror(errno));
         return -1;
     }
-    watch_ctl(b, EPOLL_CTL_ADD, &b->engine_set, EPOLLIN);
 #else
     b->epfd = -1;
 #endif
     b->rbuf = malloc(BRK_RBUF_SIZE);
     if (b->rbuf == NULL)
         return -1;
+    b->loop_up = 1; /* descriptors the engine named before now join the set */
+    for (size_t fd = 0; fd < b->engine_w_cap; fd++)
+        if (b->engine_w[fd] != NULL && b->engine_w[fd]->w.kind == BRK_W_ENGINE)
+            engine_ctl(b, b->engine_w[fd], 1);
     for (size_t i = 0; i < b->cfg.nlisteners; i++) {
         int fd = open_listener(b, b->cfg.listeners[i].addr, b->cfg.listeners[i].port);
         if (fd < 0)
@@ -523,48 +530,108 @@ void brk_conn_feed(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len)
     c->in_cap = cap;
 }
 
-/*
- * Bring the watched engine descriptors in line with the engine's list. With
- * epoll they live in a nested epoll set of their own, watched by the main
- * set. Each listed descriptor is updated with EPOLL_CTL_MOD and added when
- * that says ENOENT: a number the engine closed and opened again since the
- * last round has lost its registration with the close, so it is added anew.
- * Last round's numbers no longer listed are removed; one that was closed
- * and reused by a client socket is not in this set, so its removal fails
- * harmlessly.
- */
-static void sync_engine_fds(broker_t *b)
+/* Give engine descriptor w its interest in the epoll set: added when new,
+ * modified otherwise. A failure is logged: the engine's timeouts still end
+ * the message it carries. */
+static void engine_ctl(broker_t *b, brk_ewatch_t *w, int add)
 {
-    mqr_http_fd_t fds[BRK_MAX_ENGINE_FDS];
-    int n = brk_events_fds(b, fds, BRK_MAX_ENGINE_FDS);
 #ifndef BRK_USE_POLL
-    for (size_t i = 0; i < b->nengine_w; i++) {
-        int listed = 0;
-        for (int j = 0; j < n && !listed; j++)
-            listed = fds[j].fd == b->engine_w[i].fd;
-        if (!listed)
-            (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_DEL, b->engine_w[i].fd, NULL);
-    }
+    uint32_t ev = 0;
+    if (w->events & MQR_ENGINE_READ)
+        ev |= EPOLLIN;
+    if (w->events & MQR_ENGINE_WRITE)
+        ev |= EPOLLOUT;
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = ev;
+    e.data.ptr = &w->w;
+    int op = add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(b->epfd, op, w->w.fd, &e) != 0 &&
+        epoll_ctl(b->epfd, add ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->w.fd, &e) != 0)
+        brk_log(b, 0, "rule engine descriptor %d: epoll_ctl: %s", w->w.fd, strerror(errno));
+#else
+    (void)b;
+    (void)w;
+    (void)add;
 #endif
-    b->nengine_w = 0;
-    for (int i = 0; i < n; i++) {
-        brk_watch_t *w = &b->engine_w[b->nengine_w++];
-        w->kind = BRK_W_ENGINE;
-        w->fd = fds[i].fd;
+}
+
+/* The engine's socket-state callback: watch fd for `events`, or stop (0).
+ * The engine tells a stop before it closes the descriptor. */
+void brk_loop_engine_sock(broker_t *b, int fd, uint32_t events)
+{
+    if (fd < 0)
+        return;
+    if ((size_t)fd >= b->engine_w_cap) {
+        if (events == 0)
+            return;
+        size_t cap = b->engine_w_cap ? b->engine_w_cap : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        brk_ewatch_t **t = realloc(b->engine_w, cap * sizeof *t);
+        if (t == NULL) {
+            brk_log(b, 0, "rule engine descriptor %d: out of memory, not watched", fd);
+            return;
+        }
+        memset(t + b->engine_w_cap, 0, (cap - b->engine_w_cap) * sizeof *t);
+        b->engine_w = t;
+        b->engine_w_cap = cap;
+    }
+    brk_ewatch_t *w = b->engine_w[fd];
+    if (events == 0) {
+        if (w != NULL && w->w.kind == BRK_W_ENGINE) {
 #ifndef BRK_USE_POLL
-        uint32_t ev = 0;
-        if (fds[i].events & MQR_HTTP_READ)
-            ev |= EPOLLIN;
-        if (fds[i].events & MQR_HTTP_WRITE)
-            ev |= EPOLLOUT;
-        struct epoll_event e;
-        memset(&e, 0, sizeof e);
-        e.events = ev;
-        e.data.ptr = w;
-        if (epoll_ctl(b->engine_set.fd, EPOLL_CTL_MOD, w->fd, &e) != 0 && errno == ENOENT)
-            (void)epoll_ctl(b->engine_set.fd, EPOLL_CTL_ADD, w->fd, &e);
+            if (b->loop_up)
+                (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, fd, NULL);
 #endif
+            w->w.kind = BRK_W_ENGINE_OFF;
+            w->events = 0;
+            b->nengine_w--;
+        }
+        return;
     }
+    if (w == NULL) {
+        w = calloc(1, sizeof *w);
+        if (w == NULL) {
+            brk_log(b, 0, "rule engine descriptor %d: out of memory, not watched", fd);
+            return;
+        }
+        w->w.fd = fd;
+        w->w.kind = BRK_W_ENGINE_OFF;
+        b->engine_w[fd] = w;
+    }
+    int add = w->w.kind != BRK_W_ENGINE;
+    b->nengine_w += (size_t)add;
+    w->w.kind = BRK_W_ENGINE;
+    w->events = events;
+    if (b->loop_up)
+        engine_ctl(b, w, add);
+}
+
+/* The engine's timer callback: mqr_engine_process is due in `ms` (-1: never). */
+void brk_loop_engine_timer(broker_t *b, int64_t ms)
+{
+    b->engine_due_ms = ms < 0 ? -1 : brk_mono_ms() + ms;
+}
+
+/* Run the engine's timers when they are due. */
+static void engine_timers(broker_t *b)
+{
+    if (b->engine_due_ms >= 0 && brk_mono_ms() >= b->engine_due_ms) {
+        b->engine_due_ms = -1; /* one-shot: processing tells the next one */
+        brk_events_process(b);
+    }
+}
+
+/* The wait a round may take: until `limit` (ms from now) or the engine's timer. */
+static int64_t engine_wait(const broker_t *b, int64_t limit)
+{
+    if (b->engine_due_ms >= 0) {
+        int64_t t = b->engine_due_ms - brk_mono_ms();
+        if (t < limit)
+            limit = t;
+    }
+    return limit < 0 ? 0 : limit;
 }
 
 static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err);
@@ -581,20 +648,12 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
 {
     if (w->kind == BRK_W_LISTENER) {
         accept_all(b, w);
-    } else if (w->kind == BRK_W_ENGINE_SET) {
-#ifndef BRK_USE_POLL
-        struct epoll_event evs[BRK_MAX_ENGINE_FDS];
-        int r = epoll_wait(w->fd, evs, BRK_MAX_ENGINE_FDS, 0);
-        for (int i = 0; i < r; i++) {
-            uint32_t e = evs[i].events;
-            dispatch(b, evs[i].data.ptr, (e & EPOLLIN) != 0, (e & EPOLLOUT) != 0,
-                     (e & (EPOLLERR | EPOLLHUP)) != 0);
-        }
-#endif
+    } else if (w->kind == BRK_W_ENGINE_OFF) {
+        /* dropped by the engine earlier in this round */
     } else if (w->kind == BRK_W_ENGINE) {
-        uint32_t ev = (rd ? MQR_HTTP_READ : 0) | (wr ? MQR_HTTP_WRITE : 0);
+        uint32_t ev = (rd ? MQR_ENGINE_READ : 0) | (wr ? MQR_ENGINE_WRITE : 0);
         if (err)
-            ev = MQR_HTTP_READ | MQR_HTTP_WRITE;
+            ev = MQR_ENGINE_READ | MQR_ENGINE_WRITE;
         brk_events_fd_ready(b, w->fd, ev);
     } else {
         brk_conn_t *c = (brk_conn_t *)w;
@@ -611,6 +670,7 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
 static int wait_round(broker_t *b, int timeout)
 {
     size_t n = b->nlisteners + b->nengine_w + b->nconns;
+    size_t nengine = 0;
     struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
     brk_watch_t **ws = calloc(n ? n : 1, sizeof *ws);
     size_t k = 0;
@@ -624,10 +684,17 @@ static int wait_round(broker_t *b, int timeout)
         pfd[k].events = POLLIN;
         ws[k] = &b->listeners[i];
     }
-    for (size_t i = 0; i < b->nengine_w; i++, k++) {
-        pfd[k].fd = b->engine_w[i].fd;
-        pfd[k].events = POLLIN | POLLOUT;
-        ws[k] = &b->engine_w[i];
+    /* each engine descriptor with its own interest: an idle keep-alive
+     * connection waits for reading only (asking POLLOUT too spun the loop) */
+    for (size_t fd = 0; fd < b->engine_w_cap && nengine < b->nengine_w; fd++) {
+        brk_ewatch_t *w = b->engine_w[fd];
+        if (w == NULL || w->w.kind != BRK_W_ENGINE)
+            continue;
+        nengine++;
+        pfd[k].fd = (int)fd;
+        pfd[k].events = (short)(((w->events & MQR_ENGINE_READ) ? POLLIN : 0) |
+                                ((w->events & MQR_ENGINE_WRITE) ? POLLOUT : 0));
+        ws[k++] = &w->w;
     }
     for (brk_conn_t *c = b->conns; c != NULL; c = c->next, k++) {
         pfd[k].fd = c->w.fd;
@@ -730,19 +797,13 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
                 brk_log(b, 0, "SIGHUP: rules come from the command line; nothing to reload");
             }
         }
-        sync_engine_fds(b);
         int64_t now = brk_mono_ms();
-        int64_t timeout = next_tick - now;
-        int64_t et = brk_events_timeout(b);
-        if (et >= 0 && et < timeout)
-            timeout = et;
-        if (timeout < 0)
-            timeout = 0;
+        int64_t timeout = engine_wait(b, next_tick - now);
         if (wait_round(b, (int)timeout) != 0) {
             brk_log(b, 0, "event loop wait failed: %s", strerror(errno));
             return -1;
         }
-        brk_events_process(b);
+        engine_timers(b);
         now = brk_mono_ms();
         if (now >= next_tick) {
             brk_mqtt_tick(b, now);
@@ -761,16 +822,10 @@ void brk_flush_engine(broker_t *b, uint32_t deadline_ms)
     if (pending > 0)
         brk_log(b, 1, "flushing %zu HTTP message(s)", pending);
     while (brk_events_pending(b) > 0 && brk_mono_ms() < end) {
-        sync_engine_fds(b);
-        int64_t t = brk_events_timeout(b);
         int64_t left = end - brk_mono_ms();
-        if (t < 0 || t > left)
-            t = left;
-        if (t > 100)
-            t = 100;
-        if (wait_round(b, (int)(t < 0 ? 0 : t)) != 0)
+        if (wait_round(b, (int)engine_wait(b, left < 100 ? left : 100)) != 0)
             break;
-        brk_events_process(b);
+        engine_timers(b);
         brk_loop_flush(b);
     }
     if (brk_events_pending(b) > 0)
@@ -798,9 +853,14 @@ void brk_loop_free(broker_t *b)
 #ifndef BRK_USE_POLL
     if (b->epfd >= 0)
         close(b->epfd);
-    if (b->engine_set.fd >= 0)
-        close(b->engine_set.fd);
 #endif
+    b->loop_up = 0;
+    for (size_t i = 0; i < b->engine_w_cap; i++)
+        free(b->engine_w[i]);
+    free(b->engine_w);
+    b->engine_w = NULL;
+    b->engine_w_cap = 0;
+    b->nengine_w = 0;
     free(b->rbuf);
     free(b->ebuf);
 }

@@ -3,8 +3,9 @@
  * rules.c - the broker's rule engine handle: created with the configured
  * names profile, loaded with the configuration's rules and their actions
  * (replaced whole on SIGHUP), tested with --test-connectors, and driven by
- * the broker's loop for the HTTP actions (brk_events_fds / _timeout /
- * _fd_ready / _process). A republish action calls back into the broker,
+ * the broker's loop: the engine's socket-state and timer callbacks go to
+ * brk_loop_engine_sock / _timer, readiness and expiry come back through
+ * brk_events_fd_ready / _process. A republish action calls back into the broker,
  * which routes the message like a client's PUBLISH. The events themselves
  * are built in events.c.
  */
@@ -101,6 +102,16 @@ static int republish(void *ud, const mqr_publish_msg_t *msg)
     return rc;
 }
 
+static void engine_sock(void *ud, int fd, uint32_t events)
+{
+    brk_loop_engine_sock(ud, fd, events);
+}
+
+static void engine_timer(void *ud, int64_t ms)
+{
+    brk_loop_engine_timer(ud, ms);
+}
+
 /* Create the engine with the configured names profile. 0, or -1 with *err. */
 int brk_events_create(broker_t *b, const char **err)
 {
@@ -114,6 +125,10 @@ int brk_events_create(broker_t *b, const char **err)
     o.names = b->cfg.names;
     o.publish = republish;
     o.publish_ud = b;
+    o.sock_fn = engine_sock;
+    o.sock_ud = b;
+    o.timer_fn = engine_timer;
+    o.timer_ud = b;
     if (mqr_engine_create(&o, &ev->engine) != MQR_OK) {
         free(ev);
         *err = "cannot create the rule engine";
@@ -293,18 +308,7 @@ void brk_events_destroy(broker_t *b)
     b->ev = NULL;
 }
 
-/* ---- the host loop for HTTP actions --------------------------------------------------- */
-
-int brk_events_fds(broker_t *b, mqr_http_fd_t *out, size_t cap)
-{
-    size_t n = mqr_engine_fds(b->ev->engine, out, cap);
-    return (int)(n > cap ? cap : n);
-}
-
-int64_t brk_events_timeout(broker_t *b)
-{
-    return mqr_engine_timeout(b->ev->engine, mqr_http_now_ms());
-}
+/* ---- the host loop for the engine's actions --------------------------------------------- */
 
 void brk_events_fd_ready(broker_t *b, int fd, uint32_t events)
 {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs a build tree into a scratch prefix, then builds two consumers
-# against the installed copy only: examples/minimal/minimal.c with pkg-config,
-# and a CMake project using find_package(mqttrule). Both are run.
+# Installs a build tree into a scratch prefix, then builds consumers against
+# the installed copy only: examples/minimal/minimal.c with pkg-config and with
+# a CMake project using find_package(mqttrule), and examples/host/host.c (the
+# complete epoll host) with pkg-config, run against a Python HTTP service
+# (host_check.py). All are run.
 set -euo pipefail
 BUILD=$1
 PREFIX=$2
@@ -23,6 +25,9 @@ cc -std=c11 -Wall -Werror $(pkg-config --cflags mqttrule) \
    "$ROOT/examples/minimal/minimal.c" -o "$work/minimal-static" \
    "$LIBDIR/libmqttrule.a" $(pkg-config --libs-only-l --static mqttrule | sed 's/-lmqttrule//')
 check "static consumer" "$("$work/minimal-static")"
+cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags mqttrule) \
+   "$ROOT/examples/host/host.c" -o "$work/host" $(pkg-config --libs mqttrule)
+LD_LIBRARY_PATH=$LIBDIR /usr/bin/python3 "$ROOT/tests/install/host_check.py" "$work/host"
 mkdir -p "$work/cm"
 cat > "$work/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
@@ -38,10 +43,18 @@ cmake --build "$work/cm/build" >/dev/null
 check "find_package consumer" "$(LD_LIBRARY_PATH=$LIBDIR "$work/cm/build/consumer")"
 check "find_package static consumer" "$("$work/cm/build/consumer_static")"
 for f in bin/mqttrule-packet bin/mqttrule-sql bin/mqttrule-broker include/mqttrule.h \
-         include/mqttrule/common.h include/mqttrule/rule.h include/mqttrule/engine.h; do
+         include/mqttrule/common.h include/mqttrule/rule.h include/mqttrule/engine.h \
+         include/mqttrule/action.h include/mqttrule/topic.h include/mqttrule/auth.h; do
   [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; exit 1; }
 done
-# Only mqr_* symbols are exported from the shared library.
-bad=$(nm -D --defined-only "$LIBDIR"/libmqttrule.so | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^mqr_' || true)
+# Only mqr_* symbols are exported from the shared library, never an internal
+# mqr__ one, and every function a header declares MQR_API is exported.
+exported=$(nm -D --defined-only "$LIBDIR"/libmqttrule.so | awk '$2 ~ /[TDB]/ {print $3}')
+bad=$(printf '%s\n' "$exported" | grep -v '^mqr_' | grep . || true)
+bad="$bad$(printf '%s\n' "$exported" | grep '^mqr__' || true)"
 [ -z "$bad" ] || { echo "install: unexpected exported symbols: $bad" >&2; exit 1; }
+declared=$(grep -hv '^[[:space:]]*#' "$PREFIX"/include/mqttrule/*.h | tr '\n' ' ' | grep -o 'MQR_API[^;{]*(' |
+           sed -E 's/.*[^a-z0-9_](mqr_[a-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
+missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported" | sort -u))
+[ -z "$missing" ] || { echo "install: declared but not exported: $missing" >&2; exit 1; }
 echo "install: pkg-config, static and find_package consumers OK"
