@@ -1180,8 +1180,8 @@ int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **out, mqr_d
         (rc = resolve(c, diag)) != MQR_OK)
         goto fail;
 #if MQR_HAVE_OPENSSL
-    if (c->u.tls && (rc = mqr__http_tls_ctx_new(cfg->ca_file, cfg->tls_insecure != 0, &c->tls_ctx,
-                                                 diag)) != MQR_OK)
+    if (c->u.tls && (rc = mqr__http_tls_ctx_new(cfg->ca_file, cfg->cert_file, cfg->key_file,
+                                                 cfg->tls_insecure != 0, &c->tls_ctx, diag)) != MQR_OK)
         goto fail;
 #endif
     *out = c;

@@ -11,8 +11,8 @@
  * is one line in the table and one factory in the type's own file.
  *
  * The option names are EMQX's (docs/broker.md lists each with its default):
- * republish takes topic, qos, retain, payload, user_properties, the MQTT 5
- * properties and direct_dispatch; http takes url, path, method, header,
+ * republish takes topic, qos, retain, payload, user_properties (and fixed
+ * user_property pairs), the MQTT 5 properties and direct_dispatch; http takes url, path, method, header,
  * body, the timeouts, TTL, retries, pool and buffer sizes and ssl.*.
  */
 #include <errno.h>
@@ -193,33 +193,68 @@ static int republish_check_const(brk_action_ctx_t *ctx, const brk_action_opt_t *
     return 0;
 }
 
+/* `user_property KEY VALUE`: one fixed pair (plain text, not a template). */
+static int fixed_user_property(brk_action_ctx_t *ctx, const brk_action_opt_t *o,
+                               mqr_user_property_t **ups, uint32_t *n)
+{
+    const char *v = o->value;
+    size_t kl = strcspn(v, " \t");
+    const char *val = v + kl;
+    while (*val == ' ' || *val == '\t')
+        val++;
+    if (kl == 0)
+        return brk_action_fail(ctx, o, "user_property needs KEY VALUE");
+    *ups = brk_xrealloc(*ups, (*n + 1) * sizeof **ups);
+    (*ups)[(*n)++] = (mqr_user_property_t){v, kl, val, strlen(val)};
+    return 0;
+}
+
 int brk_action_republish(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
 {
     mqr_republish_config_t rc;
+    mqr_user_property_t *ups = NULL;
+    uint32_t nups = 0;
     memset(&rc, 0, sizeof rc);
     for (size_t i = 0; i < a->nopts; i++) {
         const brk_action_opt_t *o = &a->opts[i];
+        if (!strcmp(o->key, "user_property")) {
+            if (fixed_user_property(ctx, o, &ups, &nups) != 0)
+                goto fail;
+            continue;
+        }
         size_t k = 0;
         while (k < sizeof republish_opts / sizeof republish_opts[0] &&
                strcmp(republish_opts[k].name, o->key) != 0 &&
                (republish_opts[k].alias == NULL || strcmp(republish_opts[k].alias, o->key) != 0))
             k++;
-        if (k == sizeof republish_opts / sizeof republish_opts[0])
-            return brk_action_fail(ctx, o, "unknown option '%s' (see docs/broker.md)", o->key);
+        if (k == sizeof republish_opts / sizeof republish_opts[0]) {
+            brk_action_fail(ctx, o, "unknown option '%s' (see docs/broker.md)", o->key);
+            goto fail;
+        }
         if (republish_check_const(ctx, o) != 0)
-            return -1;
+            goto fail;
         *(const char **)(void *)((char *)&rc + republish_opts[k].off) = o->value;
     }
-    if (rc.topic == NULL || rc.topic[0] == 0)
-        return brk_action_fail(ctx, NULL, "needs a topic");
+    if (rc.topic == NULL || rc.topic[0] == 0) {
+        brk_action_fail(ctx, NULL, "needs a topic");
+        goto fail;
+    }
+    rc.fixed_user_property_count = nups;
+    rc.fixed_user_properties = ups;
     mqr_diag_t d;
     mqr_diag_clear(&d);
     int st = mqr_engine_action_add_republish(ctx->engine, ctx->rule_id, &rc, &out->id, &d);
-    if (st != MQR_OK)
-        return brk_action_fail(ctx, NULL, "%s", d.message[0] ? d.message : mqr_strerror(st));
+    if (st != MQR_OK) {
+        brk_action_fail(ctx, NULL, "%s", d.message[0] ? d.message : mqr_strerror(st));
+        goto fail;
+    }
+    free(ups);
     out->kind = MQR_ACTION_REPUBLISH;
     snprintf(out->target, sizeof out->target, "topic %s", rc.topic);
     return 0;
+fail:
+    free(ups);
+    return -1;
 }
 
 /* ---- http ---------------------------------------------------------------------------------------- */
@@ -323,6 +358,14 @@ static int http_opt(brk_action_ctx_t *ctx, const brk_action_opt_t *o,
         if (brk_opt_readable(ctx, o) != 0)
             return -1;
         c->ca_file = o->value;
+    } else if (!strcmp(k, "ssl.certfile")) {
+        if (brk_opt_readable(ctx, o) != 0)
+            return -1;
+        c->cert_file = o->value;
+    } else if (!strcmp(k, "ssl.keyfile")) {
+        if (brk_opt_readable(ctx, o) != 0)
+            return -1;
+        c->key_file = o->value;
     } else {
         return brk_action_fail(ctx, o, "unknown option '%s' (see docs/broker.md)", k);
     }
@@ -339,9 +382,9 @@ int brk_action_http(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action
     mqr_http_config_init(&hc.http);
     hc.http.header_count = 1;
     hc.http.headers = &json_ct;
-    hc.http.max_queue_count = ctx->b->cfg.http_max_queue;
-    hc.http.request_timeout_ms = ctx->b->cfg.http_timeout_ms;
-    hc.http.connect_timeout_ms = ctx->b->cfg.http_timeout_ms;
+    hc.http.max_queue_count = ctx->cfg->http_max_queue;
+    hc.http.request_timeout_ms = ctx->cfg->http_timeout_ms;
+    hc.http.connect_timeout_ms = ctx->cfg->http_timeout_ms;
     int rc = 0;
     for (size_t i = 0; i < a->nopts && rc == 0; i++)
         rc = http_opt(ctx, &a->opts[i], &hc, &hs, &ssl_enable);

@@ -847,6 +847,11 @@ Test(http, https_client_create_and_ca_file_errors)
     mqr_diag_t d;
     cr_assert_eq(mqr_http_create(&cfg, &c, &d), MQR_ETLS);
     cr_assert(strncmp(d.message, "TLS cannot load the CA file: ", 29) == 0, "%s", d.message);
+    cfg.ca_file = NULL;
+    cfg.cert_file = "/nonexistent/client.pem";
+    cr_assert_eq(mqr_http_create(&cfg, &c, &d), MQR_ETLS);
+    cr_assert(strstr(d.message, "cannot load the client certificate file") != NULL, "%s",
+              d.message);
 }
 #endif
 
