@@ -29,6 +29,7 @@
 /* ---- limits and defaults ----------------------------------------------------- */
 #define BRK_RBUF_SIZE (64u * 1024u)      /* the shared read buffer */
 #define BRK_CONNECT_TIMEOUT_MS 10000     /* default connect_timeout_ms */
+#define BRK_DEFER_ACCEPT_S 1             /* TCP_DEFER_ACCEPT seconds (tcp_defer_accept) */
 #define BRK_MAX_LISTENERS 8
 #define BRK_MAX_ENGINE_FDS 256
 #define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */

@@ -7,11 +7,16 @@
  * A rule is a block:
  *     rule ID
  *       sql SELECT ... (several sql lines are joined with spaces)
- *       republish TOPIC
- *       http URL
+ *       action TYPE          (TYPE: republish, http, or one a sink adds)
+ *         KEY VALUE...       (options, collected with their file:line and
+ *       end                   built by the type's factory, actions.c)
+ *       republish TOPIC      (shorthand: action republish, topic TOPIC)
+ *       http URL             (shorthand: action http, url URL)
  *     end
  * Flags are applied after the file, so they override it; `--rule` replaces
- * the file's rules. Errors name file:line (or the flag) and stop start-up.
+ * the file's rules. Errors are recorded as "file:line: what is wrong" in
+ * cfg->error; start-up prints them and stops, a reload logs them and keeps
+ * the running configuration (reload.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -512,7 +517,7 @@ static int include_dir(brk_config_t *cfg, const char *dir, int rules_too, const 
 int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
 {
     FILE *f = fopen(path, "r");
-    unsigned lineno = 0;
+    unsigned lineno = 0, seen = 0;
     brk_rule_cfg_t *rule = NULL;
     brk_action_cfg_t *action = NULL;
     char line[8192];
@@ -528,6 +533,7 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
             p++;
         if (*p == 0 || *p == '#')
             continue;
+        seen++;
         char *w[8] = {0};
         char tmp[8192];
         strcpy(tmp, p);
@@ -601,6 +607,12 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
     }
     if (rule != NULL) {
         cfg_error(cfg, "%s:%u: rule '%s' is not closed with 'end'", path, lineno, rule->id);
+        goto fail;
+    }
+    if (seen == 0 && cfg->include_depth == 0) {
+        /* an empty file is more often a truncated one than a wish for the
+         * defaults: refused, at start-up and by SIGHUP alike */
+        cfg_error(cfg, "%s: the configuration file is empty (no directive or rule)", path);
         goto fail;
     }
     fclose(f);

@@ -65,12 +65,15 @@ static void watch_ctl(broker_t *b, int op, brk_watch_t *w, uint32_t events)
  */
 static int defer_accept(broker_t *b, int fd)
 {
+    /* The kernel holds a silent socket until its SYN-ACK retransmission
+     * after the deferral (1 s, then 3 s, 7 s, 15 s...), so the deferral is
+     * kept at one second and counted in the connect timeout (deferred_ms):
+     * a socket that sends nothing is closed connect_timeout_ms after its
+     * handshake, as docs/broker.md says, not a deferral later. */
 #if defined(__linux__) && defined(TCP_DEFER_ACCEPT)
     if (!b->cfg.tcp_defer_accept)
         return 0;
-    int secs = (int)((b->cfg.connect_timeout_ms + 999) / 1000);
-    if (secs < 1)
-        secs = 1;
+    int secs = BRK_DEFER_ACCEPT_S;
     return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
 #else
     (void)b;
@@ -353,6 +356,19 @@ void brk_loop_flush(broker_t *b)
  * socketpair end), link it into b->conns in state BRK_CS_NEW and watch it.
  * `ss` is the peer address (NULL: unknown). Returns NULL when out of memory;
  * the caller then still owns `fd`. */
+/* How long an accepted socket may already have waited in the kernel
+ * (TCP_DEFER_ACCEPT): counted in its connect timeout. */
+static int64_t deferred_ms(const broker_t *b)
+{
+#if defined(__linux__) && defined(TCP_DEFER_ACCEPT)
+    int64_t ms = b->cfg.tcp_defer_accept ? BRK_DEFER_ACCEPT_S * 1000 : 0;
+    return ms < b->cfg.connect_timeout_ms / 2 ? ms : b->cfg.connect_timeout_ms / 2;
+#else
+    (void)b;
+    return 0;
+#endif
+}
+
 brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl,
                          const mqr_sockaddr_t *own)
 {
@@ -362,7 +378,7 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
     c->w.kind = BRK_W_CONN;
     c->w.fd = fd;
     c->state = BRK_CS_NEW;
-    c->last_rx = brk_now_mono(b);
+    c->last_rx = brk_now_mono(b) - (ss != NULL ? deferred_ms(b) : 0);
     c->problem_info = 1;
     c->receive_max = 65535;
     strcpy(c->peername, "unknown");
