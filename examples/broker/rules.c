@@ -484,7 +484,8 @@ static void metrics_delta(const mqr_action_metrics_t *m, const mqr_action_metric
  * Look at every action's metrics (once a second, from the loop's tick): an
  * action that starts failing is logged once with its rule, target and why;
  * while it keeps failing, one summary line per action_log_interval with the
- * counts; when it delivers again without failing, recovery is logged once.
+ * counts (an interval without a failed attempt has no line); when it
+ * delivers again without failing, recovery is logged once.
  * Failing means failed, dropped, timed-out or retried attempts; a retried
  * attempt alone counts only while nothing succeeds.
  */
@@ -523,7 +524,9 @@ void brk_events_watch(broker_t *b, int64_t now)
             r->summary_full += d.dropped_queue_full;
             r->summary_retried += d.retried;
             r->summary_timeouts += d.timeouts;
-            if (now >= r->next_summary) {
+            if (now >= r->next_summary && r->fail_window == 0) {
+                r->next_summary = now + b->cfg.action_log_interval_ms; /* quiet: no line */
+            } else if (now >= r->next_summary) {
                 brk_log(b, BRK_LOG_WARNING,
                         "rule '%s': action %s (%s) still failing for %lld s: in the last %u s "
                         "%llu failed, %llu dropped (%llu queue full, %llu expired), %llu retried, "
@@ -540,6 +543,7 @@ void brk_events_watch(broker_t *b, int64_t now)
                         (unsigned long long)m.inflight);
                 r->summary_failed = r->summary_dropped = r->summary_expired = 0;
                 r->summary_full = r->summary_retried = r->summary_timeouts = 0;
+                r->fail_window = 0;
                 r->next_summary = now + b->cfg.action_log_interval_ms;
             }
         }
