@@ -403,6 +403,7 @@ void brk_log(broker_t *b, int level, const char *fmt, ...)
 int brk_log_type_mask(const char *name, uint32_t *out);
 int brk_log_open(broker_t *b);
 void brk_log_close(broker_t *b);
+void brk_notify(const char *state);
 int brk_loop_init(broker_t *b);
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 void brk_loop_free(broker_t *b);

@@ -8,8 +8,13 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
 
@@ -107,4 +112,29 @@ void brk_log_close(broker_t *b)
     if (b->logf != NULL)
         fclose(b->logf);
     b->logf = NULL;
+}
+
+/* Tell systemd (Type=notify) about a state change: `state` such as
+ * "READY=1", "RELOADING=1" or "STOPPING=1", sent as one datagram to
+ * $NOTIFY_SOCKET (a path, or an abstract name starting with '@'). Without
+ * the variable nothing is done; a failure is ignored (systemd then times
+ * the service out, which names the problem). */
+void brk_notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t n = path ? strlen(path) : 0;
+    if (n == 0 || n >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = 0;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    close(fd);
 }

@@ -108,8 +108,10 @@ int main(int argc, char **argv)
     } else {
         brk_log(&b, BRK_LOG_NOTICE, "mqttrule-broker %s started (%zu rule(s), names profile %s)",
                 MQR_BROKER_VERSION, b.cfg.nrules, b.cfg.names == MQR_NAMES_EMQX ? "emqx" : "doc");
+        brk_notify("READY=1");
         if (brk_loop_run(&b, &g_stop, &g_reload) != 0)
             rc = 1;
+        brk_notify("STOPPING=1");
         brk_log(&b, BRK_LOG_NOTICE, "shutting down");
         brk_stats_log(&b);
     }

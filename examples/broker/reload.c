@@ -18,10 +18,20 @@
 
 #include "broker.h"
 
+static void brk_reload_config(broker_t *b, char *err, size_t errcap);
+
 /* Reload the configuration (see the top of the file). */
 void brk_reload(broker_t *b)
 {
     char err[1024];
+    brk_notify("RELOADING=1");
+    brk_reload_config(b, err, sizeof err);
+    brk_notify("READY=1");
+}
+
+/* The reload itself (brk_reload tells systemd around it). */
+static void brk_reload_config(broker_t *b, char *err, size_t errcap)
+{
     if (b->cfg.config_file == NULL) {
         brk_log(b, BRK_LOG_NOTICE, "SIGHUP: no configuration file (-c); nothing to reload");
         return;
@@ -37,7 +47,7 @@ void brk_reload(broker_t *b)
         brk_config_finish(nc);
         r = brk_config_check(nc, nc->error, sizeof nc->error);
     }
-    if (r == 0 && brk_events_load_rules(b, nc, err, sizeof err) != 0) {
+    if (r == 0 && brk_events_load_rules(b, nc, err, errcap) != 0) {
         snprintf(nc->error, sizeof nc->error, "%s", err);
         r = -1;
     }
