@@ -507,7 +507,9 @@ uint32_t brk_topic_levels(const char *topic, size_t len);
  * Every configuration is built twice: first into a scratch engine with
  * ctx->validate_only 1 (start-up and SIGHUP check the whole file before
  * anything changes; a factory should check files and values but need not
- * connect), then into the running engine. The factory runs on the broker's
+ * connect; its state is freed right after it returns, while the scratch
+ * engine, which never runs an action, still exists), then into the running
+ * engine. The factory runs on the broker's
  * thread; it may block briefly (the HTTP client resolves its host name).
  */
 typedef struct brk_action_ctx {

@@ -139,6 +139,8 @@ typedef struct brk_action_rt {
     uint64_t fail_total, fail_window;    /* failures since it started failing / this interval */
     uint64_t summary_failed, summary_dropped, summary_expired, summary_full; /* this interval */
     uint64_t summary_retried, summary_timeouts;
+    uint64_t err_count;                  /* the engine's error count at the last look */
+    char last_err[MQR_DIAG_MESSAGE_MAX]; /* the engine's last error text, "" if none */
 } brk_action_rt_t;
 
 static void action_rt_free(brk_action_rt_t *r)
@@ -442,11 +444,34 @@ void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out)
 
 /* ---- failures in the log ------------------------------------------------------------------ */
 
-/* Why an action failed since the last look, from its metrics (d: the
+/* Fetch the action's last error text into r->last_err when the engine
+ * keeps one (mqr_engine_action_last_error; the engine.h that declares it
+ * also defines MQR_ACTION_CUSTOM) and it is new since the last look. */
+static void fetch_last_error(const brk_events_t *ev, brk_action_rt_t *r)
+{
+#ifdef MQR_ACTION_CUSTOM
+    mqr_engine_error_t e;
+    if (mqr_engine_action_last_error(ev->engine, r->out.id, &e) == MQR_OK &&
+        e.count != r->err_count && e.message[0] != 0) {
+        r->err_count = e.count;
+        snprintf(r->last_err, sizeof r->last_err, "%s", e.message);
+        return;
+    }
+#else
+    (void)ev;
+#endif
+    r->last_err[0] = 0;
+}
+
+/* Why an action failed since the last look: the engine's last error when
+ * there is a new one (connection refused, TLS error, the HTTP status with
+ * the first bytes of the body), else what its metrics say (d: the
  * increments). */
 static const char *why_failed(const brk_action_rt_t *r, const mqr_action_metrics_t *d,
                               const brk_events_t *ev)
 {
+    if (r->last_err[0] != 0)
+        return r->last_err;
     if (r->out.kind == MQR_ACTION_REPUBLISH)
         return ev->publish_error[0] ? ev->publish_error
                                     : "rendering failed or the rendered topic is not a valid "
@@ -498,6 +523,7 @@ void brk_events_watch(broker_t *b, int64_t now)
         if (mqr_engine_action_metrics(ev->engine, r->out.id, &m) != MQR_OK)
             continue;
         metrics_delta(&m, &r->seen, &d);
+        fetch_last_error(ev, r);
         uint64_t bad = d.failed + d.dropped + d.timeouts;
         int failing_now = bad > 0 || (d.retried > 0 && d.success == 0);
         if (!r->failing && failing_now) {

@@ -423,8 +423,13 @@ def test_http_error_status_is_logged_as_failing():
         with Broker(config=conf) as b:
             raw_connect(b.port, level=5, clientid="c1")
             srv.next()
-            assert b.wait_log("rule 'r': action http (http://127.0.0.1:%d/x) is failing: "
-                              % srv.port, timeout=TIMEOUT + 5), b.logtext()
+            line = "rule 'r': action http (http://127.0.0.1:%d/x) is failing: " % srv.port
+            assert b.wait_log(line, timeout=TIMEOUT + 5), b.logtext()
+            why = b.logtext().split(line, 1)[1].splitlines()[0]
+            # the engine's last error (status and first body bytes) when it
+            # keeps one, else what the counters say
+            assert why.startswith("http: failed after 1 attempt(s): HTTP status 400: nope: server "
+                                  "says no") or why.startswith("request failed"), why
     finally:
         srv.close()
 
@@ -648,3 +653,27 @@ def test_silent_socket_closed_after_connect_timeout_despite_defer_accept():
         took = time.monotonic() - start
         assert data == b""
         assert took < 6.5, "closed %.1f s after connecting (connect_timeout_ms 3000)" % took
+
+
+def test_systemd_notify_ready_reloading_stopping(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(TIMEOUT)
+    conf = tmp_path / "broker.conf"
+    conf.write_text(RULE + "  republish t\nend\n")
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    p = subprocess.Popen([BROKER, "-p", str(free_port()), "-c", str(conf)], env=env,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert sock.recv(256) == b"READY=1"
+        p.send_signal(signal.SIGHUP)
+        assert sock.recv(256) == b"RELOADING=1"
+        assert sock.recv(256) == b"READY=1"
+        p.send_signal(signal.SIGTERM)
+        assert sock.recv(256) == b"STOPPING=1"
+        assert p.wait(timeout=TIMEOUT + 5) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        sock.close()

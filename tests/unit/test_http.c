@@ -633,7 +633,7 @@ Test(http, status_503_retried_then_500_fails)
     cr_assert_eq(o.last.http_status, 500);
     cr_assert_eq(o.last.status, MQR_EHTTP);
     cr_assert_eq(o.last.attempts, 3);
-    cr_assert_str_eq(o.last.error, "HTTP status 500");
+    cr_assert_str_eq(o.last.error, "HTTP status 500: nope", "the status and the first bytes of the body");
     mqr_http_metrics_t m;
     mqr_http_metrics(c, &m);
     cr_assert_eq(m.retried, 2);
