@@ -141,6 +141,7 @@ typedef struct brk_action_rt {
     uint64_t summary_retried, summary_timeouts;
     uint64_t err_count;                  /* the engine's error count at the last look */
     char last_err[MQR_DIAG_MESSAGE_MAX]; /* the engine's last error text, "" if none */
+    int err_new;                         /* last_err changed at this look */
 } brk_action_rt_t;
 
 static void action_rt_free(brk_action_rt_t *r)
@@ -455,12 +456,13 @@ static void fetch_last_error(const brk_events_t *ev, brk_action_rt_t *r)
         e.count != r->err_count && e.message[0] != 0) {
         r->err_count = e.count;
         snprintf(r->last_err, sizeof r->last_err, "%s", e.message);
+        r->err_new = 1;
         return;
     }
 #else
     (void)ev;
 #endif
-    r->last_err[0] = 0;
+    r->err_new = 0;
 }
 
 /* Why an action failed since the last look: the engine's last error when
@@ -470,7 +472,7 @@ static void fetch_last_error(const brk_events_t *ev, brk_action_rt_t *r)
 static const char *why_failed(const brk_action_rt_t *r, const mqr_action_metrics_t *d,
                               const brk_events_t *ev)
 {
-    if (r->last_err[0] != 0)
+    if (r->err_new)
         return r->last_err;
     if (r->out.kind == MQR_ACTION_REPUBLISH)
         return ev->publish_error[0] ? ev->publish_error
@@ -556,7 +558,7 @@ void brk_events_watch(broker_t *b, int64_t now)
                 brk_log(b, BRK_LOG_WARNING,
                         "rule '%s': action %s (%s) still failing for %lld s: in the last %u s "
                         "%llu failed, %llu dropped (%llu queue full, %llu expired), %llu retried, "
-                        "%llu timeouts; %llu queued, %llu in flight",
+                        "%llu timeouts; %llu queued, %llu in flight%s%s",
                         r->rule_id, r->type, r->out.target,
                         (long long)(now - r->failing_since) / 1000,
                         b->cfg.action_log_interval_ms / 1000,
@@ -566,7 +568,8 @@ void brk_events_watch(broker_t *b, int64_t now)
                         (unsigned long long)r->summary_expired,
                         (unsigned long long)r->summary_retried,
                         (unsigned long long)r->summary_timeouts, (unsigned long long)m.queuing,
-                        (unsigned long long)m.inflight);
+                        (unsigned long long)m.inflight, r->last_err[0] ? "; last error: " : "",
+                        r->last_err);
                 r->summary_failed = r->summary_dropped = r->summary_expired = 0;
                 r->summary_full = r->summary_retried = r->summary_timeouts = 0;
                 r->fail_window = 0;

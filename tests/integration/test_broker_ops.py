@@ -34,7 +34,7 @@ class Capture:
     """An HTTP server in a thread that records each request as a dict
     (method, path, headers, body, peer_cn) and answers `status`."""
 
-    def __init__(self, port=0, tls=None, status=200, statuses=None):
+    def __init__(self, port=0, tls=None, status=200, statuses=None, close=False):
         self.requests = queue.Queue()
         self.count = 0
         cap = self
@@ -59,6 +59,9 @@ class Capture:
                 text = b"nope: server says no" if st >= 300 else b"ok"
                 self.send_response(st)
                 self.send_header("content-length", str(len(text)))
+                if close:  # no keep-alive: closing the server ends every connection
+                    self.send_header("connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(text)
 
@@ -402,11 +405,15 @@ rule out
 end
 """ % port
     target = "rule 'out': action http (http://127.0.0.1:%d/events)" % port
+    srv = Capture(port=port, close=True)
     with Broker(config=conf) as b:
+        raw_connect(b.port, level=5, clientid="c0")
+        assert json.loads(srv.next()["body"])["clientid"] == "c0"
+        srv.close()  # the server goes down
         raw_connect(b.port, level=5, clientid="c1")
         assert b.wait_log(target + " is failing: connection refused", timeout=TIMEOUT + 5), b.logtext()
         assert b.wait_log(target + " still failing for", timeout=TIMEOUT + 5), b.logtext()
-        srv = Capture(port=port)
+        srv = Capture(port=port, close=True)  # and comes back
         try:
             assert b.wait_log(target + " recovered after", timeout=TIMEOUT + 10), b.logtext()
             assert json.loads(srv.next()["body"])["clientid"] == "c1"
