@@ -684,3 +684,58 @@ def test_systemd_notify_ready_reloading_stopping(tmp_path):
         if p.poll() is None:
             p.kill()
         sock.close()
+
+
+@pytest.mark.parametrize("options,why", [
+    ("max_buffer_messages 1\n    retry_backoff 1s", "queue full (max_buffer_messages / max_buffer_bytes)"),
+    ("request_ttl 200ms\n    retry_backoff 2s", "expired (request_ttl passed before it was delivered)"),
+])
+def test_http_drop_reasons_are_logged(options, why):
+    port = free_port()  # never listens
+    conf = ("action_log_interval 1s\n" + RULE + "  action http\n    url http://127.0.0.1:%d/x\n"
+            "    %s\n  end\nend\n") % (port, options)
+    with Broker(config=conf) as b:
+        for i in range(3):
+            raw_connect(b.port, level=5, clientid="c%d" % i)
+        assert b.wait_log("rule 'r': action http (http://127.0.0.1:%d/x) is failing: " % port,
+                          timeout=TIMEOUT + 5), b.logtext()
+        assert why in b.logtext() or "http: dropped" in b.logtext(), b.logtext()
+
+
+def test_republish_direct_dispatch_and_emqx_property_names():
+    conf = """
+rule first
+  sql SELECT payload FROM "in/#"
+  action republish
+    topic chain/direct
+    direct_dispatch true
+    mqtt_properties.Content-Type application/json
+    mqtt_properties.Message-Expiry-Interval 60
+  end
+  action republish
+    topic chain/routed
+  end
+end
+rule second
+  sql SELECT topic FROM "chain/#"
+  republish seen
+end
+"""
+    with Broker(config=conf) as b:
+        seen = v5_subscriber(b.port, "seen", clientid="seen")
+        chain = v5_subscriber(b.port, "chain/direct", clientid="chain")
+        pub, _ = raw_connect(b.port, level=5, clientid="pub")
+        pub.send(publish_bytes("in/x", "hello", level=5))
+        first, topic, props, payload = read_v5_publish(chain)
+        assert topic == "chain/direct" and json.loads(payload) == {"payload": "hello"}
+        d = dict(props)
+        assert d[0x03] == "application/json" and 0 < d[0x02] <= 60
+        # only the routed copy runs rule 'second'
+        first, topic, props, payload = read_v5_publish(seen)
+        assert json.loads(payload) == {"topic": "chain/routed"}
+        pkt = None
+        try:
+            pkt = seen.read_packet(timeout=1.0)
+        except socket.timeout:
+            pass
+        assert pkt is None, "direct_dispatch: no rule ran on chain/direct"
