@@ -337,7 +337,7 @@ REFUSALS = [
     ("password_file /nonexistent/pw\n", ":1: password_file /nonexistent/pw: No such file"),
     (RULE + "  action http\n    url http://127.0.0.1:1/\n    ssl.cacertfile /nonexistent/ca.pem\n"
      "  end\nend\n", ":5: action http: ssl.cacertfile /nonexistent/ca.pem: No such file"),
-    (RULE + "  action http\n    url https://127.0.0.1:1/\n    ssl.certfile /nonexistent/c.pem\n"
+    (RULE + "  action http\n    url http://127.0.0.1:1/\n    ssl.certfile /nonexistent/c.pem\n"
      "  end\nend\n", ":5: action http: ssl.certfile /nonexistent/c.pem: No such file"),
     (RULE + "  action republish\n    topic a/+/b\n  end\nend\n",
      ":4: action republish: topic 'a/+/b' is not a valid topic name"),
