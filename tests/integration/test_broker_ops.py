@@ -325,6 +325,11 @@ end
             r = srv.next()
             assert (r["method"], r["path"], r["peer_cn"]) == ("POST", "/secure", "mqttrule-client")
             assert json.loads(r["body"])["clientid"] == "c1"
+            # the connector test presents the certificate too
+            t = run_broker("-c", b.config_path, "--test-connectors")
+            assert t.returncode == 0 and t.stdout.startswith("ok "), t.stdout + t.stderr
+            r = srv.next()
+            assert (r["method"], r["peer_cn"]) == ("GET", "mqttrule-client")
     finally:
         srv.close()
 
