@@ -321,6 +321,17 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
         rc = mqr_template_lookup(a->user_props, out, ar, &u);
         rc = rc ? rc : user_props(ar, &u, &up, &m.user_property_count);
     }
+    if (rc == MQR_OK && a->nfixed_up > 0) {
+        mqr_user_property_t *all =
+            mqr_arena_alloc(ar, (m.user_property_count + a->nfixed_up) * sizeof *all);
+        if (!all)
+            return END_FAILED;
+        if (m.user_property_count)
+            memcpy(all, up, m.user_property_count * sizeof *all);
+        memcpy(all + m.user_property_count, a->fixed_up, a->nfixed_up * sizeof *all);
+        up = all;
+        m.user_property_count += a->nfixed_up;
+    }
     m.user_properties = up;
     rc = rc ? rc : int_prop(e, ar, a->pfi, out, &m.payload_format_indicator);
     rc = rc ? rc : int_prop(e, ar, a->mei, out, &m.message_expiry_interval);
@@ -476,6 +487,12 @@ void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a)
         mqr__free(&e->alloc, a->test_url, strlen(a->test_url) + 1);
     if (a->test_ca)
         mqr__free(&e->alloc, a->test_ca, strlen(a->test_ca) + 1);
+    if (a->fixed_up)
+        mqr__free(&e->alloc, a->fixed_up, a->fixed_up_size);
+    if (a->test_cert)
+        mqr__free(&e->alloc, a->test_cert, strlen(a->test_cert) + 1);
+    if (a->test_key)
+        mqr__free(&e->alloc, a->test_key, strlen(a->test_key) + 1);
     mqr__free(&e->alloc, a, sizeof *a);
 }
 
@@ -561,6 +578,46 @@ static int const_or_placeholder(const mqr_engine_t *e, const char *text, int is_
     return MQR_OK;
 }
 
+/* Copy the fixed user properties into one block: the array, then the text. */
+static int copy_fixed_up(mqr_engine_t *e, mqr__action_t *a, const mqr_republish_config_t *cfg,
+                         mqr_diag_t *diag)
+{
+    uint32_t n = cfg->fixed_user_property_count;
+    if (n == 0)
+        return MQR_OK;
+    if (!cfg->fixed_user_properties)
+        return mqr__diag_set(diag, MQR_EINVAL, "republish: fixed_user_properties is NULL");
+    size_t size = n * sizeof(mqr_user_property_t);
+    for (uint32_t i = 0; i < n; i++) {
+        const mqr_user_property_t *p = &cfg->fixed_user_properties[i];
+        if ((!p->key && p->key_len) || (!p->value && p->value_len))
+            return mqr__diag_set(diag, MQR_EINVAL, "republish: fixed user property %u is NULL", i);
+        size += p->key_len + p->value_len;
+    }
+    char *blk = mqr__alloc(&e->alloc, size);
+    if (!blk)
+        return mqr__diag_set(diag, MQR_ENOMEM, "republish: out of memory");
+    mqr_user_property_t *arr = (mqr_user_property_t *)(void *)blk;
+    char *txt = blk + n * sizeof *arr;
+    for (uint32_t i = 0; i < n; i++) {
+        const mqr_user_property_t *p = &cfg->fixed_user_properties[i];
+        if (p->key_len)
+            memcpy(txt, p->key, p->key_len);
+        arr[i].key = txt;
+        arr[i].key_len = p->key_len;
+        txt += p->key_len;
+        if (p->value_len)
+            memcpy(txt, p->value, p->value_len);
+        arr[i].value = txt;
+        arr[i].value_len = p->value_len;
+        txt += p->value_len;
+    }
+    a->fixed_up = arr;
+    a->nfixed_up = n;
+    a->fixed_up_size = size;
+    return MQR_OK;
+}
+
 int mqr_engine_action_add_republish(mqr_engine_t *e, const char *rule_id,
                                     const mqr_republish_config_t *cfg, uint32_t *out_action_id,
                                     mqr_diag_t *diag)
@@ -601,6 +658,7 @@ int mqr_engine_action_add_republish(mqr_engine_t *e, const char *rule_id,
     rc = rc ? rc : tpl_compile_z(e, cfg->response_topic, &a->resp_topic, "response_topic", diag);
     rc = rc ? rc
             : tpl_compile_z(e, cfg->correlation_data, &a->corr_data, "correlation_data", diag);
+    rc = rc ? rc : copy_fixed_up(e, a, cfg, diag);
     if (rc != MQR_OK) {
         mqr__engine_action_free(e, a);
         return rc;
@@ -630,6 +688,18 @@ static int copy_connector(mqr_engine_t *e, mqr__action_t *a, const mqr_http_conf
             return MQR_ENOMEM;
     }
     a->test_cfg.ca_file = a->test_ca;
+    if (c->cert_file) {
+        a->test_cert = mqr__strndup(&e->alloc, c->cert_file, strlen(c->cert_file));
+        if (!a->test_cert)
+            return MQR_ENOMEM;
+    }
+    a->test_cfg.cert_file = a->test_cert;
+    if (c->key_file) {
+        a->test_key = mqr__strndup(&e->alloc, c->key_file, strlen(c->key_file));
+        if (!a->test_key)
+            return MQR_ENOMEM;
+    }
+    a->test_cfg.key_file = a->test_key;
     if (c->header_count) {
         if (!c->headers)
             return MQR_EINVAL;

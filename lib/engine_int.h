@@ -57,6 +57,9 @@ struct mqr__action {
     int32_t retain_const;  /* 0/1, or -1 */
     int32_t direct_const;  /* 0/1, or -1 */
     int32_t copy_user_props; /* ${pub_props.'User-Property'}: the trigger's own */
+    mqr_user_property_t *fixed_up; /* fixed user properties, one block with their text */
+    uint32_t nfixed_up;
+    size_t fixed_up_size;
     /* http */
     mqr_http_client_t *client;
     mqr_template_t *path, *body;
@@ -67,6 +70,7 @@ struct mqr__action {
     char *test_url;
     mqr_http_header_t *test_hdrs;
     char *test_ca;
+    char *test_cert, *test_key; /* the client certificate and key files, copied */
     /* callback */
     mqr_engine_callback_fn fn;
     void *ud;

@@ -78,6 +78,8 @@ typedef struct conn {
     int in_body;
     mqr__http_head_t head;
     mqr__http_body_t body;
+    char body_start[48];      /* the first body bytes of the response, for an error text */
+    size_t body_start_len;
 #if MQR_HAVE_OPENSSL
     mqr__http_tls_t *tls;
 #endif
@@ -526,7 +528,20 @@ static void on_response(mqr_http_client_t *c, conn_t *k, int reusable, uint64_t 
         return;
     }
     r->status = MQR_EHTTP;
-    snprintf(r->err, sizeof r->err, "HTTP status %d", status);
+    /* the status and the first bytes of the body (what the server said),
+     * control characters shown as '.' */
+    char said[sizeof k->body_start + 1];
+    size_t n = k->body_start_len;
+    for (size_t i = 0; i < n; i++)
+        said[i] = (unsigned char)k->body_start[i] < 0x20 || k->body_start[i] == 0x7F
+                      ? '.'
+                      : k->body_start[i];
+    said[n] = 0;
+    if (n > 0)
+        snprintf(r->err, sizeof r->err, "HTTP status %d: %s%s", status, said,
+                 n == sizeof k->body_start ? "..." : "");
+    else
+        snprintf(r->err, sizeof r->err, "HTTP status %d", status);
     if (status == 429 || status == 503)
         retry_or_end(c, r, now, 1);
     else
@@ -559,6 +574,8 @@ static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
                 continue; /* an interim 1xx response: the real one follows */
             mqr__http_body_init(&k->body, &k->head);
             k->in_body = 1;
+            k->body_start_len = k->rlen < sizeof k->body_start ? k->rlen : sizeof k->body_start;
+            memcpy(k->body_start, k->rbuf, k->body_start_len);
         }
         size_t used = 0;
         int rc = mqr__http_body_feed(&k->body, k->rbuf, k->rlen, &used, &d);
@@ -1190,8 +1207,8 @@ int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **out, mqr_d
         (rc = resolve(c, diag)) != MQR_OK)
         goto fail;
 #if MQR_HAVE_OPENSSL
-    if (c->u.tls && (rc = mqr__http_tls_ctx_new(cfg->ca_file, cfg->tls_insecure != 0, &c->tls_ctx,
-                                                 diag)) != MQR_OK)
+    if (c->u.tls && (rc = mqr__http_tls_ctx_new(cfg->ca_file, cfg->cert_file, cfg->key_file,
+                                                 cfg->tls_insecure != 0, &c->tls_ctx, diag)) != MQR_OK)
         goto fail;
 #endif
     *out = c;

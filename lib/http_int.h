@@ -102,10 +102,11 @@ int mqr__http_ieq(const char *a, const char *b, size_t n);
 typedef struct mqr__http_tls_ctx mqr__http_tls_ctx_t;
 typedef struct mqr__http_tls mqr__http_tls_t;
 
-/* A context for one client: CA file (NULL: system paths), verification unless
- * insecure. MQR_OK, MQR_ETLS (diag) or MQR_ENOMEM. */
-int mqr__http_tls_ctx_new(const char *ca_file, int insecure, mqr__http_tls_ctx_t **out,
-                          mqr_diag_t *diag);
+/* A context for one client: CA file (NULL: system paths), client
+ * certificate and key (NULL: none; key NULL: in the certificate file),
+ * verification unless insecure. MQR_OK, MQR_ETLS (diag) or MQR_ENOMEM. */
+int mqr__http_tls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+                          int insecure, mqr__http_tls_ctx_t **out, mqr_diag_t *diag);
 void mqr__http_tls_ctx_free(mqr__http_tls_ctx_t *ctx);
 
 /* A TLS session over connected socket fd, checking the certificate against

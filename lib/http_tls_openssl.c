@@ -112,8 +112,8 @@ static int tls_error(mqr_diag_t *d, SSL *ssl, const char *what)
 
 /* ---- context ---------------------------------------------------------------- */
 
-int mqr__http_tls_ctx_new(const char *ca_file, int insecure, mqr__http_tls_ctx_t **out,
-                          mqr_diag_t *diag)
+int mqr__http_tls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+                          int insecure, mqr__http_tls_ctx_t **out, mqr_diag_t *diag)
 {
     ERR_clear_error();
     mqr__http_tls_ctx_t *c = OPENSSL_zalloc(sizeof *c);
@@ -138,6 +138,21 @@ int mqr__http_tls_ctx_new(const char *ca_file, int insecure, mqr__http_tls_ctx_t
         int rc = tls_error(diag, NULL, ca_file ? "cannot load the CA file" : "cannot load system CAs");
         mqr__http_tls_ctx_free(c);
         return rc;
+    }
+    if (cert_file != NULL) {
+        const char *kf = key_file ? key_file : cert_file;
+        const char *what = NULL;
+        if (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, cert_file) != 1)
+            what = "cannot load the client certificate file";
+        else if (SSL_CTX_use_PrivateKey_file(c->ssl_ctx, kf, SSL_FILETYPE_PEM) != 1)
+            what = "cannot load the client key file";
+        else if (SSL_CTX_check_private_key(c->ssl_ctx) != 1)
+            what = "the client key does not match the certificate";
+        if (what != NULL) {
+            int rc = tls_error(diag, NULL, what);
+            mqr__http_tls_ctx_free(c);
+            return rc;
+        }
     }
     SSL_CTX_set_verify(c->ssl_ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
     *out = c;

@@ -874,6 +874,7 @@ static void usage(FILE *f)
           "  -d, --duration S       time limit of the run in seconds (default 60)\n"
           "  -j, --json             one JSON object instead of a text line\n"
           "      --help             this text\n"
+          "      --version          the version\n"
           "\n"
           "Exit status: 0 success, 1 failed connections or lost QoS 1/2 messages,\n"
           "64 bad command line.\n",
@@ -916,7 +917,8 @@ static void parse_args(int argc, char **argv, opts_t *o)
         {"window", required_argument, NULL, 'w'},   {"inflight", required_argument, NULL, 'i'},
         {"username", required_argument, NULL, 'u'}, {"keepalive", required_argument, NULL, 'k'},
         {"duration", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 3},             {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 3},             {"version", no_argument, NULL, 4},
+        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
     o->port = 1883;
@@ -953,6 +955,7 @@ static void parse_args(int argc, char **argv, opts_t *o)
         case 'd': o->duration = (double)num_arg("--duration", optarg, 1, 86400); break;
         case 'j': o->json = 1; break;
         case 3: usage(stdout); exit(0);
+        case 4: printf("mqttrule-bench (libmqttrule %s)\n", mqr_version()); exit(0);
         case ':': bad_usage("option '%s' needs an argument", argv[optind - 1]); break;
         default: bad_usage("unknown option '%s'", argv[optind - 1]); break;
         }

@@ -64,7 +64,7 @@ void mq_log_refusal(broker_t *b, brk_conn_t *c, const mqr_pkt_connect_t *p, int 
     int cl = p && p->clientid.ptr ? (int)p->clientid.len : 0;
     brk_log(b, 0, "refused client '%.*s' username %s from %s (MQTT level %u): %s (0x%02X): %s",
             cl, cl ? p->clientid.ptr : "", user, c->peername, (unsigned)c->proto_ver,
-            mqr_reason_name(rc), (unsigned)rc, why);
+            mqr_reason_profile_name(rc, b->cfg.names), (unsigned)rc, why);
 }
 
 /* Refuse a decoded CONNECT with reason `rc`: CONNACK, log, event, close. */

@@ -69,12 +69,15 @@ static void watch_ctl(broker_t *b, int op, brk_watch_t *w, uint32_t events)
  */
 static int defer_accept(broker_t *b, int fd)
 {
+    /* The kernel holds a silent socket until its SYN-ACK retransmission
+     * after the deferral (1 s, then 3 s, 7 s, 15 s...), so the deferral is
+     * kept at one second and counted in the connect timeout (deferred_ms):
+     * a socket that sends nothing is closed connect_timeout_ms after its
+     * handshake, as docs/broker.md says, not a deferral later. */
 #if defined(__linux__) && defined(TCP_DEFER_ACCEPT)
     if (!b->cfg.tcp_defer_accept)
         return 0;
-    int secs = (int)((b->cfg.connect_timeout_ms + 999) / 1000);
-    if (secs < 1)
-        secs = 1;
+    int secs = BRK_DEFER_ACCEPT_S;
     return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
 #else
     (void)b;
@@ -360,6 +363,19 @@ void brk_loop_flush(broker_t *b)
  * socketpair end), link it into b->conns in state BRK_CS_NEW and watch it.
  * `ss` is the peer address (NULL: unknown). Returns NULL when out of memory;
  * the caller then still owns `fd`. */
+/* How long an accepted socket may already have waited in the kernel
+ * (TCP_DEFER_ACCEPT): counted in its connect timeout. */
+static int64_t deferred_ms(const broker_t *b)
+{
+#if defined(__linux__) && defined(TCP_DEFER_ACCEPT)
+    int64_t ms = b->cfg.tcp_defer_accept ? BRK_DEFER_ACCEPT_S * 1000 : 0;
+    return ms < b->cfg.connect_timeout_ms / 2 ? ms : b->cfg.connect_timeout_ms / 2;
+#else
+    (void)b;
+    return 0;
+#endif
+}
+
 brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss, socklen_t sl,
                          const mqr_sockaddr_t *own)
 {
@@ -369,7 +385,7 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
     c->w.kind = BRK_W_CONN;
     c->w.fd = fd;
     c->state = BRK_CS_NEW;
-    c->last_rx = brk_now_mono(b);
+    c->last_rx = brk_now_mono(b) - (ss != NULL ? deferred_ms(b) : 0);
     c->problem_info = 1;
     c->receive_max = 65535;
     strcpy(c->peername, "unknown");
@@ -770,7 +786,7 @@ static int wait_round(broker_t *b, int timeout)
 #endif
 
 /* Run until *stop is set. *reload set means: the caller's SIGHUP handler asks
- * for a rule reload, done here between rounds. Returns 0, or -1 when waiting
+ * for a reload (reload.c), done here between rounds. Returns 0, or -1 when waiting
  * failed. */
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
@@ -784,18 +800,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         }
         if (*reload) {
             *reload = 0;
-            char err[512];
-            if (b->cfg.config_file != NULL && !b->cfg.rules_from_cli) {
-                brk_config_free_rules(&b->cfg);
-                if (brk_config_load_file(&b->cfg, b->cfg.config_file, 2) != 0)
-                    brk_log(b, 0, "SIGHUP: the configuration file has errors; rules unchanged");
-                else if (brk_events_load_rules(b, &b->cfg, err, sizeof err) != 0)
-                    brk_log(b, 0, "SIGHUP: %s; the old rules stay in force", err);
-                else
-                    brk_log(b, 0, "SIGHUP: rules reloaded (%zu)", b->cfg.nrules);
-            } else {
-                brk_log(b, 0, "SIGHUP: rules come from the command line; nothing to reload");
-            }
+            brk_reload(b);
         }
         int64_t now = brk_mono_ms();
         int64_t timeout = engine_wait(b, next_tick - now);
@@ -807,6 +812,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         now = brk_mono_ms();
         if (now >= next_tick) {
             brk_mqtt_tick(b, now);
+            brk_events_watch(b, now);
             next_tick = now + 1000;
         }
         brk_loop_flush(b);
@@ -828,9 +834,7 @@ void brk_flush_engine(broker_t *b, uint32_t deadline_ms)
         engine_timers(b);
         brk_loop_flush(b);
     }
-    if (brk_events_pending(b) > 0)
-        brk_log(b, 0, "shutdown: %zu HTTP message(s) still pending after %u ms",
-                brk_events_pending(b), deadline_ms);
+    brk_events_flush_report(b, deadline_ms);
 }
 
 /* Close every connection and listener, give the HTTP actions

@@ -221,6 +221,10 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage();
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("mqttrule-packet (libmqttrule %s)\n", mqr_version());
+        return 0;
+    }
     int encode = 0;
     if (strcmp(argv[1], "encode") == 0)
         encode = 1;

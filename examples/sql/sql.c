@@ -52,6 +52,7 @@ static const char usage_text[] =
     "  --node NAME          the node column (default " DEFAULT_NODE ")\n"
     "  --template TEXT      print TEXT rendered with the output instead of JSON\n"
     "  --help               print this text\n"
+    "  --version            print the version\n"
     "\n"
     "exit status: 0 ok, 2 an evaluation raised an exception, 3 compile error,\n"
     "64 usage error\n";
@@ -124,6 +125,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
         }
         if (strcmp(a, "--help") == 0) {
             fputs(usage_text, stdout);
+            return -1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("mqttrule-sql (libmqttrule %s)\n", mqr_version());
             return -1;
         }
         if (strcmp(a, "--undefined-as-null") == 0) {

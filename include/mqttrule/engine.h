@@ -225,6 +225,10 @@ typedef struct mqr_engine_rule_def {
  *                    templates; NULL: absent;
  *   direct_dispatch  "true"/"false" or one placeholder; a value other than
  *                    true gives false. NULL: false.
+ * Appended fields (a zeroed tail means none):
+ *   fixed_user_properties  fixed_user_property_count pairs of plain text
+ *                    (not templates), copied, sent after those of
+ *                    user_properties.
  */
 typedef struct mqr_republish_config {
     const char *topic;
@@ -238,6 +242,9 @@ typedef struct mqr_republish_config {
     const char *response_topic;
     const char *correlation_data;
     const char *direct_dispatch;
+    uint32_t fixed_user_property_count;
+    uint32_t reserved_;
+    const mqr_user_property_t *fixed_user_properties;
 } mqr_republish_config_t;
 
 /*

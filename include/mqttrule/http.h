@@ -133,6 +133,10 @@ typedef struct mqr_http_config {
     mqr_allocator_t allocator;
     mqr_http_done_fn on_done;    /* required */
     void *ud;
+    /* Appended fields (https only; files are read by mqr_http_create): */
+    const char *cert_file;       /* PEM client certificate (chain) sent to a server
+                                    that asks for one; NULL: none */
+    const char *key_file;        /* PEM private key of cert_file; NULL: in cert_file */
 } mqr_http_config_t;
 
 /* One message. Everything is copied by mqr_http_submit. */
@@ -213,8 +217,9 @@ MQR_API int mqr_http_url_check(const char *url, mqr_diag_t *diag);
  *  (blocking, through getaddrinfo) and, for https, load the CA file.
  *  Returns MQR_OK with *out_client set, or MQR_EINVAL (NULL argument, bad URL,
  *  bad header, no on_done, pool size or method out of range), MQR_ENOTSUP
- *  (https without OpenSSL), MQR_ERESOLVE (unknown host), MQR_ETLS (CA file
- *  unreadable) or MQR_ENOMEM; *diag (may be NULL) says what and where. The
+ *  (https without OpenSSL), MQR_ERESOLVE (unknown host), MQR_ETLS (CA file,
+ *  client certificate or key unreadable, or the key does not match the
+ *  certificate) or MQR_ENOMEM; *diag (may be NULL) says what and where. The
  *  caller owns the client and frees it with mqr_http_destroy. Safe to call
  *  from several threads at once. */
 MQR_API int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **out_client,

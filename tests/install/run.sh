@@ -3,7 +3,9 @@
 # the installed copy only: examples/minimal/minimal.c with pkg-config and with
 # a CMake project using find_package(mqttrule), and examples/host/host.c (the
 # complete epoll host) with pkg-config, run against a Python HTTP service
-# (host_check.py). All are run.
+# (host_check.py). All are run. Every installed program is run from the
+# prefix, and the man pages, systemd unit, sample configuration and licence
+# must be there.
 set -euo pipefail
 BUILD=$1
 PREFIX=$2
@@ -47,6 +49,47 @@ for f in bin/mqttrule-packet bin/mqttrule-sql bin/mqttrule-broker include/mqttru
          include/mqttrule/action.h include/mqttrule/topic.h include/mqttrule/auth.h; do
   [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; exit 1; }
 done
+# Every installed program runs from the prefix as it is (RPATH $ORIGIN/../lib,
+# no LD_LIBRARY_PATH), and answers --version.
+for prog in "$PREFIX"/bin/*; do
+  out=$(env -u LD_LIBRARY_PATH "$prog" --version 2>&1) ||
+    { echo "install: $prog --version failed: $out" >&2; exit 1; }
+  case "$out" in
+    *"$(basename "$prog")"*libmqttrule*) ;;
+    *) echo "install: $prog --version printed '$out'" >&2; exit 1 ;;
+  esac
+  env -u LD_LIBRARY_PATH "$prog" --help >/dev/null 2>&1 ||
+    [ "$(basename "$prog")" = mqttrule-packet ] ||
+    { echo "install: $prog --help failed" >&2; exit 1; }
+done
+for p in mqttrule-broker mqttrule-sql mqttrule-packet mqttrule-bench; do
+  [ -x "$PREFIX/bin/$p" ] || { echo "install: bin/$p missing" >&2; exit 1; }
+done
+# Man pages, the systemd unit, the sample configuration, the licence.
+for f in share/man/man8/mqttrule-broker.8 share/man/man5/mqttrule.conf.5 \
+         share/man/man1/mqttrule-sql.1 share/man/man1/mqttrule-packet.1 \
+         share/man/man1/mqttrule-bench.1 lib/systemd/system/mqttrule-broker.service \
+         share/mqttrule/mqttrule-broker.conf share/doc/mqttrule/LICENSE; do
+  [ -s "$PREFIX/$f" ] || { echo "install: $f missing" >&2; exit 1; }
+done
+grep -q "^ExecStart=.*/bin/mqttrule-broker -c " "$PREFIX/lib/systemd/system/mqttrule-broker.service" ||
+  { echo "install: the unit does not start the broker" >&2; exit 1; }
+if command -v systemd-analyze >/dev/null 2>&1; then
+  systemd-analyze verify --man=no "$PREFIX/lib/systemd/system/mqttrule-broker.service" 2>&1 |
+    grep -v "not executable\|No such file\|Failed to prepare filename\|Command .* is not" || true
+fi
+# The installed broker starts on the installed sample configuration.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$PREFIX/bin/mqttrule-broker" -c "$PREFIX/share/mqttrule/mqttrule-broker.conf" -p "$port" \
+  2>"$work/broker.log" &
+bpid=$!
+for _ in $(seq 100); do
+  grep -q started "$work/broker.log" && break
+  sleep 0.05
+done
+kill -TERM $bpid
+wait $bpid || { echo "install: the installed broker failed:" >&2; cat "$work/broker.log" >&2; exit 1; }
+grep -q started "$work/broker.log" || { echo "install: the installed broker did not start" >&2; exit 1; }
 # Only mqr_* symbols are exported from the shared library, never an internal
 # mqr__ one, and every function a header declares MQR_API is exported.
 exported=$(nm -D --defined-only "$LIBDIR"/libmqttrule.so | awk '$2 ~ /[TDB]/ {print $3}')
@@ -57,4 +100,4 @@ declared=$(grep -hv '^[[:space:]]*#' "$PREFIX"/include/mqttrule/*.h | tr '\n' ' 
            sed -E 's/.*[^a-z0-9_](mqr_[a-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported" | sort -u))
 [ -z "$missing" ] || { echo "install: declared but not exported: $missing" >&2; exit 1; }
-echo "install: pkg-config, static and find_package consumers OK"
+echo "install: pkg-config, static and find_package consumers, installed programs OK"

@@ -77,7 +77,7 @@ def test_max_queued_bytes_per_session():
         sub.close()
 
 
-@pytest.mark.parametrize("config", ["", "busy_poll_us 2000\n"])
+@pytest.mark.parametrize("config", [None, "busy_poll_us 2000\n"])
 def test_burst_reaches_a_slow_reader_whole_and_in_order(config):
     # the broker collects a round's packets per connection and writes them at
     # its end; a subscriber that reads only after the whole burst makes the

@@ -866,6 +866,30 @@ Test(engine, republish_copies_the_original_user_properties)
     mqr_engine_destroy(e);
 }
 
+Test(engine, republish_fixed_user_properties_follow_the_template_ones)
+{
+    pubs_t p = {.answer = MQR_OK};
+    mqr_engine_t *e = engine_pub(&p);
+    add_rule(e, "r", "SELECT payload.props AS props FROM \"in/#\"");
+    char key[] = "origin", val[] = "mqttrule";
+    mqr_user_property_t fixed[2] = {{key, 6, val, 8}, {"empty", 5, "", 0}};
+    mqr_republish_config_t c = {.topic = "out", .user_properties = "${props}",
+                                .fixed_user_property_count = 2, .fixed_user_properties = fixed};
+    cr_assert_eq(mqr_engine_action_add_republish(e, "r", &c, NULL, NULL), MQR_OK);
+    memset(key, 'x', sizeof key - 1); /* copied: the caller's text may change */
+    emit_msg(e, "in/a", "{\"props\":{\"k\":\"v\"}}");
+    cr_assert_eq(p.calls, 1);
+    cr_assert_eq(p.nup, 3u);
+    cr_assert_str_eq(p.up, "k=v;origin=mqttrule;empty=;");
+    emit_msg(e, "in/b", "{}");
+    cr_assert_eq(p.nup, 2u, "without template properties only the fixed ones");
+    cr_assert_str_eq(p.up, "origin=mqttrule;empty=;");
+    mqr_republish_config_t bad = {.topic = "out", .fixed_user_property_count = 1};
+    mqr_diag_t d;
+    cr_assert_eq(mqr_engine_action_add_republish(e, "r", &bad, NULL, &d), MQR_EINVAL);
+    mqr_engine_destroy(e);
+}
+
 Test(engine, republish_without_publisher_fails)
 {
     mqr_engine_t *e = engine_new(0, MQR_NAMES_DOC);

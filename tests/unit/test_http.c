@@ -633,7 +633,7 @@ Test(http, status_503_retried_then_500_fails)
     cr_assert_eq(o.last.http_status, 500);
     cr_assert_eq(o.last.status, MQR_EHTTP);
     cr_assert_eq(o.last.attempts, 3);
-    cr_assert_str_eq(o.last.error, "HTTP status 500");
+    cr_assert_str_eq(o.last.error, "HTTP status 500: nope", "the status and the first bytes of the body");
     mqr_http_metrics_t m;
     mqr_http_metrics(c, &m);
     cr_assert_eq(m.retried, 2);
@@ -847,6 +847,11 @@ Test(http, https_client_create_and_ca_file_errors)
     mqr_diag_t d;
     cr_assert_eq(mqr_http_create(&cfg, &c, &d), MQR_ETLS);
     cr_assert(strncmp(d.message, "TLS cannot load the CA file: ", 29) == 0, "%s", d.message);
+    cfg.ca_file = NULL;
+    cfg.cert_file = "/nonexistent/client.pem";
+    cr_assert_eq(mqr_http_create(&cfg, &c, &d), MQR_ETLS);
+    cr_assert(strstr(d.message, "cannot load the client certificate file") != NULL, "%s",
+              d.message);
 }
 #endif
 

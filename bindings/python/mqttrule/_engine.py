@@ -72,7 +72,8 @@ class HTTP:
 
     def __init__(self, url, method="POST", path=None, headers=None, body=None,
                  request_timeout_ms=0, connect_timeout_ms=0, ttl_ms=0, max_attempts=0,
-                 pool_size=0, max_queue_count=0, tls_insecure=False, ca_file=None):
+                 pool_size=0, max_queue_count=0, tls_insecure=False, ca_file=None,
+                 cert_file=None, key_file=None):
         if method.upper() not in HTTP_METHODS:
             raise ValueError("method must be one of %s" % ", ".join(HTTP_METHODS))
         self.url = url
@@ -86,6 +87,8 @@ class HTTP:
             "max_queue_count": max_queue_count, "tls_insecure": int(bool(tls_insecure)),
         }
         self.ca_file = ca_file
+        self.cert_file = cert_file  # client certificate (https), key in key_file or in it
+        self.key_file = key_file
 
 
 def _opt_bytes(ptr, n):
@@ -282,6 +285,8 @@ class Engine:
                 if v:
                     setattr(cfg.http, k, v)
             cfg.http.ca_file = _b(action.ca_file)
+            cfg.http.cert_file = _b(action.cert_file)
+            cfg.http.key_file = _b(action.key_file)
             cfg.method = HTTP_METHODS[action.method]
             cfg.path = _b(action.path)
             cfg.body = _b(action.body)

@@ -142,6 +142,7 @@ class HttpConfig(ctypes.Structure):
         ("tls_insecure", c_uint32), ("reserved2_", c_uint32),
         ("ca_file", c_char_p), ("allocator", Allocator),
         ("on_done", c_void_p), ("ud", c_void_p),
+        ("cert_file", c_char_p), ("key_file", c_char_p),
     ]
 
 
@@ -159,7 +160,9 @@ class RepublishConfig(ctypes.Structure):
     _fields_ = [(name, c_char_p) for name in (
         "topic", "payload", "qos", "retain", "user_properties",
         "payload_format_indicator", "message_expiry_interval", "content_type",
-        "response_topic", "correlation_data", "direct_dispatch")]
+        "response_topic", "correlation_data", "direct_dispatch")] + [
+        ("fixed_user_property_count", c_uint32), ("reserved_", c_uint32),
+        ("fixed_user_properties", c_void_p)]
 
 
 class UserProperty(ctypes.Structure):
