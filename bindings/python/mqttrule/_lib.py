@@ -181,6 +181,7 @@ class PublishMsg(ctypes.Structure):
         ("content_type", c_void_p), ("content_type_len", c_size_t),
         ("response_topic", c_void_p), ("response_topic_len", c_size_t),
         ("correlation_data", c_void_p), ("correlation_data_len", c_size_t),
+        ("cause", c_void_p), ("cause_len", c_size_t),
     ]
 
 
@@ -215,6 +216,7 @@ class EngineMessage(ctypes.Structure):
         ("peername", c_char_p), ("peername_len", c_size_t),
         ("republish_by", c_char_p), ("republish_by_len", c_size_t),
         ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
+        ("cause", c_void_p), ("cause_len", c_size_t),
     ]
 
 
