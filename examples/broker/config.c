@@ -65,6 +65,11 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->max_queued_bytes = 64u * 1024u * 1024u;
     cfg->max_topic_levels = 128;
     cfg->max_subscriptions = 1000;
+    cfg->max_cascade_messages = 1000;
+    cfg->max_retained_messages = 100000;
+    cfg->max_retained_bytes = 256u * 1024u * 1024u;
+    cfg->v3_session_expiry_s = 7200;
+    cfg->max_sessions = 100000;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
@@ -240,6 +245,13 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
         cfg->acls[cfg->nacls].access = a;
         cfg->acls[cfg->nacls].filter = brk_strdup(w[base + 1]);
         cfg->nacls++;
+    } else if (!strcmp(k, "session_owner_mismatch") && n == 2) {
+        if (!strcmp(w[1], "fresh"))
+            cfg->session_refuse = 0;
+        else if (!strcmp(w[1], "refuse"))
+            cfg->session_refuse = 1;
+        else
+            BAD("session_owner_mismatch needs fresh or refuse");
     } else if (!strcmp(k, "max_connections_reason") && n == 2) {
         if (!strcmp(w[1], "quota_exceeded"))
             cfg->max_connections_reason = MQR_RC_QUOTA_EXCEEDED;
@@ -302,6 +314,9 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             {"retain_available", offsetof(brk_config_t, retain_available), 1},
             {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
             {"tcp_defer_accept", offsetof(brk_config_t, tcp_defer_accept), 1},
+            {"max_cascade_messages", offsetof(brk_config_t, max_cascade_messages), 0},
+            {"max_retained_messages", offsetof(brk_config_t, max_retained_messages), 0},
+            {"max_retained_bytes", offsetof(brk_config_t, max_retained_bytes), 0},
         };
         for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
             if (strcmp(k, nums[i].name) != 0)

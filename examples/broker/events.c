@@ -398,6 +398,8 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
         put(&k, COL_flags, &flags);
     }
     put_int(&k, COL_publish_received_at, m->received_at);
+    /* a republished message's events carry its cause chain (loop protection) */
+    (void)mqr_engine_cause_set(b->ev->engine, m->cause, m->cause_len);
     emit(b, &k);
 }
 
@@ -437,6 +439,8 @@ void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *
     }
     em.republish_by = rule_id;
     em.republish_by_len = rule_id ? strlen(rule_id) : 0;
+    em.cause = m->cause;
+    em.cause_len = m->cause_len;
     em.publish_received_at = m->received_at;
     d.message[0] = '\0'; /* only the message is read, on an error */
     b->ev->depth++;

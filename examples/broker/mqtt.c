@@ -20,7 +20,7 @@
  * and delivers each message once per session, at the highest matching QoS,
  * with every matching Subscription-Identifier, and once per matching shared
  * subscription group to one member chosen round-robin. Retained messages are
- * kept in a flat array by topic. The MQTT 5 helpers (topic aliases,
+ * kept in a topic trie (retain.c). The MQTT 5 helpers (topic aliases,
  * per-delivery properties, shared-subscription positions) are in mqtt5.c,
  * enhanced authentication in authn.c. The handlers live in files named for
  * what they handle: msg.c, session.c, send.c, route.c, connect.c,
@@ -59,6 +59,7 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
  * packets of a connected client. */
 void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
 {
+    brk_mqtt_cascade_begin(b);
     if (c->state == BRK_CS_NEW) {
         if (p->type == MQR_PKT_CONNECT && c->pending_connect == NULL) {
             mq_handle_connect(b, c, p);
@@ -188,6 +189,7 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
 {
     if (c->state != BRK_CS_CONNECTED)
         return;
+    brk_mqtt_cascade_begin(b);
     b->nconnected--;
     const char *reason = c->close_reason ? c->close_reason : "tcp_closed";
     brk_log(b, 1, "client '%s' from %s disconnected: %s", c->sess ? c->sess->clientid : "?",
@@ -224,6 +226,7 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
 void brk_mqtt_tick(broker_t *b, int64_t now)
 {
     brk_conn_t *nx;
+    brk_mqtt_cascade_begin(b);
     for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
         nx = c->next;
         if (c->state == BRK_CS_NEW && now - c->last_rx > (int64_t)b->cfg.connect_timeout_ms) {
@@ -270,8 +273,6 @@ void brk_mqtt_free(broker_t *b)
     b->stab_size = 0;
     mqr__trie_walk_free(&b->walk, NULL);
     mqr__trie_free(&b->subs);
-    for (size_t i = 0; i < b->retained.count; i++)
-        brk_msg_unref(b->retained.items[i]);
-    free(b->retained.items);
+    brk_retain_free(b);
     brk5_share_free(b);
 }

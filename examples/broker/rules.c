@@ -16,9 +16,7 @@
 /* The engine's republish publisher: route the message inside the broker. */
 static int republish(void *ud, const mqr_publish_msg_t *msg)
 {
-    broker_t *b = ud;
-    return brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
-                                  msg->qos, msg->retain, msg->rule_id, msg->direct_dispatch);
+    return brk_mqtt_republish(ud, msg);
 }
 
 /* Create the engine with the configured names profile. 0, or -1 with *err. */
