@@ -70,6 +70,7 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->max_retained_bytes = 256u * 1024u * 1024u;
     cfg->v3_session_expiry_s = 7200;
     cfg->max_sessions = 100000;
+    cfg->session_refuse = 1;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
