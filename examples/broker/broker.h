@@ -355,6 +355,7 @@ typedef struct broker {
     uint32_t cascade_left;    /* max_cascade_messages budget of the current packet */
     uint8_t cascade_noted;    /* the budget's exhaustion was logged for this packet */
     uint8_t accept_off;       /* listeners unwatched: out of descriptors (loop.c) */
+    uint32_t accept_episode;  /* pauses since accept() last found the backlog empty */
     int64_t accept_retry_ms;  /* when to watch them again at the latest */
 } broker_t;
 
