@@ -354,6 +354,7 @@ typedef struct broker {
     size_t nshares, capshares;
     uint32_t cascade_left;    /* max_cascade_messages budget of the current packet */
     uint8_t cascade_noted;    /* the budget's exhaustion was logged for this packet */
+    uint8_t cascade_busy;     /* a packet, tick or lost connection is being handled */
     uint8_t accept_off;       /* listeners unwatched: out of descriptors (loop.c) */
     uint32_t accept_episode;  /* pauses since accept() last found the backlog empty */
     int64_t accept_retry_ms;  /* when to watch them again at the latest */
@@ -424,8 +425,11 @@ int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, con
 /* A republish action's message: the cascade budget, then routed with its
  * cause chain kept for the events about it. MQR_OK or an error status. */
 int brk_mqtt_republish(broker_t *b, const mqr_publish_msg_t *msg);
-/* A client packet (or a timer round) starts a cascade: a fresh budget. */
-void brk_mqtt_cascade_begin(broker_t *b);
+/* A client packet, a timer round or a lost connection starts a cascade
+ * with a fresh budget, unless one is running (a takeover inside a CONNECT):
+ * returns 1 when it started one, to be passed to brk_mqtt_cascade_end. */
+int brk_mqtt_cascade_begin(broker_t *b);
+void brk_mqtt_cascade_end(broker_t *b, int began);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 

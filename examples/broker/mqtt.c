@@ -57,9 +57,8 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
 
 /* Handle one decoded packet of connection `c`: CONNECT first, then the
  * packets of a connected client. */
-void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
+static void packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
 {
-    brk_mqtt_cascade_begin(b);
     if (c->state == BRK_CS_NEW) {
         if (p->type == MQR_PKT_CONNECT && c->pending_connect == NULL) {
             mq_handle_connect(b, c, p);
@@ -109,6 +108,14 @@ void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
         mq_disconnect(b, c, MQR_RC_PROTOCOL_ERROR, "protocol_error");
         break;
     }
+}
+
+/* One packet is the root of a rule cascade: it has its own budget. */
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
+{
+    int root = brk_mqtt_cascade_begin(b);
+    packet(b, c, p);
+    brk_mqtt_cascade_end(b, root);
 }
 
 /*
@@ -189,7 +196,7 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
 {
     if (c->state != BRK_CS_CONNECTED)
         return;
-    brk_mqtt_cascade_begin(b);
+    int root = brk_mqtt_cascade_begin(b); /* not when a takeover closes it */
     b->nconnected--;
     const char *reason = c->close_reason ? c->close_reason : "tcp_closed";
     brk_log(b, 1, "client '%s' from %s disconnected: %s", c->sess ? c->sess->clientid : "?",
@@ -220,13 +227,14 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
         mq_publish_msg(b, NULL, will, NULL, 0);
         brk_msg_unref(will);
     }
+    brk_mqtt_cascade_end(b, root);
 }
 
 /* Once a second: CONNECT timeouts, keep alive (1.5 x), session expiry. */
 void brk_mqtt_tick(broker_t *b, int64_t now)
 {
     brk_conn_t *nx;
-    brk_mqtt_cascade_begin(b);
+    int root = brk_mqtt_cascade_begin(b);
     for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
         nx = c->next;
         if (c->state == BRK_CS_NEW && now - c->last_rx > (int64_t)b->cfg.connect_timeout_ms) {
@@ -255,6 +263,7 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
                 mq_sess_destroy(b, s);
         }
     }
+    brk_mqtt_cascade_end(b, root);
 }
 
 /* Free every session and retained message. */

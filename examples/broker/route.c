@@ -271,10 +271,20 @@ int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, con
 
 /* ---- cascades --------------------------------------------------------------------------- */
 
-void brk_mqtt_cascade_begin(broker_t *b)
+int brk_mqtt_cascade_begin(broker_t *b)
 {
+    if (b->cascade_busy)
+        return 0;
+    b->cascade_busy = 1;
     b->cascade_left = b->cfg.max_cascade_messages;
     b->cascade_noted = 0;
+    return 1;
+}
+
+void brk_mqtt_cascade_end(broker_t *b, int began)
+{
+    if (began)
+        b->cascade_busy = 0;
 }
 
 /*
