@@ -67,7 +67,7 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->max_subscriptions = 1000;
     cfg->max_cascade_messages = 1000;
     cfg->max_retained_messages = 100000;
-    cfg->max_retained_bytes = 256u * 1024u * 1024u;
+    cfg->max_retained_bytes = 64u * 1024u * 1024u;
     cfg->v3_session_expiry_s = 7200;
     cfg->max_sessions = 100000;
     cfg->session_refuse = 1;

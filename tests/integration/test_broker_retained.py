@@ -4,11 +4,13 @@ max_retained_bytes refuse and count (PUBACK/PUBREC 0x97 for MQTT 5 QoS 1/2;
 other publishers' messages are routed without being kept), and the topic
 trie matches filters as MQTT says, '$' topics and empty levels included."""
 import os
+import random
 import struct
 
 import pytest
 
-from broker_util import BROKER, Broker, publish_bytes, raw_connect, stats, subscribe_bytes
+from broker_util import (BROKER, Broker, publish_bytes, raw_connect, stats, subscribe_bytes,
+                         vmrss_kb)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built")
 
@@ -123,4 +125,45 @@ def test_retained_trie_matches_like_mqtt(filt):
         r.send(publish_bytes("a/b", b"", retain=True) + b"\xc0\x00")
         assert r.read_packet() == (0xD0, b"")
         assert retained_topics(b.port, filt, "again") == [t for t in expected if t != "a/b"]
+        r.close()
+
+
+def test_retained_trie_against_a_reference_with_random_topics_and_clears():
+    rnd = random.Random(14)
+    levels = ["a", "b", "", "$s", "cc"]
+    topics = sorted({"/".join(rnd.choice(levels) for _ in range(rnd.randint(1, 4)))
+                     for _ in range(300)})
+    topics = [t for t in topics if t]  # a topic name has at least one character
+    filters = ["#"] + ["/".join(rnd.choice(levels + ["+", "+"]) for _ in range(rnd.randint(1, 4)))
+                       + rnd.choice(["", "", "/#"]) for _ in range(40)]
+    with Broker() as b:
+        r, ack = raw_connect(b.port, clientid="p")
+        for t in topics:
+            r.send(publish_bytes(t, b"v", retain=True))
+        cleared = set(rnd.sample(topics, len(topics) // 3))
+        for t in cleared:
+            r.send(publish_bytes(t, b"", retain=True))
+        r.send(b"\xc0\x00")
+        assert r.read_packet() == (0xD0, b"")
+        kept = [t for t in topics if t not in cleared]
+        assert stats(b)["retained"] == len(kept)
+        for i, f in enumerate(filters):
+            expected = sorted(t for t in kept if mqtt_match(f, t))
+            assert retained_topics(b.port, f, "r%d" % i) == expected, f
+        r.close()
+
+
+def test_default_byte_cap_bounds_the_memory_of_large_retained_messages():
+    # the issue's case: 1 MB retained messages from one anonymous client
+    with Broker() as b:
+        r, ack = raw_connect(b.port, clientid="big", level=5)
+        codes = []
+        for i in range(80):
+            r.send(publish_bytes("big/%d" % i, b"x" * 1000000, qos=1, retain=True, pid=i + 1,
+                                 level=5))
+            codes.append(v5_ack_code(r))
+        st = stats(b)
+        assert st["retained_bytes"] <= 64 * 1024 * 1024, st
+        assert codes.count(QUOTA) == 80 - st["retained"] and st["refused.retained"] > 0, st
+        assert vmrss_kb(b.proc.pid) < 200 * 1024
         r.close()
