@@ -340,6 +340,7 @@ for _name, _res, _args in (
                                         _P(Diag))),
     ("mqr_engine_emit_connack", c_int, (c_void_p, _P(ConnackInput), _P(c_uint32),
                                         _P(Diag))),
+    ("mqr_engine_cause_set", c_int, (c_void_p, c_void_p, c_size_t)),
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),
     ("mqr_engine_pending", c_size_t, (c_void_p,)),
     ("mqr_engine_rule_metrics", c_int, (c_void_p, c_char_p, _P(RuleMetrics))),
