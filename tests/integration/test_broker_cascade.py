@@ -164,3 +164,48 @@ def test_dropped_rule_republishing_to_nowhere_gives_one_copy():
         assert sorted(drops) == ["nobody/1", "void/x"], drops
         sub.close()
         pub.close()
+
+
+def test_later_deliveries_from_the_queue_keep_the_cause():
+    # QoS 1 audit messages wait behind a window of one in flight and are
+    # delivered when the subscribers acknowledge: outside the rule's own
+    # emit, so only the cause kept with each message stops the rule
+    conf = ("max_inflight 1\n"
+            "rule audit\n"
+            "  sql SELECT clientid, topic, qos FROM \"$events/message_delivered\"\n"
+            "  republish audit/delivered\n"
+            "end\n")
+    with Broker(config=conf) as b:
+        subs = []
+        for i in range(3):
+            r, ack = raw_connect(b.port, clientid="q-%d" % i)
+            r.send(subscribe_bytes(1, [("#", 1)]))
+            assert r.read_packet()[0] == 0x90
+            subs.append(r)
+        pub, ack = raw_connect(b.port, clientid="pub")
+        pub.send(publish_bytes("t/1", b"x", qos=1, pid=1))
+        assert pub.read_packet()[0] == 0x40
+        got = [[] for _ in subs]
+        quiet_rounds = 0
+        while quiet_rounds < 3 and sum(map(len, got)) < 200:
+            quiet = True
+            for r, g in zip(subs, got):
+                try:
+                    pkt = r.read_packet(timeout=0.2)
+                except (socket.timeout, OSError):
+                    continue
+                if pkt is None:
+                    continue
+                quiet = False
+                first, body = pkt
+                tlen = struct.unpack(">H", body[:2])[0]
+                g.append(body[2:2 + tlen].decode())
+                if (first >> 1) & 3:
+                    r.send(b"\x40\x02" + body[2 + tlen:4 + tlen])  # PUBACK
+            quiet_rounds = quiet_rounds + 1 if quiet else 0
+        for g in got:
+            assert sorted(g) == ["audit/delivered"] * 3 + ["t/1"], g
+        st = stats(b)
+        assert st["queued"] == 0 and st["inflight"] == 0, st
+        for r in subs + [pub]:
+            r.close()
