@@ -33,6 +33,7 @@
 #define BRK_MAX_ENGINE_FDS 256
 #define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
 #define BRK_ROUND_OUT_MAX (64u * 1024u) /* bytes a connection collects before writing mid-round */
+#define BRK_ACCEPT_PER_ROUND 256 /* sockets one listener accepts per loop round */
 
 /* Listener of a connection or the kind of a watched descriptor. */
 #define BRK_W_LISTENER 1

@@ -457,9 +457,12 @@ static void accept_failed(broker_t *b, int err)
     }
 }
 
+/* Accept what waits on listener lw, at most BRK_ACCEPT_PER_ROUND sockets (a
+ * level-triggered listener with more is ready again next round, after the
+ * other descriptors had their turn). */
 static void accept_all(broker_t *b, brk_watch_t *lw)
 {
-    for (;;) {
+    for (int n = 0; n < BRK_ACCEPT_PER_ROUND; n++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
 #if defined(__linux__) && defined(SOCK_NONBLOCK)
