@@ -127,23 +127,34 @@ static void prune(brk_retained_t *r, brk_rnode_t *n)
     }
 }
 
-/* The node of topic t[0..len), created with its path when `create` is set.
- * NULL when absent (or out of memory). */
-static brk_rnode_t *node_at(brk_retained_t *r, const char *t, size_t len, int create)
+/* The node of topic t[0..len), or NULL. */
+static brk_rnode_t *node_find(const brk_retained_t *r, const char *t, size_t len)
 {
-    if (r->root == NULL && (!create || (r->root = calloc(1, sizeof *r->root)) == NULL))
+    brk_rnode_t *n = r->root;
+    for (size_t i = 0; n != NULL;) {
+        const char *slash = memchr(t + i, '/', len - i);
+        size_t e = slash ? (size_t)(slash - t) : len;
+        n = child_find(r, n, t + i, e - i);
+        if (slash == NULL)
+            return n;
+        i = e + 1;
+    }
+    return NULL;
+}
+
+/* The node of topic t[0..len), created with its path (and the root) when
+ * missing. NULL when out of memory, with no node left behind. */
+static brk_rnode_t *node_make(brk_retained_t *r, const char *t, size_t len)
+{
+    if (r->root == NULL && (r->root = calloc(1, sizeof *r->root)) == NULL)
         return NULL;
     brk_rnode_t *n = r->root;
-    size_t i = 0;
-    for (;;) {
+    for (size_t i = 0;;) {
         const char *slash = memchr(t + i, '/', len - i);
         size_t e = slash ? (size_t)(slash - t) : len;
         brk_rnode_t *k = child_find(r, n, t + i, e - i);
-        if (k == NULL && create)
-            k = child_add(r, n, t + i, e - i);
-        if (k == NULL) {
-            if (create)
-                prune(r, n);
+        if (k == NULL && (k = child_add(r, n, t + i, e - i)) == NULL) {
+            prune(r, n);
             return NULL;
         }
         n = k;
@@ -164,7 +175,7 @@ static size_t msg_bytes(const brk_msg_t *m)
 int brk_retain_fits(const broker_t *b, const char *topic, size_t len, size_t bytes)
 {
     const brk_retained_t *r = &b->retained;
-    brk_rnode_t *n = node_at((brk_retained_t *)(uintptr_t)r, topic, len, 0);
+    const brk_rnode_t *n = node_find(r, topic, len);
     size_t old = n != NULL && n->msg != NULL ? msg_bytes(n->msg) : 0;
     if (old == 0 && b->cfg.max_retained_messages != 0 &&
         r->count >= b->cfg.max_retained_messages)
@@ -176,7 +187,7 @@ int brk_retain_set(broker_t *b, brk_msg_t *m)
 {
     brk_retained_t *r = &b->retained;
     if (m->payload_len == 0) {
-        brk_rnode_t *n = node_at(r, m->topic, m->topic_len, 0);
+        brk_rnode_t *n = node_find(r, m->topic, m->topic_len);
         if (n != NULL && n->msg != NULL) {
             r->bytes -= msg_bytes(n->msg);
             r->count--;
@@ -188,7 +199,7 @@ int brk_retain_set(broker_t *b, brk_msg_t *m)
     }
     if (!brk_retain_fits(b, m->topic, m->topic_len, msg_bytes(m)))
         return 1;
-    brk_rnode_t *n = node_at(r, m->topic, m->topic_len, 1);
+    brk_rnode_t *n = node_make(r, m->topic, m->topic_len);
     if (n == NULL)
         return -1;
     if (n->msg != NULL) {
@@ -206,7 +217,7 @@ int brk_retain_set(broker_t *b, brk_msg_t *m)
 void brk_retain_remove(broker_t *b, const brk_msg_t *m)
 {
     brk_retained_t *r = &b->retained;
-    brk_rnode_t *n = node_at(r, m->topic, m->topic_len, 0);
+    brk_rnode_t *n = node_find(r, m->topic, m->topic_len);
     if (n == NULL || n->msg != m)
         return;
     r->bytes -= msg_bytes(m);
