@@ -614,6 +614,18 @@ int mqr_engine_cause_set(mqr_engine_t *e, const char *cause, size_t cause_len)
     return MQR_OK;
 }
 
+/* An emit refused before it took its level: it still takes the cause named
+ * for it (mqr_engine_cause_set applies to the next emit, whatever it
+ * returns). Returns rc. */
+static int emit_refused(mqr_engine_t *e, int rc)
+{
+    if (e && e->depth < MQR_ENGINE_MAX_DEPTH) {
+        e->ctx[e->depth].next_cause = NULL;
+        e->ctx[e->depth].next_cause_len = 0;
+    }
+    return rc;
+}
+
 /* Append a member to obj, created with room for it. No duplicate check: the
  * engine's own keys are distinct from those already there. */
 static void col_add(mqr_value_t *obj, const char *key, uint32_t key_len, const mqr_value_t *v)
@@ -820,18 +832,19 @@ int mqr_engine_emit_event(mqr_engine_t *e, const char *event, size_t event_len,
     if (out_fired)
         *out_fired = 0;
     if (!e || !columns || columns->type != MQR_VAL_OBJECT)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object"));
     if (!event) {
         const mqr_value_t *ev = mqr_value_object_get(columns, "event", 5);
         if (!ev || ev->type != MQR_VAL_STRING)
-            return mqr__diag_set(diag, MQR_EINVAL, "emit: no event name and no 'event' column");
+            return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL,
+                                                 "emit: no event name and no 'event' column"));
         event = ev->u.s;
         event_len = ev->len;
     }
     const mqr_event_schema_t *s = event_lookup(event, event_len);
     if (!s || s->id == MQR_EVENT_MESSAGE_PUBLISH)
-        return mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event '%.*s'",
-                             (int)(event_len > 64 ? 64 : event_len), event);
+        return emit_refused(e, mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event '%.*s'",
+                             (int)(event_len > 64 ? 64 : event_len), event));
     return emit_schema(e, s, columns, out_fired, diag);
 }
 
@@ -841,10 +854,11 @@ int mqr_engine_emit_event_id(mqr_engine_t *e, uint32_t event_id, const mqr_value
     if (out_fired)
         *out_fired = 0;
     if (!e || !columns || columns->type != MQR_VAL_OBJECT)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object"));
     const mqr_event_schema_t *s = mqr_event_at(event_id);
     if (!s || s->id == MQR_EVENT_MESSAGE_PUBLISH)
-        return mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event id %u", event_id);
+        return emit_refused(
+            e, mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event id %u", event_id));
     return emit_schema(e, s, columns, out_fired, diag);
 }
 
@@ -854,7 +868,7 @@ int mqr_engine_emit_connack(mqr_engine_t *e, const mqr_connack_input_t *in, uint
     if (out_fired)
         *out_fired = 0;
     if (!e || !in)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument"));
     mqr__emit_ctx_t *cx;
     int rc = collect_event(e, mqr_event_at(MQR_EVENT_CLIENT_CONNACK), diag, &cx);
     if (rc != MQR_OK || cx->nhits == 0)
@@ -963,14 +977,12 @@ int mqr_engine_emit_message(mqr_engine_t *e, const mqr_engine_message_t *m, uint
     if (out_fired)
         *out_fired = 0;
     if (!e || !m || !m->topic)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument"));
     if (mqr_topic_validate_name(m->topic, m->topic_len, NULL) != MQR_OK)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: invalid topic name '%.*s'",
-                             (int)(m->topic_len > 64 ? 64 : m->topic_len), m->topic);
-    if (m->direct_dispatch) {
-        (void)mqr_engine_cause_set(e, NULL, 0);
-        return MQR_OK;
-    }
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: invalid topic name '%.*s'",
+                             (int)(m->topic_len > 64 ? 64 : m->topic_len), m->topic));
+    if (m->direct_dispatch)
+        return emit_refused(e, MQR_OK);
     mqr__emit_ctx_t *cx;
     int rc = level_enter(e, diag, &cx);
     if (rc != MQR_OK)

@@ -185,3 +185,20 @@ Test(engine_cause, cause_set_arguments)
     cr_assert_eq(mqr_engine_cause_set(e, NULL, 0), MQR_OK);
     mqr_engine_destroy(e);
 }
+
+Test(engine_cause, a_refused_emit_still_takes_the_cause)
+{
+    host_t h = {.subscribers = 1};
+    mqr_engine_t *e = engine_host(&h);
+    uint32_t aid;
+    rule_republish(e, "r", "SELECT topic FROM \"$events/message_acked\"", "out", &aid);
+    mqr_value_t not_object;
+    mqr_value_set_int(&not_object, 1);
+    cr_assert_eq(mqr_engine_cause_set(e, "r", 2), MQR_OK);
+    cr_assert_eq(mqr_engine_emit_event_id(e, MQR_EVENT_MESSAGE_ACKED, &not_object, NULL, NULL),
+                 MQR_EINVAL);
+    emit_about(&h, MQR_EVENT_MESSAGE_ACKED, "t"); /* a client's: no cause left over */
+    cr_assert_eq(h.calls, 1);
+    cr_assert_eq(action(e, aid).refused_recursive, 0u);
+    mqr_engine_destroy(e);
+}
