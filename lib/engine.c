@@ -521,11 +521,110 @@ static int level_enter(mqr_engine_t *e, mqr_diag_t *diag, mqr__emit_ctx_t **out)
     if (e->depth >= MQR_ENGINE_MAX_DEPTH)
         return mqr__diag_set(diag, MQR_ELIMIT, "emit: nested deeper than %u levels",
                              MQR_ENGINE_MAX_DEPTH);
-    if (ctx_ready(e, e->depth) != MQR_OK || hits_reserve(e, &e->ctx[e->depth]) != MQR_OK)
+    mqr__emit_ctx_t *cx = &e->ctx[e->depth];
+    /* the cause named for this emit is taken now, whatever happens next */
+    cx->cause = cx->next_cause;
+    cx->cause_len = cx->next_cause ? cx->next_cause_len : 0;
+    cx->next_cause = NULL;
+    cx->next_cause_len = 0;
+    cx->running = NULL;
+    if (ctx_ready(e, e->depth) != MQR_OK || hits_reserve(e, cx) != MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     e->stamp++;
-    *out = &e->ctx[e->depth];
+    *out = cx;
     return MQR_OK;
+}
+
+/* ---- the cause chain (loop protection) ---------------------------------------------------- */
+
+/* Whether the chain c[0..len) ("id\0id\0...") names id[0..id_len). */
+static int chain_has(const char *c, size_t len, const char *id, size_t id_len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *end = memchr(c + i, '\0', len - i);
+        size_t n = end ? (size_t)(end - (c + i)) : len - i;
+        if (n == id_len && memcmp(c + i, id, id_len) == 0)
+            return 1;
+        i += n + 1;
+    }
+    return 0;
+}
+
+int mqr__engine_caused_by(const mqr_engine_t *e, const mqr__emit_ctx_t *cx, const mqr__erule_t *r)
+{
+    size_t level = (size_t)(cx - e->ctx);
+    for (size_t i = 0; i <= level; i++) {
+        const mqr__emit_ctx_t *c = &e->ctx[i];
+        if (i < level && c->running == r)
+            return 1;
+        if (c->cause && chain_has(c->cause, c->cause_len, r->id, r->id_len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Append id[0..n) and a NUL to the chain being built in out[0..*len), unless
+ * it is there already. */
+static void chain_add(char *out, size_t *len, const char *id, size_t n)
+{
+    if (chain_has(out, *len, id, n))
+        return;
+    memcpy(out + *len, id, n);
+    out[*len + n] = '\0';
+    *len += n + 1;
+}
+
+int mqr__engine_cause_chain(const mqr_engine_t *e, const mqr__emit_ctx_t *cx, mqr_arena_t *ar,
+                            const char **out, size_t *out_len)
+{
+    size_t level = (size_t)(cx - e->ctx), cap = 0;
+    for (size_t i = 0; i <= level; i++) {
+        const mqr__emit_ctx_t *c = &e->ctx[i];
+        cap += c->cause_len + (c->running ? c->running->id_len + 1 : 0);
+    }
+    char *buf = mqr_arena_alloc(ar, cap ? cap : 1);
+    if (!buf)
+        return MQR_ENOMEM;
+    size_t len = 0;
+    for (size_t i = 0; i <= level; i++) {
+        const mqr__emit_ctx_t *c = &e->ctx[i];
+        for (size_t k = 0; k < c->cause_len;) {
+            const char *end = memchr(c->cause + k, '\0', c->cause_len - k);
+            size_t n = end ? (size_t)(end - (c->cause + k)) : c->cause_len - k;
+            if (n > 0)
+                chain_add(buf, &len, c->cause + k, n);
+            k += n + 1;
+        }
+        if (c->running)
+            chain_add(buf, &len, c->running->id, c->running->id_len);
+    }
+    *out = buf;
+    *out_len = len;
+    return MQR_OK;
+}
+
+int mqr_engine_cause_set(mqr_engine_t *e, const char *cause, size_t cause_len)
+{
+    if (!e || (!cause && cause_len))
+        return MQR_EINVAL;
+    if (e->depth >= MQR_ENGINE_MAX_DEPTH)
+        return MQR_ELIMIT;
+    e->ctx[e->depth].next_cause = cause_len ? cause : NULL;
+    e->ctx[e->depth].next_cause_len = cause_len;
+    return MQR_OK;
+}
+
+/* An emit refused before it took its level: it still takes the cause named
+ * for it (mqr_engine_cause_set applies to the next emit, whatever it
+ * returns). Returns rc. */
+static int emit_refused(mqr_engine_t *e, int rc)
+{
+    if (e && e->depth < MQR_ENGINE_MAX_DEPTH) {
+        e->ctx[e->depth].next_cause = NULL;
+        e->ctx[e->depth].next_cause_len = 0;
+    }
+    return rc;
 }
 
 /* Append a member to obj, created with room for it. No duplicate check: the
@@ -572,6 +671,7 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
         return;
     }
     r->m.passed++;
+    cx->running = r;
     for (mqr__action_t *a = r->actions; a; a = a->next) {
         if (out.type == MQR_VAL_ARRAY && mqr_rule_is_foreach(r->compiled)) {
             for (uint32_t i = 0; i < out.len; i++)
@@ -640,6 +740,7 @@ static void run_hits(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, ui
     e->depth++;
     for (size_t i = 0; i < cx->nhits; i++)
         run_rule(e, cx, cx->hits[i], cols, md);
+    cx->running = NULL;
     e->depth--;
     if (e->depth == 0)
         mqr__engine_timer_sync(e, 0); /* only when an HTTP or custom action ran */
@@ -737,18 +838,19 @@ int mqr_engine_emit_event(mqr_engine_t *e, const char *event, size_t event_len,
     if (out_fired)
         *out_fired = 0;
     if (!e || !columns || columns->type != MQR_VAL_OBJECT)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object"));
     if (!event) {
         const mqr_value_t *ev = mqr_value_object_get(columns, "event", 5);
         if (!ev || ev->type != MQR_VAL_STRING)
-            return mqr__diag_set(diag, MQR_EINVAL, "emit: no event name and no 'event' column");
+            return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL,
+                                                 "emit: no event name and no 'event' column"));
         event = ev->u.s;
         event_len = ev->len;
     }
     const mqr_event_schema_t *s = event_lookup(event, event_len);
     if (!s || s->id == MQR_EVENT_MESSAGE_PUBLISH)
-        return mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event '%.*s'",
-                             (int)(event_len > 64 ? 64 : event_len), event);
+        return emit_refused(e, mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event '%.*s'",
+                             (int)(event_len > 64 ? 64 : event_len), event));
     return emit_schema(e, s, columns, out_fired, diag);
 }
 
@@ -758,10 +860,11 @@ int mqr_engine_emit_event_id(mqr_engine_t *e, uint32_t event_id, const mqr_value
     if (out_fired)
         *out_fired = 0;
     if (!e || !columns || columns->type != MQR_VAL_OBJECT)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: columns must be an object"));
     const mqr_event_schema_t *s = mqr_event_at(event_id);
     if (!s || s->id == MQR_EVENT_MESSAGE_PUBLISH)
-        return mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event id %u", event_id);
+        return emit_refused(
+            e, mqr__diag_set(diag, MQR_ENOTFOUND, "emit: unknown event id %u", event_id));
     return emit_schema(e, s, columns, out_fired, diag);
 }
 
@@ -771,7 +874,7 @@ int mqr_engine_emit_connack(mqr_engine_t *e, const mqr_connack_input_t *in, uint
     if (out_fired)
         *out_fired = 0;
     if (!e || !in)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument"));
     mqr__emit_ctx_t *cx;
     int rc = collect_event(e, mqr_event_at(MQR_EVENT_CLIENT_CONNACK), diag, &cx);
     if (rc != MQR_OK || cx->nhits == 0)
@@ -922,16 +1025,20 @@ int mqr_engine_emit_message(mqr_engine_t *e, const mqr_engine_message_t *m, uint
     if (out_fired)
         *out_fired = 0;
     if (!e || !m || !m->topic)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument");
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: NULL argument"));
     if (mqr_topic_validate_name(m->topic, m->topic_len, NULL) != MQR_OK)
-        return mqr__diag_set(diag, MQR_EINVAL, "emit: invalid topic name '%.*s'",
-                             (int)(m->topic_len > 64 ? 64 : m->topic_len), m->topic);
+        return emit_refused(e, mqr__diag_set(diag, MQR_EINVAL, "emit: invalid topic name '%.*s'",
+                             (int)(m->topic_len > 64 ? 64 : m->topic_len), m->topic));
     if (m->direct_dispatch)
-        return MQR_OK;
+        return emit_refused(e, MQR_OK);
     mqr__emit_ctx_t *cx;
     int rc = level_enter(e, diag, &cx);
     if (rc != MQR_OK)
         return rc;
+    if (m->cause && m->cause_len) {
+        cx->cause = m->cause;
+        cx->cause_len = m->cause_len;
+    }
     if (mqr__trie_match(&e->trie, &cx->walk, &e->alloc, m->topic, m->topic_len, collect_one, e) !=
         MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");

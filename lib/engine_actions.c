@@ -284,8 +284,9 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                          const mqr_value_t *out)
 {
     const mqr__erule_t *r = a->rule;
-    if (cx->republish_by && cx->republish_by_len == r->id_len &&
-        memcmp(cx->republish_by, r->id, r->id_len) == 0) {
+    if ((cx->republish_by && cx->republish_by_len == r->id_len &&
+         memcmp(cx->republish_by, r->id, r->id_len) == 0) ||
+        mqr__engine_caused_by(e, cx, r)) {
         /* §9.1: EMQX logs recursive_republish_detected and answers ok. */
         a->m.refused_recursive++;
         return END_SUCCESS;
@@ -296,7 +297,8 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     mqr_publish_msg_t m;
     memset(&m, 0, sizeof m);
     m.rule_id = r->id;
-    int rc = render(e, ar, a->topic, out, &m.topic, &m.topic_len);
+    int rc = mqr__engine_cause_chain(e, cx, ar, &m.cause, &m.cause_len);
+    rc = rc ? rc : render(e, ar, a->topic, out, &m.topic, &m.topic_len);
     if (rc != MQR_OK)
         return FAIL(e, a, rc, "republish: topic: %s", mqr_strerror(rc));
     if (mqr_topic_validate_name(m.topic, m.topic_len, NULL) != MQR_OK)

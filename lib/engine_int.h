@@ -106,6 +106,14 @@ typedef struct mqr__emit_ctx {
     const char *republish_by;
     size_t republish_by_len;
     mqr_diag_t diag;       /* the running rule's evaluation error */
+    /* the cause chain (loop protection at any depth): the rules whose output
+     * this level's trigger derives from, as the host handed it over
+     * ("id\0id\0..."), and the rule whose actions run at this level */
+    const char *cause;
+    size_t cause_len;
+    const mqr__erule_t *running;
+    const char *next_cause;    /* mqr_engine_cause_set: for the next emit here */
+    size_t next_cause_len;
 } mqr__emit_ctx_t;
 
 /* A growable array of rule pointers (one per event id). */
@@ -182,6 +190,15 @@ void mqr__engine_error(mqr_engine_t *e, mqr__erule_t *r, mqr__action_t *a, int s
 
 /* engine_loop.c */
 /* Free the host loop's tables and mqr_engine_poll's buffers. */
+/* Whether rule r is in the cause chain of level cx's trigger: a rule whose
+ * actions run at an outer level, or one the host named as the cause. */
+int mqr__engine_caused_by(const mqr_engine_t *e, const mqr__emit_ctx_t *cx,
+                          const mqr__erule_t *r);
+/* The chain of a message republished from level cx (the outer levels' rules,
+ * every cause named, and cx's running rule, each once) into the arena. */
+int mqr__engine_cause_chain(const mqr_engine_t *e, const mqr__emit_ctx_t *cx, mqr_arena_t *ar,
+                            const char **out, size_t *out_len);
+/* Free mqr_engine_poll's buffers. */
 void mqr__engine_poll_free(mqr_engine_t *e);
 /* An HTTP action's descriptors may have changed: update the table, tell the host. */
 void mqr__engine_http_sync(mqr_engine_t *e, mqr__action_t *a);

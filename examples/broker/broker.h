@@ -32,6 +32,7 @@
 #define BRK_MAX_LISTENERS 8
 #define BRK_MAX_OUT_QOS0 (8u * 1024u * 1024u) /* unsent bytes above which QoS 0 is dropped */
 #define BRK_ROUND_OUT_MAX (64u * 1024u) /* bytes a connection collects before writing mid-round */
+#define BRK_ACCEPT_PER_ROUND 256 /* sockets one listener accepts per loop round */
 
 /* Listener of a connection or the kind of a watched descriptor. */
 #define BRK_W_LISTENER 1
@@ -157,6 +158,10 @@ typedef struct brk_config {
     uint32_t busy_poll_us;        /* after a busy round, poll this long before sleeping; 0: off */
     uint32_t tcp_defer_accept;    /* 1: Linux TCP_DEFER_ACCEPT on the listeners (default) */
     uint32_t reason_strings;      /* 0: no broker Reason-String in any packet (strict clients) */
+    uint32_t max_cascade_messages; /* messages rules may derive from one client packet */
+    uint32_t max_retained_messages; /* 0: unlimited */
+    uint32_t max_retained_bytes;  /* topic + payload + properties of all; 0: unlimited */
+    uint32_t session_refuse;      /* session_owner_mismatch: 1 refuse, 0 fresh session */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
@@ -185,6 +190,8 @@ typedef struct brk_msg {
     char *from_clientid;
     char *from_username;  /* NULL: none */
     mqr_sockaddr_t from_peer; /* the publisher's address (message.dropped); none: inside */
+    char *cause;          /* a republished message's cause chain (malloc'd; NULL: none) */
+    uint32_t cause_len;
     char id[33];          /* message id: 32 hex digits */
 } brk_msg_t;
 
@@ -299,9 +306,14 @@ struct brk_conn {
     uint8_t nonce[16];       /* the challenge sent in AUTH */
 };
 
+/* The retained store (retain.c): a topic trie with a hash table of its nodes. */
+typedef struct brk_rnode brk_rnode_t;
 typedef struct brk_retained {
-    brk_msg_t **items;
-    size_t count, cap;
+    brk_rnode_t *root;  /* NULL until the first message */
+    brk_rnode_t **tab;
+    size_t tab_size, nnodes;
+    size_t count;  /* messages */
+    size_t bytes;  /* their topics, payloads and properties */
 } brk_retained_t;
 
 typedef struct brk_events brk_events_t;
@@ -340,6 +352,11 @@ typedef struct brk_stats {
     uint64_t dropped_other;
     uint64_t refused_topic_levels;    /* PUBLISH topics and filters above max_topic_levels */
     uint64_t refused_subscriptions;   /* filters above max_subscriptions */
+    uint64_t refused_cascade;         /* republished messages above max_cascade_messages */
+    uint64_t refused_retained;        /* retained messages above max_retained_* */
+    uint64_t refused_session_owner;   /* CONNECTs for another user's client id (refuse) */
+    uint64_t session_owner_fresh;     /* ... given a fresh session instead (fresh) */
+    uint64_t accept_paused;           /* times the listeners paused: out of descriptors */
 } brk_stats_t;
 
 typedef struct broker {
@@ -389,6 +406,12 @@ typedef struct broker {
     char **argv;
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
+    uint32_t cascade_left;    /* max_cascade_messages budget of the current packet */
+    uint8_t cascade_noted;    /* the budget's exhaustion was logged for this packet */
+    uint8_t cascade_busy;     /* a packet, tick or lost connection is being handled */
+    uint8_t accept_off;       /* listeners unwatched: out of descriptors (loop.c) */
+    uint32_t accept_episode;  /* pauses since accept() last found the backlog empty */
+    int64_t accept_retry_ms;  /* when to watch them again at the latest */
 } broker_t;
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
@@ -466,8 +489,35 @@ void brk_mqtt_tick(broker_t *b, int64_t now);
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
                            size_t payload_len, int qos, int retain, const mqr_props_t *props,
                            const char *rule_id, int direct_dispatch);
+/* A republish action's message with its MQTT 5 properties (NULL: none): the
+ * cascade budget, then routed with its cause chain kept for the events about
+ * it. MQR_OK or an error status. */
+int brk_mqtt_republish(broker_t *b, const mqr_publish_msg_t *msg, const mqr_props_t *props);
+/* A client packet, a timer round or a lost connection starts a cascade
+ * with a fresh budget, unless one is running (a takeover inside a CONNECT):
+ * returns 1 when it started one, to be passed to brk_mqtt_cascade_end. */
+int brk_mqtt_cascade_begin(broker_t *b);
+void brk_mqtt_cascade_end(broker_t *b, int began);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
+
+/* ---- retain.c: the retained store ------------------------------------------------------ */
+/* Whether a retained message of `bytes` (topic + payload + properties) on
+ * topic[0..len) fits max_retained_messages and max_retained_bytes (a
+ * replacement frees what it replaces). */
+int brk_retain_fits(const broker_t *b, const char *topic, size_t len, size_t bytes);
+/* Store, replace or (empty payload) clear the retained message of m's topic.
+ * 0 done, 1 refused by a cap (nothing changed), -1 out of memory. */
+int brk_retain_set(broker_t *b, brk_msg_t *m);
+/* Remove m if it is still the retained message of its topic (expired). */
+void brk_retain_remove(broker_t *b, const brk_msg_t *m);
+/* The retained messages matching filter[0..len), each with one more
+ * reference, in a malloc'd array (*out; the caller unrefs and frees it).
+ * Returns how many. */
+size_t brk_retain_match(broker_t *b, const char *filter, size_t len, brk_msg_t ***out);
+void brk_retain_free(broker_t *b);
+/* Count and log a retained message refused by a cap (route.c). */
+void brk_retain_refused(broker_t *b, const char *topic, size_t len, const char *who);
 
 /* ---- mqtt5.c: topic aliases, subscription identifiers, shared subscriptions,
  * message expiry and the MQTT 5 CONNACK properties -------------------------------- */

@@ -80,6 +80,12 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->max_subscriptions = 1000;
     cfg->log_types = BRK_LOG_DEFAULT;
     cfg->action_log_interval_ms = 60000;
+    cfg->max_cascade_messages = 1000;
+    cfg->max_retained_messages = 100000;
+    cfg->max_retained_bytes = 64u * 1024u * 1024u;
+    cfg->v3_session_expiry_s = 7200;
+    cfg->max_sessions = 100000;
+    cfg->session_refuse = 1;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
@@ -313,6 +319,9 @@ static const struct brk_num_directive {
     {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
     {"tcp_defer_accept", offsetof(brk_config_t, tcp_defer_accept), 1},
     {"reason_strings", offsetof(brk_config_t, reason_strings), 1},
+    {"max_cascade_messages", offsetof(brk_config_t, max_cascade_messages), 0},
+    {"max_retained_messages", offsetof(brk_config_t, max_retained_messages), 0},
+    {"max_retained_bytes", offsetof(brk_config_t, max_retained_bytes), 0},
 };
 
 #define NNUMS (sizeof nums / sizeof nums[0])
@@ -387,6 +396,13 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
         cfg->acls[cfg->nacls].access = a;
         cfg->acls[cfg->nacls].filter = brk_strdup(w[base + 1]);
         cfg->nacls++;
+    } else if (!strcmp(k, "session_owner_mismatch") && n == 2) {
+        if (!strcmp(w[1], "fresh"))
+            cfg->session_refuse = 0;
+        else if (!strcmp(w[1], "refuse"))
+            cfg->session_refuse = 1;
+        else
+            BAD("session_owner_mismatch needs fresh or refuse");
     } else if (!strcmp(k, "max_connections_reason") && n == 2) {
         if (!strcmp(w[1], "quota_exceeded"))
             cfg->max_connections_reason = MQR_RC_QUOTA_EXCEEDED;

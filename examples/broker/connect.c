@@ -2,7 +2,8 @@
 /*
  * connect.c - CONNECT: the fixed chain of checks (protocol level, redirect,
  * connection rate, connection count, authentication method, refused
- * features, client id, bans, password, will, session); the first that fails
+ * features, client id, bans, password, will, session and its owner); the
+ * first that fails
  * decides the reason code, answered with a CONNACK, logged and reported as a
  * client.connack event.
  */
@@ -176,12 +177,62 @@ static int will_check(broker_t *b, const mqr_pkt_connect_t *p, const char *user,
     return 0;
 }
 
-/* Take over or create the session of a CONNECT. Returns the session (and
- * *present) or NULL with *why set. */
+/* Whether user names a and b (NULL: none) are the same user. */
+static int same_user(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * A session belongs to the user that created it. A CONNECT from another
+ * user name (or none) for its client id never takes it over, never resumes
+ * it and never kicks its live connection: with session_owner_mismatch
+ * refuse (the default) the CONNECT is refused; with fresh an offline
+ * session is discarded and the client starts a new one, while a live one is
+ * refused all the same. Returns 0 to go on (*s may now be NULL), or the
+ * reason code with *why set.
+ */
+static int owner_check(broker_t *b, brk_conn_t *c, brk_session_t **s, const char *user,
+                       const char **why)
+{
+    brk_session_t *old = *s;
+    if (old == NULL || same_user(old->username, user))
+        return 0;
+    if (b->cfg.session_refuse || old->conn != NULL) {
+        b->stats.refused_session_owner++;
+        brk_log(b, 0, "client id '%s' from %s (user %s%s%s): the session belongs to %s%s%s%s",
+                old->clientid, c->peername, user ? "'" : "", user ? user : "(none)",
+                user ? "'" : "", old->username ? "'" : "",
+                old->username ? old->username : "(no user)", old->username ? "'" : "",
+                old->conn != NULL ? ", connected" : "");
+        *why = "the client id belongs to another user's session";
+        return MQR_RC_CLIENT_IDENTIFIER_NOT_VALID;
+    }
+    b->stats.session_owner_fresh++;
+    brk_log(b, 0,
+            "client id '%s' from %s (user %s): the offline session of %s with %u queued and "
+            "%u in-flight message(s) is discarded for a fresh one",
+            old->clientid, c->peername, user ? user : "(none)",
+            old->username ? old->username : "(no user)", old->nqueue, old->ninfl);
+    brk_msg_t *w = old->will; /* the old owner's delayed will ends with the session */
+    old->will = NULL;
+    brk_msg_unref(w);
+    mq_sess_destroy(b, old);
+    *s = NULL;
+    return 0;
+}
+
+/* Take over or create the session of a CONNECT by `user`. Returns the
+ * session (and *present) or NULL with *rc and *why set. */
 static brk_session_t *open_session(broker_t *b, brk_conn_t *c, const char *id, size_t len,
-                                   int clean, int *present, const char **why)
+                                   int clean, const char *user, int *present, int *rc,
+                                   const char **why)
 {
     brk_session_t *s = mq_sess_find(b, id, len);
+    *rc = owner_check(b, c, &s, user, why);
+    if (*rc != 0)
+        return NULL;
+    *rc = MQR_RC_UNSPECIFIED_ERROR;
     if (s != NULL && s->conn != NULL) {
         brk_conn_t *old = s->conn;
         brk_log(b, 1, "client '%s' taken over by %s", s->clientid, c->peername);
@@ -209,16 +260,25 @@ static brk_session_t *open_session(broker_t *b, brk_conn_t *c, const char *id, s
     return s;
 }
 
-/* Resend what was in flight (DUP set) and start the queue after a resume. */
+/* Resend what was in flight (DUP set) and start the queue after a resume.
+ * A message the session's user may no longer read (the ACL changed) is
+ * dropped instead, as mq_drain does with the queue. */
 static void resume(broker_t *b, brk_session_t *s)
 {
+    uint32_t kept = 0;
     for (uint32_t i = 0; i < s->ninfl; i++) {
         brk_inflight_t *f = &s->infl[i];
+        if (f->state == 0 && !mq_may_read(b, s, f->msg, f->qos)) {
+            brk_msg_unref(f->msg);
+            continue;
+        }
+        s->infl[kept++] = *f;
         if (f->state == 0)
             (void)mq_send_publish(b, s, f->msg, f->qos, f->retain, f->pid, 1);
         else
             mq_send_simple(b, s->conn, MQR_PKT_PUBREL, f->pid, 0);
     }
+    s->ninfl = kept;
     mq_drain(b, s);
 }
 
@@ -297,10 +357,10 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
                                           &c->will_delay_s);
     }
     int present = 0;
-    brk_session_t *s = open_session(b, c, id, idlen, p->clean_start, &present, &why);
+    brk_session_t *s = open_session(b, c, id, idlen, p->clean_start, user, &present, &rc, &why);
     if (s == NULL) {
         free(user);
-        refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, why);
+        refuse(b, c, pk, rc, why);
         return;
     }
     uint32_t expiry = 0;

@@ -213,6 +213,8 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
         f.username_len = to->username ? (uint32_t)strlen(to->username) : 0;
         in.conn = &f;
     }
+    /* a republished message's events carry its cause chain (loop protection) */
+    (void)mqr_engine_cause_set(b->ev->engine, m->cause, m->cause_len);
     emit(b, (uint32_t)event, &in);
 }
 
@@ -252,6 +254,8 @@ void brk_ev_publish(broker_t *b, brk_conn_t *c, const brk_msg_t *m, const char *
     }
     em.republish_by = rule_id;
     em.republish_by_len = rule_id ? strlen(rule_id) : 0;
+    em.cause = m->cause;
+    em.cause_len = m->cause_len;
     em.publish_received_at = m->received_at;
     em.props.ptr = m->props;
     em.props.len = m->props_len;

@@ -178,6 +178,8 @@ int brk_loop_init(broker_t *b)
     return 0;
 }
 
+static void accept_resume(broker_t *b);
+
 static void conn_free(brk_conn_t *c)
 {
     free(c->in);
@@ -202,6 +204,7 @@ void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason)
         (void)!write(c->w.fd, c->out, c->out_len);
     brk_mqtt_conn_lost(b, c);
     close(c->w.fd); /* also leaves the epoll set: the descriptor is never duplicated */
+    accept_resume(b); /* a descriptor is free again */
     c->state = BRK_CS_CLOSED;
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -421,19 +424,82 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
 
 static void read_conn(broker_t *b, brk_conn_t *c);
 
+/* ---- accepting under descriptor exhaustion ----------------------------------------------- */
+
+/*
+ * Out of descriptors (EMFILE, ENFILE) or of kernel memory for a socket
+ * (ENOBUFS, ENOMEM), accept() fails again at once, and a level-triggered
+ * listener with connections waiting in its backlog would wake the loop
+ * every round: a spin at full CPU that accepts nothing. So the listeners
+ * are taken out of the descriptor set (the waiting connections stay in the
+ * kernel's backlog) until a connection closes (brk_conn_close) or a second
+ * has passed (brk_loop_run), then watched again. Each pause is counted
+ * (accept.paused); the first of an episode is logged, and its end (an
+ * accept() that finds the backlog empty) with the number of pauses.
+ */
+static void accept_pause(broker_t *b, int err)
+{
+    if (b->accept_off)
+        return;
+    b->accept_off = 1;
+    b->accept_retry_ms = brk_mono_ms() + 1000;
+    b->stats.accept_paused++;
+    if (b->accept_episode++ == 0)
+        brk_log(b, 0,
+                "accept: %s with %zu connection(s) open; not accepting until one closes "
+                "(paused %llu time(s) since start-up)",
+                strerror(err), b->nconns, (unsigned long long)b->stats.accept_paused);
+#ifndef BRK_USE_POLL
+    for (size_t i = 0; i < b->nlisteners; i++)
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->listeners[i].fd, NULL);
+#endif
+}
+
+/* Watch the listeners again after accept_pause. */
+static void accept_resume(broker_t *b)
+{
+    if (!b->accept_off)
+        return;
+    b->accept_off = 0;
+#ifndef BRK_USE_POLL
+    for (size_t i = 0; i < b->nlisteners; i++)
+        watch_ctl(b, EPOLL_CTL_ADD, &b->listeners[i], EPOLLIN);
+#endif
+}
+
+/* accept() failed with `err`: pause on exhaustion; an empty backlog ends an
+ * episode of pauses. */
+static void accept_failed(broker_t *b, int err)
+{
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        accept_pause(b, err);
+    } else if ((err == EAGAIN || err == EWOULDBLOCK) && b->accept_episode != 0) {
+        brk_log(b, 0, "accept: accepting again after %u pause(s) for want of descriptors",
+                b->accept_episode);
+        b->accept_episode = 0;
+    }
+}
+
+/* Accept what waits on listener lw, at most BRK_ACCEPT_PER_ROUND sockets (a
+ * level-triggered listener with more is ready again next round, after the
+ * other descriptors had their turn). */
 static void accept_all(broker_t *b, brk_watch_t *lw)
 {
-    for (;;) {
+    for (int n = 0; n < BRK_ACCEPT_PER_ROUND; n++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
 #if defined(__linux__) && defined(SOCK_NONBLOCK)
         int fd = accept4(lw->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            accept_failed(b, errno);
             return;
+        }
 #else
         int fd = accept(lw->fd, (struct sockaddr *)&ss, &sl);
-        if (fd < 0)
+        if (fd < 0) {
+            accept_failed(b, errno);
             return;
+        }
         if (set_nonblock(fd) != 0) {
             close(fd);
             continue;
@@ -454,11 +520,13 @@ static void accept_all(broker_t *b, brk_watch_t *lw)
 }
 
 /* Decode and handle every complete packet in buf[0..len). Returns the number
- * of bytes consumed; stops early when the connection closes. */
+ * of bytes consumed; stops early when the connection closes, or when SIGTERM
+ * or SIGINT asks the loop to stop (the rest is kept as a partial packet
+ * would be, and the loop exits after this round). */
 static size_t handle_bytes(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len)
 {
     size_t pos = 0;
-    while (pos < len && c->state != BRK_CS_CLOSED) {
+    while (pos < len && c->state != BRK_CS_CLOSED && !(b->stop_req != NULL && *b->stop_req)) {
         mqr_packet_t p;
         size_t sz = 0;
         mqr_diag_t d; /* filled by the decoder on error */
@@ -695,7 +763,7 @@ static int wait_round(broker_t *b, int timeout)
         free(ws);
         return -1;
     }
-    for (size_t i = 0; i < b->nlisteners; i++, k++) {
+    for (size_t i = 0; i < b->nlisteners && !b->accept_off; i++, k++) {
         pfd[k].fd = b->listeners[i].fd;
         pfd[k].events = POLLIN;
         ws[k] = &b->listeners[i];
@@ -815,6 +883,8 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
             brk_events_watch(b, now);
             next_tick = now + 1000;
         }
+        if (b->accept_off && now >= b->accept_retry_ms)
+            accept_resume(b); /* descriptors freed elsewhere (the engine's) */
         brk_loop_flush(b);
     }
     return 0;

@@ -20,7 +20,7 @@
  * and delivers each message once per session, at the highest matching QoS,
  * with every matching Subscription-Identifier, and once per matching shared
  * subscription group to one member chosen round-robin. Retained messages are
- * kept in a flat array by topic. The MQTT 5 helpers (topic aliases,
+ * kept in a topic trie (retain.c). The MQTT 5 helpers (topic aliases,
  * per-delivery properties, shared-subscription positions) are in mqtt5.c,
  * enhanced authentication in authn.c. The handlers live in files named for
  * what they handle: msg.c, session.c, send.c, route.c, connect.c,
@@ -59,7 +59,7 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
 
 /* Handle one decoded packet of connection `c`: CONNECT first, then the
  * packets of a connected client. */
-void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
+static void packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
 {
     if (c->state == BRK_CS_NEW) {
         if (p->type == MQR_PKT_CONNECT && c->pending_connect == NULL) {
@@ -111,6 +111,14 @@ void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
         mq_disconnect(b, c, MQR_RC_PROTOCOL_ERROR, "protocol_error");
         break;
     }
+}
+
+/* One packet is the root of a rule cascade: it has its own budget. */
+void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
+{
+    int root = brk_mqtt_cascade_begin(b);
+    packet(b, c, p);
+    brk_mqtt_cascade_end(b, root);
 }
 
 /*
@@ -191,6 +199,7 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
 {
     if (c->state != BRK_CS_CONNECTED)
         return;
+    int root = brk_mqtt_cascade_begin(b); /* not when a takeover closes it */
     b->nconnected--;
     const char *reason = c->close_reason ? c->close_reason : "tcp_closed";
     brk_log(b, 1, "client '%s' from %s disconnected: %s", c->sess ? c->sess->clientid : "?",
@@ -221,12 +230,14 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
         mq_publish_msg(b, NULL, will, NULL, 0);
         brk_msg_unref(will);
     }
+    brk_mqtt_cascade_end(b, root);
 }
 
 /* Once a second: CONNECT timeouts, keep alive (1.5 x), session expiry. */
 void brk_mqtt_tick(broker_t *b, int64_t now)
 {
     brk_conn_t *nx;
+    int root = brk_mqtt_cascade_begin(b);
     for (brk_conn_t *c = b->conns; c != NULL; c = nx) {
         nx = c->next;
         if (c->state == BRK_CS_NEW && now - c->last_rx > (int64_t)b->cfg.connect_timeout_ms) {
@@ -255,6 +266,7 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
                 mq_sess_destroy(b, s);
         }
     }
+    brk_mqtt_cascade_end(b, root);
 }
 
 /* Free every session and retained message. */
@@ -273,8 +285,6 @@ void brk_mqtt_free(broker_t *b)
     b->stab_size = 0;
     mqr_topic_index_destroy(b->subs);
     b->subs = NULL;
-    for (size_t i = 0; i < b->retained.count; i++)
-        brk_msg_unref(b->retained.items[i]);
-    free(b->retained.items);
+    brk_retain_free(b);
     brk5_share_free(b);
 }

@@ -173,6 +173,12 @@ brk_msg_t *brk5_msg_with_subids(const brk_msg_t *m, const uint32_t *ids, size_t 
         return NULL;
     *c = *m;
     c->refs = 1;
+    c->cause = NULL; /* the cause chain is its own allocation: copied below */
+    c->cause_len = 0;
+    if (m->cause_len > 0 && (c->cause = malloc(m->cause_len)) != NULL) {
+        memcpy(c->cause, m->cause, m->cause_len);
+        c->cause_len = m->cause_len;
+    }
     char *p = (char *)(c + 1);
     c->topic = p;
     memcpy(p, m->topic, m->topic_len + 1u);

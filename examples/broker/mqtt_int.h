@@ -18,6 +18,7 @@ void mq_deliver_ids(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int re
                         const uint32_t *ids, size_t n);
 void mq_disconnect(broker_t *b, brk_conn_t *c, int rc, const char *reason);
 void mq_drain(broker_t *b, brk_session_t *s);
+int mq_may_read(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos);
 int mq_grow(void **arr, uint32_t *cap, uint32_t n, size_t elem);
 void mq_handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk);
 void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk);

@@ -12,8 +12,10 @@
 
 void brk_msg_unref(brk_msg_t *m)
 {
-    if (m != NULL && --m->refs == 0)
+    if (m != NULL && --m->refs == 0) {
+        free(m->cause);
         free(m);
+    }
 }
 
 /* Copy the properties of an incoming PUBLISH or a will that travel to

@@ -19,7 +19,9 @@ static int rx2_has(brk_session_t *s, uint16_t pid)
 
 /* PUBLISH from a client: resolve a Topic-Alias, refuse what the broker
  * does not offer (QoS above max_qos, retain when off, more QoS 2 messages
- * awaiting PUBREL than its Receive-Maximum), check the ACL, route it, then
+ * awaiting PUBREL than its Receive-Maximum), check the ACL, refuse a v5
+ * QoS 1/2 retained message the retained store's caps cannot take (0x97;
+ * other clients' are routed without being kept), route it, then
  * acknowledge (PUBACK, or PUBREC keeping the id until PUBREL). */
 void mq_handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
@@ -72,6 +74,15 @@ void mq_handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             brk5_send_ack(b, c, ack, p->packet_id,
                           c->proto_ver == MQR_PROTO_V5 ? MQR_RC_NOT_AUTHORIZED : 0,
                           "the ACL does not allow publishing to this topic");
+        return;
+    }
+    if (p->retain && p->payload.len > 0 && p->qos > 0 && c->proto_ver == MQR_PROTO_V5 &&
+        !brk_retain_fits(b, topic, tlen, tlen + p->payload.len + p->props.len)) {
+        /* a v5 client can be told: quota exceeded, and nothing is published */
+        brk_retain_refused(b, topic, tlen, s->clientid);
+        brk5_send_ack(b, c, ack, p->packet_id, MQR_RC_QUOTA_EXCEEDED,
+                      "retained message store full (max_retained_messages or "
+                      "max_retained_bytes)");
         return;
     }
     brk_msg_t *m = mq_msg_new(b, topic, tlen, p->payload.ptr, p->payload.len, p->qos,

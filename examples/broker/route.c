@@ -3,7 +3,8 @@
  * route.c - routing and retained messages: the subscription trie (the
  * library's, shared with the engine), one delivery per session at the
  * highest matching QoS with every Subscription-Identifier, shared
- * subscriptions round-robin, and the retained store.
+ * subscriptions round-robin, the retained store's caps (the store itself
+ * is retain.c), and the messages rules republish, with their cascade budget.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -199,35 +200,31 @@ static size_t route(broker_t *b, brk_msg_t *m)
     return n;
 }
 
-/* Set, replace or (empty payload) clear the retained message of m's topic. */
+/* Count a retained message refused by max_retained_messages or
+ * max_retained_bytes, and log it: the first refusal, then at every power of
+ * two, so a flood of them leaves a few lines with the running count. */
+void brk_retain_refused(broker_t *b, const char *topic, size_t len, const char *who)
+{
+    uint64_t n = ++b->stats.refused_retained;
+    if ((n & (n - 1)) != 0)
+        return;
+    brk_log(b, 0,
+            "retained message on '%.*s' from %s refused: the store holds %zu message(s), "
+            "%zu byte(s) (max_retained_messages %u, max_retained_bytes %u; %llu refused so far)",
+            (int)(len > 200 ? 200 : len), topic, who, b->retained.count, b->retained.bytes,
+            b->cfg.max_retained_messages, b->cfg.max_retained_bytes, (unsigned long long)n);
+}
+
+/* Set, replace or (empty payload) clear the retained message of m's topic;
+ * a message the caps refuse is still routed, without being kept. */
 static void retain_store(broker_t *b, brk_msg_t *m)
 {
-    brk_retained_t *r = &b->retained;
-    for (size_t i = 0; i < r->count; i++) {
-        if (r->items[i]->topic_len == m->topic_len &&
-            memcmp(r->items[i]->topic, m->topic, m->topic_len) == 0) {
-            brk_msg_unref(r->items[i]);
-            if (m->payload_len == 0) {
-                r->items[i] = r->items[--r->count];
-            } else {
-                r->items[i] = m;
-                m->refs++;
-            }
-            return;
-        }
-    }
-    if (m->payload_len == 0)
-        return;
-    if (r->count == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 16;
-        brk_msg_t **ni = realloc(r->items, nc * sizeof *ni);
-        if (ni == NULL)
-            return;
-        r->items = ni;
-        r->cap = nc;
-    }
-    r->items[r->count++] = m;
-    m->refs++;
+    int rc = brk_retain_set(b, m);
+    if (rc > 0)
+        brk_retain_refused(b, m->topic, m->topic_len,
+                           m->from_cid_len ? m->from_clientid : "the broker");
+    else if (rc < 0)
+        brk_log(b, 0, "retained message on '%s': out of memory, not kept", m->topic);
 }
 
 /* Hand a message to the engine, store it if retained, route it. */
@@ -243,11 +240,13 @@ size_t mq_publish_msg(broker_t *b, brk_conn_t *from, brk_msg_t *m, const char *r
     return n;
 }
 
-/* Publish a message made inside the broker (a republish action); `props`
- * (NULL: none) are its MQTT 5 properties as a PUBLISH carries them. */
-int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
-                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
-                           const char *rule_id, int direct_dispatch)
+/* Publish a message made inside the broker; `props` (NULL: none) are its
+ * MQTT 5 properties as a PUBLISH carries them, cause[0..cause_len) the
+ * engine's cause chain of a republished message, kept with it. */
+static int publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
+                         size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                         const char *rule_id, int direct_dispatch, const char *cause,
+                         size_t cause_len)
 {
     if (mqr_topic_validate_name(topic, topic_len, NULL) != MQR_OK)
         return MQR_ETOPIC;
@@ -255,7 +254,69 @@ int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, con
                            NULL);
     if (m == NULL)
         return MQR_ENOMEM;
+    if (cause_len > 0 && (m->cause = malloc(cause_len)) != NULL) {
+        memcpy(m->cause, cause, cause_len);
+        m->cause_len = (uint32_t)cause_len;
+    }
     mq_publish_msg(b, NULL, m, rule_id, direct_dispatch);
     brk_msg_unref(m);
     return MQR_OK;
+}
+
+int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
+                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                           const char *rule_id, int direct_dispatch)
+{
+    return publish_local(b, topic, topic_len, payload, payload_len, qos, retain, props, rule_id,
+                         direct_dispatch, NULL, 0);
+}
+
+/* ---- cascades --------------------------------------------------------------------------- */
+
+int brk_mqtt_cascade_begin(broker_t *b)
+{
+    if (b->cascade_busy)
+        return 0;
+    b->cascade_busy = 1;
+    b->cascade_left = b->cfg.max_cascade_messages;
+    b->cascade_noted = 0;
+    return 1;
+}
+
+void brk_mqtt_cascade_end(broker_t *b, int began)
+{
+    if (began)
+        b->cascade_busy = 0;
+}
+
+/*
+ * A republish action's message. Rules whose output causes more events
+ * (message.delivered of every subscriber, say) can fan out wide even when
+ * no rule consumes its own output (the engine's cause chain stops that):
+ * every message derived from one client packet or timer round takes one
+ * unit of max_cascade_messages, and past it the republish fails (the
+ * action counts it as failed), counted in refused.cascade and logged once
+ * per packet. A pending SIGTERM or SIGINT ends a cascade as well, so the
+ * loop gets to act on it.
+ */
+int brk_mqtt_republish(broker_t *b, const mqr_publish_msg_t *msg, const mqr_props_t *props)
+{
+    int stopping = b->stop_req != NULL && *b->stop_req;
+    if (b->cascade_left == 0 || stopping) {
+        b->stats.refused_cascade++;
+        if (!b->cascade_noted) {
+            b->cascade_noted = 1;
+            brk_log(b, 0, "rule '%s': republish to '%.*s' refused: %s (%llu refused so far)",
+                    msg->rule_id, (int)(msg->topic_len > 200 ? 200 : msg->topic_len),
+                    msg->topic,
+                    stopping ? "shutting down"
+                             : "the packet's cascade budget (max_cascade_messages) is spent",
+                    (unsigned long long)b->stats.refused_cascade);
+        }
+        return MQR_ELIMIT;
+    }
+    b->cascade_left--;
+    return publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len, msg->qos,
+                         msg->retain, props, msg->rule_id, msg->direct_dispatch, msg->cause,
+                         msg->cause_len);
 }

@@ -83,7 +83,8 @@ static size_t republish_props(const mqr_publish_msg_t *msg, uint8_t **buf, size_
 }
 
 /* The engine's republish publisher: route the message inside the broker,
- * with its MQTT 5 properties. A refusal is remembered for the failure log. */
+ * with its MQTT 5 properties and cause chain, within the cascade budget
+ * (brk_mqtt_republish). A refusal is remembered for the failure log. */
 static int republish(void *ud, const mqr_publish_msg_t *msg)
 {
     broker_t *b = ud;
@@ -91,9 +92,7 @@ static int republish(void *ud, const mqr_publish_msg_t *msg)
     uint8_t *buf = brk_xrealloc(NULL, cap);
     size_t len = republish_props(msg, &buf, &cap);
     mqr_props_t props = {buf, (uint32_t)len, len > 0};
-    int rc = brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
-                                    msg->qos, msg->retain, len > 0 ? &props : NULL, msg->rule_id,
-                                    msg->direct_dispatch);
+    int rc = brk_mqtt_republish(b, msg, len > 0 ? &props : NULL);
     free(buf);
     if (rc != MQR_OK && b->ev != NULL)
         snprintf(b->ev->publish_error, sizeof b->ev->publish_error, "topic '%.*s': %s",

@@ -185,7 +185,18 @@ void mq_deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain
     m->refs++;
 }
 
-/* Move queued messages in flight while the client's window allows. */
+/* Whether the session's user may read m now (the ACL at delivery time, not
+ * when it was queued); a message it may not is dropped as not_authorized. */
+int mq_may_read(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos)
+{
+    if (brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
+        return 1;
+    brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "not_authorized");
+    return 0;
+}
+
+/* Move queued messages in flight while the client's window allows, each
+ * checked against the ACL first. */
 void mq_drain(broker_t *b, brk_session_t *s)
 {
     uint32_t taken = 0;
@@ -193,7 +204,8 @@ void mq_drain(broker_t *b, brk_session_t *s)
            s->ninfl < inflight_limit(b, s)) {
         brk_queued_t q = s->queue[taken++];
         s->queue_bytes -= (uint64_t)q.msg->topic_len + q.msg->payload_len + q.msg->props_len;
-        start_inflight(b, s, q.msg, q.qos, q.retain);
+        if (mq_may_read(b, s, q.msg, q.qos))
+            start_inflight(b, s, q.msg, q.qos, q.retain);
         brk_msg_unref(q.msg);
     }
     if (taken > 0) {

@@ -78,12 +78,17 @@ void brk_stats_log(broker_t *b)
             " http.success=%" PRIu64 " http.failed=%" PRIu64
             " http.dropped.queue_full=%" PRIu64 " http.dropped.expired=%" PRIu64
             " http.dropped.other=%" PRIu64 " http.queuing=%" PRIu64 " http.inflight=%" PRIu64
-            " http.timeouts=%" PRIu64,
+            " http.timeouts=%" PRIu64 " refused.cascade=%" PRIu64
+            " retained=%zu retained_bytes=%zu refused.retained=%" PRIu64
+            " refused.session_owner=%" PRIu64 " session_owner.fresh=%" PRIu64
+            " accept.paused=%" PRIu64,
             b->nconns, b->nconnected, b->nsessions, st->conns_accepted, st->connect_timeouts,
             st->refused_max_connections, st->msgs_received, st->delivered, st->acked, queued,
             queued_bytes, inflight, st->dropped_no_subscribers, st->dropped_queue_full,
             st->dropped_qos0_offline, st->dropped_too_large, st->dropped_no_local,
             st->dropped_other, st->refused_topic_levels, st->refused_subscriptions, h.matched,
             h.success, h.failed, h.dropped_queue_full, h.dropped_expired, h.dropped_other,
-            h.queuing, h.inflight, h.timeouts);
+            h.queuing, h.inflight, h.timeouts, st->refused_cascade, b->retained.count,
+            b->retained.bytes, st->refused_retained, st->refused_session_owner,
+            st->session_owner_fresh, st->accept_paused);
 }

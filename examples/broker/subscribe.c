@@ -9,24 +9,25 @@
 
 /* ---- SUBSCRIBE / UNSUBSCRIBE --------------------------------------------------------------- */
 
-/* Send the retained messages matching `sub`; expired ones are removed
- * from the store instead. */
+/* Send the retained messages matching `sub` that the session's user may
+ * read (a filter the ACL allows can match topics it denies); the store's
+ * trie collects them first, as delivering runs rules, which may change the
+ * store. Expired ones are removed from the store instead. */
 static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
 {
     int64_t now = brk_wall_ms();
-    size_t i = 0;
-    while (i < b->retained.count) {
-        brk_msg_t *m = b->retained.items[i];
-        if (m->has_expiry && now - m->received_at >= (int64_t)m->expiry_s * 1000) {
-            b->retained.items[i] = b->retained.items[--b->retained.count];
-            brk_msg_unref(m);
-            continue;
-        }
-        if (mqr_topic_match(sub->filter, sub->len, m->topic, m->topic_len))
+    brk_msg_t **v = NULL;
+    size_t n = brk_retain_match(b, sub->filter, sub->len, &v);
+    for (size_t i = 0; i < n; i++) {
+        brk_msg_t *m = v[i];
+        if (m->has_expiry && now - m->received_at >= (int64_t)m->expiry_s * 1000)
+            brk_retain_remove(b, m);
+        else if (brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
             mq_deliver_ids(b, s, m, m->qos < sub->qos ? m->qos : sub->qos, 1, &sub->sub_id,
-                        sub->sub_id != 0);
-        i++;
+                           sub->sub_id != 0);
+        brk_msg_unref(m);
     }
+    free(v);
 }
 
 /* Add or replace a subscription (share_len: length of its "$share/GROUP/"

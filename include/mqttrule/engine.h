@@ -112,6 +112,15 @@ typedef struct mqr_publish_msg {
     size_t response_topic_len;
     const char *correlation_data; /* NULL when absent */
     size_t correlation_data_len;
+    /* Appended: the message's cause chain, opaque bytes (cause_len of them,
+     * NUL bytes inside): the rules whose output it derives from, at any
+     * depth, this one included. A host that routes the message later (a
+     * queue, an offline session) or reports events about it (delivered,
+     * acked, dropped) keeps a copy and hands it back in
+     * mqr_engine_message_t.cause or mqr_engine_cause_set(), so that no rule
+     * of the chain republishes again (loop protection at any depth). */
+    const char *cause;
+    size_t cause_len;
 } mqr_publish_msg_t;
 
 /* The host's publisher: return MQR_OK when the message was accepted (counted
@@ -539,6 +548,10 @@ typedef struct mqr_engine_message {
      * pub_props (spec §1.4) when pub_props is NULL; present 0 (a zeroed
      * struct): {"User-Property": {}}. */
     mqr_props_t props;
+    /* Appended: the cause chain the publish callback gave with the message
+     * (mqr_publish_msg_t.cause), or NULL with 0 for a client's message. */
+    const char *cause;
+    size_t cause_len;
 } mqr_engine_message_t;
 
 /**
@@ -547,13 +560,32 @@ typedef struct mqr_engine_message {
  * payload, peerhost, peername, topic, qos, flags, pub_props,
  * publish_received_at, client_attrs, event, timestamp, node). With
  * msg->direct_dispatch 1 no rule runs. A rule's republish action refuses a
- * message whose republish_by is its own rule (spec §9.1 loop protection).
+ * message whose republish_by is its own rule (spec §9.1 loop protection),
+ * or whose cause chain (msg->cause, or the actions running around a nested
+ * emit) holds it.
  * Returns MQR_OK; MQR_EINVAL (NULL argument, invalid topic name, properties
  * that are not valid);
  * MQR_ELIMIT; MQR_ENOMEM. *out_fired as in mqr_engine_emit_event.
  */
 MQR_API int mqr_engine_emit_message(mqr_engine_t *engine, const mqr_engine_message_t *msg,
                                     uint32_t *out_fired, mqr_diag_t *diag);
+
+/**
+ * Name the cause of the next emit made at the current nesting level: the
+ * cause chain (mqr_publish_msg_t.cause) of the republished message an event
+ * is about, for a host that emits message.delivered, message.acked,
+ * message.dropped and the other message events after its publish callback
+ * returned (a queued delivery, a later PUBACK). The next mqr_engine_emit_*
+ * call at this level takes it (whatever it returns), and the republish
+ * actions of the rules in the chain then refuse to publish, counted in
+ * refused_recursive, as for republish_by: a rule never republishes on an
+ * event caused by its own output, at any depth. Emits nested inside
+ * actions carry the chain on by themselves. `cause` is borrowed until that
+ * emit returns; NULL with 0 clears it. Returns MQR_OK; MQR_EINVAL (NULL
+ * engine, or NULL cause with a length); MQR_ELIMIT (nested deeper than
+ * MQR_ENGINE_MAX_DEPTH). Not thread-safe on one engine.
+ */
+MQR_API int mqr_engine_cause_set(mqr_engine_t *engine, const char *cause, size_t cause_len);
 
 /* ---- the host loop ---------------------------------------------------------------- */
 /*

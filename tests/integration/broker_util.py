@@ -34,7 +34,7 @@ def free_port():
 class Broker:
     """A running mqttrule-broker. Use as a context manager or call stop()."""
 
-    def __init__(self, *args, config=None, port=None):
+    def __init__(self, *args, config=None, port=None, preexec_fn=None):
         self.port = port or free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="mqr-broker-")
         argv = shlex.split(os.environ.get("MQR_BROKER_WRAPPER", "")) + [BROKER, "-p", str(self.port), "-v"]
@@ -47,7 +47,8 @@ class Broker:
         argv += list(args)
         self.log_path = os.path.join(self.tmp.name, "broker.log")
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec_fn)
         deadline = time.monotonic() + TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -293,6 +294,13 @@ def stats(broker, timeout=TIMEOUT):
             return {k: int(v) for k, v in (f.split("=", 1) for f in fields)}
         time.sleep(0.02)
     raise AssertionError("no stats line within %.1f s:\n%s" % (timeout, broker.logtext()))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time process `pid` has used, in seconds (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vmrss_kb(pid):

@@ -812,19 +812,25 @@ Test(engine, republish_loop_protection_counts_the_match_once_more)
     mqr_engine_destroy(e);
 }
 
-Test(engine, mutual_republish_is_bounded_by_the_nesting_depth)
+Test(engine, mutual_republish_stops_at_the_rule_that_started_it)
 {
+    /* a -> y/1 -> b -> x/1: a's own output caused x/1 (two levels down), so
+     * a's republish action refuses it (loop protection at any depth, #14) */
     pubs_t p = {.answer = MQR_OK, .reinject = 1};
     mqr_engine_t *e = engine_pub(&p);
     add_rule(e, "a", "SELECT * FROM \"x/#\"");
     add_rule(e, "b", "SELECT * FROM \"y/#\"");
     mqr_republish_config_t ca = {.topic = "y/1"}, cb = {.topic = "x/1"};
-    cr_assert_eq(mqr_engine_action_add_republish(e, "a", &ca, NULL, NULL), MQR_OK);
+    uint32_t aid;
+    cr_assert_eq(mqr_engine_action_add_republish(e, "a", &ca, &aid, NULL), MQR_OK);
     cr_assert_eq(mqr_engine_action_add_republish(e, "b", &cb, NULL, NULL), MQR_OK);
     emit_msg(e, "x/0", "");
-    cr_assert_eq(p.reinject_status, MQR_ELIMIT);
-    cr_assert_eq(metrics(e, "a").matched + metrics(e, "b").matched, MQR_ENGINE_MAX_DEPTH);
-    cr_assert_eq(p.calls, (int)MQR_ENGINE_MAX_DEPTH);
+    cr_assert_eq(p.reinject_status, MQR_OK);
+    cr_assert_eq(p.calls, 2);
+    cr_assert_eq(metrics(e, "a").matched, 2u);
+    mqr_action_metrics_t am;
+    cr_assert_eq(mqr_engine_action_metrics(e, aid, &am), MQR_OK);
+    cr_assert_eq(am.refused_recursive, 1u);
     mqr_engine_destroy(e);
 }
 

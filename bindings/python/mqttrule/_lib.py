@@ -184,6 +184,7 @@ class PublishMsg(ctypes.Structure):
         ("content_type", c_void_p), ("content_type_len", c_size_t),
         ("response_topic", c_void_p), ("response_topic_len", c_size_t),
         ("correlation_data", c_void_p), ("correlation_data_len", c_size_t),
+        ("cause", c_void_p), ("cause_len", c_size_t),
     ]
 
 
@@ -223,6 +224,7 @@ class EngineMessage(ctypes.Structure):
         ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
         # mqr_props_t props: the PUBLISH properties (none from Python)
         ("props_ptr", c_void_p), ("props_len", c_uint32), ("props_present", c_uint32),
+        ("cause", c_void_p), ("cause_len", c_size_t),
     ]
 
 
@@ -398,6 +400,7 @@ for _name, _res, _args in (
                                         _P(Diag))),
     ("mqr_engine_emit_input", c_int, (c_void_p, c_uint32, _P(EventInput), _P(c_uint32),
                                       _P(Diag))),
+    ("mqr_engine_cause_set", c_int, (c_void_p, c_void_p, c_size_t)),
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),
     ("mqr_engine_pending", c_size_t, (c_void_p,)),
     ("mqr_engine_rule_metrics", c_int, (c_void_p, c_char_p, _P(RuleMetrics))),
