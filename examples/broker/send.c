@@ -191,7 +191,7 @@ int mq_may_read(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos)
 {
     if (brk_acl_allows(b, s->username, m->topic, m->topic_len, BRK_ACC_READ))
         return 1;
-    brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "not_authorized");
+    brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "not_authorized", NULL);
     return 0;
 }
 
