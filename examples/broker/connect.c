@@ -246,7 +246,8 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, "cannot start the authentication");
         return;
     }
-    rc = brk_auth_check(b, p, &why);
+    /* a certificate identity (use_identity_as_username) is authenticated */
+    rc = c->tls_identity != NULL ? 0 : brk_auth_check(b, p, &why);
     brk_ev_authn(b, c, p, rc);
     if (rc != 0) {
         refuse(b, c, pk, rc, why);

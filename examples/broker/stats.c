@@ -65,6 +65,8 @@ void brk_stats_log(broker_t *b)
     }
     mqr_action_metrics_t h;
     brk_events_http_totals(b, &h);
+    char xport[1400]; /* TLS and WebSocket counters (listener.c) */
+    brk_xport_stats_text(b, xport, sizeof xport);
     brk_log(b, 0,
             "stats connections=%zu connected=%zu sessions=%zu accepted=%" PRIu64
             " connect_timeouts=%" PRIu64 " refused.max_connections=%" PRIu64
@@ -78,12 +80,12 @@ void brk_stats_log(broker_t *b)
             " http.success=%" PRIu64 " http.failed=%" PRIu64
             " http.dropped.queue_full=%" PRIu64 " http.dropped.expired=%" PRIu64
             " http.dropped.other=%" PRIu64 " http.queuing=%" PRIu64 " http.inflight=%" PRIu64
-            " http.timeouts=%" PRIu64,
+            " http.timeouts=%" PRIu64 "%s",
             b->nconns, b->nconnected, b->nsessions, st->conns_accepted, st->connect_timeouts,
             st->refused_max_connections, st->msgs_received, st->delivered, st->acked, queued,
             queued_bytes, inflight, st->dropped_no_subscribers, st->dropped_queue_full,
             st->dropped_qos0_offline, st->dropped_too_large, st->dropped_no_local,
             st->dropped_other, st->refused_topic_levels, st->refused_subscriptions, h.matched,
             h.success, h.failed, h.dropped_queue_full, h.dropped_expired, h.dropped_other,
-            h.queuing, h.inflight, h.timeouts);
+            h.queuing, h.inflight, h.timeouts, xport);
 }
