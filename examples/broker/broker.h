@@ -387,6 +387,7 @@ typedef struct broker {
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
     void *tls_ctx[BRK_MAX_LISTENERS]; /* SSL_CTX * of each TLS listener (tls.c) */
+    uint64_t tls_trim_mark;   /* handshakes at the last malloc_trim (tls.c) */
 } broker_t;
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
@@ -433,6 +434,7 @@ int brk_listeners_check(const brk_config_t *cfg);
 void brk_listener_cfg_free(brk_listener_cfg_t *l);
 int brk_listeners_init(broker_t *b);
 void brk_listeners_free(broker_t *b);
+void brk_listeners_tick(broker_t *b);
 int brk_listener_attach(broker_t *b, brk_conn_t *c, size_t li);
 void brk_xport_deliver(broker_t *b, brk_conn_t *c, uint8_t *buf, size_t len);
 int brk_xport_connect(broker_t *b, brk_conn_t *c, mqr_packet_t *p);
@@ -445,6 +447,7 @@ void brk_conn_want_write(broker_t *b, brk_conn_t *c, int on);
 int brk_tls_listener_init(broker_t *b, size_t li);
 void brk_tls_listener_free(broker_t *b, size_t li);
 int brk_tls_conn_start(broker_t *b, brk_conn_t *c, size_t li);
+void brk_tls_tick(broker_t *b);
 
 /* ---- ws.c: WebSocket (RFC 6455) framing -------------------------------------------- */
 #define BRK_WS_INCOMPLETE (-2)

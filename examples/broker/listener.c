@@ -246,6 +246,16 @@ void brk_listeners_free(broker_t *b)
 #endif
 }
 
+/* Once a second, from the loop's timer. */
+void brk_listeners_tick(broker_t *b)
+{
+#ifdef BRK_HAVE_TLS
+    brk_tls_tick(b);
+#else
+    (void)b;
+#endif
+}
+
 /*
  * Give connection `c`, just accepted on listener `li`, its transport: TLS
  * (the handshake runs inside the loop as bytes arrive) and WebSocket

@@ -18,10 +18,17 @@
  * SSL_MODE_RELEASE_BUFFERS gives an idle connection's record buffers back,
  * so an idle TLS connection costs its SSL object and little more. With
  * use_identity_as_username the client certificate's CN becomes the user
- * name of the CONNECT (listener.c brk_tls_identity_apply).
+ * name of the CONNECT (listener.c brk_xport_connect). A handshake allocates
+ * and frees far more than the connection keeps; after a second with
+ * handshakes the freed heap pages go back to the system (glibc's
+ * malloc_trim), so a storm of TLS connections does not leave the broker's
+ * resident memory at its peak.
  */
 #include <limits.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -262,6 +269,18 @@ static void tls_close(broker_t *b, brk_conn_t *c)
 static size_t tls_pending(const brk_conn_t *c)
 {
     return c->tls != NULL ? (size_t)SSL_pending(c->tls) : 0;
+}
+
+/* Once a second (the loop's tick): after handshakes, give the heap pages
+ * they freed back to the system. */
+void brk_tls_tick(broker_t *b)
+{
+    if (b->tls_trim_mark == b->stats.tls_handshakes + b->stats.nxport_fail)
+        return;
+    b->tls_trim_mark = b->stats.tls_handshakes + b->stats.nxport_fail;
+#ifdef __GLIBC__
+    (void)malloc_trim(0);
+#endif
 }
 
 static const brk_io_t tls_io = {"ssl", tls_read, tls_write, tls_close, tls_pending};
