@@ -346,6 +346,10 @@ void mq_auth_continue(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth)
         brk_conn_close(b, c, NULL);
         return;
     }
+    if (brk_xport_connect(b, c, &pk) != 0) { /* the certificate identity again */
+        free(buf);
+        return;
+    }
     if (ok == 1)
         mq_handle_connect(b, c, &pk);
     else
