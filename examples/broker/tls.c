@@ -168,9 +168,13 @@ static long handshake_error(broker_t *b, brk_conn_t *c, int r)
     long vr = SSL_get_verify_result(s);
     if (e == SSL_ERROR_SSL) {
         reason = ssl_reason(err, "protocol error");
+        int why = ERR_GET_REASON(err);
         if (vr != X509_V_OK) { /* the client's certificate: say why it failed */
             detail = X509_verify_cert_error_string(vr);
             reason = detail;
+        } else if (why == SSL_R_WRONG_VERSION_NUMBER || why == SSL_R_HTTP_REQUEST ||
+                   why == SSL_R_HTTPS_PROXY_REQUEST) {
+            detail = "the client does not speak TLS (plain MQTT or HTTP to a TLS listener?)";
         }
     } else {
         reason = "peer closed during handshake";

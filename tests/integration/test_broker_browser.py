@@ -21,8 +21,8 @@ import urllib.request
 
 import pytest
 
-from broker_util import BROKER, Broker, free_port, raw_connect
-from tls_util import WsClient
+from broker_util import BROKER, free_port, raw_connect
+from tls_util import WsClient, start_broker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUNDLE = os.path.join(HERE, "node", "node_modules", "mqtt", "dist", "mqtt.min.js")
@@ -41,7 +41,8 @@ PAGE = """<!doctype html>
 <script>
 const state = document.getElementById('state');
 const events = document.getElementById('events');
-const c = mqtt.connect('ws://127.0.0.1:%d/mqtt', {clientId: 'browser-page', reconnectPeriod: 0});
+const port = new URLSearchParams(location.search).get('port');
+const c = mqtt.connect('ws://127.0.0.1:' + port + '/mqtt', {clientId: 'browser-page', reconnectPeriod: 0});
 c.on('error', (e) => { state.textContent = 'error: ' + e.message; });
 c.on('connect', () => {
   state.textContent = 'connected';
@@ -110,22 +111,22 @@ def poll(fn, timeout, what):
 
 
 def test_browser_sees_connack_events():
-    ws_port = free_port()
     http_dir = tempfile.mkdtemp(prefix="mqr-browser-")
     profile = tempfile.mkdtemp(prefix="mqr-chromium-")
     shutil.copy(BUNDLE, os.path.join(http_dir, "mqtt.min.js"))
     with open(os.path.join(http_dir, "index.html"), "w") as f:
-        f.write(PAGE % ws_port)
+        f.write(PAGE)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                             functools.partial(Quiet, directory=http_dir))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    page_url = "http://127.0.0.1:%d/index.html" % httpd.server_address[1]
-    plain_port = free_port()
-    config = "listener %d\nlistener %d\nprotocol websockets\n" % (plain_port, ws_port)
     browser = None
     devtools = None
     try:
-        with Broker(config=config, port=plain_port, port_flag=False) as b:
+        with start_broker(lambda p: "listener %d\nlistener %d\nprotocol websockets\n" % (
+                p.plain, p.ws)) as b:
+            plain_port = b.ports.plain
+            page_url = "http://127.0.0.1:%d/index.html?port=%d" % (httpd.server_address[1],
+                                                                  b.ports.ws)
             dt_port = free_port()
             browser = subprocess.Popen(
                 [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -20,7 +20,7 @@ import pytest
 
 from broker_util import (BROKER, TIMEOUT, Broker, EventSubscriber, connect_bytes, run_broker,
                          stats)
-from tls_util import Ports, client_ctx, listeners_config, make_certs
+from tls_util import Ports, client_ctx, listeners_config, make_certs, start_broker
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built"),
@@ -52,11 +52,8 @@ def certs(tmp_path_factory):
     return make_certs(str(tmp_path_factory.mktemp("pki")))
 
 
-def tls_broker(certs, extra="", ports=None):
-    ports = ports or Ports()
-    b = Broker(config=listeners_config(certs, ports, extra), port=ports.plain, port_flag=False)
-    b.ports = ports
-    return b
+def tls_broker(certs, extra=""):
+    return start_broker(lambda ports: listeners_config(certs, ports, extra))
 
 
 def mosq(tool, port, *args, timeout=TIMEOUT + 5):
@@ -183,6 +180,7 @@ def test_refused_handshakes_counted(certs):
             "tls.failed.tlsv1_alert_unknown_ca", "tls.failed.certificate_has_expired",
             "tls.failed.unable_to_get_local_issuer_certificate", "tls.failed.handshake_timeout")]
         assert len(plain) == 1 and st[plain[0]] == 1, st  # OpenSSL's reason for non-TLS bytes
+        assert "the client does not speak TLS" in log
         assert st["connected"] == 0 and st["tls.handshakes"] == 0
 
 
@@ -237,11 +235,12 @@ def test_session_resumption(certs, version):
 
 def test_tls_version_minimum(certs):
     """tls_version tlsv1.3 refuses a TLS 1.2 client."""
-    ports = Ports()
-    cfg = listeners_config(certs, ports).replace(
-        "listener %d\ncertfile" % ports.tls, "listener %d\ntls_version tlsv1.3\ncertfile" % ports.tls)
-    with Broker(config=cfg, port=ports.plain, port_flag=False) as b:
-        raw = socket.create_connection(("127.0.0.1", ports.tls), timeout=TIMEOUT)
+    def config(ports):
+        return listeners_config(certs, ports).replace(
+            "listener %d\ncertfile" % ports.tls,
+            "listener %d\ntls_version tlsv1.3\ncertfile" % ports.tls)
+    with start_broker(config) as b:
+        raw = socket.create_connection(("127.0.0.1", b.ports.tls), timeout=TIMEOUT)
         with pytest.raises(ssl.SSLError):
             client_ctx(certs, version=ssl.TLSVersion.TLSv1_2).wrap_socket(
                 raw, server_hostname="localhost")

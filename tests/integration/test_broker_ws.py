@@ -14,9 +14,8 @@ import subprocess
 
 import pytest
 
-from broker_util import (BROKER, TIMEOUT, Broker, connect_bytes, publish_bytes, stats,
-                         subscribe_bytes)
-from tls_util import Ports, WsClient, client_ctx, listeners_config, make_certs
+from broker_util import BROKER, connect_bytes, publish_bytes, stats, subscribe_bytes
+from tls_util import WsClient, client_ctx, listeners_config, make_certs, start_broker
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built")
 
@@ -33,10 +32,7 @@ def certs(tmp_path_factory):
 
 @pytest.fixture
 def broker(certs):
-    ports = Ports()
-    with Broker(config=listeners_config(certs, ports, "max_packet_size 4096\n"), port=ports.plain,
-                port_flag=False) as b:
-        b.ports = ports
+    with start_broker(lambda ports: listeners_config(certs, ports, "max_packet_size 4096\n")) as b:
         yield b
 
 
@@ -169,9 +165,8 @@ def test_mqtt_js(certs, scheme):
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    ports = Ports()
-    with Broker(config=listeners_config(certs, ports), port=ports.plain, port_flag=False) as b:
-        port = ports.ws if scheme == "ws" else ports.wss
+    with start_broker(lambda ports: listeners_config(certs, ports)) as b:
+        port = b.ports.ws if scheme == "ws" else b.ports.wss
         url = "%s://localhost:%d/mqtt" % (scheme, port)
         env = dict(os.environ, MQR_CA=certs["ca"])
         res = subprocess.run(["node", "ws.js", url], cwd=NODE_DIR, capture_output=True, text=True,

@@ -17,7 +17,7 @@ import ssl
 import struct
 import subprocess
 
-from broker_util import TIMEOUT, free_port
+from broker_util import TIMEOUT, Broker
 
 
 def _ossl(*args, cwd):
@@ -80,7 +80,14 @@ class Ports:
     """One free port per listener kind: plain (the probe), tls, mtls, ws, wss."""
 
     def __init__(self):
-        self.plain, self.tls, self.mtls, self.ws, self.wss = (free_port() for _ in range(5))
+        socks = []
+        for _ in range(5):  # held open together: five different ports
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        self.plain, self.tls, self.mtls, self.ws, self.wss = (s.getsockname()[1] for s in socks)
+        for s in socks:
+            s.close()
 
 
 def listeners_config(certs, ports, extra=""):
@@ -93,6 +100,26 @@ def listeners_config(certs, ports, extra=""):
             % (ports.mtls, tls, certs["ca"]) +
             "listener %d\nprotocol websockets\n" % ports.ws +
             "listener %d\nprotocol websockets\n%s" % (ports.wss, tls) + extra)
+
+
+def start_broker(make_config, tries=3):
+    """A Broker with the listeners of make_config(Ports()), its plain port as
+    the probe. Ports picked free can be taken by another process's outgoing
+    connection before the broker binds them (the broker then exits after
+    opening its first listeners, so the probe alone does not show it): wait
+    for the "started" line and try new ports when a bind failed."""
+    for attempt in range(tries):
+        ports = Ports()
+        b = Broker(config=make_config(ports), port=ports.plain, port_flag=False)
+        if b.wait_log("mqttrule-broker: started"):
+            b.ports = ports
+            return b
+        b.stop()
+        text = b.logtext()
+        b.tmp.cleanup()
+        if "Address already in use" not in text or attempt == tries - 1:
+            raise RuntimeError("broker did not start:\n" + text)
+    raise AssertionError("unreachable")
 
 
 def client_ctx(certs, cert=None, key=None, ca="ca", version=None):
