@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from broker_util import (BROKER, TIMEOUT, Broker, EventSubscriber, connect_bytes, run_broker,
+from broker_util import (BROKER, TIMEOUT, EventSubscriber, connect_bytes, run_broker,
                          stats)
 from tls_util import Ports, client_ctx, listeners_config, make_certs, start_broker
 

@@ -8,7 +8,6 @@ listener. MQTT.js over ws:// and wss:// from node is here too."""
 import json
 import os
 import shutil
-import ssl
 import struct
 import subprocess
 
