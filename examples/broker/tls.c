@@ -98,6 +98,9 @@ int brk_tls_listener_init(broker_t *b, size_t li)
     int sl = snprintf(sid, sizeof sid, "mqttrule:%u", (unsigned)l->port);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid, (unsigned)sl);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    /* TLS 1.3: one ticket per handshake (OpenSSL sends two by default); a
+     * device resumes with the latest one */
+    SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return 0;
