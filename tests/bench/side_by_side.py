@@ -58,7 +58,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from tls_util import make_certs  # noqa: E402  (the test suite's certificates)
+from tls_util import broker_has_tls_at, make_certs  # noqa: E402  (the test suite's PKI)
 
 MQR_KINDS = ("mqttrule", "mqttrule-bp")
 RULE_SQL = 'SELECT clientid, username, reason_code, timestamp FROM "$events/client_connack"'
@@ -272,7 +272,10 @@ class SideBySide:
         self.live = []
         self.sink_exe = build_http_sink(self.tmp)
         self.certs = None
-        if not args.no_tls:
+        broker = os.path.join(self.build, "examples", "broker", "mqttrule-broker")
+        if not args.no_tls and not broker_has_tls_at(broker):
+            print("no TLS loads: mqttrule-broker was built without OpenSSL", file=sys.stderr)
+        elif not args.no_tls:
             d = os.path.join(self.tmp, "pki")
             os.makedirs(d)
             self.certs = make_certs(d)

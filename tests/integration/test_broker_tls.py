@@ -20,12 +20,14 @@ import pytest
 
 from broker_util import (BROKER, TIMEOUT, EventSubscriber, connect_bytes, run_broker,
                          stats)
-from tls_util import Ports, client_ctx, listeners_config, make_certs, start_broker
+from tls_util import (Ports, broker_has_tls, client_ctx, listeners_config, make_certs,
+                      start_broker)
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built"),
     pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed"),
 ]
+needs_tls = pytest.mark.skipif(not broker_has_tls(), reason="mqttrule-broker built without OpenSSL")
 
 try:
     import paho.mqtt.client as paho
@@ -79,6 +81,7 @@ def read_lines(proc, n, timeout=TIMEOUT + 5):
     return lines
 
 
+@needs_tls
 @pytest.mark.skipif(not MOSQ, reason="mosquitto-clients is not installed")
 def test_mosquitto_server_auth(certs):
     """mosquitto_sub/pub with --cafile: the server's certificate is verified
@@ -101,6 +104,7 @@ def test_mosquitto_server_auth(certs):
         assert stats(b)["tls.handshakes"] >= 2
 
 
+@needs_tls
 @pytest.mark.skipif(not MOSQ, reason="mosquitto-clients is not installed")
 def test_mosquitto_mutual_identity(certs):
     """require_certificate + use_identity_as_username: the CN (device-7)
@@ -135,6 +139,7 @@ def test_mosquitto_mutual_identity(certs):
         watcher.close()
 
 
+@needs_tls
 @pytest.mark.skipif(not MOSQ, reason="mosquitto-clients is not installed")
 def test_refused_handshakes_counted(certs):
     """A wrong CA, an expired client certificate, plain MQTT to a TLS port and
@@ -183,6 +188,7 @@ def test_refused_handshakes_counted(certs):
         assert "the client does not speak TLS" in log
         assert st["connected"] == 0 and st["tls.handshakes"] == 0
 
+@needs_tls
 
 def test_tls_on_plain_port_and_http_on_mqtt_port(certs):
     """A TLS ClientHello or an HTTP request on a plain MQTT listener is named
@@ -210,6 +216,7 @@ def test_tls_on_plain_port_and_http_on_mqtt_port(certs):
         assert st["refused.http_on_mqtt_listener"] == 1
 
 
+@needs_tls
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
 def test_session_resumption(certs, version):
     """A client presenting its session again resumes it (TLS 1.2 session
@@ -232,6 +239,7 @@ def test_session_resumption(certs, version):
         st = stats(b)
         assert st["tls.handshakes"] == 2 and st["tls.resumed"] == 1
 
+@needs_tls
 
 def test_tls_version_minimum(certs):
     """tls_version tlsv1.3 refuses a TLS 1.2 client."""
@@ -248,6 +256,7 @@ def test_tls_version_minimum(certs):
         assert b.wait_log("unsupported protocol"), b.logtext()
 
 
+@needs_tls
 @pytest.mark.skipif(paho is None, reason="python3-paho-mqtt is not installed")
 @pytest.mark.parametrize("kind", ["tls", "ws", "wss"])
 def test_paho(certs, kind):
@@ -321,6 +330,7 @@ def test_config_errors(tmp_path, text, msg):
     assert r.returncode != 0
     assert msg in r.stderr, r.stderr
 
+@needs_tls
 
 def test_bad_certificate_file_stops_startup(tmp_path, certs):
     path = tmp_path / "broker.conf"
@@ -330,3 +340,13 @@ def test_bad_certificate_file_stops_startup(tmp_path, certs):
     assert r.returncode != 0
     out = r.stdout + r.stderr
     assert "broker.conf:1: listener" in out and "key values mismatch" in out, out
+
+
+@pytest.mark.skipif(broker_has_tls(), reason="mqttrule-broker has TLS")
+def test_tls_listener_without_openssl_is_a_startup_error(tmp_path):
+    path = tmp_path / "broker.conf"
+    path.write_text("listener 1883\nlistener 8883\ncertfile /x.crt\nkeyfile /x.key\n")
+    r = run_broker("-c", str(path))
+    assert r.returncode != 0
+    assert "broker.conf:2: listener 8883: this listener uses TLS (certfile), but mqttrule-broker " \
+           "was built without OpenSSL" in r.stderr, r.stderr

@@ -10,14 +10,16 @@ socket that writes exact frames (masked unless told otherwise) and reads
 whole frames, every read bounded by a timeout.
 """
 import base64
+import functools
 import hashlib
 import os
 import socket
 import ssl
 import struct
 import subprocess
+import tempfile
 
-from broker_util import TIMEOUT, Broker
+from broker_util import BROKER, TIMEOUT, Broker
 
 
 def _ossl(*args, cwd):
@@ -90,9 +92,30 @@ class Ports:
             s.close()
 
 
+def broker_has_tls():
+    """False when mqttrule-broker was built without OpenSSL (a TLS listener
+    is then a start-up error saying so)."""
+    return broker_has_tls_at(BROKER)
+
+
+@functools.lru_cache(maxsize=None)
+def broker_has_tls_at(broker):
+    if not os.path.exists(broker):
+        return False
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "b.conf")
+        with open(conf, "w") as f:
+            f.write("listener 1\ncertfile /nonexistent\nkeyfile /nonexistent\n")
+        r = subprocess.run([broker, "-c", conf], capture_output=True, text=True, timeout=30)
+    return "built without OpenSSL" not in r.stderr
+
+
 def listeners_config(certs, ports, extra=""):
     """Listener lines for Ports `ports`: plain MQTT, TLS (server auth), mutual
-    TLS with use_identity_as_username, ws:// and wss://."""
+    TLS with use_identity_as_username, ws:// and wss://. Without TLS in the
+    broker (certs None): plain MQTT and ws:// only."""
+    if certs is None:
+        return "listener %d\nlistener %d\nprotocol websockets\n%s" % (ports.plain, ports.ws, extra)
     tls = "certfile %s\nkeyfile %s\n" % (certs["server"], certs["server_key"])
     return ("listener %d\n" % ports.plain +
             "listener %d\n%s" % (ports.tls, tls) +
