@@ -1192,8 +1192,7 @@ static int setup(bench_t *b)
         if (tls_setup(b) < 0)
             return -1;
 #else
-        fprintf(stderr, "mqttrule-bench: --tls needs a build with OpenSSL\n");
-        return -1;
+        bad_usage("--tls needs a build with OpenSSL");
 #endif
     }
     b->t_deadline = now_ns() + (uint64_t)(o->duration * 1e9);
