@@ -350,3 +350,30 @@ def test_tls_listener_without_openssl_is_a_startup_error(tmp_path):
     assert r.returncode != 0
     assert "broker.conf:2: listener 8883: this listener uses TLS (certfile), but mqttrule-broker " \
            "was built without OpenSSL" in r.stderr, r.stderr
+
+
+@needs_tls
+def test_ciphers_and_capath(tmp_path, certs):
+    """ciphers is handed to OpenSSL (a list matching nothing stops start-up);
+    capath verifies clients like cafile (a directory made with openssl rehash)."""
+    path = tmp_path / "broker.conf"
+    path.write_text("listener %d\ncertfile %s\nkeyfile %s\nciphers NO-SUCH-CIPHER\n" % (
+        Ports().tls, certs["server"], certs["server_key"]))
+    r = run_broker("-c", str(path))
+    assert r.returncode != 0 and "ciphers NO-SUCH-CIPHER: no cipher match" in r.stdout + r.stderr
+    cadir = tmp_path / "cadir"
+    cadir.mkdir()
+    shutil.copy(certs["ca"], cadir / "ca.pem")
+    subprocess.run(["openssl", "rehash", str(cadir)], check=True, capture_output=True)
+    tls = "certfile %s\nkeyfile %s\n" % (certs["server"], certs["server_key"])
+
+    def config(ports):
+        return ("listener %d\nlistener %d\n%scapath %s\nrequire_certificate true\n"
+                "ciphers ECDHE-RSA-AES128-GCM-SHA256\n" % (ports.plain, ports.tls, tls, cadir))
+    with start_broker(config) as b:
+        ctx = client_ctx(certs, cert="client", key="client_key", version=ssl.TLSVersion.TLSv1_2)
+        with socket.create_connection(("127.0.0.1", b.ports.tls), timeout=TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                assert s.cipher()[0] == "ECDHE-RSA-AES128-GCM-SHA256"
+                s.sendall(connect_bytes("capath"))
+                assert s.recv(4)[:1] == b"\x20"
