@@ -25,6 +25,11 @@
  * most --window messages ahead of the average subscriber. Latencies are kept as
  * samples (at most 1 M, evenly strided) and sorted once for p50/p99/max.
  *
+ * With --tls (built when OpenSSL is found) every connection does a full TLS
+ * handshake (no session resumption: each is a new device) before its
+ * CONNECT, verifying the broker's certificate against --cafile; reads and
+ * writes then go through SSL_read/SSL_write on the same non-blocking sockets.
+ *
  * Results go to stdout as one text line, or as one JSON object with --json.
  * Exit status: 0 when every connection succeeded and (QoS 1 and 2) no message
  * was lost, 1 otherwise, 64 for a bad command line.
@@ -49,6 +54,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef MQR_BENCH_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
+
 #define EXIT_USAGE 64
 #define MAX_SAMPLES (1u << 20)
 #define OUT_HIGH_WATER (64u * 1024u) /* a publisher stops encoding above this */
@@ -57,7 +67,7 @@
 
 enum { MODE_CONN, MODE_PUBSUB, MODE_IDLE };
 enum { ROLE_STORM, ROLE_IDLE, ROLE_SUB, ROLE_EVENTS, ROLE_PUB };
-enum { ST_FREE, ST_CONNECTING, ST_CONNACK, ST_SUBACK, ST_READY, ST_CLOSING };
+enum { ST_FREE, ST_CONNECTING, ST_HANDSHAKE, ST_CONNACK, ST_SUBACK, ST_READY, ST_CLOSING };
 
 /* A byte buffer: data[off..len) is pending. */
 typedef struct buf {
@@ -77,6 +87,7 @@ typedef struct conn {
     uint64_t t_start;  /* connect() time, ns */
     mqr_packet_stream_t stream;
     buf_t in, out;
+    void *ssl; /* SSL * with --tls */
 } conn_t;
 
 /* Latency samples in ns. */
@@ -98,6 +109,10 @@ typedef struct opts {
     const char *event_topic;
     const char *username;
     int json;
+    int tls;              /* --tls */
+    const char *cafile;   /* --cafile: verify the broker */
+    const char *certfile; /* --cert/--key: a client certificate */
+    const char *keyfile;
 } opts_t;
 
 typedef struct bench {
@@ -118,6 +133,8 @@ typedef struct bench {
     int running; /* pubsub: publishing has started */
     char err[320];
     lat_t lat;
+    void *ssl_ctx; /* SSL_CTX * with --tls */
+    uint64_t handshakes;
 } bench_t;
 
 static volatile sig_atomic_t g_stop;
@@ -263,8 +280,54 @@ static int conn_open(bench_t *b, conn_t *c, int role, uint32_t index)
     return 0;
 }
 
+/* ---- the byte transport: the socket, or TLS over it ---------------------------------- */
+
+/* read(2) or SSL_read: bytes, 0 at the end, -1 with errno (EAGAIN: wait). */
+static ssize_t io_read(conn_t *c, void *buf, size_t n)
+{
+#ifdef MQR_BENCH_TLS
+    if (c->ssl != NULL) {
+        int r = SSL_read(c->ssl, buf, (int)(n > 1u << 30 ? 1u << 30 : n));
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+            return 0;
+        errno = EIO;
+        return -1;
+    }
+#endif
+    return read(c->fd, buf, n);
+}
+
+/* write(2) or SSL_write, same results. */
+static ssize_t io_write(conn_t *c, const void *buf, size_t n)
+{
+#ifdef MQR_BENCH_TLS
+    if (c->ssl != NULL) {
+        int r = SSL_write(c->ssl, buf, (int)(n > 1u << 30 ? 1u << 30 : n));
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+        return -1;
+    }
+#endif
+    return write(c->fd, buf, n);
+}
+
 static void conn_close(conn_t *c)
 {
+#ifdef MQR_BENCH_TLS
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+#endif
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -298,7 +361,7 @@ static int conn_put(bench_t *b, conn_t *c, mqr_packet_t *p)
 static int conn_flush(bench_t *b, conn_t *c)
 {
     while (c->out.off < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out.off, c->out.len - c->out.off);
+        ssize_t n = io_write(c, c->out.data + c->out.off, c->out.len - c->out.off);
         if (n > 0) {
             c->out.off += (size_t)n;
             continue;
@@ -541,6 +604,22 @@ static int on_connected(bench_t *b, conn_t *c, uint32_t ev)
         conn_failed(b, c, NULL);
         return -1;
     }
+#ifdef MQR_BENCH_TLS
+    if (b->o.tls) {
+        SSL *s = SSL_new(b->ssl_ctx);
+        if (s == NULL || SSL_set_fd(s, c->fd) != 1) {
+            SSL_free(s);
+            conn_failed(b, c, "SSL_new failed");
+            return -1;
+        }
+        SSL_set_connect_state(s);
+        SSL_set_tlsext_host_name(s, "localhost");
+        SSL_set1_host(s, "localhost");
+        c->ssl = s;
+        c->state = ST_HANDSHAKE;
+        return 0;
+    }
+#endif
     c->state = ST_CONNACK;
     if (send_connect(b, c) < 0) {
         conn_failed(b, c, NULL);
@@ -548,6 +627,62 @@ static int on_connected(bench_t *b, conn_t *c, uint32_t ev)
     }
     return 0;
 }
+
+#ifdef MQR_BENCH_TLS
+/* Drive c's TLS handshake; when it is done send the CONNECT. Returns 0, or -1
+ * when c failed. */
+static int on_handshake(bench_t *b, conn_t *c)
+{
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1) {
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            uint32_t want = e == SSL_ERROR_WANT_WRITE ? EPOLLIN | EPOLLOUT : EPOLLIN;
+            if (ep_set(b, c, EPOLL_CTL_MOD, want) == 0)
+                c->epollout = e == SSL_ERROR_WANT_WRITE;
+            return 0;
+        }
+        unsigned long err = ERR_get_error();
+        snprintf(b->err, sizeof b->err, "TLS handshake: %s",
+                 err ? ERR_reason_error_string(err) : "the connection was closed");
+        ERR_clear_error();
+        conn_failed(b, c, NULL);
+        return -1;
+    }
+    b->handshakes++;
+    c->state = ST_CONNACK;
+    if (send_connect(b, c) < 0) {
+        conn_failed(b, c, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* The client context of --tls: verify the broker with --cafile (else the
+ * system's CAs), present --cert/--key when given, no session resumption. */
+static int tls_setup(bench_t *b)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL)
+        return -1;
+    b->ssl_ctx = ctx;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    int ok = b->o.cafile ? SSL_CTX_load_verify_locations(ctx, b->o.cafile, NULL)
+                         : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok == 1 && b->o.certfile)
+        ok = SSL_CTX_use_certificate_chain_file(ctx, b->o.certfile) == 1 &&
+             SSL_CTX_use_PrivateKey_file(ctx, b->o.keyfile, SSL_FILETYPE_PEM) == 1;
+    if (ok != 1) {
+        unsigned long e = ERR_get_error();
+        fprintf(stderr, "mqttrule-bench: TLS set-up: %s\n",
+                e ? ERR_reason_error_string(e) : "failed");
+        return -1;
+    }
+    return 0;
+}
+#endif
 
 /* The broker closed c. In ST_CLOSING that ends a storm connection normally. */
 static void on_eof(bench_t *b, conn_t *c)
@@ -571,7 +706,7 @@ static int conn_read(bench_t *b, conn_t *c)
             return -1;
         }
         size_t room = c->in.cap - c->in.len;
-        ssize_t n = read(c->fd, c->in.data + c->in.len, room);
+        ssize_t n = io_read(c, c->in.data + c->in.len, room);
         if (n == 0) {
             on_eof(b, c);
             return -1;
@@ -609,8 +744,8 @@ static int conn_read(bench_t *b, conn_t *c)
                 return -1;
             }
         }
-        if ((size_t)n < room)
-            break;
+        if ((size_t)n < room && c->ssl == NULL)
+            break; /* TLS: read until SSL_read says it wants more */
     }
     if (c->role == ROLE_PUB && b->running)
         return 0; /* the main loop pumps and flushes publishers */
@@ -634,12 +769,22 @@ static void conn_event(bench_t *b, conn_t *c, uint32_t ev)
             return;
         if (on_connected(b, c, ev) < 0)
             return;
-        if (conn_flush(b, c) < 0) {
+        if (c->state == ST_CONNACK && conn_flush(b, c) < 0) {
             conn_failed(b, c, "write failed");
             return;
         }
+        if (c->state != ST_HANDSHAKE)
+            return;
+    }
+#ifdef MQR_BENCH_TLS
+    if (c->state == ST_HANDSHAKE) {
+        if (on_handshake(b, c) < 0 || c->state == ST_HANDSHAKE)
+            return;
+        if (conn_flush(b, c) < 0)
+            conn_failed(b, c, "write failed");
         return;
     }
+#endif
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
         if (conn_read(b, c) < 0)
             return;
@@ -805,6 +950,8 @@ static int report(bench_t *b)
         }
         printf(",\"latency_us\":{\"samples\":%zu,\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}",
                b->lat.n, p50, p99, pmax);
+        if (o->tls)
+            printf(",\"tls\":true,\"tls_handshakes\":%llu", (unsigned long long)b->handshakes);
         printf(",\"ok\":%s", status == 0 ? "true" : "false");
         if (b->err[0]) {
             printf(",\"error\":\"");
@@ -873,6 +1020,10 @@ static void usage(FILE *f)
           "  -k, --keepalive S      keep alive in every CONNECT (default 0: none)\n"
           "  -d, --duration S       time limit of the run in seconds (default 60)\n"
           "  -j, --json             one JSON object instead of a text line\n"
+          "      --tls              TLS to the broker (a full handshake per connection)\n"
+          "      --cafile FILE      --tls: CA certificates that verify the broker\n"
+          "      --cert FILE        --tls: client certificate (with --key)\n"
+          "      --key FILE         --tls: its private key\n"
           "      --help             this text\n"
           "      --version          the version\n"
           "\n"
@@ -917,7 +1068,9 @@ static void parse_args(int argc, char **argv, opts_t *o)
         {"window", required_argument, NULL, 'w'},   {"inflight", required_argument, NULL, 'i'},
         {"username", required_argument, NULL, 'u'}, {"keepalive", required_argument, NULL, 'k'},
         {"duration", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 3},             {"version", no_argument, NULL, 4},
+        {"help", no_argument, NULL, 3},             {"tls", no_argument, NULL, 4},
+        {"cafile", required_argument, NULL, 5},     {"cert", required_argument, NULL, 6},
+        {"key", required_argument, NULL, 7},        {"version", no_argument, NULL, 8},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
@@ -954,8 +1107,12 @@ static void parse_args(int argc, char **argv, opts_t *o)
         case 'k': o->keepalive = (uint32_t)num_arg("--keepalive", optarg, 0, 65535); break;
         case 'd': o->duration = (double)num_arg("--duration", optarg, 1, 86400); break;
         case 'j': o->json = 1; break;
+        case 4: o->tls = 1; break;
+        case 5: o->cafile = optarg; break;
+        case 6: o->certfile = optarg; break;
+        case 7: o->keyfile = optarg; break;
         case 3: usage(stdout); exit(0);
-        case 4: printf("mqttrule-bench (libmqttrule %s)\n", mqr_version()); exit(0);
+        case 8: printf("mqttrule-bench (libmqttrule %s)\n", mqr_version()); exit(0);
         case ':': bad_usage("option '%s' needs an argument", argv[optind - 1]); break;
         default: bad_usage("unknown option '%s'", argv[optind - 1]); break;
         }
@@ -1033,6 +1190,14 @@ static int setup(bench_t *b)
     b->ep = epoll_create1(0);
     if (b->ep < 0)
         return -1;
+    if (o->tls) {
+#ifdef MQR_BENCH_TLS
+        if (tls_setup(b) < 0)
+            return -1;
+#else
+        bad_usage("--tls needs a build with OpenSSL");
+#endif
+    }
     b->t_deadline = now_ns() + (uint64_t)(o->duration * 1e9);
     return 0;
 }
@@ -1054,6 +1219,9 @@ static void teardown(bench_t *b)
     free(b->lat.v);
     if (b->ep >= 0)
         close(b->ep);
+#ifdef MQR_BENCH_TLS
+    SSL_CTX_free(b->ssl_ctx);
+#endif
 }
 
 int main(int argc, char **argv)

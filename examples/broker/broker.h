@@ -5,7 +5,9 @@
  *
  * Files: main.c (start-up, signals), log.c (clocks, the log line), stats.c
  * (counters, the SIGUSR1 stats line), config.c (flags and the configuration
- * file), loop.c (epoll or poll, listener, socket I/O, timers), mqtt.c
+ * file), loop.c (epoll or poll, listener, socket I/O, timers), listener.c
+ * (listener options, each connection's transport), tls.c (TLS through
+ * OpenSSL, when built with it), ws.c (MQTT over WebSocket), mqtt.c
  * (the MQTT protocol: CONNECT decisions, sessions, routing, retained
  * messages, wills), auth.c (password file, bans, ACL) and events.c (the seam
  * to the rule engine: every event and message goes through it).
@@ -102,9 +104,19 @@ typedef struct brk_rule_cfg {
     char *where;    /* "file:line" or "--rule N", for messages */
 } brk_rule_cfg_t;
 
+/* One `listener PORT [ADDR]` and the options following it (listener.c). A
+ * listener is TLS when it has a certfile. */
 typedef struct brk_listener_cfg {
     char *addr;
     uint16_t port;
+    uint8_t websockets;       /* protocol websockets */
+    uint8_t require_cert;     /* require_certificate */
+    uint8_t identity_as_user; /* use_identity_as_username */
+    uint8_t tls_min;          /* tls_version: 12 or 13 (minimum); 0: 1.2 */
+    char *certfile, *keyfile, *cafile, *capath;
+    char *ciphers, *ciphers13; /* ciphers (TLS <= 1.2), ciphers_tls1.3 */
+    char *mqtt_path;          /* WebSocket path; NULL: "/mqtt" */
+    char *where;              /* "file:line" of the listener line, for messages */
 } brk_listener_cfg_t;
 
 typedef struct brk_config {
@@ -221,6 +233,26 @@ typedef struct brk_queued {
 } brk_queued_t;
 
 typedef struct brk_conn brk_conn_t;
+struct broker;
+
+/*
+ * The byte transport under a connection (plain TCP in loop.c, TLS in tls.c):
+ * the loop reads and writes a connection's socket only through these.
+ * read/write return a byte count (> 0), 0 when the peer closed (read only),
+ * BRK_IO_AGAIN when the socket would block, or BRK_IO_ERROR (the transport
+ * has logged why when it is not a plain socket error). close, when set,
+ * frees the transport's state just before the socket is closed. pending,
+ * when set, says how many bytes the transport holds already decrypted.
+ */
+#define BRK_IO_AGAIN (-2)
+#define BRK_IO_ERROR (-1)
+typedef struct brk_io {
+    const char *name; /* "tcp", "ssl" */
+    long (*read)(struct broker *b, brk_conn_t *c, uint8_t *buf, size_t cap);
+    long (*write)(struct broker *b, brk_conn_t *c, const uint8_t *buf, size_t len);
+    void (*close)(struct broker *b, brk_conn_t *c);
+    size_t (*pending)(const brk_conn_t *c);
+} brk_io_t;
 
 typedef struct brk_session {
     struct brk_session *hnext; /* hash chain */
@@ -304,6 +336,14 @@ struct brk_conn {
     uint8_t *pending_connect; /* encoded CONNECT while AUTH is exchanged */
     size_t pending_len;
     uint8_t nonce[16];       /* the challenge sent in AUTH */
+    /* transport (listener.c, tls.c, ws.c): the listener facts event code reads */
+    const brk_io_t *io;      /* never NULL: &brk_io_plain unless TLS */
+    void *tls;               /* SSL * of a TLS connection; NULL: plain */
+    struct brk_ws *ws;       /* WebSocket framing state (ws.c); NULL: raw MQTT */
+    char *tls_identity;      /* client certificate CN (use_identity_as_username) */
+    uint8_t listener;        /* index into cfg.listeners */
+    uint8_t io_wants_write;  /* the transport needs EPOLLOUT to go on (TLS handshake) */
+    const char *transport;   /* "tcp", "ssl", "ws" or "wss" (EMQX's listener types) */
 };
 
 /* The retained store (retain.c): a topic trie with a hash table of its nodes. */
@@ -357,6 +397,16 @@ typedef struct brk_stats {
     uint64_t refused_session_owner;   /* CONNECTs for another user's client id (refuse) */
     uint64_t session_owner_fresh;     /* ... given a fresh session instead (fresh) */
     uint64_t accept_paused;           /* times the listeners paused: out of descriptors */
+    uint64_t tls_handshakes;          /* TLS handshakes completed */
+    uint64_t tls_resumed;             /* of them, resumed sessions */
+    uint64_t ws_upgrades;             /* WebSocket upgrades accepted */
+    /* transport-layer refusals per reason ("tls.failed.certificate_verify_failed",
+     * "ws.refused.404", "http_on_mqtt_listener"): listener.c brk_xport_count */
+    struct {
+        char key[64];
+        uint64_t n;
+    } xport_fail[16];
+    uint32_t nxport_fail;
 } brk_stats_t;
 
 typedef struct broker {
@@ -412,6 +462,8 @@ typedef struct broker {
     uint8_t accept_off;       /* listeners unwatched: out of descriptors (loop.c) */
     uint32_t accept_episode;  /* pauses since accept() last found the backlog empty */
     int64_t accept_retry_ms;  /* when to watch them again at the latest */
+    void *tls_ctx[BRK_MAX_LISTENERS]; /* SSL_CTX * of each TLS listener (tls.c) */
+    uint64_t tls_trim_mark;   /* handshakes at the last malloc_trim (tls.c) */
 } broker_t;
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
@@ -458,6 +510,64 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
                          const mqr_sockaddr_t *own);
 void brk_conn_feed(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len);
 void brk_flush_engine(broker_t *b, uint32_t deadline_ms);
+
+/* ---- listener.c: listener options, the transport of a new connection ------------- */
+extern const brk_io_t brk_io_plain;
+int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
+                           unsigned lineno);
+int brk_listeners_check(const brk_config_t *cfg);
+void brk_listener_cfg_free(brk_listener_cfg_t *l);
+int brk_listeners_init(broker_t *b);
+void brk_listeners_free(broker_t *b);
+void brk_listeners_tick(broker_t *b);
+int brk_listener_attach(broker_t *b, brk_conn_t *c, size_t li);
+void brk_xport_deliver(broker_t *b, brk_conn_t *c, uint8_t *buf, size_t len);
+int brk_xport_connect(broker_t *b, brk_conn_t *c, mqr_packet_t *p);
+void brk_xport_count(broker_t *b, const char *prefix, const char *reason);
+size_t brk_xport_stats_text(const broker_t *b, char *out, size_t cap);
+void brk_conn_send_raw(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len);
+void brk_conn_want_write(broker_t *b, brk_conn_t *c, int on);
+
+/* ---- tls.c (built with OpenSSL: BRK_HAVE_TLS) ------------------------------------- */
+int brk_tls_listener_init(broker_t *b, size_t li);
+void brk_tls_listener_free(broker_t *b, size_t li);
+int brk_tls_conn_start(broker_t *b, brk_conn_t *c, size_t li);
+void brk_tls_tick(broker_t *b);
+
+/* ---- ws.c: WebSocket (RFC 6455) framing -------------------------------------------- */
+#define BRK_WS_INCOMPLETE (-2)
+#define BRK_WS_BAD (-1)
+typedef struct brk_ws brk_ws_t;
+/* An HTTP upgrade request; the pointers point into the parsed buffer. */
+typedef struct brk_ws_req {
+    const char *method, *path, *key, *version, *protocols;
+    size_t method_len, path_len, key_len, version_len, protocols_len;
+    int minor_version;
+    uint8_t has_host, upgrade_ws, conn_upgrade;
+    const char *why; /* BRK_WS_BAD: what is wrong */
+} brk_ws_req_t;
+/* A client frame's header. */
+typedef struct brk_ws_frame {
+    uint8_t fin, opcode, masked;
+    uint8_t mask[4];
+    uint32_t hdr_len;     /* the payload starts here */
+    uint64_t payload_len;
+    uint16_t close_code;  /* BRK_WS_BAD: the close code to answer */
+    const char *why;      /* BRK_WS_BAD: what is wrong */
+} brk_ws_frame_t;
+long brk_ws_parse_request(const uint8_t *buf, size_t len, brk_ws_req_t *r);
+int brk_ws_check_upgrade(const brk_ws_req_t *r, const char *mqtt_path, const char **proto,
+                         const char **why);
+long brk_ws_parse_frame(const uint8_t *buf, size_t len, uint64_t max_payload, brk_ws_frame_t *f);
+void brk_ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4]);
+void brk_ws_accept_key(const char *key, size_t key_len, char out[29]);
+int brk_ws_conn_start(broker_t *b, brk_conn_t *c);
+void brk_ws_input(broker_t *b, brk_conn_t *c, uint8_t *buf, size_t len);
+size_t brk_ws_frame_header(uint8_t *out, int opcode, uint64_t len);
+void brk_ws_closing(broker_t *b, brk_conn_t *c);
+void brk_ws_conn_free(brk_conn_t *c);
+int brk_ws_looks_http(const uint8_t *buf, size_t len);
+void brk_ws_refuse_plain_http(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_t len);
 
 /* ---- config.c ----------------------------------------------------------------------- */
 void brk_config_defaults(brk_config_t *cfg);

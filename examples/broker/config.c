@@ -343,15 +343,10 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
 {
     const char *k = w[0];
     uint32_t u;
-    if (!strcmp(k, "listener")) {
-        if (n < 2 || parse_u32(w[1], &u) != 0 || u > 65535)
-            BAD("listener needs PORT [ADDRESS]");
-        if (cfg->nlisteners == BRK_MAX_LISTENERS)
-            BAD("at most %d listeners", BRK_MAX_LISTENERS);
-        cfg->listeners[cfg->nlisteners].port = (uint16_t)u;
-        cfg->listeners[cfg->nlisteners].addr = brk_strdup(n > 2 ? w[2] : "127.0.0.1");
-        cfg->nlisteners++;
-    } else if (!strcmp(k, "response_information") && n == 2) {
+    int lr = brk_listener_directive(cfg, w, n, path, lineno); /* listener.c */
+    if (lr <= 0)
+        return lr;
+    if (!strcmp(k, "response_information") && n == 2) {
         free(cfg->response_info);
         cfg->response_info = brk_strdup(w[1]);
     } else if (!strcmp(k, "ack_user_property") && n == 3) {
@@ -633,6 +628,8 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
         cfg_error(cfg, "%s: the configuration file is empty (no directive or rule)", path);
         goto fail;
     }
+    if (rules_too != 2 && brk_listeners_check(cfg) != 0)
+        goto fail;
     fclose(f);
     return 0;
 fail:
@@ -756,7 +753,7 @@ int brk_config_parse_args(brk_config_t *cfg, int argc, char **argv)
     if (port >= 0 || addr != NULL) {
         /* -p/-b replace the file's listeners with one */
         for (size_t i = 0; i < cfg->nlisteners; i++)
-            free(cfg->listeners[i].addr);
+            brk_listener_cfg_free(&cfg->listeners[i]);
         cfg->listeners[0].port = (uint16_t)(port >= 0 ? port : 1883);
         cfg->listeners[0].addr = brk_strdup(addr ? addr : "127.0.0.1");
         cfg->nlisteners = 1;
@@ -955,7 +952,7 @@ static void free_list(brk_str_list_t *l)
 void brk_config_free(brk_config_t *cfg)
 {
     for (size_t i = 0; i < cfg->nlisteners; i++)
-        free(cfg->listeners[i].addr);
+        brk_listener_cfg_free(&cfg->listeners[i]);
     free(cfg->config_file);
     free(cfg->password_file);
     free(cfg->password_file_where);

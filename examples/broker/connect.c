@@ -315,7 +315,8 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             refuse(b, c, pk, MQR_RC_UNSPECIFIED_ERROR, "cannot start the authentication");
         return;
     }
-    rc = brk_auth_check(b, p, &why);
+    /* a certificate identity (use_identity_as_username) is authenticated */
+    rc = c->tls_identity != NULL ? 0 : brk_auth_check(b, p, &why);
     brk_ev_authn(b, c, pk, rc);
     if (rc != 0) {
         refuse(b, c, pk, rc, why);
@@ -420,6 +421,10 @@ void mq_auth_continue(broker_t *b, brk_conn_t *c, const mqr_packet_t *auth)
     if (mqr_packet_decode(buf, c->pending_len, &o, &pk, &used, NULL) != MQR_OK) {
         free(buf);
         brk_conn_close(b, c, NULL);
+        return;
+    }
+    if (brk_xport_connect(b, c, &pk) != 0) { /* the certificate identity again */
+        free(buf);
         return;
     }
     if (ok == 1)

@@ -19,6 +19,11 @@
  * flushed when writable. A closed connection is moved to a dead list and
  * freed at the end of the round, so the code handling a packet may close the
  * connection it works on.
+ *
+ * A connection's socket is read and written only through its transport
+ * (c->io: plain TCP or TLS, listener.c and tls.c), and what is read goes to
+ * brk_xport_deliver (WebSocket frames or MQTT); brk_conn_send wraps each
+ * packet in a WebSocket frame when the connection is one (ws.c).
  */
 #ifdef __linux__
 #define _GNU_SOURCE /* accept4 */
@@ -155,7 +160,7 @@ int brk_loop_init(broker_t *b)
     b->epfd = -1;
 #endif
     b->rbuf = malloc(BRK_RBUF_SIZE);
-    if (b->rbuf == NULL)
+    if (b->rbuf == NULL || brk_listeners_init(b) != 0)
         return -1;
     b->loop_up = 1; /* descriptors the engine named before now join the set */
     for (size_t fd = 0; fd < b->engine_w_cap; fd++)
@@ -172,8 +177,9 @@ int brk_loop_init(broker_t *b)
 #ifndef BRK_USE_POLL
         watch_ctl(b, EPOLL_CTL_ADD, &b->listeners[i], EPOLLIN);
 #endif
-        brk_log(b, 1, "listening on %s:%u", b->cfg.listeners[i].addr,
-                (unsigned)b->cfg.listeners[i].port);
+        const brk_listener_cfg_t *l = &b->cfg.listeners[i];
+        brk_log(b, 1, "listening on %s:%u (%s%s)", l->addr, (unsigned)l->port,
+                l->websockets ? "websockets" : "mqtt", l->certfile ? " over TLS" : "");
     }
     return 0;
 }
@@ -185,6 +191,8 @@ static void conn_free(brk_conn_t *c)
     free(c->in);
     free(c->out);
     free(c->username);
+    free(c->tls_identity);
+    brk_ws_conn_free(c);
     if (c->will != NULL)
         brk_msg_unref(c->will);
     brk5_conn_free(c);
@@ -200,8 +208,12 @@ void brk_conn_close(broker_t *b, brk_conn_t *c, const char *reason)
         return;
     if (c->close_reason == NULL)
         c->close_reason = reason;
-    if (c->out_len > 0) /* one last best-effort attempt: a refusal's CONNACK */
-        (void)!write(c->w.fd, c->out, c->out_len);
+    if (c->ws != NULL && !c->broken)
+        brk_ws_closing(b, c); /* the close frame, after what is queued */
+    if (c->out_len > 0 && !c->broken) /* one last best-effort attempt: a refusal's CONNACK */
+        (void)c->io->write(b, c, c->out, c->out_len);
+    if (c->io->close != NULL)
+        c->io->close(b, c);
     brk_mqtt_conn_lost(b, c);
     close(c->w.fd); /* also leaves the epoll set: the descriptor is never duplicated */
     accept_resume(b); /* a descriptor is free again */
@@ -228,12 +240,23 @@ static void mark_broken(broker_t *b, brk_conn_t *c)
 
 static void flush_out(broker_t *b, brk_conn_t *c);
 
-/* Queue `len` bytes for `c`. They are written at the end of the round
- * (brk_loop_flush), together with whatever else `c` gets until then, or when
- * the socket is writable again if it is full; BRK_ROUND_OUT_MAX collected
- * bytes are written at once. Out of memory marks the
- * connection broken; it is closed at the end of the round. */
+/* Queue the packet of `len` bytes for `c`, in a binary frame when `c` is a
+ * WebSocket (brk_conn_send_raw says when it is written). */
 void brk_conn_send(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
+{
+    if (c->ws != NULL && len > 0) {
+        uint8_t h[10];
+        brk_conn_send_raw(b, c, h, brk_ws_frame_header(h, 2, len));
+    }
+    brk_conn_send_raw(b, c, data, len);
+}
+
+/* Queue `len` bytes for `c` as they are (no framing). They are written at
+ * the end of the round (brk_loop_flush), together with whatever else `c`
+ * gets until then, or when the socket is writable again if it is full;
+ * BRK_ROUND_OUT_MAX collected bytes are written at once. Out of memory marks
+ * the connection broken; it is closed at the end of the round. */
+void brk_conn_send_raw(broker_t *b, brk_conn_t *c, const uint8_t *data, size_t len)
 {
     if (c->state == BRK_CS_CLOSED || c->broken || len == 0)
         return;
@@ -293,15 +316,34 @@ int brk_conn_send_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p)
     return MQR_OK;
 }
 
-/* Write what `c` has queued. A write error marks it broken; a socket that
- * takes only part is watched for EPOLLOUT until the rest is written. */
+/* Watch `c` for writability (on) or only for input. */
+void brk_conn_want_write(broker_t *b, brk_conn_t *c, int on)
+{
+    if ((c->want_write != 0) == (on != 0))
+        return;
+    c->want_write = (uint8_t)(on != 0);
+#ifndef BRK_USE_POLL
+    watch_ctl(b, EPOLL_CTL_MOD, &c->w, on ? EPOLLIN | EPOLLOUT : EPOLLIN);
+#else
+    (void)b;
+#endif
+}
+
+/* Write what `c` has queued through its transport. A write error marks it
+ * broken; a socket that takes only part is watched for EPOLLOUT until the
+ * rest is written. */
 static void flush_out(broker_t *b, brk_conn_t *c)
 {
-    if (c->out_len == 0 || c->state == BRK_CS_CLOSED || c->broken)
+    if (c->state == BRK_CS_CLOSED || c->broken)
         return;
-    ssize_t n = write(c->w.fd, c->out, c->out_len);
+    if (c->out_len == 0) {
+        if (!c->io_wants_write)
+            brk_conn_want_write(b, c, 0);
+        return;
+    }
+    long n = c->io->write(b, c, c->out, c->out_len);
     if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        if (n != BRK_IO_AGAIN)
             mark_broken(b, c);
         n = 0;
     }
@@ -310,22 +352,14 @@ static void flush_out(broker_t *b, brk_conn_t *c)
         free(c->out); /* idle connections keep no buffer */
         c->out = NULL;
         c->out_cap = 0;
-        if (c->want_write) {
-            c->want_write = 0;
-#ifndef BRK_USE_POLL
-            watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN);
-#endif
-        }
+        if (!c->io_wants_write)
+            brk_conn_want_write(b, c, 0);
         return;
     }
     memmove(c->out, c->out + n, c->out_len - (size_t)n);
     c->out_len -= (size_t)n;
-    if (!c->want_write && !c->broken) {
-        c->want_write = 1;
-#ifndef BRK_USE_POLL
-        watch_ctl(b, EPOLL_CTL_MOD, &c->w, EPOLLIN | EPOLLOUT);
-#endif
-    }
+    if (!c->broken)
+        brk_conn_want_write(b, c, 1);
 }
 
 /* End of a round: write every connection's queued bytes, close the
@@ -387,6 +421,8 @@ brk_conn_t *brk_conn_new(broker_t *b, int fd, const struct sockaddr_storage *ss,
         return NULL;
     c->w.kind = BRK_W_CONN;
     c->w.fd = fd;
+    c->io = &brk_io_plain;
+    c->transport = "tcp";
     c->state = BRK_CS_NEW;
     c->last_rx = brk_now_mono(b) - (ss != NULL ? deferred_ms(b) : 0);
     c->problem_info = 1;
@@ -514,6 +550,8 @@ static void accept_all(broker_t *b, brk_watch_t *lw)
             brk_conn_new(b, fd, &ss, sl, b->listener_sock_known[li] ? &b->listener_sock[li] : NULL);
         if (c == NULL)
             close(fd);
+        else if (brk_listener_attach(b, c, li) != 0) /* TLS, WebSocket */
+            brk_conn_close(b, c, NULL);
         else
             read_conn(b, c); /* the CONNECT is usually there already (defer_accept) */
     }
@@ -538,32 +576,38 @@ static size_t handle_bytes(broker_t *b, brk_conn_t *c, const uint8_t *buf, size_
             return len;
         }
         c->last_rx = brk_now_mono(b);
+        if (p.type == MQR_PKT_CONNECT && brk_xport_connect(b, c, &p) != 0)
+            return len; /* closed: a certificate identity was required */
         brk_mqtt_packet(b, c, &p);
         pos += sz;
     }
     return pos;
 }
 
+/* Read what `c`'s transport has and hand it on (brk_xport_deliver); again
+ * while the transport holds decrypted bytes the socket no longer signals. */
 static void read_conn(broker_t *b, brk_conn_t *c)
 {
-    ssize_t n = read(c->w.fd, b->rbuf, BRK_RBUF_SIZE);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        if (c->state == BRK_CS_NEW && c->in_len >= 2 && (c->in[0] >> 4) == MQR_PKT_CONNECT) {
-            /* closed inside a CONNECT: a malformed CONNECT (decision D2) */
-            mqr_diag_t d;
-            mqr_diag_clear(&d);
-            d.reason_code = MQR_RC_MALFORMED_PACKET;
-            snprintf(d.message, sizeof d.message,
-                     "CONNECT: connection closed after %zu of its bytes", c->in_len);
-            brk_mqtt_decode_error(b, c, MQR_EMALFORMED, &d, c->in, c->in_len);
-            return;
-        }
-        brk_conn_close(b, c, "tcp_closed");
+    long n;
+    do {
+        n = c->io->read(b, c, b->rbuf, BRK_RBUF_SIZE);
+        if (n > 0)
+            brk_xport_deliver(b, c, b->rbuf, (size_t)n);
+    } while (n > 0 && c->state != BRK_CS_CLOSED && c->io->pending != NULL &&
+             c->io->pending(c) > 0);
+    if (n > 0 || n == BRK_IO_AGAIN || c->state == BRK_CS_CLOSED)
+        return;
+    if (c->state == BRK_CS_NEW && c->in_len >= 2 && (c->in[0] >> 4) == MQR_PKT_CONNECT) {
+        /* closed inside a CONNECT: a malformed CONNECT (decision D2) */
+        mqr_diag_t d;
+        mqr_diag_clear(&d);
+        d.reason_code = MQR_RC_MALFORMED_PACKET;
+        snprintf(d.message, sizeof d.message,
+                 "CONNECT: connection closed after %zu of its bytes", c->in_len);
+        brk_mqtt_decode_error(b, c, MQR_EMALFORMED, &d, c->in, c->in_len);
         return;
     }
-    if (n < 0)
-        return;
-    brk_conn_feed(b, c, b->rbuf, (size_t)n);
+    brk_conn_close(b, c, "tcp_closed");
 }
 
 /* Handle `len` bytes received on `c`: decode and handle every complete
@@ -743,9 +787,10 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
         brk_conn_t *c = (brk_conn_t *)w;
         if (c->state == BRK_CS_CLOSED)
             return;
+        int resume = wr && c->io_wants_write; /* a TLS handshake waited to write */
         if (wr)
             flush_out(b, c);
-        if ((rd || err) && c->state != BRK_CS_CLOSED)
+        if ((rd || err || resume) && c->state != BRK_CS_CLOSED)
             read_conn(b, c);
     }
 }
@@ -881,6 +926,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         if (now >= next_tick) {
             brk_mqtt_tick(b, now);
             brk_events_watch(b, now);
+            brk_listeners_tick(b);
             next_tick = now + 1000;
         }
         if (b->accept_off && now >= b->accept_retry_ms)
@@ -922,6 +968,7 @@ void brk_loop_free(broker_t *b)
         close(b->listeners[i].fd);
     }
     b->nlisteners = 0;
+    brk_listeners_free(b);
     if (b->rbuf != NULL)
         brk_flush_engine(b, b->cfg.shutdown_flush_ms);
 #ifndef BRK_USE_POLL

@@ -65,6 +65,8 @@ void brk_stats_log(broker_t *b)
     }
     mqr_action_metrics_t h;
     brk_events_http_totals(b, &h);
+    char xport[1400]; /* TLS and WebSocket counters (listener.c) */
+    brk_xport_stats_text(b, xport, sizeof xport);
     brk_log(b, 0,
             "stats connections=%zu connected=%zu sessions=%zu accepted=%" PRIu64
             " connect_timeouts=%" PRIu64 " refused.max_connections=%" PRIu64
@@ -81,7 +83,7 @@ void brk_stats_log(broker_t *b)
             " http.timeouts=%" PRIu64 " refused.cascade=%" PRIu64
             " retained=%zu retained_bytes=%zu refused.retained=%" PRIu64
             " refused.session_owner=%" PRIu64 " session_owner.fresh=%" PRIu64
-            " accept.paused=%" PRIu64,
+            " accept.paused=%" PRIu64 "%s",
             b->nconns, b->nconnected, b->nsessions, st->conns_accepted, st->connect_timeouts,
             st->refused_max_connections, st->msgs_received, st->delivered, st->acked, queued,
             queued_bytes, inflight, st->dropped_no_subscribers, st->dropped_queue_full,
@@ -90,5 +92,5 @@ void brk_stats_log(broker_t *b)
             h.success, h.failed, h.dropped_queue_full, h.dropped_expired, h.dropped_other,
             h.queuing, h.inflight, h.timeouts, st->refused_cascade, b->retained.count,
             b->retained.bytes, st->refused_retained, st->refused_session_owner,
-            st->session_owner_fresh, st->accept_paused);
+            st->session_owner_fresh, st->accept_paused, xport);
 }

@@ -17,7 +17,12 @@ mqttrule / mosquitto (the median over the rounds in the summary):
   3. QoS 0 and QoS 1 throughput, 1 -> 1, for several payload sizes;
   4. fan-out 1 -> 100 subscribers, QoS 0;
   5. resident memory of the broker process (VmRSS from /proc/PID/status)
-     before and after 10,000 idle connections.
+     before and after 10,000 idle connections;
+  6. over TLS (both brokers with the same certificates, made with openssl for
+     the run; every connection a full handshake, TLS 1.3): the connection
+     storm of load 1, mqttrule running the rule and republishing;
+  7. QoS 0 throughput 1 -> 1, 64 B, over TLS;
+  8. resident memory per idle TLS connection, as load 5.
 
 mqttrule-broker runs twice in loads 1-4: with its default configuration
 ("mqttrule") and with `busy_poll_us` (--busy-poll-us, default 300;
@@ -30,8 +35,8 @@ logging. The load generator closes its loop (at most --window messages ahead
 of the subscribers, 16 unacknowledged per publisher), so neither broker has to
 drop or queue without bound.
 
-Usage: tests/bench/side_by_side.py [--build DIR] [--rounds N] [--quick]
-                                   [--busy-poll-us N] [--json FILE] [--plots DIR]
+Usage: tests/bench/side_by_side.py [--build DIR] [--rounds N] [--quick] [--tls-only]
+                                   [--no-tls] [--busy-poll-us N] [--json FILE] [--plots DIR]
 The build directory must hold examples/bench/mqttrule-bench and
 examples/broker/mqttrule-broker (a RelWithDebInfo or Release build). Takes a
 few minutes; every process it starts is stopped on exit.
@@ -52,6 +57,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from tls_util import broker_has_tls_at, make_certs  # noqa: E402  (the test suite's PKI)
 
 MQR_KINDS = ("mqttrule", "mqttrule-bp")
 RULE_SQL = 'SELECT clientid, username, reason_code, timestamp FROM "$events/client_connack"'
@@ -97,17 +104,24 @@ def rss_kib(pid):
 class Broker:
     """mosquitto or mqttrule-broker on a free port with a generated config."""
 
-    def __init__(self, kind, build, tmp, extra="", busy_poll_us=0):
+    def __init__(self, kind, build, tmp, extra="", busy_poll_us=0, certs=None):
+        """certs: also a TLS listener (self.tls_port) with these certificates."""
         self.kind = kind
         self.port = free_port()
+        self.tls_port = free_port() if certs else None
         conf = os.path.join(tmp, "%s-%d.conf" % (kind, self.port))
+        tls = ""
+        if certs:  # the same directive names in both brokers
+            tls = "listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\n" % (
+                self.tls_port, certs["server"], certs["server_key"])
         if kind == "mosquitto":
-            text = "listener %d 127.0.0.1\nallow_anonymous true\n%s" % (self.port, LIMITS_MOSQUITTO)
+            text = "listener %d 127.0.0.1\n%sallow_anonymous true\n%s" % (
+                self.port, tls, LIMITS_MOSQUITTO)
             if os.geteuid() == 0:
                 text += "user root\n"
             argv = [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", conf]
         else:
-            text = "listener %d 127.0.0.1\n%s%s" % (self.port, LIMITS_MQTTRULE, extra)
+            text = "listener %d 127.0.0.1\n%s%s%s" % (self.port, tls, LIMITS_MQTTRULE, extra)
             if kind == "mqttrule-bp":
                 text += "busy_poll_us %d\n" % busy_poll_us
             argv = [os.path.join(build, "examples", "broker", "mqttrule-broker"), "-c", conf]
@@ -257,11 +271,20 @@ class SideBySide:
         self.results = []  # {"test", "broker", "round", "value", "unit", "raw"}
         self.live = []
         self.sink_exe = build_http_sink(self.tmp)
+        self.certs = None
+        broker = os.path.join(self.build, "examples", "broker", "mqttrule-broker")
+        if not args.no_tls and not broker_has_tls_at(broker):
+            print("no TLS loads: mqttrule-broker was built without OpenSSL", file=sys.stderr)
+        elif not args.no_tls:
+            d = os.path.join(self.tmp, "pki")
+            os.makedirs(d)
+            self.certs = make_certs(d)
 
     # ---- helpers ------------------------------------------------------------------
 
-    def start(self, kind, extra=""):
-        b = Broker(kind, self.build, self.tmp, extra, self.args.busy_poll_us)
+    def start(self, kind, extra="", tls=False):
+        b = Broker(kind, self.build, self.tmp, extra, self.args.busy_poll_us,
+                   self.certs if tls else None)
         self.live.append(b)
         return b
 
@@ -369,21 +392,23 @@ class SideBySide:
             self.record(test, kind, rnd, r["received_per_s"], "msg/s", r)
         self.show(test, rnd, "msg/s")
 
-    def memory(self, rnd):
-        test = "5 RSS per idle connection"
+    def memory(self, rnd, tls=False):
+        test = "8 RSS per idle TLS connection" if tls else "5 RSS per idle connection"
         n = self.args.idle
         for kind in self.order(rnd, ["mosquitto", "mqttrule"]):
-            b = self.start(kind)
+            b = self.start(kind, tls=tls)
             try:
                 time.sleep(0.3)
                 before = b.rss()
-                argv = [self.bench, "idle", "-p", str(b.port), "-c", str(n), "-P", "100",
-                        "--json", "-d", "120"]
+                argv = [self.bench, "idle", "-p", str(b.tls_port if tls else b.port), "-c", str(n),
+                        "-P", "100", "--json", "-d", "120"]
+                if tls:
+                    argv += ["--tls", "--cafile", self.certs["ca"]]
                 p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
                 try:
                     line = p.stdout.readline()
                     r = json.loads(line)
-                    time.sleep(0.5)
+                    time.sleep(1.5 if tls else 0.5)  # TLS: a second for heap trimming
                     after = b.rss()
                 finally:
                     p.send_signal(signal.SIGTERM)
@@ -394,6 +419,32 @@ class SideBySide:
             finally:
                 self.stop(b)
         self.show(test, rnd, "B/conn")
+
+    def tls_loads(self, rnd):
+        """Loads 6-8 over TLS: mosquitto and mqttrule (default configuration)
+        with the same certificates; the bench verifies the server with the CA."""
+        tls = ["--tls", "--cafile", self.certs["ca"]]
+        rule = ("rule connack_to_topic\n  sql %s\n  republish client_connack\nend\n" % RULE_SQL)
+        kinds = self.order(rnd, ["mosquitto", "mqttrule"])
+        brokers = {k: self.start(k, "" if k == "mosquitto" else rule, tls=True) for k in kinds}
+        try:
+            test = "6 TLS storm (+rule, republish)"
+            for kind in kinds:
+                extra = ["-e", "client_connack"] if kind in MQR_KINDS else []
+                r = self.run_bench(brokers[kind].tls_port, "conn", "-c", str(self.args.tls_storm),
+                                   "-P", "50", *tls, *extra)
+                self.record(test, kind, rnd, r["connections_per_s"], "conn/s", r)
+            self.show(test, rnd, "conn/s")
+            test = "7 TLS QoS 0 1->1    64 B"
+            for kind in kinds:
+                r = self.run_bench(brokers[kind].tls_port, "pubsub", "-q", "0", "-s", "64", "-n",
+                                   str(self.args.messages), *tls)
+                self.record(test, kind, rnd, r["received_per_s"], "msg/s", r)
+            self.show(test, rnd, "msg/s")
+        finally:
+            for b in brokers.values():
+                self.stop(b)
+        self.memory(rnd, tls=True)
 
     # ---- driver ---------------------------------------------------------------------
 
@@ -408,6 +459,10 @@ class SideBySide:
                                                  " ".join("%.1f" % x for x in os.getloadavg())))
         for rnd in range(1, self.args.rounds + 1):
             print("round %d" % rnd, flush=True)
+            if self.certs:
+                self.tls_loads(rnd)
+            if self.args.tls_only:
+                continue
             rule = ("rule connack_to_topic\n  sql %s\n  republish client_connack\nend\n" %
                     RULE_SQL)
             brokers = {kind: self.start(kind, "" if kind == "mosquitto" else rule)
@@ -549,6 +604,9 @@ def main():
     ap.add_argument("--sizes", default="16,64,256,1024,4096", help="payload sizes")
     ap.add_argument("--fanout", type=int, default=2000, help="fan-out messages (x100 deliveries)")
     ap.add_argument("--idle", type=int, default=10000, help="idle connections")
+    ap.add_argument("--tls-storm", type=int, default=5000, help="connections per TLS storm")
+    ap.add_argument("--no-tls", action="store_true", help="leave out the TLS loads 6-8")
+    ap.add_argument("--tls-only", action="store_true", help="only the TLS loads 6-8")
     ap.add_argument("--quick", action="store_true", help="1 round of small loads")
     ap.add_argument("--json", help="write every result to this file")
     ap.add_argument("--plots", help="write the gnuplot PNGs into this directory")
@@ -561,6 +619,7 @@ def main():
         return 0
     if args.quick:
         args.rounds, args.storm, args.messages, args.fanout, args.idle = 1, 1000, 20000, 200, 1000
+        args.tls_storm = 500
     sb = SideBySide(args)
     for prog in (sb.bench, os.path.join(sb.build, "examples", "broker", "mqttrule-broker")):
         if not os.access(prog, os.X_OK):
@@ -572,6 +631,7 @@ def main():
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_model(),
            "cpus": os.cpu_count(), "rounds": args.rounds, "storm": args.storm,
            "sizes": args.sizes, "messages": args.messages, "fanout": args.fanout,
+           "tls_storm": args.tls_storm,
            "idle": args.idle, "busy_poll_us": args.busy_poll_us, "summary": rows, "results": sb.results}
     if args.json:
         with open(args.json, "w") as f:

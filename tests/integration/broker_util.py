@@ -34,10 +34,14 @@ def free_port():
 class Broker:
     """A running mqttrule-broker. Use as a context manager or call stop()."""
 
-    def __init__(self, *args, config=None, port=None, preexec_fn=None):
+    def __init__(self, *args, config=None, port=None, port_flag=True, preexec_fn=None):
+        """port_flag False: the configuration's listeners stay (-p would replace
+        them); `port` must then be one of them, plain MQTT, for the start-up probe."""
         self.port = port or free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="mqr-broker-")
-        argv = shlex.split(os.environ.get("MQR_BROKER_WRAPPER", "")) + [BROKER, "-p", str(self.port), "-v"]
+        argv = shlex.split(os.environ.get("MQR_BROKER_WRAPPER", "")) + [BROKER, "-v"]
+        if port_flag:
+            argv += ["-p", str(self.port)]
         if config is not None:
             path = os.path.join(self.tmp.name, "broker.conf")
             with open(path, "w") as f:

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from broker_util import BUILD, Broker
+from tls_util import broker_has_tls
 
 BENCH = os.path.join(BUILD, "examples", "bench", "mqttrule-bench")
 
@@ -105,20 +106,21 @@ def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
     proc = subprocess.run(
         [sys.executable, SIDE_BY_SIDE, "--build", BUILD, "--rounds", "1", "--storm", "100",
          "--messages", "1000", "--sizes", "64", "--fanout", "10", "--idle", "100",
-         "--busy-poll-us", "100", "--json", str(out), "--plots", str(plots)],
+         "--busy-poll-us", "100", "--tls-storm", "50", "--json", str(out), "--plots", str(plots)],
         capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
     assert doc["busy_poll_us"] == 100
     seen = {(r["test"], r["broker"]) for r in doc["results"]}
     tests = {t for t, _ in seen}
-    assert len(tests) == 6, tests  # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory
+    # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory; over TLS: storm, QoS 0, memory
+    assert len(tests) == (9 if broker_has_tls() else 6), tests
     for t in tests:
-        kinds = {"mosquitto", "mqttrule"} | (set() if t.startswith("5") else {"mqttrule-bp"})
+        kinds = {"mosquitto", "mqttrule"} | (set() if t[0] in "5678" else {"mqttrule-bp"})
         assert {k for tt, k in seen if tt == t} == kinds, t
     for r in doc["results"]:
         assert r["value"] > 0, r
-        if not r["test"].startswith("5"):
+        if r["test"][0] not in "58":
             assert r["raw"]["ok"] is True, r
     for row in doc["summary"]:
         assert row["ratio"] > 0 and row["round_ratio"] > 0, row
