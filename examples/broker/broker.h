@@ -517,6 +517,7 @@ int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
                            unsigned lineno);
 int brk_listeners_check(const brk_config_t *cfg);
 void brk_listener_cfg_free(brk_listener_cfg_t *l);
+brk_listener_cfg_t brk_listener_cfg_copy(const brk_listener_cfg_t *l);
 int brk_listeners_init(broker_t *b);
 void brk_listeners_free(broker_t *b);
 void brk_listeners_tick(broker_t *b);

@@ -924,10 +924,9 @@ size_t brk_config_reload_changes(broker_t *b, brk_config_t *nc)
                                     "running listeners stay");
     }
     for (size_t i = 0; i < nc->nlisteners; i++)
-        free(nc->listeners[i].addr);
+        brk_listener_cfg_free(&nc->listeners[i]);
     for (size_t i = 0; i < oc->nlisteners; i++)
-        nc->listeners[i] = (brk_listener_cfg_t){brk_strdup(oc->listeners[i].addr),
-                                                oc->listeners[i].port};
+        nc->listeners[i] = brk_listener_cfg_copy(&oc->listeners[i]);
     nc->nlisteners = oc->nlisteners;
     if (nc->names != oc->names) {
         brk_log(b, BRK_LOG_WARNING, "SIGHUP: names changed; that needs a restart, %s stays",

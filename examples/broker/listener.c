@@ -215,6 +215,18 @@ void brk_listener_cfg_free(brk_listener_cfg_t *l)
     memset(l, 0, sizeof *l);
 }
 
+/* A deep copy of l (a reload keeps the running listeners). */
+brk_listener_cfg_t brk_listener_cfg_copy(const brk_listener_cfg_t *l)
+{
+    brk_listener_cfg_t c = *l;
+    char **fields[] = {&c.addr,    &c.certfile, &c.keyfile,   &c.cafile, &c.capath,
+                       &c.ciphers, &c.ciphers13, &c.mqtt_path, &c.where};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (*fields[i] != NULL)
+            *fields[i] = brk_strdup(*fields[i]);
+    return c;
+}
+
 /* ---- the transport of a connection ---------------------------------------------------- */
 
 /* Set up the TLS contexts of the TLS listeners (certificates are read here,
