@@ -29,10 +29,10 @@
 #include "template_int.h"
 
 /* How an invocation ended (or that it is still pending in an HTTP client). */
-#define END_SUCCESS 0
-#define END_FAILED 1
-#define END_DROPPED 2
-#define END_PENDING 3
+#define END_SUCCESS MQR__END_SUCCESS
+#define END_FAILED MQR__END_FAILED
+#define END_DROPPED MQR__END_DROPPED
+#define END_PENDING MQR__END_PENDING
 
 /* ---- accounting ------------------------------------------------------------------------------ */
 
@@ -65,10 +65,19 @@ static void account(mqr__action_t *a, int end, int32_t reason)
     }
 }
 
+void mqr__engine_account(mqr__action_t *a, int end, int32_t reason)
+{
+    account(a, end, reason);
+}
+
 /* The HTTP client's completion callback: one per accepted message. */
 static void http_done(void *ud, const mqr_http_result_t *r)
 {
     mqr__action_t *a = ud;
+    if (a->persist) {
+        mqr__engine_queue_http_done(a, r);
+        return;
+    }
     if (r->outcome == MQR_HTTP_SUCCESS)
         account(a, END_SUCCESS, 0);
     else if (r->outcome == MQR_HTTP_FAILED)
@@ -88,6 +97,8 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
         out->retried = hm.retried;
         out->timeouts = hm.timeouts;
     }
+    if (a->persist)
+        mqr__engine_queue_metrics(a, out);
 }
 
 /* ---- rendering helpers ----------------------------------------------------------------------- */
@@ -313,6 +324,8 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
         m.payload_format_indicator = -1;
     if (m.message_expiry_interval > (int64_t)UINT32_MAX)
         m.message_expiry_interval = -1;
+    if (a->persist)
+        return mqr__engine_queue_publish(e, ar, a, &m);
     return e->opts.publish(e->opts.publish_ud, &m) == MQR_OK ? END_SUCCESS : END_FAILED;
 }
 
@@ -362,6 +375,8 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     }
     if (rc != MQR_OK)
         return END_FAILED;
+    if (a->persist)
+        return mqr__engine_queue_http(e, ar, a, &req);
     rc = mqr_http_submit(a->client, &req, mqr__engine_mono(e), NULL, NULL);
     if (rc == MQR_OK)
         return END_PENDING; /* http_done ends it, possibly already */
@@ -419,6 +434,7 @@ void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a)
         if (a->http_next)
             a->http_next->http_prev = a->http_prev;
     }
+    mqr__engine_queue_free(e, a);
     mqr_template_t **tpls[] = {&a->topic, &a->payload,  &a->qos,       &a->retain,
                                &a->user_props, &a->pfi, &a->mei,       &a->ctype,
                                &a->resp_topic, &a->corr_data, &a->direct, &a->path,
@@ -775,7 +791,7 @@ int64_t mqr_engine_timeout(const mqr_engine_t *e, uint64_t now_ms)
         if (t >= 0 && (best < 0 || t < best))
             best = t;
     }
-    return best;
+    return e ? mqr__engine_queue_timeout(e, best) : best;
 }
 
 int mqr_engine_fd_ready(mqr_engine_t *e, int fd, uint32_t events, uint64_t now_ms)
@@ -794,6 +810,7 @@ int mqr_engine_process(mqr_engine_t *e, uint64_t now_ms)
         return MQR_EINVAL;
     for (mqr__action_t *a = e->http_first; a; a = a->http_next)
         mqr_http_process(a->client, now_ms);
+    mqr__engine_queue_process(e);
     return MQR_OK;
 }
 

@@ -75,6 +75,7 @@ void mqr__trie_walk_free(mqr__trie_walk_t *w, const mqr_allocator_t *alloc);
 /* ---- rules and actions -------------------------------------------------------------- */
 typedef struct mqr__erule mqr__erule_t;
 typedef struct mqr__action mqr__action_t;
+typedef struct mqr__persist mqr__persist_t; /* engine_queue.c */
 
 /* A rendered header template pair of an HTTP action. */
 typedef struct mqr__hdr_tpl {
@@ -110,6 +111,7 @@ struct mqr__action {
     /* callback */
     mqr_engine_callback_fn fn;
     void *ud;
+    mqr__persist_t *persist; /* the durable queue, or NULL (engine_queue.c) */
 };
 
 struct mqr__erule {
@@ -170,6 +172,7 @@ struct mqr_engine {
     mqr_http_fd_t *pollfds;    /* mqr_engine_poll's buffers */
     void *sys_pollfds;         /* struct pollfd[cap_pollfds] */
     size_t cap_pollfds;
+    mqr__persist_t *persist_first; /* actions with a durable queue */
 };
 
 /* engine.c */
@@ -191,5 +194,34 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
 void mqr__engine_poll_free(mqr_engine_t *e);
 /* The rule by id, or NULL. */
 mqr__erule_t *mqr__engine_rule_find(const mqr_engine_t *e, const char *id, size_t len);
+
+/* How an action invocation ended (or that it is still pending). */
+#define MQR__END_SUCCESS 0
+#define MQR__END_FAILED 1
+#define MQR__END_DROPPED 2
+#define MQR__END_PENDING 3
+/* Count one end on the action and its rule (reason: MQR_HTTP_REASON_* for
+ * MQR__END_DROPPED). */
+void mqr__engine_account(mqr__action_t *a, int end, int32_t reason);
+
+/* engine_queue.c: durable queues of actions (mqttrule/queue.h). */
+#include "mqttrule/queue.h"
+/* Queue a rendered message / request of a persisted action; MQR__END_*. */
+int mqr__engine_queue_publish(mqr_engine_t *e, mqr_arena_t *arena, mqr__action_t *a,
+                              const mqr_publish_msg_t *m);
+int mqr__engine_queue_http(mqr_engine_t *e, mqr_arena_t *arena, mqr__action_t *a,
+                           const mqr_http_request_t *req);
+/* Hand pending records to the target. */
+void mqr__engine_queue_pump(mqr_engine_t *e, mqr__persist_t *p);
+/* The HTTP completion of a persisted action's request. */
+void mqr__engine_queue_http_done(mqr__action_t *a, const mqr_http_result_t *r);
+/* Add the queue's pending records to the live metrics. */
+void mqr__engine_queue_metrics(const mqr__action_t *a, mqr_action_metrics_t *out);
+/* min(best, the queues' next due time); -1 stands for none. */
+int64_t mqr__engine_queue_timeout(const mqr_engine_t *e, int64_t best);
+/* Pump and flush every queue. */
+void mqr__engine_queue_process(mqr_engine_t *e);
+/* Close the action's queue (after its HTTP client is gone). */
+void mqr__engine_queue_free(mqr_engine_t *e, mqr__action_t *a);
 
 #endif /* MQR_ENGINE_INT_H */

@@ -275,6 +275,72 @@ MQR_API int mqr_queue_record_id(const mqr_queue_t *q, uint64_t seq, char *buf, s
 /** "ok" or "memory" for MQR_QUEUE_STATE_*; "unknown" otherwise. Static. */
 MQR_API const char *mqr_queue_state_name(int32_t state);
 
+/* ---- persistence for the engine's actions ---------------------------------- */
+/*
+ * mqr_engine_action_persist() gives an HTTP or republish action of an engine
+ * (mqttrule/engine.h) its own durable queue: every output the action
+ * renders is appended to the queue first, and gets the record's identifier,
+ * which travels with it:
+ *   HTTP       as a request header (id_name, "Idempotency-Key" by default);
+ *              at most `window` records are handed to the HTTP client at once
+ *              (default: its pool size), so after a crash at most that many
+ *              are delivered twice. A 2xx or a non-retryable status releases
+ *              the record; a message the client drops (TTL expired, queue
+ *              full) is sent again; at mqr_engine_destroy the records not
+ *              completed stay on disk for the next start.
+ *   republish  as a user property (id_name) of the message given to the
+ *              host's publisher. The publisher returns MQR_ELIMIT or
+ *              MQR_ECONNECT when the target cannot take the message now (an
+ *              offline or slow session: the host decides); the record stays
+ *              queued and is offered again after a backoff (100 ms doubling
+ *              to 5 s). MQR_OK releases it, anything else releases it as
+ *              failed.
+ * mqr_engine_process() runs the queues (delivery, the sync policy's flush,
+ * the disk retry) and mqr_engine_timeout() includes their timers. Records
+ * found on disk count as matched when the queue opens, so the action's
+ * metrics stay balanced; records the overflow policy drops count as dropped
+ * (queue full); pending records count as queuing.
+ */
+typedef struct mqr_engine mqr_engine_t; /* mqttrule/engine.h */
+
+#define MQR_PERSIST_DEFAULT_ID_NAME "Idempotency-Key"
+
+typedef struct mqr_action_persist_config {
+    mqr_queue_options_t queue;    /* dir required; alloc and clock are the engine's */
+    const char *id_name;          /* header or user property name; NULL: the default;
+                                     "": the identifier is not sent */
+    uint32_t window;              /* HTTP: records in the client at once; 0: pool size */
+    uint32_t reserved_;
+} mqr_action_persist_config_t;
+
+/** Fill *cfg with mqr_queue_options_init's defaults, id_name NULL, window 0.
+ *  NULL is ignored. Thread-safe. */
+MQR_API void mqr_action_persist_config_init(mqr_action_persist_config_t *cfg);
+
+/**
+ * Give action `action_id` (HTTP or republish) a durable queue in
+ * cfg->queue.dir, replaying what an earlier process left there. Call it once,
+ * after the action is added and before events flow. Returns MQR_OK;
+ * MQR_EINVAL (NULL engine or cfg, an id_name that is not a valid header
+ * name for HTTP); MQR_ENOTFOUND (no such action); MQR_ENOTSUP (a callback
+ * action); MQR_EEXIST (the action already has a queue); MQR_ESTATE (from an
+ * engine callback); and the statuses of mqr_queue_open (the directory
+ * missing or unwritable, a newer format, MQR_ENOMEM). *diag says why.
+ * Same thread rules as the engine.
+ */
+MQR_API int mqr_engine_action_persist(mqr_engine_t *engine, uint32_t action_id,
+                                      const mqr_action_persist_config_t *cfg, mqr_diag_t *diag);
+
+/** Copy the queue counters and state of action `action_id`. MQR_OK,
+ *  MQR_EINVAL (NULL), MQR_ENOTFOUND (no such action or it has no queue). */
+MQR_API int mqr_engine_action_queue_stats(const mqr_engine_t *engine, uint32_t action_id,
+                                          mqr_queue_stats_t *out);
+
+/** mqr_queue_last_error() of action `action_id`'s queue; "" when there is
+ *  none. Borrowed until the next call on the engine. */
+MQR_API const char *mqr_engine_action_queue_error(const mqr_engine_t *engine,
+                                                  uint32_t action_id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,27 +22,10 @@
 
 #include "mqttrule/queue.h"
 #include "queue_int.h"
+#include "queue_test_util.h"
 #include "value_test_alloc.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    char p[512];
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (unlink(p) != 0)
-            rmdir(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static char *tmp_dir(void)
 {
