@@ -114,6 +114,11 @@ uint32_t mqr__crc32c(uint32_t crc, const void *data, size_t len)
     return ~crc;
 }
 
+uint32_t mqr_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    return len ? mqr__crc32c(crc, data, len) : crc;
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)

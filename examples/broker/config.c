@@ -184,6 +184,9 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
 {
     const char *k = w[0];
     uint32_t u;
+    int pr = brk_persist_directive(cfg, w, n, path, lineno);
+    if (pr <= 0)
+        return pr;
     if (!strcmp(k, "listener")) {
         if (n < 2 || parse_u32(w[1], &u) != 0 || u > 65535)
             BAD("listener needs PORT [ADDRESS]");
@@ -566,4 +569,5 @@ void brk_config_free(brk_config_t *cfg)
     }
     free(cfg->acls);
     brk_config_free_rules(cfg);
+    brk_persist_cfg_free(cfg);
 }

@@ -21,6 +21,7 @@ struct brk_events {
     uint32_t depth;     /* engine emits in progress (actions publish, which emits again) */
     uint32_t http_max_queue;  /* the configuration's HTTP action limits, for add_rule */
     uint32_t http_timeout_ms;
+    broker_t *persist;  /* the broker when persistence is on (persist.c); NULL: off */
     brk_ev_tmpl_t *tmpl[MQR_EVENT_COUNT]; /* per event id, built on first use (cols_begin) */
 };
 

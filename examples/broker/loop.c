@@ -746,6 +746,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         now = brk_mono_ms();
         if (now >= next_tick) {
             brk_mqtt_tick(b, now);
+            brk_persist_tick(b, now);
             next_tick = now + 1000;
         }
         brk_loop_flush(b);

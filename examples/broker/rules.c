@@ -114,6 +114,9 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
                      d.message[0] ? d.message : mqr_strerror(rc));
             return -1;
         }
+        if (ev->persist != NULL &&
+            brk_persist_action(ev->persist, r->id, k, id, a->kind, err, errcap) != 0)
+            return -1;
     }
     return 0;
 }

@@ -272,6 +272,11 @@ MQR_API const char *mqr_queue_last_error(const mqr_queue_t *q);
  *  whether the record is still held. */
 MQR_API int mqr_queue_record_id(const mqr_queue_t *q, uint64_t seq, char *buf, size_t cap);
 
+/** CRC-32C (Castagnoli) of data[0..len), continuing from `crc` (0 to
+ *  start): the checksum of the queue's records, for hosts that checksum their
+ *  own files the same way. data may be NULL when len is 0. Thread-safe. */
+MQR_API uint32_t mqr_crc32c(uint32_t crc, const void *data, size_t len);
+
 /** "ok" or "memory" for MQR_QUEUE_STATE_*; "unknown" otherwise. Static. */
 MQR_API const char *mqr_queue_state_name(int32_t state);
 

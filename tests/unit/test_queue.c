@@ -117,6 +117,8 @@ Test(queue, crc32c_check_value)
 {
     cr_assert_eq(mqr__crc32c(0, "123456789", 9), 0xE3069283u);
     cr_assert_eq(mqr__crc32c(mqr__crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    cr_assert_eq(mqr_crc32c(0, "123456789", 9), 0xE3069283u);
+    cr_assert_eq(mqr_crc32c(7, NULL, 0), 7u);
 }
 
 Test(queue, open_arguments)
