@@ -434,8 +434,8 @@ void brk_mqtt_decode_error(broker_t *b, brk_conn_t *c, int status, const mqr_dia
 void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c);
 void brk_mqtt_tick(broker_t *b, int64_t now);
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
-                           size_t payload_len, int qos, int retain, const char *rule_id,
-                           int direct_dispatch);
+                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                           const char *rule_id, int direct_dispatch);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 

@@ -13,12 +13,54 @@
 
 #include "events_int.h"
 
-/* The engine's republish publisher: route the message inside the broker. */
+/* Add one property to buf; a property that does not fit is left out. */
+static void prop_add(uint8_t *buf, size_t cap, size_t *len, uint8_t id, uint8_t type,
+                     uint32_t value, const char *s, size_t slen, const char *s2, size_t s2len)
+{
+    mqr_prop_t p;
+    memset(&p, 0, sizeof p);
+    p.id = id;
+    p.type = type;
+    p.value = value;
+    p.str = (mqr_str_t){s, (uint32_t)slen, 0};
+    p.str2 = (mqr_str_t){s2, (uint32_t)s2len, 0};
+    p.bin = (mqr_bin_t){(const uint8_t *)s, (uint32_t)slen, 0};
+    (void)mqr_packet_prop_add(buf, cap, len, &p);
+}
+
+/* The engine's republish publisher: route the message inside the broker,
+ * with the MQTT 5 properties the action rendered (user properties, the
+ * durable queue's Idempotency-Key among them, payload format, expiry,
+ * content type, response topic, correlation data). */
 static int republish(void *ud, const mqr_publish_msg_t *msg)
 {
     broker_t *b = ud;
+    uint8_t buf[16384];
+    size_t len = 0;
+    for (uint32_t i = 0; i < msg->user_property_count; i++) {
+        const mqr_user_property_t *u = &msg->user_properties[i];
+        prop_add(buf, sizeof buf, &len, MQR_PROP_USER_PROPERTY, MQR_PROPTYPE_PAIR, 0, u->key,
+                 u->key_len, u->value, u->value_len);
+    }
+    if (msg->payload_format_indicator >= 0)
+        prop_add(buf, sizeof buf, &len, MQR_PROP_PAYLOAD_FORMAT_INDICATOR, MQR_PROPTYPE_BYTE,
+                 (uint32_t)msg->payload_format_indicator, NULL, 0, NULL, 0);
+    if (msg->message_expiry_interval >= 0)
+        prop_add(buf, sizeof buf, &len, MQR_PROP_MESSAGE_EXPIRY_INTERVAL, MQR_PROPTYPE_U32,
+                 (uint32_t)msg->message_expiry_interval, NULL, 0, NULL, 0);
+    if (msg->content_type)
+        prop_add(buf, sizeof buf, &len, MQR_PROP_CONTENT_TYPE, MQR_PROPTYPE_STRING, 0,
+                 msg->content_type, msg->content_type_len, NULL, 0);
+    if (msg->response_topic)
+        prop_add(buf, sizeof buf, &len, MQR_PROP_RESPONSE_TOPIC, MQR_PROPTYPE_STRING, 0,
+                 msg->response_topic, msg->response_topic_len, NULL, 0);
+    if (msg->correlation_data)
+        prop_add(buf, sizeof buf, &len, MQR_PROP_CORRELATION_DATA, MQR_PROPTYPE_BINARY, 0,
+                 msg->correlation_data, msg->correlation_data_len, NULL, 0);
+    mqr_props_t props = {buf, (uint32_t)len, 1};
     return brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
-                                  msg->qos, msg->retain, msg->rule_id, msg->direct_dispatch);
+                                  msg->qos, msg->retain, len ? &props : NULL, msg->rule_id,
+                                  msg->direct_dispatch);
 }
 
 /* Create the engine with the configured names profile. 0, or -1 with *err. */

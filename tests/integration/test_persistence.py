@@ -333,3 +333,62 @@ def test_bad_directive_values_name_file_and_line(tmp_path):
     assert r.returncode != 0 and "b.conf:1: persistence needs true or false" in r.stderr, r.stderr
     r = run_with(tmp_path, "\npersistence_sync sometimes\n")
     assert "b.conf:2: persistence_sync needs batch, never or milliseconds" in r.stderr, r.stderr
+
+
+# ---- republish --------------------------------------------------------------------------
+
+def user_properties(body, qos):
+    """The User-Property pairs of a v5 PUBLISH body."""
+    tlen = struct.unpack(">H", body[:2])[0]
+    off = 2 + tlen + (2 if qos else 0)
+    plen, shift = 0, 0
+    while True:
+        byte = body[off]
+        off += 1
+        plen |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    props, out, i = body[off:off + plen], [], 0
+    sizes = {0x01: 1, 0x02: 4, 0x23: 2, 0x0B: None}
+    while i < len(props):
+        pid = props[i]
+        i += 1
+        if pid == 0x26:
+            kl = struct.unpack(">H", props[i:i + 2])[0]
+            k = props[i + 2:i + 2 + kl].decode()
+            i += 2 + kl
+            vl = struct.unpack(">H", props[i:i + 2])[0]
+            out.append((k, props[i + 2:i + 2 + vl].decode()))
+            i += 2 + vl
+        elif pid in (0x03, 0x08, 0x09):
+            i += 2 + struct.unpack(">H", props[i:i + 2])[0]
+        elif pid == 0x0B:
+            while props[i] & 0x80:
+                i += 1
+            i += 1
+        else:
+            i += sizes[pid]
+    return out
+
+
+def test_republish_carries_the_idempotency_key_as_a_user_property(tmp_path):
+    cfg = ("persistence true\npersistence_location %s\n"
+           "rule echo\n  sql SELECT payload FROM \"in/#\"\n  republish out/echo\nend\n" % tmp_path)
+    with Broker(config=cfg) as b:
+        sub, _, _ = connect5(b.port, "watcher", clean=True)
+        sub.send(subscribe_bytes(1, [("out/#", 1)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        pub, _, _ = connect5(b.port, "src", clean=True)
+        keys = []
+        for i in range(3):
+            pub.send(publish_bytes("in/x", "m%d" % i, qos=0, level=5))
+            first, body = sub.read_packet()
+            assert first >> 4 == 3
+            keys += [v for k, v in user_properties(body, (first >> 1) & 3)
+                     if k == "Idempotency-Key"]
+            if (first >> 1) & 3:
+                pid = struct.unpack(">H", body[2 + 8:2 + 8 + 2])[0]
+                sub.send(packet(0x40, struct.pack(">H", pid)))
+        assert len(keys) == 3 and len(set(keys)) == 3, keys
+        assert [k.split("-")[1] for k in keys] == ["1", "2", "3"], keys
