@@ -21,5 +21,6 @@
 #include "mqttrule/rule_test.h"
 #include "mqttrule/engine.h"
 #include "mqttrule/queue.h"
+#include "mqttrule/action.h"
 
 #endif /* MQTTRULE_H */

@@ -371,7 +371,8 @@ void mqr__engine_queue_pump(mqr_engine_t *e, mqr__persist_t *p)
              i++)
             if (pump_http(e, p, &r) != MQR_OK)
                 break;
-    } else if ((int64_t)mqr__engine_mono(e) >= p->retry_at) {
+        mqr__engine_http_sync(e, a); /* the submits may have opened connections */
+    } else if (a->kind == MQR_ACTION_REPUBLISH && (int64_t)mqr__engine_mono(e) >= p->retry_at) {
         for (int i = 0; i < PUMP_BATCH && mqr_queue_next(p->q, &r) == MQR_OK; i++) {
             if (pump_publish(e, p, &r) != MQR_OK) {
                 p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -384,6 +385,41 @@ void mqr__engine_queue_pump(mqr_engine_t *e, mqr__persist_t *p)
         }
     }
     p->pumping = 0;
+    e->loop_dirty = 1;
+}
+
+/* ---- custom actions (mqttrule/action.h) ------------------------------------------------------ */
+
+/* A custom action keeps its own in-memory queue, retries and batching
+ * (engine_custom.c); the durable queue only mirrors it: each item is
+ * appended when it is queued and acknowledged when it ends, and at
+ * mqr_engine_action_persist the records left by an earlier process become
+ * items again. The sink sees the identifier in mqr_action_item_t.id. */
+void mqr__engine_queue_custom_append(mqr__action_t *a, const void *data, size_t len,
+                                     uint64_t *out_seq, char *out_id)
+{
+    mqr__persist_t *p = a->persist;
+    *out_seq = 0;
+    out_id[0] = '\0';
+    if (mqr_queue_append(p->q, data, len, out_seq) != MQR_OK)
+        return;
+    (void)mqr_queue_record_id(p->q, *out_seq, out_id, MQR_QUEUE_ID_MAX);
+}
+
+void mqr__engine_queue_custom_end(mqr__action_t *a, uint64_t seq, int keep)
+{
+    if (a->persist && !keep)
+        (void)mqr_queue_ack(a->persist->q, seq);
+}
+
+/* Hand the records an earlier process left to the custom action's queue. */
+static int replay_custom(mqr_engine_t *e, mqr__persist_t *p)
+{
+    mqr_queue_record_t r;
+    while (mqr_queue_next(p->q, &r) == MQR_OK)
+        if (mqr__engine_custom_replay(e, p->action, r.data, r.len, r.seq, r.id) != MQR_OK)
+            return MQR_ENOMEM;
+    return MQR_OK;
 }
 
 /* ---- hooks from engine_actions.c -------------------------------------------------------------- */
@@ -406,7 +442,8 @@ void mqr__engine_queue_http_done(mqr__action_t *a, const mqr_http_result_t *r)
 
 void mqr__engine_queue_metrics(const mqr__action_t *a, mqr_action_metrics_t *out)
 {
-    out->queuing += mqr_queue_pending(a->persist->q);
+    if (a->kind != MQR_ACTION_CUSTOM) /* a custom action counts its own queue */
+        out->queuing += mqr_queue_pending(a->persist->q);
 }
 
 int64_t mqr__engine_queue_timeout(const mqr_engine_t *e, int64_t best)
@@ -414,7 +451,7 @@ int64_t mqr__engine_queue_timeout(const mqr_engine_t *e, int64_t best)
     int64_t now = (int64_t)mqr__engine_mono(e);
     for (const mqr__persist_t *p = e->persist_first; p; p = p->next) {
         int64_t t = mqr_queue_timeout(p->q);
-        if (mqr_queue_pending(p->q)) {
+        if (mqr_queue_pending(p->q) && p->action->kind != MQR_ACTION_CUSTOM) {
             int64_t due = 0;
             if (p->action->kind == MQR_ACTION_HTTP)
                 due = mqr_http_pending(p->action->client) < p->window ? 0 : -1;
@@ -468,15 +505,6 @@ void mqr_action_persist_config_init(mqr_action_persist_config_t *cfg)
     mqr_queue_options_init(&cfg->queue);
 }
 
-static mqr__action_t *find_action(const mqr_engine_t *e, uint32_t id)
-{
-    for (mqr__erule_t *r = e->first; r; r = r->next)
-        for (mqr__action_t *a = r->actions; a; a = a->next)
-            if (a->id == id)
-                return a;
-    return NULL;
-}
-
 /* The engine's monotonic clock for the queue (mqr_queue_clock_fn). */
 static int64_t engine_clock(void *ud)
 {
@@ -490,12 +518,13 @@ int mqr_engine_action_persist(mqr_engine_t *e, uint32_t action_id,
         return mqr__diag_set(diag, MQR_EINVAL, "persist: NULL argument");
     if (e->depth)
         return mqr__diag_set(diag, MQR_ESTATE, "persist: actions cannot change during an emit");
-    mqr__action_t *a = find_action(e, action_id);
+    mqr__action_t *a = mqr__engine_action_find(e, action_id);
     if (!a)
         return mqr__diag_set(diag, MQR_ENOTFOUND, "persist: no action %u", action_id);
-    if (a->kind != MQR_ACTION_HTTP && a->kind != MQR_ACTION_REPUBLISH)
+    if (a->kind != MQR_ACTION_HTTP && a->kind != MQR_ACTION_REPUBLISH &&
+        a->kind != MQR_ACTION_CUSTOM)
         return mqr__diag_set(diag, MQR_ENOTSUP,
-                             "persist: action %u is neither HTTP nor republish", action_id);
+                             "persist: action %u is a callback action", action_id);
     if (a->persist)
         return mqr__diag_set(diag, MQR_EEXIST, "persist: action %u already has a queue",
                              action_id);
@@ -529,6 +558,12 @@ int mqr_engine_action_persist(mqr_engine_t *e, uint32_t action_id,
         mqr__free(&e->alloc, p, sizeof *p);
         return rc;
     }
+    if (a->kind == MQR_ACTION_CUSTOM && replay_custom(e, p) != MQR_OK) {
+        mqr_queue_close(p->q);
+        mqr__free(&e->alloc, p->id_name, p->id_name_len + 1);
+        mqr__free(&e->alloc, p, sizeof *p);
+        return mqr__diag_set(diag, MQR_ENOMEM, "persist: out of memory");
+    }
     /* Replayed records were matched by an earlier process: count them here. */
     size_t replayed = mqr_queue_count(p->q);
     a->m.matched += replayed;
@@ -544,7 +579,7 @@ int mqr_engine_action_queue_stats(const mqr_engine_t *e, uint32_t action_id,
 {
     if (!e || !out)
         return MQR_EINVAL;
-    const mqr__action_t *a = find_action(e, action_id);
+    const mqr__action_t *a = mqr__engine_action_find(e, action_id);
     if (!a || !a->persist)
         return MQR_ENOTFOUND;
     return mqr_queue_stats(a->persist->q, out);
@@ -552,6 +587,6 @@ int mqr_engine_action_queue_stats(const mqr_engine_t *e, uint32_t action_id,
 
 const char *mqr_engine_action_queue_error(const mqr_engine_t *e, uint32_t action_id)
 {
-    const mqr__action_t *a = e ? find_action(e, action_id) : NULL;
+    const mqr__action_t *a = e ? mqr__engine_action_find(e, action_id) : NULL;
     return a && a->persist ? mqr_queue_last_error(a->persist->q) : "";
 }

@@ -282,10 +282,10 @@ MQR_API const char *mqr_queue_state_name(int32_t state);
 
 /* ---- persistence for the engine's actions ---------------------------------- */
 /*
- * mqr_engine_action_persist() gives an HTTP or republish action of an engine
- * (mqttrule/engine.h) its own durable queue: every output the action
- * renders is appended to the queue first, and gets the record's identifier,
- * which travels with it:
+ * mqr_engine_action_persist() gives an HTTP, republish or custom action of an
+ * engine (mqttrule/engine.h, mqttrule/action.h) its own durable queue: every
+ * output the action renders is appended to the queue first, and gets the
+ * record's identifier, which travels with it:
  *   HTTP       as a request header (id_name, "Idempotency-Key" by default);
  *              at most `window` records are handed to the HTTP client at once
  *              (default: its pool size), so after a crash at most that many
@@ -300,6 +300,14 @@ MQR_API const char *mqr_queue_state_name(int32_t state);
  *              queued and is offered again after a backoff (100 ms doubling
  *              to 5 s). MQR_OK releases it, anything else releases it as
  *              failed.
+ *   custom     as mqr_action_item_t.id in every submit: the sink stores it as
+ *              the row's or message's key. The custom action keeps its own
+ *              queue, retries, TTL and batching (mqttrule/action.h); the
+ *              durable queue mirrors it: a message is written when it is
+ *              queued and released when it ends (success, failed, or dropped
+ *              as expired or queue full); messages pending when the action
+ *              goes away stay on disk and are queued again when a later
+ *              process persists the action on the same directory.
  * mqr_engine_process() runs the queues (delivery, the sync policy's flush,
  * the disk retry) and mqr_engine_timeout() includes their timers. Records
  * found on disk count as matched when the queue opens, so the action's
@@ -323,7 +331,7 @@ typedef struct mqr_action_persist_config {
 MQR_API void mqr_action_persist_config_init(mqr_action_persist_config_t *cfg);
 
 /**
- * Give action `action_id` (HTTP or republish) a durable queue in
+ * Give action `action_id` (HTTP, republish or custom) a durable queue in
  * cfg->queue.dir, replaying what an earlier process left there. Call it once,
  * after the action is added and before events flow. Returns MQR_OK;
  * MQR_EINVAL (NULL engine or cfg, an id_name that is not a valid header

@@ -30,8 +30,20 @@ from broker_util import (BUILD, Broker, Raw, connect_bytes, free_port, packet,
                          publish_bytes, run_broker, subscribe_bytes)
 
 BENCH = os.path.join(BUILD, "examples", "bench", "mqttrule-bench")
-# 20,000 connections, as the issue asks; MQR_PERSIST_STORM lowers it on a slow machine.
-STORM = int(os.environ.get("MQR_PERSIST_STORM", "20000"))
+
+
+def sanitized_build():
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            return "MQR_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
+# 20,000 connections, as the issue asks (both crash tests take about 50 s on the
+# 2-core test machine); 5,000 against the ASan build, where 20,000 take 80 s.
+# MQR_PERSIST_STORM overrides it.
+STORM = int(os.environ.get("MQR_PERSIST_STORM", "5000" if sanitized_build() else "20000"))
 WINDOW = 8  # the HTTP action's default pool size: the records out at once
 RULE_SQL = 'SELECT clientid, username, reason_code, timestamp FROM "$events/client_connack"'
 

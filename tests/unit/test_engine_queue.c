@@ -297,3 +297,107 @@ Test(engine_queue, http_records_outlive_a_down_service)
     cr_assert_eq(seen, 0x3e);
     rm_tree(dir);
 }
+
+/* ---- custom actions (mqttrule/action.h) -------------------------------------------------- */
+
+typedef struct sink {
+    mqr_engine_t *e;
+    uint32_t aid;
+    int up;
+    int submits;
+    int delivered;
+    char ids[8][MQR_QUEUE_ID_MAX];
+    char data[8][32];
+} sink_t;
+
+static int sink_submit(void *ud, const mqr_action_item_t *items, uint32_t count, uint64_t now_ms,
+                       mqr_diag_t *diag)
+{
+    sink_t *s = ud;
+    s->submits++;
+    if (!s->up)
+        return MQR_ECONNECT;
+    for (uint32_t i = 0; i < count; i++) {
+        cr_assert_not_null(items[i].id, "a persisted custom action's item has an id");
+        cr_assert_eq(strlen(items[i].id), items[i].id_len);
+        if (s->delivered < 8) {
+            snprintf(s->ids[s->delivered], MQR_QUEUE_ID_MAX, "%s", items[i].id);
+            snprintf(s->data[s->delivered], 32, "%.*s", (int)items[i].data_len,
+                     (const char *)items[i].data);
+        }
+        s->delivered++;
+        cr_assert_eq(mqr_engine_action_done(s->e, s->aid, items[i].ticket,
+                                            MQR_ACTION_DONE_SUCCESS, MQR_OK, NULL),
+                     MQR_OK);
+    }
+    return MQR_OK;
+}
+
+static uint32_t add_custom(mqr_engine_t *e, sink_t *s, const char *dir)
+{
+    static const mqr_action_ops_t ops = {.submit = sink_submit};
+    mqr_custom_action_config_t c;
+    mqr_custom_action_config_init(&c);
+    c.type = "fake";
+    c.ops = &ops;
+    c.ud = s;
+    c.max_inflight = 4;
+    c.backoff_initial_ms = 10;
+    c.backoff_max_ms = 20;
+    uint32_t aid = 0;
+    cr_assert_eq(mqr_engine_action_add_custom(e, "r", &c, &aid, NULL), MQR_OK);
+    s->e = e;
+    s->aid = aid;
+    persist(e, aid, dir);
+    return aid;
+}
+
+Test(engine_queue, custom_action_records_survive_the_engine)
+{
+    char dir[] = "/tmp/mqr_eq_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    sink_t s1 = {.up = 0};
+    mqr_engine_t *e = engine_with(NULL);
+    uint32_t aid = add_custom(e, &s1, dir);
+    emit(e, "p1");
+    emit(e, "p2");
+    emit(e, "p3");
+    for (int i = 0; i < 3; i++)
+        mqr_engine_poll(e, 20);
+    cr_assert_gt(s1.submits, 0);
+    cr_assert_eq(s1.delivered, 0);
+    mqr_queue_stats_t qs;
+    cr_assert_eq(mqr_engine_action_queue_stats(e, aid, &qs), MQR_OK);
+    cr_assert_eq(qs.records, 3);
+    mqr_engine_destroy(e); /* ends the items as dropped (other): they stay on disk */
+
+    sink_t s2 = {.up = 1};
+    e = engine_with(NULL);
+    aid = add_custom(e, &s2, dir);
+    mqr_action_metrics_t m = am(e, aid);
+    cr_assert_eq(m.matched, 3, "replayed records count as matched");
+    uint64_t start = mqr_http_now_ms();
+    while (s2.delivered < 3 && mqr_http_now_ms() - start < 5000)
+        mqr_engine_poll(e, 10);
+    cr_assert_eq(s2.delivered, 3);
+    m = am(e, aid);
+    cr_assert_eq(m.success, 3);
+    for (int i = 0; i < 3; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "{\"payload\":\"p%d\"}", i + 1);
+        cr_assert_str_eq(s2.data[i], want);
+        char suffix[8];
+        snprintf(suffix, sizeof suffix, "-%d", i + 1);
+        cr_assert_str_eq(s2.ids[i] + 16, suffix, "%s", s2.ids[i]);
+    }
+    cr_assert_eq(mqr_engine_action_queue_stats(e, aid, &qs), MQR_OK);
+    cr_assert_eq(qs.records, 0);
+    mqr_engine_destroy(e);
+
+    sink_t s3 = {.up = 1};
+    e = engine_with(NULL);
+    aid = add_custom(e, &s3, dir);
+    cr_assert_eq(am(e, aid).matched, 0, "nothing left after the acknowledgements");
+    mqr_engine_destroy(e);
+    rm_tree(dir);
+}
