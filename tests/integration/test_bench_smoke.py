@@ -112,7 +112,7 @@ def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
     assert doc["busy_poll_us"] == 100
     seen = {(r["test"], r["broker"]) for r in doc["results"]}
     tests = {t for t, _ in seen}
-    assert len(tests) == 6, tests  # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory
+    assert len(tests) == 7, tests  # 3 storms, QoS 0 and 1 at 64 B, fan-out, memory
     for t in tests:
         kinds = {"mosquitto", "mqttrule"} | (set() if t.startswith("5") else {"mqttrule-bp"})
         assert {k for tt, k in seen if tt == t} == kinds, t

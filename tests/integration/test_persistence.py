@@ -404,3 +404,24 @@ def test_republish_carries_the_idempotency_key_as_a_user_property(tmp_path):
                 sub.send(packet(0x40, struct.pack(">H", pid)))
         assert len(keys) == 3 and len(set(keys)) == 3, keys
         assert [k.split("-")[1] for k in keys] == ["1", "2", "3"], keys
+
+
+def test_unwritable_queue_keeps_the_broker_delivering_and_says_so(tmp_path):
+    """A directory where the action's first segment must go (stops root too):
+    the queue falls back to memory, the log says why, every event is still
+    delivered."""
+    datadir = str(tmp_path)
+    sport = free_port()
+    svc = Service(sport)
+    svc.start()
+    try:
+        with Broker(config=broker_config(datadir, sport)) as b:
+            qdir = os.path.join(datadir, "actions", "connack_audit.0.http")
+            os.mkdir(os.path.join(qdir, "0000000000000001.seg"))
+            storm(b.port, 50)
+            assert b.wait_log("queue memory", 10), b.logtext()
+            assert "0000000000000001.seg: create: File exists" in b.logtext()
+            wait_for(lambda: svc.unique()[1] >= 50, 20, "every event at the service")
+            assert b.proc.poll() is None
+    finally:
+        svc.stop()
