@@ -51,11 +51,14 @@ RULE_SQL = 'SELECT clientid, username, reason_code, timestamp FROM "$events/clie
 class Service:
     """An HTTP/1.1 keep-alive service on a fixed port that records the
     Idempotency-Key and the clientid of every POST; start() and stop() bring
-    it up and down. `delay` slows each answer (to kill during delivery)."""
+    it up and down. `delay` slows each answer and `gated` holds every answer
+    until open_gate() (to kill during delivery)."""
 
-    def __init__(self, port, delay=0.0):
+    def __init__(self, port, delay=0.0, gated=False):
         self.port = port
         self.delay = delay
+        self.gated = gated
+        self.gate = None
         self.keys = []
         self.clientids = []
         self.lock = threading.Lock()
@@ -75,6 +78,8 @@ class Service:
                     elif name == b"idempotency-key":
                         key = value.strip().decode()
                 body = await reader.readexactly(length) if length else b""
+                if self.gated:
+                    await self.gate.wait()
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 with self.lock:
@@ -92,6 +97,7 @@ class Service:
 
         def run():
             self.loop = asyncio.new_event_loop()
+            self.gate = asyncio.Event()
             self.server = self.loop.run_until_complete(
                 asyncio.start_server(self._client, "127.0.0.1", self.port, reuse_address=True))
             ready.set()
@@ -103,6 +109,9 @@ class Service:
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
         assert ready.wait(10)
+
+    def open_gate(self):
+        self.loop.call_soon_threadsafe(self.gate.set)
 
     def stop(self):
         if self.thread:
@@ -175,17 +184,20 @@ def test_kill_while_queued_then_service_up_delivers_every_event(tmp_path):
 def test_kill_during_delivery_then_restart_delivers_every_event(tmp_path):
     datadir = str(tmp_path)
     sport = free_port()
-    svc = Service(sport, delay=0.003)  # about 2,700 events/s with 8 connections
+    # answers held until the storm is over, then at most ~2,700/s (8 connections)
+    svc = Service(sport, delay=0.003, gated=True)
     svc.start()
     cfg = broker_config(datadir, sport)
     try:
         b = Broker(config=cfg)
         try:
             storm(b.port, STORM)
-            n = svc.count()
-            assert 0 < n < STORM, "the kill must come during delivery (%d delivered)" % n
+            svc.open_gate()
+            wait_for(lambda: svc.count() >= min(1000, STORM // 4), 30, "delivery under way")
         finally:
             b.stop(signal.SIGKILL)
+        n = svc.count()
+        assert 0 < n < STORM, "the kill must come during delivery (%d delivered)" % n
         before = svc.count()
         with Broker(config=cfg, port=b.port):
             wait_for(lambda: svc.unique()[1] >= STORM, 60, "every event at the service")
