@@ -22,6 +22,7 @@
 #include "mqttrule/engine.h"
 #include "mqttrule/auth.h"
 #include "mqttrule/topic.h"
+#include "mqttrule/queue.h"
 #include "mqttrule/action.h"
 
 #endif /* MQTTRULE_H */

@@ -71,6 +71,10 @@ void mqr__engine_account(mqr__action_t *a, int end, int32_t reason)
 static void http_done(void *ud, const mqr_http_result_t *r)
 {
     mqr__action_t *a = ud;
+    if (a->persist) {
+        mqr__engine_queue_http_done(a, r);
+        return;
+    }
     if (r->outcome == MQR_HTTP_SUCCESS) {
         account(a, END_SUCCESS, 0);
         return;
@@ -104,6 +108,8 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
     } else if (a->kind == MQR_ACTION_CUSTOM) {
         mqr__engine_custom_metrics(a, out);
     }
+    if (a->persist)
+        mqr__engine_queue_metrics(a, out);
 }
 
 /* Record a's failure and return END_FAILED. */
@@ -349,6 +355,8 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
         m.payload_format_indicator = -1;
     if (m.message_expiry_interval > (int64_t)UINT32_MAX)
         m.message_expiry_interval = -1;
+    if (a->persist)
+        return mqr__engine_queue_publish(e, ar, a, &m);
     rc = e->opts.publish(e->opts.publish_ud, &m);
     if (rc != MQR_OK)
         return FAIL(e, a, rc, "republish: the publisher refused '%.*s': %s",
@@ -402,6 +410,8 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     }
     if (rc != MQR_OK)
         return FAIL(e, a, rc, "http: rendering path, headers or body: %s", mqr_strerror(rc));
+    if (a->persist)
+        return mqr__engine_queue_http(e, ar, a, &req);
     mqr_diag_t d;
     rc = mqr_http_submit(a->client, &req, mqr__engine_mono(e), NULL, &d);
     mqr__engine_http_sync(e, a); /* the submit may have opened a connection */
@@ -469,6 +479,7 @@ void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a)
         if (a->http_next)
             a->http_next->http_prev = a->http_prev;
     }
+    mqr__engine_queue_free(e, a);
     mqr_template_t **tpls[] = {&a->topic, &a->payload,  &a->qos,       &a->retain,
                                &a->user_props, &a->pfi, &a->mei,       &a->ctype,
                                &a->resp_topic, &a->corr_data, &a->direct, &a->path,

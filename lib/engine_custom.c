@@ -40,6 +40,8 @@ typedef struct item {
     int64_t fired_at;         /* wall clock */
     uint32_t attempts;
     uint32_t reserved_;
+    uint64_t seq;             /* its record in the durable queue (engine_queue.c); 0: none */
+    char id[MQR_QUEUE_ID_MAX]; /* that record's identifier */
     size_t len;
     char data[];              /* len bytes and a NUL */
 } item_t;
@@ -129,6 +131,9 @@ static void item_free(mqr_engine_t *e, mqr__custom_t *cu, item_t *it)
 /* End an item that is in neither list. */
 static void end_item(mqr_engine_t *e, mqr__action_t *a, item_t *it, int end, int32_t reason)
 {
+    if (it->seq) /* released from the durable queue, unless the action is going away */
+        mqr__engine_queue_custom_end(a, it->seq,
+                                     end == MQR__END_DROPPED && reason == MQR_HTTP_REASON_OTHER);
     mqr__engine_account(a, end, reason);
     item_free(e, a->cu, it);
 }
@@ -208,6 +213,8 @@ static void pump(mqr_engine_t *e, mqr__action_t *a, uint64_t now)
             v->data_len = it->len;
             v->fired_at_ms = it->fired_at;
             v->expire_at_ms = it->expire_at;
+            v->id = it->seq ? it->id : NULL;
+            v->id_len = it->seq ? strlen(it->id) : 0;
         }
         mqr_diag_t d;
         mqr_diag_clear(&d);
@@ -339,8 +346,35 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
         memcpy(it->data, data, len);
     it->data[len] = '\0';
     cu->held_bytes += len;
+    if (a->persist) /* written to disk first; in memory only if the queue refuses */
+        mqr__engine_queue_custom_append(a, it->data, len, &it->seq, it->id);
     queue_insert(&cu->queue, it);
     pump(e, a, now);
+}
+
+int mqr__engine_custom_replay(mqr_engine_t *e, mqr__action_t *a, const void *data, size_t len,
+                              uint64_t seq, const char *id)
+{
+    mqr__custom_t *cu = a->cu;
+    uint64_t now = mqr__engine_mono(e);
+    item_t *it = mqr__alloc(&e->alloc, sizeof *it + len + 1);
+    if (!it)
+        return MQR_ENOMEM;
+    memset(it, 0, sizeof *it);
+    it->ticket = ++e->next_ticket;
+    it->queued_at = now;
+    it->expire_at = now + cu->ttl_ms;
+    it->fired_at = mqr__engine_now(e);
+    it->seq = seq;
+    snprintf(it->id, sizeof it->id, "%s", id);
+    it->len = len;
+    if (len)
+        memcpy(it->data, data, len);
+    it->data[len] = '\0';
+    cu->held_bytes += len;
+    queue_insert(&cu->queue, it);
+    e->loop_dirty = 1;
+    return MQR_OK;
 }
 
 void mqr__engine_custom_process(mqr_engine_t *e, mqr__action_t *a, uint64_t now)

@@ -19,6 +19,7 @@
 /* ---- rules and actions -------------------------------------------------------------- */
 typedef struct mqr__erule mqr__erule_t;
 typedef struct mqr__action mqr__action_t;
+typedef struct mqr__persist mqr__persist_t; /* engine_queue.c */
 typedef struct mqr__custom mqr__custom_t;
 
 /* A descriptor the engine waits on, indexed by its number: an HTTP action's
@@ -74,6 +75,7 @@ struct mqr__action {
     /* callback */
     mqr_engine_callback_fn fn;
     void *ud;
+    mqr__persist_t *persist; /* the durable queue, or NULL (engine_queue.c) */
 };
 
 struct mqr__erule {
@@ -155,6 +157,7 @@ struct mqr_engine {
     mqr_http_fd_t *pollfds;    /* mqr_engine_poll's buffers */
     void *sys_pollfds;         /* struct pollfd[cap_pollfds] */
     size_t cap_pollfds;
+    mqr__persist_t *persist_first; /* actions with a durable queue */
 };
 
 /* engine.c */
@@ -227,9 +230,41 @@ size_t mqr__engine_custom_pending(const mqr__action_t *a);
 void mqr__engine_custom_metrics(const mqr__action_t *a, mqr_action_metrics_t *out);
 /* The sink's type name. */
 const char *mqr__engine_custom_type(const mqr__action_t *a);
+/* Queue a record replayed from a's durable queue (seq, id) as a new item.
+ * MQR_OK or MQR_ENOMEM. */
+int mqr__engine_custom_replay(mqr_engine_t *e, mqr__action_t *a, const void *data, size_t len,
+                              uint64_t seq, const char *id);
 /* The sink's connector test. */
 int mqr__engine_custom_test(mqr__action_t *a, uint32_t timeout_ms, mqr_http_test_result_t *out);
 /* The rule by id, or NULL. */
 mqr__erule_t *mqr__engine_rule_find(const mqr_engine_t *e, const char *id, size_t len);
+
+/* engine_queue.c: durable queues of actions (mqttrule/queue.h). */
+#include "mqttrule/queue.h"
+/* Queue a rendered message / request of a persisted action; MQR__END_*. */
+int mqr__engine_queue_publish(mqr_engine_t *e, mqr_arena_t *arena, mqr__action_t *a,
+                              const mqr_publish_msg_t *m);
+int mqr__engine_queue_http(mqr_engine_t *e, mqr_arena_t *arena, mqr__action_t *a,
+                           const mqr_http_request_t *req);
+/* Hand pending records to the target. */
+void mqr__engine_queue_pump(mqr_engine_t *e, mqr__persist_t *p);
+/* The HTTP completion of a persisted action's request. */
+void mqr__engine_queue_http_done(mqr__action_t *a, const mqr_http_result_t *r);
+/* Add the queue's pending records to the live metrics. */
+void mqr__engine_queue_metrics(const mqr__action_t *a, mqr_action_metrics_t *out);
+/* min(best, the queues' next due time); -1 stands for none. */
+int64_t mqr__engine_queue_timeout(const mqr_engine_t *e, int64_t best);
+/* A custom action's item: append its bytes to a's durable queue, giving
+ * *out_seq and out_id (MQR_QUEUE_ID_MAX bytes); *out_seq 0 when the queue
+ * refused (the item then lives in memory only). */
+void mqr__engine_queue_custom_append(mqr__action_t *a, const void *data, size_t len,
+                                     uint64_t *out_seq, char *out_id);
+/* A custom action's item with record seq ended: acknowledge it (keep it on
+ * disk when `keep`: the action is going away). */
+void mqr__engine_queue_custom_end(mqr__action_t *a, uint64_t seq, int keep);
+/* Pump and flush every queue. */
+void mqr__engine_queue_process(mqr_engine_t *e);
+/* Close the action's queue (after its HTTP client is gone). */
+void mqr__engine_queue_free(mqr_engine_t *e, mqr__action_t *a);
 
 #endif /* MQR_ENGINE_INT_H */

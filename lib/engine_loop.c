@@ -150,6 +150,9 @@ static uint64_t next_due(const mqr_engine_t *e, uint64_t now)
         if (t < best)
             best = t;
     }
+    int64_t q = mqr__engine_queue_timeout(e, -1); /* durable queues (engine_queue.c) */
+    if (q >= 0 && now + (uint64_t)q < best)
+        best = now + (uint64_t)q;
     return best;
 }
 
@@ -230,6 +233,7 @@ int mqr_engine_process(mqr_engine_t *e, uint64_t now_ms)
         next = a->cu_next;
         mqr__engine_custom_process(e, a, now_ms);
     }
+    mqr__engine_queue_process(e);
     /* the host's timer was one-shot: tell it the next one even if unchanged */
     mqr__engine_timer_sync(e, 1);
     return MQR_OK;

@@ -119,6 +119,22 @@ typedef struct brk_listener_cfg {
     char *where;              /* "file:line" of the listener line, for messages */
 } brk_listener_cfg_t;
 
+/* persistence (persist.c): the directives, and the state they drive */
+typedef struct brk_persist_cfg {
+    int enabled;              /* persistence true|false */
+    char *location;           /* persistence_location DIR */
+    uint32_t autosave_s;      /* autosave_interval; 0: 5 s */
+    int32_t sync;             /* persistence_sync: MQR_QUEUE_SYNC_* of action queues */
+    uint32_t sync_ms;         /* its interval; 0: 100 ms */
+    uint64_t max_bytes;       /* persistence_max_bytes per action queue; 0: 256 MiB */
+    int64_t next_save_ms;     /* monotonic time of the next snapshot */
+    uint64_t saves, save_errors;
+    int save_errno;           /* errno of the last failed snapshot */
+    uint32_t *action_ids;     /* the persisted actions, for the state log */
+    uint64_t *action_state;
+    size_t nactions;
+} brk_persist_cfg_t;
+
 typedef struct brk_config {
     brk_listener_cfg_t listeners[BRK_MAX_LISTENERS];
     size_t nlisteners;
@@ -179,6 +195,7 @@ typedef struct brk_config {
     int rules_from_cli;
     int include_depth;   /* include_dir nesting while the file is read */
     char error[1024];    /* the last error of brk_config_*: "file:line: what is wrong" */
+    brk_persist_cfg_t persist;
 } brk_config_t;
 
 /* ---- runtime objects ------------------------------------------------------------- */
@@ -583,6 +600,25 @@ int brk_config_check_readable(const char *file, const char *what, const char *wh
 void brk_config_free(brk_config_t *cfg);
 char *brk_strdup(const char *s);
 void *brk_xrealloc(void *p, size_t n);
+
+/* ---- persist.c: persistence_location (snapshot of retained messages and
+ * sessions; durable action queues) ------------------------------------------------- */
+/* One configuration directive: 0 taken, 1 not a persistence directive, -1
+ * bad value (printed as path:line). */
+int brk_persist_directive(brk_config_t *cfg, char **w, int n, const char *path,
+                          unsigned lineno);
+void brk_persist_cfg_free(brk_config_t *cfg);
+/* Start-up: check the directory, restore the snapshot. 0, or -1 with err. */
+int brk_persist_open(broker_t *b, char *err, size_t errcap);
+/* Give an action its durable queue (from rules.c). 0, or -1 with err. */
+int brk_persist_action(broker_t *b, const char *rule_id, size_t k, uint32_t action_id,
+                       const char *type, char *err, size_t errcap);
+/* Once a second: the autosave and the queues' state log. */
+void brk_persist_tick(broker_t *b, int64_t now);
+/* Write the snapshot now. 0 or -1 (logged). */
+int brk_persist_save(broker_t *b);
+/* Shutdown: the last snapshot. */
+void brk_persist_close(broker_t *b);
 
 /* ---- auth.c ------------------------------------------------------------------------- */
 int brk_auth_check(broker_t *b, const mqr_pkt_connect_t *c, const char **why);

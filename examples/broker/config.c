@@ -343,6 +343,9 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
 {
     const char *k = w[0];
     uint32_t u;
+    int pr = brk_persist_directive(cfg, w, n, path, lineno); /* persist.c */
+    if (pr <= 0)
+        return pr;
     int lr = brk_listener_directive(cfg, w, n, path, lineno); /* listener.c */
     if (lr <= 0)
         return lr;
@@ -970,4 +973,5 @@ void brk_config_free(brk_config_t *cfg)
     }
     free(cfg->acls);
     brk_config_free_rules(cfg);
+    brk_persist_cfg_free(cfg);
 }

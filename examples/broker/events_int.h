@@ -16,6 +16,7 @@ struct brk_events {
     char publish_error[256];    /* the last republish the broker refused, for the log */
     char **loaded;      /* ids of the rules now in the engine */
     size_t nloaded;
+    broker_t *persist;  /* the broker when persistence is on (persist.c); NULL: off */
 };
 
 #endif

@@ -927,6 +927,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
             brk_mqtt_tick(b, now);
             brk_events_watch(b, now);
             brk_listeners_tick(b);
+            brk_persist_tick(b, now);
             next_tick = now + 1000;
         }
         if (b->accept_off && now >= b->accept_retry_ms)

@@ -82,6 +82,11 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    if (brk_persist_open(&b, msg, sizeof msg) != 0) {
+        fprintf(stderr, "mqttrule-broker: %s\n", msg);
+        rc = 1;
+        goto out;
+    }
     if (brk_events_load_rules(&b, &b.cfg, msg, sizeof msg) != 0) {
         fprintf(stderr, "mqttrule-broker: %s\n", msg);
         rc = 2;
@@ -116,6 +121,7 @@ int main(int argc, char **argv)
         brk_stats_log(&b);
     }
     brk_loop_free(&b);
+    brk_persist_close(&b);
     if (b.cfg.pid_file != NULL && rc == 0)
         (void)unlink(b.cfg.pid_file);
 out:

@@ -99,6 +99,14 @@ typedef struct mqr_action_item {
                                      templates over the trigger); submit: NULL */
     int64_t fired_at_ms;          /* wall clock when the rule fired */
     uint64_t expire_at_ms;        /* monotonic clock: the end of its TTL */
+    /* Appended fields: the offsets of the fields above are unchanged. */
+    const char *id;               /* submit, with a durable queue
+                                     (mqr_engine_action_persist, mqttrule/queue.h): the
+                                     record's stable identifier "<queue id>-<seq>", the
+                                     same across retries and restarts: store it as the
+                                     row's or message's key to drop duplicates;
+                                     otherwise NULL */
+    size_t id_len;
 } mqr_action_item_t;
 
 /* What a custom action's sink does. Only submit is required. */

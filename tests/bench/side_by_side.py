@@ -13,7 +13,10 @@ mqttrule / mosquitto (the median over the rounds in the summary):
   2. the same storm with the rule's HTTP action POSTing every event to a local
      keep-alive HTTP server (tests/bench/http_sink.c, compiled with cc; an
      asyncio server in this process without a compiler); the figure counts
-     until the server has received every event;
+     until the server has received every event; "2p" is that storm again with
+     persistence on both sides: mosquitto `persistence true`, mqttrule-broker
+     `persistence true` with `persistence_sync 100` (every event written to
+     the action's durable queue before it is sent, fsync every 100 ms);
   3. QoS 0 and QoS 1 throughput, 1 -> 1, for several payload sizes;
   4. fan-out 1 -> 100 subscribers, QoS 0;
   5. resident memory of the broker process (VmRSS from /proc/PID/status)
@@ -115,8 +118,8 @@ class Broker:
             tls = "listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\n" % (
                 self.tls_port, certs["server"], certs["server_key"])
         if kind == "mosquitto":
-            text = "listener %d 127.0.0.1\n%sallow_anonymous true\n%s" % (
-                self.port, tls, LIMITS_MOSQUITTO)
+            text = "listener %d 127.0.0.1\n%sallow_anonymous true\n%s%s" % (
+                self.port, tls, LIMITS_MOSQUITTO, extra)
             if os.geteuid() == 0:
                 text += "user root\n"
             argv = [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", conf]
@@ -338,18 +341,29 @@ class SideBySide:
                         "conn/s", r)
         self.show("1 storm (+rule, republish)", rnd, "conn/s")
 
-    def storm_http(self, rnd, brokers):
+    def storm_http(self, rnd, brokers, persist=False):
         n = self.args.storm
+        test = "2p storm (+rule, HTTP, persistence)" if persist else "2 storm (+rule, HTTP)"
         sink = CHttpSink(self.sink_exe) if self.sink_exe else HttpSink()
         rule = "rule connack_http\n  sql %s\n  http http://127.0.0.1:%d/connack\nend\n" % (
             RULE_SQL, sink.port)
-        mq = {kind: self.start(kind, rule) for kind in self.kinds() if kind in MQR_KINDS}
+        pdirs = {}
+        if persist:
+            for kind in self.kinds():
+                pdirs[kind] = tempfile.mkdtemp(prefix="persist-%s-" % kind, dir=self.tmp)
+        mq = {kind: self.start(kind, rule + (
+                  "persistence true\npersistence_location %s\npersistence_sync 100\n"
+                  % pdirs[kind] if persist else ""))
+              for kind in self.kinds() if kind in MQR_KINDS}
+        if persist:
+            mq["mosquitto"] = self.start("mosquitto", "persistence true\npersistence_location %s/\n"
+                                         % pdirs["mosquitto"])
         try:
             for kind in self.order(rnd):
                 if kind == "mosquitto":
-                    r = self.run_bench(brokers[kind].port, "conn", "-c", str(n), "-P", "50")
-                    self.record("2 storm (+rule, HTTP)", kind, rnd, r["connections_per_s"],
-                                "conn/s", r)
+                    b = mq["mosquitto"] if persist else brokers[kind]
+                    r = self.run_bench(b.port, "conn", "-c", str(n), "-P", "50")
+                    self.record(test, kind, rnd, r["connections_per_s"], "conn/s", r)
                     continue
                 before = sink.count
                 t0 = time.monotonic()
@@ -366,12 +380,12 @@ class SideBySide:
                 if got < r["connected"]:
                     print("    warning: HTTP server got %d of %d events" % (got, r["connected"]),
                           file=sys.stderr)
-                self.record("2 storm (+rule, HTTP)", kind, rnd, rate, "conn/s", r)
+                self.record(test, kind, rnd, rate, "conn/s", r)
         finally:
             for b in mq.values():
                 self.stop(b)
             sink.stop()
-        self.show("2 storm (+rule, HTTP)", rnd, "conn/s")
+        self.show(test, rnd, "conn/s")
 
     def throughput(self, rnd, brokers):
         for qos in (0, 1):
@@ -470,6 +484,7 @@ class SideBySide:
             try:
                 self.storm(rnd, brokers)
                 self.storm_http(rnd, brokers)
+                self.storm_http(rnd, brokers, persist=True)
                 self.throughput(rnd, brokers)
                 self.fanout(rnd, brokers)
             finally:

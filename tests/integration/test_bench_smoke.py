@@ -113,8 +113,9 @@ def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
     assert doc["busy_poll_us"] == 100
     seen = {(r["test"], r["broker"]) for r in doc["results"]}
     tests = {t for t, _ in seen}
-    # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory; over TLS: storm, QoS 0, memory
-    assert len(tests) == (9 if broker_has_tls() else 6), tests
+    # 3 storms (plain, HTTP rule, persistence), QoS 0 and 1 at 64 B, fan-out,
+    # memory; over TLS: storm, QoS 0, memory
+    assert len(tests) == (10 if broker_has_tls() else 7), tests
     for t in tests:
         kinds = {"mosquitto", "mqttrule"} | (set() if t[0] in "5678" else {"mqttrule-bp"})
         assert {k for tt, k in seen if tt == t} == kinds, t

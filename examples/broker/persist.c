@@ -1,0 +1,759 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * persist.c - mqttrule-broker's persistence (`persistence true`,
+ * `persistence_location DIR`, `autosave_interval SECONDS`; docs/persistence.md).
+ *
+ * Two mechanisms, both under DIR:
+ *   actions/<rule>.<n>.<kind>/   the durable queue of each action of each
+ *       rule (mqttrule/queue.h, mqr_engine_action_persist): every event an
+ *       action takes is written there before it is sent, and released when
+ *       the target acknowledged it. Survives kill -9 whatever the sync policy.
+ *   broker.db                    a snapshot of the retained messages and the
+ *       sessions that outlive their connection (subscriptions, queued and
+ *       in-flight QoS 1/2 messages, QoS 2 packet ids awaiting PUBREL, the
+ *       delayed will, the remaining expiry). Written to broker.db.tmp,
+ *       fsynced and renamed over the old file every autosave_interval
+ *       seconds and at shutdown, so a kill -9 loses at most the changes of
+ *       the last interval, never the file.
+ *
+ * broker.db: "MQRBSNAP", u32 format version, u32 CRC-32C of the body, u64
+ * body length, then the body (little-endian; a string is a u32 length,
+ * 0xffffffff for none, then its bytes):
+ *   u32 retained count, message per retained;
+ *   u32 session count, per session: client id, username, u32 expiry_s,
+ *   i64 ms of expiry left (-1: starts at reconnect time), u16 next packet
+ *   id, u8 has delayed will [message, i64 ms until it fires], u32 subs
+ *   (filter, u8 qos, no_local, rap, 0, u16 share_len, u32 sub_id), u32
+ *   in-flight (u16 pid, u8 qos, state, retain, message), u32 queued (u8 qos,
+ *   retain, message), u32 rx2 (u16 pid).
+ *   message: u8 qos, retain, has_expiry, 0, u32 expiry_s, i64 received_at,
+ *   topic, payload, properties, from client id, from username, 32-hex id.
+ * A file of a newer format version, or one whose checksum does not match, is
+ * a start-up error naming the file: never misread, never silently dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "events_int.h"
+#include "mqtt_int.h"
+
+#define SNAP_MAGIC "MQRBSNAP"
+#define SNAP_VERSION 1u
+#define SNAP_NAME "broker.db"
+#define SNAP_TMP "broker.db.tmp"
+#define NO_STR 0xffffffffu
+#define DEFAULT_AUTOSAVE_S 5u
+
+/* ---- configuration ---------------------------------------------------------------------- */
+
+static int parse_bool_word(const char *s, int *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_num(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int brk_persist_directive(brk_config_t *cfg, char **w, int n, const char *path,
+                          unsigned lineno)
+{
+    brk_persist_cfg_t *p = &cfg->persist;
+    const char *k = w[0];
+    uint64_t v = 0;
+    const char *why = NULL;
+    if (!strcmp(k, "persistence")) {
+        if (n != 2 || parse_bool_word(w[1], &p->enabled) != 0)
+            why = "persistence needs true or false";
+    } else if (!strcmp(k, "persistence_location")) {
+        if (n != 2)
+            why = "persistence_location needs one directory";
+        else {
+            free(p->location);
+            p->location = brk_strdup(w[1]);
+        }
+    } else if (!strcmp(k, "autosave_interval")) {
+        if (n != 2 || parse_num(w[1], &v) != 0 || v == 0 || v > 86400)
+            why = "autosave_interval needs seconds, 1..86400";
+        else
+            p->autosave_s = (uint32_t)v;
+    } else if (!strcmp(k, "persistence_sync")) {
+        if (n == 2 && !strcmp(w[1], "batch"))
+            p->sync = MQR_QUEUE_SYNC_BATCH;
+        else if (n == 2 && !strcmp(w[1], "never"))
+            p->sync = MQR_QUEUE_SYNC_NEVER;
+        else if (n == 2 && parse_num(w[1], &v) == 0 && v > 0 && v <= 60000) {
+            p->sync = MQR_QUEUE_SYNC_INTERVAL;
+            p->sync_ms = (uint32_t)v;
+        } else
+            why = "persistence_sync needs batch, never or milliseconds (1..60000)";
+    } else if (!strcmp(k, "persistence_max_bytes")) {
+        if (n != 2 || parse_num(w[1], &v) != 0 || v < 1024)
+            why = "persistence_max_bytes needs bytes (at least 1024)";
+        else
+            p->max_bytes = v;
+    } else {
+        return 1;
+    }
+    if (why) {
+        fprintf(stderr, "mqttrule-broker: %s:%u: %s\n", path, lineno, why);
+        return -1;
+    }
+    return 0;
+}
+
+void brk_persist_cfg_free(brk_config_t *cfg)
+{
+    free(cfg->persist.location);
+    cfg->persist.location = NULL;
+    free(cfg->persist.action_ids);
+    free(cfg->persist.action_state);
+    cfg->persist.action_ids = NULL;
+    cfg->persist.action_state = NULL;
+    cfg->persist.nactions = 0;
+}
+
+/* ---- the snapshot writer ---------------------------------------------------------------- */
+
+typedef struct wbuf {
+    uint8_t *p;
+    size_t len, cap;
+} wbuf_t;
+
+static void w_put(wbuf_t *b, const void *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n)
+            nc *= 2;
+        b->p = brk_xrealloc(b->p, nc);
+        b->cap = nc;
+    }
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void w_u8(wbuf_t *b, uint8_t v)
+{
+    w_put(b, &v, 1);
+}
+
+static void w_u16(wbuf_t *b, uint16_t v)
+{
+    uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    w_put(b, x, 2);
+}
+
+static void w_u32(wbuf_t *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    w_put(b, x, 4);
+}
+
+static void w_i64(wbuf_t *b, int64_t v)
+{
+    w_u32(b, (uint32_t)(uint64_t)v);
+    w_u32(b, (uint32_t)((uint64_t)v >> 32));
+}
+
+static void w_str(wbuf_t *b, const void *s, size_t len)
+{
+    if (!s) {
+        w_u32(b, NO_STR);
+        return;
+    }
+    w_u32(b, (uint32_t)len);
+    w_put(b, s, len);
+}
+
+static void w_msg(wbuf_t *b, const brk_msg_t *m)
+{
+    w_u8(b, m->qos);
+    w_u8(b, m->retain);
+    w_u8(b, m->has_expiry);
+    w_u8(b, 0);
+    w_u32(b, m->expiry_s);
+    w_i64(b, m->received_at);
+    w_str(b, m->topic, m->topic_len);
+    w_str(b, m->payload, m->payload_len);
+    w_str(b, m->props, m->props_len);
+    w_str(b, m->from_clientid, m->from_cid_len);
+    w_str(b, m->from_username, m->from_user_len);
+    w_put(b, m->id, 32);
+}
+
+/* Whether session s is written: it outlives its connection. */
+static int keeps(const brk_session_t *s)
+{
+    return s->expiry_s != 0;
+}
+
+static void w_session(wbuf_t *b, const brk_session_t *s, int64_t now)
+{
+    w_str(b, s->clientid, s->clientid_len);
+    w_str(b, s->username, s->username ? strlen(s->username) : 0);
+    w_u32(b, s->expiry_s);
+    int64_t left = -1; /* online: the expiry starts when the broker comes back */
+    if (s->conn == NULL && s->expire_at != 0)
+        left = s->expire_at > now ? s->expire_at - now : 0;
+    w_i64(b, left);
+    w_u16(b, s->next_pid);
+    w_u8(b, s->will != NULL);
+    if (s->will) {
+        w_msg(b, s->will);
+        w_i64(b, s->will_at > now ? s->will_at - now : 0);
+    }
+    w_u32(b, s->nsubs);
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        const brk_sub_t *u = &s->subs[i];
+        w_str(b, u->filter, u->len);
+        w_u8(b, u->qos);
+        w_u8(b, u->no_local);
+        w_u8(b, u->rap);
+        w_u8(b, 0);
+        w_u16(b, u->share_len);
+        w_u32(b, u->sub_id);
+    }
+    w_u32(b, s->ninfl);
+    for (uint32_t i = 0; i < s->ninfl; i++) {
+        w_u16(b, s->infl[i].pid);
+        w_u8(b, s->infl[i].qos);
+        w_u8(b, s->infl[i].state);
+        w_u8(b, s->infl[i].retain);
+        w_msg(b, s->infl[i].msg);
+    }
+    w_u32(b, s->nqueue);
+    for (uint32_t i = 0; i < s->nqueue; i++) {
+        w_u8(b, s->queue[i].qos);
+        w_u8(b, s->queue[i].retain);
+        w_msg(b, s->queue[i].msg);
+    }
+    w_u32(b, s->nrx2);
+    for (uint32_t i = 0; i < s->nrx2; i++)
+        w_u16(b, s->rx2[i]);
+}
+
+/* dir/name into buf. */
+static const char *in_dir(const broker_t *b, const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", b->cfg.persist.location, name);
+    return buf;
+}
+
+/* Write data to dir/broker.db.tmp, fsync it, rename it over broker.db and
+ * fsync the directory. 0, or -1 with errno and *what naming the step. */
+static int write_atomic(broker_t *b, const uint8_t *data, size_t len, const char **what)
+{
+    char tmp[4096], dst[4096];
+    in_dir(b, SNAP_TMP, tmp, sizeof tmp);
+    in_dir(b, SNAP_NAME, dst, sizeof dst);
+    *what = "create " SNAP_TMP;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    *what = "write " SNAP_TMP;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    *what = "fsync " SNAP_TMP;
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    *what = "rename " SNAP_TMP;
+    if (rename(tmp, dst) != 0)
+        return -1;
+    int dfd = open(b->cfg.persist.location, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+int brk_persist_save(broker_t *b)
+{
+    brk_persist_cfg_t *pc = &b->cfg.persist;
+    if (!pc->enabled)
+        return 0;
+    int64_t now = brk_mono_ms();
+    wbuf_t w = {NULL, 0, 0};
+    uint8_t head[24] = {0};
+    w_put(&w, head, sizeof head); /* filled in below */
+    w_u32(&w, (uint32_t)b->retained.count);
+    for (size_t i = 0; i < b->retained.count; i++)
+        w_msg(&w, b->retained.items[i]);
+    uint32_t nsess = 0;
+    for (size_t i = 0; i < b->stab_size; i++)
+        for (const brk_session_t *s = b->stab[i]; s; s = s->hnext)
+            nsess += keeps(s);
+    w_u32(&w, nsess);
+    for (size_t i = 0; i < b->stab_size; i++)
+        for (const brk_session_t *s = b->stab[i]; s; s = s->hnext)
+            if (keeps(s))
+                w_session(&w, s, now);
+    size_t body = w.len - sizeof head;
+    memcpy(w.p, SNAP_MAGIC, 8);
+    uint8_t *h = w.p + 8;
+    uint32_t ver = SNAP_VERSION, crc = mqr_crc32c(0, w.p + sizeof head, body);
+    uint64_t bl = body;
+    for (int i = 0; i < 4; i++) {
+        h[i] = (uint8_t)(ver >> (8 * i));
+        h[4 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    for (int i = 0; i < 8; i++)
+        h[8 + i] = (uint8_t)(bl >> (8 * i));
+    const char *what = "";
+    int rc = write_atomic(b, w.p, w.len, &what);
+    free(w.p);
+    if (rc != 0) {
+        pc->save_errno = errno;
+        pc->save_errors++;
+        brk_log(b, 0, "persistence: %s/%s: %s: %s (the previous snapshot stays)", pc->location,
+                SNAP_NAME, what, strerror(errno));
+        return -1;
+    }
+    pc->saves++;
+    return 0;
+}
+
+/* ---- the snapshot reader ---------------------------------------------------------------- */
+
+typedef struct rbuf {
+    const uint8_t *p;
+    size_t left;
+    int bad;
+} rbuf_t;
+
+static const uint8_t *r_take(rbuf_t *r, size_t n)
+{
+    if (r->bad || r->left < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+static uint8_t r_u8(rbuf_t *r)
+{
+    const uint8_t *p = r_take(r, 1);
+    return p ? p[0] : 0;
+}
+
+static uint16_t r_u16(rbuf_t *r)
+{
+    const uint8_t *p = r_take(r, 2);
+    return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+}
+
+static uint32_t r_u32(rbuf_t *r)
+{
+    const uint8_t *p = r_take(r, 4);
+    return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                   (uint32_t)p[3] << 24
+             : 0;
+}
+
+static int64_t r_i64(rbuf_t *r)
+{
+    uint64_t lo = r_u32(r), hi = r_u32(r);
+    return (int64_t)(lo | hi << 32);
+}
+
+static const char *r_str(rbuf_t *r, size_t *len)
+{
+    uint32_t n = r_u32(r);
+    *len = 0;
+    if (r->bad || n == NO_STR)
+        return NULL;
+    const uint8_t *p = r_take(r, n);
+    *len = p ? n : 0;
+    return (const char *)p;
+}
+
+/* A message as w_msg wrote it, with one reference; NULL when bad. */
+static brk_msg_t *r_msg(broker_t *b, rbuf_t *r)
+{
+    uint8_t qos = r_u8(r), retain = r_u8(r), has_expiry = r_u8(r);
+    (void)r_u8(r);
+    uint32_t expiry = r_u32(r);
+    int64_t received_at = r_i64(r);
+    size_t tl, pl, xl, cl, ul;
+    const char *topic = r_str(r, &tl);
+    const char *payload = r_str(r, &pl);
+    const char *props = r_str(r, &xl);
+    const char *cid = r_str(r, &cl);
+    const char *user = r_str(r, &ul);
+    const uint8_t *id = r_take(r, 32);
+    if (r->bad || !topic || qos > 2 || tl > 65535 || cl > 65535 || ul > 65535) {
+        r->bad = 1;
+        return NULL;
+    }
+    char ubuf[65536];
+    if (user) {
+        memcpy(ubuf, user, ul);
+        ubuf[ul] = 0;
+    }
+    mqr_props_t pr = {(const uint8_t *)props, (uint32_t)xl, 1};
+    brk_msg_t *m = mq_msg_new(b, topic, tl, payload, pl, qos, retain, xl ? &pr : NULL,
+                              cid ? cid : "", cl, user ? ubuf : NULL);
+    if (!m) {
+        r->bad = 1;
+        return NULL;
+    }
+    m->received_at = received_at;
+    m->has_expiry = has_expiry;
+    m->expiry_s = expiry;
+    memcpy(m->id, id, 32);
+    m->id[32] = 0;
+    return m;
+}
+
+/* Grow-and-append helpers for the session arrays (mq_grow). */
+#define PUSH(arr, n, cap, val)                                                   \
+    do {                                                                         \
+        if (mq_grow((void **)&(arr), &(cap), (n), sizeof *(arr)) != 0) {        \
+            r->bad = 1;                                                          \
+            break;                                                               \
+        }                                                                        \
+        (arr)[(n)++] = (val);                                                    \
+    } while (0)
+
+/* One session as w_session wrote it, added to the table offline. 0 or -1. */
+static int r_session(broker_t *b, rbuf_t *r, int64_t now)
+{
+    size_t idl, ul;
+    const char *id = r_str(r, &idl);
+    const char *user = r_str(r, &ul);
+    if (r->bad || !id || idl > 65535 || mq_sess_find(b, id, idl))
+        return -1;
+    brk_session_t *s = mq_sess_create(b, id, idl);
+    if (!s)
+        return -1;
+    if (user) {
+        s->username = malloc(ul + 1);
+        if (s->username) {
+            memcpy(s->username, user, ul);
+            s->username[ul] = 0;
+        }
+    }
+    s->expiry_s = r_u32(r);
+    int64_t left = r_i64(r);
+    if (s->expiry_s != NEVER_EXPIRE)
+        s->expire_at = now + (left >= 0 ? left : (int64_t)s->expiry_s * 1000);
+    s->next_pid = r_u16(r);
+    if (!s->next_pid)
+        s->next_pid = 1;
+    if (r_u8(r)) {
+        s->will = r_msg(b, r);
+        s->will_at = now + r_i64(r);
+    }
+    uint32_t n = r_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        size_t fl;
+        const char *f = r_str(r, &fl);
+        brk_sub_t u;
+        memset(&u, 0, sizeof u);
+        u.qos = r_u8(r);
+        u.no_local = r_u8(r);
+        u.rap = r_u8(r);
+        (void)r_u8(r);
+        u.share_len = r_u16(r);
+        u.sub_id = r_u32(r);
+        if (r->bad || !f || fl > 65535 || u.share_len > fl ||
+            mqr_topic_validate_filter(f + u.share_len, fl - u.share_len, NULL) != MQR_OK) {
+            r->bad = 1;
+            break;
+        }
+        u.filter = malloc(fl + 1);
+        if (!u.filter) {
+            r->bad = 1;
+            break;
+        }
+        memcpy(u.filter, f, fl);
+        u.filter[fl] = 0;
+        u.len = (uint16_t)fl;
+        if (mqr_topic_index_insert(b->subs, u.filter + u.share_len, fl - u.share_len, s) != MQR_OK) {
+            free(u.filter);
+            r->bad = 1;
+            break;
+        }
+        PUSH(s->subs, s->nsubs, s->capsubs, u);
+    }
+    n = r_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        brk_inflight_t f;
+        f.pid = r_u16(r);
+        f.qos = r_u8(r);
+        f.state = r_u8(r);
+        f.retain = r_u8(r);
+        f.msg = r_msg(b, r);
+        if (f.msg)
+            PUSH(s->infl, s->ninfl, s->capinfl, f);
+    }
+    n = r_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        brk_queued_t q;
+        q.qos = r_u8(r);
+        q.retain = r_u8(r);
+        q.msg = r_msg(b, r);
+        if (q.msg) {
+            s->queue_bytes += q.msg->topic_len + q.msg->payload_len + q.msg->props_len;
+            PUSH(s->queue, s->nqueue, s->capqueue, q);
+        }
+    }
+    n = r_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint16_t pid = r_u16(r);
+        PUSH(s->rx2, s->nrx2, s->caprx2, pid);
+    }
+    return r->bad ? -1 : 0;
+}
+
+/* Read broker.db into the broker. 0 (also when there is none), or -1 with a
+ * message in err. */
+static int load_snapshot(broker_t *b, char *err, size_t errcap)
+{
+    char path[4096];
+    in_dir(b, SNAP_NAME, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errcap, "persistence: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    uint8_t head[24];
+    size_t got = fread(head, 1, sizeof head, f);
+    uint32_t ver = got == sizeof head ? (uint32_t)head[8] | (uint32_t)head[9] << 8 |
+                                            (uint32_t)head[10] << 16 | (uint32_t)head[11] << 24
+                                      : 0;
+    if (got != sizeof head || memcmp(head, SNAP_MAGIC, 8) != 0) {
+        fclose(f);
+        snprintf(err, errcap, "persistence: %s: not a mqttrule-broker snapshot", path);
+        return -1;
+    }
+    if (ver > SNAP_VERSION) {
+        fclose(f);
+        snprintf(err, errcap,
+                 "persistence: %s: format version %u is newer than this broker's (%u); "
+                 "refusing to start rather than misread it",
+                 path, ver, SNAP_VERSION);
+        return -1;
+    }
+    uint32_t crc = 0;
+    uint64_t blen = 0;
+    for (int i = 0; i < 4; i++)
+        crc |= (uint32_t)head[12 + i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        blen |= (uint64_t)head[16 + i] << (8 * i);
+    uint8_t *body = blen < ((uint64_t)1 << 40) ? malloc(blen ? (size_t)blen : 1) : NULL;
+    if (!body || fread(body, 1, (size_t)blen, f) != blen || mqr_crc32c(0, body, blen) != crc) {
+        fclose(f);
+        free(body);
+        snprintf(err, errcap,
+                 "persistence: %s: truncated or corrupt (checksum mismatch); move it away "
+                 "to start without it",
+                 path);
+        return -1;
+    }
+    fclose(f);
+    rbuf_t rd = {body, (size_t)blen, 0};
+    rbuf_t *r = &rd;
+    int64_t now = brk_mono_ms();
+    uint32_t n = r_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        brk_msg_t *m = r_msg(b, r);
+        if (!m)
+            break;
+        if (b->retained.count == b->retained.cap) {
+            size_t nc = b->retained.cap ? b->retained.cap * 2 : 16;
+            b->retained.items = brk_xrealloc(b->retained.items, nc * sizeof *b->retained.items);
+            b->retained.cap = nc;
+        }
+        b->retained.items[b->retained.count++] = m;
+    }
+    uint32_t nsess = r_u32(r);
+    uint32_t ok = 0;
+    for (uint32_t i = 0; i < nsess && !r->bad; i++)
+        ok += r_session(b, r, now) == 0;
+    free(body);
+    if (r->bad) {
+        snprintf(err, errcap, "persistence: %s: malformed content (session %u of %u)", path,
+                 ok + 1, nsess);
+        return -1;
+    }
+    brk_log(b, 0, "persistence: restored %zu retained message(s) and %u session(s) from %s",
+            b->retained.count, ok, path);
+    return 0;
+}
+
+/* ---- start, tick, actions ---------------------------------------------------------------- */
+
+int brk_persist_open(broker_t *b, char *err, size_t errcap)
+{
+    brk_persist_cfg_t *pc = &b->cfg.persist;
+    if (!pc->enabled)
+        return 0;
+    if (!pc->location || !pc->location[0]) {
+        snprintf(err, errcap, "persistence: persistence_location is required");
+        return -1;
+    }
+    struct stat sb;
+    if (stat(pc->location, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errcap, "persistence: persistence_location %s: %s", pc->location,
+                 errno == ENOENT ? "no such directory" : "not a directory");
+        return -1;
+    }
+    if (!pc->autosave_s)
+        pc->autosave_s = DEFAULT_AUTOSAVE_S;
+    if (!pc->sync_ms)
+        pc->sync_ms = MQR_QUEUE_DEFAULT_SYNC_INTERVAL_MS;
+    if (load_snapshot(b, err, errcap) != 0)
+        return -1;
+    /* Prove the directory writable now: a snapshot of what was restored. */
+    if (brk_persist_save(b) != 0) {
+        snprintf(err, errcap, "persistence: persistence_location %s is not writable: %s",
+                 pc->location, strerror(pc->save_errno));
+        return -1;
+    }
+    char actions[4096];
+    in_dir(b, "actions", actions, sizeof actions);
+    if (mkdir(actions, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "persistence: %s: %s", actions, strerror(errno));
+        return -1;
+    }
+    /* Shutdown leaves queued events on disk instead of waiting for targets. */
+    b->cfg.shutdown_flush_ms = 0;
+    pc->next_save_ms = brk_mono_ms() + (int64_t)pc->autosave_s * 1000;
+    if (b->ev)
+        b->ev->persist = b;
+    return 0;
+}
+
+void brk_persist_tick(broker_t *b, int64_t now)
+{
+    brk_persist_cfg_t *pc = &b->cfg.persist;
+    if (!pc->enabled)
+        return;
+    if (now >= pc->next_save_ms) {
+        (void)brk_persist_save(b);
+        pc->next_save_ms = now + (int64_t)pc->autosave_s * 1000;
+    }
+    /* Report queue state changes and newly found damage once each. */
+    for (size_t i = 0; b->ev && i < pc->nactions; i++) {
+        mqr_queue_stats_t s;
+        if (mqr_engine_action_queue_stats(b->ev->engine, pc->action_ids[i], &s) != MQR_OK)
+            continue;
+        uint64_t mark = (uint64_t)s.state << 62 ^ s.corrupt_records << 32 ^ s.torn_tails << 16 ^
+                        s.dropped_oldest ^ s.refused_newest << 8;
+        if (mark != pc->action_state[i]) {
+            pc->action_state[i] = mark;
+            brk_log(b, 0,
+                    "persistence: action %u queue %s: %lu held, %lu in memory only, %lu "
+                    "corrupt, %lu torn, %lu dropped, %lu refused%s%s",
+                    pc->action_ids[i], mqr_queue_state_name(s.state), (unsigned long)s.records,
+                    (unsigned long)s.memory_records, (unsigned long)s.corrupt_records,
+                    (unsigned long)s.torn_tails, (unsigned long)s.dropped_oldest,
+                    (unsigned long)s.refused_newest,
+                    mqr_engine_action_queue_error(b->ev->engine, pc->action_ids[i])[0] ? ": "
+                                                                                       : "",
+                    mqr_engine_action_queue_error(b->ev->engine, pc->action_ids[i]));
+        }
+    }
+}
+
+void brk_persist_close(broker_t *b)
+{
+    if (b->cfg.persist.enabled && brk_persist_save(b) == 0)
+        brk_log(b, 0, "persistence: snapshot saved in %s/%s", b->cfg.persist.location,
+                SNAP_NAME);
+}
+
+/* The directory name of an action: the rule id with every byte outside
+ * [A-Za-z0-9_-] written as %XX, then ".<index>.<kind>". */
+static void action_dir(char *out, size_t cap, const char *loc, const char *rule, size_t k,
+                       const char *type)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s/actions/", loc);
+    for (const char *p = rule; *p && n + 4 < cap; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '-')
+            out[n++] = (char)c;
+        else
+            n += (size_t)snprintf(out + n, cap - n, "%%%02X", c);
+    }
+    snprintf(out + n, cap - n, ".%zu.%s", k, type);
+}
+
+int brk_persist_action(broker_t *b, const char *rule_id, size_t k, uint32_t action_id,
+                       const char *type, char *err, size_t errcap)
+{
+    brk_persist_cfg_t *pc = &b->cfg.persist;
+    char dir[4096];
+    action_dir(dir, sizeof dir, pc->location, rule_id, k, type);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "persistence: %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    mqr_action_persist_config_t c;
+    mqr_action_persist_config_init(&c);
+    c.queue.dir = dir;
+    c.queue.sync = pc->sync;
+    c.queue.sync_interval_ms = pc->sync_ms;
+    if (pc->max_bytes)
+        c.queue.max_buffer_bytes = pc->max_bytes;
+    mqr_diag_t d;
+    mqr_diag_clear(&d);
+    int rc = mqr_engine_action_persist(b->ev->engine, action_id, &c, &d);
+    if (rc != MQR_OK) {
+        snprintf(err, errcap, "persistence: %s", d.message[0] ? d.message : mqr_strerror(rc));
+        return -1;
+    }
+    mqr_queue_stats_t s;
+    if (mqr_engine_action_queue_stats(b->ev->engine, action_id, &s) == MQR_OK && s.records)
+        brk_log(b, 0, "persistence: rule '%s' action %zu: %lu queued event(s) replayed from %s",
+                rule_id, k, (unsigned long)s.records, dir);
+    pc->action_ids = brk_xrealloc(pc->action_ids, (pc->nactions + 1) * sizeof *pc->action_ids);
+    pc->action_state =
+        brk_xrealloc(pc->action_state, (pc->nactions + 1) * sizeof *pc->action_state);
+    pc->action_ids[pc->nactions] = action_id;
+    pc->action_state[pc->nactions] = 0;
+    pc->nactions++;
+    return 0;
+}

@@ -1,0 +1,439 @@
+# SPDX-License-Identifier: MIT
+"""mqttrule-broker's persistence (docs/persistence.md), proved by killing it.
+
+1. The crash test of issue 16: the HTTP service is down; a storm of STORM
+   connections goes through the source document's CONNACK rule with an HTTP
+   action; the broker is killed with SIGKILL while the events are queued,
+   restarted on the same persistence_location, and the service comes up:
+   every event arrives (deduplicated by the Idempotency-Key header: zero
+   missing) and the extra copies are no more than the HTTP pool's in-flight
+   window (8). Then again with the kill during delivery.
+2. A retained message and an MQTT 5 persistent session with queued QoS 1 and
+   QoS 2 messages and a QoS 2 packet id awaiting PUBREL survive SIGKILL and
+   SIGTERM: the client resumes with session_present 1 and receives them.
+3. Start-up errors: a missing directory, a file where the directory should be,
+   a snapshot of a newer format.
+"""
+import asyncio
+import json
+import os
+import signal
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import wait_for
+from broker_util import (BUILD, Broker, Raw, connect_bytes, free_port, packet,
+                         publish_bytes, run_broker, subscribe_bytes)
+
+BENCH = os.path.join(BUILD, "examples", "bench", "mqttrule-bench")
+
+
+def sanitized_build():
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            return "MQR_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
+# 20,000 connections, as the issue asks (both crash tests take about 50 s on the
+# 2-core test machine); 5,000 against the ASan build, where 20,000 take 80 s.
+# MQR_PERSIST_STORM overrides it.
+STORM = int(os.environ.get("MQR_PERSIST_STORM", "5000" if sanitized_build() else "20000"))
+WINDOW = 8  # the HTTP action's default pool size: the records out at once
+RULE_SQL = 'SELECT clientid, username, reason_code, timestamp FROM "$events/client_connack"'
+
+
+class Service:
+    """An HTTP/1.1 keep-alive service on a fixed port that records the
+    Idempotency-Key and the clientid of every POST; start() and stop() bring
+    it up and down. `delay` slows each answer and `gated` holds every answer
+    until open_gate() (to kill during delivery)."""
+
+    def __init__(self, port, delay=0.0, gated=False):
+        self.port = port
+        self.delay = delay
+        self.gated = gated
+        self.gate = None
+        self.keys = []
+        self.clientids = []
+        self.lock = threading.Lock()
+        self.loop = None
+        self.thread = None
+
+    async def _client(self, reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length, key = 0, None
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"idempotency-key":
+                        key = value.strip().decode()
+                body = await reader.readexactly(length) if length else b""
+                if self.gated:
+                    await self.gate.wait()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                with self.lock:
+                    self.keys.append(key)
+                    self.clientids.append(json.loads(body)["clientid"])
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    def start(self):
+        ready = threading.Event()
+
+        def run():
+            self.loop = asyncio.new_event_loop()
+            self.gate = asyncio.Event()
+            self.server = self.loop.run_until_complete(
+                asyncio.start_server(self._client, "127.0.0.1", self.port, reuse_address=True))
+            ready.set()
+            self.loop.run_forever()
+            self.server.close()
+            self.loop.run_until_complete(self.server.wait_closed())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def open_gate(self):
+        self.loop.call_soon_threadsafe(self.gate.set)
+
+    def stop(self):
+        if self.thread:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.thread = None
+
+    def count(self):
+        with self.lock:
+            return len(self.keys)
+
+    def unique(self):
+        with self.lock:
+            return len(set(self.keys)), len(set(self.clientids)), len(self.keys)
+
+
+def broker_config(datadir, service_port, extra=""):
+    return ("persistence true\npersistence_location %s\nautosave_interval 1\n%s"
+            "rule connack_audit\n  sql %s\n  http http://127.0.0.1:%d/connack\nend\n"
+            % (datadir, extra, RULE_SQL, service_port))
+
+
+def storm(port, n):
+    r = subprocess.run([BENCH, "conn", "-p", str(port), "-c", str(n), "-P", "100", "-j",
+                        "-d", "120"], capture_output=True, text=True, timeout=180)
+    out = json.loads(r.stdout)
+    assert out["connected"] == n and out["failed"] == 0, r.stdout + r.stderr
+    return out
+
+
+def queued_on_disk(datadir):
+    adir = os.path.join(datadir, "actions", "connack_audit.0.http")
+    return sum(os.path.getsize(os.path.join(adir, f)) for f in os.listdir(adir)
+               if f.endswith(".seg"))
+
+
+def check_delivery(svc):
+    keys, clientids, total = svc.unique()
+    assert clientids == STORM, "missing events: %d of %d clientids" % (clientids, STORM)
+    assert keys == STORM, "%d distinct Idempotency-Keys for %d events" % (keys, STORM)
+    assert total - keys <= WINDOW, "%d extra copies (window %d)" % (total - keys, WINDOW)
+    assert None not in svc.keys
+    return total - keys
+
+
+def test_kill_while_queued_then_service_up_delivers_every_event(tmp_path):
+    datadir = str(tmp_path)
+    sport = free_port()
+    svc = Service(sport)
+    cfg = broker_config(datadir, sport)
+    b = Broker(config=cfg)
+    try:
+        storm(b.port, STORM)
+        # every event is in the action's queue on disk (~110 bytes a record)
+        wait_for(lambda: queued_on_disk(datadir) > STORM * 80, 30, "the queue on disk")
+    finally:
+        b.stop(signal.SIGKILL)
+    assert svc.count() == 0
+    svc.start()
+    try:
+        with Broker(config=cfg, port=b.port) as b2:
+            assert b2.wait_log("queued event(s) replayed", 10), b2.logtext()
+            wait_for(lambda: svc.unique()[1] >= STORM, 60, "every event at the service")
+            time.sleep(0.5)  # anything sent twice would arrive now
+        assert check_delivery(svc) == 0, "nothing was in flight at the kill"
+    finally:
+        svc.stop()
+
+
+def test_kill_during_delivery_then_restart_delivers_every_event(tmp_path):
+    datadir = str(tmp_path)
+    sport = free_port()
+    # answers held until the storm is over, then at most ~2,700/s (8 connections)
+    svc = Service(sport, delay=0.003, gated=True)
+    svc.start()
+    cfg = broker_config(datadir, sport)
+    try:
+        b = Broker(config=cfg)
+        try:
+            storm(b.port, STORM)
+            svc.open_gate()
+            wait_for(lambda: svc.count() >= min(1000, STORM // 4), 30, "delivery under way")
+        finally:
+            b.stop(signal.SIGKILL)
+        n = svc.count()
+        assert 0 < n < STORM, "the kill must come during delivery (%d delivered)" % n
+        before = svc.count()
+        with Broker(config=cfg, port=b.port):
+            wait_for(lambda: svc.unique()[1] >= STORM, 60, "every event at the service")
+            time.sleep(0.5)
+        extra = check_delivery(svc)
+        assert before < STORM
+        print("delivered before the kill: %d; extra copies: %d" % (before, extra))
+    finally:
+        svc.stop()
+
+
+# ---- sessions and retained messages ----------------------------------------------------
+
+def session_expiry(seconds):
+    return bytes([0x11]) + struct.pack(">I", seconds)
+
+
+def connect5(port, cid, clean, expiry=3600):
+    r = Raw(port)
+    r.send(connect_bytes(clientid=cid, level=5, clean=clean, props=session_expiry(expiry)))
+    first, body = r.read_packet()
+    assert first == 0x20, (first, body)
+    return r, body[0] & 1, body[1]  # session_present, reason
+
+
+def publish_qos(r, topic, payload, qos, pid, retain=False):
+    r.send(publish_bytes(topic, payload, qos=qos, retain=retain, pid=pid, level=5))
+    first, body = r.read_packet()
+    if qos == 1:
+        assert first >> 4 == 4, first  # PUBACK
+        return
+    assert first >> 4 == 5, first  # PUBREC
+    r.send(packet(0x62, struct.pack(">H", pid)))
+    first, body = r.read_packet()
+    assert first >> 4 == 7, first  # PUBCOMP
+
+
+def read_publishes(r, n):
+    """Read n PUBLISH packets, acknowledging each (QoS 2: PUBREC, then PUBCOMP
+    for the PUBREL, which may come after later messages). [(topic, payload,
+    qos, retain)] in arrival order."""
+    got, rel_waiting = [], set()
+    while len(got) < n or rel_waiting:
+        pkt = r.read_packet()
+        assert pkt is not None, "only %d of %d messages: %r" % (len(got), n, got)
+        first, body = pkt
+        if first >> 4 == 6:  # PUBREL
+            pid = struct.unpack(">H", body[:2])[0]
+            rel_waiting.discard(pid)
+            r.send(packet(0x70, struct.pack(">H", pid)))
+            continue
+        assert first >> 4 == 3, pkt
+        qos = (first >> 1) & 3
+        tlen = struct.unpack(">H", body[:2])[0]
+        off = 2 + tlen
+        pid = None
+        if qos:
+            pid = struct.unpack(">H", body[off:off + 2])[0]
+            off += 2
+        off += 1 + body[off]  # v5 property length (small here)
+        got.append((body[2:2 + tlen].decode(), body[off:].decode(), qos, first & 1))
+        if qos == 1:
+            r.send(packet(0x40, struct.pack(">H", pid)))
+        elif qos == 2:
+            rel_waiting.add(pid)
+            r.send(packet(0x50, struct.pack(">H", pid)))
+    return got
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill9", "sigterm"])
+def test_retained_and_persistent_session_survive(tmp_path, sig):
+    datadir = str(tmp_path)
+    cfg = "persistence true\npersistence_location %s\nautosave_interval 1\n" % datadir
+    b = Broker(config=cfg)
+    try:
+        sub, present, rc = connect5(b.port, "keeper", clean=True)
+        assert rc == 0 and present == 0
+        sub.send(subscribe_bytes(1, [("p/#", 2)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        sub.send(packet(0xE0, b"\x00\x00"))  # DISCONNECT, the session stays (expiry 3600)
+        sub.close()
+        pub, _, _ = connect5(b.port, "pub", clean=False)
+        publish_qos(pub, "r/1", "kept", 1, 1, retain=True)
+        publish_qos(pub, "p/a", "one", 1, 2)
+        publish_qos(pub, "p/b", "two", 2, 3)
+        publish_qos(pub, "p/c", "three", 1, 4)
+        # a QoS 2 message whose PUBREL never came before the crash
+        pub.send(publish_bytes("p/d", "four", qos=2, pid=9, level=5))
+        assert pub.read_packet()[0] >> 4 == 5  # PUBREC
+        pub.close()
+        time.sleep(2.5)  # autosave_interval 1: a snapshot after the last change
+    finally:
+        b.stop(sig)
+    with Broker(config=cfg, port=b.port) as b2:
+        assert b2.wait_log("restored 1 retained message(s)", 5), b2.logtext()
+        sub, present, rc = connect5(b2.port, "keeper", clean=False)
+        assert rc == 0 and present == 1, "session_present must be 1"
+        got = read_publishes(sub, 4)
+        assert [(t, p, q) for t, p, q, _ in got] == [
+            ("p/a", "one", 1), ("p/b", "two", 2), ("p/c", "three", 1), ("p/d", "four", 2)], got
+        sub.close()
+        pub, present, _ = connect5(b2.port, "pub", clean=False)
+        assert present == 1
+        pub.send(packet(0x62, struct.pack(">H", 9)))  # PUBREL for the id awaiting it
+        first, body = pub.read_packet()
+        assert first >> 4 == 7 and struct.unpack(">H", body[:2])[0] == 9
+        assert len(body) == 2 or body[2] == 0, "PUBCOMP success, not packet id not found"
+        pub.close()
+        fresh, _, _ = connect5(b2.port, "fresh", clean=True)
+        fresh.send(subscribe_bytes(1, [("r/#", 1)], level=5))
+        assert fresh.read_packet()[0] == 0x90
+        (t, p, q, retain), = read_publishes(fresh, 1)
+        assert (t, p, retain) == ("r/1", "kept", 1)
+        fresh.close()
+
+
+# ---- start-up errors -------------------------------------------------------------------
+
+def run_with(tmp_path, cfg_text):
+    path = tmp_path / "b.conf"
+    path.write_text(cfg_text)
+    return run_broker("-p", str(free_port()), "-c", str(path))
+
+
+def test_missing_directory_is_a_start_up_error(tmp_path):
+    r = run_with(tmp_path, "persistence true\npersistence_location %s/nope\n" % tmp_path)
+    assert r.returncode != 0
+    assert "persistence_location %s/nope: no such directory" % tmp_path in r.stderr, r.stderr
+
+
+def test_a_file_as_the_directory_is_a_start_up_error(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run_with(tmp_path, "persistence true\npersistence_location %s\n" % f)
+    assert r.returncode != 0 and "not a directory" in r.stderr, r.stderr
+
+
+def test_unwritable_directory_is_a_start_up_error(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "broker.db.tmp").mkdir()  # the snapshot cannot be written, even by root
+    r = run_with(tmp_path, "persistence true\npersistence_location %s\n" % d)
+    assert r.returncode != 0 and "is not writable" in r.stderr, r.stderr
+
+
+def test_newer_snapshot_format_is_refused(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "broker.db").write_bytes(b"MQRBSNAP" + struct.pack("<IIQ", 7, 0, 0))
+    r = run_with(tmp_path, "persistence true\npersistence_location %s\n" % d)
+    assert r.returncode != 0
+    assert "format version 7 is newer than this broker's (1)" in r.stderr, r.stderr
+
+
+def test_bad_directive_values_name_file_and_line(tmp_path):
+    r = run_with(tmp_path, "persistence maybe\n")
+    assert r.returncode != 0 and "b.conf:1: persistence needs true or false" in r.stderr, r.stderr
+    r = run_with(tmp_path, "\npersistence_sync sometimes\n")
+    assert "b.conf:2: persistence_sync needs batch, never or milliseconds" in r.stderr, r.stderr
+
+
+# ---- republish --------------------------------------------------------------------------
+
+def user_properties(body, qos):
+    """The User-Property pairs of a v5 PUBLISH body."""
+    tlen = struct.unpack(">H", body[:2])[0]
+    off = 2 + tlen + (2 if qos else 0)
+    plen, shift = 0, 0
+    while True:
+        byte = body[off]
+        off += 1
+        plen |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    props, out, i = body[off:off + plen], [], 0
+    sizes = {0x01: 1, 0x02: 4, 0x23: 2, 0x0B: None}
+    while i < len(props):
+        pid = props[i]
+        i += 1
+        if pid == 0x26:
+            kl = struct.unpack(">H", props[i:i + 2])[0]
+            k = props[i + 2:i + 2 + kl].decode()
+            i += 2 + kl
+            vl = struct.unpack(">H", props[i:i + 2])[0]
+            out.append((k, props[i + 2:i + 2 + vl].decode()))
+            i += 2 + vl
+        elif pid in (0x03, 0x08, 0x09):
+            i += 2 + struct.unpack(">H", props[i:i + 2])[0]
+        elif pid == 0x0B:
+            while props[i] & 0x80:
+                i += 1
+            i += 1
+        else:
+            i += sizes[pid]
+    return out
+
+
+def test_republish_carries_the_idempotency_key_as_a_user_property(tmp_path):
+    cfg = ("persistence true\npersistence_location %s\n"
+           "rule echo\n  sql SELECT payload FROM \"in/#\"\n  republish out/echo\nend\n" % tmp_path)
+    with Broker(config=cfg) as b:
+        sub, _, _ = connect5(b.port, "watcher", clean=True)
+        sub.send(subscribe_bytes(1, [("out/#", 1)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        pub, _, _ = connect5(b.port, "src", clean=True)
+        keys = []
+        for i in range(3):
+            pub.send(publish_bytes("in/x", "m%d" % i, qos=0, level=5))
+            first, body = sub.read_packet()
+            assert first >> 4 == 3
+            keys += [v for k, v in user_properties(body, (first >> 1) & 3)
+                     if k == "Idempotency-Key"]
+            if (first >> 1) & 3:
+                pid = struct.unpack(">H", body[2 + 8:2 + 8 + 2])[0]
+                sub.send(packet(0x40, struct.pack(">H", pid)))
+        assert len(keys) == 3 and len(set(keys)) == 3, keys
+        assert [k.split("-")[1] for k in keys] == ["1", "2", "3"], keys
+
+
+def test_unwritable_queue_keeps_the_broker_delivering_and_says_so(tmp_path):
+    """A directory where the action's first segment must go (stops root too):
+    the queue falls back to memory, the log says why, every event is still
+    delivered."""
+    datadir = str(tmp_path)
+    sport = free_port()
+    svc = Service(sport)
+    svc.start()
+    try:
+        with Broker(config=broker_config(datadir, sport)) as b:
+            qdir = os.path.join(datadir, "actions", "connack_audit.0.http")
+            os.mkdir(os.path.join(qdir, "0000000000000001.seg"))
+            storm(b.port, 50)
+            assert b.wait_log("queue memory", 10), b.logtext()
+            assert "0000000000000001.seg: create: File exists" in b.logtext()
+            wait_for(lambda: svc.unique()[1] >= 50, 20, "every event at the service")
+            assert b.proc.poll() is None
+    finally:
+        svc.stop()
