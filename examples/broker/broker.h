@@ -662,6 +662,9 @@ void brk_retain_remove(broker_t *b, const brk_msg_t *m);
  * reference, in a malloc'd array (*out; the caller unrefs and frees it).
  * Returns how many. */
 size_t brk_retain_match(broker_t *b, const char *filter, size_t len, brk_msg_t ***out);
+/* Every retained message ('$' topics included), as brk_retain_match gives
+ * them (persistence). */
+size_t brk_retain_all(broker_t *b, brk_msg_t ***out);
 void brk_retain_free(broker_t *b);
 /* Count and log a retained message refused by a cap (route.c). */
 void brk_retain_refused(broker_t *b, const char *topic, size_t len, const char *who);

@@ -311,9 +311,14 @@ int brk_persist_save(broker_t *b)
     wbuf_t w = {NULL, 0, 0};
     uint8_t head[24] = {0};
     w_put(&w, head, sizeof head); /* filled in below */
-    w_u32(&w, (uint32_t)b->retained.count);
-    for (size_t i = 0; i < b->retained.count; i++)
-        w_msg(&w, b->retained.items[i]);
+    brk_msg_t **ret = NULL;
+    size_t nret = brk_retain_all(b, &ret);
+    w_u32(&w, (uint32_t)nret);
+    for (size_t i = 0; i < nret; i++) {
+        w_msg(&w, ret[i]);
+        brk_msg_unref(ret[i]);
+    }
+    free(ret);
     uint32_t nsess = 0;
     for (size_t i = 0; i < b->stab_size; i++)
         for (const brk_session_t *s = b->stab[i]; s; s = s->hnext)
@@ -600,12 +605,10 @@ static int load_snapshot(broker_t *b, char *err, size_t errcap)
         brk_msg_t *m = r_msg(b, r);
         if (!m)
             break;
-        if (b->retained.count == b->retained.cap) {
-            size_t nc = b->retained.cap ? b->retained.cap * 2 : 16;
-            b->retained.items = brk_xrealloc(b->retained.items, nc * sizeof *b->retained.items);
-            b->retained.cap = nc;
-        }
-        b->retained.items[b->retained.count++] = m;
+        if (brk_retain_set(b, m) != 0)
+            brk_log(b, 0, "persistence: retained message on '%s' not restored (retained limits or "
+                          "memory)", m->topic);
+        brk_msg_unref(m);
     }
     uint32_t nsess = r_u32(r);
     uint32_t ok = 0;

@@ -322,6 +322,20 @@ size_t brk_retain_match(broker_t *b, const char *filter, size_t len, brk_msg_t *
     return c.n;
 }
 
+size_t brk_retain_all(broker_t *b, brk_msg_t ***out)
+{
+    collect_t c;
+    memset(&c, 0, sizeof c);
+    const brk_retained_t *r = &b->retained;
+    for (size_t i = 0; i < r->tab_size; i++)
+        for (brk_rnode_t *n = r->tab[i]; n != NULL; n = n->hnext)
+            take(&c, n->msg);
+    if (c.oom)
+        brk_log(b, 0, "retained messages: out of memory listing them, some left out");
+    *out = c.v;
+    return c.n;
+}
+
 void brk_retain_free(broker_t *b)
 {
     brk_retained_t *r = &b->retained;
