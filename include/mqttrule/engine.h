@@ -325,8 +325,11 @@ MQR_API void mqr_engine_options_init(mqr_engine_options_t *opts);
  */
 MQR_API int mqr_engine_create(const mqr_engine_options_t *opts, mqr_engine_t **out_engine);
 
-/** Destroy the engine: every rule and action; pending HTTP messages end as
- *  dropped (other). NULL is ignored. Never call it from an engine callback. */
+/** Destroy the engine: every rule and action; pending HTTP and custom-action
+ *  messages end as dropped (other), custom actions' sinks are destroyed, and
+ *  sock_fn hears events 0 for each descriptor still watched (so the host's
+ *  loop must outlive the engine, or ignore late calls). NULL is ignored.
+ *  Never call it from an engine callback. */
 MQR_API void mqr_engine_destroy(mqr_engine_t *engine);
 
 /* ---- rules --------------------------------------------------------------------- */

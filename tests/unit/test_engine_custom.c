@@ -835,3 +835,34 @@ Test(engine_custom, http_idle_keepalive_waits_for_reading_only_and_does_not_spin
     cr_assert_geq(set.removed, 1);
     http_server_stop(&srv);
 }
+
+/* The engine keeps any number of descriptors (the broker's old snapshot
+ * stopped at 256): 300 watched pipes are all told and all dispatched. */
+Test(engine_custom, many_descriptors_have_no_limit)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 1024)
+        cr_skip_test("needs 1024 descriptors");
+    host_t h = {0};
+    mqr_engine_t *e = engine_new(&h);
+    enum { N = 300 };
+    static int p[N][2];
+    static fdrec_t r[N];
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(pipe(p[i]), 0);
+        cr_assert_eq(mqr_engine_watch_fd(e, p[i][0], MQR_ENGINE_READ, fd_ready, &r[i]), MQR_OK);
+    }
+    cr_assert_eq(h.sock_calls, N);
+    cr_assert_eq(mqr_engine_fds(e, NULL, 0), (size_t)N);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(write(p[i][1], "x", 1), 1);
+    cr_assert_eq(mqr_engine_poll(e, 5000), MQR_OK);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(r[i].calls, 1, "descriptor %d of %d dispatched", i, N);
+    mqr_engine_destroy(e);
+    for (int i = 0; i < N; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+}
