@@ -83,8 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b.cfg.verbose = -1; /* quiet: level 0 lines are not printed either */
     brk_config_finish(&b.cfg);
     b.epfd = -1;
-    b.engine_set.fd = -1;
-    if (mqr__trie_init(&b.subs, NULL) != MQR_OK)
+    b.engine_due_ms = -1;
+    if (mqr_topic_index_create(NULL, &b.subs) != MQR_OK)
         __builtin_trap();
     if (brk_events_create(&b, &err) != 0 || brk_events_load_rules(&b, &b.cfg, msg, sizeof msg) != 0)
         __builtin_trap();
