@@ -105,7 +105,8 @@ int main(int argc, char **argv)
         mqr_engine_emit_connack(engine, &in, NULL, NULL);
     }
 
-    /* Step 5: the host loop; a broker would add mqr_engine_fds() to its own. */
+    /* Step 5: the host loop; a broker would take the engine's descriptors into its own
+     * through the sock_fn and timer_fn options (examples/host/host.c). */
     uint64_t deadline = mqr_http_now_ms() + 10000;
     while (mqr_engine_pending(engine) > 0 && mqr_http_now_ms() < deadline)
         mqr_engine_poll(engine, 100);

@@ -42,6 +42,10 @@
  * mqr_engine_action_wakeup. The sink never owns a loop or a thread of the
  * host's (librdkafka's own threads aside).
  *
+ * Callbacks in mqr_action_ops_t may call mqr_engine_action_done / _ready /
+ * _wakeup and mqr_engine_watch_fd / _unwatch_fd, but never add or remove
+ * rules or actions, destroy the engine or emit.
+ *
  * Threads: every function here, and every callback in mqr_action_ops_t, runs
  * on the thread that uses the engine. A sink with threads of its own (Kafka)
  * hands completions to that thread, for example through an eventfd it

@@ -341,8 +341,11 @@ MQR_API void mqr_engine_options_init(mqr_engine_options_t *opts);
  */
 MQR_API int mqr_engine_create(const mqr_engine_options_t *opts, mqr_engine_t **out_engine);
 
-/** Destroy the engine: every rule and action; pending HTTP messages end as
- *  dropped (other). NULL is ignored. Never call it from an engine callback. */
+/** Destroy the engine: every rule and action; pending HTTP and custom-action
+ *  messages end as dropped (other), custom actions' sinks are destroyed, and
+ *  sock_fn hears events 0 for each descriptor still watched (so the host's
+ *  loop must outlive the engine, or ignore late calls). NULL is ignored.
+ *  Never call it from an engine callback. */
 MQR_API void mqr_engine_destroy(mqr_engine_t *engine);
 
 /* ---- rules --------------------------------------------------------------------- */
@@ -610,8 +613,10 @@ MQR_API int64_t mqr_engine_timeout(const mqr_engine_t *engine, uint64_t now_ms);
 
 /** Report readiness of a descriptor (named by sock_fn or mqr_engine_fds):
  *  events is a mix of MQR_ENGINE_READ / _WRITE (report errors and hang-ups as
- *  both). Completions and metric updates run from inside, then timers as in
- *  mqr_engine_process. MQR_OK, MQR_ENOTFOUND (not ours), MQR_EINVAL. */
+ *  both). The HTTP connection or the sink's callback runs from inside, with
+ *  completions and metric updates; sock_fn and timer_fn hear what changed.
+ *  MQR_OK, MQR_ENOTFOUND (not ours: e.g. dropped earlier in the same round),
+ *  MQR_EINVAL (NULL engine). */
 MQR_API int mqr_engine_fd_ready(mqr_engine_t *engine, int fd, uint32_t events, uint64_t now_ms);
 
 /** Run the timers that are due (HTTP and custom actions: timeouts, TTL,

@@ -56,8 +56,8 @@ static inline void fz_broker_init(broker_t *b, void (*tune)(brk_config_t *))
     if (tune != NULL)
         tune(&b->cfg);
     b->epfd = -1;
-    b->engine_set.fd = -1;
-    if (mqr__trie_init(&b->subs, NULL) != MQR_OK)
+    b->engine_due_ms = -1;
+    if (mqr_topic_index_create(NULL, &b->subs) != MQR_OK)
         __builtin_trap();
     if (brk_events_create(b, &err) != 0 || brk_events_load_rules(b, &b->cfg, msg, sizeof msg) != 0)
         __builtin_trap();

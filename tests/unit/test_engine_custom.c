@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -18,6 +19,7 @@
 
 #include "http_server.h"
 #include "mqttrule.h"
+#include "value_test_alloc.h"
 
 /* ---- the fake sink ----------------------------------------------------------------------------- */
 
@@ -834,4 +836,111 @@ Test(engine_custom, http_idle_keepalive_waits_for_reading_only_and_does_not_spin
     cr_assert_eq(set.n, 0, "destroy tells the host to stop watching");
     cr_assert_geq(set.removed, 1);
     http_server_stop(&srv);
+}
+
+/* The engine keeps any number of descriptors (the broker's old snapshot
+ * stopped at 256): 300 watched pipes are all told and all dispatched. */
+Test(engine_custom, many_descriptors_have_no_limit)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 1024)
+        cr_skip_test("needs 1024 descriptors");
+    host_t h = {0};
+    mqr_engine_t *e = engine_new(&h);
+    enum { N = 300 };
+    static int p[N][2];
+    static fdrec_t r[N];
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(pipe(p[i]), 0);
+        cr_assert_eq(mqr_engine_watch_fd(e, p[i][0], MQR_ENGINE_READ, fd_ready, &r[i]), MQR_OK);
+    }
+    cr_assert_eq(h.sock_calls, N);
+    cr_assert_eq(mqr_engine_fds(e, NULL, 0), (size_t)N);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(write(p[i][1], "x", 1), 1);
+    cr_assert_eq(mqr_engine_poll(e, 5000), MQR_OK);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(r[i].calls, 1, "descriptor %d of %d dispatched", i, N);
+    mqr_engine_destroy(e);
+    for (int i = 0; i < N; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+}
+
+/* ---- allocation failure ------------------------------------------------------------------------------ */
+
+/* Fail the Nth allocation for every N through a whole custom-action scenario
+ * (add, emit, retry, watch, done, remove): every failure is reported as a
+ * status or a counted drop, the metrics stay balanced, nothing leaks. */
+Test(engine_custom, every_allocation_failure_is_survived)
+{
+    for (size_t n = 1;; n++) {
+        counting_t c = {.fail_at = n};
+        host_t h = {.now = 1000000};
+        mqr_engine_options_t o;
+        mqr_engine_options_init(&o);
+        o.alloc.fn = counting_alloc;
+        o.alloc.ud = &c;
+        o.mono_clock = mono;
+        o.mono_clock_ud = &h;
+        o.sock_fn = on_sock;
+        o.sock_ud = &h;
+        mqr_engine_t *e = NULL;
+        if (mqr_engine_create(&o, &e) != MQR_OK) {
+            cr_assert_eq(c.live, 0);
+            continue;
+        }
+        mqr_engine_rule_def_t d = {.id = "r", .sql = "SELECT payload.x as x FROM \"t/#\"",
+                                   .enabled = 1};
+        sink_t s = {0};
+        s.e = e;
+        mqr_custom_action_config_t cfg;
+        mqr_custom_action_config_init(&cfg);
+        cfg.type = "fakedb";
+        cfg.ops = &sink_ops;
+        cfg.ud = &s;
+        cfg.batch_size = 2;
+        cfg.max_inflight = 4;
+        int ok = mqr_engine_rule_add(e, &d, NULL) == MQR_OK &&
+                 mqr_engine_action_add_custom(e, "r", &cfg, &s.action_id, NULL) == MQR_OK;
+        int p[2] = {-1, -1};
+        fdrec_t r = {0};
+        if (ok) {
+            cr_assert_eq(pipe(p), 0);
+            int rc = mqr_engine_watch_fd(e, p[0], MQR_ENGINE_READ, fd_ready, &r);
+            cr_assert(rc == MQR_OK || rc == MQR_ENOMEM);
+            mqr_engine_message_t m;
+            memset(&m, 0, sizeof m);
+            m.topic = "t/1";
+            m.topic_len = 3;
+            m.payload = "{\"x\":1}";
+            m.payload_len = 7;
+            m.clientid = "c";
+            m.clientid_len = 1;
+            for (int i = 0; i < 4; i++) {
+                rc = mqr_engine_emit_message(e, &m, NULL, NULL);
+                cr_assert(rc == MQR_OK || rc == MQR_ENOMEM);
+            }
+            for (int i = 0; i < s.nitems; i++)
+                mqr_engine_action_done(e, s.action_id, s.tickets[i],
+                                       i % 2 ? MQR_ACTION_DONE_SUCCESS : MQR_ACTION_DONE_RETRY,
+                                       MQR_EIO, "x");
+            h.now += 10000;
+            mqr_engine_process(e, h.now);
+            am(e, s.action_id); /* balanced */
+            mqr_engine_unwatch_fd(e, p[0]);
+            cr_assert_eq(mqr_engine_action_remove(e, s.action_id), MQR_OK);
+            cr_assert_eq(s.destroyed, 1);
+            close(p[0]);
+            close(p[1]);
+        } else {
+            cr_assert_eq(s.destroyed, 0, "a failed add calls nothing");
+        }
+        mqr_engine_destroy(e);
+        cr_assert_eq(c.live, 0, "leak after failing allocation %zu", n);
+        if (c.calls < n)
+            break; /* a run without a failure: every allocation was tried */
+    }
 }

@@ -530,6 +530,21 @@ class Engine:
             raise_status(rc)
         return json.loads(buf.raw[:n.value].decode("utf-8"))
 
+    def last_error(self, rule_id):
+        """Rule ``rule_id``'s last evaluation error as {"status", "message",
+        "line", "column", "time_ms", "count"}, or None when it has had none.
+        Raises MqttruleError (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        err = _lib.EngineError()
+        rc = L.mqr_engine_rule_last_error(self._engine, _b(rule_id), ctypes.byref(err))
+        if rc != OK:
+            raise_status(rc)
+        if err.count == 0:
+            return None
+        return {"status": L.mqr_status_name(err.status).decode(), "line": err.line,
+                "message": err.message.decode("utf-8", "replace"), "column": err.column,
+                "time_ms": err.time_ms, "count": err.count}
+
     # ---- lifetime ----------------------------------------------------------------
 
     def close(self):

@@ -242,6 +242,13 @@ class RuleMetrics(ctypes.Structure):
         "actions_failed_out_of_service", "actions_failed_unknown")]
 
 
+class EngineError(ctypes.Structure):
+    """mqr_engine_error_t (engine.h)."""
+    _fields_ = [("status", c_int32), ("action_id", c_uint32), ("line", c_uint32),
+                ("column", c_uint32), ("offset", c_uint64), ("time_ms", c_int64),
+                ("count", c_uint64), ("message", ctypes.c_char * 256)]
+
+
 class SockAddr(ctypes.Structure):
     """mqr_sockaddr_t (event.h)."""
     _fields_ = [("family", ctypes.c_uint8), ("reserved_", ctypes.c_uint8),
@@ -404,6 +411,7 @@ for _name, _res, _args in (
     ("mqr_engine_poll", c_int, (c_void_p, c_int)),
     ("mqr_engine_pending", c_size_t, (c_void_p,)),
     ("mqr_engine_rule_metrics", c_int, (c_void_p, c_char_p, _P(RuleMetrics))),
+    ("mqr_engine_rule_last_error", c_int, (c_void_p, c_char_p, _P(EngineError))),
     ("mqr_engine_rule_metrics_json", c_int, (c_void_p, c_char_p, c_void_p, c_size_t,
                                              _P(c_size_t))),
     ("mqr_http_config_init", None, (_P(HttpConfig),)),

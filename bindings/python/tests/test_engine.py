@@ -307,3 +307,16 @@ def test_emit_message_runs_topic_rules():
         assert info.value.status_name == "MQR_EINVAL"
     assert got[0] == {"topic": "sensors/1", "x": 5, "qos": 1, "clientid": "c1"}
     assert got[1]["clientid"] == "undefined"
+
+
+def test_last_error_of_a_rule_is_remembered():
+    with mqttrule.Engine() as e:
+        e.add_rule("r", 'SELECT payload.x AS x FROM "t/#"', actions=[lambda rid, out: None])
+        assert e.last_error("r") is None
+        e.emit_message("t/1", payload=b"not json")
+        err = e.last_error("r")
+        assert err["status"] == "MQR_EEVAL" and err["count"] == 1
+        assert err["message"].startswith("rule 'r': ") and err["time_ms"] > 0
+        assert e.metrics("r")["last_error"]["status"] == "MQR_EEVAL"
+        with pytest.raises(mqttrule.MqttruleError):
+            e.last_error("none")
