@@ -20,5 +20,6 @@
 #include "mqttrule/rule.h"
 #include "mqttrule/rule_test.h"
 #include "mqttrule/engine.h"
+#include "mqttrule/action.h"
 
 #endif /* MQTTRULE_H */

@@ -64,6 +64,7 @@ MQR_API uint32_t mqr_version_number(void);
     X(ENOTSUP, -7, "not supported")                                                    \
     X(EIO, -8, "input/output error")                                                   \
     X(ESTATE, -9, "call not allowed in the current state")                             \
+    X(EAGAIN, -10, "busy: try again later")                                            \
     X(EMALFORMED, -100, "malformed packet")                                            \
     X(EPROTOCOL, -101, "protocol error")                                               \
     X(ETOOLARGE, -102, "packet too large")                                             \

@@ -67,6 +67,11 @@ extern "C" {
 #define MQR_ACTION_REPUBLISH 1
 #define MQR_ACTION_HTTP 2
 #define MQR_ACTION_CALLBACK 3
+#define MQR_ACTION_CUSTOM 4       /* mqttrule/action.h */
+
+/* Descriptor interest and readiness (same bits as MQR_HTTP_READ / _WRITE). */
+#define MQR_ENGINE_READ 1u
+#define MQR_ENGINE_WRITE 2u
 
 /* ---- types ------------------------------------------------------------------ */
 typedef struct mqr_engine mqr_engine_t;
@@ -123,6 +128,41 @@ typedef int (*mqr_engine_publish_fn)(void *ud, const mqr_publish_msg_t *msg);
 typedef int (*mqr_engine_callback_fn)(void *ud, const char *rule_id, const char *json,
                                       size_t json_len, const mqr_value_t *output);
 
+/*
+ * The host loop, c-ares / libcurl-multi style. The engine calls
+ * sock_fn(ud, fd, events) when it starts waiting on a descriptor or its
+ * interest changes (events: MQR_ENGINE_READ | MQR_ENGINE_WRITE) and with
+ * events 0 when it stops (the descriptor may be closed right after the call
+ * returns: remove it from the host's set now). It calls timer_fn(ud,
+ * timeout_ms) when the time until mqr_engine_process is due changes:
+ * timeout_ms >= 0 means "call mqr_engine_process in that many ms" (0: at
+ * once, from the loop, not from inside the callback), -1 means "no timer".
+ * The host reports readiness with mqr_engine_fd_ready and expiry with
+ * mqr_engine_process. Neither callback may call back into the engine.
+ */
+typedef void (*mqr_engine_sock_fn)(void *ud, int fd, uint32_t events);
+typedef void (*mqr_engine_timer_fn)(void *ud, int64_t timeout_ms);
+
+/*
+ * The last error of a rule or an action: what failed, where and when.
+ * status MQR_OK (and count 0) when there was none yet.
+ */
+typedef struct mqr_engine_error {
+    int32_t status;               /* MQR_E* of the failure */
+    uint32_t action_id;           /* 0 for a rule's error */
+    uint32_t line;                /* SQL position of a rule error, 0: none */
+    uint32_t column;
+    uint64_t offset;
+    int64_t time_ms;              /* wall clock (the engine's clock) */
+    uint64_t count;               /* errors recorded so far */
+    char message[MQR_DIAG_MESSAGE_MAX];
+} mqr_engine_error_t;
+
+/* Told of each rule or action error as it is recorded: rule_id (borrowed for
+ * the call) and *err. It may read the engine but not change or emit. */
+typedef void (*mqr_engine_error_fn)(void *ud, const char *rule_id,
+                                    const mqr_engine_error_t *err);
+
 /* Engine options: call mqr_engine_options_init first. */
 typedef struct mqr_engine_options {
     mqr_allocator_t alloc;        /* every allocation of the engine; fn NULL: libc */
@@ -149,6 +189,14 @@ typedef struct mqr_engine_options {
     uint64_t max_output;
     uint32_t max_sql_len;
     uint32_t reserved_;
+    /* Appended: the host loop callbacks (NULL: the host uses mqr_engine_poll
+     * or the mqr_engine_fds snapshot) and the error callback (NULL: none). */
+    mqr_engine_sock_fn sock_fn;
+    void *sock_ud;
+    mqr_engine_timer_fn timer_fn;
+    void *timer_ud;
+    mqr_engine_error_fn error_fn;
+    void *error_ud;
 } mqr_engine_options_t;
 
 /* A rule's definition. Strings are NUL-terminated and copied. */
@@ -253,6 +301,8 @@ typedef struct mqr_action_metrics {
     uint64_t timeouts;            /* HTTP: attempts ended by a timeout */
     uint64_t refused_recursive;   /* republish: refused its own republished message */
     uint64_t headers_refused;     /* HTTP: headers left out for CR, LF or NUL */
+    /* Appended. */
+    uint64_t late_reply;          /* HTTP, custom: answers after the engine gave up */
 } mqr_action_metrics_t;
 
 /* ---- engine ------------------------------------------------------------------ */
@@ -473,21 +523,36 @@ typedef struct mqr_engine_message {
 MQR_API int mqr_engine_emit_message(mqr_engine_t *engine, const mqr_engine_message_t *msg,
                                     uint32_t *out_fired, mqr_diag_t *diag);
 
-/* ---- the host loop (HTTP actions) ------------------------------------------------ */
+/* ---- the host loop ---------------------------------------------------------------- */
+/*
+ * Two ways to drive the engine's descriptors (HTTP actions and those that
+ * custom actions watch, mqttrule/action.h):
+ *   - callbacks (preferred): set sock_fn and timer_fn in the options; keep
+ *     the descriptors the engine names in your loop; call mqr_engine_fd_ready
+ *     when one is ready and mqr_engine_process when the timer expires.
+ *   - snapshot (deprecated for new hosts, kept for existing ones):
+ *     mqr_engine_fds and mqr_engine_timeout every round; or mqr_engine_poll,
+ *     which does one poll() round itself, for tools and tests.
+ */
 
-/** The descriptors of every HTTP action: fills out[0..cap) and returns the
- *  total (call again with a larger array when it exceeds cap). 0 for NULL. */
+/** The descriptors of every HTTP action and watched descriptor: fills
+ *  out[0..cap) and returns the total (call again with a larger array when it
+ *  exceeds cap). 0 for NULL. Deprecated for new hosts: use sock_fn. */
 MQR_API size_t mqr_engine_fds(const mqr_engine_t *engine, mqr_http_fd_t *out, size_t cap);
 
 /** Milliseconds until mqr_engine_process is due (the minimum over HTTP
  *  actions): 0 now, -1 nothing pending. -1 for NULL. */
 MQR_API int64_t mqr_engine_timeout(const mqr_engine_t *engine, uint64_t now_ms);
 
-/** Report readiness of a descriptor from mqr_engine_fds. Completions run the
- *  metric updates from inside. MQR_OK, MQR_ENOTFOUND (not ours), MQR_EINVAL. */
+/** Report readiness of a descriptor (named by sock_fn or mqr_engine_fds):
+ *  events is a mix of MQR_ENGINE_READ / _WRITE (report errors and hang-ups as
+ *  both). Completions and metric updates run from inside, then timers as in
+ *  mqr_engine_process. MQR_OK, MQR_ENOTFOUND (not ours), MQR_EINVAL. */
 MQR_API int mqr_engine_fd_ready(mqr_engine_t *engine, int fd, uint32_t events, uint64_t now_ms);
 
-/** Run the HTTP actions' timers and start queued work. MQR_OK or MQR_EINVAL. */
+/** Run the timers that are due (HTTP and custom actions: timeouts, TTL,
+ *  backoff, batches, sink wakeups) and start queued work: the host calls it
+ *  when the timer timer_fn asked for expires. MQR_OK or MQR_EINVAL. */
 MQR_API int mqr_engine_process(mqr_engine_t *engine, uint64_t now_ms);
 
 /** One poll() round over all HTTP actions for at most timeout_ms (-1: as long
@@ -495,7 +560,8 @@ MQR_API int mqr_engine_process(mqr_engine_t *engine, uint64_t now_ms);
  *  MQR_EINVAL, MQR_EIO (poll failed), MQR_ENOMEM. */
 MQR_API int mqr_engine_poll(mqr_engine_t *engine, int timeout_ms);
 
-/** HTTP messages not yet completed, over all actions. 0 for NULL. */
+/** HTTP and custom action messages not yet completed, over all actions. 0 for
+ *  NULL. */
 MQR_API size_t mqr_engine_pending(const mqr_engine_t *engine);
 
 /* ---- metrics ------------------------------------------------------------------------ */
@@ -527,6 +593,18 @@ MQR_API int mqr_engine_action_metrics(const mqr_engine_t *engine, uint32_t actio
  */
 MQR_API int mqr_engine_rule_metrics_json(const mqr_engine_t *engine, const char *id, char *buf,
                                          size_t cap, size_t *out_len);
+
+/* ---- last errors ------------------------------------------------------------------- */
+
+/** Copy the last evaluation error of rule `id` (status MQR_OK when none).
+ *  MQR_OK, MQR_EINVAL (NULL argument), MQR_ENOTFOUND. */
+MQR_API int mqr_engine_rule_last_error(const mqr_engine_t *engine, const char *id,
+                                       mqr_engine_error_t *out);
+
+/** Copy the last error of action `action_id` (rendering, publisher, HTTP or
+ *  sink failure; status MQR_OK when none). MQR_OK, MQR_EINVAL, MQR_ENOTFOUND. */
+MQR_API int mqr_engine_action_last_error(const mqr_engine_t *engine, uint32_t action_id,
+                                         mqr_engine_error_t *out);
 
 #ifdef __cplusplus
 }

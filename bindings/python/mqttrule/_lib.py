@@ -199,6 +199,9 @@ class EngineOptions(ctypes.Structure):
         ("local_offset_s", c_int32), ("max_depth", c_uint32), ("rng_seed", c_uint64),
         ("max_steps", c_uint64), ("max_output", c_uint64),
         ("max_sql_len", c_uint32), ("reserved_", c_uint32),
+        ("sock_fn", c_void_p), ("sock_ud", c_void_p),
+        ("timer_fn", c_void_p), ("timer_ud", c_void_p),
+        ("error_fn", c_void_p), ("error_ud", c_void_p),
     ]
 
 
