@@ -2,40 +2,39 @@
 /*
  * sqlite.c - the SQLite sink (mqttrule/sink_sqlite.h), libmqttrule_sqlite.
  *
- * The statement's `${...}` placeholders become `?` parameters
- * (sink_core.c); each rule output is queued as a record of typed
- * parameters. mqr_sqlite_sink_process() takes batches from the queue and
- * writes each batch in one transaction (BEGIN IMMEDIATE ... COMMIT) on a
- * WAL database, binding every parameter with its type: integer, real, text
- * (any bytes, NUL included, bound with their length), JSON text, or NULL.
+ * A custom action (mqttrule/action.h contract, run by sink_host.c): render
+ * turns each rule output into typed parameters (sink_template.c; the
+ * statement's `${...}` placeholders became `?`), submit writes a batch in
+ * one transaction (BEGIN IMMEDIATE ... COMMIT) on a WAL database, binding
+ * every parameter with its type: integer, real, text (any bytes, NUL
+ * included, bound with their length), JSON text, or NULL. Submit runs in
+ * the host's processing step and finishes every message before it returns.
  *
  * Errors fall in two classes. Those of one row or of the statement itself
  * (SQLITE_ERROR such as "no such table", CONSTRAINT, MISMATCH, TOOBIG,
- * RANGE) fail that row: it is counted failed and the rest of the batch is
- * committed. Those of the database (BUSY, LOCKED, I/O, FULL, NOMEM, ...)
- * roll the transaction back; the batch goes back to the head of the queue
- * and the sink waits a backoff before trying again, until the rows expire.
+ * RANGE) fail that row for good (the rest of the batch is committed).
+ * Those of the database (BUSY, LOCKED, I/O, FULL, ...) roll the transaction
+ * back and fail the attempt: the batch is retried after a backoff until its
+ * messages expire.
  */
 #include <mqttrule/sink_sqlite.h>
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sink_core.h"
 
-/* Batches written per mqr_sqlite_sink_process call, so a deep queue does not
- * hold the host's loop for long. */
-#define SQLITE_BATCHES_PER_PROCESS 8
-
 struct mqr_sqlite_sink {
-    sink_core_t core;
+    sink_host_t *host;
     sqlite3 *db;
     sqlite3_stmt *stmt;      /* prepared on first use */
     char *sql;               /* the statement with ? markers */
     char *database;
-    uint8_t *ok;             /* per record of the current batch */
+    sink_fields_t fields;
+    sink_param_t *params;    /* fields.n */
+    uint8_t *ok;             /* per message of the current batch */
 };
 
 void mqr_sqlite_sink_config_init(mqr_sqlite_sink_config_t *cfg)
@@ -81,11 +80,11 @@ static int prepare(mqr_sqlite_sink_t *s)
     return sqlite3_prepare_v3(s->db, s->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt, NULL);
 }
 
-static int bind_rec(mqr_sqlite_sink_t *s, const sink_rec_t *r)
+static int bind_params(mqr_sqlite_sink_t *s)
 {
     int rc = SQLITE_OK;
-    for (uint32_t i = 0; i < r->nparams && rc == SQLITE_OK; i++) {
-        const sink_param_t *p = &r->p[i];
+    for (uint32_t i = 0; i < s->fields.n && rc == SQLITE_OK; i++) {
+        const sink_param_t *p = &s->params[i];
         int k = (int)i + 1;
         switch (p->type) {
         case SINK_P_BOOL:
@@ -97,7 +96,7 @@ static int bind_rec(mqr_sqlite_sink_t *s, const sink_rec_t *r)
             break;
         case SINK_P_TEXT:
         case SINK_P_JSON:
-            rc = sqlite3_bind_text64(s->stmt, k, p->s ? p->s : "", p->len, SQLITE_STATIC,
+            rc = sqlite3_bind_text64(s->stmt, k, p->len ? p->s : "", p->len, SQLITE_STATIC,
                                      SQLITE_UTF8);
             break;
         default:
@@ -108,130 +107,120 @@ static int bind_rec(mqr_sqlite_sink_t *s, const sink_rec_t *r)
     return rc;
 }
 
-/* Every record of the list ends with the same outcome. */
-static void finish_all(mqr_sqlite_sink_t *s, sink_rec_t *list, int ok)
+/* ---- the action's operations --------------------------------------------------------- */
+
+static int op_render(void *ud, const mqr_action_item_t *item, mqr_arena_t *arena,
+                     const void **out_data, size_t *out_len, mqr_diag_t *diag)
 {
-    while (list != NULL) {
-        sink_rec_t *next = list->next;
-        mqr__sink_core_done(&s->core, list, ok);
-        list = next;
-    }
+    mqr_sqlite_sink_t *s = ud;
+    return mqr__sink_render(&s->fields, item->output, arena, out_data, out_len, diag);
 }
 
-/* The batch could not be written: roll back, put it back, wait. */
-static void retry_later(mqr_sqlite_sink_t *s, sink_rec_t *list, uint64_t now_ms, int rc,
-                        const char *what)
+/* Insert one message's row inside the open transaction: SQLITE_OK, or the
+ * code of the failure (message on the handle). */
+static int insert_one(mqr_sqlite_sink_t *s, const mqr_action_item_t *it)
 {
-    size_t n = 0;
-    for (const sink_rec_t *r = list; r != NULL; r = r->next)
-        n++;
-    mqr__sink_core_error(&s->core, "%s: %s: %s; batch of %zu rows retried after backoff",
-                         s->database, what, sqlite3_errstr(rc), n);
+    if (mqr__sink_decode(it->data, it->data_len, s->params, s->fields.n) != MQR_OK)
+        return SQLITE_MISMATCH;
+    int rc = bind_params(s);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s->stmt);
+        if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+            rc = SQLITE_OK;
+    }
+    (void)sqlite3_reset(s->stmt);
+    (void)sqlite3_clear_bindings(s->stmt);
+    return rc;
+}
+
+/* The batch could not be written: roll back and fail the attempt. */
+static int attempt_failed(mqr_sqlite_sink_t *s, int rc, const char *what, uint32_t count,
+                          mqr_diag_t *diag)
+{
+    mqr__sink_diag(diag, MQR_EIO, "", "%s: %s: %s; batch of %u rows retried after backoff",
+                   s->database, what, sqlite3_errmsg(s->db), count);
+    (void)rc;
     (void)exec(s, "ROLLBACK");
-    mqr__sink_core_requeue(&s->core, list, now_ms);
-    mqr__sink_core_backoff(&s->core, now_ms);
+    return MQR_EIO;
 }
 
 /*
- * Write one batch (a list of inflight records) in one transaction. Each
- * record ends done (success or failed) or, when the database is in trouble,
- * the whole batch goes back to the queue. Returns 1 when the sink should
- * keep writing, 0 when it waits for a backoff.
+ * Write `count` messages in one transaction. Every message ends through
+ * done (success, or failed for a refused row) before this returns, or the
+ * call fails (MQR_EIO) and they are retried.
  */
-static int write_batch(mqr_sqlite_sink_t *s, sink_rec_t *list, uint32_t n, uint64_t now_ms)
+static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, uint64_t now_ms,
+                     mqr_diag_t *diag)
 {
+    (void)now_ms;
+    mqr_sqlite_sink_t *s = ud;
+    char msg[MQR_DIAG_MESSAGE_MAX];
     int rc = prepare(s);
     if (rc != SQLITE_OK) {
-        if (retryable(rc)) {
-            retry_later(s, list, now_ms, rc, "prepare");
-            return 0;
-        }
-        mqr__sink_core_error(&s->core, "%s: the statement was refused: %s; %u rows failed",
-                             s->database, sqlite3_errmsg(s->db), n);
-        finish_all(s, list, 0);
-        return 1;
+        if (retryable(rc))
+            return attempt_failed(s, rc, "prepare", count, diag);
+        snprintf(msg, sizeof msg, "%s: the statement was refused: %s", s->database,
+                 sqlite3_errmsg(s->db));
+        for (uint32_t i = 0; i < count; i++)
+            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
+        return MQR_OK;
     }
     rc = exec(s, "BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK) {
-        retry_later(s, list, now_ms, rc, "BEGIN");
-        return 0;
-    }
-    uint32_t i = 0, failed = 0;
-    for (sink_rec_t *r = list; r != NULL; r = r->next, i++) {
-        rc = bind_rec(s, r);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_step(s->stmt);
-            if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-                rc = SQLITE_OK;
-        }
-        if (rc != SQLITE_OK && !retryable(rc) && failed++ == 0)
-            mqr__sink_core_error(&s->core, "%s: row refused: %s", s->database,
-                                 sqlite3_errmsg(s->db));
-        (void)sqlite3_reset(s->stmt);
-        (void)sqlite3_clear_bindings(s->stmt);
-        if (rc != SQLITE_OK && retryable(rc)) {
-            retry_later(s, list, now_ms, rc, "insert");
-            return 0;
-        }
+    if (rc != SQLITE_OK)
+        return attempt_failed(s, rc, "BEGIN", count, diag);
+    for (uint32_t i = 0; i < count; i++) {
+        rc = insert_one(s, &items[i]);
+        if (rc != SQLITE_OK && retryable(rc))
+            return attempt_failed(s, rc, "INSERT", count, diag);
         s->ok[i] = rc == SQLITE_OK;
+        if (rc != SQLITE_OK) {
+            snprintf(msg, sizeof msg, "%s: row refused: %s", s->database,
+                     sqlite3_errmsg(s->db));
+            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
+        }
     }
     rc = exec(s, "COMMIT");
-    if (rc != SQLITE_OK) {
-        retry_later(s, list, now_ms, rc, "COMMIT");
-        return 0;
-    }
-    i = 0;
-    while (list != NULL) {
-        sink_rec_t *next = list->next;
-        mqr__sink_core_done(&s->core, list, s->ok[i++]);
-        list = next;
-    }
-    mqr__sink_core_healthy(&s->core);
-    return 1;
-}
-
-int mqr_sqlite_sink_process(mqr_sqlite_sink_t *s, uint64_t now_ms)
-{
-    if (s == NULL)
-        return MQR_EINVAL;
-    for (int k = 0; k < SQLITE_BATCHES_PER_PROCESS; k++) {
-        if (mqr__sink_core_timeout(&s->core, now_ms) != 0)
-            break;
-        uint32_t n = 0;
-        sink_rec_t *list = mqr__sink_core_take(&s->core, now_ms, s->core.q.batch_size, &n);
-        if (n == 0)
-            continue;
-        if (!write_batch(s, list, n, now_ms))
-            break;
-    }
+    if (rc != SQLITE_OK)
+        return attempt_failed(s, rc, "COMMIT", count, diag);
+    for (uint32_t i = 0; i < count; i++)
+        if (s->ok[i])
+            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_SUCCESS, MQR_OK, NULL);
     return MQR_OK;
 }
 
-int64_t mqr_sqlite_sink_timeout(const mqr_sqlite_sink_t *s, uint64_t now_ms)
+static int op_test(void *ud, uint32_t timeout_ms, mqr_http_test_result_t *out)
 {
-    return s == NULL ? -1 : mqr__sink_core_timeout(&s->core, now_ms);
+    (void)timeout_ms;
+    mqr_sqlite_sink_t *s = ud;
+    int rc = prepare(s);
+    if (rc != SQLITE_OK) {
+        out->status = MQR_EIO;
+        snprintf(out->message, sizeof out->message, "sqlite: %s: %s", s->database,
+                 sqlite3_errmsg(s->db));
+        return MQR_EIO;
+    }
+    out->status = MQR_OK;
+    snprintf(out->message, sizeof out->message, "sqlite: %s: statement prepared", s->database);
+    return MQR_OK;
 }
 
-int mqr_sqlite_sink_flush(mqr_sqlite_sink_t *s, uint32_t timeout_ms)
+static void op_destroy(void *ud)
 {
-    if (s == NULL)
-        return MQR_EINVAL;
-    uint64_t deadline = mqr_http_now_ms() + timeout_ms;
-    for (;;) {
-        uint64_t now = mqr_http_now_ms();
-        (void)mqr_sqlite_sink_process(s, now);
-        int64_t t = mqr__sink_core_timeout(&s->core, now);
-        if (t < 0)
-            return MQR_OK;
-        if (now >= deadline)
-            return MQR_ETIMEOUT;
-        if (t > 0) {
-            uint64_t wait = (uint64_t)t < deadline - now ? (uint64_t)t : deadline - now;
-            struct timespec ts = {(time_t)(wait / 1000u), (long)(wait % 1000u) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
+    mqr_sqlite_sink_t *s = ud;
+    sqlite3_finalize(s->stmt);
+    sqlite3_close_v2(s->db);
+    mqr__sink_fields_free(&s->fields);
+    free(s->params);
+    free(s->sql);
+    free(s->database);
+    free(s->ok);
+    free(s);
 }
+
+static const mqr_action_ops_t SQLITE_OPS = {op_render, op_submit, NULL, NULL, op_test,
+                                            op_destroy};
+
+/* ---- the public functions ----------------------------------------------------------------- */
 
 static int open_db(mqr_sqlite_sink_t *s, const mqr_sqlite_sink_config_t *cfg, mqr_diag_t *diag)
 {
@@ -264,30 +253,34 @@ int mqr_sqlite_sink_create(mqr_engine_t *engine, const char *rule_id,
         mqr__sink_diag(diag, MQR_EINVAL, "", "sqlite: NULL argument");
         return MQR_EINVAL;
     }
-    if (cfg->database == NULL || cfg->database[0] == '\0' || cfg->sql == NULL ||
-        cfg->sql[0] == '\0') {
-        mqr__sink_diag(diag, MQR_EINVAL, cfg->database ? "sql" : "database",
-                       "sqlite: '%s' is required", cfg->database ? "sql" : "database");
+    const char *missing = cfg->database == NULL || cfg->database[0] == '\0' ? "database"
+                          : cfg->sql == NULL || cfg->sql[0] == '\0'         ? "sql"
+                                                                            : NULL;
+    if (missing != NULL) {
+        mqr__sink_diag(diag, MQR_EINVAL, missing, "sqlite: '%s' is required", missing);
         return MQR_EINVAL;
     }
     mqr_sqlite_sink_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return MQR_ENOMEM;
-    int rc = mqr__sink_sql_parse(cfg->sql, SINK_SQL_QMARK, &s->sql, &s->core.fields, diag);
-    if (rc == MQR_OK)
-        rc = mqr__sink_core_init(&s->core, "sqlite", &cfg->queue, cfg->log, cfg->log_ud, diag);
+    mqr_custom_action_config_t ac;
+    mqr__sink_action_config(&ac, "sqlite", &cfg->queue);
+    ac.ops = &SQLITE_OPS;
+    ac.ud = s;
+    int rc = mqr__sink_sql_parse(cfg->sql, SINK_SQL_QMARK, &s->sql, &s->fields, diag);
     if (rc == MQR_OK) {
-        s->ok = malloc(s->core.q.batch_size);
+        s->ok = malloc(ac.batch_size);
+        s->params = calloc(s->fields.n + 1, sizeof *s->params);
         s->database = strdup(cfg->database);
-        if (s->ok == NULL || s->database == NULL)
+        if (s->ok == NULL || s->params == NULL || s->database == NULL)
             rc = MQR_ENOMEM;
     }
     if (rc == MQR_OK)
         rc = open_db(s, cfg, diag);
     if (rc == MQR_OK)
-        rc = mqr__sink_core_attach(&s->core, engine, rule_id, diag);
+        rc = mqr__sink_host_add(engine, rule_id, &ac, cfg->log, cfg->log_ud, &s->host, diag);
     if (rc != MQR_OK) {
-        mqr_sqlite_sink_destroy(s);
+        op_destroy(s);
         return rc;
     }
     *out_sink = s;
@@ -296,46 +289,49 @@ int mqr_sqlite_sink_create(mqr_engine_t *engine, const char *rule_id,
 
 void mqr_sqlite_sink_destroy(mqr_sqlite_sink_t *s)
 {
-    if (s == NULL)
-        return;
-    mqr__sink_core_destroy(&s->core);
-    sqlite3_finalize(s->stmt);
-    sqlite3_close_v2(s->db);
-    free(s->sql);
-    free(s->database);
-    free(s->ok);
-    free(s);
+    if (s != NULL)
+        mqr__sink_host_destroy(s->host); /* calls op_destroy */
+}
+
+int mqr_sqlite_sink_process(mqr_sqlite_sink_t *s, uint64_t now_ms)
+{
+    return s == NULL ? MQR_EINVAL : mqr__sink_host_process(s->host, now_ms);
+}
+
+int64_t mqr_sqlite_sink_timeout(const mqr_sqlite_sink_t *s, uint64_t now_ms)
+{
+    return s == NULL ? -1 : mqr__sink_host_timeout(s->host, now_ms);
+}
+
+int mqr_sqlite_sink_flush(mqr_sqlite_sink_t *s, uint32_t timeout_ms)
+{
+    return s == NULL ? MQR_EINVAL : mqr__sink_host_flush(s->host, timeout_ms);
 }
 
 int mqr_sqlite_sink_metrics(const mqr_sqlite_sink_t *s, mqr_action_metrics_t *out)
 {
     if (s == NULL || out == NULL)
         return MQR_EINVAL;
-    *out = s->core.m;
+    mqr__sink_host_metrics(s->host, out);
     return MQR_OK;
 }
 
 uint32_t mqr_sqlite_sink_action_id(const mqr_sqlite_sink_t *s)
 {
-    return s == NULL ? 0 : s->core.action_id;
+    return s == NULL ? 0 : mqr__sink_host_action_id(s->host);
 }
 
 const char *mqr_sqlite_sink_last_error(const mqr_sqlite_sink_t *s, uint64_t *out_time_ms)
 {
-    if (out_time_ms != NULL)
-        *out_time_ms = s ? s->core.last_error_ms : 0;
-    return s == NULL ? "" : s->core.last_error;
+    if (s == NULL) {
+        if (out_time_ms != NULL)
+            *out_time_ms = 0;
+        return "";
+    }
+    return mqr__sink_host_last_error(s->host, out_time_ms);
 }
 
 int mqr_sqlite_sink_test(mqr_sqlite_sink_t *s, mqr_diag_t *diag)
 {
-    if (s == NULL)
-        return MQR_EINVAL;
-    int rc = prepare(s);
-    if (rc != SQLITE_OK) {
-        mqr__sink_diag(diag, MQR_EIO, "sql", "sqlite: %s: %s", s->database,
-                       sqlite3_errmsg(s->db));
-        return MQR_EIO;
-    }
-    return MQR_OK;
+    return s == NULL ? MQR_EINVAL : mqr__sink_host_test(s->host, 5000, diag);
 }
