@@ -45,6 +45,17 @@
 #define BRK_CS_CONNECTED 1 /* CONNACK 0 sent */
 #define BRK_CS_CLOSED 2    /* socket closed, freed at the end of the loop round */
 
+/* Log levels (brk_log): mosquitto's log types. 0 and 1 keep the meaning the
+ * first levels had (always; with -v). brk_config_t.log_types has bit
+ * (1 << level) set for each level written. */
+#define BRK_LOG_NOTICE 0
+#define BRK_LOG_INFO 1     /* log_type information */
+#define BRK_LOG_DEBUG 2
+#define BRK_LOG_WARNING 3
+#define BRK_LOG_ERROR 4
+#define BRK_LOG_DEFAULT ((1u << BRK_LOG_ERROR) | (1u << BRK_LOG_WARNING) | (1u << BRK_LOG_NOTICE))
+#define BRK_LOG_ALL 0x1Fu
+
 /* ACL access bits */
 #define BRK_ACC_READ 1u
 #define BRK_ACC_WRITE 2u
@@ -62,9 +73,25 @@ typedef struct brk_acl {
     uint32_t access; /* BRK_ACC_* */
 } brk_acl_t;
 
+/* One option line of an action block: `KEY VALUE...` (value: the rest of
+ * the line with its outer blanks removed; "" when the line has only a key). */
+typedef struct brk_action_opt {
+    char *key;
+    char *value;
+    char *file;     /* where the line is, for "file:line: what is wrong" */
+    unsigned line;
+} brk_action_opt_t;
+
+/* An action as configured: `action TYPE` ... `end` inside a rule block, or
+ * a one-line shorthand (`republish TOPIC` is type republish with option
+ * topic, `http URL` type http with option url). config.c only collects the
+ * options; the type's factory (actions.c) checks and builds them. */
 typedef struct brk_action_cfg {
-    int kind;   /* MQR_ACTION_REPUBLISH or MQR_ACTION_HTTP */
-    char *arg;  /* topic or URL */
+    char *type;            /* "republish", "http", or a type a sink adds */
+    brk_action_opt_t *opts;
+    size_t nopts;
+    char *file;            /* where `action TYPE` (or the shorthand) is */
+    unsigned line;
 } brk_action_cfg_t;
 
 typedef struct brk_rule_cfg {
@@ -85,9 +112,16 @@ typedef struct brk_config {
     size_t nlisteners;
     char *config_file;
     char *password_file;
+    char *password_file_where; /* "file:line" of the password_file directive */
     int allow_anonymous;  /* -1: default (yes while no password file) */
     int names;            /* MQR_NAMES_DOC or MQR_NAMES_EMQX */
-    int verbose;
+    int verbose;          /* -v; -1: nothing is logged (the fuzz targets) */
+    uint32_t log_types;   /* bit (1 << BRK_LOG_*) per level written */
+    int log_types_set;    /* a log_type line was read: the default no longer applies */
+    char *log_file;       /* log_dest file PATH; NULL: log_dest stderr */
+    int log_stdout;       /* log_dest stdout */
+    char *pid_file;
+    uint32_t action_log_interval_ms; /* summary lines of a failing action */
     int test_connectors;
     brk_str_list_t ban_clientids, ban_usernames, ban_addresses;
     brk_acl_t *acls;
@@ -126,6 +160,8 @@ typedef struct brk_config {
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
+    int include_depth;   /* include_dir nesting while the file is read */
+    char error[1024];    /* the last error of brk_config_*: "file:line: what is wrong" */
 } brk_config_t;
 
 /* ---- runtime objects ------------------------------------------------------------- */
@@ -334,6 +370,9 @@ typedef struct broker {
     size_t npw;
     int pw_ok;                /* 1: the last read succeeded */
     int64_t pw_mtime;
+    FILE *logf;               /* log_dest file; NULL: stderr (or stdout) */
+    int argc;                 /* the command line, read again by a reload */
+    char **argv;
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
 } broker_t;
@@ -360,9 +399,13 @@ void brk_log(broker_t *b, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+int brk_log_type_mask(const char *name, uint32_t *out);
+int brk_log_open(broker_t *b);
+void brk_log_close(broker_t *b);
 int brk_loop_init(broker_t *b);
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 void brk_loop_free(broker_t *b);
+void brk_reload(broker_t *b);
 /* End of a round: write what every connection queued, close the broken
  * ones, free the closed ones. */
 void brk_loop_flush(broker_t *b);
@@ -380,6 +423,10 @@ int brk_config_parse_args(brk_config_t *cfg, int argc, char **argv);
 int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too);
 void brk_config_finish(brk_config_t *cfg);
 void brk_config_free_rules(brk_config_t *cfg);
+int brk_config_check(const brk_config_t *cfg, char *err, size_t errcap);
+size_t brk_config_reload_changes(struct broker *b, brk_config_t *nc);
+int brk_config_check_readable(const char *file, const char *what, const char *where, char *err,
+                              size_t errcap);
 void brk_config_free(brk_config_t *cfg);
 char *brk_strdup(const char *s);
 void *brk_xrealloc(void *p, size_t n);
@@ -398,8 +445,8 @@ void brk_mqtt_decode_error(broker_t *b, brk_conn_t *c, int status, const mqr_dia
 void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c);
 void brk_mqtt_tick(broker_t *b, int64_t now);
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
-                           size_t payload_len, int qos, int retain, const char *rule_id,
-                           int direct_dispatch);
+                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                           const char *rule_id, int direct_dispatch);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 
@@ -435,6 +482,90 @@ void brk_stats_msg(broker_t *b, int event, const char *reason);
 void brk_stats_log(broker_t *b);
 uint32_t brk_topic_levels(const char *topic, size_t len);
 
+/* ---- actions.c: action types and their factories ----------------------------------
+ *
+ * Each `action TYPE` block of a rule reaches the factory registered for TYPE
+ * in the table of actions.c (`brk_action_types`). Adding a type (the sinks:
+ * sqlite, pgsql, kafka) is one table entry plus one factory function in the
+ * type's own file:
+ *
+ *     int brk_action_sqlite(brk_action_ctx_t *ctx, const brk_action_cfg_t *a,
+ *                           brk_action_out_t *out);
+ *
+ * The factory reads a->opts in order (a key may repeat; for a single-valued
+ * option the last line wins), refuses an unknown key or a bad value with
+ * brk_action_fail (which writes "file:line: action TYPE: what is wrong" into
+ * ctx->err and returns -1), then adds the action to ctx->engine for rule
+ * ctx->rule_id (mqr_engine_action_add_republish / _http / _callback) and
+ * fills *out: the engine's action id, the target the log names (URL, topic,
+ * table), and optionally state it owns with the function that frees it
+ * (called when the rule is removed or replaced, after the engine action is
+ * gone). Returns 0, or -1 with ctx->err set and nothing left to free.
+ *
+ * Every configuration is built twice: first into a scratch engine with
+ * ctx->validate_only 1 (start-up and SIGHUP check the whole file before
+ * anything changes; a factory should check files and values but need not
+ * connect), then into the running engine. The factory runs on the broker's
+ * thread; it may block briefly (the HTTP client resolves its host name).
+ */
+typedef struct brk_action_ctx {
+    broker_t *b;
+    mqr_engine_t *engine;    /* the engine to add the action to */
+    const char *rule_id;
+    const brk_config_t *cfg; /* the configuration being loaded (b->cfg until it is applied) */
+    int validate_only;       /* 1: a scratch engine, thrown away after the check */
+    const brk_action_cfg_t *action; /* the action being built (brk_action_fail) */
+    char *err;               /* out: "file:line: action TYPE: what is wrong" */
+    size_t errcap;
+} brk_action_ctx_t;
+
+typedef struct brk_action_out {
+    uint32_t id;             /* the engine's action id */
+    int kind;                /* MQR_ACTION_* of the engine action (HTTP: connector test) */
+    char target[256];        /* what the log names: URL, topic, table */
+    void *state;             /* the factory's own state; NULL: none */
+    void (*free_state)(void *state);
+} brk_action_out_t;
+
+typedef int (*brk_action_factory_fn)(brk_action_ctx_t *ctx, const brk_action_cfg_t *a,
+                                     brk_action_out_t *out);
+
+typedef struct brk_action_type {
+    const char *name;        /* the TYPE of `action TYPE` */
+    brk_action_factory_fn make;
+} brk_action_type_t;
+
+/* The type registered as `name`, or NULL. */
+const brk_action_type_t *brk_action_type_find(const char *name);
+/* The registered type names, ", "-separated, for messages. */
+const char *brk_action_type_names(void);
+/* The built-in factories. */
+int brk_action_republish(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
+int brk_action_http(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
+
+/* Option helpers for factories: 0, or -1 after brk_action_fail. o NULL in
+ * brk_action_fail names the `action TYPE` line itself. */
+int brk_action_fail(brk_action_ctx_t *ctx, const brk_action_opt_t *o, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int brk_opt_u32(brk_action_ctx_t *ctx, const brk_action_opt_t *o, uint32_t min, uint32_t max,
+                uint32_t *out);
+int brk_opt_bool(brk_action_ctx_t *ctx, const brk_action_opt_t *o, uint32_t *out);
+/* A duration: NUMBER[ms|s|m|h] (no unit: ms), within min..max ms. */
+int brk_opt_duration_ms(brk_action_ctx_t *ctx, const brk_action_opt_t *o, uint32_t min,
+                        uint32_t max, uint32_t *out);
+/* A size: NUMBER[B|KB|MB|GB] (no unit: bytes, 1 KB = 1024 B), within min..max. */
+int brk_opt_bytes(brk_action_ctx_t *ctx, const brk_action_opt_t *o, uint64_t min, uint64_t max,
+                  uint64_t *out);
+/* A file the broker must be able to read (TLS files, password file). */
+int brk_opt_readable(brk_action_ctx_t *ctx, const brk_action_opt_t *o);
+/* Shared parsers (config.c): 0 or -1. */
+int brk_parse_duration_ms(const char *s, uint64_t *out);
+int brk_parse_bytes(const char *s, uint64_t *out);
+int brk_parse_bool(const char *s, uint32_t *out);
+
 /* ---- events.c: the seam to the rule engine ----------------------------------------- */
 int brk_events_create(broker_t *b, const char **err);
 int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap);
@@ -457,5 +588,7 @@ void brk_events_fd_ready(broker_t *b, int fd, uint32_t events);
 void brk_events_process(broker_t *b);
 size_t brk_events_pending(broker_t *b);
 void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out);
+void brk_events_watch(broker_t *b, int64_t now);
+void brk_events_flush_report(broker_t *b, uint32_t waited_ms);
 
 #endif /* MQR_BROKER_H */

@@ -13,11 +13,18 @@
  * Flags are applied after the file, so they override it; `--rule` replaces
  * the file's rules. Errors name file:line (or the flag) and stop start-up.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "broker.h"
+
+#ifndef MQR_BROKER_VERSION
+#define MQR_BROKER_VERSION "0"
+#endif
 
 char *brk_strdup(const char *s)
 {
@@ -65,6 +72,8 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->max_queued_bytes = 64u * 1024u * 1024u;
     cfg->max_topic_levels = 128;
     cfg->max_subscriptions = 1000;
+    cfg->log_types = BRK_LOG_DEFAULT;
+    cfg->action_log_interval_ms = 60000;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
@@ -83,12 +92,37 @@ static brk_rule_cfg_t *add_rule(brk_config_t *cfg, const char *id, const char *w
     return r;
 }
 
-static void add_action(brk_rule_cfg_t *r, int kind, const char *arg)
+/* Start an action of `type` in rule r, at file:line. */
+static brk_action_cfg_t *add_action(brk_rule_cfg_t *r, const char *type, const char *file,
+                                    unsigned line)
 {
     r->actions = brk_xrealloc(r->actions, (r->nactions + 1) * sizeof *r->actions);
-    r->actions[r->nactions].kind = kind;
-    r->actions[r->nactions].arg = brk_strdup(arg);
-    r->nactions++;
+    brk_action_cfg_t *a = &r->actions[r->nactions++];
+    memset(a, 0, sizeof *a);
+    a->type = brk_strdup(type);
+    a->file = brk_strdup(file);
+    a->line = line;
+    return a;
+}
+
+/* Append option `key value` (file:line) to action a. */
+static void add_opt(brk_action_cfg_t *a, const char *key, const char *value, const char *file,
+                    unsigned line)
+{
+    a->opts = brk_xrealloc(a->opts, (a->nopts + 1) * sizeof *a->opts);
+    brk_action_opt_t *o = &a->opts[a->nopts++];
+    o->key = brk_strdup(key);
+    o->value = brk_strdup(value);
+    o->file = brk_strdup(file);
+    o->line = line;
+}
+
+/* A one-line action (`republish TOPIC`, `http URL`, --republish, --http):
+ * type with its one option. */
+static void add_shorthand(brk_rule_cfg_t *r, const char *type, const char *key, const char *value,
+                          const char *file, unsigned line)
+{
+    add_opt(add_action(r, type, file, line), key, value, file, line);
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -102,7 +136,7 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
-static int parse_bool(const char *s, uint32_t *out)
+int brk_parse_bool(const char *s, uint32_t *out)
 {
     if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "1"))
         *out = 1;
@@ -111,6 +145,44 @@ static int parse_bool(const char *s, uint32_t *out)
     else
         return -1;
     return 0;
+}
+
+/* NUMBER followed by one of units[] (name, factor; "" for none). 0 or -1. */
+static int parse_scaled(const char *s, const char *const *names, const uint64_t *factors,
+                        size_t n, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(end, names[i]) != 0)
+            continue;
+        if (v > UINT64_MAX / factors[i])
+            return -1;
+        *out = v * factors[i];
+        return 0;
+    }
+    return -1;
+}
+
+/* A duration in EMQX's units: NUMBER with ms, s, m or h (no unit: ms). */
+int brk_parse_duration_ms(const char *s, uint64_t *out)
+{
+    static const char *const names[] = {"", "ms", "s", "m", "h"};
+    static const uint64_t factors[] = {1, 1, 1000, 60000, 3600000};
+    return parse_scaled(s, names, factors, 5, out);
+}
+
+/* A size: NUMBER with B, KB, MB or GB (powers of 1024; no unit: bytes). */
+int brk_parse_bytes(const char *s, uint64_t *out)
+{
+    static const char *const names[] = {"", "b", "kb", "mb", "gb"};
+    static const uint64_t factors[] = {1, 1, 1024, 1024 * 1024, 1024 * 1024 * 1024};
+    return parse_scaled(s, names, factors, 5, out);
 }
 
 static int parse_names(const char *s, int *out)
@@ -129,8 +201,17 @@ static void free_rule(brk_rule_cfg_t *r)
     free(r->id);
     free(r->sql);
     free(r->where);
-    for (size_t k = 0; k < r->nactions; k++)
-        free(r->actions[k].arg);
+    for (size_t k = 0; k < r->nactions; k++) {
+        brk_action_cfg_t *a = &r->actions[k];
+        for (size_t i = 0; i < a->nopts; i++) {
+            free(a->opts[i].key);
+            free(a->opts[i].value);
+            free(a->opts[i].file);
+        }
+        free(a->opts);
+        free(a->type);
+        free(a->file);
+    }
     free(r->actions);
 }
 
@@ -170,13 +251,75 @@ static int split(char *line, char **words, int max)
     return n;
 }
 
+/* Record "what is wrong" in cfg->error (the caller prints or logs it). */
+static void cfg_error(brk_config_t *cfg, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void cfg_error(brk_config_t *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->error, sizeof cfg->error, fmt, ap);
+    va_end(ap);
+}
+
+/* "path:line: what is wrong" into cfg->error, then fail. */
 #define BAD(...)                                                                         \
     do {                                                                                 \
-        fprintf(stderr, "mqttrule-broker: %s:%u: ", path, lineno);                       \
-        fprintf(stderr, __VA_ARGS__);                                                    \
-        fputc('\n', stderr);                                                             \
+        char what_[800];                                                                 \
+        snprintf(what_, sizeof what_, __VA_ARGS__);                                      \
+        cfg_error(cfg, "%s:%u: %s", path, lineno, what_);                                \
         goto fail;                                                                       \
     } while (0)
+
+/* The directives that set one number or boolean of brk_config_t (another
+ * engineer's new limit is one line here). */
+static const struct brk_num_directive {
+    const char *name;
+    size_t off;
+    int is_bool;
+} nums[] = {
+    {"max_connections", offsetof(brk_config_t, max_connections), 0},
+    {"connection_rate", offsetof(brk_config_t, connection_rate), 0},
+    {"max_clientid_len", offsetof(brk_config_t, max_clientid_len), 0},
+    {"max_packet_size", offsetof(brk_config_t, max_packet_size), 0},
+    {"max_qos", offsetof(brk_config_t, max_qos), 0},
+    {"max_inflight", offsetof(brk_config_t, max_inflight), 0},
+    {"max_inflight_messages", offsetof(brk_config_t, max_inflight), 0}, /* mosquitto */
+    {"max_queued", offsetof(brk_config_t, max_queued), 0},
+    {"max_queued_messages", offsetof(brk_config_t, max_queued), 0},     /* mosquitto */
+    {"max_sessions", offsetof(brk_config_t, max_sessions), 0},
+    {"v3_session_expiry", offsetof(brk_config_t, v3_session_expiry_s), 0},
+    {"shutdown_flush_ms", offsetof(brk_config_t, shutdown_flush_ms), 0},
+    {"topic_alias_maximum", offsetof(brk_config_t, topic_alias_max), 0},
+    {"receive_maximum", offsetof(brk_config_t, receive_max), 0},
+    {"max_keepalive", offsetof(brk_config_t, max_keepalive), 0},
+    {"connect_timeout_ms", offsetof(brk_config_t, connect_timeout_ms), 0},
+    {"max_queued_bytes", offsetof(brk_config_t, max_queued_bytes), 0},
+    {"max_topic_levels", offsetof(brk_config_t, max_topic_levels), 0},
+    {"max_subscriptions", offsetof(brk_config_t, max_subscriptions), 0},
+    {"http_max_queue", offsetof(brk_config_t, http_max_queue), 0},
+    {"http_timeout_ms", offsetof(brk_config_t, http_timeout_ms), 0},
+    {"busy_poll_us", offsetof(brk_config_t, busy_poll_us), 0},
+    {"retain_available", offsetof(brk_config_t, retain_available), 1},
+    {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
+    {"tcp_defer_accept", offsetof(brk_config_t, tcp_defer_accept), 1},
+};
+
+#define NNUMS (sizeof nums / sizeof nums[0])
+
+/* Remember "path:line" in *slot (for messages about a directive's value
+ * that are found after the file is read). */
+static void where(brk_config_t *cfg, char **slot, const char *path, unsigned lineno)
+{
+    (void)cfg;
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s:%u", path, lineno);
+    free(*slot);
+    *slot = brk_strdup(buf);
+}
 
 /* One directive outside a rule block. 0 ok, 1 unknown directive, -1 bad value
  * (message printed). */
@@ -201,11 +344,8 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
     } else if (!strcmp(k, "auth_hmac_secret") && n == 2) {
         free(cfg->auth_hmac_secret);
         cfg->auth_hmac_secret = brk_strdup(w[1]);
-    } else if (!strcmp(k, "password_file") && n == 2) {
-        free(cfg->password_file);
-        cfg->password_file = brk_strdup(w[1]);
     } else if (!strcmp(k, "allow_anonymous") && n == 2) {
-        if (parse_bool(w[1], &u) != 0)
+        if (brk_parse_bool(w[1], &u) != 0)
             BAD("allow_anonymous needs yes or no, not '%s'", w[1]);
         cfg->allow_anonymous = (int)u;
     } else if (!strcmp(k, "names") && n == 2) {
@@ -263,6 +403,36 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             BAD("redirect needs use_another_server or server_moved, then HOST[:PORT]");
         free(cfg->redirect_server);
         cfg->redirect_server = brk_strdup(w[2]);
+    } else if (!strcmp(k, "log_type") && n == 2) {
+        if (brk_log_type_mask(w[1], &u) != 0)
+            BAD("log_type needs error, warning, notice, information, debug, all or none, not '%s'",
+                w[1]);
+        if (!cfg->log_types_set)
+            cfg->log_types = 0; /* as in mosquitto: the first log_type replaces the default */
+        cfg->log_types_set = 1;
+        cfg->log_types = u == 0 ? 0 : cfg->log_types | u;
+    } else if (!strcmp(k, "log_dest") && n >= 2) {
+        free(cfg->log_file);
+        cfg->log_file = NULL;
+        cfg->log_stdout = 0;
+        if (!strcmp(w[1], "file") && n == 3)
+            cfg->log_file = brk_strdup(w[2]);
+        else if (!strcmp(w[1], "stdout") && n == 2)
+            cfg->log_stdout = 1;
+        else if (strcmp(w[1], "stderr") != 0 || n != 2)
+            BAD("log_dest needs stderr, stdout or file PATH (syslog and topic are not supported)");
+    } else if (!strcmp(k, "pid_file") && n == 2) {
+        free(cfg->pid_file);
+        cfg->pid_file = brk_strdup(w[1]);
+    } else if (!strcmp(k, "action_log_interval") && n == 2) {
+        uint64_t ms;
+        if (brk_parse_duration_ms(w[1], &ms) != 0 || ms < 100 || ms > 86400000)
+            BAD("action_log_interval needs a duration from 100ms to 24h, not '%s'", w[1]);
+        cfg->action_log_interval_ms = (uint32_t)ms;
+    } else if (!strcmp(k, "password_file") && n == 2) {
+        free(cfg->password_file);
+        cfg->password_file = brk_strdup(w[1]);
+        where(cfg, &cfg->password_file_where, path, lineno);
     } else if (!strcmp(k, "protocols") && n >= 2) {
         cfg->protocols = 0;
         for (int i = 1; i < n; i++) {
@@ -274,43 +444,15 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             }
         }
     } else {
-        static const struct {
-            const char *name;
-            size_t off;
-            int is_bool;
-        } nums[] = {
-            {"max_connections", offsetof(brk_config_t, max_connections), 0},
-            {"connection_rate", offsetof(brk_config_t, connection_rate), 0},
-            {"max_clientid_len", offsetof(brk_config_t, max_clientid_len), 0},
-            {"max_packet_size", offsetof(brk_config_t, max_packet_size), 0},
-            {"max_qos", offsetof(brk_config_t, max_qos), 0},
-            {"max_inflight", offsetof(brk_config_t, max_inflight), 0},
-            {"max_queued", offsetof(brk_config_t, max_queued), 0},
-            {"max_sessions", offsetof(brk_config_t, max_sessions), 0},
-            {"v3_session_expiry", offsetof(brk_config_t, v3_session_expiry_s), 0},
-            {"shutdown_flush_ms", offsetof(brk_config_t, shutdown_flush_ms), 0},
-            {"topic_alias_maximum", offsetof(brk_config_t, topic_alias_max), 0},
-            {"receive_maximum", offsetof(brk_config_t, receive_max), 0},
-            {"max_keepalive", offsetof(brk_config_t, max_keepalive), 0},
-            {"connect_timeout_ms", offsetof(brk_config_t, connect_timeout_ms), 0},
-            {"max_queued_bytes", offsetof(brk_config_t, max_queued_bytes), 0},
-            {"max_topic_levels", offsetof(brk_config_t, max_topic_levels), 0},
-            {"max_subscriptions", offsetof(brk_config_t, max_subscriptions), 0},
-            {"http_max_queue", offsetof(brk_config_t, http_max_queue), 0},
-            {"http_timeout_ms", offsetof(brk_config_t, http_timeout_ms), 0},
-            {"busy_poll_us", offsetof(brk_config_t, busy_poll_us), 0},
-            {"retain_available", offsetof(brk_config_t, retain_available), 1},
-            {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
-            {"tcp_defer_accept", offsetof(brk_config_t, tcp_defer_accept), 1},
-        };
+
         for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
             if (strcmp(k, nums[i].name) != 0)
                 continue;
-            if (n != 2 || (nums[i].is_bool ? parse_bool(w[1], &u) : parse_u32(w[1], &u)) != 0)
+            if (n != 2 || (nums[i].is_bool ? brk_parse_bool(w[1], &u) : parse_u32(w[1], &u)) != 0)
                 BAD("%s needs %s", k, nums[i].is_bool ? "yes or no" : "a number");
             if (!strcmp(k, "max_qos") && u > 2)
                 BAD("max_qos must be 0, 1 or 2");
-            if ((!strcmp(k, "max_inflight") || !strcmp(k, "receive_maximum")) &&
+            if ((!strncmp(k, "max_inflight", 12) || !strcmp(k, "receive_maximum")) &&
                 (u == 0 || u > 65535))
                 BAD("%s must be 1..65535", k);
             if (!strcmp(k, "busy_poll_us") && u > 100000)
@@ -327,6 +469,41 @@ fail:
     return -1;
 }
 
+static int conf_file(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 5 && d->d_name[0] != '.' && !strcmp(d->d_name + n - 5, ".conf");
+}
+
+/* include_dir DIR: load every file DIR/NAME.conf in name order (mosquitto's
+ * include_dir), as if it followed the including file. 0 or -1 (printed). */
+static int include_dir(brk_config_t *cfg, const char *dir, int rules_too, const char *path,
+                       unsigned lineno)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, conf_file, alphasort);
+    if (n < 0) {
+        cfg_error(cfg, "%s:%u: include_dir %s: %s", path, lineno, dir, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (++cfg->include_depth > 8) {
+        cfg_error(cfg, "%s:%u: include_dir nested more than 8 deep", path, lineno);
+        rc = -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (rc == 0) {
+            char file[4096];
+            snprintf(file, sizeof file, "%s/%s", dir, names[i]->d_name);
+            rc = brk_config_load_file(cfg, file, rules_too);
+        }
+        free(names[i]);
+    }
+    free(names);
+    cfg->include_depth--;
+    return rc;
+}
+
 /*
  * Read the configuration file at `path`. rules_too: 1 = everything, 2 = only
  * the rule blocks (SIGHUP reload). Returns 0, or -1 after printing
@@ -337,9 +514,10 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
     FILE *f = fopen(path, "r");
     unsigned lineno = 0;
     brk_rule_cfg_t *rule = NULL;
+    brk_action_cfg_t *action = NULL;
     char line[8192];
     if (f == NULL) {
-        fprintf(stderr, "mqttrule-broker: %s: %s\n", path, strerror(errno));
+        cfg_error(cfg, "%s: %s", path, strerror(errno));
         return -1;
     }
     while (fgets(line, sizeof line, f) != NULL) {
@@ -354,6 +532,13 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
         char tmp[8192];
         strcpy(tmp, p);
         int n = split(tmp, w, 2);
+        if (action != NULL) {
+            if (!strcmp(w[0], "end") && n == 1)
+                action = NULL;
+            else
+                add_opt(action, w[0], n > 1 ? w[1] : "", path, lineno);
+            continue;
+        }
         if (rule != NULL) {
             if (!strcmp(w[0], "end") && n == 1) {
                 if (rule->sql == NULL)
@@ -365,13 +550,19 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
                 if (ol)
                     rule->sql[ol++] = ' ';
                 strcpy(rule->sql + ol, w[1]);
+            } else if (!strcmp(w[0], "action")) {
+                if (n != 2 || strchr(w[1], ' ') != NULL)
+                    BAD("action needs one TYPE (%s)", brk_action_type_names());
+                if (brk_action_type_find(w[1]) == NULL)
+                    BAD("unknown action type '%s' (known: %s)", w[1], brk_action_type_names());
+                action = add_action(rule, w[1], path, lineno);
             } else if (!strcmp(w[0], "republish") && n == 2) {
-                add_action(rule, MQR_ACTION_REPUBLISH, w[1]);
+                add_shorthand(rule, "republish", "topic", w[1], path, lineno);
             } else if (!strcmp(w[0], "http") && n == 2) {
-                add_action(rule, MQR_ACTION_HTTP, w[1]);
+                add_shorthand(rule, "http", "url", w[1], path, lineno);
             } else {
-                BAD("inside rule '%s': expected sql, republish, http or end, got '%s'", rule->id,
-                    w[0]);
+                BAD("inside rule '%s': expected sql, action, republish, http or end, got '%s'",
+                    rule->id, w[0]);
             }
             continue;
         }
@@ -386,6 +577,13 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
             rule = add_rule(cfg, w[1], where);
             continue;
         }
+        if (!strcmp(w[0], "include_dir")) {
+            if (n != 2)
+                BAD("include_dir needs one DIRECTORY");
+            if (include_dir(cfg, w[1], rules_too, path, lineno) != 0)
+                goto fail;
+            continue;
+        }
         if (rules_too == 2)
             continue;
         strcpy(tmp, p);
@@ -396,9 +594,13 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
         if (r > 0)
             BAD("unknown directive '%s' (or wrong number of arguments)", w[0]);
     }
+    if (action != NULL) {
+        cfg_error(cfg, "%s:%u: action %s of rule '%s' is not closed with 'end'", action->file,
+                  action->line, action->type, rule->id);
+        goto fail;
+    }
     if (rule != NULL) {
-        fprintf(stderr, "mqttrule-broker: %s:%u: rule '%s' is not closed with 'end'\n", path,
-                lineno, rule->id);
+        cfg_error(cfg, "%s:%u: rule '%s' is not closed with 'end'", path, lineno, rule->id);
         goto fail;
     }
     fclose(f);
@@ -423,7 +625,8 @@ static void usage(FILE *out)
             "  --allow-anonymous yes|no\n"
             "  --names doc|emqx       reason-code naming profile (default doc)\n"
             "  --test-connectors      test every HTTP action's URL and exit\n"
-            "  -v                     verbose log\n"
+            "  -v                     log everything (log_type all)\n"
+            "  --version              print the version and exit\n"
             "Without --rule or rules in -c FILE the broker runs\n  %s\n"
             "republished to topic client_connack.\n",
             DEFAULT_SQL);
@@ -455,16 +658,20 @@ int brk_config_parse_args(brk_config_t *cfg, int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 1;
+        } else if (!strcmp(a, "--version")) {
+            printf("mqttrule-broker %s (libmqttrule %s)\n", MQR_BROKER_VERSION,
+                   mqr_version());
+            return 1;
         } else if (!strcmp(a, "-v")) {
             cfg->verbose = 1;
+            cfg->log_types = BRK_LOG_ALL;
             continue;
         } else if (!strcmp(a, "--test-connectors")) {
             cfg->test_connectors = 1;
             continue;
         }
         if (v == NULL) {
-            fprintf(stderr, "mqttrule-broker: %s: unknown flag or missing value\n", a);
-            usage(stderr);
+            cfg_error(cfg, "%s: unknown flag or missing value (see --help)", a);
             return -1;
         }
         i++;
@@ -472,7 +679,7 @@ int brk_config_parse_args(brk_config_t *cfg, int argc, char **argv)
             continue;
         } else if (!strcmp(a, "-p")) {
             if (parse_u32(v, &u) != 0 || u > 65535) {
-                fprintf(stderr, "mqttrule-broker: -p %s: not a port number\n", v);
+                cfg_error(cfg, "-p %s: not a port number", v);
                 return -1;
             }
             port = (int)u;
@@ -490,27 +697,29 @@ int brk_config_parse_args(brk_config_t *cfg, int argc, char **argv)
             cfg->rules_from_cli = 1;
         } else if (!strcmp(a, "--republish") || !strcmp(a, "--http")) {
             if (rule == NULL) {
-                fprintf(stderr, "mqttrule-broker: %s needs a --rule before it\n", a);
+                cfg_error(cfg, "%s needs a --rule before it", a);
                 return -1;
             }
-            add_action(rule, a[2] == 'r' ? MQR_ACTION_REPUBLISH : MQR_ACTION_HTTP, v);
+            if (a[2] == 'r')
+                add_shorthand(rule, "republish", "topic", v, a, 0);
+            else
+                add_shorthand(rule, "http", "url", v, a, 0);
         } else if (!strcmp(a, "--password-file")) {
             free(cfg->password_file);
             cfg->password_file = brk_strdup(v);
         } else if (!strcmp(a, "--allow-anonymous")) {
-            if (parse_bool(v, &u) != 0) {
-                fprintf(stderr, "mqttrule-broker: --allow-anonymous needs yes or no\n");
+            if (brk_parse_bool(v, &u) != 0) {
+                cfg_error(cfg, "--allow-anonymous needs yes or no");
                 return -1;
             }
             cfg->allow_anonymous = (int)u;
         } else if (!strcmp(a, "--names")) {
             if (parse_names(v, &cfg->names) != 0) {
-                fprintf(stderr, "mqttrule-broker: --names needs doc or emqx\n");
+                cfg_error(cfg, "--names needs doc or emqx");
                 return -1;
             }
         } else {
-            fprintf(stderr, "mqttrule-broker: unknown flag %s\n", a);
-            usage(stderr);
+            cfg_error(cfg, "unknown flag %s (see --help)", a);
             return -1;
         }
     }
@@ -536,8 +745,174 @@ void brk_config_finish(brk_config_t *cfg)
     if (cfg->nrules == 0) {
         brk_rule_cfg_t *r = add_rule(cfg, "connack_to_topic", "built-in default rule");
         r->sql = brk_strdup(DEFAULT_SQL);
-        add_action(r, MQR_ACTION_REPUBLISH, "client_connack");
+        add_shorthand(r, "republish", "topic", "client_connack", "built-in default rule", 0);
     }
+}
+
+/* Whether `file` can be opened for reading: 0, or -1 with
+ * "where: WHAT FILE: reason" in err. */
+int brk_config_check_readable(const char *file, const char *what, const char *where, char *err,
+                              size_t errcap)
+{
+    FILE *f = fopen(file, "r");
+    if (f != NULL) {
+        fclose(f);
+        return 0;
+    }
+    snprintf(err, errcap, "%s: %s %s: %s", where ? where : "command line", what, file,
+             strerror(errno));
+    return -1;
+}
+
+/*
+ * Checks that need the whole configuration, done at start-up and by a
+ * SIGHUP reload before anything changes: the files the broker must read
+ * (TLS files of actions are checked by their factories). 0, or -1 with
+ * "file:line: what is wrong" in err.
+ */
+int brk_config_check(const brk_config_t *cfg, char *err, size_t errcap)
+{
+    if (cfg->password_file != NULL &&
+        brk_config_check_readable(cfg->password_file, "password_file", cfg->password_file_where,
+                                  err, errcap) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- what a reload changes ------------------------------------------------------------ */
+
+static int str_differs(const char *x, const char *y)
+{
+    return (x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0);
+}
+
+static int in_list(const brk_str_list_t *l, const char *s)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (!strcmp(l->items[i], s))
+            return 1;
+    return 0;
+}
+
+/* Log the entries of a ban list that a reload adds and removes. */
+static size_t log_list(broker_t *b, const char *what, const brk_str_list_t *was,
+                       const brk_str_list_t *now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < now->count; i++)
+        if (!in_list(was, now->items[i]) && ++n)
+            brk_log(b, BRK_LOG_NOTICE, "SIGHUP: %s '%s' added", what, now->items[i]);
+    for (size_t i = 0; i < was->count; i++)
+        if (!in_list(now, was->items[i]) && ++n)
+            brk_log(b, BRK_LOG_NOTICE, "SIGHUP: %s '%s' removed", what, was->items[i]);
+    return n;
+}
+
+static int acl_same(const brk_config_t *x, const brk_config_t *y)
+{
+    if (x->nacls != y->nacls)
+        return 0;
+    for (size_t i = 0; i < x->nacls; i++)
+        if (str_differs(x->acls[i].user, y->acls[i].user) ||
+            strcmp(x->acls[i].filter, y->acls[i].filter) || x->acls[i].access != y->acls[i].access)
+            return 0;
+    return 1;
+}
+
+static int listeners_same(const brk_config_t *x, const brk_config_t *y)
+{
+    if (x->nlisteners != y->nlisteners)
+        return 0;
+    for (size_t i = 0; i < x->nlisteners; i++)
+        if (x->listeners[i].port != y->listeners[i].port ||
+            strcmp(x->listeners[i].addr, y->listeners[i].addr) != 0)
+            return 0;
+    return 1;
+}
+
+/*
+ * Before a reloaded configuration nc replaces b->cfg: log every change that
+ * takes effect (limits, bans, ACL, password file, ...), and put back the
+ * running value of what needs a restart (listeners, names profile,
+ * tcp_defer_accept, pid_file), logging that it was not applied. Rules are
+ * compared and logged by brk_events_load_rules. Returns the number of
+ * changes applied.
+ */
+size_t brk_config_reload_changes(broker_t *b, brk_config_t *nc)
+{
+    brk_config_t *oc = &b->cfg;
+    size_t n = 0;
+    for (size_t i = 0; i < NNUMS; i++) {
+        size_t k = 0;
+        while (k < i && nums[k].off != nums[i].off)
+            k++;
+        if (k < i)
+            continue; /* an alias: logged under the first name */
+        uint32_t was = *(const uint32_t *)(const void *)((const char *)oc + nums[i].off);
+        uint32_t *now = (uint32_t *)(void *)((char *)nc + nums[i].off);
+        if (was == *now)
+            continue;
+        if (!strcmp(nums[i].name, "tcp_defer_accept")) {
+            brk_log(b, BRK_LOG_WARNING, "SIGHUP: %s %u -> %u needs a restart; %u stays",
+                    nums[i].name, was, *now, was);
+            *now = was;
+            continue;
+        }
+        brk_log(b, BRK_LOG_NOTICE, "SIGHUP: %s %u -> %u", nums[i].name, was, *now);
+        n++;
+    }
+    n += log_list(b, "ban clientid", &oc->ban_clientids, &nc->ban_clientids);
+    n += log_list(b, "ban username", &oc->ban_usernames, &nc->ban_usernames);
+    n += log_list(b, "ban address", &oc->ban_addresses, &nc->ban_addresses);
+    if (!acl_same(oc, nc) && ++n)
+        brk_log(b, BRK_LOG_NOTICE, "SIGHUP: acl changed (%zu -> %zu entries)", oc->nacls,
+                nc->nacls);
+    if (str_differs(oc->password_file, nc->password_file) && ++n)
+        brk_log(b, BRK_LOG_NOTICE, "SIGHUP: password_file %s -> %s",
+                oc->password_file ? oc->password_file : "(none)",
+                nc->password_file ? nc->password_file : "(none)");
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"response_information", offsetof(brk_config_t, response_info)},
+        {"auth_hmac_secret", offsetof(brk_config_t, auth_hmac_secret)},
+        {"redirect", offsetof(brk_config_t, redirect_server)},
+        {"log_dest file", offsetof(brk_config_t, log_file)},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (str_differs(*(char *const *)(const void *)((const char *)oc + strs[i].off),
+                        *(char *const *)(const void *)((const char *)nc + strs[i].off)) &&
+            ++n)
+            brk_log(b, BRK_LOG_NOTICE, "SIGHUP: %s changed", strs[i].name);
+    if ((oc->allow_anonymous != nc->allow_anonymous || oc->protocols != nc->protocols ||
+         oc->max_connections_reason != nc->max_connections_reason ||
+         oc->sub_refused_v5 != nc->sub_refused_v5 || oc->redirect_reason != nc->redirect_reason ||
+         oc->log_types != nc->log_types || oc->ack_user_props.count != nc->ack_user_props.count) &&
+        ++n)
+        brk_log(b, BRK_LOG_NOTICE, "SIGHUP: allow_anonymous, protocols, reason codes, log_type or "
+                                   "ack_user_property changed");
+    if (!listeners_same(oc, nc)) {
+        brk_log(b, BRK_LOG_WARNING, "SIGHUP: the listeners changed; that needs a restart, the "
+                                    "running listeners stay");
+    }
+    for (size_t i = 0; i < nc->nlisteners; i++)
+        free(nc->listeners[i].addr);
+    for (size_t i = 0; i < oc->nlisteners; i++)
+        nc->listeners[i] = (brk_listener_cfg_t){brk_strdup(oc->listeners[i].addr),
+                                                oc->listeners[i].port};
+    nc->nlisteners = oc->nlisteners;
+    if (nc->names != oc->names) {
+        brk_log(b, BRK_LOG_WARNING, "SIGHUP: names changed; that needs a restart, %s stays",
+                oc->names == MQR_NAMES_EMQX ? "emqx" : "doc");
+        nc->names = oc->names;
+    }
+    if (str_differs(oc->pid_file, nc->pid_file)) {
+        brk_log(b, BRK_LOG_WARNING, "SIGHUP: pid_file changed; that needs a restart");
+        free(nc->pid_file);
+        nc->pid_file = oc->pid_file ? brk_strdup(oc->pid_file) : NULL;
+    }
+    return n;
 }
 
 static void free_list(brk_str_list_t *l)
@@ -553,6 +928,9 @@ void brk_config_free(brk_config_t *cfg)
         free(cfg->listeners[i].addr);
     free(cfg->config_file);
     free(cfg->password_file);
+    free(cfg->password_file_where);
+    free(cfg->log_file);
+    free(cfg->pid_file);
     free(cfg->redirect_server);
     free(cfg->response_info);
     free(cfg->auth_hmac_secret);

@@ -14,13 +14,12 @@ typedef struct brk_ev_tmpl brk_ev_tmpl_t;
 struct brk_events {
     mqr_engine_t *engine;
     mqr_arena_t *arena;
-    uint32_t *http_ids; /* ids of the HTTP actions, for --test-connectors */
-    size_t nhttp;
+    struct brk_action_rt *acts; /* every action in the engine (rules.c) */
+    size_t nacts;
+    char publish_error[256];    /* the last republish the broker refused, for the log */
     char **loaded;      /* ids of the rules now in the engine */
     size_t nloaded;
     uint32_t depth;     /* engine emits in progress (actions publish, which emits again) */
-    uint32_t http_max_queue;  /* the configuration's HTTP action limits, for add_rule */
-    uint32_t http_timeout_ms;
     brk_ev_tmpl_t *tmpl[MQR_EVENT_COUNT]; /* per event id, built on first use (cols_begin) */
 };
 

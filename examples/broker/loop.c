@@ -703,7 +703,7 @@ static int wait_round(broker_t *b, int timeout)
 #endif
 
 /* Run until *stop is set. *reload set means: the caller's SIGHUP handler asks
- * for a rule reload, done here between rounds. Returns 0, or -1 when waiting
+ * for a reload (reload.c), done here between rounds. Returns 0, or -1 when waiting
  * failed. */
 int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
@@ -717,18 +717,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         }
         if (*reload) {
             *reload = 0;
-            char err[512];
-            if (b->cfg.config_file != NULL && !b->cfg.rules_from_cli) {
-                brk_config_free_rules(&b->cfg);
-                if (brk_config_load_file(&b->cfg, b->cfg.config_file, 2) != 0)
-                    brk_log(b, 0, "SIGHUP: the configuration file has errors; rules unchanged");
-                else if (brk_events_load_rules(b, &b->cfg, err, sizeof err) != 0)
-                    brk_log(b, 0, "SIGHUP: %s; the old rules stay in force", err);
-                else
-                    brk_log(b, 0, "SIGHUP: rules reloaded (%zu)", b->cfg.nrules);
-            } else {
-                brk_log(b, 0, "SIGHUP: rules come from the command line; nothing to reload");
-            }
+            brk_reload(b);
         }
         sync_engine_fds(b);
         int64_t now = brk_mono_ms();
@@ -746,6 +735,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         now = brk_mono_ms();
         if (now >= next_tick) {
             brk_mqtt_tick(b, now);
+            brk_events_watch(b, now);
             next_tick = now + 1000;
         }
         brk_loop_flush(b);
@@ -773,9 +763,7 @@ void brk_flush_engine(broker_t *b, uint32_t deadline_ms)
         brk_events_process(b);
         brk_loop_flush(b);
     }
-    if (brk_events_pending(b) > 0)
-        brk_log(b, 0, "shutdown: %zu HTTP message(s) still pending after %u ms",
-                brk_events_pending(b), deadline_ms);
+    brk_events_flush_report(b, deadline_ms);
 }
 
 /* Close every connection and listener, give the HTTP actions

@@ -3,19 +3,23 @@
  * main.c - mqttrule-broker's entry point: read the configuration, create the
  * rule engine with its rules (stopping with file:line on a bad rule), open
  * the listeners and run the loop until SIGTERM or SIGINT. SIGHUP reloads the
- * rules from the configuration file; SIGUSR1 logs the counters (stats.c),
- * as does shutdown. On shutdown the HTTP actions get
- * shutdown_flush_ms to deliver what is queued.
+ * whole configuration (reload.c); SIGUSR1 logs the counters (stats.c), as
+ * does shutdown. On shutdown the actions get shutdown_flush_ms to deliver
+ * what is queued; what is still held then is logged as lost, per action.
  *
  * The signal handlers only set flags; the loop acts on them between rounds.
  */
+#include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
+
+#ifndef MQR_BROKER_VERSION
+#define MQR_BROKER_VERSION "0"
+#endif
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -31,6 +35,19 @@ static void on_signal(int sig)
         g_stop = 1;
 }
 
+/* Write the process id to pid_file (mosquitto's pid_file). 0 or -1 (logged). */
+static int write_pid_file(broker_t *b)
+{
+    if (b->cfg.pid_file == NULL)
+        return 0;
+    FILE *f = fopen(b->cfg.pid_file, "w");
+    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "mqttrule-broker: pid_file %s: %s\n", b->cfg.pid_file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static broker_t b;
@@ -38,16 +55,27 @@ int main(int argc, char **argv)
     char msg[1024];
     int rc = 0;
     brk_config_defaults(&b.cfg);
+    b.argc = argc;
+    b.argv = argv;
     int r = brk_config_parse_args(&b.cfg, argc, argv);
+    if (r == 0) {
+        brk_config_finish(&b.cfg);
+        r = brk_config_check(&b.cfg, b.cfg.error, sizeof b.cfg.error);
+    }
     if (r != 0) {
+        if (r < 0)
+            fprintf(stderr, "mqttrule-broker: %s\n", b.cfg.error);
         brk_config_free(&b.cfg);
         return r > 0 ? 0 : 2;
     }
-    brk_config_finish(&b.cfg);
     if (mqr__trie_init(&b.subs, NULL) != MQR_OK) {
         fprintf(stderr, "mqttrule-broker: out of memory\n");
         brk_config_free(&b.cfg);
         return 1;
+    }
+    if (brk_log_open(&b) != 0) {
+        rc = 1;
+        goto out;
     }
     if (brk_events_create(&b, &err) != 0) {
         fprintf(stderr, "mqttrule-broker: %s\n", err);
@@ -75,21 +103,24 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
-    if (brk_loop_init(&b) != 0) {
+    if (brk_loop_init(&b) != 0 || write_pid_file(&b) != 0) {
         rc = 1;
     } else {
-        brk_log(&b, 0, "started (%zu rule(s), names profile %s)", b.cfg.nrules,
-                b.cfg.names == MQR_NAMES_EMQX ? "emqx" : "doc");
+        brk_log(&b, BRK_LOG_NOTICE, "mqttrule-broker %s started (%zu rule(s), names profile %s)",
+                MQR_BROKER_VERSION, b.cfg.nrules, b.cfg.names == MQR_NAMES_EMQX ? "emqx" : "doc");
         if (brk_loop_run(&b, &g_stop, &g_reload) != 0)
             rc = 1;
-        brk_log(&b, 0, "shutting down");
+        brk_log(&b, BRK_LOG_NOTICE, "shutting down");
         brk_stats_log(&b);
     }
     brk_loop_free(&b);
+    if (b.cfg.pid_file != NULL && rc == 0)
+        (void)unlink(b.cfg.pid_file);
 out:
     brk_mqtt_free(&b);
     brk_events_destroy(&b);
     brk_auth_free(&b);
+    brk_log_close(&b);
     brk_config_free(&b.cfg);
     return rc;
 }

@@ -245,12 +245,12 @@ size_t mq_publish_msg(broker_t *b, brk_conn_t *from, brk_msg_t *m, const char *r
 
 /* Publish a message made inside the broker (a republish action). */
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
-                           size_t payload_len, int qos, int retain, const char *rule_id,
-                           int direct_dispatch)
+                           size_t payload_len, int qos, int retain, const mqr_props_t *props,
+                           const char *rule_id, int direct_dispatch)
 {
     if (mqr_topic_validate_name(topic, topic_len, NULL) != MQR_OK)
         return MQR_ETOPIC;
-    brk_msg_t *m = mq_msg_new(b, topic, topic_len, payload, payload_len, qos, retain, NULL, "", 0,
+    brk_msg_t *m = mq_msg_new(b, topic, topic_len, payload, payload_len, qos, retain, props, "", 0,
                            NULL);
     if (m == NULL)
         return MQR_ENOMEM;

@@ -13,12 +13,92 @@
 
 #include "events_int.h"
 
-/* The engine's republish publisher: route the message inside the broker. */
+/* Append one property to the buffer (grown as needed). 0 or -1. */
+static int prop_put(uint8_t **buf, size_t *cap, size_t *len, const mqr_prop_t *pr)
+{
+    while (mqr_packet_prop_add(*buf, *cap, len, pr) == MQR_EBUFFER) {
+        if (*cap > (1u << 28))
+            return -1;
+        *cap *= 2;
+        *buf = brk_xrealloc(*buf, *cap);
+    }
+    return 0;
+}
+
+/* The MQTT 5 properties of a republished message (user properties,
+ * Payload-Format-Indicator, Message-Expiry-Interval, Content-Type,
+ * Response-Topic, Correlation-Data) into *buf. Returns the length. */
+static size_t republish_props(const mqr_publish_msg_t *msg, uint8_t **buf, size_t *cap)
+{
+    size_t len = 0;
+    mqr_prop_t pr;
+    for (uint32_t i = 0; i < msg->user_property_count; i++) {
+        const mqr_user_property_t *u = &msg->user_properties[i];
+        memset(&pr, 0, sizeof pr);
+        pr.id = MQR_PROP_USER_PROPERTY;
+        pr.type = MQR_PROPTYPE_PAIR;
+        pr.str = (mqr_str_t){u->key, (uint32_t)u->key_len, 0};
+        pr.str2 = (mqr_str_t){u->value, (uint32_t)u->value_len, 0};
+        (void)prop_put(buf, cap, &len, &pr);
+    }
+    if (msg->payload_format_indicator >= 0) {
+        memset(&pr, 0, sizeof pr);
+        pr.id = MQR_PROP_PAYLOAD_FORMAT_INDICATOR;
+        pr.type = MQR_PROPTYPE_BYTE;
+        pr.value = (uint32_t)msg->payload_format_indicator;
+        (void)prop_put(buf, cap, &len, &pr);
+    }
+    if (msg->message_expiry_interval >= 0) {
+        memset(&pr, 0, sizeof pr);
+        pr.id = MQR_PROP_MESSAGE_EXPIRY_INTERVAL;
+        pr.type = MQR_PROPTYPE_U32;
+        pr.value = (uint32_t)msg->message_expiry_interval;
+        (void)prop_put(buf, cap, &len, &pr);
+    }
+    const struct {
+        uint8_t id, type;
+        const char *s;
+        size_t n;
+    } strs[] = {
+        {MQR_PROP_CONTENT_TYPE, MQR_PROPTYPE_STRING, msg->content_type, msg->content_type_len},
+        {MQR_PROP_RESPONSE_TOPIC, MQR_PROPTYPE_STRING, msg->response_topic,
+         msg->response_topic_len},
+        {MQR_PROP_CORRELATION_DATA, MQR_PROPTYPE_BINARY, msg->correlation_data,
+         msg->correlation_data_len},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        if (strs[i].s == NULL)
+            continue;
+        memset(&pr, 0, sizeof pr);
+        pr.id = strs[i].id;
+        pr.type = strs[i].type;
+        if (pr.type == MQR_PROPTYPE_BINARY)
+            pr.bin = (mqr_bin_t){(const uint8_t *)strs[i].s, (uint32_t)strs[i].n, 0};
+        else
+            pr.str = (mqr_str_t){strs[i].s, (uint32_t)strs[i].n, 0};
+        (void)prop_put(buf, cap, &len, &pr);
+    }
+    return len;
+}
+
+/* The engine's republish publisher: route the message inside the broker,
+ * with its MQTT 5 properties. A refusal is remembered for the failure log. */
 static int republish(void *ud, const mqr_publish_msg_t *msg)
 {
     broker_t *b = ud;
-    return brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
-                                  msg->qos, msg->retain, msg->rule_id, msg->direct_dispatch);
+    size_t cap = 256;
+    uint8_t *buf = brk_xrealloc(NULL, cap);
+    size_t len = republish_props(msg, &buf, &cap);
+    mqr_props_t props = {buf, (uint32_t)len, len > 0};
+    int rc = brk_mqtt_publish_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
+                                    msg->qos, msg->retain, len > 0 ? &props : NULL, msg->rule_id,
+                                    msg->direct_dispatch);
+    free(buf);
+    if (rc != MQR_OK && b->ev != NULL)
+        snprintf(b->ev->publish_error, sizeof b->ev->publish_error, "topic '%.*s': %s",
+                 (int)(msg->topic_len > 200 ? 200 : msg->topic_len), msg->topic,
+                 rc == MQR_ETOPIC ? "not a valid topic name" : mqr_strerror(rc));
+    return rc;
 }
 
 /* Create the engine with the configured names profile. 0, or -1 with *err. */
@@ -45,21 +125,70 @@ int brk_events_create(broker_t *b, const char **err)
     return 0;
 }
 
-/* Remove every rule loaded before (with its actions) from the engine. */
-static void remove_rules(brk_events_t *ev)
+/* ---- actions in the engine ------------------------------------------------------------------ */
+
+/* An action in the running engine, with what its failure log needs. */
+typedef struct brk_action_rt {
+    char *rule_id;
+    char *type;
+    brk_action_out_t out;
+    /* failure tracking (brk_events_watch) */
+    mqr_action_metrics_t seen;    /* the metrics at the previous look */
+    int failing;
+    int64_t failing_since, next_summary; /* monotonic ms */
+    uint64_t fail_total, fail_window;    /* failures since it started failing / this interval */
+    uint64_t summary_failed, summary_dropped, summary_expired, summary_full; /* this interval */
+    uint64_t summary_retried, summary_timeouts;
+} brk_action_rt_t;
+
+static void action_rt_free(brk_action_rt_t *r)
 {
-    for (size_t i = 0; i < ev->nloaded; i++) {
-        (void)mqr_engine_rule_remove(ev->engine, ev->loaded[i]);
-        free(ev->loaded[i]);
-    }
-    free(ev->loaded);
-    ev->loaded = NULL;
-    ev->nloaded = 0;
+    if (r->out.free_state != NULL)
+        r->out.free_state(r->out.state);
+    free(r->rule_id);
+    free(r->type);
 }
 
-/* One rule with its actions into ev's engine. 0, or -1 with the reason in
- * err. */
-static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t errcap)
+/* Messages an action still holds (queued or in flight). */
+static uint64_t action_pending(const brk_events_t *ev, const brk_action_rt_t *r)
+{
+    mqr_action_metrics_t m;
+    if (mqr_engine_action_metrics(ev->engine, r->out.id, &m) != MQR_OK)
+        return 0;
+    return m.queuing + m.inflight;
+}
+
+/* Remove rule `id` with its actions from ev's engine and its action list;
+ * log what its actions still held (those messages are dropped). */
+static void remove_rule(broker_t *b, brk_events_t *ev, const char *id)
+{
+    for (size_t i = 0; i < ev->nacts; i++) {
+        brk_action_rt_t *r = &ev->acts[i];
+        uint64_t p = strcmp(r->rule_id, id) ? 0 : action_pending(ev, r);
+        if (p > 0)
+            brk_log(b, BRK_LOG_WARNING, "rule '%s': action %s (%s): %llu message(s) dropped "
+                    "with the old rule", id, r->type, r->out.target, (unsigned long long)p);
+    }
+    (void)mqr_engine_rule_remove(ev->engine, id);
+    size_t k = 0;
+    for (size_t i = 0; i < ev->nacts; i++) {
+        if (!strcmp(ev->acts[i].rule_id, id))
+            action_rt_free(&ev->acts[i]);
+        else
+            ev->acts[k++] = ev->acts[i];
+    }
+    ev->nacts = k;
+}
+
+/*
+ * One rule with its actions into `engine`. Each action goes through its
+ * type's factory (actions.c). With `keep` (the running engine) every action
+ * made is recorded in ev->acts; a scratch engine's are freed at once. 0, or
+ * -1 with "file:line: ..." in err; the rule is then removed again.
+ */
+static int add_rule(broker_t *b, brk_events_t *ev, mqr_engine_t *engine,
+                    const brk_config_t *cfg, const brk_rule_cfg_t *r, int keep, char *err,
+                    size_t errcap)
 {
     mqr_engine_rule_def_t def;
     mqr_diag_t d;
@@ -68,9 +197,12 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
     def.sql = r->sql;
     def.enabled = 1;
     mqr_diag_clear(&d);
-    int rc = mqr_engine_rule_add(ev->engine, &def, &d);
+    int rc = mqr_engine_rule_add(engine, &def, &d);
     if (rc != MQR_OK) {
-        if (d.line > 0)
+        /* the diagnostic's message already starts with "line L, column C:" */
+        if (d.line > 0 && !strncmp(d.message, "line ", 5))
+            snprintf(err, errcap, "%s: rule '%s': SQL %s", r->where, r->id, d.message);
+        else if (d.line > 0)
             snprintf(err, errcap, "%s: rule '%s': SQL line %u, column %u: %s", r->where, r->id,
                      d.line, d.column, d.message);
         else
@@ -80,93 +212,137 @@ static int add_rule(brk_events_t *ev, const brk_rule_cfg_t *r, char *err, size_t
     }
     for (size_t k = 0; k < r->nactions; k++) {
         const brk_action_cfg_t *a = &r->actions[k];
-        uint32_t id = 0;
-        mqr_diag_clear(&d);
-        if (a->kind == MQR_ACTION_REPUBLISH) {
-            mqr_republish_config_t rc5;
-            memset(&rc5, 0, sizeof rc5);
-            rc5.topic = a->arg;
-            rc = mqr_engine_action_add_republish(ev->engine, r->id, &rc5, &id, &d);
+        const brk_action_type_t *t = brk_action_type_find(a->type);
+        brk_action_ctx_t ctx = {b, engine, r->id, cfg, !keep, a, err, errcap};
+        brk_action_out_t out;
+        memset(&out, 0, sizeof out);
+        if (t == NULL) {
+            snprintf(err, errcap, "%s:%u: unknown action type '%s'", a->file, a->line, a->type);
+            rc = -1;
         } else {
-            mqr_http_action_config_t hc;
-            memset(&hc, 0, sizeof hc);
-            mqr_http_config_init(&hc.http);
-            hc.http.url = a->arg;
-            hc.http.header_count = 1;
-            static const mqr_http_header_t json_ct = {"content-type", 12, "application/json",
-                                                      16};
-            hc.http.headers = &json_ct;
-            hc.http.max_queue_count = ev->http_max_queue;
-            hc.http.request_timeout_ms = ev->http_timeout_ms;
-            hc.http.connect_timeout_ms = ev->http_timeout_ms;
-            rc = mqr_engine_action_add_http(ev->engine, r->id, &hc, &id, &d);
-            if (rc == MQR_OK) {
-                uint32_t *ni = realloc(ev->http_ids, (ev->nhttp + 1) * sizeof *ni);
-                if (ni != NULL) {
-                    ev->http_ids = ni;
-                    ev->http_ids[ev->nhttp++] = id;
-                }
-            }
+            rc = t->make(&ctx, a, &out);
         }
-        if (rc != MQR_OK) {
-            snprintf(err, errcap, "%s: rule '%s': %s action '%s': %s", r->where, r->id,
-                     a->kind == MQR_ACTION_REPUBLISH ? "republish" : "http", a->arg,
-                     d.message[0] ? d.message : mqr_strerror(rc));
+        if (rc != 0) {
+            if (keep)
+                remove_rule(b, ev, r->id);
+            else
+                (void)mqr_engine_rule_remove(engine, r->id);
             return -1;
         }
+        if (!keep) {
+            if (out.free_state != NULL)
+                out.free_state(out.state);
+            continue;
+        }
+        ev->acts = brk_xrealloc(ev->acts, (ev->nacts + 1) * sizeof *ev->acts);
+        brk_action_rt_t *rt = &ev->acts[ev->nacts++];
+        memset(rt, 0, sizeof *rt);
+        rt->rule_id = brk_strdup(r->id);
+        rt->type = brk_strdup(a->type);
+        rt->out = out;
     }
     return 0;
 }
 
-/* Add every rule of cfg to ev's engine; on an error remove those added. */
-static int add_rules(brk_events_t *ev, const brk_config_t *cfg, char *err, size_t errcap)
+/* The rule of `cfg` with id `id`, or NULL. */
+static const brk_rule_cfg_t *find_rule(const brk_config_t *cfg, const char *id)
 {
-    ev->http_max_queue = cfg->http_max_queue;
-    ev->http_timeout_ms = cfg->http_timeout_ms;
-    for (size_t i = 0; i < cfg->nrules; i++) {
-        if (add_rule(ev, &cfg->rules[i], err, errcap) != 0) {
-            for (size_t k = 0; k <= i; k++)
-                (void)mqr_engine_rule_remove(ev->engine, cfg->rules[k].id);
-            ev->nhttp = 0;
-            return -1;
-        }
+    for (size_t i = 0; i < cfg->nrules; i++)
+        if (!strcmp(cfg->rules[i].id, id))
+            return &cfg->rules[i];
+    return NULL;
+}
+
+/* Whether two rule configurations are the same (SQL and every action option). */
+static int same_rule(const brk_rule_cfg_t *x, const brk_rule_cfg_t *y)
+{
+    if (strcmp(x->sql, y->sql) != 0 || x->nactions != y->nactions)
+        return 0;
+    for (size_t k = 0; k < x->nactions; k++) {
+        const brk_action_cfg_t *a = &x->actions[k], *c = &y->actions[k];
+        if (strcmp(a->type, c->type) != 0 || a->nopts != c->nopts)
+            return 0;
+        for (size_t i = 0; i < a->nopts; i++)
+            if (strcmp(a->opts[i].key, c->opts[i].key) || strcmp(a->opts[i].value, c->opts[i].value))
+                return 0;
     }
-    return 0;
+    return 1;
+}
+
+/* Check cfg's rules and actions in a scratch engine, as they would load.
+ * 0, or -1 with err. */
+static int check_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+{
+    mqr_engine_options_t o;
+    mqr_engine_t *scratch = NULL;
+    mqr_engine_options_init(&o);
+    o.names = cfg->names;
+    if (mqr_engine_create(&o, &scratch) != MQR_OK) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < cfg->nrules && rc == 0; i++)
+        rc = add_rule(b, NULL, scratch, cfg, &cfg->rules[i], 0, err, errcap);
+    mqr_engine_destroy(scratch);
+    return rc;
 }
 
 /*
- * Replace the engine's rules with cfg's. The new rules are first compiled,
- * with their actions, in a scratch engine, so a rule set with an error leaves
- * the running rules in force; err then says which rule (file:line) and why.
- * 0 or -1.
+ * Make the engine's rules those of cfg. Everything is first checked in a
+ * scratch engine, so a rule set with an error leaves the running rules in
+ * force; err then says where (file:line) and why. On a reload (cfg is not
+ * b->cfg, whose rules are the running ones) a rule whose SQL and actions are
+ * unchanged stays as it is, with its queue and metrics; the others are
+ * removed, replaced or added, and each change is logged. 0 or -1.
  */
 int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
 {
     brk_events_t *ev = b->ev;
-    brk_events_t scratch;
-    mqr_engine_options_t o;
-    memset(&scratch, 0, sizeof scratch);
-    mqr_engine_options_init(&o);
-    o.names = b->cfg.names;
-    if (mqr_engine_create(&o, &scratch.engine) != MQR_OK) {
-        snprintf(err, errcap, "out of memory");
+    int reload = cfg != &b->cfg;
+    if (check_rules(b, cfg, err, errcap) != 0)
         return -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < ev->nloaded; i++) {
+        const brk_rule_cfg_t *now = find_rule(cfg, ev->loaded[i]);
+        const brk_rule_cfg_t *was = reload ? find_rule(&b->cfg, ev->loaded[i]) : NULL;
+        if (now != NULL && was != NULL && same_rule(now, was)) {
+            kept++;
+            continue;
+        }
+        if (reload)
+            brk_log(b, BRK_LOG_NOTICE, "rule '%s' %s", ev->loaded[i], now ? "changed" : "removed");
+        remove_rule(b, ev, ev->loaded[i]);
+        free(ev->loaded[i]);
+        ev->loaded[i] = NULL;
     }
-    int rc = add_rules(&scratch, cfg, err, errcap);
-    mqr_engine_destroy(scratch.engine);
-    free(scratch.http_ids);
-    if (rc != 0)
-        return -1;
-    remove_rules(ev);
-    ev->nhttp = 0;
-    if (add_rules(ev, cfg, err, errcap) != 0)
-        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < ev->nloaded; i++)
+        if (ev->loaded[i] != NULL)
+            ev->loaded[n++] = ev->loaded[i];
+    ev->nloaded = n;
+    int rc = 0;
     for (size_t i = 0; i < cfg->nrules; i++) {
+        const brk_rule_cfg_t *r = &cfg->rules[i];
+        size_t k = 0;
+        while (k < ev->nloaded && strcmp(ev->loaded[k], r->id) != 0)
+            k++;
+        if (k < ev->nloaded)
+            continue; /* unchanged */
+        if (add_rule(b, ev, ev->engine, cfg, r, 1, err, errcap) != 0) {
+            rc = -1; /* checked above: only a host that stopped resolving gets here */
+            brk_log(b, BRK_LOG_ERROR, "%s", err);
+            continue;
+        }
         ev->loaded = brk_xrealloc(ev->loaded, (ev->nloaded + 1) * sizeof *ev->loaded);
-        ev->loaded[ev->nloaded++] = brk_strdup(cfg->rules[i].id);
-        brk_log(b, 1, "rule '%s': %s", cfg->rules[i].id, cfg->rules[i].sql);
+        ev->loaded[ev->nloaded++] = brk_strdup(r->id);
+        if (reload && find_rule(&b->cfg, r->id) == NULL)
+            brk_log(b, BRK_LOG_NOTICE, "rule '%s' added (%s)", r->id, r->where);
+        brk_log(b, BRK_LOG_INFO, "rule '%s': %s", r->id, r->sql);
     }
-    return 0;
+    if (reload && kept > 0)
+        brk_log(b, BRK_LOG_INFO, "%zu rule(s) unchanged", kept);
+    return rc;
 }
 
 /* Test every HTTP action's connector (decision D12), print a report. Returns
@@ -174,30 +350,25 @@ int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_
 int brk_events_test_connectors(broker_t *b)
 {
     brk_events_t *ev = b->ev;
-    int failed = 0;
-    if (ev->nhttp == 0)
-        printf("no HTTP actions configured\n");
-    for (size_t i = 0; i < b->cfg.nrules; i++) {
-        const brk_rule_cfg_t *r = &b->cfg.rules[i];
-        size_t h = 0;
-        for (size_t k = 0; k < i; k++)
-            for (size_t a = 0; a < b->cfg.rules[k].nactions; a++)
-                h += b->cfg.rules[k].actions[a].kind == MQR_ACTION_HTTP;
-        for (size_t a = 0; a < r->nactions; a++) {
-            if (r->actions[a].kind != MQR_ACTION_HTTP || h >= ev->nhttp)
-                continue;
-            mqr_http_test_result_t res;
-            memset(&res, 0, sizeof res);
-            int rc = mqr_engine_action_test(ev->engine, ev->http_ids[h++], 5000, &res);
-            if (rc == MQR_OK)
-                printf("ok      rule %s: %s: HTTP %d in %u ms\n", r->id, r->actions[a].arg,
-                       res.http_status, res.elapsed_ms);
-            else
-                printf("FAILED  rule %s: %s: %s\n", r->id, r->actions[a].arg,
-                       res.message[0] ? res.message : mqr_strerror(rc));
-            failed += rc != MQR_OK;
-        }
+    int failed = 0, tested = 0;
+    for (size_t i = 0; i < ev->nacts; i++) {
+        const brk_action_rt_t *r = &ev->acts[i];
+        if (r->out.kind != MQR_ACTION_HTTP)
+            continue;
+        mqr_http_test_result_t res;
+        memset(&res, 0, sizeof res);
+        int rc = mqr_engine_action_test(ev->engine, r->out.id, 5000, &res);
+        if (rc == MQR_OK)
+            printf("ok      rule %s: %s: HTTP %d in %u ms\n", r->rule_id, r->out.target,
+                   res.http_status, res.elapsed_ms);
+        else
+            printf("FAILED  rule %s: %s: %s\n", r->rule_id, r->out.target,
+                   res.message[0] ? res.message : mqr_strerror(rc));
+        failed += rc != MQR_OK;
+        tested++;
     }
+    if (tested == 0)
+        printf("no HTTP actions configured\n");
     return failed;
 }
 
@@ -205,12 +376,16 @@ void brk_events_destroy(broker_t *b)
 {
     if (b->ev == NULL)
         return;
-    remove_rules(b->ev);
     mqr_engine_destroy(b->ev->engine);
+    for (size_t i = 0; i < b->ev->nacts; i++)
+        action_rt_free(&b->ev->acts[i]);
+    free(b->ev->acts);
+    for (size_t i = 0; i < b->ev->nloaded; i++)
+        free(b->ev->loaded[i]);
+    free(b->ev->loaded);
     mqr_arena_destroy(b->ev->arena);
     for (size_t i = 0; i < MQR_EVENT_COUNT; i++)
         brk_ev_tmpl_destroy(b->ev->tmpl[i]);
-    free(b->ev->http_ids);
     free(b->ev);
     b->ev = NULL;
 }
@@ -248,9 +423,10 @@ size_t brk_events_pending(broker_t *b)
 void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; b->ev != NULL && i < b->ev->nhttp; i++) {
+    for (size_t i = 0; b->ev != NULL && i < b->ev->nacts; i++) {
         mqr_action_metrics_t m;
-        if (mqr_engine_action_metrics(b->ev->engine, b->ev->http_ids[i], &m) != MQR_OK)
+        if (b->ev->acts[i].out.kind != MQR_ACTION_HTTP ||
+            mqr_engine_action_metrics(b->ev->engine, b->ev->acts[i].out.id, &m) != MQR_OK)
             continue;
         out->matched += m.matched;
         out->success += m.success;
@@ -261,5 +437,130 @@ void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out)
         out->queuing += m.queuing;
         out->inflight += m.inflight;
         out->timeouts += m.timeouts;
+    }
+}
+
+/* ---- failures in the log ------------------------------------------------------------------ */
+
+/* Why an action failed since the last look, from its metrics (d: the
+ * increments). */
+static const char *why_failed(const brk_action_rt_t *r, const mqr_action_metrics_t *d,
+                              const brk_events_t *ev)
+{
+    if (r->out.kind == MQR_ACTION_REPUBLISH)
+        return ev->publish_error[0] ? ev->publish_error
+                                    : "rendering failed or the rendered topic is not a valid "
+                                      "topic name";
+    if (d->dropped_queue_full)
+        return "queue full (max_buffer_messages / max_buffer_bytes)";
+    if (d->dropped_expired)
+        return "expired (request_ttl passed before it was delivered)";
+    if (d->timeouts)
+        return "timeout (connect_timeout / request_timeout)";
+    if (d->failed)
+        return "request failed (an HTTP status that is not retried, or max_retries used up)";
+    if (d->retried)
+        return "connection refused, TLS error or HTTP 429/503 (retrying)";
+    return "failed";
+}
+
+/* m - s, field by field (the counters only grow, except after a reset). */
+static void metrics_delta(const mqr_action_metrics_t *m, const mqr_action_metrics_t *s,
+                          mqr_action_metrics_t *d)
+{
+#define D(f) d->f = m->f >= s->f ? m->f - s->f : m->f
+    D(success);
+    D(failed);
+    D(dropped);
+    D(dropped_queue_full);
+    D(dropped_expired);
+    D(dropped_other);
+    D(retried);
+    D(timeouts);
+#undef D
+}
+
+/*
+ * Look at every action's metrics (once a second, from the loop's tick): an
+ * action that starts failing is logged once with its rule, target and why;
+ * while it keeps failing, one summary line per action_log_interval with the
+ * counts; when it delivers again without failing, recovery is logged once.
+ * Failing means failed, dropped, timed-out or retried attempts; a retried
+ * attempt alone counts only while nothing succeeds.
+ */
+void brk_events_watch(broker_t *b, int64_t now)
+{
+    brk_events_t *ev = b->ev;
+    for (size_t i = 0; ev != NULL && i < ev->nacts; i++) {
+        brk_action_rt_t *r = &ev->acts[i];
+        mqr_action_metrics_t m, d;
+        if (mqr_engine_action_metrics(ev->engine, r->out.id, &m) != MQR_OK)
+            continue;
+        metrics_delta(&m, &r->seen, &d);
+        uint64_t bad = d.failed + d.dropped + d.timeouts;
+        int failing_now = bad > 0 || (d.retried > 0 && d.success == 0);
+        if (!r->failing && failing_now) {
+            r->failing = 1;
+            r->failing_since = now;
+            r->next_summary = now + b->cfg.action_log_interval_ms;
+            r->fail_total = r->fail_window = 0;
+            brk_log(b, BRK_LOG_WARNING, "rule '%s': action %s (%s) is failing: %s", r->rule_id,
+                    r->type, r->out.target, why_failed(r, &d, ev));
+        } else if (r->failing && d.success > 0 && bad == 0) {
+            r->failing = 0;
+            brk_log(b, BRK_LOG_NOTICE,
+                    "rule '%s': action %s (%s) recovered after %lld s (%llu failed or dropped "
+                    "meanwhile)",
+                    r->rule_id, r->type, r->out.target, (long long)(now - r->failing_since) / 1000,
+                    (unsigned long long)(r->fail_total + bad));
+        }
+        if (r->failing) {
+            r->fail_total += bad;
+            r->fail_window += bad + d.retried;
+            r->summary_failed += d.failed;
+            r->summary_dropped += d.dropped;
+            r->summary_expired += d.dropped_expired;
+            r->summary_full += d.dropped_queue_full;
+            r->summary_retried += d.retried;
+            r->summary_timeouts += d.timeouts;
+            if (now >= r->next_summary) {
+                brk_log(b, BRK_LOG_WARNING,
+                        "rule '%s': action %s (%s) still failing for %lld s: in the last %u s "
+                        "%llu failed, %llu dropped (%llu queue full, %llu expired), %llu retried, "
+                        "%llu timeouts; %llu queued, %llu in flight",
+                        r->rule_id, r->type, r->out.target,
+                        (long long)(now - r->failing_since) / 1000,
+                        b->cfg.action_log_interval_ms / 1000,
+                        (unsigned long long)r->summary_failed,
+                        (unsigned long long)r->summary_dropped,
+                        (unsigned long long)r->summary_full,
+                        (unsigned long long)r->summary_expired,
+                        (unsigned long long)r->summary_retried,
+                        (unsigned long long)r->summary_timeouts, (unsigned long long)m.queuing,
+                        (unsigned long long)m.inflight);
+                r->summary_failed = r->summary_dropped = r->summary_expired = 0;
+                r->summary_full = r->summary_retried = r->summary_timeouts = 0;
+                r->next_summary = now + b->cfg.action_log_interval_ms;
+            }
+        }
+        r->seen = m;
+    }
+    if (ev != NULL)
+        ev->publish_error[0] = 0;
+}
+
+/* After the shutdown flush: log, per action, the messages it still held
+ * (lost: not delivered within shutdown_flush_ms). */
+void brk_events_flush_report(broker_t *b, uint32_t waited_ms)
+{
+    brk_events_t *ev = b->ev;
+    for (size_t i = 0; ev != NULL && i < ev->nacts; i++) {
+        uint64_t p = action_pending(ev, &ev->acts[i]);
+        if (p > 0)
+            brk_log(b, BRK_LOG_WARNING,
+                    "shutdown: rule '%s': action %s (%s): %llu message(s) lost, not delivered "
+                    "within shutdown_flush_ms (%u ms)",
+                    ev->acts[i].rule_id, ev->acts[i].type, ev->acts[i].out.target,
+                    (unsigned long long)p, waited_ms);
     }
 }
