@@ -81,6 +81,9 @@ struct sink_host {
     uint64_t err_count;
     uint64_t err_time_ms;
     char err[MQR_DIAG_MESSAGE_MAX];
+    char logged[MQR_DIAG_MESSAGE_MAX]; /* the last error logged, */
+    uint64_t log_time_ms;              /* when, */
+    uint64_t suppressed;               /* and how many like it since */
     mqr_sink_log_fn log;
     void *log_ud;
 };
@@ -124,7 +127,20 @@ void mqr__sink_host_error(sink_host_t *h, int32_t status, const char *fmt, ...)
     h->err_status = status;
     h->err_time_ms = wall_ms();
     h->err_count++;
-    mqr__sink_host_log(h, MQR_SINK_LOG_ERROR, "%s", h->err);
+    /* The same message again within a second is counted, not logged: a
+     * refused statement fails every row of a storm. */
+    if (h->log_time_ms + 1000u > h->err_time_ms && strcmp(h->logged, h->err) == 0) {
+        h->suppressed++;
+        return;
+    }
+    if (h->suppressed > 0)
+        mqr__sink_host_log(h, MQR_SINK_LOG_ERROR, "%s (and %llu more like it)", h->err,
+                           (unsigned long long)h->suppressed);
+    else
+        mqr__sink_host_log(h, MQR_SINK_LOG_ERROR, "%s", h->err);
+    memcpy(h->logged, h->err, sizeof h->logged);
+    h->log_time_ms = h->err_time_ms;
+    h->suppressed = 0;
 }
 
 /* ---- lists ---------------------------------------------------------------------------- */

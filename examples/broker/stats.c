@@ -86,4 +86,5 @@ void brk_stats_log(broker_t *b)
             st->dropped_other, st->refused_topic_levels, st->refused_subscriptions, h.matched,
             h.success, h.failed, h.dropped_queue_full, h.dropped_expired, h.dropped_other,
             h.queuing, h.inflight, h.timeouts);
+    brk_sinks_log_stats(b);
 }

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sinks.c - the broker's `action sqlite`, `action pgsql` and `action kafka`
+ * blocks: factories that read a block's options and create the sink from
+ * its library (libmqttrule_sqlite, _pgsql, _kafka: public headers only),
+ * and the list of live sinks that the broker's loop drives (their
+ * descriptors, timers and processing step, through rules.c's
+ * brk_events_fds / _timeout / _fd_ready / _process / _pending).
+ *
+ * Each type is compiled in when CMake built its library (BRK_WITH_SQLITE,
+ * BRK_WITH_PGSQL, BRK_WITH_KAFKA); actions.c registers the factories.
+ * The queue options are the HTTP action's (EMQX names): batch_size,
+ * max_buffer_messages, max_buffer_bytes, request_ttl, retry_backoff,
+ * retry_backoff_max. docs/sinks.md lists every option.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#ifdef BRK_WITH_SQLITE
+#include <mqttrule/sink_sqlite.h>
+#endif
+#ifdef BRK_WITH_PGSQL
+#include <mqttrule/sink_pgsql.h>
+#endif
+#ifdef BRK_WITH_KAFKA
+#include <mqttrule/sink_kafka.h>
+#endif
+
+#define SINK_SQLITE 1
+#define SINK_PGSQL 2
+#define SINK_KAFKA 3
+
+/* A live sink, in b->sinks. */
+typedef struct brk_sink {
+    struct brk_sink *next;
+    broker_t *b;
+    int type;
+    void *h;
+} brk_sink_t;
+
+/* ---- the list and the loop ---------------------------------------------------------------- */
+
+static void sink_log(void *ud, int32_t level, const char *msg)
+{
+    broker_t *b = ud;
+    brk_log(b, level == 0 ? BRK_LOG_ERROR : level == 1 ? BRK_LOG_WARNING : BRK_LOG_INFO, "%s",
+            msg);
+}
+
+static brk_sink_t *sink_add(broker_t *b, int type, void *h)
+{
+    brk_sink_t *s = brk_xrealloc(NULL, sizeof *s);
+    s->next = b->sinks;
+    s->b = b;
+    s->type = type;
+    s->h = h;
+    b->sinks = s;
+    return s;
+}
+
+static void sink_free(void *state)
+{
+    brk_sink_t *s = state;
+    for (brk_sink_t **p = &s->b->sinks; *p != NULL; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    switch (s->type) {
+#ifdef BRK_WITH_SQLITE
+    case SINK_SQLITE:
+        mqr_sqlite_sink_destroy(s->h);
+        break;
+#endif
+#ifdef BRK_WITH_PGSQL
+    case SINK_PGSQL:
+        mqr_pgsql_sink_destroy(s->h);
+        break;
+#endif
+#ifdef BRK_WITH_KAFKA
+    case SINK_KAFKA:
+        mqr_kafka_sink_destroy(s->h);
+        break;
+#endif
+    default:
+        break;
+    }
+    free(s);
+}
+
+static int sink_metrics(void *state, mqr_action_metrics_t *out)
+{
+    brk_sink_t *s = state;
+    switch (s->type) {
+#ifdef BRK_WITH_SQLITE
+    case SINK_SQLITE:
+        return mqr_sqlite_sink_metrics(s->h, out);
+#endif
+#ifdef BRK_WITH_PGSQL
+    case SINK_PGSQL:
+        return mqr_pgsql_sink_metrics(s->h, out);
+#endif
+#ifdef BRK_WITH_KAFKA
+    case SINK_KAFKA:
+        return mqr_kafka_sink_metrics(s->h, out);
+#endif
+    default:
+        return MQR_ENOTFOUND;
+    }
+}
+
+static int sink_test(void *state, uint32_t timeout_ms, char *msg, size_t cap)
+{
+    brk_sink_t *s = state;
+    mqr_diag_t d;
+    int rc = MQR_ENOTSUP;
+    mqr_diag_clear(&d);
+    switch (s->type) {
+#ifdef BRK_WITH_SQLITE
+    case SINK_SQLITE:
+        rc = mqr_sqlite_sink_test(s->h, &d);
+        break;
+#endif
+#ifdef BRK_WITH_PGSQL
+    case SINK_PGSQL:
+        rc = mqr_pgsql_sink_test(s->h, timeout_ms, &d);
+        break;
+#endif
+#ifdef BRK_WITH_KAFKA
+    case SINK_KAFKA:
+        rc = mqr_kafka_sink_test(s->h, timeout_ms, &d);
+        break;
+#endif
+    default:
+        break;
+    }
+    (void)timeout_ms;
+    snprintf(msg, cap, "%s", rc == MQR_OK ? "reachable" : d.message[0] ? d.message
+                                                                      : mqr_strerror(rc));
+    return rc;
+}
+
+/* The descriptors and timeouts of every sink (those that have any). */
+size_t brk_sinks_fds(broker_t *b, mqr_http_fd_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
+        mqr_sink_fd_t f[4];
+        size_t k = 0;
+#ifdef BRK_WITH_PGSQL
+        if (s->type == SINK_PGSQL)
+            k = mqr_pgsql_sink_fds(s->h, f, 4);
+#endif
+#ifdef BRK_WITH_KAFKA
+        if (s->type == SINK_KAFKA)
+            k = mqr_kafka_sink_fds(s->h, f, 4);
+#endif
+        for (size_t i = 0; i < k && i < 4; i++, n++) {
+            if (n < cap) {
+                out[n].fd = f[i].fd;
+                out[n].events = f[i].events;
+            }
+        }
+    }
+    return n;
+}
+
+int64_t brk_sinks_timeout(broker_t *b)
+{
+    int64_t best = -1;
+    uint64_t now = mqr_http_now_ms();
+    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
+        int64_t t = -1;
+        switch (s->type) {
+#ifdef BRK_WITH_SQLITE
+        case SINK_SQLITE:
+            t = mqr_sqlite_sink_timeout(s->h, now);
+            break;
+#endif
+#ifdef BRK_WITH_PGSQL
+        case SINK_PGSQL:
+            t = mqr_pgsql_sink_timeout(s->h, now);
+            break;
+#endif
+#ifdef BRK_WITH_KAFKA
+        case SINK_KAFKA:
+            t = mqr_kafka_sink_timeout(s->h, now);
+            break;
+#endif
+        default:
+            break;
+        }
+        if (t >= 0 && (best < 0 || t < best))
+            best = t;
+    }
+    return best;
+}
+
+/* 1 when fd belongs to a sink (and was handled). */
+int brk_sinks_fd_ready(broker_t *b, int fd, uint32_t events)
+{
+    uint64_t now = mqr_http_now_ms();
+    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
+        int rc = MQR_ENOTFOUND;
+#ifdef BRK_WITH_PGSQL
+        if (s->type == SINK_PGSQL)
+            rc = mqr_pgsql_sink_fd_ready(s->h, fd, events, now);
+#endif
+#ifdef BRK_WITH_KAFKA
+        if (s->type == SINK_KAFKA)
+            rc = mqr_kafka_sink_fd_ready(s->h, fd, events, now);
+#endif
+        if (rc != MQR_ENOTFOUND)
+            return 1;
+    }
+    (void)fd;
+    (void)events;
+    (void)now;
+    return 0;
+}
+
+void brk_sinks_process(broker_t *b)
+{
+    uint64_t now = mqr_http_now_ms();
+    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
+        switch (s->type) {
+#ifdef BRK_WITH_SQLITE
+        case SINK_SQLITE:
+            (void)mqr_sqlite_sink_process(s->h, now);
+            break;
+#endif
+#ifdef BRK_WITH_PGSQL
+        case SINK_PGSQL:
+            (void)mqr_pgsql_sink_process(s->h, now);
+            break;
+#endif
+#ifdef BRK_WITH_KAFKA
+        case SINK_KAFKA:
+            (void)mqr_kafka_sink_process(s->h, now);
+            break;
+#endif
+        default:
+            break;
+        }
+    }
+    (void)now;
+}
+
+size_t brk_sinks_pending(broker_t *b)
+{
+    size_t n = 0;
+    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
+        mqr_action_metrics_t m;
+        if (sink_metrics(s, &m) == MQR_OK)
+            n += (size_t)(m.queuing + m.inflight);
+    }
+    return n;
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+/* The queue options every sink shares (EMQX's names, as for http). 1 when
+ * o was one of them (0 or -1 in *rc), 0 when it is not. */
+static int queue_opt(brk_action_ctx_t *ctx, const brk_action_opt_t *o, mqr_sink_queue_config_t *q,
+                     int *rc)
+{
+    const char *k = o->key;
+    uint64_t big;
+    if (!strcmp(k, "batch_size"))
+        *rc = brk_opt_u32(ctx, o, 1, 10000, &q->batch_size);
+    else if (!strcmp(k, "max_buffer_messages"))
+        *rc = brk_opt_u32(ctx, o, 1, UINT32_MAX, &q->max_queue_count);
+    else if (!strcmp(k, "max_buffer_bytes")) {
+        *rc = brk_opt_bytes(ctx, o, 1, UINT32_MAX, &big);
+        q->max_queue_bytes = (uint32_t)big;
+    } else if (!strcmp(k, "request_ttl"))
+        *rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &q->ttl_ms);
+    else if (!strcmp(k, "retry_backoff"))
+        *rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &q->backoff_min_ms);
+    else if (!strcmp(k, "retry_backoff_max"))
+        *rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &q->backoff_max_ms);
+    else
+        return 0;
+    return 1;
+}
+
+static int unknown(brk_action_ctx_t *ctx, const brk_action_opt_t *o)
+{
+    return brk_action_fail(ctx, o, "unknown option '%s' (see docs/sinks.md)", o->key);
+}
+
+/* A sink's create failed: name the option line its diagnostic's field
+ * names (the last such line), or the `action TYPE` line. -1. */
+static int create_failed(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, const mqr_diag_t *d,
+                         int st)
+{
+    const brk_action_opt_t *o = NULL;
+    for (size_t i = 0; i < a->nopts; i++)
+        if (d->field[0] && !strcmp(a->opts[i].key, d->field))
+            o = &a->opts[i];
+    return brk_action_fail(ctx, o, "%s", d->message[0] ? d->message : mqr_strerror(st));
+}
+
+/* Record a created sink in *out and in b's list. */
+static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, void *h, uint32_t id,
+                 const char *target)
+{
+    out->id = id;
+    out->kind = MQR_ACTION_CUSTOM;
+    snprintf(out->target, sizeof out->target, "%s", target);
+    out->state = sink_add(ctx->b, type, h);
+    out->free_state = sink_free;
+    out->metrics = sink_metrics;
+    out->test = sink_test;
+}
+
+/* ---- sqlite ------------------------------------------------------------------------------ */
+
+#ifdef BRK_WITH_SQLITE
+int brk_action_sqlite(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
+{
+    mqr_sqlite_sink_config_t c;
+    mqr_sqlite_sink_config_init(&c);
+    c.log = sink_log;
+    c.log_ud = ctx->b;
+    int rc = 0;
+    for (size_t i = 0; i < a->nopts && rc == 0; i++) {
+        const brk_action_opt_t *o = &a->opts[i];
+        if (queue_opt(ctx, o, &c.queue, &rc))
+            continue;
+        if (!strcmp(o->key, "database"))
+            c.database = o->value;
+        else if (!strcmp(o->key, "sql"))
+            c.sql = o->value;
+        else if (!strcmp(o->key, "busy_timeout"))
+            rc = brk_opt_duration_ms(ctx, o, 0, 600000, &c.busy_timeout_ms);
+        else if (!strcmp(o->key, "wal"))
+            rc = brk_opt_bool(ctx, o, &c.wal);
+        else
+            rc = unknown(ctx, o);
+    }
+    if (rc == 0 && c.database == NULL)
+        rc = brk_action_fail(ctx, NULL, "needs a database (a file name)");
+    if (rc == 0 && c.sql == NULL)
+        rc = brk_action_fail(ctx, NULL, "needs sql (an INSERT with ${...} placeholders)");
+    if (rc != 0)
+        return -1;
+    mqr_sqlite_sink_t *h = NULL;
+    mqr_diag_t d;
+    mqr_diag_clear(&d);
+    int st = mqr_sqlite_sink_create(ctx->engine, ctx->rule_id, &c, &h, &d);
+    if (st != MQR_OK)
+        return create_failed(ctx, a, &d, st);
+    made(ctx, out, SINK_SQLITE, h, mqr_sqlite_sink_action_id(h), c.database);
+    return 0;
+}
+#endif
+
+/* ---- pgsql ------------------------------------------------------------------------------- */
+
+#ifdef BRK_WITH_PGSQL
+int brk_action_pgsql(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
+{
+    mqr_pgsql_sink_config_t c;
+    mqr_pgsql_sink_config_init(&c);
+    c.log = sink_log;
+    c.log_ud = ctx->b;
+    int rc = 0;
+    for (size_t i = 0; i < a->nopts && rc == 0; i++) {
+        const brk_action_opt_t *o = &a->opts[i];
+        if (queue_opt(ctx, o, &c.queue, &rc))
+            continue;
+        if (!strcmp(o->key, "server"))
+            c.server = o->value;
+        else if (!strcmp(o->key, "database"))
+            c.database = o->value;
+        else if (!strcmp(o->key, "username"))
+            c.username = o->value;
+        else if (!strcmp(o->key, "password"))
+            c.password = o->value;
+        else if (!strcmp(o->key, "password_file")) {
+            rc = brk_opt_readable(ctx, o);
+            c.password_file = o->value;
+        } else if (!strcmp(o->key, "sql"))
+            c.sql = o->value;
+        else if (!strcmp(o->key, "connect_timeout"))
+            rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &c.connect_timeout_ms);
+        else
+            rc = unknown(ctx, o);
+    }
+    const char *missing = c.server == NULL ? "a server (host:port)"
+                          : c.database == NULL ? "a database"
+                          : c.sql == NULL ? "sql (an INSERT with ${...} placeholders)"
+                                          : NULL;
+    if (rc == 0 && missing != NULL)
+        rc = brk_action_fail(ctx, NULL, "needs %s", missing);
+    if (rc != 0)
+        return -1;
+    mqr_pgsql_sink_t *h = NULL;
+    mqr_diag_t d;
+    mqr_diag_clear(&d);
+    int st = mqr_pgsql_sink_create(ctx->engine, ctx->rule_id, &c, &h, &d);
+    if (st != MQR_OK)
+        return create_failed(ctx, a, &d, st);
+    char target[256];
+    snprintf(target, sizeof target, "%s/%s", c.server, c.database);
+    made(ctx, out, SINK_PGSQL, h, mqr_pgsql_sink_action_id(h), target);
+    return 0;
+}
+#endif
+
+/* ---- stats ------------------------------------------------------------------------------- */
+
+/* One "sinks" log line with the summed metrics of each sink type that has a
+ * live sink (EMQX's metric names after the type): matched, success,
+ * failed, dropped.queue_full, dropped.expired, dropped.other, queuing,
+ * inflight, retried. Nothing when there is no sink. */
+void brk_sinks_log_stats(broker_t *b)
+{
+    static const char *const names[] = {"", "sqlite", "pgsql", "kafka"};
+    char line[1024];
+    size_t len = 0;
+    for (int type = SINK_SQLITE; type <= SINK_KAFKA; type++) {
+        mqr_action_metrics_t t;
+        int any = 0;
+        memset(&t, 0, sizeof t);
+        for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
+            mqr_action_metrics_t m;
+            if (s->type != type || sink_metrics(s, &m) != MQR_OK)
+                continue;
+            any = 1;
+            t.matched += m.matched;
+            t.success += m.success;
+            t.failed += m.failed;
+            t.dropped_queue_full += m.dropped_queue_full;
+            t.dropped_expired += m.dropped_expired;
+            t.dropped_other += m.dropped_other;
+            t.queuing += m.queuing;
+            t.inflight += m.inflight;
+            t.retried += m.retried;
+        }
+        if (!any || len >= sizeof line)
+            continue;
+        const char *n = names[type];
+        len += (size_t)snprintf(
+            line + len, sizeof line - len,
+            " %s.matched=%llu %s.success=%llu %s.failed=%llu %s.dropped.queue_full=%llu"
+            " %s.dropped.expired=%llu %s.dropped.other=%llu %s.queuing=%llu %s.inflight=%llu"
+            " %s.retried=%llu",
+            n, (unsigned long long)t.matched, n, (unsigned long long)t.success, n,
+            (unsigned long long)t.failed, n, (unsigned long long)t.dropped_queue_full, n,
+            (unsigned long long)t.dropped_expired, n, (unsigned long long)t.dropped_other, n,
+            (unsigned long long)t.queuing, n, (unsigned long long)t.inflight, n,
+            (unsigned long long)t.retried);
+    }
+    if (len > 0)
+        brk_log(b, BRK_LOG_NOTICE, "sinks%s", line);
+}
