@@ -412,6 +412,108 @@ int brk_action_pgsql(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_actio
 }
 #endif
 
+/* ---- kafka ------------------------------------------------------------------------------- */
+
+#ifdef BRK_WITH_KAFKA
+/* Split "NAME REST" at its first blank: *name (copied, freed by the caller)
+ * and *rest (pointing into v). 0, or -1 when there is no REST. */
+static int split_pair(const char *v, char **name, const char **rest)
+{
+    size_t n = strcspn(v, " \t");
+    if (n == 0 || v[n] == '\0')
+        return -1;
+    const char *r = v + n;
+    while (*r == ' ' || *r == '\t')
+        r++;
+    if (*r == '\0')
+        return -1;
+    *name = brk_xrealloc(NULL, n + 1);
+    memcpy(*name, v, n);
+    (*name)[n] = '\0';
+    *rest = r;
+    return 0;
+}
+
+int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
+{
+    mqr_kafka_sink_config_t c;
+    mqr_kafka_sink_config_init(&c);
+    c.log = sink_log;
+    c.log_ud = ctx->b;
+    mqr_kafka_header_t *hs = brk_xrealloc(NULL, (a->nopts + 1) * sizeof *hs);
+    mqr_kafka_property_t *ps = brk_xrealloc(NULL, (a->nopts + 1) * sizeof *ps);
+    char **names = brk_xrealloc(NULL, (a->nopts + 1) * sizeof *names);
+    size_t nnames = 0;
+    int rc = 0;
+    for (size_t i = 0; i < a->nopts && rc == 0; i++) {
+        const brk_action_opt_t *o = &a->opts[i];
+        const char *rest;
+        if (queue_opt(ctx, o, &c.queue, &rc))
+            continue;
+        if (!strcmp(o->key, "bootstrap_hosts"))
+            c.bootstrap_hosts = o->value;
+        else if (!strcmp(o->key, "topic"))
+            c.topic = o->value;
+        else if (!strcmp(o->key, "key"))
+            c.key = o->value;
+        else if (!strcmp(o->key, "value"))
+            c.value = o->value;
+        else if (!strcmp(o->key, "header") || !strcmp(o->key, "property")) {
+            if (split_pair(o->value, &names[nnames], &rest) != 0) {
+                rc = brk_action_fail(ctx, o, "%s needs a name and a value, not '%s'", o->key,
+                                     o->value);
+                continue;
+            }
+            if (o->key[0] == 'h')
+                hs[c.header_count++] = (mqr_kafka_header_t){names[nnames], rest};
+            else
+                ps[c.property_count++] = (mqr_kafka_property_t){names[nnames], rest};
+            nnames++;
+        } else
+            rc = unknown(ctx, o);
+    }
+    c.headers = hs;
+    c.properties = ps;
+    if (rc == 0 && c.bootstrap_hosts == NULL)
+        rc = brk_action_fail(ctx, NULL, "needs bootstrap_hosts (host:port,...)");
+    if (rc == 0 && c.topic == NULL)
+        rc = brk_action_fail(ctx, NULL, "needs a topic");
+    mqr_kafka_sink_t *h = NULL;
+    if (rc == 0) {
+        mqr_diag_t d;
+        mqr_diag_clear(&d);
+        int st = mqr_kafka_sink_create(ctx->engine, ctx->rule_id, &c, &h, &d);
+        if (st != MQR_OK && !strcmp(d.field, "property")) {
+            /* "kafka: property NAME: why": point at NAME's line */
+            const brk_action_opt_t *o = NULL;
+            for (size_t i = 0, k = 0; i < a->nopts; i++) {
+                int prop = !strcmp(a->opts[i].key, "property");
+                if (!prop && strcmp(a->opts[i].key, "header") != 0)
+                    continue;
+                char want[128];
+                snprintf(want, sizeof want, "property %s:", names[k++]);
+                if (prop && strstr(d.message, want) != NULL)
+                    o = &a->opts[i];
+            }
+            rc = brk_action_fail(ctx, o, "%s", d.message);
+        } else if (st != MQR_OK) {
+            rc = create_failed(ctx, a, &d, st);
+        }
+    }
+    if (rc == 0) {
+        char target[256];
+        snprintf(target, sizeof target, "%s topic %s", c.bootstrap_hosts, c.topic);
+        made(ctx, out, SINK_KAFKA, h, mqr_kafka_sink_action_id(h), target);
+    }
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    free(hs);
+    free(ps);
+    return rc;
+}
+#endif
+
 /* ---- stats ------------------------------------------------------------------------------- */
 
 /* One "sinks" log line with the summed metrics of each sink type that has a
