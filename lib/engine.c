@@ -562,9 +562,12 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
     col_add(&meta, "rule_id", 7, &rid);
     cols->u.members[md].value = meta;
     mqr_value_t out;
-    int rc = mqr_rule_eval(r->compiled, cx->scratch, cols, &out, NULL);
+    int rc = mqr_rule_eval(r->compiled, cx->scratch, cols, &out, &cx->diag);
     if (rc != MQR_OK) {
         count_failure(r, rc == MQR_NO_MATCH);
+        if (rc < 0)
+            mqr__engine_error(e, r, NULL, rc, &cx->diag, "rule '%s': %s", r->id,
+                              cx->diag.message[0] ? cx->diag.message : mqr_strerror(rc));
         return;
     }
     r->m.passed++;
@@ -637,6 +640,8 @@ static void run_hits(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, ui
     for (size_t i = 0; i < cx->nhits; i++)
         run_rule(e, cx, cx->hits[i], cols, md);
     e->depth--;
+    if (e->depth == 0)
+        mqr__engine_timer_sync(e, 0); /* only when an HTTP or custom action ran */
 }
 
 /* The event named or topic-named ev[0..len). */
@@ -904,14 +909,43 @@ int mqr_engine_emit_message(mqr_engine_t *e, const mqr_engine_message_t *m, uint
 
 /* ---- metrics --------------------------------------------------------------------------------- */
 
-int mqr_engine_rule_metrics(const mqr_engine_t *e, const char *id, mqr_rule_metrics_t *out)
+/* Rule `id` for a reading call: MQR_OK with *out, MQR_EINVAL, MQR_ENOTFOUND. */
+static int rule_get(const mqr_engine_t *e, const char *id, const void *out,
+                    const mqr__erule_t **r)
 {
     if (!e || !id || !out)
         return MQR_EINVAL;
-    const mqr__erule_t *r = mqr__engine_rule_find(e, id, strlen(id));
-    if (!r)
+    *r = mqr__engine_rule_find(e, id, strlen(id));
+    return *r ? MQR_OK : MQR_ENOTFOUND;
+}
+
+int mqr_engine_rule_metrics(const mqr_engine_t *e, const char *id, mqr_rule_metrics_t *out)
+{
+    const mqr__erule_t *r;
+    int rc = rule_get(e, id, out, &r);
+    if (rc == MQR_OK)
+        *out = r->m;
+    return rc;
+}
+
+int mqr_engine_rule_last_error(const mqr_engine_t *e, const char *id, mqr_engine_error_t *out)
+{
+    const mqr__erule_t *r;
+    int rc = rule_get(e, id, out, &r);
+    if (rc == MQR_OK)
+        *out = r->last_error;
+    return rc;
+}
+
+int mqr_engine_action_last_error(const mqr_engine_t *e, uint32_t action_id,
+                                 mqr_engine_error_t *out)
+{
+    if (!e || !out)
+        return MQR_EINVAL;
+    const mqr__action_t *a = mqr__engine_action_find(e, action_id);
+    if (!a)
         return MQR_ENOTFOUND;
-    *out = r->m;
+    *out = a->last_error;
     return MQR_OK;
 }
 
@@ -930,10 +964,10 @@ int mqr_engine_rule_metrics_reset(mqr_engine_t *e, const char *id)
     return MQR_OK;
 }
 
-static const mqr__action_t *action_find(const mqr_engine_t *e, uint32_t id)
+mqr__action_t *mqr__engine_action_find(const mqr_engine_t *e, uint32_t id)
 {
     for (const mqr__erule_t *r = e->first; r; r = r->next)
-        for (const mqr__action_t *a = r->actions; a; a = a->next)
+        for (mqr__action_t *a = r->actions; a; a = a->next)
             if (a->id == id)
                 return a;
     return NULL;
@@ -943,7 +977,7 @@ int mqr_engine_action_metrics(const mqr_engine_t *e, uint32_t action_id, mqr_act
 {
     if (!e || !out)
         return MQR_EINVAL;
-    const mqr__action_t *a = action_find(e, action_id);
+    const mqr__action_t *a = mqr__engine_action_find(e, action_id);
     if (!a)
         return MQR_ENOTFOUND;
     mqr__engine_action_metrics(a, out);
@@ -962,7 +996,23 @@ static void json_str(mqr__sbuf_t *b, const char *s, size_t len)
     mqr__json_write(b, &v, 0);
 }
 
-static const char *const kind_names[] = {"", "republish", "http", "callback"};
+static const char *const kind_names[] = {"", "republish", "http", "callback", "custom"};
+
+/* ,"last_error":{"status":"MQR_EEVAL","message":"...","time":ms,"count":n,
+ * "line":l,"column":c} when there was one; nothing otherwise. */
+static void json_last_error(mqr__sbuf_t *b, const mqr_engine_error_t *x)
+{
+    if (x->count == 0)
+        return;
+    mqr__sbuf_printf(b, ",\"last_error\":{\"status\":\"%s\",\"message\":",
+                     mqr_status_name(x->status));
+    json_str(b, x->message, strlen(x->message));
+    mqr__sbuf_printf(b, ",\"time\":%lld,\"count\":%llu", (long long)x->time_ms,
+                     (unsigned long long)x->count);
+    if (x->line)
+        mqr__sbuf_printf(b, ",\"line\":%u,\"column\":%u", x->line, x->column);
+    mqr__sbuf_append(b, "}", 1);
+}
 
 int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *buf, size_t cap,
                                  size_t *out_len)
@@ -988,12 +1038,17 @@ int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *bu
     json_u64(&b, "actions.failed", m->actions_failed, 0);
     json_u64(&b, "actions.failed.out_of_service", m->actions_failed_out_of_service, 0);
     json_u64(&b, "actions.failed.unknown", m->actions_failed_unknown, 0);
-    mqr__sbuf_append(&b, "},\"actions\":[", 13);
+    mqr__sbuf_append(&b, "}", 1);
+    json_last_error(&b, &r->last_error);
+    mqr__sbuf_append(&b, ",\"actions\":[", 12);
     for (const mqr__action_t *a = r->actions; a; a = a->next) {
         mqr_action_metrics_t am;
         mqr__engine_action_metrics(a, &am);
-        mqr__sbuf_printf(&b, "%s{\"id\":%u,\"type\":\"%s\",\"metrics\":{",
-                         a == r->actions ? "" : ",", a->id, kind_names[a->kind]);
+        mqr__sbuf_printf(&b, "%s{\"id\":%u,\"type\":", a == r->actions ? "" : ",", a->id);
+        const char *type = a->kind == MQR_ACTION_CUSTOM ? mqr__engine_custom_type(a)
+                                                        : kind_names[a->kind];
+        json_str(&b, type, strlen(type));
+        mqr__sbuf_append(&b, ",\"metrics\":{", 12);
         json_u64(&b, "matched", am.matched, 1);
         json_u64(&b, "success", am.success, 0);
         json_u64(&b, "failed", am.failed, 0);
@@ -1007,7 +1062,10 @@ int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *bu
         json_u64(&b, "timeouts", am.timeouts, 0);
         json_u64(&b, "refused_recursive", am.refused_recursive, 0);
         json_u64(&b, "headers_refused", am.headers_refused, 0);
-        mqr__sbuf_append(&b, "}}", 2);
+        json_u64(&b, "late_reply", am.late_reply, 0);
+        mqr__sbuf_append(&b, "}", 1);
+        json_last_error(&b, &a->last_error);
+        mqr__sbuf_append(&b, "}", 1);
     }
     mqr__sbuf_append(&b, "]}", 2);
     *out_len = mqr__sbuf_needed(&b);

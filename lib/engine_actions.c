@@ -21,22 +21,24 @@
  *
  * The host loop calls aggregate over the engine's list of HTTP actions.
  */
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
 
 #include "engine_int.h"
+#include "http_int.h"
 #include "template_int.h"
 
-/* How an invocation ended (or that it is still pending in an HTTP client). */
-#define END_SUCCESS 0
-#define END_FAILED 1
-#define END_DROPPED 2
-#define END_PENDING 3
+/* How an invocation ended (or that it is still pending in an HTTP client or a
+ * custom action's queue). */
+#define END_SUCCESS MQR__END_SUCCESS
+#define END_FAILED MQR__END_FAILED
+#define END_DROPPED MQR__END_DROPPED
+#define END_PENDING MQR__END_PENDING
 
 /* ---- accounting ------------------------------------------------------------------------------ */
 
-static void account(mqr__action_t *a, int end, int32_t reason)
+#define account mqr__engine_account
+
+void mqr__engine_account(mqr__action_t *a, int end, int32_t reason)
 {
     mqr_rule_metrics_t *rm = &a->rule->m;
     switch (end) {
@@ -69,12 +71,23 @@ static void account(mqr__action_t *a, int end, int32_t reason)
 static void http_done(void *ud, const mqr_http_result_t *r)
 {
     mqr__action_t *a = ud;
-    if (r->outcome == MQR_HTTP_SUCCESS)
+    if (r->outcome == MQR_HTTP_SUCCESS) {
         account(a, END_SUCCESS, 0);
-    else if (r->outcome == MQR_HTTP_FAILED)
+        return;
+    }
+    static const char *const why[] = {"", "queue full", "expired", "stopped"};
+    int32_t st = r->status != MQR_OK ? r->status : MQR_EHTTP;
+    if (r->outcome == MQR_HTTP_FAILED) {
         account(a, END_FAILED, 0);
-    else
+        mqr__engine_error(a->engine, NULL, a, st, NULL, "http: failed after %u attempt(s): %s%s%d",
+                          r->attempts, r->error[0] ? r->error : "", r->error[0] ? "; status " : "status ",
+                          r->http_status);
+    } else {
         account(a, END_DROPPED, r->reason);
+        mqr__engine_error(a->engine, NULL, a, st, NULL, "http: dropped (%s)%s%s",
+                          why[r->reason >= 0 && r->reason <= 3 ? r->reason : 0],
+                          r->error[0] ? ": " : "", r->error);
+    }
 }
 
 void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *out)
@@ -87,8 +100,14 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
         out->inflight = hm.inflight;
         out->retried = hm.retried;
         out->timeouts = hm.timeouts;
+        out->late_reply = hm.late_reply;
+    } else if (a->kind == MQR_ACTION_CUSTOM) {
+        mqr__engine_custom_metrics(a, out);
     }
 }
+
+/* Record a's failure and return END_FAILED. */
+#define FAIL(e, a, st, ...) (mqr__engine_error((e), NULL, (a), (st), NULL, __VA_ARGS__), END_FAILED)
 
 /* ---- rendering helpers ----------------------------------------------------------------------- */
 
@@ -272,21 +291,25 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
         return END_SUCCESS;
     }
     if (!e->opts.publish)
-        return END_FAILED;
+        return FAIL(e, a, MQR_ESTATE, "republish: the engine has no publisher");
     mqr_arena_t *ar = cx->arena;
     mqr_publish_msg_t m;
     memset(&m, 0, sizeof m);
     m.rule_id = r->id;
     int rc = render(e, ar, a->topic, out, &m.topic, &m.topic_len);
-    if (rc != MQR_OK || mqr_topic_validate_name(m.topic, m.topic_len, NULL) != MQR_OK)
-        return END_FAILED;
+    if (rc != MQR_OK)
+        return FAIL(e, a, rc, "republish: topic: %s", mqr_strerror(rc));
+    if (mqr_topic_validate_name(m.topic, m.topic_len, NULL) != MQR_OK)
+        return FAIL(e, a, MQR_ETOPIC, "republish: invalid topic name '%.*s'",
+                    (int)(m.topic_len > 64 ? 64 : m.topic_len), m.topic);
     rc = a->payload ? render(e, ar, a->payload, out, &m.payload, &m.payload_len)
                     : mqr__engine_json(e, ar, out, &m.payload, &m.payload_len);
     rc = rc ? rc : qos_value(ar, a, out, &m.qos);
     rc = rc ? rc : flag_value(ar, a->retain_const, a->retain, out, &m.retain);
     rc = rc ? rc : flag_value(ar, a->direct_const, a->direct, out, &m.direct_dispatch);
     if (rc != MQR_OK)
-        return END_FAILED;
+        return FAIL(e, a, rc, "republish: payload, qos, retain or direct_dispatch: %s",
+                    mqr_strerror(rc));
     mqr_user_property_t *up = NULL;
     if (a->copy_user_props) {
         const mqr_value_t *pp = mqr_value_object_get(cx->columns, "pub_props", 9);
@@ -306,14 +329,18 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     rc = rc ? rc : str_prop(e, ar, a->corr_data, out, &m.correlation_data,
                             &m.correlation_data_len);
     if (rc != MQR_OK)
-        return END_FAILED;
+        return FAIL(e, a, rc, "republish: properties: %s", mqr_strerror(rc));
     /* Values the MQTT property cannot carry are left out, as a non-integer is:
      * the indicator is one byte of 0 or 1, the expiry a four-byte integer. */
     if (m.payload_format_indicator > 1)
         m.payload_format_indicator = -1;
     if (m.message_expiry_interval > (int64_t)UINT32_MAX)
         m.message_expiry_interval = -1;
-    return e->opts.publish(e->opts.publish_ud, &m) == MQR_OK ? END_SUCCESS : END_FAILED;
+    rc = e->opts.publish(e->opts.publish_ud, &m);
+    if (rc != MQR_OK)
+        return FAIL(e, a, rc, "republish: the publisher refused '%.*s': %s",
+                    (int)(m.topic_len > 64 ? 64 : m.topic_len), m.topic, mqr_strerror(rc));
+    return END_SUCCESS;
 }
 
 /* ---- http ------------------------------------------------------------------------------------ */
@@ -361,15 +388,18 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
         req.body = body;
     }
     if (rc != MQR_OK)
-        return END_FAILED;
-    rc = mqr_http_submit(a->client, &req, mqr__engine_mono(e), NULL, NULL);
+        return FAIL(e, a, rc, "http: rendering path, headers or body: %s", mqr_strerror(rc));
+    mqr_diag_t d;
+    rc = mqr_http_submit(a->client, &req, mqr__engine_mono(e), NULL, &d);
+    mqr__engine_http_sync(e, a); /* the submit may have opened a connection */
     if (rc == MQR_OK)
         return END_PENDING; /* http_done ends it, possibly already */
     if (rc == MQR_ENOMEM) {
         account(a, END_DROPPED, MQR_HTTP_REASON_OTHER);
+        mqr__engine_error(e, NULL, a, rc, NULL, "http: %s", d.message);
         return END_PENDING;
     }
-    return END_FAILED;
+    return FAIL(e, a, rc, "http: %s", d.message);
 }
 
 /* ---- callback -------------------------------------------------------------------------------- */
@@ -380,9 +410,13 @@ static int callback_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
 {
     const char *json;
     size_t len;
-    if (mqr__engine_json(e, cx->arena, out, &json, &len) != MQR_OK)
-        return END_FAILED;
-    return a->fn(a->ud, a->rule->id, json, len, out) == MQR_OK ? END_SUCCESS : END_FAILED;
+    int rc = mqr__engine_json(e, cx->arena, out, &json, &len);
+    if (rc != MQR_OK)
+        return FAIL(e, a, rc, "callback: output as JSON: %s", mqr_strerror(rc));
+    rc = a->fn(a->ud, a->rule->id, json, len, out);
+    if (rc != MQR_OK)
+        return FAIL(e, a, rc, "callback: returned %s", mqr_status_name(rc));
+    return END_SUCCESS;
 }
 
 void mqr__engine_action_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
@@ -395,6 +429,7 @@ void mqr__engine_action_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
     case MQR_ACTION_REPUBLISH: end = republish_run(e, cx, a, output); break;
     case MQR_ACTION_HTTP: end = http_run(e, cx, a, output); break;
     case MQR_ACTION_CALLBACK: end = callback_run(e, cx, a, output); break;
+    case MQR_ACTION_CUSTOM: mqr__engine_custom_run(e, cx, a, output); end = END_PENDING; break;
     default: break;
     }
     account(a, end, 0);
@@ -410,6 +445,8 @@ static void tpl_free(mqr_template_t **t)
 
 void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a)
 {
+    if (a->cu)
+        mqr__engine_custom_free(e, a);
     if (a->client) {
         mqr_http_destroy(a->client); /* ends pending messages through http_done */
         if (a->http_prev)
@@ -695,6 +732,8 @@ int mqr_engine_action_add_http(mqr_engine_t *e, const char *rule_id,
         hc.on_done = http_done;
         hc.ud = a;
         rc = mqr_http_create(&hc, &a->client, diag);
+        if (rc == MQR_OK)
+            mqr__http_set_close_hook(a->client, mqr__engine_http_closed, a);
     }
     if (rc != MQR_OK) {
         mqr__engine_action_free(e, a);
@@ -723,6 +762,32 @@ int mqr_engine_action_add_callback(mqr_engine_t *e, const char *rule_id, mqr_eng
     return MQR_OK;
 }
 
+int mqr_engine_action_add_custom(mqr_engine_t *e, const char *rule_id,
+                                 const mqr_custom_action_config_t *cfg, uint32_t *out_action_id,
+                                 mqr_diag_t *diag)
+{
+    if (!cfg || !cfg->ops || !cfg->ops->submit || !cfg->type || !cfg->type[0])
+        return mqr__diag_set(diag, MQR_EINVAL, "custom action: type, ops and ops->submit are required");
+    if (cfg->batch_size > MQR_ACTION_MAX_BATCH)
+        return mqr__diag_set(diag, MQR_EINVAL, "custom action: batch_size %u exceeds %u",
+                             cfg->batch_size, MQR_ACTION_MAX_BATCH);
+    mqr__action_t *a = NULL;
+    int rc = action_new(e, rule_id, MQR_ACTION_CUSTOM, &a, diag);
+    if (rc != MQR_OK)
+        return rc;
+    rc = mqr__engine_custom_init(e, a, cfg);
+    if (rc != MQR_OK) {
+        mqr__engine_action_free(e, a);
+        return mqr__diag_set(diag, rc, "custom action: out of memory");
+    }
+    a->cu_next = e->custom_first;
+    if (e->custom_first)
+        e->custom_first->cu_prev = a;
+    e->custom_first = a;
+    action_attach(e, a, out_action_id);
+    return MQR_OK;
+}
+
 int mqr_engine_action_remove(mqr_engine_t *e, uint32_t action_id)
 {
     if (!e)
@@ -747,117 +812,10 @@ int mqr_engine_action_test(mqr_engine_t *e, uint32_t action_id, uint32_t timeout
 {
     if (!e || !out)
         return MQR_EINVAL;
-    for (const mqr__action_t *a = e->http_first; a; a = a->http_next)
-        if (a->id == action_id)
-            return mqr_http_test(&a->test_cfg, timeout_ms, out);
+    mqr__action_t *a = mqr__engine_action_find(e, action_id);
+    if (a && a->kind == MQR_ACTION_HTTP)
+        return mqr_http_test(&a->test_cfg, timeout_ms, out);
+    if (a && a->kind == MQR_ACTION_CUSTOM)
+        return mqr__engine_custom_test(a, timeout_ms, out);
     return MQR_ENOTFOUND;
-}
-
-/* ---- the host loop --------------------------------------------------------------------------- */
-
-size_t mqr_engine_fds(const mqr_engine_t *e, mqr_http_fd_t *out, size_t cap)
-{
-    if (!e)
-        return 0;
-    size_t total = 0;
-    for (const mqr__action_t *a = e->http_first; a; a = a->http_next) {
-        size_t room = total < cap ? cap - total : 0;
-        total += mqr_http_fds(a->client, room ? out + total : NULL, room);
-    }
-    return total;
-}
-
-int64_t mqr_engine_timeout(const mqr_engine_t *e, uint64_t now_ms)
-{
-    int64_t best = -1;
-    for (const mqr__action_t *a = e ? e->http_first : NULL; a; a = a->http_next) {
-        int64_t t = mqr_http_timeout(a->client, now_ms);
-        if (t >= 0 && (best < 0 || t < best))
-            best = t;
-    }
-    return best;
-}
-
-int mqr_engine_fd_ready(mqr_engine_t *e, int fd, uint32_t events, uint64_t now_ms)
-{
-    if (!e)
-        return MQR_EINVAL;
-    for (mqr__action_t *a = e->http_first; a; a = a->http_next)
-        if (mqr_http_fd_ready(a->client, fd, events, now_ms) != MQR_ENOTFOUND)
-            return MQR_OK;
-    return MQR_ENOTFOUND;
-}
-
-int mqr_engine_process(mqr_engine_t *e, uint64_t now_ms)
-{
-    if (!e)
-        return MQR_EINVAL;
-    for (mqr__action_t *a = e->http_first; a; a = a->http_next)
-        mqr_http_process(a->client, now_ms);
-    return MQR_OK;
-}
-
-size_t mqr_engine_pending(const mqr_engine_t *e)
-{
-    size_t n = 0;
-    for (const mqr__action_t *a = e ? e->http_first : NULL; a; a = a->http_next)
-        n += mqr_http_pending(a->client);
-    return n;
-}
-
-void mqr__engine_poll_free(mqr_engine_t *e)
-{
-    mqr__free(&e->alloc, e->pollfds, e->cap_pollfds * sizeof *e->pollfds);
-    mqr__free(&e->alloc, e->sys_pollfds, e->cap_pollfds * sizeof(struct pollfd));
-    e->pollfds = NULL;
-    e->sys_pollfds = NULL;
-    e->cap_pollfds = 0;
-}
-
-int mqr_engine_poll(mqr_engine_t *e, int timeout_ms)
-{
-    if (!e)
-        return MQR_EINVAL;
-    size_t n = mqr_engine_fds(e, e->pollfds, e->cap_pollfds);
-    if (n > e->cap_pollfds) {
-        mqr__engine_poll_free(e);
-        e->pollfds = mqr__alloc(&e->alloc, n * sizeof *e->pollfds);
-        e->sys_pollfds = mqr__alloc(&e->alloc, n * sizeof(struct pollfd));
-        if (!e->pollfds || !e->sys_pollfds) {
-            mqr__free(&e->alloc, e->pollfds, n * sizeof *e->pollfds);
-            mqr__free(&e->alloc, e->sys_pollfds, n * sizeof(struct pollfd));
-            e->pollfds = NULL;
-            e->sys_pollfds = NULL;
-            return MQR_ENOMEM;
-        }
-        e->cap_pollfds = n;
-        n = mqr_engine_fds(e, e->pollfds, e->cap_pollfds);
-    }
-    int64_t due = mqr_engine_timeout(e, mqr__engine_mono(e));
-    if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
-        timeout_ms = (int)(due > 0x7fffffff ? 0x7fffffff : due);
-    struct pollfd *p = e->sys_pollfds;
-    for (size_t i = 0; i < n; i++) {
-        p[i].fd = e->pollfds[i].fd;
-        p[i].events = (short)(((e->pollfds[i].events & MQR_HTTP_READ) ? POLLIN : 0) |
-                              ((e->pollfds[i].events & MQR_HTTP_WRITE) ? POLLOUT : 0));
-        p[i].revents = 0;
-    }
-    if (n == 0 && timeout_ms < 0)
-        return MQR_OK; /* nothing to wait for */
-    int rc = poll(p, (nfds_t)n, timeout_ms);
-    if (rc < 0 && errno != EINTR)
-        return MQR_EIO;
-    uint64_t now = mqr__engine_mono(e);
-    for (size_t i = 0; rc > 0 && i < n; i++) {
-        if (!p[i].revents)
-            continue;
-        uint32_t ev = 0;
-        if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
-            ev |= MQR_HTTP_READ;
-        if (p[i].revents & (POLLOUT | POLLHUP | POLLERR))
-            ev |= MQR_HTTP_WRITE;
-        mqr_engine_fd_ready(e, p[i].fd, ev, now);
-    }
-    return mqr_engine_process(e, now);
 }

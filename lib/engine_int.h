@@ -8,6 +8,7 @@
 #define MQR_ENGINE_INT_H
 
 #include "internal.h"
+#include "mqttrule/action.h"
 #include "mqttrule/engine.h"
 #include "mqttrule/rule.h"
 #include "mqttrule/template.h"
@@ -75,6 +76,19 @@ void mqr__trie_walk_free(mqr__trie_walk_t *w, const mqr_allocator_t *alloc);
 /* ---- rules and actions -------------------------------------------------------------- */
 typedef struct mqr__erule mqr__erule_t;
 typedef struct mqr__action mqr__action_t;
+typedef struct mqr__custom mqr__custom_t;
+
+/* A descriptor the engine waits on, indexed by its number: an HTTP action's
+ * connection (http set) or a sink's watch (fn set). */
+typedef struct mqr__watch {
+    uint32_t used;
+    uint32_t events;       /* the interest now: MQR_ENGINE_READ / _WRITE */
+    uint32_t told;         /* the interest the host's sock_fn last heard */
+    uint32_t reserved_;
+    mqr__action_t *http;
+    mqr_engine_fd_fn fn;
+    void *ud;
+} mqr__watch_t;
 
 /* A rendered header template pair of an HTTP action. */
 typedef struct mqr__hdr_tpl {
@@ -85,6 +99,9 @@ typedef struct mqr__hdr_tpl {
 struct mqr__action {
     mqr__action_t *next;   /* the rule's actions, in order of addition */
     mqr__action_t *http_prev, *http_next; /* the engine's HTTP actions */
+    mqr__action_t *cu_prev, *cu_next;     /* the engine's custom actions */
+    mqr_engine_error_t last_error;
+    mqr__custom_t *cu;     /* custom: the queue and the sink (engine_custom.c) */
     mqr__erule_t *rule;
     mqr_engine_t *engine;
     uint32_t id;
@@ -124,6 +141,7 @@ struct mqr__erule {
     uint64_t stamp;        /* the last collection that found the rule */
     mqr_rule_t *compiled;
     mqr_rule_metrics_t m;
+    mqr_engine_error_t last_error;
     mqr__action_t *actions;
 };
 
@@ -140,6 +158,7 @@ typedef struct mqr__emit_ctx {
     const mqr_value_t *columns;
     const char *republish_by;
     size_t republish_by_len;
+    mqr_diag_t diag;       /* the running rule's evaluation error */
 } mqr__emit_ctx_t;
 
 /* A growable array of rule pointers (one per event id). */
@@ -167,6 +186,15 @@ struct mqr_engine {
     mqr__rule_vec_t by_event[MQR_EVENT_COUNT];
     mqr__emit_ctx_t ctx[MQR_ENGINE_MAX_DEPTH];
     mqr__action_t *http_first; /* HTTP actions, for the host loop */
+    mqr__action_t *custom_first; /* custom actions, for the host loop */
+    uint64_t next_ticket;      /* custom action messages */
+    /* the host loop (engine_loop.c) */
+    mqr__watch_t *watch;       /* indexed by descriptor number */
+    size_t cap_watch;
+    size_t nwatch;             /* used entries */
+    uint32_t loop_dirty;       /* an action ran: the next timeout may have changed */
+    uint32_t timer_known;      /* timer_told is what the host last heard */
+    uint64_t timer_told;       /* absolute monotonic deadline, UINT64_MAX: none */
     mqr_http_fd_t *pollfds;    /* mqr_engine_poll's buffers */
     void *sys_pollfds;         /* struct pollfd[cap_pollfds] */
     size_t cap_pollfds;
@@ -187,8 +215,54 @@ void mqr__engine_action_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
 void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a);
 /* Fill the live fields of an action's metrics (HTTP queuing, inflight, ...). */
 void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *out);
-/* Free mqr_engine_poll's buffers. */
+/* The action by id, or NULL. */
+mqr__action_t *mqr__engine_action_find(const mqr_engine_t *e, uint32_t id);
+/* Count one ending of an invocation of a (END_* of engine_actions.c,
+ * MQR_HTTP_REASON_* for drops) on the action and its rule. */
+void mqr__engine_account(mqr__action_t *a, int end, int32_t reason);
+#define MQR__END_SUCCESS 0
+#define MQR__END_FAILED 1
+#define MQR__END_DROPPED 2
+#define MQR__END_PENDING 3
+
+/* engine_error.c */
+/* Record a rule's (a NULL) or an action's error: message, SQL position from
+ * d (may be NULL), time; tell the error callback. */
+void mqr__engine_error(mqr_engine_t *e, mqr__erule_t *r, mqr__action_t *a, int status,
+                       const mqr_diag_t *d, const char *fmt, ...) MQR__PRINTF(6, 7);
+
+/* engine_loop.c */
+/* Free the host loop's tables and mqr_engine_poll's buffers. */
 void mqr__engine_poll_free(mqr_engine_t *e);
+/* An HTTP action's descriptors may have changed: update the table, tell the host. */
+void mqr__engine_http_sync(mqr_engine_t *e, mqr__action_t *a);
+/* The HTTP client of a closes fd: forget it and tell the host. */
+void mqr__engine_http_closed(void *ud, int fd);
+/* Tell the host the next timeout when it changed (after any call that may
+ * have changed it: loop_dirty, or force). */
+void mqr__engine_timer_sync(mqr_engine_t *e, int force);
+
+/* engine_custom.c */
+/* Set up a's queue from cfg (checked by the caller). MQR_OK or MQR_ENOMEM;
+ * on failure the engine owns nothing of cfg->ud (destroy is not called). */
+int mqr__engine_custom_init(mqr_engine_t *e, mqr__action_t *a,
+                            const mqr_custom_action_config_t *cfg);
+void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
+                            const mqr_value_t *output);
+/* Remove a's custom part: cancel in flight, drop the queue, destroy the sink. */
+void mqr__engine_custom_free(mqr_engine_t *e, mqr__action_t *a);
+/* Run a's timers and submit queued messages. */
+void mqr__engine_custom_process(mqr_engine_t *e, mqr__action_t *a, uint64_t now);
+/* The absolute time a's timers are next due, UINT64_MAX: none. */
+uint64_t mqr__engine_custom_due(const mqr__action_t *a, uint64_t now);
+/* Messages held (queued plus in flight). */
+size_t mqr__engine_custom_pending(const mqr__action_t *a);
+/* The live fields of a's metrics. */
+void mqr__engine_custom_metrics(const mqr__action_t *a, mqr_action_metrics_t *out);
+/* The sink's type name. */
+const char *mqr__engine_custom_type(const mqr__action_t *a);
+/* The sink's connector test. */
+int mqr__engine_custom_test(mqr__action_t *a, uint32_t timeout_ms, mqr_http_test_result_t *out);
 /* The rule by id, or NULL. */
 mqr__erule_t *mqr__engine_rule_find(const mqr_engine_t *e, const char *id, size_t len);
 

@@ -115,12 +115,20 @@ struct mqr_http_client {
     uint64_t resume_at;       /* no dispatching before this time */
     uint32_t backoff_ms;      /* the next pause */
     mqr_http_metrics_t m;
+    mqr__http_close_fn close_fn; /* the engine's close hook, or NULL */
+    void *close_ud;
 #if MQR_HAVE_OPENSSL
     mqr__http_tls_ctx_t *tls_ctx;
 #endif
 };
 
 static const char *const method_names[] = {"", "POST", "PUT", "GET", "DELETE"};
+
+void mqr__http_set_close_hook(mqr_http_client_t *c, mqr__http_close_fn fn, void *ud)
+{
+    c->close_fn = fn;
+    c->close_ud = ud;
+}
 
 uint64_t mqr_http_now_ms(void)
 {
@@ -245,12 +253,14 @@ static void req_error(req_t *r, int status, int step, const char *fmt, const cha
 
 /* ---- connections ------------------------------------------------------------ */
 
-static void conn_close(conn_t *k)
+static void conn_close(mqr_http_client_t *c, conn_t *k)
 {
 #if MQR_HAVE_OPENSSL
     mqr__http_tls_free(k->tls);
     k->tls = NULL;
 #endif
+    if (k->fd >= 0 && c->close_fn)
+        c->close_fn(c->close_ud, k->fd);
     if (k->fd >= 0)
         close(k->fd);
     k->fd = -1;
@@ -301,7 +311,7 @@ static void conn_fail(mqr_http_client_t *c, conn_t *k, uint64_t now)
                 (k->state == C_SEND || k->state == C_RECV) && r->status != MQR_ETIMEOUT;
     if (r->status == MQR_ETIMEOUT)
         c->m.timeouts++;
-    conn_close(k);
+    conn_close(c, k);
     retry_or_end(c, r, now, !stale);
 }
 
@@ -501,7 +511,7 @@ static void on_response(mqr_http_client_t *c, conn_t *k, int reusable, uint64_t 
         k->rlen = 0;
         k->in_body = 0;
     } else {
-        conn_close(k);
+        conn_close(c, k);
     }
     r->http_status = status;
     r->step = MQR_HTTP_STEP_DONE;
@@ -569,7 +579,7 @@ static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
 static void conn_bad_response(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
     req_t *r = k->req;
-    conn_close(k);
+    conn_close(c, k);
     if (r->finished)
         req_free(c, r);
     else
@@ -617,7 +627,7 @@ static void on_idle(mqr_http_client_t *c, conn_t *k)
     mqr_diag_t d;
     long n = conn_read(c, k, buf, sizeof buf, &d);
     if (n != MQR_NEED_MORE)
-        conn_close(k);
+        conn_close(c, k);
 }
 
 /* Advance connection k after readiness `events` (or right after a state
@@ -1001,7 +1011,7 @@ static void client_free(mqr_http_client_t *c)
 {
     const mqr_allocator_t a = c->alloc;
     for (uint32_t i = 0; c->conns && i < c->pool_size; i++) {
-        conn_close(&c->conns[i]);
+        conn_close(c, &c->conns[i]);
         mqr__free(&a, c->conns[i].rbuf, c->max_response_head);
     }
 #if MQR_HAVE_OPENSSL
@@ -1024,7 +1034,7 @@ void mqr_http_destroy(mqr_http_client_t *c)
     for (uint32_t i = 0; i < c->pool_size; i++) {
         conn_t *k = &c->conns[i];
         req_t *r = k->req;
-        conn_close(k);
+        conn_close(c, k);
         if (r && r->finished) {
             req_free(c, r);
         } else if (r) {

@@ -14,6 +14,14 @@
 #include "mqr_config.h"
 #include "mqttrule/http.h"
 
+/* ---- the client's close hook --------------------------------------------- */
+
+/* Called with a connection's descriptor just before the client closes it, so
+ * that the engine tells its host to stop watching it while the number is
+ * still the client's. */
+typedef void (*mqr__http_close_fn)(void *ud, int fd);
+void mqr__http_set_close_hook(mqr_http_client_t *c, mqr__http_close_fn fn, void *ud);
+
 /* ---- URL ------------------------------------------------------------------ */
 
 /* A parsed URL; host and path point into the parsed string. */
