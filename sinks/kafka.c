@@ -2,7 +2,7 @@
 /*
  * kafka.c - the Kafka sink (mqttrule/sink_kafka.h), libmqttrule_kafka.
  *
- * A custom action (mqttrule/action.h contract, run by sink_host.c) over one
+ * A custom action (mqttrule/action.h) over one
  * librdkafka producer. render evaluates the topic, key, value and header
  * templates into typed parameters (sink_template.c); submit produces each
  * message of a batch with rd_kafka_producev (copying the bytes, the
@@ -16,7 +16,7 @@
  * becomes non-empty, the host's loop sees the pipe readable and calls
  * mqr_kafka_sink_fd_ready, which drains the pipe and serves the queue with
  * rd_kafka_poll(rk, 0) on the host's thread; the delivery-report callback
- * ends each message through mqr__sink_host_done. librdkafka's log lines and
+ * ends each message through mqr_engine_action_done. librdkafka's log lines and
  * errors come through the same queue (log.queue), so every callback of the
  * sink runs on the host's thread.
  */
@@ -37,8 +37,11 @@
 #define F_VALUE 2
 #define F_HEADERS 3
 
+typedef struct mqr_kafka_sink mqr_kafka_sink_t;
+
+/* A sink: the engine owns it (ops->destroy frees it). */
 struct mqr_kafka_sink {
-    sink_host_t *host;
+    sink_ctx_t ctx;
     rd_kafka_t *rk;
     rd_kafka_queue_t *mainq;
     int pipe_rd, pipe_wr;
@@ -89,13 +92,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (s->closing)
         return;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        mqr__sink_host_done(s->host, ticket, MQR_ACTION_DONE_SUCCESS, MQR_OK, NULL);
+        mqr__sink_done(&s->ctx, ticket, MQR_ACTION_DONE_SUCCESS, MQR_OK, NULL);
         return;
     }
     char msg[MQR_DIAG_MESSAGE_MAX];
     snprintf(msg, sizeof msg, "%.80s: topic '%.60s': %s", s->where,
              m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
-    mqr__sink_host_done(s->host, ticket,
+    mqr__sink_done(&s->ctx, ticket,
                         permanent(m->err) ? MQR_ACTION_DONE_FAILED : MQR_ACTION_DONE_RETRY,
                         MQR_EIO, msg);
 }
@@ -105,16 +108,16 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     (void)rk;
     mqr_kafka_sink_t *s = opaque;
     if (!s->closing)
-        mqr__sink_host_error(s->host, MQR_ECONNECT, "%.80s: %s: %s", s->where,
+        mqr__sink_error(&s->ctx, "%.80s: %s: %s", s->where,
                              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     mqr_kafka_sink_t *s = rd_kafka_opaque(rk);
-    if (s == NULL || s->host == NULL || s->closing)
+    if (s == NULL || s->ctx.engine == NULL || s->closing)
         return;
-    mqr__sink_host_log(s->host, level <= 3 ? MQR_SINK_LOG_ERROR
+    mqr__sink_log(&s->ctx, level <= 3 ? MQR_SINK_LOG_ERROR
                                 : level <= 4 ? MQR_SINK_LOG_WARN
                                              : MQR_SINK_LOG_INFO,
                        "librdkafka %s: %s", fac, buf);
@@ -226,7 +229,7 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
             continue;
         snprintf(msg, sizeof msg, "%.80s: produce: %s", s->where,
                  why ? why : rd_kafka_err2str(err));
-        mqr__sink_host_done(s->host, items[i].ticket,
+        mqr__sink_done(&s->ctx, items[i].ticket,
                             err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? MQR_ACTION_DONE_RETRY
                                                                  : MQR_ACTION_DONE_FAILED,
                             err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? MQR_ELIMIT : MQR_EINVAL, msg);
@@ -271,6 +274,8 @@ static void op_destroy(void *ud)
 {
     mqr_kafka_sink_t *s = ud;
     s->closing = 1;
+    if (s->pipe_rd >= 0 && s->ctx.engine != NULL)
+        mqr__sink_unwatch_fd(&s->ctx, s->pipe_rd);
     if (s->rk != NULL) {
         rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         if (s->mainq != NULL) {
@@ -419,13 +424,11 @@ static int make_producer(mqr_kafka_sink_t *s, rd_kafka_conf_t *conf, mqr_diag_t 
     return MQR_OK;
 }
 
-int mqr_kafka_sink_create(mqr_engine_t *engine, const char *rule_id,
-                          const mqr_kafka_sink_config_t *cfg, mqr_kafka_sink_t **out_sink,
-                          mqr_diag_t *diag)
+int mqr_kafka_sink_add(mqr_engine_t *engine, const char *rule_id,
+                       const mqr_kafka_sink_config_t *cfg, uint32_t *out_action_id,
+                       mqr_diag_t *diag)
 {
-    if (out_sink != NULL)
-        *out_sink = NULL;
-    if (engine == NULL || rule_id == NULL || cfg == NULL || out_sink == NULL) {
+    if (engine == NULL || rule_id == NULL || cfg == NULL) {
         mqr__sink_diag(diag, MQR_EINVAL, "", "kafka: NULL argument");
         return MQR_EINVAL;
     }
@@ -462,80 +465,18 @@ int mqr_kafka_sink_create(mqr_engine_t *engine, const char *rule_id,
     ac.request_timeout_ms = msg_timeout + 10000u;
     if (ac.ttl_ms != 0 && ac.ttl_ms != UINT32_MAX && ac.ttl_ms < ac.request_timeout_ms)
         ac.request_timeout_ms = ac.ttl_ms;
+    s->ctx.log = cfg->log;
+    s->ctx.log_ud = cfg->log_ud;
+    snprintf(s->ctx.where, sizeof s->ctx.where, "kafka");
     if (rc == MQR_OK)
-        rc = mqr__sink_host_add(engine, rule_id, &ac, cfg->log, cfg->log_ud, &s->host, diag);
-    if (rc == MQR_OK)
-        rc = mqr__sink_host_watch_fd(s->host, s->pipe_rd, MQR_ENGINE_READ, on_fd, s);
+        rc = mqr__sink_attach(&s->ctx, engine, rule_id, &ac, out_action_id, diag);
     if (rc != MQR_OK) {
-        if (s->host != NULL)
-            mqr__sink_host_destroy(s->host);
-        else
-            op_destroy(s);
+        op_destroy(s);
         return rc;
     }
-    *out_sink = s;
+    /* The engine owns the sink now: a failure to watch is reported, and the
+     * reports are still served by every submit. */
+    if (mqr__sink_watch_fd(&s->ctx, s->pipe_rd, MQR_ENGINE_READ, on_fd, s) != MQR_OK)
+        mqr__sink_error(&s->ctx, "cannot watch the delivery-report pipe");
     return MQR_OK;
-}
-
-void mqr_kafka_sink_destroy(mqr_kafka_sink_t *s)
-{
-    if (s == NULL)
-        return;
-    /* Deliver what librdkafka holds, with its reports counted. */
-    (void)rd_kafka_flush(s->rk, 2000);
-    serve(s);
-    mqr__sink_host_destroy(s->host); /* calls op_destroy */
-}
-
-size_t mqr_kafka_sink_fds(const mqr_kafka_sink_t *s, mqr_sink_fd_t *out, size_t cap)
-{
-    return s == NULL ? 0 : mqr__sink_host_fds(s->host, out, cap);
-}
-
-int mqr_kafka_sink_fd_ready(mqr_kafka_sink_t *s, int fd, uint32_t events, uint64_t now_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_fd_ready(s->host, fd, events, now_ms);
-}
-
-int mqr_kafka_sink_process(mqr_kafka_sink_t *s, uint64_t now_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_process(s->host, now_ms);
-}
-
-int64_t mqr_kafka_sink_timeout(const mqr_kafka_sink_t *s, uint64_t now_ms)
-{
-    return s == NULL ? -1 : mqr__sink_host_timeout(s->host, now_ms);
-}
-
-int mqr_kafka_sink_flush(mqr_kafka_sink_t *s, uint32_t timeout_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_flush(s->host, timeout_ms);
-}
-
-int mqr_kafka_sink_metrics(const mqr_kafka_sink_t *s, mqr_action_metrics_t *out)
-{
-    if (s == NULL || out == NULL)
-        return MQR_EINVAL;
-    mqr__sink_host_metrics(s->host, out);
-    return MQR_OK;
-}
-
-uint32_t mqr_kafka_sink_action_id(const mqr_kafka_sink_t *s)
-{
-    return s == NULL ? 0 : mqr__sink_host_action_id(s->host);
-}
-
-const char *mqr_kafka_sink_last_error(const mqr_kafka_sink_t *s, uint64_t *out_time_ms)
-{
-    if (s == NULL) {
-        if (out_time_ms != NULL)
-            *out_time_ms = 0;
-        return "";
-    }
-    return mqr__sink_host_last_error(s->host, out_time_ms);
-}
-
-int mqr_kafka_sink_test(mqr_kafka_sink_t *s, uint32_t timeout_ms, mqr_diag_t *diag)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_test(s->host, timeout_ms, diag);
 }

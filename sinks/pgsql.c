@@ -2,7 +2,7 @@
 /*
  * pgsql.c - the PostgreSQL sink (mqttrule/sink_pgsql.h), libmqttrule_pgsql.
  *
- * A custom action (mqttrule/action.h contract, run by sink_host.c) over one
+ * A custom action (mqttrule/action.h) over one
  * libpq connection driven without blocking from the host's loop:
  *
  *   DOWN --wakeup--> CONNECTING --PQconnectPoll OK--> PREPARING
@@ -19,8 +19,8 @@
  * rolled back with it, go back to the queue, or every row fails (the
  * statement is refused: class 42 and the like). A broken connection sends
  * the batch back and reconnects after a backoff. While not READY, submit
- * answers MQR_EAGAIN and the host keeps the rows queued; when the
- * connection is ready again the sink calls mqr__sink_host_ready.
+ * answers MQR_EAGAIN and the engine keeps the rows queued; when the
+ * connection is ready again the sink calls mqr_engine_action_ready.
  */
 #include <mqttrule/sink_pgsql.h>
 
@@ -42,8 +42,11 @@ enum pg_state { PG_DOWN, PG_CONNECTING, PG_PREPARING, PG_READY, PG_BATCH };
 #define ROW_ERROR 2
 #define ROW_ABORTED 3
 
+typedef struct mqr_pgsql_sink mqr_pgsql_sink_t;
+
+/* A sink: the engine owns it (ops->destroy frees it). */
 struct mqr_pgsql_sink {
-    sink_host_t *host;
+    sink_ctx_t ctx;
     PGconn *conn;
     int fd;                     /* watched descriptor, -1 none */
     enum pg_state state;
@@ -86,10 +89,10 @@ static void watch(mqr_pgsql_sink_t *s, uint32_t events)
 {
     int fd = s->conn != NULL ? PQsocket(s->conn) : -1;
     if (s->fd >= 0 && s->fd != fd)
-        (void)mqr__sink_host_unwatch_fd(s->host, s->fd);
+        (void)mqr__sink_unwatch_fd(&s->ctx, s->fd);
     s->fd = fd;
     if (fd >= 0)
-        (void)mqr__sink_host_watch_fd(s->host, fd, events, on_fd, s);
+        (void)mqr__sink_watch_fd(&s->ctx, fd, events, on_fd, s);
 }
 
 static void first_line(const char *msg, char *out, size_t cap)
@@ -107,7 +110,7 @@ static void first_line(const char *msg, char *out, size_t cap)
 static void batch_back(mqr_pgsql_sink_t *s, int32_t status, const char *why)
 {
     for (uint32_t i = 0; i < s->batch_n; i++)
-        mqr__sink_host_done(s->host, s->tickets[i], MQR_ACTION_DONE_RETRY, status, why);
+        mqr__sink_done(&s->ctx, s->tickets[i], MQR_ACTION_DONE_RETRY, status, why);
     s->batch_n = 0;
 }
 
@@ -121,7 +124,7 @@ static void disconnect(mqr_pgsql_sink_t *s, const char *why)
         batch_back(s, MQR_ECONNECT, msg);
     watch(s, 0);
     if (s->fd >= 0)
-        (void)mqr__sink_host_unwatch_fd(s->host, s->fd);
+        (void)mqr__sink_unwatch_fd(&s->ctx, s->fd);
     s->fd = -1;
     if (s->conn != NULL)
         PQfinish(s->conn);
@@ -133,9 +136,9 @@ static void disconnect(mqr_pgsql_sink_t *s, const char *why)
         s->reconnect_ms *= 2;
     else
         s->reconnect_ms = s->backoff_max_ms;
-    mqr__sink_host_error(s->host, MQR_ECONNECT, "%s: %s; reconnecting in %u ms", s->where, msg,
+    mqr__sink_error(&s->ctx, "%s: %s; reconnecting in %u ms", s->where, msg,
                          s->reconnect_ms);
-    (void)mqr__sink_host_wakeup(s->host, s->reconnect_ms);
+    (void)mqr__sink_wakeup(&s->ctx, s->reconnect_ms);
 }
 
 /* Start a connection attempt (PQconnectStartParams); its progress comes
@@ -154,7 +157,7 @@ static void connect_start(mqr_pgsql_sink_t *s)
     s->state = PG_CONNECTING;
     watch(s, MQR_ENGINE_WRITE);
     /* The attempt's time limit: the wakeup ends it if it is still going. */
-    (void)mqr__sink_host_wakeup(s->host, s->connect_timeout_ms);
+    (void)mqr__sink_wakeup(&s->ctx, s->connect_timeout_ms);
 }
 
 /* Connected: prepare the statement. */
@@ -197,19 +200,19 @@ static void prepare_result(mqr_pgsql_sink_t *s)
     }
     s->state = PG_READY;
     s->reconnect_ms = 0;
-    (void)mqr__sink_host_wakeup(s->host, -1);
+    (void)mqr__sink_wakeup(&s->ctx, -1);
     watch(s, MQR_ENGINE_READ);
     if (ok) {
         if (s->statement_refused)
-            mqr__sink_host_log(s->host, MQR_SINK_LOG_INFO, "%s: statement accepted", s->where);
+            mqr__sink_log(&s->ctx, MQR_SINK_LOG_INFO, "%s: statement accepted", s->where);
         s->statement_refused = 0;
-        mqr__sink_host_log(s->host, MQR_SINK_LOG_INFO, "%s: connected", s->where);
+        mqr__sink_log(&s->ctx, MQR_SINK_LOG_INFO, "%s: connected", s->where);
     } else {
         s->statement_refused = 1;
-        mqr__sink_host_error(s->host, MQR_EIO, "%s: the statement was refused: %s", s->where,
+        mqr__sink_error(&s->ctx, "%s: the statement was refused: %s", s->where,
                              s->refused);
     }
-    (void)mqr__sink_host_ready(s->host);
+    (void)mqr__sink_ready(&s->ctx);
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */
@@ -245,13 +248,13 @@ static void batch_end(mqr_pgsql_sink_t *s, const char *err, const char *state)
             else
                 outcome = MQR_ACTION_DONE_RETRY; /* rolled back with the refused row */
         }
-        mqr__sink_host_done(s->host, s->tickets[i], outcome,
+        mqr__sink_done(&s->ctx, s->tickets[i], outcome,
                             outcome == MQR_ACTION_DONE_SUCCESS ? MQR_OK : MQR_EIO,
                             outcome == MQR_ACTION_DONE_SUCCESS ? NULL : msg);
     }
     s->batch_n = 0;
     s->state = PG_READY;
-    (void)mqr__sink_host_ready(s->host);
+    (void)mqr__sink_ready(&s->ctx);
 }
 
 /* Read what has arrived of the batch's results. */
@@ -352,7 +355,7 @@ static int send_row(mqr_pgsql_sink_t *s, const mqr_action_item_t *it)
             snprintf(msg, sizeof msg,
                      "%s: parameter $%u holds a NUL byte, which PostgreSQL text cannot store",
                      s->where, i + 1);
-            mqr__sink_host_done(s->host, it->ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL, msg);
+            mqr__sink_done(&s->ctx, it->ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL, msg);
             return 0;
         }
     }
@@ -379,10 +382,10 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
         return MQR_EAGAIN;
     if (s->statement_refused) {
         for (uint32_t i = 0; i < count; i++)
-            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO,
+            mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO,
                                 s->refused);
         /* Prepare again after a while: the table may have been created. */
-        (void)mqr__sink_host_wakeup(s->host, s->backoff_max_ms);
+        (void)mqr__sink_wakeup(&s->ctx, s->backoff_max_ms);
         return MQR_OK;
     }
     if (count > s->batch_max)
@@ -532,6 +535,8 @@ static int op_test(void *ud, uint32_t timeout_ms, mqr_http_test_result_t *out)
 static void op_destroy(void *ud)
 {
     mqr_pgsql_sink_t *s = ud;
+    if (s->fd >= 0 && s->ctx.engine != NULL)
+        mqr__sink_unwatch_fd(&s->ctx, s->fd);
     if (s->conn != NULL)
         PQfinish(s->conn);
     mqr__sink_fields_free(&s->fields);
@@ -638,13 +643,11 @@ static int configure(mqr_pgsql_sink_t *s, const mqr_pgsql_sink_config_t *cfg, mq
     return s->pg_db != NULL ? MQR_OK : MQR_ENOMEM;
 }
 
-int mqr_pgsql_sink_create(mqr_engine_t *engine, const char *rule_id,
-                          const mqr_pgsql_sink_config_t *cfg, mqr_pgsql_sink_t **out_sink,
-                          mqr_diag_t *diag)
+int mqr_pgsql_sink_add(mqr_engine_t *engine, const char *rule_id,
+                       const mqr_pgsql_sink_config_t *cfg, uint32_t *out_action_id,
+                       mqr_diag_t *diag)
 {
-    if (out_sink != NULL)
-        *out_sink = NULL;
-    if (engine == NULL || rule_id == NULL || cfg == NULL || out_sink == NULL) {
+    if (engine == NULL || rule_id == NULL || cfg == NULL) {
         mqr__sink_diag(diag, MQR_EINVAL, "", "pgsql: NULL argument");
         return MQR_EINVAL;
     }
@@ -682,72 +685,15 @@ int mqr_pgsql_sink_create(mqr_engine_t *engine, const char *rule_id,
     }
     if (rc == MQR_OK)
         rc = configure(s, cfg, diag);
+    s->ctx.log = cfg->log;
+    s->ctx.log_ud = cfg->log_ud;
+    snprintf(s->ctx.where, sizeof s->ctx.where, "pgsql");
     if (rc == MQR_OK)
-        rc = mqr__sink_host_add(engine, rule_id, &ac, cfg->log, cfg->log_ud, &s->host, diag);
+        rc = mqr__sink_attach(&s->ctx, engine, rule_id, &ac, out_action_id, diag);
     if (rc != MQR_OK) {
         op_destroy(s);
         return rc;
     }
     connect_start(s);
-    *out_sink = s;
     return MQR_OK;
-}
-
-void mqr_pgsql_sink_destroy(mqr_pgsql_sink_t *s)
-{
-    if (s != NULL)
-        mqr__sink_host_destroy(s->host); /* calls op_destroy */
-}
-
-size_t mqr_pgsql_sink_fds(const mqr_pgsql_sink_t *s, mqr_sink_fd_t *out, size_t cap)
-{
-    return s == NULL ? 0 : mqr__sink_host_fds(s->host, out, cap);
-}
-
-int mqr_pgsql_sink_fd_ready(mqr_pgsql_sink_t *s, int fd, uint32_t events, uint64_t now_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_fd_ready(s->host, fd, events, now_ms);
-}
-
-int mqr_pgsql_sink_process(mqr_pgsql_sink_t *s, uint64_t now_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_process(s->host, now_ms);
-}
-
-int64_t mqr_pgsql_sink_timeout(const mqr_pgsql_sink_t *s, uint64_t now_ms)
-{
-    return s == NULL ? -1 : mqr__sink_host_timeout(s->host, now_ms);
-}
-
-int mqr_pgsql_sink_flush(mqr_pgsql_sink_t *s, uint32_t timeout_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_flush(s->host, timeout_ms);
-}
-
-int mqr_pgsql_sink_metrics(const mqr_pgsql_sink_t *s, mqr_action_metrics_t *out)
-{
-    if (s == NULL || out == NULL)
-        return MQR_EINVAL;
-    mqr__sink_host_metrics(s->host, out);
-    return MQR_OK;
-}
-
-uint32_t mqr_pgsql_sink_action_id(const mqr_pgsql_sink_t *s)
-{
-    return s == NULL ? 0 : mqr__sink_host_action_id(s->host);
-}
-
-const char *mqr_pgsql_sink_last_error(const mqr_pgsql_sink_t *s, uint64_t *out_time_ms)
-{
-    if (s == NULL) {
-        if (out_time_ms != NULL)
-            *out_time_ms = 0;
-        return "";
-    }
-    return mqr__sink_host_last_error(s->host, out_time_ms);
-}
-
-int mqr_pgsql_sink_test(mqr_pgsql_sink_t *s, uint32_t timeout_ms, mqr_diag_t *diag)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_test(s->host, timeout_ms, diag);
 }

@@ -6,14 +6,9 @@
  * 1. Templates: SQL whose `${...}` placeholders become bound parameters,
  *    and the encoding of one rule output as typed parameters in a byte
  *    string (what a custom action's render produces, mqttrule/action.h).
- * 2. The action host: the contract of mqttrule/action.h (render, submit in
- *    batches, done per ticket, ready, wakeup, watched descriptors) run by
- *    the sink library itself, with the bounded queue, retries with backoff,
- *    TTL, attempt timeout and metrics, until the engine's implementation of
- *    mqr_engine_action_add_custom is available. A sink is written against
- *    the mqr__sink_host_* calls below, one for one the engine's
- *    mqr_engine_action_done / _ready / _wakeup / mqr_engine_watch_fd /
- *    _unwatch_fd, so moving onto the engine changes the calls' names only.
+ * 2. The sink's side of a custom action (mqttrule/action.h): attaching to
+ *    a rule, the engine's calls for this action, and a log that does not
+ *    flood.
  *
  * Everything here uses the public mqttrule API only (mqttrule.h).
  */
@@ -75,40 +70,39 @@ void mqr__sink_param_text(const sink_param_t *p, char buf[32], const char **out_
 void mqr__sink_diag(mqr_diag_t *diag, int code, const char *field, const char *fmt, ...)
     SINK_PRINTF(4, 5);
 
-/* ---- the action host ---------------------------------------------------------- */
+/* ---- the action's side of the engine ----------------------------------------------- */
 
-typedef struct sink_host sink_host_t;
+/*
+ * What a sink keeps to talk to the engine that owns it: its action id and
+ * the host's log. The engine (mqttrule/action.h) keeps the queue, batches,
+ * retries, TTL and metrics; the sink calls mqr__sink_done / _ready /
+ * _wakeup / _watch_fd / _unwatch_fd, which are the engine's calls for this
+ * action, and logs through mqr__sink_log / _error (a message repeated
+ * within a second is counted rather than logged).
+ */
+typedef struct sink_ctx {
+    mqr_engine_t *engine;
+    uint32_t action_id;
+    char where[96];                    /* "sqlite FILE", "pgsql HOST:PORT/DB", ... */
+    mqr_sink_log_fn log;
+    void *log_ud;
+    char logged[MQR_DIAG_MESSAGE_MAX]; /* the last error logged, */
+    uint64_t log_time_ms;              /* when (monotonic), */
+    uint64_t suppressed;               /* and how many like it since */
+} sink_ctx_t;
 
-int mqr__sink_host_add(mqr_engine_t *engine, const char *rule_id,
-                       const mqr_custom_action_config_t *cfg, mqr_sink_log_fn log, void *log_ud,
-                       sink_host_t **out_host, mqr_diag_t *diag);
-void mqr__sink_host_destroy(sink_host_t *h);
-int mqr__sink_host_done(sink_host_t *h, uint64_t ticket, int32_t outcome, int32_t status,
-                        const char *error_text);
-int mqr__sink_host_ready(sink_host_t *h);
-int mqr__sink_host_wakeup(sink_host_t *h, int64_t delay_ms);
-int mqr__sink_host_watch_fd(sink_host_t *h, int fd, uint32_t events, mqr_engine_fd_fn fn,
-                            void *ud);
-int mqr__sink_host_unwatch_fd(sink_host_t *h, int fd);
-void mqr__sink_host_error(sink_host_t *h, int32_t status, const char *fmt, ...)
-    SINK_PRINTF(3, 4);
-void mqr__sink_host_log(sink_host_t *h, int32_t level, const char *fmt, ...) SINK_PRINTF(3, 4);
-
-/* The host-facing side, behind each sink's public functions. */
-int mqr__sink_host_process(sink_host_t *h, uint64_t now_ms);
-int64_t mqr__sink_host_timeout(const sink_host_t *h, uint64_t now_ms);
-size_t mqr__sink_host_fds(const sink_host_t *h, mqr_sink_fd_t *out, size_t cap);
-int mqr__sink_host_fd_ready(sink_host_t *h, int fd, uint32_t events, uint64_t now_ms);
-int mqr__sink_host_flush(sink_host_t *h, uint32_t timeout_ms);
-size_t mqr__sink_host_pending(const sink_host_t *h);
-void mqr__sink_host_metrics(const sink_host_t *h, mqr_action_metrics_t *out);
-const char *mqr__sink_host_last_error(const sink_host_t *h, uint64_t *out_time_ms);
-uint32_t mqr__sink_host_action_id(const sink_host_t *h);
-int mqr__sink_host_test(sink_host_t *h, uint32_t timeout_ms, mqr_diag_t *diag);
-
-/* The config every sink starts from: its queue settings mapped onto the
- * custom action's fields. */
 void mqr__sink_action_config(mqr_custom_action_config_t *out, const char *type,
                              const mqr_sink_queue_config_t *q);
+int mqr__sink_attach(sink_ctx_t *c, mqr_engine_t *engine, const char *rule_id,
+                     const mqr_custom_action_config_t *cfg, uint32_t *out_action_id,
+                     mqr_diag_t *diag);
+void mqr__sink_done(sink_ctx_t *c, uint64_t ticket, int32_t outcome, int32_t status,
+                    const char *error_text);
+void mqr__sink_ready(sink_ctx_t *c);
+void mqr__sink_wakeup(sink_ctx_t *c, int64_t delay_ms);
+int mqr__sink_watch_fd(sink_ctx_t *c, int fd, uint32_t events, mqr_engine_fd_fn fn, void *ud);
+void mqr__sink_unwatch_fd(sink_ctx_t *c, int fd);
+void mqr__sink_log(sink_ctx_t *c, int32_t level, const char *fmt, ...) SINK_PRINTF(3, 4);
+void mqr__sink_error(sink_ctx_t *c, const char *fmt, ...) SINK_PRINTF(2, 3);
 
 #endif /* MQR_SINK_CORE_H */

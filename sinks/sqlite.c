@@ -2,13 +2,13 @@
 /*
  * sqlite.c - the SQLite sink (mqttrule/sink_sqlite.h), libmqttrule_sqlite.
  *
- * A custom action (mqttrule/action.h contract, run by sink_host.c): render
+ * A custom action (mqttrule/action.h): render
  * turns each rule output into typed parameters (sink_template.c; the
  * statement's `${...}` placeholders became `?`), submit writes a batch in
  * one transaction (BEGIN IMMEDIATE ... COMMIT) on a WAL database, binding
  * every parameter with its type: integer, real, text (any bytes, NUL
  * included, bound with their length), JSON text, or NULL. Submit runs in
- * the host's processing step and finishes every message before it returns.
+ * the engine's processing step and finishes every message before it returns.
  *
  * Errors fall in two classes. Those of one row or of the statement itself
  * (SQLITE_ERROR such as "no such table", CONSTRAINT, MISMATCH, TOOBIG,
@@ -26,8 +26,16 @@
 
 #include "sink_core.h"
 
+/* How long rows wait for their batch to fill (mqr_sink_queue_config_t's
+ * default): a storm's rows are written in the engine's processing step, many
+ * per transaction, rather than one per event inside the emit. */
+#define SQLITE_BATCH_TIME_MS 10u
+
+typedef struct mqr_sqlite_sink mqr_sqlite_sink_t;
+
+/* A sink: the engine owns it (ops->destroy frees it). */
 struct mqr_sqlite_sink {
-    sink_host_t *host;
+    sink_ctx_t ctx;
     sqlite3 *db;
     sqlite3_stmt *stmt;      /* prepared on first use */
     char *sql;               /* the statement with ? markers */
@@ -162,7 +170,7 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
         snprintf(msg, sizeof msg, "%s: the statement was refused: %s", s->database,
                  sqlite3_errmsg(s->db));
         for (uint32_t i = 0; i < count; i++)
-            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
+            mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
         return MQR_OK;
     }
     rc = exec(s, "BEGIN IMMEDIATE");
@@ -176,7 +184,7 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
         if (rc != SQLITE_OK) {
             snprintf(msg, sizeof msg, "%s: row refused: %s", s->database,
                      sqlite3_errmsg(s->db));
-            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
+            mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
         }
     }
     rc = exec(s, "COMMIT");
@@ -184,7 +192,7 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
         return attempt_failed(s, rc, "COMMIT", count, diag);
     for (uint32_t i = 0; i < count; i++)
         if (s->ok[i])
-            mqr__sink_host_done(s->host, items[i].ticket, MQR_ACTION_DONE_SUCCESS, MQR_OK, NULL);
+            mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_SUCCESS, MQR_OK, NULL);
     return MQR_OK;
 }
 
@@ -243,13 +251,11 @@ static int open_db(mqr_sqlite_sink_t *s, const mqr_sqlite_sink_config_t *cfg, mq
     return MQR_OK;
 }
 
-int mqr_sqlite_sink_create(mqr_engine_t *engine, const char *rule_id,
-                           const mqr_sqlite_sink_config_t *cfg, mqr_sqlite_sink_t **out_sink,
-                           mqr_diag_t *diag)
+int mqr_sqlite_sink_add(mqr_engine_t *engine, const char *rule_id,
+                        const mqr_sqlite_sink_config_t *cfg, uint32_t *out_action_id,
+                        mqr_diag_t *diag)
 {
-    if (out_sink != NULL)
-        *out_sink = NULL;
-    if (engine == NULL || rule_id == NULL || cfg == NULL || out_sink == NULL) {
+    if (engine == NULL || rule_id == NULL || cfg == NULL) {
         mqr__sink_diag(diag, MQR_EINVAL, "", "sqlite: NULL argument");
         return MQR_EINVAL;
     }
@@ -265,8 +271,13 @@ int mqr_sqlite_sink_create(mqr_engine_t *engine, const char *rule_id,
         return MQR_ENOMEM;
     mqr_custom_action_config_t ac;
     mqr__sink_action_config(&ac, "sqlite", &cfg->queue);
+    if (ac.batch_time_ms == 0)
+        ac.batch_time_ms = SQLITE_BATCH_TIME_MS;
     ac.ops = &SQLITE_OPS;
     ac.ud = s;
+    s->ctx.log = cfg->log;
+    s->ctx.log_ud = cfg->log_ud;
+    snprintf(s->ctx.where, sizeof s->ctx.where, "sqlite");
     int rc = mqr__sink_sql_parse(cfg->sql, SINK_SQL_QMARK, &s->sql, &s->fields, diag);
     if (rc == MQR_OK) {
         s->ok = malloc(ac.batch_size);
@@ -278,60 +289,8 @@ int mqr_sqlite_sink_create(mqr_engine_t *engine, const char *rule_id,
     if (rc == MQR_OK)
         rc = open_db(s, cfg, diag);
     if (rc == MQR_OK)
-        rc = mqr__sink_host_add(engine, rule_id, &ac, cfg->log, cfg->log_ud, &s->host, diag);
-    if (rc != MQR_OK) {
+        rc = mqr__sink_attach(&s->ctx, engine, rule_id, &ac, out_action_id, diag);
+    if (rc != MQR_OK)
         op_destroy(s);
-        return rc;
-    }
-    *out_sink = s;
-    return MQR_OK;
-}
-
-void mqr_sqlite_sink_destroy(mqr_sqlite_sink_t *s)
-{
-    if (s != NULL)
-        mqr__sink_host_destroy(s->host); /* calls op_destroy */
-}
-
-int mqr_sqlite_sink_process(mqr_sqlite_sink_t *s, uint64_t now_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_process(s->host, now_ms);
-}
-
-int64_t mqr_sqlite_sink_timeout(const mqr_sqlite_sink_t *s, uint64_t now_ms)
-{
-    return s == NULL ? -1 : mqr__sink_host_timeout(s->host, now_ms);
-}
-
-int mqr_sqlite_sink_flush(mqr_sqlite_sink_t *s, uint32_t timeout_ms)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_flush(s->host, timeout_ms);
-}
-
-int mqr_sqlite_sink_metrics(const mqr_sqlite_sink_t *s, mqr_action_metrics_t *out)
-{
-    if (s == NULL || out == NULL)
-        return MQR_EINVAL;
-    mqr__sink_host_metrics(s->host, out);
-    return MQR_OK;
-}
-
-uint32_t mqr_sqlite_sink_action_id(const mqr_sqlite_sink_t *s)
-{
-    return s == NULL ? 0 : mqr__sink_host_action_id(s->host);
-}
-
-const char *mqr_sqlite_sink_last_error(const mqr_sqlite_sink_t *s, uint64_t *out_time_ms)
-{
-    if (s == NULL) {
-        if (out_time_ms != NULL)
-            *out_time_ms = 0;
-        return "";
-    }
-    return mqr__sink_host_last_error(s->host, out_time_ms);
-}
-
-int mqr_sqlite_sink_test(mqr_sqlite_sink_t *s, mqr_diag_t *diag)
-{
-    return s == NULL ? MQR_EINVAL : mqr__sink_host_test(s->host, 5000, diag);
+    return rc;
 }

@@ -526,10 +526,6 @@ typedef struct brk_action_out {
     char target[256];        /* what the log names: URL, topic, table */
     void *state;             /* the factory's own state; NULL: none */
     void (*free_state)(void *state);
-    /* A sink that keeps its own metrics and connector test (sinks.c) sets
-     * these; NULL: the engine's for `id`. */
-    int (*metrics)(void *state, mqr_action_metrics_t *out);
-    int (*test)(void *state, uint32_t timeout_ms, char *msg, size_t cap);
 } brk_action_out_t;
 
 typedef int (*brk_action_factory_fn)(brk_action_ctx_t *ctx, const brk_action_cfg_t *a,
@@ -551,13 +547,6 @@ int brk_action_http(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action
 int brk_action_sqlite(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
 int brk_action_pgsql(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
 int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
-/* The sinks' descriptors and timers in the broker's loop (rules.c's
- * brk_events_fds / _timeout / _fd_ready / _process / _pending add them). */
-size_t brk_sinks_fds(broker_t *b, mqr_http_fd_t *out, size_t cap);
-int64_t brk_sinks_timeout(broker_t *b);
-int brk_sinks_fd_ready(broker_t *b, int fd, uint32_t events);
-void brk_sinks_process(broker_t *b);
-size_t brk_sinks_pending(broker_t *b);
 /* The "sinks TYPE.matched=N ..." stats line (after brk_stats_log's). */
 void brk_sinks_log_stats(broker_t *b);
 

@@ -149,20 +149,11 @@ static void action_rt_free(brk_action_rt_t *r)
     free(r->type);
 }
 
-/* An action's metrics: the sink's own (sinks.c) or the engine's. */
-static int action_metrics(const brk_events_t *ev, const brk_action_rt_t *r,
-                          mqr_action_metrics_t *m)
-{
-    if (r->out.metrics != NULL)
-        return r->out.metrics(r->out.state, m);
-    return mqr_engine_action_metrics(ev->engine, r->out.id, m);
-}
-
 /* Messages an action still holds (queued or in flight). */
 static uint64_t action_pending(const brk_events_t *ev, const brk_action_rt_t *r)
 {
     mqr_action_metrics_t m;
-    if (action_metrics(ev, r, &m) != MQR_OK)
+    if (mqr_engine_action_metrics(ev->engine, r->out.id, &m) != MQR_OK)
         return 0;
     return m.queuing + m.inflight;
 }
@@ -362,21 +353,14 @@ int brk_events_test_connectors(broker_t *b)
     int failed = 0, tested = 0;
     for (size_t i = 0; i < ev->nacts; i++) {
         const brk_action_rt_t *r = &ev->acts[i];
-        if (r->out.test != NULL) {
-            char msg[MQR_DIAG_MESSAGE_MAX];
-            int rc = r->out.test(r->out.state, 5000, msg, sizeof msg);
-            printf("%s rule %s: %s %s: %s\n", rc == MQR_OK ? "ok     " : "FAILED ", r->rule_id,
-                   r->type, r->out.target, msg);
-            failed += rc != MQR_OK;
-            tested++;
-            continue;
-        }
-        if (r->out.kind != MQR_ACTION_HTTP)
+        if (r->out.kind != MQR_ACTION_HTTP && r->out.kind != MQR_ACTION_CUSTOM)
             continue;
         mqr_http_test_result_t res;
         memset(&res, 0, sizeof res);
         int rc = mqr_engine_action_test(ev->engine, r->out.id, 5000, &res);
-        if (rc == MQR_OK)
+        if (rc == MQR_OK && r->out.kind == MQR_ACTION_CUSTOM)
+            printf("ok      rule %s: %s: %s\n", r->rule_id, r->out.target, res.message);
+        else if (rc == MQR_OK)
             printf("ok      rule %s: %s: HTTP %d in %u ms\n", r->rule_id, r->out.target,
                    res.http_status, res.elapsed_ms);
         else
@@ -394,10 +378,9 @@ void brk_events_destroy(broker_t *b)
 {
     if (b->ev == NULL)
         return;
-    /* Actions' own state (the sinks) first: a sink detaches from the engine. */
+    mqr_engine_destroy(b->ev->engine);
     for (size_t i = 0; i < b->ev->nacts; i++)
         action_rt_free(&b->ev->acts[i]);
-    mqr_engine_destroy(b->ev->engine);
     free(b->ev->acts);
     for (size_t i = 0; i < b->ev->nloaded; i++)
         free(b->ev->loaded[i]);
@@ -414,33 +397,27 @@ void brk_events_destroy(broker_t *b)
 int brk_events_fds(broker_t *b, mqr_http_fd_t *out, size_t cap)
 {
     size_t n = mqr_engine_fds(b->ev->engine, out, cap);
-    if (n < cap)
-        n += brk_sinks_fds(b, out + n, cap - n);
     return (int)(n > cap ? cap : n);
 }
 
 int64_t brk_events_timeout(broker_t *b)
 {
-    int64_t t = mqr_engine_timeout(b->ev->engine, mqr_http_now_ms());
-    int64_t st = brk_sinks_timeout(b);
-    return st >= 0 && (t < 0 || st < t) ? st : t;
+    return mqr_engine_timeout(b->ev->engine, mqr_http_now_ms());
 }
 
 void brk_events_fd_ready(broker_t *b, int fd, uint32_t events)
 {
-    if (!brk_sinks_fd_ready(b, fd, events))
-        (void)mqr_engine_fd_ready(b->ev->engine, fd, events, mqr_http_now_ms());
+    (void)mqr_engine_fd_ready(b->ev->engine, fd, events, mqr_http_now_ms());
 }
 
 void brk_events_process(broker_t *b)
 {
     (void)mqr_engine_process(b->ev->engine, mqr_http_now_ms());
-    brk_sinks_process(b);
 }
 
 size_t brk_events_pending(broker_t *b)
 {
-    return mqr_engine_pending(b->ev->engine) + brk_sinks_pending(b);
+    return mqr_engine_pending(b->ev->engine);
 }
 
 /* Sum the metrics of every HTTP action into *out (zeroed first), for the
@@ -519,7 +496,7 @@ void brk_events_watch(broker_t *b, int64_t now)
     for (size_t i = 0; ev != NULL && i < ev->nacts; i++) {
         brk_action_rt_t *r = &ev->acts[i];
         mqr_action_metrics_t m, d;
-        if (action_metrics(ev, r, &m) != MQR_OK)
+        if (mqr_engine_action_metrics(ev->engine, r->out.id, &m) != MQR_OK)
             continue;
         metrics_delta(&m, &r->seen, &d);
         uint64_t bad = d.failed + d.dropped + d.timeouts;

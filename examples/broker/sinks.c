@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sinks.c - the broker's `action sqlite`, `action pgsql` and `action kafka`
- * blocks: factories that read a block's options and create the sink from
- * its library (libmqttrule_sqlite, _pgsql, _kafka: public headers only),
- * and the list of live sinks that the broker's loop drives (their
- * descriptors, timers and processing step, through rules.c's
- * brk_events_fds / _timeout / _fd_ready / _process / _pending).
+ * blocks: factories that read a block's options and attach the sink from
+ * its library (libmqttrule_sqlite, _pgsql, _kafka: public headers only) to
+ * the rule as a custom action of the engine, which then keeps its queue,
+ * retries, TTL and metrics and drives its descriptors in the broker's loop
+ * like those of the HTTP actions. A small list of the live sinks (type and
+ * action id) gives the "sinks" stats line.
  *
  * Each type is compiled in when CMake built its library (BRK_WITH_SQLITE,
  * BRK_WITH_PGSQL, BRK_WITH_KAFKA); actions.c registers the factories.
@@ -32,15 +33,14 @@
 #define SINK_PGSQL 2
 #define SINK_KAFKA 3
 
-/* A live sink, in b->sinks. */
+/* A live sink, in b->sinks (for the stats line). */
 typedef struct brk_sink {
     struct brk_sink *next;
     broker_t *b;
     int type;
-    void *h;
+    mqr_engine_t *engine;
+    uint32_t id;     /* the engine's action id */
 } brk_sink_t;
-
-/* ---- the list and the loop ---------------------------------------------------------------- */
 
 static void sink_log(void *ud, int32_t level, const char *msg)
 {
@@ -49,18 +49,8 @@ static void sink_log(void *ud, int32_t level, const char *msg)
             msg);
 }
 
-static brk_sink_t *sink_add(broker_t *b, int type, void *h)
-{
-    brk_sink_t *s = brk_xrealloc(NULL, sizeof *s);
-    s->next = b->sinks;
-    s->b = b;
-    s->type = type;
-    s->h = h;
-    b->sinks = s;
-    return s;
-}
-
-static void sink_free(void *state)
+/* The action is gone from the engine (its rule removed or replaced). */
+static void sink_forget(void *state)
 {
     brk_sink_t *s = state;
     for (brk_sink_t **p = &s->b->sinks; *p != NULL; p = &(*p)->next) {
@@ -69,195 +59,7 @@ static void sink_free(void *state)
             break;
         }
     }
-    switch (s->type) {
-#ifdef BRK_WITH_SQLITE
-    case SINK_SQLITE:
-        mqr_sqlite_sink_destroy(s->h);
-        break;
-#endif
-#ifdef BRK_WITH_PGSQL
-    case SINK_PGSQL:
-        mqr_pgsql_sink_destroy(s->h);
-        break;
-#endif
-#ifdef BRK_WITH_KAFKA
-    case SINK_KAFKA:
-        mqr_kafka_sink_destroy(s->h);
-        break;
-#endif
-    default:
-        break;
-    }
     free(s);
-}
-
-static int sink_metrics(void *state, mqr_action_metrics_t *out)
-{
-    brk_sink_t *s = state;
-    switch (s->type) {
-#ifdef BRK_WITH_SQLITE
-    case SINK_SQLITE:
-        return mqr_sqlite_sink_metrics(s->h, out);
-#endif
-#ifdef BRK_WITH_PGSQL
-    case SINK_PGSQL:
-        return mqr_pgsql_sink_metrics(s->h, out);
-#endif
-#ifdef BRK_WITH_KAFKA
-    case SINK_KAFKA:
-        return mqr_kafka_sink_metrics(s->h, out);
-#endif
-    default:
-        return MQR_ENOTFOUND;
-    }
-}
-
-static int sink_test(void *state, uint32_t timeout_ms, char *msg, size_t cap)
-{
-    brk_sink_t *s = state;
-    mqr_diag_t d;
-    int rc = MQR_ENOTSUP;
-    mqr_diag_clear(&d);
-    switch (s->type) {
-#ifdef BRK_WITH_SQLITE
-    case SINK_SQLITE:
-        rc = mqr_sqlite_sink_test(s->h, &d);
-        break;
-#endif
-#ifdef BRK_WITH_PGSQL
-    case SINK_PGSQL:
-        rc = mqr_pgsql_sink_test(s->h, timeout_ms, &d);
-        break;
-#endif
-#ifdef BRK_WITH_KAFKA
-    case SINK_KAFKA:
-        rc = mqr_kafka_sink_test(s->h, timeout_ms, &d);
-        break;
-#endif
-    default:
-        break;
-    }
-    (void)timeout_ms;
-    snprintf(msg, cap, "%s", rc == MQR_OK ? "reachable" : d.message[0] ? d.message
-                                                                      : mqr_strerror(rc));
-    return rc;
-}
-
-/* The descriptors and timeouts of every sink (those that have any). */
-size_t brk_sinks_fds(broker_t *b, mqr_http_fd_t *out, size_t cap)
-{
-    size_t n = 0;
-    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
-        mqr_sink_fd_t f[4];
-        size_t k = 0;
-#ifdef BRK_WITH_PGSQL
-        if (s->type == SINK_PGSQL)
-            k = mqr_pgsql_sink_fds(s->h, f, 4);
-#endif
-#ifdef BRK_WITH_KAFKA
-        if (s->type == SINK_KAFKA)
-            k = mqr_kafka_sink_fds(s->h, f, 4);
-#endif
-        for (size_t i = 0; i < k && i < 4; i++, n++) {
-            if (n < cap) {
-                out[n].fd = f[i].fd;
-                out[n].events = f[i].events;
-            }
-        }
-    }
-    return n;
-}
-
-int64_t brk_sinks_timeout(broker_t *b)
-{
-    int64_t best = -1;
-    uint64_t now = mqr_http_now_ms();
-    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
-        int64_t t = -1;
-        switch (s->type) {
-#ifdef BRK_WITH_SQLITE
-        case SINK_SQLITE:
-            t = mqr_sqlite_sink_timeout(s->h, now);
-            break;
-#endif
-#ifdef BRK_WITH_PGSQL
-        case SINK_PGSQL:
-            t = mqr_pgsql_sink_timeout(s->h, now);
-            break;
-#endif
-#ifdef BRK_WITH_KAFKA
-        case SINK_KAFKA:
-            t = mqr_kafka_sink_timeout(s->h, now);
-            break;
-#endif
-        default:
-            break;
-        }
-        if (t >= 0 && (best < 0 || t < best))
-            best = t;
-    }
-    return best;
-}
-
-/* 1 when fd belongs to a sink (and was handled). */
-int brk_sinks_fd_ready(broker_t *b, int fd, uint32_t events)
-{
-    uint64_t now = mqr_http_now_ms();
-    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
-        int rc = MQR_ENOTFOUND;
-#ifdef BRK_WITH_PGSQL
-        if (s->type == SINK_PGSQL)
-            rc = mqr_pgsql_sink_fd_ready(s->h, fd, events, now);
-#endif
-#ifdef BRK_WITH_KAFKA
-        if (s->type == SINK_KAFKA)
-            rc = mqr_kafka_sink_fd_ready(s->h, fd, events, now);
-#endif
-        if (rc != MQR_ENOTFOUND)
-            return 1;
-    }
-    (void)fd;
-    (void)events;
-    (void)now;
-    return 0;
-}
-
-void brk_sinks_process(broker_t *b)
-{
-    uint64_t now = mqr_http_now_ms();
-    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
-        switch (s->type) {
-#ifdef BRK_WITH_SQLITE
-        case SINK_SQLITE:
-            (void)mqr_sqlite_sink_process(s->h, now);
-            break;
-#endif
-#ifdef BRK_WITH_PGSQL
-        case SINK_PGSQL:
-            (void)mqr_pgsql_sink_process(s->h, now);
-            break;
-#endif
-#ifdef BRK_WITH_KAFKA
-        case SINK_KAFKA:
-            (void)mqr_kafka_sink_process(s->h, now);
-            break;
-#endif
-        default:
-            break;
-        }
-    }
-    (void)now;
-}
-
-size_t brk_sinks_pending(broker_t *b)
-{
-    size_t n = 0;
-    for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
-        mqr_action_metrics_t m;
-        if (sink_metrics(s, &m) == MQR_OK)
-            n += (size_t)(m.queuing + m.inflight);
-    }
-    return n;
 }
 
 /* ---- options ---------------------------------------------------------------------------- */
@@ -304,17 +106,21 @@ static int create_failed(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, const
     return brk_action_fail(ctx, o, "%s", d->message[0] ? d->message : mqr_strerror(st));
 }
 
-/* Record a created sink in *out and in b's list. */
-static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, void *h, uint32_t id,
-                 const char *target)
+/* Record an attached sink in *out and in b's list. */
+static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, const char *target)
 {
-    out->id = id;
+    static const char *const names[] = {"", "sqlite", "pgsql", "kafka"};
+    brk_sink_t *s = brk_xrealloc(NULL, sizeof *s);
+    s->next = ctx->b->sinks;
+    s->b = ctx->b;
+    s->type = type;
+    s->engine = ctx->engine;
+    s->id = out->id;
+    ctx->b->sinks = s;
     out->kind = MQR_ACTION_CUSTOM;
-    snprintf(out->target, sizeof out->target, "%s", target);
-    out->state = sink_add(ctx->b, type, h);
-    out->free_state = sink_free;
-    out->metrics = sink_metrics;
-    out->test = sink_test;
+    snprintf(out->target, sizeof out->target, "%s %s", names[type], target);
+    out->state = s;
+    out->free_state = sink_forget;
 }
 
 /* ---- sqlite ------------------------------------------------------------------------------ */
@@ -348,13 +154,12 @@ int brk_action_sqlite(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_acti
         rc = brk_action_fail(ctx, NULL, "needs sql (an INSERT with ${...} placeholders)");
     if (rc != 0)
         return -1;
-    mqr_sqlite_sink_t *h = NULL;
     mqr_diag_t d;
     mqr_diag_clear(&d);
-    int st = mqr_sqlite_sink_create(ctx->engine, ctx->rule_id, &c, &h, &d);
+    int st = mqr_sqlite_sink_add(ctx->engine, ctx->rule_id, &c, &out->id, &d);
     if (st != MQR_OK)
         return create_failed(ctx, a, &d, st);
-    made(ctx, out, SINK_SQLITE, h, mqr_sqlite_sink_action_id(h), c.database);
+    made(ctx, out, SINK_SQLITE, c.database);
     return 0;
 }
 #endif
@@ -399,15 +204,14 @@ int brk_action_pgsql(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_actio
         rc = brk_action_fail(ctx, NULL, "needs %s", missing);
     if (rc != 0)
         return -1;
-    mqr_pgsql_sink_t *h = NULL;
     mqr_diag_t d;
     mqr_diag_clear(&d);
-    int st = mqr_pgsql_sink_create(ctx->engine, ctx->rule_id, &c, &h, &d);
+    int st = mqr_pgsql_sink_add(ctx->engine, ctx->rule_id, &c, &out->id, &d);
     if (st != MQR_OK)
         return create_failed(ctx, a, &d, st);
     char target[256];
     snprintf(target, sizeof target, "%s/%s", c.server, c.database);
-    made(ctx, out, SINK_PGSQL, h, mqr_pgsql_sink_action_id(h), target);
+    made(ctx, out, SINK_PGSQL, target);
     return 0;
 }
 #endif
@@ -478,11 +282,10 @@ int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_actio
         rc = brk_action_fail(ctx, NULL, "needs bootstrap_hosts (host:port,...)");
     if (rc == 0 && c.topic == NULL)
         rc = brk_action_fail(ctx, NULL, "needs a topic");
-    mqr_kafka_sink_t *h = NULL;
     if (rc == 0) {
         mqr_diag_t d;
         mqr_diag_clear(&d);
-        int st = mqr_kafka_sink_create(ctx->engine, ctx->rule_id, &c, &h, &d);
+        int st = mqr_kafka_sink_add(ctx->engine, ctx->rule_id, &c, &out->id, &d);
         if (st != MQR_OK && !strcmp(d.field, "property")) {
             /* "kafka: property NAME: why": point at NAME's line */
             const brk_action_opt_t *o = NULL;
@@ -503,7 +306,7 @@ int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_actio
     if (rc == 0) {
         char target[256];
         snprintf(target, sizeof target, "%s topic %s", c.bootstrap_hosts, c.topic);
-        made(ctx, out, SINK_KAFKA, h, mqr_kafka_sink_action_id(h), target);
+        made(ctx, out, SINK_KAFKA, target);
     }
     for (size_t i = 0; i < nnames; i++)
         free(names[i]);
@@ -531,7 +334,8 @@ void brk_sinks_log_stats(broker_t *b)
         memset(&t, 0, sizeof t);
         for (brk_sink_t *s = b->sinks; s != NULL; s = s->next) {
             mqr_action_metrics_t m;
-            if (s->type != type || sink_metrics(s, &m) != MQR_OK)
+            if (s->type != type ||
+                mqr_engine_action_metrics(s->engine, s->id, &m) != MQR_OK)
                 continue;
             any = 1;
             t.matched += m.matched;

@@ -8,7 +8,7 @@
  * It never blocks: libpq's asynchronous API (PQconnectStartParams and
  * PQconnectPoll, PQsendPrepare, pipeline mode with PQsendQueryPrepared,
  * PQconsumeInput) on one connection whose socket the host's loop watches
- * (mqr_pgsql_sink_fds / mqr_pgsql_sink_fd_ready). A batch of up to
+ * through the engine (mqr_engine_watch_fd). A batch of up to
  * queue.batch_size rows is sent as one pipeline ending in one Sync, so it
  * runs as one implicit transaction: all rows or none.
  *
@@ -30,14 +30,13 @@
 #define MQTTRULE_SINK_PGSQL_H
 
 #include "common.h"
+#include "action.h"
 #include "engine.h"
 #include "sink.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct mqr_pgsql_sink mqr_pgsql_sink_t;
 
 /* The sink's configuration: call mqr_pgsql_sink_config_init first. Strings
  * are copied. */
@@ -62,59 +61,21 @@ MQR_API void mqr_pgsql_sink_config_init(mqr_pgsql_sink_config_t *cfg);
 
 /**
  * Compile cfg->sql's placeholders, attach the sink to rule `rule_id` of
- * `engine` as an action and start connecting (without waiting: the
- * connection proceeds in mqr_pgsql_sink_fd_ready / _process).
- * Returns MQR_OK with *out_sink owned by the caller; MQR_EINVAL (NULL
- * argument, no server, database or sql, a bad port, a placeholder inside a
- * quoted string); MQR_EIO (password_file unreadable); MQR_ENOTFOUND (no such
- * rule); MQR_ESTATE (from an engine callback); MQR_ENOMEM. *diag (may be
- * NULL) says why.
+ * `engine` as a custom action (type "pgsql"), whose id goes to
+ * *out_action_id (may be NULL), and start connecting without waiting: the
+ * connection proceeds as the engine reports its socket ready. The engine
+ * owns the sink from then on (mqr_engine_action_remove closes it);
+ * mqr_engine_action_test is its connector test (a separate, blocking
+ * connection that prepares the statement).
+ * Returns MQR_OK; MQR_EINVAL (NULL engine, rule_id or cfg, no server,
+ * database or sql, a bad port, a placeholder inside a quoted string);
+ * MQR_EIO (password_file unreadable); MQR_ENOTFOUND (no such rule);
+ * MQR_ESTATE (from an engine callback); MQR_ENOMEM. *diag (may be NULL)
+ * says why.
  */
-MQR_API int mqr_pgsql_sink_create(mqr_engine_t *engine, const char *rule_id,
-                                  const mqr_pgsql_sink_config_t *cfg,
-                                  mqr_pgsql_sink_t **out_sink, mqr_diag_t *diag);
-
-/** Detach the action, close the connection, drop and count what is queued
- *  or in flight (call mqr_pgsql_sink_flush first to write it). NULL is
- *  ignored. Call it before mqr_engine_destroy, never from a callback. */
-MQR_API void mqr_pgsql_sink_destroy(mqr_pgsql_sink_t *sink);
-
-/** The descriptors to wait on: fills out[0..cap) and returns how many there
- *  are (0 or 1). 0 for NULL. */
-MQR_API size_t mqr_pgsql_sink_fds(const mqr_pgsql_sink_t *sink, mqr_sink_fd_t *out, size_t cap);
-
-/** A descriptor from mqr_pgsql_sink_fds is ready (MQR_SINK_READ/_WRITE;
- *  report errors and hang-ups as both). MQR_OK, MQR_ENOTFOUND, MQR_EINVAL. */
-MQR_API int mqr_pgsql_sink_fd_ready(mqr_pgsql_sink_t *sink, int fd, uint32_t events,
-                                    uint64_t now_ms);
-
-/** Run timers (reconnect, backoff, TTL, attempt timeout) and send queued
- *  rows. MQR_OK or MQR_EINVAL. */
-MQR_API int mqr_pgsql_sink_process(mqr_pgsql_sink_t *sink, uint64_t now_ms);
-
-/** Milliseconds until mqr_pgsql_sink_process is due: 0 now, -1 none. -1 for
- *  NULL. */
-MQR_API int64_t mqr_pgsql_sink_timeout(const mqr_pgsql_sink_t *sink, uint64_t now_ms);
-
-/** Drive the sink (waiting on its socket) until nothing is queued or in
- *  flight, or timeout_ms passed. MQR_OK, MQR_ETIMEOUT, MQR_EINVAL. */
-MQR_API int mqr_pgsql_sink_flush(mqr_pgsql_sink_t *sink, uint32_t timeout_ms);
-
-/** Copy the action's metrics. MQR_OK or MQR_EINVAL. */
-MQR_API int mqr_pgsql_sink_metrics(const mqr_pgsql_sink_t *sink, mqr_action_metrics_t *out);
-
-/** The engine's id of the sink's action (0 for NULL). */
-MQR_API uint32_t mqr_pgsql_sink_action_id(const mqr_pgsql_sink_t *sink);
-
-/** The last error ("" when none; borrowed until the next call on the sink)
- *  and its wall-clock time in *out_time_ms (may be NULL). "" for NULL. */
-MQR_API const char *mqr_pgsql_sink_last_error(const mqr_pgsql_sink_t *sink,
-                                              uint64_t *out_time_ms);
-
-/** The connector test: connect (blocking, at most about timeout_ms; 0: 5 s)
- *  on a separate connection and prepare the statement; nothing is written.
- *  MQR_OK; MQR_ECONNECT or MQR_EIO with the server's message in *diag. */
-MQR_API int mqr_pgsql_sink_test(mqr_pgsql_sink_t *sink, uint32_t timeout_ms, mqr_diag_t *diag);
+MQR_API int mqr_pgsql_sink_add(mqr_engine_t *engine, const char *rule_id,
+                               const mqr_pgsql_sink_config_t *cfg, uint32_t *out_action_id,
+                               mqr_diag_t *diag);
 
 #ifdef __cplusplus
 }
