@@ -13,7 +13,10 @@ mqttrule / mosquitto (the median over the rounds in the summary):
   2. the same storm with the rule's HTTP action POSTing every event to a local
      keep-alive HTTP server (tests/bench/http_sink.c, compiled with cc; an
      asyncio server in this process without a compiler); the figure counts
-     until the server has received every event;
+     until the server has received every event; then (2a-2c) with each sink
+     the build has writing every event to SQLite, PostgreSQL or Kafka
+     (tests/bench/sink_loads.py; --sinks), counted until the sink confirmed
+     every event;
   3. QoS 0 and QoS 1 throughput, 1 -> 1, for several payload sizes;
   4. fan-out 1 -> 100 subscribers, QoS 0;
   5. resident memory of the broker process (VmRSS from /proc/PID/status)
@@ -50,6 +53,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import sink_loads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -406,6 +411,8 @@ class SideBySide:
         print("HTTP server: %s" % ("tests/bench/http_sink.c" if self.sink_exe else "Python asyncio"))
         print("machine: %s, %d CPUs, load %s" % (cpu_model(), os.cpu_count(),
                                                  " ".join("%.1f" % x for x in os.getloadavg())))
+        sinks = [k for k in self.args.sinks.split(",") if k in sink_loads.available(self.build)]
+        self.sink_targets = {k: sink_loads.SinkTarget(k, self) for k in sinks}
         for rnd in range(1, self.args.rounds + 1):
             print("round %d" % rnd, flush=True)
             rule = ("rule connack_to_topic\n  sql %s\n  republish client_connack\nend\n" %
@@ -415,6 +422,7 @@ class SideBySide:
             try:
                 self.storm(rnd, brokers)
                 self.storm_http(rnd, brokers)
+                sink_loads.storm_sinks(self, rnd, brokers, self.sink_targets)
                 self.throughput(rnd, brokers)
                 self.fanout(rnd, brokers)
             finally:
@@ -459,6 +467,8 @@ class SideBySide:
     def cleanup(self):
         for b in list(self.live):
             b.stop()
+        for t in getattr(self, "sink_targets", {}).values():
+            t.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -550,6 +560,8 @@ def main():
     ap.add_argument("--fanout", type=int, default=2000, help="fan-out messages (x100 deliveries)")
     ap.add_argument("--idle", type=int, default=10000, help="idle connections")
     ap.add_argument("--quick", action="store_true", help="1 round of small loads")
+    ap.add_argument("--sinks", default="sqlite,pgsql,kafka",
+                    help="the sinks of loads 2a-2c (those the build has; '' for none)")
     ap.add_argument("--json", help="write every result to this file")
     ap.add_argument("--plots", help="write the gnuplot PNGs into this directory")
     ap.add_argument("--plot-only", help="only plot the results of this JSON file")

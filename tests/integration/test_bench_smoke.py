@@ -105,14 +105,17 @@ def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
     proc = subprocess.run(
         [sys.executable, SIDE_BY_SIDE, "--build", BUILD, "--rounds", "1", "--storm", "100",
          "--messages", "1000", "--sizes", "64", "--fanout", "10", "--idle", "100",
-         "--busy-poll-us", "100", "--json", str(out), "--plots", str(plots)],
+         "--busy-poll-us", "100", "--sinks", "sqlite", "--json", str(out), "--plots", str(plots)],
         capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
     assert doc["busy_poll_us"] == 100
     seen = {(r["test"], r["broker"]) for r in doc["results"]}
     tests = {t for t, _ in seen}
-    assert len(tests) == 6, tests  # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory
+    # 2 storms, QoS 0 and 1 at 64 B, fan-out, memory; the SQLite storm when built
+    sqlite = os.path.exists(os.path.join(BUILD, "sinks", "libmqttrule_sqlite.so"))
+    assert len(tests) == 6 + sqlite, tests
+    assert ("2a storm (+rule, SQLite)" in tests) == sqlite, tests
     for t in tests:
         kinds = {"mosquitto", "mqttrule"} | (set() if t.startswith("5") else {"mqttrule-bp"})
         assert {k for tt, k in seen if tt == t} == kinds, t
