@@ -250,17 +250,15 @@ static int op_test(void *ud, uint32_t timeout_ms, mqr_http_test_result_t *out)
     int rc = MQR_OK;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rc = MQR_ECONNECT;
-        snprintf(out->message, sizeof out->message, "%.80s: no broker answered: %s", s->where,
+        snprintf(out->message, sizeof out->message, "no broker answered: %s",
                  rd_kafka_err2str(err));
     } else if (rkt != NULL && (md->topic_cnt < 1 || md->topics[0].err != 0)) {
         rc = MQR_ENOTFOUND;
-        snprintf(out->message, sizeof out->message, "%.80s: topic '%.60s': %s", s->where,
-                 s->topic_const,
+        snprintf(out->message, sizeof out->message, "topic '%.60s': %s", s->topic_const,
                  rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
                                                 : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
     } else {
-        snprintf(out->message, sizeof out->message, "%.80s: %d brokers", s->where,
-                 md->broker_cnt);
+        snprintf(out->message, sizeof out->message, "%d brokers answered", md->broker_cnt);
     }
     if (md != NULL)
         rd_kafka_metadata_destroy(md);

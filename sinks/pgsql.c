@@ -511,18 +511,16 @@ static int op_test(void *ud, uint32_t timeout_ms, mqr_http_test_result_t *out)
         rc = MQR_ECONNECT;
         char m[128];
         first_line(c ? PQerrorMessage(c) : "out of memory", m, sizeof m);
-        snprintf(out->message, sizeof out->message, "pgsql: %s: %s", s->where, m);
+        snprintf(out->message, sizeof out->message, "cannot connect: %s", m);
     } else {
         PGresult *r = PQprepare(c, "mqttrule_test", s->sql, (int)s->fields.n, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             rc = MQR_EIO;
             char m[128];
             first_line(PQresultErrorMessage(r), m, sizeof m);
-            snprintf(out->message, sizeof out->message, "pgsql: %s: statement refused: %s",
-                     s->where, m);
+            snprintf(out->message, sizeof out->message, "statement refused: %s", m);
         } else {
-            snprintf(out->message, sizeof out->message, "pgsql: %s: statement prepared",
-                     s->where);
+            snprintf(out->message, sizeof out->message, "statement prepared");
         }
         PQclear(r);
     }

@@ -203,12 +203,12 @@ static int op_test(void *ud, uint32_t timeout_ms, mqr_http_test_result_t *out)
     int rc = prepare(s);
     if (rc != SQLITE_OK) {
         out->status = MQR_EIO;
-        snprintf(out->message, sizeof out->message, "sqlite: %s: %s", s->database,
+        snprintf(out->message, sizeof out->message, "statement refused: %s",
                  sqlite3_errmsg(s->db));
         return MQR_EIO;
     }
     out->status = MQR_OK;
-    snprintf(out->message, sizeof out->message, "sqlite: %s: statement prepared", s->database);
+    snprintf(out->message, sizeof out->message, "statement prepared");
     return MQR_OK;
 }
 
