@@ -19,6 +19,12 @@
 
 #include "broker.h"
 
+#include <mqttrule/sink.h>
+
+#if defined(BRK_WITH_SQLITE) || defined(BRK_WITH_PGSQL) || defined(BRK_WITH_KAFKA)
+#define BRK_ANY_SINK 1
+#endif
+
 #ifdef BRK_WITH_SQLITE
 #include <mqttrule/sink_sqlite.h>
 #endif
@@ -42,6 +48,7 @@ typedef struct brk_sink {
     uint32_t id;     /* the engine's action id */
 } brk_sink_t;
 
+#ifdef BRK_ANY_SINK
 static void sink_log(void *ud, int32_t level, const char *msg)
 {
     broker_t *b = ud;
@@ -122,6 +129,8 @@ static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, const c
     out->state = s;
     out->free_state = sink_forget;
 }
+
+#endif /* BRK_ANY_SINK */
 
 /* ---- sqlite ------------------------------------------------------------------------------ */
 
