@@ -190,3 +190,31 @@ def test_connector_test_and_password_file(pg, tmp_path):
     bad.write_text(config(pg, "nope"))
     r = run_broker("-c", str(bad), "--test-connectors")
     assert r.returncode != 0 and 'relation "nope" does not exist' in r.stdout, r.stdout
+
+
+def test_values_bind_with_their_types(pg):
+    """Integers, floats, booleans, objects (JSON), undefined (NULL) and a
+    string with a NUL byte (refused with a clear message: text cannot hold
+    it) from a published JSON payload."""
+    from broker_util import publish_bytes
+    tbl = table(pg, "CREATE TABLE %s (i bigint, d double precision, b boolean, o jsonb, "
+                    "n text, s text)")
+    sql = ("INSERT INTO %s (i, d, b, o, n, s) VALUES (${i}, ${d}, ${b}, ${o}, ${missing}, ${s})"
+           % tbl)
+    conf = config(pg, tbl, sql=sql).replace(
+        "sql %s\n" % CONNACK_SQL,
+        "sql SELECT payload.i as i, payload.d as d, payload.b as b, payload.o as o, "
+        "payload.s as s FROM \"t/#\"\n")
+    with Broker(config=conf) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        r, ack = raw_connect(b.port, clientid="pub")
+        r.send(publish_bytes("t/1", b'{"i": 42, "d": 1.5, "b": true, "o": {"k": [1, 2]}, '
+                                    b'"s": "it\'s"}'))
+        r.send(publish_bytes("t/1", b'{"i": 7, "s": "a\\u0000b"}'))
+        r.close()
+        st = wait_until(lambda: (lambda s: s if s["pgsql.success"] + s["pgsql.failed"] >= 2
+                                 else None)(sink_stats(b)), 30, "both rows ended")
+        assert st["pgsql.success"] == 1 and st["pgsql.failed"] == 1, st
+        assert "holds a NUL byte" in b.logtext()
+    assert pg.psql("SELECT i, d, b, o::text, n IS NULL, s FROM %s" % tbl) == \
+        '42|1.5|t|{"k": [1, 2]}|t|it\'s'
