@@ -154,3 +154,23 @@ def test_config_errors_name_file_and_line(tmp_path):
     r = run_broker("-c", str(conf))
     assert "b.conf:7: action sqlite: unknown option 'colour'" in r.stderr + r.stdout
     assert not os.path.exists(str(tmp_path / "nothing.db"))
+
+
+def test_sighup_replaces_the_sink(tmp_path):
+    import signal
+    db = str(tmp_path / "audit.db")
+    sqlite(db, SCHEMA)
+    sqlite(db, SCHEMA.replace("connack_log", "connack_log2"))
+    with Broker(config=config(db)) as b:
+        r, ack = raw_connect(b.port, clientid="before")
+        r.close()
+        wait_until(lambda: count(db, "clientid = 'before'") == 1, 30, "the first row")
+        with open(b.config_path, "w") as f:
+            f.write(config(db, sql=INSERT.replace("connack_log", "connack_log2")))
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("rule 'audit' changed", 10), b.logtext()
+        r, ack = raw_connect(b.port, clientid="after")
+        r.close()
+        wait_until(lambda: sqlite(db, "SELECT count(*) FROM connack_log2 WHERE clientid = "
+                                      "'after'").strip() == "1", 30, "the row in the new table")
+    assert count(db, "clientid = 'after'") == 0
