@@ -145,3 +145,12 @@ def test_connector_test_and_bad_property(kafka, tmp_path):
     r = run_broker("-c", str(bad))
     assert r.returncode != 0
     assert "bad.conf:11: action kafka: kafka: property no.such.property" in r.stderr, r.stderr
+
+
+def test_topic_is_a_template(kafka):
+    with Broker(config=config(kafka.bootstrap, topic="audit-${reason_code}")) as b:
+        for cid in ("t1", "t2", "t3"):
+            r, ack = raw_connect(b.port, clientid=cid)
+            r.close()
+        wait_until(lambda: drained(b, 3), 60, "3 deliveries")
+    assert sorted(keys(kafka, "audit-connection_accepted")) == ["t1", "t2", "t3"]
