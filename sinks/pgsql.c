@@ -53,8 +53,8 @@ struct mqr_pgsql_sink {
     char *sql;                  /* with $n markers */
     sink_fields_t fields;
     sink_param_t *params;       /* fields.n */
-    const char **values;        /* fields.n */
-    char *textbuf;              /* NUL-terminated copies of text parameters */
+    const char **vals;          /* the batch's values: batch_max rows of fields.n */
+    char *textbuf;              /* their NUL-terminated texts */
     size_t textcap;
     uint32_t batch_max;
     uint64_t *tickets;          /* the batch in flight, batch_max */
@@ -64,6 +64,7 @@ struct mqr_pgsql_sink {
     uint32_t backoff_min_ms, backoff_max_ms;
     uint32_t connect_timeout_ms;
     int statement_refused;      /* fail rows until prepared again */
+    int reprepare;              /* a wakeup to prepare again is set */
     char refused[MQR_DIAG_MESSAGE_MAX];
     char batch_err[MQR_DIAG_MESSAGE_MAX]; /* the batch's first error */
     char batch_state[8];                  /* its SQLSTATE */
@@ -82,6 +83,8 @@ void mqr_pgsql_sink_config_init(mqr_pgsql_sink_config_t *cfg)
 /* ---- the descriptor ------------------------------------------------------------------ */
 
 static void on_fd(void *ud, int fd, uint32_t events, uint64_t now_ms);
+static int send_batch(mqr_pgsql_sink_t *s);
+static void send_failed(mqr_pgsql_sink_t *s);
 
 /* Watch the connection's socket for `events` (the socket may change while
  * connecting); with no connection, watch nothing. */
@@ -130,6 +133,7 @@ static void disconnect(mqr_pgsql_sink_t *s, const char *why)
         PQfinish(s->conn);
     s->conn = NULL;
     s->state = PG_DOWN;
+    s->reprepare = 0; /* the wakeup now means: reconnect */
     if (s->reconnect_ms == 0)
         s->reconnect_ms = s->backoff_min_ms;
     else if (s->reconnect_ms < s->backoff_max_ms / 2)
@@ -200,7 +204,8 @@ static void prepare_result(mqr_pgsql_sink_t *s)
     }
     s->state = PG_READY;
     s->reconnect_ms = 0;
-    (void)mqr__sink_wakeup(&s->ctx, -1);
+    mqr__sink_wakeup(&s->ctx, -1);
+    s->reprepare = 0;
     watch(s, MQR_ENGINE_READ);
     if (ok) {
         if (s->statement_refused)
@@ -230,6 +235,31 @@ static int connection_error(const char *state)
            strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0;
 }
 
+/* A row of the batch was refused for its data: it fails, the others (rolled
+ * back with it, or never run) are sent again at once, from the values kept
+ * in s->vals, without waiting for a backoff. */
+static void batch_resend(mqr_pgsql_sink_t *s, const char *msg)
+{
+    uint32_t k = 0, n = s->fields.n;
+    for (uint32_t i = 0; i < s->batch_n; i++) {
+        if (s->rows[i] == ROW_ERROR) {
+            mqr__sink_done(&s->ctx, s->tickets[i], MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
+            continue;
+        }
+        s->tickets[k] = s->tickets[i];
+        if (k != i)
+            memmove(s->vals + (size_t)k * n, s->vals + (size_t)i * n, n * sizeof *s->vals);
+        k++;
+    }
+    s->batch_n = k;
+    if (k == 0) {
+        s->state = PG_READY;
+        mqr__sink_ready(&s->ctx);
+    } else if (send_batch(s) != 0) {
+        send_failed(s);
+    }
+}
+
 /* The Sync of the batch has arrived: end every row. */
 static void batch_end(mqr_pgsql_sink_t *s, const char *err, const char *state)
 {
@@ -238,15 +268,17 @@ static void batch_end(mqr_pgsql_sink_t *s, const char *err, const char *state)
     for (uint32_t i = 0; i < s->batch_n; i++)
         any_error |= s->rows[i] == ROW_ERROR;
     snprintf(msg, sizeof msg, "%s: %s", s->where, err);
+    if (any_error && row_error(state)) {
+        batch_resend(s, msg);
+        return;
+    }
     for (uint32_t i = 0; i < s->batch_n; i++) {
         int32_t outcome = MQR_ACTION_DONE_SUCCESS;
         if (any_error) {
             if (connection_error(state))
                 outcome = MQR_ACTION_DONE_RETRY;
-            else if (s->rows[i] == ROW_ERROR || !row_error(state))
-                outcome = MQR_ACTION_DONE_FAILED;
             else
-                outcome = MQR_ACTION_DONE_RETRY; /* rolled back with the refused row */
+                outcome = MQR_ACTION_DONE_FAILED; /* the statement was refused */
         }
         mqr__sink_done(&s->ctx, s->tickets[i], outcome,
                             outcome == MQR_ACTION_DONE_SUCCESS ? MQR_OK : MQR_EIO,
@@ -309,59 +341,74 @@ static void batch_results(mqr_pgsql_sink_t *s)
         disconnect(s, PQerrorMessage(s->conn));
 }
 
-/* The text of parameter p for libpq (NUL-terminated, in s->textbuf from
- * offset *off), or NULL for SQL NULL. Returns 0, or -1 when a text value
- * holds a NUL byte (PostgreSQL text cannot). */
-static int param_value(mqr_pgsql_sink_t *s, const sink_param_t *p, size_t *off,
-                       const char **out)
+/* Bytes of parameter text the rows of items need in s->textbuf (each
+ * value NUL-terminated; numbers at most 32 bytes). */
+static size_t batch_need(mqr_pgsql_sink_t *s, const mqr_action_item_t *items, uint32_t count)
 {
-    char num[32];
-    const char *t;
-    size_t len;
-    mqr__sink_param_text(p, num, &t, &len);
-    if (t == NULL) {
-        *out = NULL;
-        return 0;
+    size_t need = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (mqr__sink_decode(items[i].data, items[i].data_len, s->params, s->fields.n) != MQR_OK)
+            continue;
+        for (uint32_t k = 0; k < s->fields.n; k++)
+            need += s->params[k].len + 33;
     }
-    if (memchr(t, '\0', len) != NULL)
-        return -1;
-    memcpy(s->textbuf + *off, t, len);
-    s->textbuf[*off + len] = '\0';
-    *out = s->textbuf + *off;
-    *off += len + 1;
+    return need;
+}
+
+/* Row `row`'s values (s->vals[row * n ...]) from the decoded s->params,
+ * copied NUL-terminated into s->textbuf from *off. 0, or -1 with the
+ * parameter's number in *out_bad when a text value holds a NUL byte
+ * (PostgreSQL text cannot). */
+static int fill_row(mqr_pgsql_sink_t *s, uint32_t row, size_t *off, uint32_t *out_bad)
+{
+    const char **v = s->vals + (size_t)row * s->fields.n;
+    for (uint32_t k = 0; k < s->fields.n; k++) {
+        char num[32];
+        const char *t;
+        size_t len;
+        mqr__sink_param_text(&s->params[k], num, &t, &len);
+        if (t == NULL) {
+            v[k] = NULL;
+            continue;
+        }
+        if (memchr(t, '\0', len) != NULL) {
+            *out_bad = k + 1;
+            return -1;
+        }
+        memcpy(s->textbuf + *off, t, len);
+        s->textbuf[*off + len] = '\0';
+        v[k] = s->textbuf + *off;
+        *off += len + 1;
+    }
     return 0;
 }
 
-/* Send one row's query. 1 sent, 0 the row is refused here (NUL byte), -1
- * the connection failed. */
-static int send_row(mqr_pgsql_sink_t *s, const mqr_action_item_t *it)
+/* Send rows 0..batch_n of s->vals as one pipeline ending in one Sync (one
+ * implicit transaction) and wait for its results. 0, or -1 when the
+ * connection failed (the caller disconnects). */
+static int send_batch(mqr_pgsql_sink_t *s)
 {
-    if (mqr__sink_decode(it->data, it->data_len, s->params, s->fields.n) != MQR_OK)
-        return 0;
-    size_t need = 0;
-    for (uint32_t i = 0; i < s->fields.n; i++)
-        need += s->params[i].len + 33;
-    if (need > s->textcap) {
-        char *b = realloc(s->textbuf, need);
-        if (b == NULL)
-            return 0;
-        s->textbuf = b;
-        s->textcap = need;
-    }
-    size_t off = 0;
-    for (uint32_t i = 0; i < s->fields.n; i++) {
-        if (param_value(s, &s->params[i], &off, &s->values[i]) != 0) {
-            char msg[MQR_DIAG_MESSAGE_MAX];
-            snprintf(msg, sizeof msg,
-                     "%s: parameter $%u holds a NUL byte, which PostgreSQL text cannot store",
-                     s->where, i + 1);
-            mqr__sink_done(&s->ctx, it->ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL, msg);
-            return 0;
-        }
-    }
-    return PQsendQueryPrepared(s->conn, STMT_NAME, (int)s->fields.n, s->values, NULL, NULL, 0)
-               ? 1
-               : -1;
+    for (uint32_t i = 0; i < s->batch_n; i++)
+        if (!PQsendQueryPrepared(s->conn, STMT_NAME, (int)s->fields.n,
+                                 s->vals + (size_t)i * s->fields.n, NULL, NULL, 0))
+            return -1;
+    if (!PQpipelineSync(s->conn))
+        return -1;
+    s->state = PG_BATCH;
+    s->batch_got = 0;
+    memset(s->rows, ROW_PENDING, s->batch_n);
+    int f = PQflush(s->conn);
+    if (f < 0)
+        return -1;
+    watch(s, MQR_ENGINE_READ | (f == 1 ? MQR_ENGINE_WRITE : 0));
+    return 0;
+}
+
+/* The batch could not be sent: it goes back to the queue, reconnect. */
+static void send_failed(mqr_pgsql_sink_t *s)
+{
+    s->state = PG_BATCH;
+    disconnect(s, PQerrorMessage(s->conn));
 }
 
 /* ---- the action's operations --------------------------------------------------------- */
@@ -385,40 +432,44 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
             mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO,
                                 s->refused);
         /* Prepare again after a while: the table may have been created. */
-        (void)mqr__sink_wakeup(&s->ctx, s->backoff_max_ms);
+        if (!s->reprepare) {
+            s->reprepare = 1;
+            mqr__sink_wakeup(&s->ctx, s->backoff_max_ms);
+        }
         return MQR_OK;
     }
     if (count > s->batch_max)
         count = s->batch_max;
-    s->batch_n = 0;
-    s->batch_got = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        int r = send_row(s, &items[i]);
-        if (r < 0) {
-            mqr__sink_diag(diag, MQR_ECONNECT, "", "%s: %s", s->where,
-                           PQerrorMessage(s->conn));
-            s->batch_n = 0;
-            disconnect(s, PQerrorMessage(s->conn));
-            return MQR_ECONNECT;
+    size_t need = batch_need(s, items, count);
+    if (need > s->textcap) {
+        char *nb = realloc(s->textbuf, need);
+        if (nb == NULL) {
+            mqr__sink_diag(diag, MQR_ENOMEM, "", "%s: out of memory", s->where);
+            return MQR_ENOMEM;
         }
-        if (r == 1)
+        s->textbuf = nb;
+        s->textcap = need;
+    }
+    char msg[MQR_DIAG_MESSAGE_MAX];
+    size_t off = 0;
+    s->batch_n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t bad = 0;
+        if (mqr__sink_decode(items[i].data, items[i].data_len, s->params, s->fields.n) !=
+            MQR_OK) {
+            mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL,
+                           "pgsql: undecodable message");
+        } else if (fill_row(s, s->batch_n, &off, &bad) != 0) {
+            snprintf(msg, sizeof msg,
+                     "%s: parameter $%u holds a NUL byte, which PostgreSQL text cannot store",
+                     s->where, bad);
+            mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL, msg);
+        } else {
             s->tickets[s->batch_n++] = items[i].ticket;
+        }
     }
-    if (s->batch_n == 0)
-        return MQR_OK;
-    if (!PQpipelineSync(s->conn)) {
-        mqr__sink_diag(diag, MQR_ECONNECT, "", "%s: %s", s->where, PQerrorMessage(s->conn));
-        s->batch_n = 0;
-        disconnect(s, PQerrorMessage(s->conn));
-        return MQR_ECONNECT;
-    }
-    s->state = PG_BATCH;
-    int f = PQflush(s->conn);
-    if (f < 0) {
-        disconnect(s, PQerrorMessage(s->conn));
-        return MQR_OK; /* the batch went back through done */
-    }
-    watch(s, MQR_ENGINE_READ | (f == 1 ? MQR_ENGINE_WRITE : 0));
+    if (s->batch_n > 0 && send_batch(s) != 0)
+        send_failed(s); /* every row back through done */
     return MQR_OK;
 }
 
@@ -433,6 +484,7 @@ static void op_wakeup(void *ud, uint64_t now_ms)
     } else if (s->state == PG_CONNECTING || s->state == PG_PREPARING) {
         disconnect(s, "connection attempt timed out");
     } else if (s->state == PG_READY && s->statement_refused) {
+        s->reprepare = 0;
         /* Leave pipeline mode to prepare again. */
         if (PQexitPipelineMode(s->conn))
             prepare_start(s);
@@ -539,7 +591,7 @@ static void op_destroy(void *ud)
         PQfinish(s->conn);
     mqr__sink_fields_free(&s->fields);
     free(s->params);
-    free(s->values);
+    free(s->vals);
     free(s->textbuf);
     free(s->tickets);
     free(s->rows);
@@ -675,10 +727,10 @@ int mqr_pgsql_sink_add(mqr_engine_t *engine, const char *rule_id,
     int rc = mqr__sink_sql_parse(cfg->sql, SINK_SQL_DOLLAR, &s->sql, &s->fields, diag);
     if (rc == MQR_OK) {
         s->params = calloc(s->fields.n + 1, sizeof *s->params);
-        s->values = calloc(s->fields.n + 1, sizeof *s->values);
+        s->vals = calloc((size_t)s->batch_max * s->fields.n + 1, sizeof *s->vals);
         s->tickets = calloc(s->batch_max, sizeof *s->tickets);
         s->rows = calloc(s->batch_max, 1);
-        if (!s->params || !s->values || !s->tickets || !s->rows)
+        if (!s->params || !s->vals || !s->tickets || !s->rows)
             rc = MQR_ENOMEM;
     }
     if (rc == MQR_OK)

@@ -13,8 +13,8 @@
  * runs as one implicit transaction: all rows or none.
  *
  * Outcomes: a row the server refuses for its data (SQLSTATE classes 22 and
- * 23: a wrong type, a constraint) fails alone and the others of its batch
- * are sent again; a statement the server refuses (no such table, a syntax
+ * 23: a wrong type, a constraint) fails alone and the others of its batch,
+ * rolled back with it, are sent again at once; a statement the server refuses (no such table, a syntax
  * error: class 42 and the like) fails the batch's rows and is prepared
  * again after a backoff; a lost connection (the server stopped or
  * restarted, class 08 or 57) sends the batch again after reconnecting, so

@@ -157,6 +157,14 @@ def test_missing_table_and_wrong_type_are_counted(pg):
         r, ack = raw_connect(b.port, clientid="still-serving")
         assert ack is not None and ack[1][1] == 0
         r.close()
+        # the table appears: the statement is prepared again, rows land
+        pg.psql(SCHEMA % "no_such_table")
+
+        def landed():
+            r, ack = raw_connect(b.port, clientid="later")
+            r.close()
+            return rows(pg, "no_such_table", "clientid = 'later'") > 0
+        wait_until(landed, 30, "a row after CREATE TABLE", step=0.5)
     tbl = table(pg, "CREATE TABLE %s (clientid text, username text, reason_code integer, "
                     "ts bigint)")
     with Broker(config=config(pg, tbl)) as b:
@@ -218,3 +226,19 @@ def test_values_bind_with_their_types(pg):
         assert "holds a NUL byte" in b.logtext()
     assert pg.psql("SELECT i, d, b, o::text, n IS NULL, s FROM %s" % tbl) == \
         '42|1.5|t|{"k": [1, 2]}|t|it\'s'
+
+
+def test_refused_rows_fail_alone_in_their_batch(pg):
+    """A CHECK constraint refuses the clients whose index ends in 7: those
+    rows fail (SQLSTATE 23514), the others of each batch are written."""
+    tbl = table(pg, "CREATE TABLE %s (clientid text CHECK (clientid NOT LIKE 'bench-%%-%%-%%7-%%'), "
+                    "username text, reason_code text, ts bigint)")
+    with Broker(config=config(pg, tbl)) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        storm(b.port, 500)
+        st = wait_until(lambda: (lambda s: s if s["pgsql.success"] + s["pgsql.failed"] >= 500
+                                 else None)(sink_stats(b)), 60, "500 rows ended")
+        assert st["pgsql.failed"] == 50 and st["pgsql.success"] == 450, st
+        assert st["pgsql.dropped.expired"] == 0 and balanced(st, "pgsql"), st
+        assert "violates check constraint" in b.logtext()
+    assert rows(pg, tbl) == 450
