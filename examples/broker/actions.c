@@ -28,6 +28,15 @@
 static const brk_action_type_t brk_action_types[] = {
     {"republish", brk_action_republish},
     {"http", brk_action_http},
+#ifdef BRK_WITH_SQLITE
+    {"sqlite", brk_action_sqlite},
+#endif
+#ifdef BRK_WITH_PGSQL
+    {"pgsql", brk_action_pgsql},
+#endif
+#ifdef BRK_WITH_KAFKA
+    {"kafka", brk_action_kafka},
+#endif
 };
 
 #define NTYPES (sizeof brk_action_types / sizeof brk_action_types[0])

@@ -471,6 +471,7 @@ typedef struct broker {
     FILE *logf;               /* log_dest file; NULL: stderr (or stdout) */
     int argc;                 /* the command line, read again by a reload */
     char **argv;
+    struct brk_sink *sinks;   /* the sinks' actions (sinks.c) */
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
     uint32_t cascade_left;    /* max_cascade_messages budget of the current packet */
@@ -763,6 +764,12 @@ const char *brk_action_type_names(void);
 /* The built-in factories. */
 int brk_action_republish(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
 int brk_action_http(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
+/* The sinks (sinks.c), each built when its library is. */
+int brk_action_sqlite(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
+int brk_action_pgsql(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
+int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out);
+/* The "sinks TYPE.matched=N ..." stats line (after brk_stats_log's). */
+void brk_sinks_log_stats(broker_t *b);
 
 /* Option helpers for factories: 0, or -1 after brk_action_fail. o NULL in
  * brk_action_fail names the `action TYPE` line itself. */

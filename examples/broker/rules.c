@@ -374,12 +374,14 @@ int brk_events_test_connectors(broker_t *b)
     int failed = 0, tested = 0;
     for (size_t i = 0; i < ev->nacts; i++) {
         const brk_action_rt_t *r = &ev->acts[i];
-        if (r->out.kind != MQR_ACTION_HTTP)
+        if (r->out.kind != MQR_ACTION_HTTP && r->out.kind != MQR_ACTION_CUSTOM)
             continue;
         mqr_http_test_result_t res;
         memset(&res, 0, sizeof res);
         int rc = mqr_engine_action_test(ev->engine, r->out.id, 5000, &res);
-        if (rc == MQR_OK)
+        if (rc == MQR_OK && r->out.kind == MQR_ACTION_CUSTOM)
+            printf("ok      rule %s: %s: %s\n", r->rule_id, r->out.target, res.message);
+        else if (rc == MQR_OK)
             printf("ok      rule %s: %s: HTTP %d in %u ms\n", r->rule_id, r->out.target,
                    res.http_status, res.elapsed_ms);
         else
@@ -389,7 +391,7 @@ int brk_events_test_connectors(broker_t *b)
         tested++;
     }
     if (tested == 0)
-        printf("no HTTP actions configured\n");
+        printf("no HTTP or sink actions configured\n");
     return failed;
 }
 

@@ -93,4 +93,5 @@ void brk_stats_log(broker_t *b)
             h.queuing, h.inflight, h.timeouts, st->refused_cascade, b->retained.count,
             b->retained.bytes, st->refused_retained, st->refused_session_owner,
             st->session_owner_fresh, st->accept_paused, xport);
+    brk_sinks_log_stats(b);
 }

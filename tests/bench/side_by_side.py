@@ -17,6 +17,10 @@ mqttrule / mosquitto (the median over the rounds in the summary):
      persistence on both sides: mosquitto `persistence true`, mqttrule-broker
      `persistence true` with `persistence_sync 100` (every event written to
      the action's durable queue before it is sent, fsync every 100 ms);
+     then (2a-2c) with each sink
+     the build has writing every event to SQLite, PostgreSQL or Kafka
+     (tests/bench/sink_loads.py; --sinks), counted until the sink confirmed
+     every event;
   3. QoS 0 and QoS 1 throughput, 1 -> 1, for several payload sizes;
   4. fan-out 1 -> 100 subscribers, QoS 0;
   5. resident memory of the broker process (VmRSS from /proc/PID/status)
@@ -58,6 +62,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import sink_loads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -471,6 +477,8 @@ class SideBySide:
         print("HTTP server: %s" % ("tests/bench/http_sink.c" if self.sink_exe else "Python asyncio"))
         print("machine: %s, %d CPUs, load %s" % (cpu_model(), os.cpu_count(),
                                                  " ".join("%.1f" % x for x in os.getloadavg())))
+        sinks = [k for k in self.args.sinks.split(",") if k in sink_loads.available(self.build)]
+        self.sink_targets = {k: sink_loads.SinkTarget(k, self) for k in sinks}
         for rnd in range(1, self.args.rounds + 1):
             print("round %d" % rnd, flush=True)
             if self.certs:
@@ -485,6 +493,7 @@ class SideBySide:
                 self.storm(rnd, brokers)
                 self.storm_http(rnd, brokers)
                 self.storm_http(rnd, brokers, persist=True)
+                sink_loads.storm_sinks(self, rnd, brokers, self.sink_targets)
                 self.throughput(rnd, brokers)
                 self.fanout(rnd, brokers)
             finally:
@@ -529,6 +538,8 @@ class SideBySide:
     def cleanup(self):
         for b in list(self.live):
             b.stop()
+        for t in getattr(self, "sink_targets", {}).values():
+            t.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -623,6 +634,8 @@ def main():
     ap.add_argument("--no-tls", action="store_true", help="leave out the TLS loads 6-8")
     ap.add_argument("--tls-only", action="store_true", help="only the TLS loads 6-8")
     ap.add_argument("--quick", action="store_true", help="1 round of small loads")
+    ap.add_argument("--sinks", default="sqlite,pgsql,kafka",
+                    help="the sinks of loads 2a-2c (those the build has; '' for none)")
     ap.add_argument("--json", help="write every result to this file")
     ap.add_argument("--plots", help="write the gnuplot PNGs into this directory")
     ap.add_argument("--plot-only", help="only plot the results of this JSON file")

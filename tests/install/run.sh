@@ -96,6 +96,37 @@ exported=$(nm -D --defined-only "$LIBDIR"/libmqttrule.so | awk '$2 ~ /[TDB]/ {pr
 bad=$(printf '%s\n' "$exported" | grep -v '^mqr_' | grep . || true)
 bad="$bad$(printf '%s\n' "$exported" | grep '^mqr__' || true)"
 [ -z "$bad" ] || { echo "install: unexpected exported symbols: $bad" >&2; exit 1; }
+# The optional sinks that were built: headers, pkg-config modules, CMake
+# components, and only mqr_* symbols exported.
+for sink in sqlite pgsql kafka; do
+  [ -e "$LIBDIR/libmqttrule_$sink.so" ] || continue
+  for f in include/mqttrule/sink_$sink.h include/mqttrule/sink.h; do
+    [ -e "$PREFIX/$f" ] || { echo "install: $f missing" >&2; exit 1; }
+  done
+  pkg-config --exists "mqttrule-$sink" || { echo "install: mqttrule-$sink.pc missing" >&2; exit 1; }
+  bad=$(nm -D --defined-only "$LIBDIR/libmqttrule_$sink.so" | awk '$2 ~ /[TDB]/ {print $3}' |
+        grep -v '^mqr_' || true)
+  [ -z "$bad" ] || { echo "install: libmqttrule_$sink exports: $bad" >&2; exit 1; }
+done
+if [ -e "$LIBDIR/libmqttrule_sqlite.so" ]; then
+  cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags mqttrule-sqlite) \
+     "$ROOT/tests/install/sink_consumer.c" -o "$work/sink" $(pkg-config --libs mqttrule-sqlite)
+  out=$(LD_LIBRARY_PATH=$LIBDIR "$work/sink" "$work/sink.db")
+  case "$out" in "sink ok"*) ;; *) echo "install: sqlite sink consumer: $out" >&2; exit 1;; esac
+  mkdir -p "$work/cs"
+  cat > "$work/cs/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.18)
+project(sink_consumer C)
+find_package(mqttrule REQUIRED COMPONENTS sqlite)
+add_executable(sink $ROOT/tests/install/sink_consumer.c)
+target_link_libraries(sink PRIVATE mqttrule::sqlite)
+CM
+  cmake -S "$work/cs" -B "$work/cs/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
+  cmake --build "$work/cs/build" >/dev/null
+  out=$(LD_LIBRARY_PATH=$LIBDIR "$work/cs/build/sink" "$work/sink2.db")
+  case "$out" in "sink ok"*) ;; *) echo "install: sqlite component consumer: $out" >&2; exit 1;; esac
+  echo "install: sink pkg-config and CMake component consumers OK"
+fi
 declared=$(grep -hv '^[[:space:]]*#' "$PREFIX"/include/mqttrule/*.h | tr '\n' ' ' | grep -o 'MQR_API[^;{]*(' |
            sed -E 's/.*[^a-z0-9_](mqr_[a-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported" | sort -u))

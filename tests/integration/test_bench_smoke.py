@@ -106,7 +106,8 @@ def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
     proc = subprocess.run(
         [sys.executable, SIDE_BY_SIDE, "--build", BUILD, "--rounds", "1", "--storm", "100",
          "--messages", "1000", "--sizes", "64", "--fanout", "10", "--idle", "100",
-         "--busy-poll-us", "100", "--tls-storm", "50", "--json", str(out), "--plots", str(plots)],
+         "--busy-poll-us", "100", "--tls-storm", "50", "--sinks", "sqlite", "--json", str(out),
+         "--plots", str(plots)],
         capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
@@ -114,8 +115,10 @@ def test_side_by_side_runs_every_load_on_every_broker(tmp_path):
     seen = {(r["test"], r["broker"]) for r in doc["results"]}
     tests = {t for t, _ in seen}
     # 3 storms (plain, HTTP rule, persistence), QoS 0 and 1 at 64 B, fan-out,
-    # memory; over TLS: storm, QoS 0, memory
-    assert len(tests) == (10 if broker_has_tls() else 7), tests
+    # memory; over TLS: storm, QoS 0, memory; the SQLite storm when built
+    sqlite = os.path.exists(os.path.join(BUILD, "sinks", "libmqttrule_sqlite.so"))
+    assert len(tests) == (10 if broker_has_tls() else 7) + sqlite, tests
+    assert ("2a storm (+rule, SQLite)" in tests) == sqlite, tests
     for t in tests:
         kinds = {"mosquitto", "mqttrule"} | (set() if t[0] in "5678" else {"mqttrule-bp"})
         assert {k for tt, k in seen if tt == t} == kinds, t

@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: MIT
+"""The PostgreSQL sink in mqttrule-broker (`action pgsql`) against a real
+server started by the test (pg_util.PgServer): a 5,000-connection storm
+lands row for row; the server stopped in the middle of a storm and started
+again loses nothing (the rows wait in the sink's queue and are sent again);
+a connection the server closes in the middle of a batch loses nothing;
+hostile client ids are stored verbatim; a missing table and a wrong column
+type are counted with the server's message while the broker keeps serving;
+the connector test; the password file."""
+import threading
+import time
+
+import pytest
+
+import pg_util
+from broker_util import Broker, raw_connect, run_broker
+from sink_util import (BIG_ID, CONNACK_SQL, HOSTILE_IDS, balanced, have_sink, sink_stats, storm,
+                       wait_until)
+
+pytestmark = pytest.mark.skipif(not (have_sink("pgsql") and pg_util.available()),
+                                reason="PostgreSQL sink not built or no PostgreSQL server")
+
+SCHEMA = ("CREATE TABLE %s (id bigserial, clientid text, username text, reason_code text, "
+          "ts bigint)")
+INSERT = ("INSERT INTO %s (clientid, username, reason_code, ts) "
+          "VALUES (${clientid}, ${username}, ${reason_code}, ${timestamp})")
+
+
+@pytest.fixture(scope="module")
+def pg():
+    s = pg_util.PgServer()
+    yield s
+    s.close()
+
+
+_n = [0]
+
+
+def table(pg, schema=SCHEMA):
+    _n[0] += 1
+    name = "connack_log_%d" % _n[0]
+    pg.psql(schema % name)
+    return name
+
+
+def config(pg, tbl, extra="", sql=None, server=None):
+    return ("max_clientid_len 65535\n"
+            "rule audit\n"
+            "  sql %s\n"
+            "  action pgsql\n"
+            "    server %s\n"
+            "    database %s\n"
+            "    username postgres\n"
+            "    sql %s\n"
+            "    retry_backoff 50ms\n"
+            "    retry_backoff_max 500ms\n"
+            "%s"
+            "  end\n"
+            "end\n" % (CONNACK_SQL, server or "127.0.0.1:%d" % pg.port, pg.db,
+                       sql or INSERT % tbl, extra))
+
+
+def rows(pg, tbl, where="true"):
+    return int(pg.psql("SELECT count(*) FROM %s WHERE %s" % (tbl, where)))
+
+
+def distinct_ids(pg, tbl):
+    return int(pg.psql("SELECT count(DISTINCT clientid) FROM %s" % tbl))
+
+
+def test_storm_lands_row_for_row(pg):
+    tbl = table(pg)
+    with Broker(config=config(pg, tbl)) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        storm(b.port, 5000)
+        wait_until(lambda: rows(pg, tbl) >= 5000, 90, "5000 rows")
+        st = sink_stats(b)
+        assert st["pgsql.success"] == 5000 and st["pgsql.failed"] == 0, st
+        assert balanced(st, "pgsql"), st
+    assert rows(pg, tbl) == 5000
+    assert distinct_ids(pg, tbl) == 5000
+    assert pg.psql("SELECT DISTINCT reason_code FROM %s" % tbl) == "connection_accepted"
+    assert rows(pg, tbl, "ts > 1600000000000") == 5000
+
+
+def test_server_restart_mid_storm_loses_nothing(pg):
+    tbl = table(pg)
+    with Broker(config=config(pg, tbl, extra="    request_ttl 120s\n")) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        done = []
+        t = threading.Thread(target=lambda: done.append(storm(b.port, 5000, parallel=20)))
+        t.start()
+        wait_until(lambda: rows(pg, tbl) >= 200, 60, "the first rows")
+        pg.stop("fast")
+        time.sleep(1.0)
+        pg.start()
+        t.join(180)
+        assert done, "the storm did not finish"
+        wait_until(lambda: distinct_ids(pg, tbl) >= 5000, 120, "every client id")
+        st = wait_until(lambda: (lambda s: s if s["pgsql.queuing"] + s["pgsql.inflight"] == 0
+                                 else None)(sink_stats(b)), 60, "an empty queue")
+        assert st["pgsql.dropped.queue_full"] + st["pgsql.dropped.expired"] == 0, st
+        assert st["pgsql.failed"] == 0, st
+        assert balanced(st, "pgsql"), st
+        assert "reconnecting in" in b.logtext()
+    # Nothing lost; a batch whose commit raced the shutdown may be written
+    # twice (at least once), never partly.
+    assert distinct_ids(pg, tbl) == 5000
+    assert rows(pg, tbl) >= 5000
+
+
+def test_connection_closed_mid_batch_loses_nothing(pg):
+    tbl = table(pg)
+    with Broker(config=config(pg, tbl)) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        done = []
+        t = threading.Thread(target=lambda: done.append(storm(b.port, 3000, parallel=20)))
+        t.start()
+        wait_until(lambda: rows(pg, tbl) >= 100, 60, "the first rows")
+        killed = pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE application_name = 'mqttrule'")
+        assert killed == "1"
+        t.join(180)
+        assert done
+        wait_until(lambda: distinct_ids(pg, tbl) >= 3000, 120, "every client id")
+        st = sink_stats(b)
+        assert st["pgsql.failed"] + st["pgsql.dropped.queue_full"] == 0, st
+        assert "terminating connection" in b.logtext() or "server closed" in b.logtext()
+
+
+def test_hostile_client_ids_are_stored_verbatim(pg):
+    tbl = table(pg)
+    with Broker(config=config(pg, tbl)) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        for cid in HOSTILE_IDS + [BIG_ID]:
+            r, ack = raw_connect(b.port, clientid=cid)
+            assert ack is not None and ack[1][1] == 0, ack
+            r.close()
+        r, ack = raw_connect(b.port, clientid="a\x00b")  # malformed: no client id
+        r.close()
+        wait_until(lambda: rows(pg, tbl) >= len(HOSTILE_IDS) + 2, 30, "the rows")
+    for cid in HOSTILE_IDS:
+        hexid = cid.encode().hex()
+        assert rows(pg, tbl, "encode(convert_to(clientid, 'UTF8'), 'hex') = '%s'" % hexid) == 1
+    assert rows(pg, tbl, "clientid = '%s' AND length(clientid) = 65535" % BIG_ID) == 1
+    assert rows(pg, tbl, "clientid IS NULL AND reason_code = 'malformed_packet'") == 1
+    assert pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = '%s'" % tbl) == "1"
+
+
+def test_missing_table_and_wrong_type_are_counted(pg):
+    with Broker(config=config(pg, "no_such_table")) as b:
+        storm(b.port, 100)
+        st = wait_until(lambda: (lambda s: s if s["pgsql.failed"] >= 100 else None)(
+            sink_stats(b)), 30, "100 failed")
+        assert st["pgsql.success"] == 0 and balanced(st, "pgsql"), st
+        assert 'relation "no_such_table" does not exist' in b.logtext()
+        r, ack = raw_connect(b.port, clientid="still-serving")
+        assert ack is not None and ack[1][1] == 0
+        r.close()
+        # the table appears: the statement is prepared again, rows land
+        pg.psql(SCHEMA % "no_such_table")
+
+        def landed():
+            r, ack = raw_connect(b.port, clientid="later")
+            r.close()
+            return rows(pg, "no_such_table", "clientid = 'later'") > 0
+        wait_until(landed, 30, "a row after CREATE TABLE", step=0.5)
+    tbl = table(pg, "CREATE TABLE %s (clientid text, username text, reason_code integer, "
+                    "ts bigint)")
+    with Broker(config=config(pg, tbl)) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        storm(b.port, 50)
+        st = wait_until(lambda: (lambda s: s if s["pgsql.failed"] >= 50 else None)(
+            sink_stats(b)), 60, "50 failed")
+        assert st["pgsql.success"] == 0 and balanced(st, "pgsql"), st
+        assert "invalid input syntax for type integer" in b.logtext()
+    assert rows(pg, tbl) == 0
+
+
+def test_connector_test_and_password_file(pg, tmp_path):
+    tbl = table(pg)
+    pg.psql("CREATE ROLE writer LOGIN PASSWORD 's3cret'; GRANT ALL ON %s TO writer; "
+            "GRANT ALL ON SEQUENCE %s_id_seq TO writer" % (tbl, tbl))
+    pw = tmp_path / "pg.pass"
+    pw.write_text("s3cret\n")
+    conf = tmp_path / "ok.conf"
+    conf.write_text(config(pg, tbl).replace("username postgres",
+                                            "username writer\n    password_file %s" % pw))
+    r = run_broker("-c", str(conf), "--test-connectors")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok      rule audit: pgsql 127.0.0.1:%d/audit" % pg.port in r.stdout
+    down = tmp_path / "down.conf"
+    down.write_text(config(pg, tbl, server="127.0.0.1:%d" % pg_util.free_port()))
+    r = run_broker("-c", str(down), "--test-connectors")
+    assert r.returncode != 0 and "FAILED  rule audit: pgsql" in r.stdout, r.stdout
+    assert "Connection refused" in r.stdout or "connection" in r.stdout.lower()
+    bad = tmp_path / "bad.conf"
+    bad.write_text(config(pg, "nope"))
+    r = run_broker("-c", str(bad), "--test-connectors")
+    assert r.returncode != 0 and 'relation "nope" does not exist' in r.stdout, r.stdout
+
+
+def test_values_bind_with_their_types(pg):
+    """Integers, floats, booleans, objects (JSON), undefined (NULL) and a
+    string with a NUL byte (refused with a clear message: text cannot hold
+    it) from a published JSON payload."""
+    from broker_util import publish_bytes
+    tbl = table(pg, "CREATE TABLE %s (i bigint, d double precision, b boolean, o jsonb, "
+                    "n text, s text)")
+    sql = ("INSERT INTO %s (i, d, b, o, n, s) VALUES (${i}, ${d}, ${b}, ${o}, ${missing}, ${s})"
+           % tbl)
+    conf = config(pg, tbl, sql=sql).replace(
+        "sql %s\n" % CONNACK_SQL,
+        "sql SELECT payload.i as i, payload.d as d, payload.b as b, payload.o as o, "
+        "payload.s as s FROM \"t/#\"\n")
+    with Broker(config=conf) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        r, ack = raw_connect(b.port, clientid="pub")
+        r.send(publish_bytes("t/1", b'{"i": 42, "d": 1.5, "b": true, "o": {"k": [1, 2]}, '
+                                    b'"s": "it\'s"}'))
+        r.send(publish_bytes("t/1", b'{"i": 7, "s": "a\\u0000b"}'))
+        r.close()
+        st = wait_until(lambda: (lambda s: s if s["pgsql.success"] + s["pgsql.failed"] >= 2
+                                 else None)(sink_stats(b)), 30, "both rows ended")
+        assert st["pgsql.success"] == 1 and st["pgsql.failed"] == 1, st
+        assert "holds a NUL byte" in b.logtext()
+    assert pg.psql("SELECT i, d, b, o::text, n IS NULL, s FROM %s" % tbl) == \
+        '42|1.5|t|{"k": [1, 2]}|t|it\'s'
+
+
+def test_refused_rows_fail_alone_in_their_batch(pg):
+    """A CHECK constraint refuses the clients whose index ends in 7: those
+    rows fail (SQLSTATE 23514), the others of each batch are written."""
+    tbl = table(pg, "CREATE TABLE %s (clientid text CHECK (clientid NOT LIKE 'bench-%%-%%-%%7-%%'), "
+                    "username text, reason_code text, ts bigint)")
+    with Broker(config=config(pg, tbl)) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        storm(b.port, 500)
+        st = wait_until(lambda: (lambda s: s if s["pgsql.success"] + s["pgsql.failed"] >= 500
+                                 else None)(sink_stats(b)), 60, "500 rows ended")
+        assert st["pgsql.failed"] == 50 and st["pgsql.success"] == 450, st
+        assert st["pgsql.dropped.expired"] == 0 and balanced(st, "pgsql"), st
+        assert "violates check constraint" in b.logtext()
+    assert rows(pg, tbl) == 450
