@@ -39,6 +39,8 @@
 #define BRK_W_CONN 2
 #define BRK_W_ENGINE 3
 #define BRK_W_ENGINE_SET 4 /* epoll: the nested set of engine descriptors */
+#define BRK_W_ADMIN 5      /* the admin HTTP listener (admin.c) */
+#define BRK_W_ADMIN_CONN 6 /* an admin HTTP connection */
 
 /* conn_t.state */
 #define BRK_CS_NEW 0       /* waiting for CONNECT */
@@ -123,6 +125,10 @@ typedef struct brk_config {
     uint32_t http_timeout_ms;     /* HTTP action: connect and request timeout; 0: 15 s */
     uint32_t busy_poll_us;        /* after a busy round, poll this long before sleeping; 0: off */
     uint32_t tcp_defer_accept;    /* 1: Linux TCP_DEFER_ACCEPT on the listeners (default) */
+    uint32_t sys_interval;        /* seconds between $SYS updates; 0: off (sys.c) */
+    uint32_t admin_port;          /* admin_listener PORT; 0: no admin listener (admin.c) */
+    char *admin_addr;             /* admin_listener ADDR (default 127.0.0.1) */
+    char *admin_password_file;    /* admin_password_file: HTTP Basic users */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
@@ -293,6 +299,16 @@ typedef struct brk_stats {
     uint64_t refused_subscriptions;   /* filters above max_subscriptions */
 } brk_stats_t;
 
+/* A mosquitto_passwd-format file as loaded (auth.c), reread when it changes. */
+typedef struct brk_pwfile {
+    char **users, **hashes;
+    size_t n;
+    int ok;                   /* 1: the last read succeeded */
+    int64_t mtime;
+} brk_pwfile_t;
+
+struct brk_admin;
+
 typedef struct broker {
     brk_config_t cfg;
     int epfd;
@@ -329,11 +345,8 @@ typedef struct broker {
     volatile sig_atomic_t *stats_req; /* set by SIGUSR1: log the stats line */
     volatile sig_atomic_t *stop_req;  /* brk_loop_run's stop and reload flags, */
     volatile sig_atomic_t *reload_req; /* seen by busy polling (NULL: none) */
-    /* password file state */
-    char **pw_users, **pw_hashes;
-    size_t npw;
-    int pw_ok;                /* 1: the last read succeeded */
-    int64_t pw_mtime;
+    brk_pwfile_t pw;          /* password_file */
+    struct brk_admin *admin;  /* $SYS figures and the admin listener (admin.h) */
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
 } broker_t;
@@ -390,6 +403,12 @@ int brk_banned(broker_t *b, const mqr_pkt_connect_t *c, const char *peerhost, co
 int brk_acl_allows(broker_t *b, const char *username, const char *topic, size_t len,
                    uint32_t access);
 void brk_auth_free(broker_t *b);
+/* Check user/password against the password file `path` loaded into `pf`
+ * (reread when it changed). 0 when they match, else the CONNACK reason code
+ * with *why. */
+int brk_pwfile_check(broker_t *b, brk_pwfile_t *pf, const char *path, const char *user,
+                     size_t user_len, const void *pass, size_t pass_len, const char **why);
+void brk_pwfile_free(brk_pwfile_t *pf);
 
 /* ---- mqtt.c ------------------------------------------------------------------------- */
 void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
@@ -400,6 +419,7 @@ void brk_mqtt_tick(broker_t *b, int64_t now);
 int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, const void *payload,
                            size_t payload_len, int qos, int retain, const char *rule_id,
                            int direct_dispatch);
+int brk_mqtt_publish_sys(broker_t *b, const char *topic, const char *payload);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 
@@ -439,6 +459,7 @@ uint32_t brk_topic_levels(const char *topic, size_t len);
 int brk_events_create(broker_t *b, const char **err);
 int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap);
 int brk_events_test_connectors(broker_t *b);
+int brk_events_add_rule(broker_t *b, const brk_rule_cfg_t *r, int live, char *err, size_t errcap);
 void brk_events_destroy(broker_t *b);
 void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int complete,
                     int reason, int connack_sent);
@@ -457,5 +478,21 @@ void brk_events_fd_ready(broker_t *b, int fd, uint32_t events);
 void brk_events_process(broker_t *b);
 size_t brk_events_pending(broker_t *b);
 void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out);
+
+/* ---- sys.c, admin*.c: $SYS and the admin HTTP listener (admin.h) ------------------- */
+int brk_loop_listen(broker_t *b, const char *addr, uint16_t port);
+void brk_loop_watch(broker_t *b, brk_watch_t *w, int op, int want_write);
+int brk_admin_create(broker_t *b);
+int brk_admin_listen(broker_t *b);
+void brk_admin_destroy(broker_t *b);
+void brk_admin_ready(broker_t *b, brk_watch_t *w, int rd, int wr, int err);
+void brk_admin_tick(broker_t *b, int64_t now_mono);
+size_t brk_admin_watches(broker_t *b, brk_watch_t **out, int *want_write, size_t cap);
+void brk_sys_connack(broker_t *b, const brk_conn_t *c, const mqr_packet_t *connect, int reason,
+                     int connack_sent);
+/* Around a SIGHUP rule reload: take the rules made through the REST API out
+ * of the engine, and put them back over the file's (the API wins). */
+void brk_admin_rules_before_reload(broker_t *b);
+void brk_admin_rules_after_reload(broker_t *b);
 
 #endif /* MQR_BROKER_H */

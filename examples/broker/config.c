@@ -65,6 +65,7 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->max_queued_bytes = 64u * 1024u * 1024u;
     cfg->max_topic_levels = 128;
     cfg->max_subscriptions = 1000;
+    cfg->sys_interval = 10;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
@@ -192,6 +193,15 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
         cfg->listeners[cfg->nlisteners].port = (uint16_t)u;
         cfg->listeners[cfg->nlisteners].addr = brk_strdup(n > 2 ? w[2] : "127.0.0.1");
         cfg->nlisteners++;
+    } else if (!strcmp(k, "admin_listener")) {
+        if (n < 2 || n > 3 || parse_u32(w[1], &u) != 0 || u == 0 || u > 65535)
+            BAD("admin_listener needs PORT [ADDRESS]");
+        cfg->admin_port = u;
+        free(cfg->admin_addr);
+        cfg->admin_addr = brk_strdup(n > 2 ? w[2] : "127.0.0.1");
+    } else if (!strcmp(k, "admin_password_file") && n == 2) {
+        free(cfg->admin_password_file);
+        cfg->admin_password_file = brk_strdup(w[1]);
     } else if (!strcmp(k, "response_information") && n == 2) {
         free(cfg->response_info);
         cfg->response_info = brk_strdup(w[1]);
@@ -299,6 +309,7 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
             {"http_max_queue", offsetof(brk_config_t, http_max_queue), 0},
             {"http_timeout_ms", offsetof(brk_config_t, http_timeout_ms), 0},
             {"busy_poll_us", offsetof(brk_config_t, busy_poll_us), 0},
+            {"sys_interval", offsetof(brk_config_t, sys_interval), 0},
             {"retain_available", offsetof(brk_config_t, retain_available), 1},
             {"refuse_will", offsetof(brk_config_t, refuse_will), 1},
             {"tcp_defer_accept", offsetof(brk_config_t, tcp_defer_accept), 1},
@@ -556,6 +567,8 @@ void brk_config_free(brk_config_t *cfg)
     free(cfg->redirect_server);
     free(cfg->response_info);
     free(cfg->auth_hmac_secret);
+    free(cfg->admin_addr);
+    free(cfg->admin_password_file);
     free_list(&cfg->ban_clientids);
     free_list(&cfg->ban_usernames);
     free_list(&cfg->ban_addresses);

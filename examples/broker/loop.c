@@ -111,6 +111,28 @@ static int open_listener(broker_t *b, const char *addr, uint16_t port)
     return fd;
 }
 
+/* open_listener for the other listeners of the broker (admin.c). */
+int brk_loop_listen(broker_t *b, const char *addr, uint16_t port)
+{
+    return open_listener(b, addr, port);
+}
+
+/* Watch descriptor `w` for reading, and writing when want_write (op 0: add,
+ * 1: change, 2: remove). The poll backend asks brk_admin_watches each round
+ * instead. */
+void brk_loop_watch(broker_t *b, brk_watch_t *w, int op, int want_write)
+{
+#ifndef BRK_USE_POLL
+    if (op == 2)
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    else
+        watch_ctl(b, op == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, w,
+                  EPOLLIN | (want_write ? EPOLLOUT : 0u));
+#else
+    (void)b, (void)w, (void)op, (void)want_write;
+#endif
+}
+
 /* 1 and the address in *out when listening socket `fd` is bound to one
  * address (not 0.0.0.0 or ::), which every connection it accepts then has
  * as its own; 0 otherwise. */
@@ -591,6 +613,8 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
                      (e & (EPOLLERR | EPOLLHUP)) != 0);
         }
 #endif
+    } else if (w->kind == BRK_W_ADMIN || w->kind == BRK_W_ADMIN_CONN) {
+        brk_admin_ready(b, w, rd, wr, err);
     } else if (w->kind == BRK_W_ENGINE) {
         uint32_t ev = (rd ? MQR_HTTP_READ : 0) | (wr ? MQR_HTTP_WRITE : 0);
         if (err)
@@ -610,7 +634,8 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
 #ifdef BRK_USE_POLL
 static int wait_round(broker_t *b, int timeout)
 {
-    size_t n = b->nlisteners + b->nengine_w + b->nconns;
+    size_t nadmin = brk_admin_watches(b, NULL, NULL, 0);
+    size_t n = b->nlisteners + b->nengine_w + b->nconns + nadmin;
     struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
     brk_watch_t **ws = calloc(n ? n : 1, sizeof *ws);
     size_t k = 0;
@@ -633,6 +658,15 @@ static int wait_round(broker_t *b, int timeout)
         pfd[k].fd = c->w.fd;
         pfd[k].events = (short)(POLLIN | (c->want_write ? POLLOUT : 0));
         ws[k] = &c->w;
+    }
+    int *aww = calloc(nadmin ? nadmin : 1, sizeof *aww);
+    if (aww != NULL) {
+        (void)brk_admin_watches(b, ws + k, aww, nadmin);
+        for (size_t i = 0; i < nadmin; i++, k++) {
+            pfd[k].fd = ws[k]->fd;
+            pfd[k].events = (short)(POLLIN | (aww[i] ? POLLOUT : 0));
+        }
+        free(aww);
     }
     int r = poll(pfd, k, timeout);
     round_clock(b);
@@ -719,6 +753,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
             *reload = 0;
             char err[512];
             if (b->cfg.config_file != NULL && !b->cfg.rules_from_cli) {
+                brk_admin_rules_before_reload(b);
                 brk_config_free_rules(&b->cfg);
                 if (brk_config_load_file(&b->cfg, b->cfg.config_file, 2) != 0)
                     brk_log(b, 0, "SIGHUP: the configuration file has errors; rules unchanged");
@@ -726,6 +761,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
                     brk_log(b, 0, "SIGHUP: %s; the old rules stay in force", err);
                 else
                     brk_log(b, 0, "SIGHUP: rules reloaded (%zu)", b->cfg.nrules);
+                brk_admin_rules_after_reload(b);
             } else {
                 brk_log(b, 0, "SIGHUP: rules come from the command line; nothing to reload");
             }
@@ -746,6 +782,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         now = brk_mono_ms();
         if (now >= next_tick) {
             brk_mqtt_tick(b, now);
+            brk_admin_tick(b, now);
             next_tick = now + 1000;
         }
         brk_loop_flush(b);

@@ -49,7 +49,9 @@ int main(int argc, char **argv)
         brk_config_free(&b.cfg);
         return 1;
     }
-    if (brk_events_create(&b, &err) != 0) {
+    if (brk_events_create(&b, &err) != 0 || brk_admin_create(&b) != 0) {
+        if (err == NULL)
+            err = "out of memory";
         fprintf(stderr, "mqttrule-broker: %s\n", err);
         rc = 1;
         goto out;
@@ -75,7 +77,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
-    if (brk_loop_init(&b) != 0) {
+    if (brk_loop_init(&b) != 0 || brk_admin_listen(&b) != 0) {
         rc = 1;
     } else {
         brk_log(&b, 0, "started (%zu rule(s), names profile %s)", b.cfg.nrules,
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
     }
     brk_loop_free(&b);
 out:
+    brk_admin_destroy(&b);
     brk_mqtt_free(&b);
     brk_events_destroy(&b);
     brk_auth_free(&b);

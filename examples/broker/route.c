@@ -258,3 +258,22 @@ int brk_mqtt_publish_local(broker_t *b, const char *topic, size_t topic_len, con
     brk_msg_unref(m);
     return MQR_OK;
 }
+
+/* Publish a $SYS message (sys.c): retained and routed like any other, but
+ * without message.publish or message.dropped events, as EMQX does for its
+ * system messages: they are no input for rules, and no subscriber is no
+ * drop. */
+int brk_mqtt_publish_sys(broker_t *b, const char *topic, const char *payload)
+{
+    size_t tl = strlen(topic);
+    if (mqr_topic_validate_name(topic, tl, NULL) != MQR_OK)
+        return MQR_ETOPIC;
+    brk_msg_t *m = mq_msg_new(b, topic, tl, payload, strlen(payload), 0, 1, NULL, "", 0, NULL);
+    if (m == NULL)
+        return MQR_ENOMEM;
+    if (b->cfg.retain_available)
+        retain_store(b, m);
+    (void)route(b, m);
+    brk_msg_unref(m);
+    return MQR_OK;
+}

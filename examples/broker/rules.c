@@ -134,15 +134,10 @@ static int add_rules(brk_events_t *ev, const brk_config_t *cfg, char *err, size_
     return 0;
 }
 
-/*
- * Replace the engine's rules with cfg's. The new rules are first compiled,
- * with their actions, in a scratch engine, so a rule set with an error leaves
- * the running rules in force; err then says which rule (file:line) and why.
- * 0 or -1.
- */
-int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+/* Compile cfg's rules with their actions in a scratch engine, discarded
+ * after: 0, or -1 with the first error in err. */
+static int dry_run(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
 {
-    brk_events_t *ev = b->ev;
     brk_events_t scratch;
     mqr_engine_options_t o;
     memset(&scratch, 0, sizeof scratch);
@@ -155,7 +150,19 @@ int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_
     int rc = add_rules(&scratch, cfg, err, errcap);
     mqr_engine_destroy(scratch.engine);
     free(scratch.http_ids);
-    if (rc != 0)
+    return rc;
+}
+
+/*
+ * Replace the engine's rules with cfg's. The new rules are first compiled,
+ * with their actions, in a scratch engine, so a rule set with an error leaves
+ * the running rules in force; err then says which rule (file:line) and why.
+ * 0 or -1.
+ */
+int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap)
+{
+    brk_events_t *ev = b->ev;
+    if (dry_run(b, cfg, err, errcap) != 0)
         return -1;
     remove_rules(ev);
     ev->nhttp = 0;
@@ -167,6 +174,19 @@ int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_
         brk_log(b, 1, "rule '%s': %s", cfg->rules[i].id, cfg->rules[i].sql);
     }
     return 0;
+}
+
+/* One rule with its actions (the admin API's): live 0 compiles it in a
+ * scratch engine and discards it (a dry run), live 1 adds it to the
+ * broker's engine. 0, or -1 with the reason in err. */
+int brk_events_add_rule(broker_t *b, const brk_rule_cfg_t *r, int live, char *err, size_t errcap)
+{
+    if (live)
+        return add_rule(b->ev, r, err, errcap);
+    brk_config_t one = b->cfg;
+    one.rules = (brk_rule_cfg_t *)r;
+    one.nrules = 1;
+    return dry_run(b, &one, err, errcap);
 }
 
 /* Test every HTTP action's connector (decision D12), print a report. Returns

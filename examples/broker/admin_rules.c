@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admin_rules.c - rules made, changed or deleted through the REST API, and
+ * the one view of "the rules the broker runs" that the API, the $SYS topics,
+ * Prometheus and the live page read.
+ *
+ * The configuration file's rules (b->cfg.rules, loaded by rules.c) are
+ * overlaid by the API's records (brk_admin_t.api_rules): each record holds
+ * a rule's whole definition as the API last set it, or a tombstone for a
+ * file rule the API deleted. A record with the id of a file rule replaces
+ * that rule. On SIGHUP, loop.c calls brk_admin_rules_before_reload (the
+ * records' rules leave the engine, so the file's rules load without id
+ * clashes) and brk_admin_rules_after_reload (every record is applied again
+ * over the reloaded file). So the API wins over the file until the broker
+ * restarts: the records live in memory only.
+ *
+ * Actions are EMQX's objects: {"function": "republish", "args": {"topic":
+ * T}} and, an mqttrule extension, {"function": "http", "args": {"url": U}}
+ * for the HTTP action of the configuration file's `http URL` line.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "events_int.h"
+
+static brk_api_rule_t *record_find(brk_admin_t *a, const char *id)
+{
+    for (size_t i = 0; i < a->napi_rules; i++)
+        if (!strcmp(a->api_rules[i].id, id))
+            return &a->api_rules[i];
+    return NULL;
+}
+
+static const brk_rule_cfg_t *file_rule(const broker_t *b, const char *id)
+{
+    for (size_t i = 0; i < b->cfg.nrules; i++)
+        if (!strcmp(b->cfg.rules[i].id, id))
+            return &b->cfg.rules[i];
+    return NULL;
+}
+
+static void record_clear(brk_api_rule_t *r)
+{
+    free(r->id);
+    free(r->sql);
+    free(r->description);
+    free(r->actions_json);
+    memset(r, 0, sizeof *r);
+}
+
+void brk_admin_rules_free(brk_admin_t *a)
+{
+    for (size_t i = 0; i < a->napi_rules; i++)
+        record_clear(&a->api_rules[i]);
+    free(a->api_rules);
+    a->api_rules = NULL;
+    a->napi_rules = 0;
+}
+
+static void record_remove(brk_admin_t *a, brk_api_rule_t *r)
+{
+    record_clear(r);
+    size_t i = (size_t)(r - a->api_rules);
+    memmove(r, r + 1, (a->napi_rules - i - 1) * sizeof *r);
+    a->napi_rules--;
+}
+
+void brk_admin_rule_actions_json(brk_buf_t *o, const brk_rule_cfg_t *r)
+{
+    brk_buf_puts(o, "[");
+    for (size_t i = 0; r != NULL && i < r->nactions; i++) {
+        int rp = r->actions[i].kind == MQR_ACTION_REPUBLISH;
+        brk_buf_printf(o, "%s{\"function\":\"%s\",\"args\":{\"%s\":", i ? "," : "",
+                       rp ? "republish" : "http", rp ? "topic" : "url");
+        brk_buf_json_str(o, r->actions[i].arg, strlen(r->actions[i].arg));
+        brk_buf_puts(o, "}}");
+    }
+    brk_buf_puts(o, "]");
+}
+
+void brk_admin_rules_each(broker_t *b, brk_rule_visit_fn fn, void *ud)
+{
+    brk_admin_t *a = b->admin;
+    for (size_t i = 0; i < b->cfg.nrules; i++) {
+        const brk_rule_cfg_t *r = &b->cfg.rules[i];
+        if (a != NULL && record_find(a, r->id) != NULL)
+            continue;
+        const char *desc = mqr_engine_rule_info(b->ev->engine, r->id, NULL);
+        fn(ud, r->id, r->sql, desc ? desc : "", NULL, r, a ? a->started_wall : 0);
+    }
+    for (size_t i = 0; a != NULL && i < a->napi_rules; i++) {
+        const brk_api_rule_t *r = &a->api_rules[i];
+        if (r->sql != NULL)
+            fn(ud, r->id, r->sql, r->description, r->actions_json, NULL, r->created_at);
+    }
+}
+
+int brk_admin_rule_exists(broker_t *b, const char *id)
+{
+    const brk_api_rule_t *r = b->admin ? record_find(b->admin, id) : NULL;
+    if (r != NULL)
+        return r->sql != NULL;
+    return file_rule(b, id) != NULL;
+}
+
+/* A string member of object v, NUL-terminated copy in the caller's buffer;
+ * NULL when missing or not a string or too long. */
+static const char *str_member(const mqr_value_t *v, const char *key, char *buf, size_t cap)
+{
+    const mqr_value_t *m = v && v->type == MQR_VAL_OBJECT
+                               ? mqr_value_object_get(v, key, strlen(key)) : NULL;
+    if (m == NULL || m->type != MQR_VAL_STRING || m->len >= cap || memchr(m->u.s, 0, m->len))
+        return NULL;
+    memcpy(buf, m->u.s, m->len);
+    buf[m->len] = 0;
+    return buf;
+}
+
+static void cfg_free_actions(brk_rule_cfg_t *rc)
+{
+    for (size_t i = 0; i < rc->nactions; i++)
+        free(rc->actions[i].arg);
+    free(rc->actions);
+    rc->actions = NULL;
+    rc->nactions = 0;
+}
+
+/* The EMQX-style actions array into rc's actions. 0, or -1 with err. */
+static int actions_to_cfg(const mqr_value_t *acts, brk_rule_cfg_t *rc, char *err, size_t errcap)
+{
+    if (acts == NULL)
+        return 0;
+    if (acts->type != MQR_VAL_ARRAY) {
+        snprintf(err, errcap, "actions must be an array");
+        return -1;
+    }
+    for (uint32_t i = 0; i < acts->len; i++) {
+        const mqr_value_t *a = &acts->u.items[i];
+        char fn[32], arg[2048];
+        const mqr_value_t *args =
+            a->type == MQR_VAL_OBJECT ? mqr_value_object_get(a, "args", 4) : NULL;
+        const char *f = str_member(a, "function", fn, sizeof fn);
+        int kind = 0;
+        const char *v = NULL;
+        if (f != NULL && !strcmp(f, "republish")) {
+            kind = MQR_ACTION_REPUBLISH;
+            v = str_member(args, "topic", arg, sizeof arg);
+        } else if (f != NULL && !strcmp(f, "http")) {
+            kind = MQR_ACTION_HTTP;
+            v = str_member(args, "url", arg, sizeof arg);
+        }
+        if (kind == 0) {
+            snprintf(err, errcap,
+                     "actions[%u]: supported actions are {\"function\":\"republish\",\"args\":"
+                     "{\"topic\":...}} and {\"function\":\"http\",\"args\":{\"url\":...}}",
+                     (unsigned)i);
+            return -1;
+        }
+        if (v == NULL || v[0] == 0) {
+            snprintf(err, errcap, "actions[%u]: args.%s must be a non-empty string", (unsigned)i,
+                     kind == MQR_ACTION_REPUBLISH ? "topic" : "url");
+            return -1;
+        }
+        rc->actions = brk_xrealloc(rc->actions, (rc->nactions + 1) * sizeof *rc->actions);
+        rc->actions[rc->nactions].kind = kind;
+        rc->actions[rc->nactions].arg = brk_strdup(v);
+        rc->nactions++;
+    }
+    return 0;
+}
+
+/* Set the description and enabled flag of engine rule id (its SQL again). */
+static int engine_update(broker_t *b, const char *id, const char *sql, const char *desc,
+                         uint32_t enabled, mqr_diag_t *d)
+{
+    mqr_engine_rule_def_t def;
+    memset(&def, 0, sizeof def);
+    def.id = id;
+    def.sql = sql;
+    def.description = desc;
+    def.enabled = enabled;
+    return mqr_engine_rule_update(b->ev->engine, &def, d);
+}
+
+/* Apply one record to the engine (after a reload). 0 or -1 (logged). */
+static int record_apply(broker_t *b, const brk_api_rule_t *r)
+{
+    char err[512];
+    (void)mqr_engine_rule_remove(b->ev->engine, r->id);
+    if (r->sql == NULL)
+        return 0;
+    mqr_arena_t *arena = NULL;
+    mqr_value_t acts;
+    brk_rule_cfg_t rc;
+    memset(&rc, 0, sizeof rc);
+    rc.id = r->id;
+    rc.sql = r->sql;
+    rc.where = "REST API";
+    int ok = mqr_arena_create(NULL, 0, &arena) == MQR_OK &&
+             mqr_json_parse(arena, r->actions_json, strlen(r->actions_json), 0, &acts, NULL) ==
+                 MQR_OK &&
+             actions_to_cfg(&acts, &rc, err, sizeof err) == 0 &&
+             brk_events_add_rule(b, &rc, 1, err, sizeof err) == 0 &&
+             engine_update(b, r->id, r->sql, r->description, r->enabled, NULL) == MQR_OK;
+    cfg_free_actions(&rc);
+    mqr_arena_destroy(arena);
+    if (!ok)
+        brk_log(b, 0, "rule '%s' of the REST API could not be applied again", r->id);
+    return ok ? 0 : -1;
+}
+
+void brk_admin_rules_before_reload(broker_t *b)
+{
+    for (size_t i = 0; b->admin != NULL && i < b->admin->napi_rules; i++)
+        (void)mqr_engine_rule_remove(b->ev->engine, b->admin->api_rules[i].id);
+}
+
+void brk_admin_rules_after_reload(broker_t *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; b->admin != NULL && i < b->admin->napi_rules; i++, n++)
+        (void)record_apply(b, &b->admin->api_rules[i]);
+    if (n > 0)
+        brk_log(b, 0, "SIGHUP: %zu rule change(s) made through the REST API applied again", n);
+}
+
+/* The record of id, made when missing (with the file rule's definition, if
+ * any, as its starting point). */
+static brk_api_rule_t *record_get(broker_t *b, const char *id)
+{
+    brk_admin_t *a = b->admin;
+    brk_api_rule_t *r = record_find(a, id);
+    if (r != NULL)
+        return r;
+    a->api_rules = brk_xrealloc(a->api_rules, (a->napi_rules + 1) * sizeof *a->api_rules);
+    r = &a->api_rules[a->napi_rules++];
+    memset(r, 0, sizeof *r);
+    r->id = brk_strdup(id);
+    r->created_at = brk_wall_ms();
+    const brk_rule_cfg_t *f = file_rule(b, id);
+    if (f != NULL) {
+        brk_buf_t o = {0};
+        uint32_t en = 1;
+        const char *desc = mqr_engine_rule_info(b->ev->engine, id, &en);
+        brk_admin_rule_actions_json(&o, f);
+        r->sql = brk_strdup(f->sql);
+        r->description = brk_strdup(desc ? desc : "");
+        r->actions_json = brk_strdup(o.failed || o.p == NULL ? "[]" : o.p);
+        r->enabled = en;
+        r->created_at = a->started_wall;
+        brk_buf_free(&o);
+    }
+    return r;
+}
+
+/* Replace a record's strings. */
+static void record_set(brk_api_rule_t *r, const char *sql, const char *desc, const char *acts,
+                       uint32_t enabled)
+{
+    char *s = brk_strdup(sql), *d = brk_strdup(desc), *j = brk_strdup(acts);
+    free(r->sql);
+    free(r->description);
+    free(r->actions_json);
+    r->sql = s;
+    r->description = d;
+    r->actions_json = j;
+    r->enabled = enabled;
+}
+
+/* The SQL error of a failed compile: "line L, column C: message" (the
+ * compiler's own text carries the position). */
+static int sql_error(const mqr_diag_t *d, int rc, char *err, size_t errcap)
+{
+    if (d->line > 0 && strncmp(d->message, "line ", 5) != 0)
+        snprintf(err, errcap, "line %u, column %u: %s", (unsigned)d->line, (unsigned)d->column,
+                 d->message);
+    else
+        snprintf(err, errcap, "%s", d->message[0] ? d->message : mqr_strerror(rc));
+    return 400;
+}
+
+/*
+ * Create (create 1) or change rule `id`. `sql` and `description` are the
+ * new values (the caller merged in the old ones for fields the request left
+ * out). `actions` NULL keeps the rule's actions and metrics (only SQL,
+ * description or enable changed: one mqr_engine_rule_update); otherwise the
+ * rule is tried in a scratch engine first, so a bad definition leaves the
+ * running rule untouched, then replaced whole.
+ */
+int brk_admin_rule_put(broker_t *b, const char *id, const char *sql, const char *description,
+                       const mqr_value_t *actions, uint32_t enabled, int create, char *err,
+                       size_t errcap)
+{
+    mqr_diag_t d;
+    mqr_diag_clear(&d);
+    int exists = brk_admin_rule_exists(b, id);
+    if (create && exists) {
+        snprintf(err, errcap, "rule id '%s' already exists", id);
+        return 400;
+    }
+    if (!create && !exists) {
+        snprintf(err, errcap, "rule '%s' not found", id);
+        return 404;
+    }
+    mqr_rule_t *probe = NULL;
+    int rc = mqr_rule_compile(sql, strlen(sql), NULL, &probe, &d);
+    mqr_rule_free(probe);
+    if (rc != MQR_OK)
+        return sql_error(&d, rc, err, errcap);
+    if (actions == NULL && exists) {
+        rc = engine_update(b, id, sql, description, enabled, &d);
+        if (rc != MQR_OK)
+            return sql_error(&d, rc, err, errcap);
+        brk_api_rule_t *r = record_get(b, id);
+        record_set(r, sql, description, r->actions_json ? r->actions_json : "[]", enabled);
+        return 0;
+    }
+    brk_rule_cfg_t rc5;
+    memset(&rc5, 0, sizeof rc5);
+    rc5.id = (char *)id;
+    rc5.sql = (char *)sql;
+    rc5.where = "REST API";
+    brk_buf_t acts = {0};
+    if (actions != NULL) {
+        size_t n = 0;
+        if (actions_to_cfg(actions, &rc5, err, errcap) != 0 ||
+            mqr_json_write(actions, 0, NULL, 0, &n) != MQR_EBUFFER) {
+            cfg_free_actions(&rc5);
+            if (!err[0])
+                snprintf(err, errcap, "actions cannot be written as JSON");
+            return 400;
+        }
+        char *t = malloc(n + 1);
+        if (t != NULL && mqr_json_write(actions, 0, t, n + 1, &n) == MQR_OK)
+            brk_buf_add(&acts, t, n);
+        free(t);
+    } else {
+        brk_buf_puts(&acts, "[]");
+    }
+    int ok = !acts.failed && brk_events_add_rule(b, &rc5, 0, err, errcap) == 0;
+    if (ok) {
+        (void)mqr_engine_rule_remove(b->ev->engine, id);
+        ok = brk_events_add_rule(b, &rc5, 1, err, errcap) == 0 &&
+             engine_update(b, id, sql, description, enabled, &d) == MQR_OK;
+    }
+    cfg_free_actions(&rc5);
+    if (ok) {
+        brk_api_rule_t *r = record_get(b, id);
+        if (create)
+            r->created_at = brk_wall_ms();
+        record_set(r, sql, description, acts.p, enabled);
+    }
+    brk_buf_free(&acts);
+    return ok ? 0 : 400;
+}
+
+int brk_admin_rule_delete(broker_t *b, const char *id)
+{
+    if (!brk_admin_rule_exists(b, id))
+        return 404;
+    (void)mqr_engine_rule_remove(b->ev->engine, id);
+    brk_api_rule_t *r = record_get(b, id);
+    if (file_rule(b, id) == NULL) {
+        record_remove(b->admin, r);
+        return 0;
+    }
+    free(r->sql);
+    free(r->description);
+    free(r->actions_json);
+    r->sql = r->description = r->actions_json = NULL;
+    return 0;
+}
