@@ -42,7 +42,7 @@ struct brk_admin_conn {
     char *out;              /* response bytes not yet written */
     size_t out_len, out_off;
     int64_t last_ms;        /* monotonic: accepted or last request */
-    uint8_t want_write;
+    uint8_t want_write;     /* 1: watched for writing too; 2: for writing only */
     uint8_t close_after;    /* close once out is written */
     uint8_t closed;
 };
@@ -314,7 +314,17 @@ static void accept_all(broker_t *b)
     }
 }
 
-/* Write what is pending; watch for writability while some remains. */
+/* Unsent response bytes: above BRK_ADMIN_MAX_OUT (a client that sends
+ * requests without reading the answers) or once the connection is closing,
+ * nothing more is read until they are written. */
+static int backlogged(const brk_admin_conn_t *c)
+{
+    return c->close_after || c->out_len - c->out_off > BRK_ADMIN_MAX_OUT;
+}
+
+/* Write what is pending; watch for writability while some remains (and
+ * only for that while backlogged, so a level-triggered readiness for input
+ * that is not read cannot spin the loop). */
 static void flush(broker_t *b, brk_admin_conn_t *c)
 {
     while (c->out_off < c->out_len) {
@@ -331,6 +341,7 @@ static void flush(broker_t *b, brk_admin_conn_t *c)
         c->out_off += (size_t)n;
     }
     int pending = c->out_off < c->out_len;
+    int mode = pending ? (backlogged(c) ? 2 : 1) : 0;
     if (!pending) {
         free(c->out);
         c->out = NULL;
@@ -340,9 +351,9 @@ static void flush(broker_t *b, brk_admin_conn_t *c)
             return;
         }
     }
-    if (pending != c->want_write) {
-        c->want_write = (uint8_t)pending;
-        brk_loop_watch(b, &c->w, 1, pending);
+    if (mode != c->want_write) {
+        c->want_write = (uint8_t)mode;
+        brk_loop_watch(b, &c->w, 1, mode);
     }
 }
 
@@ -536,14 +547,19 @@ static void read_conn(broker_t *b, brk_admin_conn_t *c)
             break;
         }
         ssize_t n = recv(c->w.fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             conn_close(b, c);
             return;
+        }
+        if (n == 0) { /* the client is done sending: answer what came, then close */
+            c->close_after = 1;
+            c->in_len = 0;
+            break;
         }
         if (n < 0)
             break;
         c->in_len += (size_t)n;
-        if (serve(b, c) != 0 || c->close_after)
+        if (serve(b, c) != 0 || backlogged(c))
             break;
     }
     if (c->in_len == 0) { /* idle: keep no buffer */

@@ -26,6 +26,7 @@
 #define BRK_ADMIN_MAX_BODY 65536  /* bytes of a request body */
 #define BRK_ADMIN_MAX_HEADERS 32
 #define BRK_ADMIN_IDLE_MS 30000   /* an idle keep-alive connection is closed after this */
+#define BRK_ADMIN_MAX_OUT (1024u * 1024u) /* unsent response bytes above which reading stops */
 
 /* Reason codes counted per name: every CONNACK reason code of MQTT 5 fits
  * in a byte, so they are indexed by code. */

@@ -117,9 +117,9 @@ int brk_loop_listen(broker_t *b, const char *addr, uint16_t port)
     return open_listener(b, addr, port);
 }
 
-/* Watch descriptor `w` for reading, and writing when want_write (op 0: add,
- * 1: change, 2: remove). The poll backend asks brk_admin_watches each round
- * instead. */
+/* Watch descriptor `w` for reading, and writing when want_write (2: for
+ * writing only); op 0: add, 1: change, 2: remove. The poll backend asks
+ * brk_admin_watches each round instead. */
 void brk_loop_watch(broker_t *b, brk_watch_t *w, int op, int want_write)
 {
 #ifndef BRK_USE_POLL
@@ -127,7 +127,7 @@ void brk_loop_watch(broker_t *b, brk_watch_t *w, int op, int want_write)
         (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     else
         watch_ctl(b, op == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, w,
-                  EPOLLIN | (want_write ? EPOLLOUT : 0u));
+                  want_write == 2 ? EPOLLOUT : EPOLLIN | (want_write ? EPOLLOUT : 0u));
 #else
     (void)b, (void)w, (void)op, (void)want_write;
 #endif
@@ -664,7 +664,7 @@ static int wait_round(broker_t *b, int timeout)
         (void)brk_admin_watches(b, ws + k, aww, nadmin);
         for (size_t i = 0; i < nadmin; i++, k++) {
             pfd[k].fd = ws[k]->fd;
-            pfd[k].events = (short)(POLLIN | (aww[i] ? POLLOUT : 0));
+            pfd[k].events = (short)(aww[i] == 2 ? POLLOUT : POLLIN | (aww[i] ? POLLOUT : 0));
         }
         free(aww);
     }
