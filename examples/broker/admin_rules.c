@@ -11,13 +11,17 @@
  * that rule. On SIGHUP, loop.c calls brk_admin_rules_before_reload (the
  * records' rules leave the engine, so the file's rules load without id
  * clashes) and brk_admin_rules_after_reload (every record is applied again
- * over the reloaded file). So the API wins over the file until the broker
- * restarts: the records live in memory only.
+ * over the reloaded file). So the API wins over the file. With
+ * admin_rules_file the records are also written to that file (JSON, replaced
+ * atomically) after every change and applied at start-up, so they outlive a
+ * restart; without it they live in memory only.
  *
  * Actions are EMQX's objects: {"function": "republish", "args": {"topic":
  * T}} and, an mqttrule extension, {"function": "http", "args": {"url": U}}
  * for the HTTP action of the configuration file's `http URL` line.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,6 +272,178 @@ static void record_set(brk_api_rule_t *r, const char *sql, const char *desc, con
     r->enabled = enabled;
 }
 
+/* v as compact JSON text (malloc'd, NUL-terminated), or NULL. */
+static char *json_text(const mqr_value_t *v)
+{
+    size_t n = 0;
+    if (mqr_json_write(v, 0, NULL, 0, &n) != MQR_EBUFFER)
+        return NULL;
+    char *t = malloc(n + 1);
+    if (t != NULL && mqr_json_write(v, 0, t, n + 1, &n) != MQR_OK) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+/* ---- admin_rules_file ------------------------------------------------------------ */
+
+/*
+ * Write every record to admin_rules_file: a JSON array of
+ * {"id", "sql", "description", "actions", "enable", "created_at"} and, for
+ * a deleted file rule, {"id", "deleted": true}; written to FILE.tmp, then
+ * renamed over FILE. A failure is logged; the change stays in force.
+ */
+static void rules_save(broker_t *b)
+{
+    const char *path = b->cfg.admin_rules_file;
+    brk_admin_t *a = b->admin;
+    if (path == NULL)
+        return;
+    brk_buf_t o = {0};
+    brk_buf_puts(&o, "[");
+    for (size_t i = 0; i < a->napi_rules; i++) {
+        const brk_api_rule_t *r = &a->api_rules[i];
+        brk_buf_puts(&o, i ? ",\n{\"id\":" : "\n{\"id\":");
+        brk_buf_json_str(&o, r->id, strlen(r->id));
+        if (r->sql == NULL) {
+            brk_buf_puts(&o, ",\"deleted\":true}");
+            continue;
+        }
+        brk_buf_puts(&o, ",\"sql\":");
+        brk_buf_json_str(&o, r->sql, strlen(r->sql));
+        brk_buf_puts(&o, ",\"description\":");
+        brk_buf_json_str(&o, r->description, strlen(r->description));
+        brk_buf_printf(&o, ",\"actions\":%s,\"enable\":%s,\"created_at\":%" PRId64 "}",
+                       r->actions_json, r->enabled ? "true" : "false", r->created_at);
+    }
+    brk_buf_puts(&o, "\n]\n");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = o.failed ? NULL : fopen(tmp, "w");
+    int ok = f != NULL && fwrite(o.p, 1, o.len, f) == o.len;
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0)
+        brk_log(b, 0, "admin_rules_file %s: cannot write it (%s); the REST API's rule changes "
+                      "will not outlive a restart",
+                path, strerror(errno));
+    brk_buf_free(&o);
+}
+
+/* One saved record into b->admin (apply it afterwards). 0, or -1 with err. */
+static int record_from_json(broker_t *b, const mqr_value_t *v, char *err, size_t errcap)
+{
+    char id[256];
+    const char *rid = str_member(v, "id", id, sizeof id);
+    if (rid == NULL || rid[0] == 0) {
+        snprintf(err, errcap, "an entry without a string \"id\"");
+        return -1;
+    }
+    const mqr_value_t *del = mqr_value_object_get(v, "deleted", 7);
+    const mqr_value_t *sql = mqr_value_object_get(v, "sql", 3);
+    const mqr_value_t *desc = mqr_value_object_get(v, "description", 11);
+    const mqr_value_t *acts = mqr_value_object_get(v, "actions", 7);
+    const mqr_value_t *en = mqr_value_object_get(v, "enable", 6);
+    const mqr_value_t *at = mqr_value_object_get(v, "created_at", 10);
+    if (del != NULL && del->type == MQR_VAL_BOOL && del->u.b) {
+        if (file_rule(b, rid) != NULL)
+            (void)record_get(b, rid); /* a tombstone: sql stays NULL below */
+        brk_api_rule_t *r = record_find(b->admin, rid);
+        if (r != NULL) {
+            free(r->sql);
+            free(r->description);
+            free(r->actions_json);
+            r->sql = r->description = r->actions_json = NULL;
+        }
+        return 0;
+    }
+    if (sql == NULL || sql->type != MQR_VAL_STRING || memchr(sql->u.s, 0, sql->len) ||
+        (desc != NULL && (desc->type != MQR_VAL_STRING || memchr(desc->u.s, 0, desc->len))) ||
+        (acts != NULL && acts->type != MQR_VAL_ARRAY) || (en != NULL && en->type != MQR_VAL_BOOL)) {
+        snprintf(err, errcap, "rule '%s': needs a string sql, and description, actions and "
+                              "enable of the right types", rid);
+        return -1;
+    }
+    char *s = malloc(sql->len + 1), *d = malloc(desc ? desc->len + 1 : 1);
+    char *j = acts ? json_text(acts) : brk_strdup("[]");
+    if (s == NULL || d == NULL || j == NULL) {
+        free(s), free(d), free(j);
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    memcpy(s, sql->u.s, sql->len);
+    s[sql->len] = 0;
+    if (desc)
+        memcpy(d, desc->u.s, desc->len);
+    d[desc ? desc->len : 0] = 0;
+    brk_api_rule_t *r = record_get(b, rid);
+    record_set(r, s, d, j, en ? (uint32_t)en->u.b : 1);
+    if (at != NULL && at->type == MQR_VAL_INT)
+        r->created_at = at->u.i;
+    free(s), free(d), free(j);
+    return 0;
+}
+
+int brk_admin_rules_load(broker_t *b)
+{
+    const char *path = b->cfg.admin_rules_file;
+    if (path == NULL || b->admin == NULL)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0; /* nothing saved yet */
+        fprintf(stderr, "mqttrule-broker: admin_rules_file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    brk_buf_t text = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && text.len < 64u * 1024u * 1024u)
+        brk_buf_add(&text, chunk, n);
+    fclose(f);
+    mqr_arena_t *arena = NULL;
+    mqr_value_t v;
+    mqr_diag_t d;
+    char err[512] = "";
+    mqr_diag_clear(&d);
+    int rc = text.failed || mqr_arena_create(NULL, 0, &arena) != MQR_OK ? -1 : 0;
+    if (rc == 0 && (mqr_json_parse(arena, text.p ? text.p : "", text.len, 0, &v, &d) != MQR_OK ||
+                    v.type != MQR_VAL_ARRAY)) {
+        snprintf(err, sizeof err, "byte %" PRIu64 ": %s", d.offset,
+                 d.message[0] ? d.message : "not a JSON array");
+        rc = -1;
+    }
+    for (uint32_t i = 0; rc == 0 && i < v.len; i++) {
+        if (v.u.items[i].type != MQR_VAL_OBJECT ||
+            record_from_json(b, &v.u.items[i], err, sizeof err) != 0) {
+            if (!err[0])
+                snprintf(err, sizeof err, "entry %u is not an object", (unsigned)i);
+            rc = -1;
+        }
+    }
+    mqr_arena_destroy(arena);
+    brk_buf_free(&text);
+    if (rc != 0) {
+        fprintf(stderr, "mqttrule-broker: admin_rules_file %s: %s\n", path,
+                err[0] ? err : "out of memory");
+        return -1;
+    }
+    brk_admin_t *a = b->admin;
+    for (size_t i = 0; i < a->napi_rules;) {
+        if (record_apply(b, &a->api_rules[i]) == 0) {
+            i++;
+            continue;
+        }
+        brk_log(b, 0, "admin_rules_file %s: rule '%s' dropped", path, a->api_rules[i].id);
+        record_remove(a, &a->api_rules[i]);
+    }
+    brk_log(b, 0, "admin_rules_file %s: %zu rule change(s) of the REST API applied", path,
+            a->napi_rules);
+    return 0;
+}
+
 /* The SQL error of a failed compile: "line L, column C: message" (the
  * compiler's own text carries the position). */
 static int sql_error(const mqr_diag_t *d, int rc, char *err, size_t errcap)
@@ -314,6 +490,7 @@ int brk_admin_rule_put(broker_t *b, const char *id, const char *sql, const char 
             return sql_error(&d, rc, err, errcap);
         brk_api_rule_t *r = record_get(b, id);
         record_set(r, sql, description, r->actions_json ? r->actions_json : "[]", enabled);
+        rules_save(b);
         return 0;
     }
     brk_rule_cfg_t rc5;
@@ -321,24 +498,15 @@ int brk_admin_rule_put(broker_t *b, const char *id, const char *sql, const char 
     rc5.id = (char *)id;
     rc5.sql = (char *)sql;
     rc5.where = "REST API";
-    brk_buf_t acts = {0};
-    if (actions != NULL) {
-        size_t n = 0;
-        if (actions_to_cfg(actions, &rc5, err, errcap) != 0 ||
-            mqr_json_write(actions, 0, NULL, 0, &n) != MQR_EBUFFER) {
-            cfg_free_actions(&rc5);
-            if (!err[0])
-                snprintf(err, errcap, "actions cannot be written as JSON");
-            return 400;
-        }
-        char *t = malloc(n + 1);
-        if (t != NULL && mqr_json_write(actions, 0, t, n + 1, &n) == MQR_OK)
-            brk_buf_add(&acts, t, n);
-        free(t);
-    } else {
-        brk_buf_puts(&acts, "[]");
+    char *acts = actions != NULL ? json_text(actions) : brk_strdup("[]");
+    if (acts == NULL || actions_to_cfg(actions, &rc5, err, errcap) != 0) {
+        cfg_free_actions(&rc5);
+        free(acts);
+        if (!err[0])
+            snprintf(err, errcap, "actions cannot be written as JSON");
+        return 400;
     }
-    int ok = !acts.failed && brk_events_add_rule(b, &rc5, 0, err, errcap) == 0;
+    int ok = brk_events_add_rule(b, &rc5, 0, err, errcap) == 0;
     if (ok) {
         (void)mqr_engine_rule_remove(b->ev->engine, id);
         ok = brk_events_add_rule(b, &rc5, 1, err, errcap) == 0 &&
@@ -349,9 +517,10 @@ int brk_admin_rule_put(broker_t *b, const char *id, const char *sql, const char 
         brk_api_rule_t *r = record_get(b, id);
         if (create)
             r->created_at = brk_wall_ms();
-        record_set(r, sql, description, acts.p, enabled);
+        record_set(r, sql, description, acts, enabled);
+        rules_save(b);
     }
-    brk_buf_free(&acts);
+    free(acts);
     return ok ? 0 : 400;
 }
 
@@ -363,11 +532,12 @@ int brk_admin_rule_delete(broker_t *b, const char *id)
     brk_api_rule_t *r = record_get(b, id);
     if (file_rule(b, id) == NULL) {
         record_remove(b->admin, r);
-        return 0;
+    } else {
+        free(r->sql);
+        free(r->description);
+        free(r->actions_json);
+        r->sql = r->description = r->actions_json = NULL;
     }
-    free(r->sql);
-    free(r->description);
-    free(r->actions_json);
-    r->sql = r->description = r->actions_json = NULL;
+    rules_save(b);
     return 0;
 }

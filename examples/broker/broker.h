@@ -129,6 +129,7 @@ typedef struct brk_config {
     uint32_t admin_port;          /* admin_listener PORT; 0: no admin listener (admin.c) */
     char *admin_addr;             /* admin_listener ADDR (default 127.0.0.1) */
     char *admin_password_file;    /* admin_password_file: HTTP Basic users */
+    char *admin_rules_file;       /* admin_rules_file: the API's rule changes, kept */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
@@ -494,5 +495,8 @@ void brk_sys_connack(broker_t *b, const brk_conn_t *c, const mqr_packet_t *conne
  * of the engine, and put them back over the file's (the API wins). */
 void brk_admin_rules_before_reload(broker_t *b);
 void brk_admin_rules_after_reload(broker_t *b);
+/* Start-up: apply the rule changes saved in admin_rules_file. 0, or -1
+ * after printing why (file:byte). */
+int brk_admin_rules_load(broker_t *b);
 
 #endif /* MQR_BROKER_H */

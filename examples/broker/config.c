@@ -199,6 +199,9 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
         cfg->admin_port = u;
         free(cfg->admin_addr);
         cfg->admin_addr = brk_strdup(n > 2 ? w[2] : "127.0.0.1");
+    } else if (!strcmp(k, "admin_rules_file") && n == 2) {
+        free(cfg->admin_rules_file);
+        cfg->admin_rules_file = brk_strdup(w[1]);
     } else if (!strcmp(k, "admin_password_file") && n == 2) {
         free(cfg->admin_password_file);
         cfg->admin_password_file = brk_strdup(w[1]);
@@ -569,6 +572,7 @@ void brk_config_free(brk_config_t *cfg)
     free(cfg->auth_hmac_secret);
     free(cfg->admin_addr);
     free(cfg->admin_password_file);
+    free(cfg->admin_rules_file);
     free_list(&cfg->ban_clientids);
     free_list(&cfg->ban_usernames);
     free_list(&cfg->ban_addresses);

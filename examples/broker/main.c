@@ -61,6 +61,10 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (brk_admin_rules_load(&b) != 0) {
+        rc = 2;
+        goto out;
+    }
     if (b.cfg.test_connectors) {
         rc = brk_events_test_connectors(&b) ? 1 : 0;
         goto out;

@@ -344,6 +344,31 @@ def test_api_rules_survive_sighup(tmp_path):
         sub.close()
 
 
+def test_api_rules_survive_a_restart_with_admin_rules_file(tmp_path):
+    saved = tmp_path / "api-rules.json"
+    extra = RULES_CONF + "admin_rules_file %s\n" % saved
+    with admin_broker(tmp_path, extra) as b:
+        a = Admin(b.admin_port)
+        assert a.request("POST", "/api/v5/rules", {
+            "id": "kept", "sql": "SELECT clientid FROM \"$events/client_connack\"",
+            "description": "survives", "enable": False,
+            "actions": [{"function": "republish", "args": {"topic": "kept/out"}}]})[0] == 201
+        assert a.request("DELETE", "/api/v5/rules/from_file")[0] == 204
+    doc = json.loads(saved.read_text())
+    assert {r["id"] for r in doc} == {"kept", "from_file"}
+    with admin_broker(tmp_path, extra) as b:
+        assert b.wait_log("2 rule change(s) of the REST API applied")
+        rules = {r["id"]: r for r in Admin(b.admin_port).request("GET", "/api/v5/rules")[1]["data"]}
+        assert set(rules) == {"kept"}
+        assert rules["kept"]["enable"] is False and rules["kept"]["description"] == "survives"
+        assert rules["kept"]["actions"] == [{"function": "republish", "args": {"topic": "kept/out"}}]
+    saved.write_text("[{\"id\": 1}]")
+    conf = tmp_path / "bad.conf"
+    conf.write_text(extra)
+    r = run_broker("-p", str(free_port()), "-c", str(conf))
+    assert r.returncode != 0 and "admin_rules_file" in r.stderr and "id" in r.stderr
+
+
 # ---- rule test ---------------------------------------------------------------------------
 
 SQL_TESTER = os.path.join(os.path.dirname(BROKER), "..", "sql", "mqttrule-sql")
