@@ -281,8 +281,10 @@ static char *json_text(const mqr_value_t *v)
     char *t = malloc(n + 1);
     if (t != NULL && mqr_json_write(v, 0, t, n + 1, &n) != MQR_OK) {
         free(t);
-        t = NULL;
+        return NULL;
     }
+    if (t != NULL)
+        t[n] = 0; /* the writer does not terminate */
     return t;
 }
 
