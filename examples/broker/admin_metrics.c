@@ -88,7 +88,6 @@ static const struct {
 #undef AF
 };
 
-#define MAX_RULES_SCRAPED 4096
 #define MAX_ACTIONS_PER_RULE 64
 
 typedef struct scrape_rule {
@@ -102,7 +101,7 @@ typedef struct scrape_rule {
 typedef struct scrape {
     broker_t *b;
     scrape_rule_t *rules;
-    size_t n;
+    size_t n, cap;
 } scrape_t;
 
 /* The ids and types of rule id's actions, from the engine's metrics JSON. */
@@ -142,7 +141,7 @@ static void collect_rule(void *ud, const char *id, const char *sql, const char *
 {
     scrape_t *s = ud;
     (void)sql, (void)description, (void)actions_json, (void)file_rule, (void)c;
-    if (s->n == MAX_RULES_SCRAPED)
+    if (s->n == s->cap)
         return;
     scrape_rule_t *sr = &s->rules[s->n];
     memset(sr, 0, sizeof *sr);
@@ -151,6 +150,13 @@ static void collect_rule(void *ud, const char *id, const char *sql, const char *
         return;
     rule_actions(s->b, sr);
     s->n++;
+}
+
+static void count_rule(void *ud, const char *id, const char *sql, const char *description,
+                       const char *actions_json, const brk_rule_cfg_t *file_rule, int64_t c)
+{
+    (void)id, (void)sql, (void)description, (void)actions_json, (void)file_rule, (void)c;
+    (*(size_t *)ud)++;
 }
 
 static void prom_broker(brk_buf_t *o, broker_t *b)
@@ -206,7 +212,9 @@ void brk_admin_prometheus(brk_admin_req_t *r)
 {
     broker_t *b = r->b;
     brk_buf_t *o = &r->out;
-    scrape_t s = {b, calloc(MAX_RULES_SCRAPED, sizeof(scrape_rule_t)), 0};
+    scrape_t s = {b, NULL, 0, 0};
+    brk_admin_rules_each(b, count_rule, &s.cap);
+    s.rules = calloc(s.cap ? s.cap : 1, sizeof *s.rules);
     if (s.rules == NULL) {
         brk_admin_error(r, 500, "INTERNAL_ERROR", "out of memory");
         return;

@@ -7,8 +7,10 @@
  * (counters, the SIGUSR1 stats line), config.c (flags and the configuration
  * file), loop.c (epoll or poll, listener, socket I/O, timers), mqtt.c
  * (the MQTT protocol: CONNECT decisions, sessions, routing, retained
- * messages, wills), auth.c (password file, bans, ACL) and events.c (the seam
- * to the rule engine: every event and message goes through it).
+ * messages, wills), auth.c (password file, bans, ACL), events.c (the seam
+ * to the rule engine: every event and message goes through it), sys.c ($SYS
+ * topics, CONNACK counters, recent refusals) and admin*.c (the admin HTTP
+ * listener: REST API, Prometheus, the live page; admin.h).
  *
  * Everything runs on one thread. A connection owns little memory while idle:
  * its struct, and an input buffer only while a partial packet is pending (reads
