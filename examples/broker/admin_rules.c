@@ -166,6 +166,15 @@ static int actions_to_cfg(const mqr_value_t *acts, brk_rule_cfg_t *rc, char *err
                      kind == MQR_ACTION_REPUBLISH ? "topic" : "url");
             return -1;
         }
+        const char *only = kind == MQR_ACTION_REPUBLISH ? "topic" : "url";
+        for (uint32_t k = 0; args != NULL && args->type == MQR_VAL_OBJECT && k < args->len; k++) {
+            const mqr_member_t *m = &args->u.members[k];
+            if (m->key_len != strlen(only) || memcmp(m->key, only, m->key_len) != 0) {
+                snprintf(err, errcap, "actions[%u]: args.%.*s is not supported (only args.%s)",
+                         (unsigned)i, (int)(m->key_len > 64 ? 64 : m->key_len), m->key, only);
+                return -1;
+            }
+        }
         rc->actions = brk_xrealloc(rc->actions, (rc->nactions + 1) * sizeof *rc->actions);
         rc->actions[rc->nactions].kind = kind;
         rc->actions[rc->nactions].arg = brk_strdup(v);

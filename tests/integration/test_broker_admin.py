@@ -270,6 +270,9 @@ def test_rules_crud_and_errors(tmp_path):
         st, body, _ = a.request("POST", "/api/v5/rules", {"sql": "SELECT 1 FROM \"t\"",
                                                           "actions": ["webhook:x"]})
         assert st == 400 and "actions[0]" in body["message"]
+        st, body, _ = a.request("POST", "/api/v5/rules", {"sql": "SELECT 1 FROM \"t\"", "actions": [
+            {"function": "republish", "args": {"topic": "x", "qos": 1}}]})
+        assert st == 400 and "args.qos is not supported" in body["message"]
         for path in ("/api/v5/rules/nope", "/api/v5/rules/nope/metrics"):
             st, body, _ = a.request("GET", path)
             assert st == 404 and body["code"] == "NOT_FOUND"
