@@ -21,23 +21,23 @@
 
 #include "broker.h"
 
-static void pw_clear(broker_t *b)
+static void pw_clear(brk_pwfile_t *pf)
 {
-    for (size_t i = 0; i < b->npw; i++) {
-        free(b->pw_users[i]);
-        free(b->pw_hashes[i]);
+    for (size_t i = 0; i < pf->n; i++) {
+        free(pf->users[i]);
+        free(pf->hashes[i]);
     }
-    free(b->pw_users);
-    free(b->pw_hashes);
-    b->pw_users = b->pw_hashes = NULL;
-    b->npw = 0;
+    free(pf->users);
+    free(pf->hashes);
+    pf->users = pf->hashes = NULL;
+    pf->n = 0;
 }
 
-/* Read the password file into the broker. 0, or -1 (logged) when it cannot
- * be read; the old contents are dropped either way. */
-static int pw_load(broker_t *b, const char *path)
+/* Read the password file into `pf`. 0, or -1 (logged) when it cannot be
+ * read; the old contents are dropped either way. */
+static int pw_load(broker_t *b, brk_pwfile_t *pf, const char *path)
 {
-    pw_clear(b);
+    pw_clear(pf);
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         brk_log(b, 0, "password file %s: %s", path, strerror(errno));
@@ -58,41 +58,72 @@ static int pw_load(broker_t *b, const char *path)
             continue;
         }
         *colon = 0;
-        char **nu = realloc(b->pw_users, (b->npw + 1) * sizeof *nu);
+        char **nu = realloc(pf->users, (pf->n + 1) * sizeof *nu);
         if (nu != NULL)
-            b->pw_users = nu;
-        char **nh = realloc(b->pw_hashes, (b->npw + 1) * sizeof *nh);
+            pf->users = nu;
+        char **nh = realloc(pf->hashes, (pf->n + 1) * sizeof *nh);
         if (nh != NULL)
-            b->pw_hashes = nh;
+            pf->hashes = nh;
         if (nu == NULL || nh == NULL)
             break;
-        b->pw_users[b->npw] = brk_strdup(line);
-        b->pw_hashes[b->npw] = brk_strdup(colon + 1);
-        b->npw++;
+        pf->users[pf->n] = brk_strdup(line);
+        pf->hashes[pf->n] = brk_strdup(colon + 1);
+        pf->n++;
     }
     fclose(f);
     return 0;
 }
 
 /* Make sure the loaded password file is current. 0 or -1 (unreadable). */
-static int pw_refresh(broker_t *b)
+static int pw_refresh(broker_t *b, brk_pwfile_t *pf, const char *path)
 {
     struct stat st;
-    const char *path = b->cfg.password_file;
     if (stat(path, &st) != 0) {
-        if (b->pw_ok)
+        if (pf->ok)
             brk_log(b, 0, "password file %s: %s", path, strerror(errno));
-        b->pw_ok = 0;
+        pf->ok = 0;
         return -1;
     }
     int64_t mt = (int64_t)st.st_mtime * 1000000000 + st.st_mtim.tv_nsec;
-    if (!b->pw_ok || mt != b->pw_mtime) {
-        b->pw_ok = pw_load(b, path) == 0;
-        b->pw_mtime = mt;
-        if (b->pw_ok)
-            brk_log(b, 1, "password file %s: %zu user(s)", path, b->npw);
+    if (!pf->ok || mt != pf->mtime) {
+        pf->ok = pw_load(b, pf, path) == 0;
+        pf->mtime = mt;
+        if (pf->ok)
+            brk_log(b, 1, "password file %s: %zu user(s)", path, pf->n);
     }
-    return b->pw_ok ? 0 : -1;
+    return pf->ok ? 0 : -1;
+}
+
+/* The MQTT password file and the admin listener's both go through here. */
+int brk_pwfile_check(broker_t *b, brk_pwfile_t *pf, const char *path, const char *user,
+                     size_t user_len, const void *pass, size_t pass_len, const char **why)
+{
+    if (pw_refresh(b, pf, path) != 0) {
+        *why = "the password file cannot be read";
+        return MQR_RC_SERVER_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < pf->n; i++) {
+        if (strlen(pf->users[i]) != user_len || memcmp(pf->users[i], user, user_len) != 0)
+            continue;
+        if (pass == NULL) {
+            *why = "no password given";
+            return MQR_RC_BAD_USERNAME_OR_PASSWORD;
+        }
+        int rc = mqr_passwd_verify(pf->hashes[i], strlen(pf->hashes[i]), (const char *)pass,
+                                    pass_len);
+        if (rc == MQR_OK)
+            return 0;
+        *why = rc == MQR_NO_MATCH ? "wrong password"
+                                  : "the user's password-file entry is not usable";
+        return MQR_RC_BAD_USERNAME_OR_PASSWORD;
+    }
+    *why = "unknown user name";
+    return MQR_RC_BAD_USERNAME_OR_PASSWORD;
+}
+
+void brk_pwfile_free(brk_pwfile_t *pf)
+{
+    pw_clear(pf);
 }
 
 /* Authenticate a CONNECT. Returns 0 (accepted) or the reason code, with
@@ -102,7 +133,7 @@ int brk_auth_check(broker_t *b, const mqr_pkt_connect_t *c, const char **why)
     const brk_config_t *cfg = &b->cfg;
     int anonymous = cfg->allow_anonymous < 0 ? cfg->password_file == NULL
                                              : cfg->allow_anonymous;
-    if (cfg->password_file != NULL && pw_refresh(b) != 0) {
+    if (cfg->password_file != NULL && pw_refresh(b, &b->pw, cfg->password_file) != 0) {
         *why = "the password file cannot be read";
         return MQR_RC_SERVER_UNAVAILABLE;
     }
@@ -118,24 +149,8 @@ int brk_auth_check(broker_t *b, const mqr_pkt_connect_t *c, const char **why)
         *why = "anonymous access is off and no password file is configured";
         return MQR_RC_NOT_AUTHORIZED;
     }
-    for (size_t i = 0; i < b->npw; i++) {
-        if (strlen(b->pw_users[i]) != c->username.len ||
-            memcmp(b->pw_users[i], c->username.ptr, c->username.len) != 0)
-            continue;
-        if (c->password.ptr == NULL) {
-            *why = "no password given";
-            return MQR_RC_BAD_USERNAME_OR_PASSWORD;
-        }
-        int rc = mqr_passwd_verify(b->pw_hashes[i], strlen(b->pw_hashes[i]),
-                                    (const char *)c->password.ptr, c->password.len);
-        if (rc == MQR_OK)
-            return 0;
-        *why = rc == MQR_NO_MATCH ? "wrong password"
-                                  : "the user's password-file entry is not usable";
-        return MQR_RC_BAD_USERNAME_OR_PASSWORD;
-    }
-    *why = "unknown user name";
-    return MQR_RC_BAD_USERNAME_OR_PASSWORD;
+    return brk_pwfile_check(b, &b->pw, cfg->password_file, c->username.ptr, c->username.len,
+                            c->password.ptr, c->password.len, why);
 }
 
 static int in_list(const brk_str_list_t *l, const char *s, size_t len)
@@ -213,5 +228,5 @@ int brk_acl_allows(broker_t *b, const char *username, const char *topic, size_t 
 /* Free the loaded password file. */
 void brk_auth_free(broker_t *b)
 {
-    pw_clear(b);
+    pw_clear(&b->pw);
 }

@@ -9,8 +9,10 @@
  * (listener options, each connection's transport), tls.c (TLS through
  * OpenSSL, when built with it), ws.c (MQTT over WebSocket), mqtt.c
  * (the MQTT protocol: CONNECT decisions, sessions, routing, retained
- * messages, wills), auth.c (password file, bans, ACL) and events.c (the seam
- * to the rule engine: every event and message goes through it).
+ * messages, wills), auth.c (password file, bans, ACL), events.c (the seam
+ * to the rule engine: every event and message goes through it), sys.c ($SYS
+ * topics, CONNACK counters, recent refusals) and admin*.c (the admin HTTP
+ * listener: REST API, Prometheus, the live page; admin.h).
  *
  * Everything runs on one thread. A connection owns little memory while idle:
  * its struct, and an input buffer only while a partial packet is pending (reads
@@ -41,6 +43,8 @@
 #define BRK_W_CONN 2
 #define BRK_W_ENGINE 3
 #define BRK_W_ENGINE_OFF 4 /* an engine descriptor no longer watched (stale events) */
+#define BRK_W_ADMIN 5      /* the admin HTTP listener (admin.c) */
+#define BRK_W_ADMIN_CONN 6 /* an admin HTTP connection */
 
 /* conn_t.state */
 #define BRK_CS_NEW 0       /* waiting for CONNECT */
@@ -190,6 +194,11 @@ typedef struct brk_config {
     uint32_t max_retained_messages; /* 0: unlimited */
     uint32_t max_retained_bytes;  /* topic + payload + properties of all; 0: unlimited */
     uint32_t session_refuse;      /* session_owner_mismatch: 1 refuse, 0 fresh session */
+    uint32_t sys_interval;        /* seconds between $SYS updates; 0: off (sys.c) */
+    uint32_t admin_port;          /* admin_listener PORT; 0: no admin listener (admin.c) */
+    char *admin_addr;             /* admin_listener ADDR (default 127.0.0.1) */
+    char *admin_password_file;    /* admin_password_file: HTTP Basic users */
+    char *admin_rules_file;       /* admin_rules_file: the API's rule changes, kept */
     brk_rule_cfg_t *rules;
     size_t nrules;
     int rules_from_cli;
@@ -426,6 +435,16 @@ typedef struct brk_stats {
     uint32_t nxport_fail;
 } brk_stats_t;
 
+/* A mosquitto_passwd-format file as loaded (auth.c), reread when it changes. */
+typedef struct brk_pwfile {
+    char **users, **hashes;
+    size_t n;
+    int ok;                   /* 1: the last read succeeded */
+    int64_t mtime;
+} brk_pwfile_t;
+
+struct brk_admin;
+
 typedef struct broker {
     brk_config_t cfg;
     int epfd;
@@ -463,15 +482,12 @@ typedef struct broker {
     volatile sig_atomic_t *stats_req; /* set by SIGUSR1: log the stats line */
     volatile sig_atomic_t *stop_req;  /* brk_loop_run's stop and reload flags, */
     volatile sig_atomic_t *reload_req; /* seen by busy polling (NULL: none) */
-    /* password file state */
-    char **pw_users, **pw_hashes;
-    size_t npw;
-    int pw_ok;                /* 1: the last read succeeded */
-    int64_t pw_mtime;
+    brk_pwfile_t pw;          /* password_file */
     FILE *logf;               /* log_dest file; NULL: stderr (or stdout) */
     int argc;                 /* the command line, read again by a reload */
     char **argv;
     struct brk_sink *sinks;   /* the sinks' actions (sinks.c) */
+    struct brk_admin *admin;  /* $SYS figures and the admin listener (admin.h) */
     brk_share_t *shares;      /* shared subscriptions' round-robin positions */
     size_t nshares, capshares;
     uint32_t cascade_left;    /* max_cascade_messages budget of the current packet */
@@ -627,6 +643,12 @@ int brk_banned(broker_t *b, const mqr_pkt_connect_t *c, const char *peerhost, co
 int brk_acl_allows(broker_t *b, const char *username, const char *topic, size_t len,
                    uint32_t access);
 void brk_auth_free(broker_t *b);
+/* Check user/password against the password file `path` loaded into `pf`
+ * (reread when it changed). 0 when they match, else the CONNACK reason code
+ * with *why. */
+int brk_pwfile_check(broker_t *b, brk_pwfile_t *pf, const char *path, const char *user,
+                     size_t user_len, const void *pass, size_t pass_len, const char **why);
+void brk_pwfile_free(brk_pwfile_t *pf);
 
 /* ---- mqtt.c ------------------------------------------------------------------------- */
 void brk_mqtt_packet(broker_t *b, brk_conn_t *c, const mqr_packet_t *p);
@@ -646,6 +668,8 @@ int brk_mqtt_republish(broker_t *b, const mqr_publish_msg_t *msg, const mqr_prop
  * returns 1 when it started one, to be passed to brk_mqtt_cascade_end. */
 int brk_mqtt_cascade_begin(broker_t *b);
 void brk_mqtt_cascade_end(broker_t *b, int began);
+/* Publish a $SYS message (sys.c): retained, routed, no events. */
+int brk_mqtt_publish_sys(broker_t *b, const char *topic, const char *payload);
 void brk_mqtt_free(broker_t *b);
 void brk_msg_unref(brk_msg_t *m);
 
@@ -798,6 +822,9 @@ int brk_parse_bool(const char *s, uint32_t *out);
 int brk_events_create(broker_t *b, const char **err);
 int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_t errcap);
 int brk_events_test_connectors(broker_t *b);
+int brk_events_add_rule(broker_t *b, const brk_rule_cfg_t *r, int live, char *err, size_t errcap);
+/* Remove an API rule and its actions (their pending messages are logged). */
+void brk_events_remove_rule(broker_t *b, const char *id);
 void brk_events_destroy(broker_t *b);
 void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int complete,
                     int reason, int connack_sent);
@@ -818,5 +845,24 @@ size_t brk_events_pending(broker_t *b);
 void brk_events_http_totals(broker_t *b, mqr_action_metrics_t *out);
 void brk_events_watch(broker_t *b, int64_t now);
 void brk_events_flush_report(broker_t *b, uint32_t waited_ms);
+
+/* ---- sys.c, admin*.c: $SYS and the admin HTTP listener (admin.h) ------------------- */
+int brk_loop_listen(broker_t *b, const char *addr, uint16_t port);
+void brk_loop_watch(broker_t *b, brk_watch_t *w, int op, int want_write);
+int brk_admin_create(broker_t *b);
+int brk_admin_listen(broker_t *b);
+void brk_admin_destroy(broker_t *b);
+void brk_admin_ready(broker_t *b, brk_watch_t *w, int rd, int wr, int err);
+void brk_admin_tick(broker_t *b, int64_t now_mono);
+size_t brk_admin_watches(broker_t *b, brk_watch_t **out, int *want_write, size_t cap);
+void brk_sys_connack(broker_t *b, const brk_conn_t *c, const mqr_packet_t *connect, int reason,
+                     int connack_sent);
+/* Around a SIGHUP rule reload: take the rules made through the REST API out
+ * of the engine, and put them back over the file's (the API wins). */
+void brk_admin_rules_before_reload(broker_t *b);
+void brk_admin_rules_after_reload(broker_t *b);
+/* Start-up: apply the rule changes saved in admin_rules_file. 0, or -1
+ * after printing why (file:byte). */
+int brk_admin_rules_load(broker_t *b);
 
 #endif /* MQR_BROKER_H */

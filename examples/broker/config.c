@@ -86,6 +86,7 @@ void brk_config_defaults(brk_config_t *cfg)
     cfg->v3_session_expiry_s = 7200;
     cfg->max_sessions = 100000;
     cfg->session_refuse = 1;
+    cfg->sys_interval = 10;
 }
 
 static void add_str(brk_str_list_t *l, const char *s)
@@ -322,6 +323,7 @@ static const struct brk_num_directive {
     {"max_cascade_messages", offsetof(brk_config_t, max_cascade_messages), 0},
     {"max_retained_messages", offsetof(brk_config_t, max_retained_messages), 0},
     {"max_retained_bytes", offsetof(brk_config_t, max_retained_bytes), 0},
+    {"sys_interval", offsetof(brk_config_t, sys_interval), 0},
 };
 
 #define NNUMS (sizeof nums / sizeof nums[0])
@@ -349,7 +351,19 @@ static int directive(brk_config_t *cfg, char **w, int n, const char *path, unsig
     int lr = brk_listener_directive(cfg, w, n, path, lineno); /* listener.c */
     if (lr <= 0)
         return lr;
-    if (!strcmp(k, "response_information") && n == 2) {
+    if (!strcmp(k, "admin_listener")) {
+        if (n < 2 || n > 3 || parse_u32(w[1], &u) != 0 || u == 0 || u > 65535)
+            BAD("admin_listener needs PORT [ADDRESS]");
+        cfg->admin_port = u;
+        free(cfg->admin_addr);
+        cfg->admin_addr = brk_strdup(n > 2 ? w[2] : "127.0.0.1");
+    } else if (!strcmp(k, "admin_rules_file") && n == 2) {
+        free(cfg->admin_rules_file);
+        cfg->admin_rules_file = brk_strdup(w[1]);
+    } else if (!strcmp(k, "admin_password_file") && n == 2) {
+        free(cfg->admin_password_file);
+        cfg->admin_password_file = brk_strdup(w[1]);
+    } else if (!strcmp(k, "response_information") && n == 2) {
         free(cfg->response_info);
         cfg->response_info = brk_strdup(w[1]);
     } else if (!strcmp(k, "ack_user_property") && n == 3) {
@@ -963,6 +977,9 @@ void brk_config_free(brk_config_t *cfg)
     free(cfg->redirect_server);
     free(cfg->response_info);
     free(cfg->auth_hmac_secret);
+    free(cfg->admin_addr);
+    free(cfg->admin_password_file);
+    free(cfg->admin_rules_file);
     free_list(&cfg->ban_clientids);
     free_list(&cfg->ban_usernames);
     free_list(&cfg->ban_addresses);

@@ -70,6 +70,7 @@ void brk_ev_connack(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int
 {
     mqr_connack_input_t in;
     mqr_diag_t d;
+    brk_sys_connack(b, c, connect, reason, connack_sent); /* $SYS and the admin page */
     mqr_event_connack_init(&in);
     in.connect = connect;
     in.complete = complete;

@@ -125,6 +125,28 @@ static int open_listener(broker_t *b, const char *addr, uint16_t port)
     return fd;
 }
 
+/* open_listener for the other listeners of the broker (admin.c). */
+int brk_loop_listen(broker_t *b, const char *addr, uint16_t port)
+{
+    return open_listener(b, addr, port);
+}
+
+/* Watch descriptor `w` for reading, and writing when want_write (2: for
+ * writing only); op 0: add, 1: change, 2: remove. The poll backend asks
+ * brk_admin_watches each round instead. */
+void brk_loop_watch(broker_t *b, brk_watch_t *w, int op, int want_write)
+{
+#ifndef BRK_USE_POLL
+    if (op == 2)
+        (void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    else
+        watch_ctl(b, op == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, w,
+                  want_write == 2 ? EPOLLOUT : EPOLLIN | (want_write ? EPOLLOUT : 0u));
+#else
+    (void)b, (void)w, (void)op, (void)want_write;
+#endif
+}
+
 /* 1 and the address in *out when listening socket `fd` is bound to one
  * address (not 0.0.0.0 or ::), which every connection it accepts then has
  * as its own; 0 otherwise. */
@@ -778,6 +800,8 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
         accept_all(b, w);
     } else if (w->kind == BRK_W_ENGINE_OFF) {
         /* dropped by the engine earlier in this round */
+    } else if (w->kind == BRK_W_ADMIN || w->kind == BRK_W_ADMIN_CONN) {
+        brk_admin_ready(b, w, rd, wr, err);
     } else if (w->kind == BRK_W_ENGINE) {
         uint32_t ev = (rd ? MQR_ENGINE_READ : 0) | (wr ? MQR_ENGINE_WRITE : 0);
         if (err)
@@ -798,7 +822,8 @@ static void dispatch(broker_t *b, brk_watch_t *w, int rd, int wr, int err)
 #ifdef BRK_USE_POLL
 static int wait_round(broker_t *b, int timeout)
 {
-    size_t n = b->nlisteners + b->nengine_w + b->nconns;
+    size_t nadmin = brk_admin_watches(b, NULL, NULL, 0);
+    size_t n = b->nlisteners + b->nengine_w + b->nconns + nadmin;
     size_t nengine = 0;
     struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
     brk_watch_t **ws = calloc(n ? n : 1, sizeof *ws);
@@ -829,6 +854,15 @@ static int wait_round(broker_t *b, int timeout)
         pfd[k].fd = c->w.fd;
         pfd[k].events = (short)(POLLIN | (c->want_write ? POLLOUT : 0));
         ws[k] = &c->w;
+    }
+    int *aww = calloc(nadmin ? nadmin : 1, sizeof *aww);
+    if (aww != NULL) {
+        (void)brk_admin_watches(b, ws + k, aww, nadmin);
+        for (size_t i = 0; i < nadmin; i++, k++) {
+            pfd[k].fd = ws[k]->fd;
+            pfd[k].events = (short)(aww[i] == 2 ? POLLOUT : POLLIN | (aww[i] ? POLLOUT : 0));
+        }
+        free(aww);
     }
     int r = poll(pfd, k, timeout);
     round_clock(b);
@@ -913,7 +947,9 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
         }
         if (*reload) {
             *reload = 0;
+            brk_admin_rules_before_reload(b);
             brk_reload(b);
+            brk_admin_rules_after_reload(b);
         }
         int64_t now = brk_mono_ms();
         int64_t timeout = engine_wait(b, next_tick - now);
@@ -928,6 +964,7 @@ int brk_loop_run(broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t
             brk_events_watch(b, now);
             brk_listeners_tick(b);
             brk_persist_tick(b, now);
+            brk_admin_tick(b, now);
             next_tick = now + 1000;
         }
         if (b->accept_off && now >= b->accept_retry_ms)

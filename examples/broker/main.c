@@ -77,7 +77,9 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (brk_events_create(&b, &err) != 0) {
+    if (brk_events_create(&b, &err) != 0 || brk_admin_create(&b) != 0) {
+        if (err == NULL)
+            err = "out of memory";
         fprintf(stderr, "mqttrule-broker: %s\n", err);
         rc = 1;
         goto out;
@@ -89,6 +91,10 @@ int main(int argc, char **argv)
     }
     if (brk_events_load_rules(&b, &b.cfg, msg, sizeof msg) != 0) {
         fprintf(stderr, "mqttrule-broker: %s\n", msg);
+        rc = 2;
+        goto out;
+    }
+    if (brk_admin_rules_load(&b) != 0) {
         rc = 2;
         goto out;
     }
@@ -108,7 +114,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
-    if (brk_loop_init(&b) != 0 || write_pid_file(&b) != 0) {
+    if (brk_loop_init(&b) != 0 || brk_admin_listen(&b) != 0 || write_pid_file(&b) != 0) {
         rc = 1;
     } else {
         brk_log(&b, BRK_LOG_NOTICE, "mqttrule-broker %s started (%zu rule(s), names profile %s)",
@@ -125,6 +131,7 @@ int main(int argc, char **argv)
     if (b.cfg.pid_file != NULL && rc == 0)
         (void)unlink(b.cfg.pid_file);
 out:
+    brk_admin_destroy(&b);
     brk_mqtt_free(&b);
     brk_events_destroy(&b);
     brk_auth_free(&b);

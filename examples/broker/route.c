@@ -320,3 +320,22 @@ int brk_mqtt_republish(broker_t *b, const mqr_publish_msg_t *msg, const mqr_prop
                          msg->retain, props, msg->rule_id, msg->direct_dispatch, msg->cause,
                          msg->cause_len);
 }
+
+/* Publish a $SYS message (sys.c): retained and routed like any other, but
+ * without message.publish or message.dropped events, as EMQX does for its
+ * system messages: they are no input for rules, and no subscriber is no
+ * drop. */
+int brk_mqtt_publish_sys(broker_t *b, const char *topic, const char *payload)
+{
+    size_t tl = strlen(topic);
+    if (mqr_topic_validate_name(topic, tl, NULL) != MQR_OK)
+        return MQR_ETOPIC;
+    brk_msg_t *m = mq_msg_new(b, topic, tl, payload, strlen(payload), 0, 1, NULL, "", 0, NULL);
+    if (m == NULL)
+        return MQR_ENOMEM;
+    if (b->cfg.retain_available && brk_retain_set(b, m) < 0)
+        brk_log(b, 0, "$SYS: out of memory retaining '%s'", topic);
+    (void)route(b, m);
+    brk_msg_unref(m);
+    return MQR_OK;
+}

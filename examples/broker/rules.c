@@ -366,6 +366,25 @@ int brk_events_load_rules(broker_t *b, const brk_config_t *cfg, char *err, size_
     return rc;
 }
 
+/* One rule with its actions (the admin API's): live 0 compiles it in a
+ * scratch engine and discards it (a dry run), live 1 adds it to the
+ * broker's engine. 0, or -1 with the reason in err. */
+int brk_events_add_rule(broker_t *b, const brk_rule_cfg_t *r, int live, char *err, size_t errcap)
+{
+    if (live)
+        return add_rule(b, b->ev, b->ev->engine, &b->cfg, r, 1, err, errcap);
+    brk_config_t one = b->cfg;
+    one.rules = (brk_rule_cfg_t *)r;
+    one.nrules = 1;
+    return check_rules(b, &one, err, errcap);
+}
+
+/* Remove rule id (the admin API's) with its actions' records. */
+void brk_events_remove_rule(broker_t *b, const char *id)
+{
+    remove_rule(b, b->ev, id);
+}
+
 /* Test every HTTP action's connector (decision D12), print a report. Returns
  * the number of failures. */
 int brk_events_test_connectors(broker_t *b)

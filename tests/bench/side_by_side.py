@@ -42,8 +42,13 @@ logging. The load generator closes its loop (at most --window messages ahead
 of the subscribers, 16 unacknowledged per publisher), so neither broker has to
 drop or queue without bound.
 
+--admin idle gives every mqttrule-broker an admin HTTP listener that nobody
+queries; --admin scrape also GETs its Prometheus endpoint once a second for
+the whole run (a Prometheus server's scrape), to show what either costs.
+
 Usage: tests/bench/side_by_side.py [--build DIR] [--rounds N] [--quick] [--tls-only]
-                                   [--no-tls] [--busy-poll-us N] [--json FILE] [--plots DIR]
+                                   [--no-tls] [--busy-poll-us N] [--admin off|idle|scrape]
+                                   [--json FILE] [--plots DIR]
 The build directory must hold examples/bench/mqttrule-bench and
 examples/broker/mqttrule-broker (a RelWithDebInfo or Release build). Takes a
 few minutes; every process it starts is stopped on exit.
@@ -113,11 +118,15 @@ def rss_kib(pid):
 class Broker:
     """mosquitto or mqttrule-broker on a free port with a generated config."""
 
-    def __init__(self, kind, build, tmp, extra="", busy_poll_us=0, certs=None):
+    def __init__(self, kind, build, tmp, extra="", busy_poll_us=0, certs=None, admin=False):
         """certs: also a TLS listener (self.tls_port) with these certificates."""
         self.kind = kind
         self.port = free_port()
         self.tls_port = free_port() if certs else None
+        self.admin_port = None
+        if admin and kind != "mosquitto":
+            self.admin_port = free_port()
+            extra += "admin_listener %d 127.0.0.1\n" % self.admin_port
         conf = os.path.join(tmp, "%s-%d.conf" % (kind, self.port))
         tls = ""
         if certs:  # the same directive names in both brokers
@@ -163,6 +172,32 @@ class Broker:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+class Scraper(threading.Thread):
+    """GETs /api/v5/prometheus/stats of every broker with an admin listener
+    once a second, as a Prometheus server would, until stopped."""
+
+    def __init__(self, brokers):
+        super().__init__(daemon=True)
+        self.brokers = [b for b in brokers if b.admin_port]
+        self.halt = threading.Event()
+        self.scrapes = self.failures = 0
+
+    def run(self):
+        import urllib.request
+        while not self.halt.wait(1.0):
+            for b in self.brokers:
+                try:
+                    url = "http://127.0.0.1:%d/api/v5/prometheus/stats" % b.admin_port
+                    urllib.request.urlopen(url, timeout=5).read()
+                    self.scrapes += 1
+                except OSError:
+                    self.failures += 1
+
+    def stop(self):
+        self.halt.set()
+        self.join()
 
 
 class HttpSink:
@@ -293,7 +328,7 @@ class SideBySide:
 
     def start(self, kind, extra="", tls=False):
         b = Broker(kind, self.build, self.tmp, extra, self.args.busy_poll_us,
-                   self.certs if tls else None)
+                   self.certs if tls else None, self.args.admin != "off")
         self.live.append(b)
         return b
 
@@ -489,6 +524,9 @@ class SideBySide:
                     RULE_SQL)
             brokers = {kind: self.start(kind, "" if kind == "mosquitto" else rule)
                        for kind in self.kinds()}
+            scraper = Scraper(brokers.values()) if self.args.admin == "scrape" else None
+            if scraper:
+                scraper.start()
             try:
                 self.storm(rnd, brokers)
                 self.storm_http(rnd, brokers)
@@ -497,6 +535,9 @@ class SideBySide:
                 self.throughput(rnd, brokers)
                 self.fanout(rnd, brokers)
             finally:
+                if scraper:
+                    scraper.stop()
+                    print("  Prometheus scrapes: %d, failed: %d" % (scraper.scrapes, scraper.failures))
                 for b in brokers.values():
                     self.stop(b)
             self.memory(rnd)
@@ -636,6 +677,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 round of small loads")
     ap.add_argument("--sinks", default="sqlite,pgsql,kafka",
                     help="the sinks of loads 2a-2c (those the build has; '' for none)")
+    ap.add_argument("--admin", choices=("off", "idle", "scrape"), default="off",
+                    help="mqttrule-broker with an admin listener nobody queries (idle), or "
+                         "scraped for Prometheus once a second (scrape)")
     ap.add_argument("--json", help="write every result to this file")
     ap.add_argument("--plots", help="write the gnuplot PNGs into this directory")
     ap.add_argument("--plot-only", help="only plot the results of this JSON file")
@@ -659,7 +703,7 @@ def main():
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_model(),
            "cpus": os.cpu_count(), "rounds": args.rounds, "storm": args.storm,
            "sizes": args.sizes, "messages": args.messages, "fanout": args.fanout,
-           "tls_storm": args.tls_storm,
+           "tls_storm": args.tls_storm, "admin": args.admin,
            "idle": args.idle, "busy_poll_us": args.busy_poll_us, "summary": rows, "results": sb.results}
     if args.json:
         with open(args.json, "w") as f:
