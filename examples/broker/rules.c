@@ -244,7 +244,7 @@ static int add_rule(broker_t *b, brk_events_t *ev, mqr_engine_t *engine,
                 (void)mqr_engine_rule_remove(engine, r->id);
             return -1;
         }
-        if (ev->persist != NULL && keep &&
+        if (keep && ev->persist != NULL &&
             brk_persist_action(ev->persist, r->id, k, out.id, a->type, err, errcap) != 0) {
             if (out.free_state != NULL)
                 out.free_state(out.state);
