@@ -270,9 +270,17 @@ def test_rules_crud_and_errors(tmp_path):
         st, body, _ = a.request("POST", "/api/v5/rules", {"sql": "SELECT 1 FROM \"t\"",
                                                           "actions": ["webhook:x"]})
         assert st == 400 and "actions[0]" in body["message"]
+        # every option of the action type is reachable (the config file's names);
+        # an unknown one is refused by the type's factory
         st, body, _ = a.request("POST", "/api/v5/rules", {"sql": "SELECT 1 FROM \"t\"", "actions": [
-            {"function": "republish", "args": {"topic": "x", "qos": 1}}]})
-        assert st == 400 and "args.qos is not supported" in body["message"]
+            {"function": "republish", "args": {"topic": "x", "bogus": 1}}]})
+        assert st == 400 and "unknown option 'bogus'" in body["message"], body
+        st, body, _ = a.request("POST", "/api/v5/rules", {"id": "q1", "sql": "SELECT 1 FROM \"t\"",
+                                                          "actions": [{"function": "republish",
+                                                                       "args": {"topic": "x", "qos": 1}}]})
+        assert st == 201 and body["actions"] == [
+            {"function": "republish", "args": {"topic": "x", "qos": 1}}], body
+        assert a.request("DELETE", "/api/v5/rules/q1")[0] == 204
         for path in ("/api/v5/rules/nope", "/api/v5/rules/nope/metrics"):
             st, body, _ = a.request("GET", path)
             assert st == 404 and body["code"] == "NOT_FOUND"
