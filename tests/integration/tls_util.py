@@ -134,7 +134,7 @@ def start_broker(make_config, tries=3):
     for attempt in range(tries):
         ports = Ports()
         b = Broker(config=make_config(ports), port=ports.plain, port_flag=False)
-        if b.wait_log("mqttrule-broker: started"):
+        if b.wait_log(" started ("):  # "mqttrule-broker 0.1.0 started (N rule(s), ..."
             b.ports = ports
             return b
         b.stop()
