@@ -311,11 +311,15 @@ int brk_persist_save(broker_t *b)
     wbuf_t w = {NULL, 0, 0};
     uint8_t head[24] = {0};
     w_put(&w, head, sizeof head); /* filled in below */
+    /* $SYS topics are left out: the broker publishes them anew (sys.c) */
     brk_msg_t **ret = NULL;
-    size_t nret = brk_retain_all(b, &ret);
-    w_u32(&w, (uint32_t)nret);
+    size_t nret = brk_retain_all(b, &ret), nkept = 0;
+    for (size_t i = 0; i < nret; i++)
+        nkept += strncmp(ret[i]->topic, "$SYS/", 5) != 0;
+    w_u32(&w, (uint32_t)nkept);
     for (size_t i = 0; i < nret; i++) {
-        w_msg(&w, ret[i]);
+        if (strncmp(ret[i]->topic, "$SYS/", 5) != 0)
+            w_msg(&w, ret[i]);
         brk_msg_unref(ret[i]);
     }
     free(ret);
