@@ -130,6 +130,10 @@ static void item_free(mqr_engine_t *e, mqr__custom_t *cu, item_t *it)
 static void end_item(mqr_engine_t *e, mqr__action_t *a, item_t *it, int end, int32_t reason)
 {
     mqr__engine_account(a, end, reason);
+    if (it->attempts > 1) {
+        a->m.retried_success += end == MQR__END_SUCCESS;
+        a->m.retried_failed += end == MQR__END_FAILED;
+    }
     item_free(e, a->cu, it);
 }
 
@@ -280,7 +284,7 @@ int mqr__engine_custom_init(mqr_engine_t *e, mqr__action_t *a, const mqr_custom_
     return MQR_OK;
 }
 
-void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
+int mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                             const mqr_value_t *output)
 {
     mqr__custom_t *cu = a->cu;
@@ -313,7 +317,7 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
         mqr__engine_error(e, NULL, a, rc, NULL, "%s: render: %s", cu->type,
                           d.message[0] ? d.message : mqr_strerror(rc));
         mqr__engine_account(a, MQR__END_FAILED, 0);
-        return;
+        return MQR__END_FAILED;
     }
     if (cu->queue.n + cu->flight.n >= cu->max_count || cu->held_bytes + len > cu->max_bytes) {
         mqr__engine_error(e, NULL, a, MQR_ELIMIT, NULL,
@@ -321,13 +325,13 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
                           (unsigned long long)(cu->queue.n + cu->flight.n),
                           (unsigned long long)cu->held_bytes);
         mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_QUEUE_FULL);
-        return;
+        return MQR__END_DROPPED;
     }
     item_t *it = mqr__alloc(&e->alloc, sizeof *it + len + 1);
     if (!it) {
         mqr__engine_error(e, NULL, a, MQR_ENOMEM, NULL, "%s: dropped (out of memory)", cu->type);
         mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_OTHER);
-        return;
+        return MQR__END_DROPPED;
     }
     memset(it, 0, sizeof *it);
     it->ticket = v.ticket;
@@ -341,6 +345,7 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
     cu->held_bytes += len;
     queue_insert(&cu->queue, it);
     pump(e, a, now);
+    return MQR__END_PENDING;
 }
 
 void mqr__engine_custom_process(mqr_engine_t *e, mqr__action_t *a, uint64_t now)

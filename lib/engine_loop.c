@@ -213,6 +213,7 @@ int mqr_engine_fd_ready(mqr_engine_t *e, int fd, uint32_t events, uint64_t now_m
     } else {
         w->fn(w->ud, fd, events, now_ms);
     }
+    mqr__engine_rate_step(e, mqr__engine_now(e));
     e->loop_dirty = 1;
     mqr__engine_timer_sync(e, 0);
     return MQR_OK;
@@ -230,6 +231,7 @@ int mqr_engine_process(mqr_engine_t *e, uint64_t now_ms)
         next = a->cu_next;
         mqr__engine_custom_process(e, a, now_ms);
     }
+    mqr__engine_rate_step(e, mqr__engine_now(e));
     /* the host's timer was one-shot: tell it the next one even if unchanged */
     mqr__engine_timer_sync(e, 1);
     return MQR_OK;

@@ -234,7 +234,10 @@ class RuleMetrics(ctypes.Structure):
     _fields_ = [(name, c_uint64) for name in (
         "matched", "passed", "failed", "failed_exception", "failed_no_result",
         "actions_total", "actions_success", "actions_failed",
-        "actions_failed_out_of_service", "actions_failed_unknown")]
+        "actions_failed_out_of_service", "actions_failed_unknown",
+        "actions_discarded")] + [
+        ("matched_rate", ctypes.c_double), ("matched_rate_max", ctypes.c_double),
+        ("matched_rate_last5m", ctypes.c_double)]
 
 
 class SockAddr(ctypes.Structure):
