@@ -446,3 +446,66 @@ Test(engine_fallback, an_http_queue_full_drop_and_a_500_run_the_fallback)
     cr_assert_eq(m.actions_total, m.actions_success + m.actions_failed);
     mqr_engine_destroy(e);
 }
+
+/* ---- the HTTP client's idle close reaches the host -------------------------------------------- */
+
+typedef struct host {
+    int fd;               /* the last descriptor told */
+    uint32_t events;      /* and its interest */
+    int zeros;            /* "events 0" calls */
+    int64_t timer;        /* the last timeout told */
+} host_t;
+
+static void on_sock(void *ud, int fd, uint32_t events)
+{
+    host_t *h = ud;
+    h->fd = fd;
+    h->events = events;
+    h->zeros += events == 0;
+}
+
+static void on_timer(void *ud, int64_t ms) { ((host_t *)ud)->timer = ms; }
+
+Test(engine_loop, an_idle_http_connection_closes_after_max_inactive_and_the_host_hears_it)
+{
+    http_server_t srv = {.steps = HTTP_SERVER_FOREVER};
+    cr_assert_eq(http_server_start(&srv), 0);
+    int64_t now = (int64_t)mqr_http_now_ms();
+    host_t h = {.fd = -1, .timer = -2};
+    mqr_engine_options_t o;
+    mqr_engine_options_init(&o);
+    o.mono_clock = clock_at;
+    o.mono_clock_ud = &now;
+    o.sock_fn = on_sock;
+    o.sock_ud = &h;
+    o.timer_fn = on_timer;
+    o.timer_ud = &h;
+    mqr_engine_t *e = NULL;
+    cr_assert_eq(mqr_engine_create(&o, &e), MQR_OK);
+    add_rule(e, "r", "SELECT payload FROM \"t\"");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/x", srv.port);
+    mqr_http_action_config_t c = http_cfg(url);
+    c.http.pool_size = 1;
+    c.http.max_inactive_ms = 300;
+    uint32_t aid;
+    cr_assert_eq(mqr_engine_action_add_http(e, "r", &c, &aid, NULL), MQR_OK);
+    emit_n(e, "t", "x", 1);
+    drive(e, &now);
+    cr_assert_eq(ametrics(e, aid).success, 1u);
+    int fd = h.fd;
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(h.events, MQR_ENGINE_READ, "the idle connection is watched for reading");
+    cr_assert_eq(mqr_engine_fds(e, NULL, 0), 1u);
+    cr_assert(h.timer >= 0 && h.timer <= 300, "the host's timer covers the idle close: %lld",
+              (long long)h.timer);
+    now += 301;
+    cr_assert_eq(mqr_engine_process(e, (uint64_t)now), MQR_OK);
+    cr_assert_eq(h.fd, fd);
+    cr_assert_eq(h.events, 0u, "events 0: the descriptor went away");
+    cr_assert_eq(h.zeros, 1);
+    cr_assert_eq(mqr_engine_fds(e, NULL, 0), 0u);
+    cr_assert_eq(h.timer, -1, "nothing left to wait for");
+    mqr_engine_destroy(e);
+    http_server_stop(&srv);
+}
