@@ -39,6 +39,19 @@ int64_t mqr__engine_now(const mqr_engine_t *e)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mqr__engine_now_coarse(const mqr_engine_t *e)
+{
+    if (e->opts.clock)
+        return e->opts.clock(e->opts.clock_ud);
+    struct timespec ts;
+#ifdef CLOCK_REALTIME_COARSE
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 uint64_t mqr__engine_mono(const mqr_engine_t *e)
 {
     if (e->opts.mono_clock)
@@ -525,6 +538,7 @@ static int level_enter(mqr_engine_t *e, mqr_diag_t *diag, mqr__emit_ctx_t **out)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     e->stamp++;
     *out = &e->ctx[e->depth];
+    (*out)->now = 0;
     return MQR_OK;
 }
 
@@ -586,7 +600,7 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
  * slot, whose index goes to *md. cols has room for three more members. One
  * pass over the members finds all three keys (they differ in length, so the
  * length decides which one a member can be). */
-static void columns_finish(mqr_engine_t *e, mqr_value_t *cols, uint32_t *md)
+static void columns_finish(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, uint32_t *md)
 {
     uint32_t n = cols->len, has_ts = 0, has_node = 0, meta = UINT32_MAX;
     for (uint32_t i = 0; i < n; i++) {
@@ -600,7 +614,8 @@ static void columns_finish(mqr_engine_t *e, mqr_value_t *cols, uint32_t *md)
     }
     mqr_value_t v;
     if (!has_ts) {
-        mqr_value_set_int(&v, mqr__engine_now(e));
+        cx->now = mqr__engine_now(e);
+        mqr_value_set_int(&v, cx->now);
         col_add(cols, "timestamp", 9, &v);
     }
     if (!has_node) {
@@ -626,7 +641,7 @@ static int columns_build(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_value_t
     if (in->len)
         memcpy(cols->u.members, in->u.members, in->len * sizeof *in->u.members);
     cols->len = in->len;
-    columns_finish(e, cols, md);
+    columns_finish(e, cx, cols, md);
     return MQR_OK;
 }
 
@@ -637,7 +652,8 @@ static void run_hits(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, ui
 {
     hits_sort(cx);
     if (e->depth == 0 && cx->nhits)
-        mqr__engine_rate_step(e, mqr__engine_now(e)); /* samples before these matches */
+        /* samples before these matches, with the clock the columns read if they did */
+        mqr__engine_rate_step(e, cx->now ? cx->now : mqr__engine_now_coarse(e));
     cx->columns = cols;
     e->depth++;
     for (size_t i = 0; i < cx->nhits; i++)
@@ -855,6 +871,7 @@ static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engin
 {
     mqr_arena_t *a = cx->arena;
     int64_t now = mqr__engine_now(e);
+    cx->now = now;
     const char *id = m->id;
     size_t id_len = m->id_len;
     if (!id) {
@@ -914,7 +931,7 @@ static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engin
     for (size_t i = 0; i < MQR__ARRAY_LEN(c); i++)
         col_add(cols, c[i].key, c[i].key_len, &c[i].value);
     cols->u.members[12].value.flags = MQR_VALF_ATOM; /* event */
-    columns_finish(e, cols, md);
+    columns_finish(e, cx, cols, md);
     return MQR_OK;
 }
 

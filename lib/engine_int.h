@@ -118,6 +118,7 @@ typedef struct mqr__emit_ctx {
     const char *republish_by;
     size_t republish_by_len;
     mqr_diag_t diag;       /* the running rule's evaluation error */
+    int64_t now;           /* the wall clock this emit read, 0: none yet */
 } mqr__emit_ctx_t;
 
 /* A growable array of rule pointers (one per event id). */
@@ -169,6 +170,9 @@ struct mqr_engine {
 int mqr__engine_level_ready(mqr_engine_t *e, uint32_t i);
 int64_t mqr__engine_now(const mqr_engine_t *e);
 uint64_t mqr__engine_mono(const mqr_engine_t *e);
+/* The wall clock at the kernel's tick resolution (a few ms) when the engine
+ * uses the system's: cheap enough for every emit (the rate samples). */
+int64_t mqr__engine_now_coarse(const mqr_engine_t *e);
 /* The output as compact JSON in the arena, NUL-terminated. */
 int mqr__engine_json(const mqr_engine_t *e, mqr_arena_t *arena, const mqr_value_t *v,
                      const char **out, size_t *out_len);
