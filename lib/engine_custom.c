@@ -41,7 +41,8 @@ typedef struct item {
     uint32_t attempts;
     uint32_t reserved_;
     size_t len;
-    char data[];              /* len bytes and a NUL */
+    size_t out_len;           /* the output as JSON after data (fallback actions), 0: none */
+    char data[];              /* len bytes and a NUL, then out_len bytes and a NUL */
 } item_t;
 
 typedef struct list {
@@ -123,7 +124,7 @@ static void queue_insert(list_t *q, item_t *it)
 static void item_free(mqr_engine_t *e, mqr__custom_t *cu, item_t *it)
 {
     cu->held_bytes -= it->len;
-    mqr__free(&e->alloc, it, sizeof *it + it->len + 1);
+    mqr__free(&e->alloc, it, sizeof *it + it->len + 1 + (it->out_len ? it->out_len + 1 : 0));
 }
 
 /* End an item that is in neither list. */
@@ -134,6 +135,8 @@ static void end_item(mqr_engine_t *e, mqr__action_t *a, item_t *it, int end, int
         a->m.retried_success += end == MQR__END_SUCCESS;
         a->m.retried_failed += end == MQR__END_FAILED;
     }
+    if (end != MQR__END_SUCCESS && it->out_len)
+        mqr__engine_fallback(e, NULL, a, NULL, it->data + it->len + 1, it->out_len);
     item_free(e, a->cu, it);
 }
 
@@ -327,7 +330,17 @@ int mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *
         mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_QUEUE_FULL);
         return MQR__END_DROPPED;
     }
-    item_t *it = mqr__alloc(&e->alloc, sizeof *it + len + 1);
+    /* with fallback actions, the output as JSON is kept too (engine_fallback.c) */
+    const char *out_json = NULL;
+    size_t out_len = 0;
+    if (a->nfallback && !e->in_fallback &&
+        mqr__engine_json(e, cx->arena, output, &out_json, &out_len) != MQR_OK) {
+        mqr__engine_error(e, NULL, a, MQR_ENOMEM, NULL, "%s: dropped (out of memory)", cu->type);
+        mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_OTHER);
+        return MQR__END_DROPPED;
+    }
+    size_t extra = out_json ? out_len + 1 : 0;
+    item_t *it = mqr__alloc(&e->alloc, sizeof *it + len + 1 + extra);
     if (!it) {
         mqr__engine_error(e, NULL, a, MQR_ENOMEM, NULL, "%s: dropped (out of memory)", cu->type);
         mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_OTHER);
@@ -342,6 +355,11 @@ int mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *
     if (len)
         memcpy(it->data, data, len);
     it->data[len] = '\0';
+    if (out_json) {
+        it->out_len = out_len;
+        memcpy(it->data + len + 1, out_json, out_len);
+        it->data[len + 1 + out_len] = '\0';
+    }
     cu->held_bytes += len;
     queue_insert(&cu->queue, it);
     pump(e, a, now);

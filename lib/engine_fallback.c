@@ -9,9 +9,11 @@
  * (queue full, expired). The fallbacks receive the output the action
  * received. For an action that ends at once (republish, callback, a refused
  * HTTP request, a custom action's queue refusing) that value is still in
- * the emit level's arena and is handed over as is. An HTTP message ends
- * later, from the host loop: when the action has fallbacks the output is
- * kept as JSON beside the request (engine_actions.c) and parsed here into
+ * the emit level's arena and is handed over as is. An HTTP or custom
+ * action's message ends later, from the host loop or the sink's answer:
+ * when the action has fallbacks the output is
+ * kept as JSON beside the request (engine_actions.c) or the custom action's
+ * queued item (engine_custom.c) and parsed here into
  * a free emit level, which is entered for the run so that an emit nested in
  * a fallback (a republish fed back by the host) takes the level above.
  *

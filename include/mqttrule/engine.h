@@ -441,13 +441,14 @@ MQR_API int mqr_engine_action_add_callback(mqr_engine_t *engine, const char *rul
  * error, a refused publish or callback, a non-retryable HTTP status or
  * retries used up; or dropped: queue full, expired, stopped), each fallback
  * runs in order on the same output the action received (the rule's selected
- * data, kept as JSON while an HTTP message is pending), counted in its own
+ * data, kept as JSON while an HTTP or custom action's message is pending),
+ * counted in its own
  * metrics and its rule's actions.* like any invocation, and the failing
  * action counts fallback_triggered. A fallback action's own failure runs no
  * fallback (no fallback of a fallback). A fallback id that no longer exists
  * when the failure happens is skipped and recorded as the action's last
- * error. Failures of custom actions (mqttrule/action.h) that end
- * asynchronously, after a sink's answer or a TTL, run no fallback.
+ * error. Messages ended by removing the action or destroying the engine
+ * run no fallback.
  * Returns MQR_OK; MQR_EINVAL (NULL engine, fallback_ids NULL with n > 0,
  * n > MQR_ENGINE_MAX_FALLBACKS, an id naming the action itself);
  * MQR_ENOTFOUND (no action `action_id`, or a fallback id that names no

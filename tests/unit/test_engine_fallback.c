@@ -509,3 +509,67 @@ Test(engine_loop, an_idle_http_connection_closes_after_max_inactive_and_the_host
     mqr_engine_destroy(e);
     http_server_stop(&srv);
 }
+
+/* ---- a custom action's message failing later runs the fallback -------------------------------- */
+
+typedef struct sink {
+    uint64_t tickets[8];
+    int n;
+} sink_t;
+
+static int sink_render(void *ud, const mqr_action_item_t *item, mqr_arena_t *arena,
+                       const void **out_data, size_t *out_len, mqr_diag_t *diag)
+{
+    (void)ud, (void)item, (void)arena, (void)diag;
+    *out_data = "ROW";
+    *out_len = 3;
+    return MQR_OK;
+}
+
+static int sink_submit(void *ud, const mqr_action_item_t *items, uint32_t count, uint64_t now_ms,
+                       mqr_diag_t *diag)
+{
+    (void)now_ms, (void)diag;
+    sink_t *s = ud;
+    for (uint32_t i = 0; i < count && s->n < 8; i++)
+        s->tickets[s->n++] = items[i].ticket;
+    return MQR_OK;
+}
+
+Test(engine_fallback, a_custom_action_failing_later_runs_the_fallback_with_the_output)
+{
+    int64_t now = 1000;
+    pubs_t p = {0};
+    mqr_engine_t *e = engine_at(&now, pub_fn, &p);
+    add_rule(e, "r", "SELECT payload FROM \"t\"");
+    sink_t sk = {0};
+    mqr_action_ops_t ops = {.render = sink_render, .submit = sink_submit};
+    mqr_custom_action_config_t cc;
+    mqr_custom_action_config_init(&cc);
+    cc.type = "rows";
+    cc.ops = &ops;
+    cc.ud = &sk;
+    cc.max_inflight = 4;
+    uint32_t cu;
+    cr_assert_eq(mqr_engine_action_add_custom(e, "r", &cc, &cu, NULL), MQR_OK);
+    add_rule(e, "dlq", "SELECT * FROM \"never\"");
+    uint32_t dl = add_republish(e, "dlq", "dead");
+    cr_assert_eq(mqr_engine_action_set_fallback(e, cu, &dl, 1), MQR_OK);
+    emit_n(e, "t", "a", 1);
+    emit_n(e, "t", "b", 1);
+    cr_assert_eq(mqr_engine_process(e, (uint64_t)now), MQR_OK);
+    cr_assert_eq(sk.n, 2, "both submitted");
+    cr_assert_eq(mqr_engine_action_done(e, cu, sk.tickets[0], MQR_ACTION_DONE_SUCCESS, MQR_OK,
+                                        NULL),
+                 MQR_OK);
+    cr_assert_eq(mqr_engine_action_done(e, cu, sk.tickets[1], MQR_ACTION_DONE_FAILED, MQR_EIO,
+                                        "refused"),
+                 MQR_OK);
+    cr_assert_eq(p.n, 1, "only the failed one ran the fallback");
+    cr_assert_str_eq(p.payload[0], "{\"payload\":\"b\"}", "the output, not the sink's rendering");
+    mqr_action_metrics_t am = ametrics(e, cu);
+    cr_assert_eq(am.success, 1u);
+    cr_assert_eq(am.failed, 1u);
+    cr_assert_eq(am.fallback_triggered, 1u);
+    mqr_engine_destroy(e);
+}
