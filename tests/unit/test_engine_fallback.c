@@ -5,8 +5,10 @@
  * injected wall clock), disabled actions (actions.discarded), the action
  * metrics the JSON carries (queuing_bytes, retried.*, late_reply), and
  * fallback actions (lib/engine_fallback.c): run on failure and on drops,
- * with the action's output, for HTTP messages ending in the host loop, and
- * never a fallback of a fallback.
+ * with the action's output, for HTTP messages ending in the host loop and
+ * custom actions' messages failing later, and never a fallback of a
+ * fallback; and an HTTP connection closed after max_inactive reaching the
+ * host as "events 0".
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
