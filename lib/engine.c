@@ -39,6 +39,19 @@ int64_t mqr__engine_now(const mqr_engine_t *e)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mqr__engine_now_coarse(const mqr_engine_t *e)
+{
+    if (e->opts.clock)
+        return e->opts.clock(e->opts.clock_ud);
+    struct timespec ts;
+#ifdef CLOCK_REALTIME_COARSE
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 uint64_t mqr__engine_mono(const mqr_engine_t *e)
 {
     if (e->opts.mono_clock)
@@ -74,7 +87,7 @@ void mqr_engine_options_init(mqr_engine_options_t *opts)
 }
 
 /* Create emit level i's arena and scratch if it has none. */
-static int ctx_ready(mqr_engine_t *e, uint32_t i)
+int mqr__engine_level_ready(mqr_engine_t *e, uint32_t i)
 {
     mqr__emit_ctx_t *cx = &e->ctx[i];
     if (!cx->arena && mqr_arena_create(&e->alloc, 8192, &cx->arena) != MQR_OK)
@@ -117,7 +130,7 @@ int mqr_engine_create(const mqr_engine_options_t *opts, mqr_engine_t **out_engin
     e->buckets = mqr__calloc(&e->alloc, e->nbuckets, sizeof *e->buckets);
     e->next_action_id = 1;
     if (!e->node_copy || !e->buckets || mqr__trie_init(&e->trie, &e->alloc) != MQR_OK ||
-        ctx_ready(e, 0) != MQR_OK) {
+        mqr__engine_level_ready(e, 0) != MQR_OK) {
         mqr_engine_destroy(e);
         return MQR_ENOMEM;
     }
@@ -528,10 +541,11 @@ static int level_enter(mqr_engine_t *e, mqr_diag_t *diag, mqr__emit_ctx_t **out)
     cx->next_cause = NULL;
     cx->next_cause_len = 0;
     cx->running = NULL;
-    if (ctx_ready(e, e->depth) != MQR_OK || hits_reserve(e, cx) != MQR_OK)
+    if (mqr__engine_level_ready(e, e->depth) != MQR_OK || hits_reserve(e, cx) != MQR_OK)
         return mqr__diag_set(diag, MQR_ENOMEM, "emit: out of memory");
     e->stamp++;
     *out = cx;
+    cx->now = 0;
     return MQR_OK;
 }
 
@@ -686,7 +700,7 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
  * slot, whose index goes to *md. cols has room for three more members. One
  * pass over the members finds all three keys (they differ in length, so the
  * length decides which one a member can be). */
-static void columns_finish(mqr_engine_t *e, mqr_value_t *cols, uint32_t *md)
+static void columns_finish(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, uint32_t *md)
 {
     uint32_t n = cols->len, has_ts = 0, has_node = 0, meta = UINT32_MAX;
     for (uint32_t i = 0; i < n; i++) {
@@ -700,7 +714,8 @@ static void columns_finish(mqr_engine_t *e, mqr_value_t *cols, uint32_t *md)
     }
     mqr_value_t v;
     if (!has_ts) {
-        mqr_value_set_int(&v, mqr__engine_now(e));
+        cx->now = mqr__engine_now(e);
+        mqr_value_set_int(&v, cx->now);
         col_add(cols, "timestamp", 9, &v);
     }
     if (!has_node) {
@@ -726,7 +741,7 @@ static int columns_build(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_value_t
     if (in->len)
         memcpy(cols->u.members, in->u.members, in->len * sizeof *in->u.members);
     cols->len = in->len;
-    columns_finish(e, cols, md);
+    columns_finish(e, cx, cols, md);
     return MQR_OK;
 }
 
@@ -736,6 +751,9 @@ static int columns_build(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_value_t
 static void run_hits(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr_value_t *cols, uint32_t md)
 {
     hits_sort(cx);
+    if (e->depth == 0 && cx->nhits)
+        /* samples before these matches, with the clock the columns read if they did */
+        mqr__engine_rate_step(e, cx->now ? cx->now : mqr__engine_now_coarse(e));
     cx->columns = cols;
     e->depth++;
     for (size_t i = 0; i < cx->nhits; i++)
@@ -956,6 +974,7 @@ static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engin
 {
     mqr_arena_t *a = cx->arena;
     int64_t now = mqr__engine_now(e);
+    cx->now = now;
     const char *id = m->id;
     size_t id_len = m->id_len;
     if (!id) {
@@ -1015,7 +1034,7 @@ static int message_columns(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr_engin
     for (size_t i = 0; i < MQR__ARRAY_LEN(c); i++)
         col_add(cols, c[i].key, c[i].key_len, &c[i].value);
     cols->u.members[12].value.flags = MQR_VALF_ATOM; /* event */
-    columns_finish(e, cols, md);
+    columns_finish(e, cx, cols, md);
     return MQR_OK;
 }
 
@@ -1076,8 +1095,10 @@ int mqr_engine_rule_metrics(const mqr_engine_t *e, const char *id, mqr_rule_metr
 {
     const mqr__erule_t *r;
     int rc = rule_get(e, id, out, &r);
-    if (rc == MQR_OK)
+    if (rc == MQR_OK) {
         *out = r->m;
+        mqr__engine_rate_read(e, r, out);
+    }
     return rc;
 }
 
@@ -1109,6 +1130,7 @@ int mqr_engine_rule_metrics_reset(mqr_engine_t *e, const char *id)
     if (rc != MQR_OK)
         return rc;
     memset(&r->m, 0, sizeof r->m);
+    mqr__engine_rate_reset(r);
     for (mqr__action_t *a = r->actions; a; a = a->next) {
         int32_t kind = a->kind;
         memset(&a->m, 0, sizeof a->m);
@@ -1140,6 +1162,20 @@ int mqr_engine_action_metrics(const mqr_engine_t *e, uint32_t action_id, mqr_act
 static void json_u64(mqr__sbuf_t *b, const char *key, uint64_t v, int first)
 {
     mqr__sbuf_printf(b, "%s\"%s\":%llu", first ? "" : ",", key, (unsigned long long)v);
+}
+
+/* A rate (2 decimals, as EMQX rounds it) as a JSON number: "0.0", "2.5",
+ * "1.25", written without the locale's decimal separator. */
+static void json_rate(mqr__sbuf_t *b, const char *key, double v)
+{
+    uint64_t c = (uint64_t)(v * 100.0 + 0.5);
+    uint64_t frac = c % 100;
+    if (frac % 10 == 0)
+        mqr__sbuf_printf(b, ",\"%s\":%llu.%llu", key, (unsigned long long)(c / 100),
+                         (unsigned long long)(frac / 10));
+    else
+        mqr__sbuf_printf(b, ",\"%s\":%llu.%02llu", key, (unsigned long long)(c / 100),
+                         (unsigned long long)frac);
 }
 
 static void json_str(mqr__sbuf_t *b, const char *s, size_t len)
@@ -1177,7 +1213,9 @@ int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *bu
         return MQR_ENOTFOUND;
     mqr__sbuf_t b;
     mqr__sbuf_init_bounded(&b, buf, cap);
-    const mqr_rule_metrics_t *m = &r->m;
+    mqr_rule_metrics_t mr = r->m;
+    mqr__engine_rate_read(e, r, &mr);
+    const mqr_rule_metrics_t *m = &mr;
     mqr__sbuf_append(&b, "{\"id\":", 6);
     json_str(&b, r->id, r->id_len);
     mqr__sbuf_append(&b, ",\"metrics\":{", 12);
@@ -1191,6 +1229,10 @@ int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *bu
     json_u64(&b, "actions.failed", m->actions_failed, 0);
     json_u64(&b, "actions.failed.out_of_service", m->actions_failed_out_of_service, 0);
     json_u64(&b, "actions.failed.unknown", m->actions_failed_unknown, 0);
+    json_u64(&b, "actions.discarded", m->actions_discarded, 0);
+    json_rate(&b, "matched.rate", m->matched_rate);
+    json_rate(&b, "matched.rate.max", m->matched_rate_max);
+    json_rate(&b, "matched.rate.last5m", m->matched_rate_last5m);
     mqr__sbuf_append(&b, "}", 1);
     json_last_error(&b, &r->last_error);
     mqr__sbuf_append(&b, ",\"actions\":[", 12);
@@ -1216,6 +1258,11 @@ int mqr_engine_rule_metrics_json(const mqr_engine_t *e, const char *id, char *bu
         json_u64(&b, "refused_recursive", am.refused_recursive, 0);
         json_u64(&b, "headers_refused", am.headers_refused, 0);
         json_u64(&b, "late_reply", am.late_reply, 0);
+        json_u64(&b, "queuing_bytes", am.queuing_bytes, 0);
+        json_u64(&b, "retried.success", am.retried_success, 0);
+        json_u64(&b, "retried.failed", am.retried_failed, 0);
+        json_u64(&b, "discarded", am.discarded, 0);
+        json_u64(&b, "fallback_triggered", am.fallback_triggered, 0);
         mqr__sbuf_append(&b, "}", 1);
         json_last_error(&b, &a->last_error);
         mqr__sbuf_append(&b, "}", 1);

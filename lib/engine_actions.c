@@ -67,6 +67,19 @@ void mqr__engine_account(mqr__action_t *a, int end, int32_t reason)
     }
 }
 
+/* The output an HTTP message was rendered from, kept as JSON while it is
+ * pending when the action has fallback actions (the request's ud). */
+typedef struct http_held {
+    size_t len;
+    char json[];
+} http_held_t;
+
+static void held_free(mqr_engine_t *e, http_held_t *h)
+{
+    if (h)
+        mqr__free(&e->alloc, h, sizeof *h + h->len + 1);
+}
+
 /* The HTTP client's completion callback: one per accepted message. */
 static void http_done(void *ud, const mqr_http_result_t *r)
 {
@@ -75,8 +88,10 @@ static void http_done(void *ud, const mqr_http_result_t *r)
         mqr__engine_queue_http_done(a, r);
         return;
     }
+    http_held_t *held = r->request_ud;
     if (r->outcome == MQR_HTTP_SUCCESS) {
         account(a, END_SUCCESS, 0);
+        held_free(a->engine, held);
         return;
     }
     static const char *const why[] = {"", "queue full", "expired", "stopped"};
@@ -92,6 +107,10 @@ static void http_done(void *ud, const mqr_http_result_t *r)
                           why[r->reason >= 0 && r->reason <= 3 ? r->reason : 0],
                           r->error[0] ? ": " : "", r->error);
     }
+    if (held) {
+        mqr__engine_fallback(a->engine, NULL, a, NULL, held->json, held->len);
+        held_free(a->engine, held);
+    }
 }
 
 void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *out)
@@ -105,6 +124,9 @@ void mqr__engine_action_metrics(const mqr__action_t *a, mqr_action_metrics_t *ou
         out->retried = hm.retried;
         out->timeouts = hm.timeouts;
         out->late_reply = hm.late_reply;
+        out->queuing_bytes = hm.queuing_bytes;
+        out->retried_success = hm.retried_success;
+        out->retried_failed = hm.retried_failed;
     } else if (a->kind == MQR_ACTION_CUSTOM) {
         mqr__engine_custom_metrics(a, out);
     }
@@ -366,6 +388,28 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
 
 /* ---- http ------------------------------------------------------------------------------------ */
 
+/* Keep the output as JSON for the fallback actions in req->ud (the body
+ * when it is the output itself). MQR_OK or MQR_ENOMEM. */
+static int http_hold(mqr_engine_t *e, mqr__emit_ctx_t *cx, const mqr__action_t *a,
+                     const mqr_value_t *out, mqr_http_request_t *req)
+{
+    const char *json = req->body;
+    size_t len = req->body_len;
+    if (a->body || !json) {
+        int rc = mqr__engine_json(e, cx->arena, out, &json, &len);
+        if (rc != MQR_OK)
+            return rc;
+    }
+    http_held_t *h = mqr__alloc(&e->alloc, sizeof *h + len + 1);
+    if (!h)
+        return MQR_ENOMEM;
+    h->len = len;
+    memcpy(h->json, json, len);
+    h->json[len] = '\0';
+    req->ud = h;
+    return MQR_OK;
+}
+
 /* Render path, headers and body into the arena and queue the request. A
  * rendered header with CR, LF or NUL is left out and counted. Returns
  * END_PENDING once the client accepted the message (http_done ends it, maybe
@@ -378,7 +422,6 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     mqr_http_request_t req;
     memset(&req, 0, sizeof req);
     req.method = a->method;
-    req.ud = a;
     int rc = MQR_OK;
     if (a->path)
         rc = render(e, ar, a->path, out, &req.path, &req.path_len);
@@ -412,14 +455,18 @@ static int http_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
         return FAIL(e, a, rc, "http: rendering path, headers or body: %s", mqr_strerror(rc));
     if (a->persist)
         return mqr__engine_queue_http(e, ar, a, &req);
+    if (a->nfallback && !e->in_fallback && (rc = http_hold(e, cx, a, out, &req)) != MQR_OK)
+        return FAIL(e, a, rc, "http: keeping the output for the fallback: %s", mqr_strerror(rc));
     mqr_diag_t d;
     rc = mqr_http_submit(a->client, &req, mqr__engine_mono(e), NULL, &d);
     mqr__engine_http_sync(e, a); /* the submit may have opened a connection */
     if (rc == MQR_OK)
         return END_PENDING; /* http_done ends it, possibly already */
+    held_free(e, req.ud); /* refused: no callback will run */
     if (rc == MQR_ENOMEM) {
         account(a, END_DROPPED, MQR_HTTP_REASON_OTHER);
         mqr__engine_error(e, NULL, a, rc, NULL, "http: %s", d.message);
+        mqr__engine_fallback(e, cx, a, out, NULL, 0);
         return END_PENDING;
     }
     return FAIL(e, a, rc, "http: %s", d.message);
@@ -445,17 +492,27 @@ static int callback_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
 void mqr__engine_action_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                             const mqr_value_t *output)
 {
-    a->m.matched++;
     a->rule->m.actions_total++;
+    if (a->disabled) {
+        a->m.discarded++;
+        a->rule->m.actions_discarded++;
+        return;
+    }
+    a->m.matched++;
     int end = END_FAILED;
     switch (a->kind) {
     case MQR_ACTION_REPUBLISH: end = republish_run(e, cx, a, output); break;
     case MQR_ACTION_HTTP: end = http_run(e, cx, a, output); break;
     case MQR_ACTION_CALLBACK: end = callback_run(e, cx, a, output); break;
-    case MQR_ACTION_CUSTOM: mqr__engine_custom_run(e, cx, a, output); end = END_PENDING; break;
+    case MQR_ACTION_CUSTOM: end = mqr__engine_custom_run(e, cx, a, output); break;
     default: break;
     }
-    account(a, end, 0);
+    if (end == END_PENDING)
+        return; /* to end through the client or the queue */
+    if (a->kind != MQR_ACTION_CUSTOM) /* the queue counted its own ending */
+        account(a, end, 0);
+    if (end != END_SUCCESS && a->nfallback)
+        mqr__engine_fallback(e, cx, a, output, NULL, 0);
 }
 
 /* ---- adding and removing actions ------------------------------------------------------------- */
@@ -468,6 +525,7 @@ static void tpl_free(mqr_template_t **t)
 
 void mqr__engine_action_free(mqr_engine_t *e, mqr__action_t *a)
 {
+    mqr__engine_fallback_free(e, a); /* messages ended by the removal run no fallback */
     if (a->cu)
         mqr__engine_custom_free(e, a);
     if (a->client) {

@@ -43,7 +43,8 @@ typedef struct item {
     uint64_t seq;             /* its record in the durable queue (engine_queue.c); 0: none */
     char id[MQR_QUEUE_ID_MAX]; /* that record's identifier */
     size_t len;
-    char data[];              /* len bytes and a NUL */
+    size_t out_len;           /* the output as JSON after data (fallback actions), 0: none */
+    char data[];              /* len bytes and a NUL, then out_len bytes and a NUL */
 } item_t;
 
 typedef struct list {
@@ -125,7 +126,7 @@ static void queue_insert(list_t *q, item_t *it)
 static void item_free(mqr_engine_t *e, mqr__custom_t *cu, item_t *it)
 {
     cu->held_bytes -= it->len;
-    mqr__free(&e->alloc, it, sizeof *it + it->len + 1);
+    mqr__free(&e->alloc, it, sizeof *it + it->len + 1 + (it->out_len ? it->out_len + 1 : 0));
 }
 
 /* End an item that is in neither list. */
@@ -135,6 +136,12 @@ static void end_item(mqr_engine_t *e, mqr__action_t *a, item_t *it, int end, int
         mqr__engine_queue_custom_end(a, it->seq,
                                      end == MQR__END_DROPPED && reason == MQR_HTTP_REASON_OTHER);
     mqr__engine_account(a, end, reason);
+    if (it->attempts > 1) {
+        a->m.retried_success += end == MQR__END_SUCCESS;
+        a->m.retried_failed += end == MQR__END_FAILED;
+    }
+    if (end != MQR__END_SUCCESS && it->out_len)
+        mqr__engine_fallback(e, NULL, a, NULL, it->data + it->len + 1, it->out_len);
     item_free(e, a->cu, it);
 }
 
@@ -287,7 +294,7 @@ int mqr__engine_custom_init(mqr_engine_t *e, mqr__action_t *a, const mqr_custom_
     return MQR_OK;
 }
 
-void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
+int mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                             const mqr_value_t *output)
 {
     mqr__custom_t *cu = a->cu;
@@ -320,7 +327,7 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
         mqr__engine_error(e, NULL, a, rc, NULL, "%s: render: %s", cu->type,
                           d.message[0] ? d.message : mqr_strerror(rc));
         mqr__engine_account(a, MQR__END_FAILED, 0);
-        return;
+        return MQR__END_FAILED;
     }
     if (cu->queue.n + cu->flight.n >= cu->max_count || cu->held_bytes + len > cu->max_bytes) {
         mqr__engine_error(e, NULL, a, MQR_ELIMIT, NULL,
@@ -328,13 +335,23 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
                           (unsigned long long)(cu->queue.n + cu->flight.n),
                           (unsigned long long)cu->held_bytes);
         mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_QUEUE_FULL);
-        return;
+        return MQR__END_DROPPED;
     }
-    item_t *it = mqr__alloc(&e->alloc, sizeof *it + len + 1);
+    /* with fallback actions, the output as JSON is kept too (engine_fallback.c) */
+    const char *out_json = NULL;
+    size_t out_len = 0;
+    if (a->nfallback && !e->in_fallback &&
+        mqr__engine_json(e, cx->arena, output, &out_json, &out_len) != MQR_OK) {
+        mqr__engine_error(e, NULL, a, MQR_ENOMEM, NULL, "%s: dropped (out of memory)", cu->type);
+        mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_OTHER);
+        return MQR__END_DROPPED;
+    }
+    size_t extra = out_json ? out_len + 1 : 0;
+    item_t *it = mqr__alloc(&e->alloc, sizeof *it + len + 1 + extra);
     if (!it) {
         mqr__engine_error(e, NULL, a, MQR_ENOMEM, NULL, "%s: dropped (out of memory)", cu->type);
         mqr__engine_account(a, MQR__END_DROPPED, MQR_HTTP_REASON_OTHER);
-        return;
+        return MQR__END_DROPPED;
     }
     memset(it, 0, sizeof *it);
     it->ticket = v.ticket;
@@ -345,11 +362,17 @@ void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t 
     if (len)
         memcpy(it->data, data, len);
     it->data[len] = '\0';
+    if (out_json) {
+        it->out_len = out_len;
+        memcpy(it->data + len + 1, out_json, out_len);
+        it->data[len + 1 + out_len] = '\0';
+    }
     cu->held_bytes += len;
     if (a->persist) /* written to disk first; in memory only if the queue refuses */
         mqr__engine_queue_custom_append(a, it->data, len, &it->seq, it->id);
     queue_insert(&cu->queue, it);
     pump(e, a, now);
+    return MQR__END_PENDING;
 }
 
 int mqr__engine_custom_replay(mqr_engine_t *e, mqr__action_t *a, const void *data, size_t len,

@@ -51,6 +51,9 @@ struct mqr__action {
     uint32_t id;
     int32_t kind;          /* MQR_ACTION_* */
     mqr_action_metrics_t m; /* engine-counted fields; HTTP live fields read on demand */
+    uint32_t disabled;     /* mqr_engine_action_enable(0): invocations are discarded */
+    uint32_t nfallback;    /* fallback action ids (mqr_engine_action_set_fallback) */
+    uint32_t *fallback;
     /* republish */
     mqr_template_t *topic, *payload, *qos, *retain, *user_props, *pfi, *mei, *ctype,
         *resp_topic, *corr_data, *direct;
@@ -78,6 +81,18 @@ struct mqr__action {
     mqr__persist_t *persist; /* the durable queue, or NULL (engine_queue.c) */
 };
 
+/* The rate state of a rule's matched counter (engine_rate.c): match counts
+ * per sample interval, the last NSAMPLES in a ring. */
+typedef struct mqr__rate {
+    uint64_t last_v;       /* matched at the last sample */
+    uint64_t cur;          /* the last interval's count */
+    uint64_t max;          /* the largest interval count */
+    uint64_t acc;          /* the sum of smpl[0..n) */
+    uint32_t n;            /* samples held, up to MQR_ENGINE_RATE_SAMPLES */
+    uint32_t head;         /* the oldest sample once the ring is full */
+    uint64_t smpl[MQR_ENGINE_RATE_SAMPLES];
+} mqr__rate_t;
+
 struct mqr__erule {
     mqr__erule_t *hnext;   /* id hash chain */
     mqr__erule_t *prev, *next; /* creation order */
@@ -90,6 +105,7 @@ struct mqr__erule {
     uint64_t stamp;        /* the last collection that found the rule */
     mqr_rule_t *compiled;
     mqr_rule_metrics_t m;
+    mqr__rate_t rate;
     mqr_engine_error_t last_error;
     mqr__action_t *actions;
 };
@@ -116,6 +132,7 @@ typedef struct mqr__emit_ctx {
     const mqr__erule_t *running;
     const char *next_cause;    /* mqr_engine_cause_set: for the next emit here */
     size_t next_cause_len;
+    int64_t now;           /* the wall clock this emit read, 0: none yet */
 } mqr__emit_ctx_t;
 
 /* A growable array of rule pointers (one per event id). */
@@ -147,6 +164,9 @@ struct mqr_engine {
     mqr__action_t *http_first; /* HTTP actions, for the host loop */
     mqr__action_t *custom_first; /* custom actions, for the host loop */
     uint64_t next_ticket;      /* custom action messages */
+    int64_t rate_next;         /* wall clock of the next rate sample, 0: none yet */
+    uint32_t in_fallback;      /* fallback actions running: their failures run none */
+    uint32_t reserved_;
     /* the host loop (engine_loop.c) */
     mqr__watch_t *watch;       /* indexed by descriptor number */
     size_t cap_watch;
@@ -161,8 +181,13 @@ struct mqr_engine {
 };
 
 /* engine.c */
+/* Create emit level i's arena and scratch if needed: MQR_OK or MQR_ENOMEM. */
+int mqr__engine_level_ready(mqr_engine_t *e, uint32_t i);
 int64_t mqr__engine_now(const mqr_engine_t *e);
 uint64_t mqr__engine_mono(const mqr_engine_t *e);
+/* The wall clock at the kernel's tick resolution (a few ms) when the engine
+ * uses the system's: cheap enough for every emit (the rate samples). */
+int64_t mqr__engine_now_coarse(const mqr_engine_t *e);
 /* The output as compact JSON in the arena, NUL-terminated. */
 int mqr__engine_json(const mqr_engine_t *e, mqr_arena_t *arena, const mqr_value_t *v,
                      const char **out, size_t *out_len);
@@ -184,6 +209,23 @@ void mqr__engine_account(mqr__action_t *a, int end, int32_t reason);
 #define MQR__END_FAILED 1
 #define MQR__END_DROPPED 2
 #define MQR__END_PENDING 3
+
+/* engine_rate.c */
+/* Take the rate samples due at wall clock `now`. */
+void mqr__engine_rate_step(mqr_engine_t *e, int64_t now);
+/* Fill out's rate fields for rule r, as of the engine's clock now. */
+void mqr__engine_rate_read(const mqr_engine_t *e, const mqr__erule_t *r, mqr_rule_metrics_t *out);
+/* Forget r's samples (metrics reset). */
+void mqr__engine_rate_reset(mqr__erule_t *r);
+
+/* engine_fallback.c */
+/* Action a ended as failed or dropped on `output` (NULL: on the JSON text
+ * json[0..len), parsed here): run its fallback actions unless a fallback is
+ * running. cx is the running emit level, or NULL outside an emit. */
+void mqr__engine_fallback(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
+                          const mqr_value_t *output, const char *json, size_t len);
+/* Free a's fallback list. */
+void mqr__engine_fallback_free(mqr_engine_t *e, mqr__action_t *a);
 
 /* engine_error.c */
 /* Record a rule's (a NULL) or an action's error: message, SQL position from
@@ -216,7 +258,9 @@ void mqr__engine_timer_sync(mqr_engine_t *e, int force);
  * on failure the engine owns nothing of cfg->ud (destroy is not called). */
 int mqr__engine_custom_init(mqr_engine_t *e, mqr__action_t *a,
                             const mqr_custom_action_config_t *cfg);
-void mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
+/* Queue or end one invocation; counts its ending when it ends now and
+ * returns it (MQR__END_FAILED, _DROPPED), else MQR__END_PENDING. */
+int mqr__engine_custom_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
                             const mqr_value_t *output);
 /* Remove a's custom part: cancel in flight, drop the queue, destroy the sink. */
 void mqr__engine_custom_free(mqr_engine_t *e, mqr__action_t *a);

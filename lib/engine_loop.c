@@ -216,6 +216,7 @@ int mqr_engine_fd_ready(mqr_engine_t *e, int fd, uint32_t events, uint64_t now_m
     } else {
         w->fn(w->ud, fd, events, now_ms);
     }
+    mqr__engine_rate_step(e, mqr__engine_now(e));
     e->loop_dirty = 1;
     mqr__engine_timer_sync(e, 0);
     return MQR_OK;
@@ -234,6 +235,7 @@ int mqr_engine_process(mqr_engine_t *e, uint64_t now_ms)
         mqr__engine_custom_process(e, a, now_ms);
     }
     mqr__engine_queue_process(e);
+    mqr__engine_rate_step(e, mqr__engine_now(e));
     /* the host's timer was one-shot: tell it the next one even if unchanged */
     mqr__engine_timer_sync(e, 1);
     return MQR_OK;

@@ -9,13 +9,25 @@
  * The queue is a list ordered by expiry time, so the oldest message is at the
  * head and TTL expiry is a check of the head. mqr_http_process (also run after
  * every readiness report) expires messages, then hands queued messages to idle
- * connections or opens new ones up to the pool size. Each connection carries
- * at most one request at a time (no pipelining) through the states
+ * connections, opens new ones up to the pool size, and then pipelines onto
+ * busy ones. A connection goes through the states
  *
- *   FREE -> CONNECTING -> [TLS] -> SEND -> RECV -> IDLE -> SEND -> ...
+ *   FREE -> CONNECTING -> [TLS] -> BUSY -> IDLE -> BUSY -> ... -> FREE
  *
- * and any error closes it. A response is parsed by http_parse.c: the head in
- * a bounded per-connection buffer, the body consumed and discarded.
+ * and any error closes it. BUSY carries the requests in k->pipe in order:
+ * the first nsent are written and await their responses, which HTTP/1.1
+ * returns in request order, so each response answers pipe[0]; the rest are
+ * being written. A connection takes more than one request (up to
+ * enable_pipelining, EMQX's name) only once the server has answered on it
+ * with an HTTP/1.1 keep-alive response, and only when no connection is idle
+ * or free. When a connection ends with requests unanswered (the server
+ * closed it, an error, a response with Connection: close), those behind the
+ * one that failed are queued again: counted as an attempt when they were
+ * written (so `retried` counts them when they go again), not when they were
+ * not. An IDLE connection is closed after max_inactive_ms (EMQX's
+ * max_inactive), through the close hook, so the engine's host stops watching
+ * its descriptor. A response is parsed by http_parse.c: the head in a
+ * bounded per-connection buffer, the body consumed and discarded.
  *
  * Retry policy (spec §9.2): 2xx is success; 429, 503 and transport errors
  * (refused, reset, closed, timeout, TLS) put the message back in the queue
@@ -46,7 +58,7 @@
 #define MAX_ADDRS 8
 
 /* Connection states. */
-enum { C_FREE, C_CONNECTING, C_TLS, C_SEND, C_RECV, C_IDLE };
+enum { C_FREE, C_CONNECTING, C_TLS, C_BUSY, C_IDLE };
 
 typedef struct req {
     struct req *prev, *next;  /* queue links */
@@ -69,10 +81,15 @@ typedef struct conn {
     int state;                /* C_* */
     uint32_t want;            /* readiness waited for: MQR_HTTP_READ / _WRITE */
     uint32_t responses;       /* responses completed on this connection */
-    req_t *req;               /* the request being carried */
-    size_t sent;              /* bytes of req->wire written */
-    size_t received;          /* response bytes received for req */
-    uint64_t deadline;        /* connect or request timeout */
+    req_t **pipe;             /* c->pipelining slots: the requests on the connection in
+                                 order; pipe[0] is the one the next response answers */
+    uint32_t npipe;           /* requests on the connection */
+    uint32_t nsent;           /* of them written completely (pipe[0..nsent)) */
+    size_t sent;              /* bytes of pipe[nsent]->wire written */
+    size_t received;          /* bytes received of the response to pipe[0] */
+    uint64_t deadline;        /* connect timeout, or the request timeout of pipe[0] */
+    uint64_t idle_since;      /* C_IDLE: since when */
+    int may_pipeline;         /* the server answered HTTP/1.1 with keep-alive */
     char *rbuf;               /* max_response_head bytes */
     size_t rlen;
     int in_body;
@@ -94,6 +111,8 @@ struct mqr_http_client {
     uint64_t max_queue_bytes;
     uint32_t request_timeout_ms, connect_timeout_ms, ttl_ms;
     uint32_t backoff_initial_ms, backoff_max_ms, max_attempts, max_response_head;
+    uint32_t pipelining;      /* requests in flight on one connection, >= 1 */
+    uint32_t max_inactive_ms; /* an idle connection is closed after this */
     char *url;                /* copy; `u` points into it */
     size_t url_size;
     mqr__http_url_t u;
@@ -154,6 +173,8 @@ void mqr_http_config_init(mqr_http_config_t *cfg)
     cfg->backoff_max_ms = MQR_HTTP_DEFAULT_BACKOFF_MAX_MS;
     cfg->pool_size = MQR_HTTP_DEFAULT_POOL_SIZE;
     cfg->max_response_head = MQR_HTTP_DEFAULT_MAX_RESPONSE_HEAD;
+    cfg->enable_pipelining = MQR_HTTP_DEFAULT_PIPELINING;
+    cfg->max_inactive_ms = MQR_HTTP_DEFAULT_MAX_INACTIVE_MS;
 }
 
 /* ---- queue ------------------------------------------------------------------- */
@@ -255,6 +276,8 @@ static void req_error(req_t *r, int status, int step, const char *fmt, const cha
 
 /* ---- connections ------------------------------------------------------------ */
 
+/* Close k. Its requests stay in k->pipe[0..npipe) for the caller, which
+ * reads npipe before the call (it is 0 afterwards). */
 static void conn_close(mqr_http_client_t *c, conn_t *k)
 {
 #if MQR_HAVE_OPENSSL
@@ -268,23 +291,25 @@ static void conn_close(mqr_http_client_t *c, conn_t *k)
     k->fd = -1;
     k->state = C_FREE;
     k->want = 0;
-    k->req = NULL;
+    k->npipe = 0;
+    k->nsent = 0;
     k->rlen = 0;
     k->in_body = 0;
     k->responses = 0;
+    k->may_pipeline = 0;
 }
 
 /* An attempt that may be repeated ended (transport error, 429, 503): end the
- * message if its attempts or TTL are used up, else queue it again and pause
- * dispatching for the backoff. `penalty` is 0 for a stale keep-alive
- * connection, which retries at once without counting the attempt. */
-static void retry_or_end(mqr_http_client_t *c, req_t *r, uint64_t now, int penalty)
+ * message if its attempts or TTL are used up, else queue it again. `count`
+ * 0 takes back the attempt (a stale keep-alive connection, or a request
+ * never written); `backoff` 1 pauses dispatching for the backoff. */
+static void retry_or_end(mqr_http_client_t *c, req_t *r, uint64_t now, int count, int backoff)
 {
     if (r->finished) {
         req_free(c, r);
         return;
     }
-    if (!penalty)
+    if (!count)
         r->attempts--;
     if (c->max_attempts && r->attempts >= c->max_attempts) {
         finish(c, r, AT_FLIGHT, MQR_HTTP_FAILED, MQR_HTTP_REASON_NONE, now, 0);
@@ -298,23 +323,43 @@ static void retry_or_end(mqr_http_client_t *c, req_t *r, uint64_t now, int penal
     c->m.queuing++;
     c->m.queuing_bytes += r->wire_len;
     queue_insert(c, r);
-    if (penalty) {
+    if (backoff) {
         c->resume_at = now + c->backoff_ms;
         c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
     }
 }
 
-/* The attempt on connection k failed at the transport level: close k and
- * retry or end its message. r->status, step and err are already set. */
+/* Requeue the requests k->pipe[from..n) of a connection that ended before
+ * answering them (k is closed already; n is its npipe before the close).
+ * A request that was written counts the attempt (it is counted in `retried`
+ * when sent again); one never written does not. No backoff: the attempt
+ * that failed, if any, applied it. */
+static void requeue_rest(mqr_http_client_t *c, conn_t *k, uint32_t from, uint32_t n,
+                         uint32_t nsent, const req_t *cause, uint64_t now)
+{
+    for (uint32_t i = from; i < n; i++) {
+        req_t *r = k->pipe[i];
+        if (r->status == MQR_OK && cause)
+            req_error(r, cause->status ? cause->status : MQR_EIO, r->step,
+                      "pipelined behind a failed request: %.200s", cause->err);
+        retry_or_end(c, r, now, i < nsent, 0);
+    }
+}
+
+/* The attempt on connection k failed at the transport level: close k, retry
+ * or end the message it was answering (pipe[0], whose status, step and err
+ * are set) and requeue the requests pipelined behind it. */
 static void conn_fail(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
-    req_t *r = k->req;
-    int stale = k->responses > 0 && k->received == 0 &&
-                (k->state == C_SEND || k->state == C_RECV) && r->status != MQR_ETIMEOUT;
+    req_t *r = k->pipe[0];
+    int stale = k->responses > 0 && k->received == 0 && k->state == C_BUSY &&
+                r->status != MQR_ETIMEOUT;
     if (r->status == MQR_ETIMEOUT)
         c->m.timeouts++;
+    uint32_t n = k->npipe, nsent = k->nsent;
     conn_close(c, k);
-    retry_or_end(c, r, now, !stale);
+    requeue_rest(c, k, 1, n, nsent, r, now);
+    retry_or_end(c, r, now, !stale, !stale);
 }
 
 /* Fail with the text of errno-style code `e`. */
@@ -324,7 +369,7 @@ static void conn_fail_errno(mqr_http_client_t *c, conn_t *k, int status, int ste
     char msg[160], text[96];
     snprintf(msg, sizeof msg, "%s %s:%u: %s", what, c->host, (unsigned)c->u.port,
              mqr__strerror_r(e, text, sizeof text));
-    req_error(k->req, status, step, "%s", msg);
+    req_error(k->pipe[0], status, step, "%s", msg);
     conn_fail(c, k, now);
 }
 
@@ -332,19 +377,27 @@ static void conn_fail_errno(mqr_http_client_t *c, conn_t *k, int status, int ste
 static void conn_fail_diag(mqr_http_client_t *c, conn_t *k, int status, int step,
                            const mqr_diag_t *d, uint64_t now)
 {
-    req_error(k->req, status, step, "%s", d->message);
+    req_error(k->pipe[0], status, step, "%s", d->message);
     conn_fail(c, k, now);
 }
 
-/* Start writing the current request on a connected (and handshaken) k. */
+/* The interest of a busy connection: writing while requests are unwritten,
+ * reading once one is written. */
+static uint32_t busy_want(const conn_t *k)
+{
+    return (k->nsent < k->npipe ? MQR_HTTP_WRITE : 0) | (k->nsent > 0 ? MQR_HTTP_READ : 0);
+}
+
+/* Start the requests on a connected (and handshaken) k: pipe[0] first. */
 static void conn_start_send(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
-    k->state = C_SEND;
+    k->state = C_BUSY;
     k->want = MQR_HTTP_WRITE;
     k->sent = 0;
     k->received = 0;
     k->deadline = now + c->request_timeout_ms;
-    k->req->step = MQR_HTTP_STEP_REQUEST;
+    for (uint32_t i = k->nsent; i < k->npipe; i++)
+        k->pipe[i]->step = MQR_HTTP_STEP_REQUEST;
 }
 
 static void drive(mqr_http_client_t *c, conn_t *k, uint32_t events, uint64_t now);
@@ -353,7 +406,14 @@ static void drive(mqr_http_client_t *c, conn_t *k, uint32_t events, uint64_t now
  * resolved address. A failure is handled like any transport error. */
 static void conn_open(mqr_http_client_t *c, conn_t *k, req_t *r, uint64_t now)
 {
-    k->req = r;
+    if (!k->pipe && !(k->pipe = mqr__alloc(&c->alloc, c->pipelining * sizeof *k->pipe))) {
+        req_error(r, MQR_ENOMEM, MQR_HTTP_STEP_CONNECT, "%s", "out of memory for a connection");
+        retry_or_end(c, r, now, 1, 1);
+        return;
+    }
+    k->pipe[0] = r;
+    k->npipe = 1;
+    k->nsent = 0;
     k->responses = 0;
     r->step = MQR_HTTP_STEP_CONNECT;
     if (!k->rbuf && !(k->rbuf = mqr__alloc(&c->alloc, c->max_response_head))) {
@@ -414,7 +474,7 @@ static void on_connect(mqr_http_client_t *c, conn_t *k, uint64_t now)
             return;
         }
         k->state = C_TLS;
-        k->req->step = MQR_HTTP_STEP_TLS;
+        k->pipe[0]->step = MQR_HTTP_STEP_TLS;
         drive(c, k, MQR_HTTP_READ | MQR_HTTP_WRITE, now);
         return;
     }
@@ -478,42 +538,60 @@ static long conn_write(mqr_http_client_t *c, conn_t *k, const char *buf, size_t 
                          mqr__strerror_r(errno, text, sizeof text));
 }
 
-static void on_send(mqr_http_client_t *c, conn_t *k, uint64_t now)
+/* BUSY: write the unwritten requests in order. Returns 0, or -1 when the
+ * connection failed (and is closed). */
+static int busy_send(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
-    req_t *r = k->req;
     mqr_diag_t d;
-    while (k->sent < r->wire_len) {
-        long n = conn_write(c, k, r->wire + k->sent, r->wire_len - k->sent, &d);
-        if (n == MQR_NEED_MORE)
-            return;
-        if (n < 0) {
-            conn_fail_diag(c, k, (int)n, MQR_HTTP_STEP_REQUEST, &d, now);
-            return;
+    while (k->nsent < k->npipe) {
+        req_t *r = k->pipe[k->nsent];
+        while (k->sent < r->wire_len) {
+            long n = conn_write(c, k, r->wire + k->sent, r->wire_len - k->sent, &d);
+            if (n == MQR_NEED_MORE)
+                return 0;
+            if (n < 0) {
+                conn_fail_diag(c, k, (int)n, MQR_HTTP_STEP_REQUEST, &d, now);
+                return -1;
+            }
+            k->sent += (size_t)n;
         }
-        k->sent += (size_t)n;
+        r->step = MQR_HTTP_STEP_RESPONSE;
+        k->nsent++;
+        k->sent = 0;
     }
-    k->state = C_RECV;
-    k->want = MQR_HTTP_READ;
-    k->rlen = 0;
-    k->in_body = 0;
-    r->step = MQR_HTTP_STEP_RESPONSE;
+    return 0;
 }
 
-/* A whole response arrived on k (its head in k->head). Decide the message's
- * fate, then keep k for the next request or close it. */
+/* A whole response arrived on k for pipe[0] (its head in k->head): take
+ * pipe[0] off, keep k for what is pipelined behind it or for the next
+ * request (reusable: nothing but this response was read past its end, or
+ * what was read belongs to the next pipelined response), or close it and
+ * requeue what it still carried; then decide the message's fate. */
 static void on_response(mqr_http_client_t *c, conn_t *k, int reusable, uint64_t now)
 {
-    req_t *r = k->req;
+    req_t *r = k->pipe[0];
     int status = k->head.status;
-    k->req = NULL;
+    memmove(k->pipe, k->pipe + 1, (k->npipe - 1) * sizeof *k->pipe);
+    k->npipe--;
+    k->nsent--;
     k->responses++;
+    k->received = 0;
+    k->in_body = 0;
     if (reusable && k->head.keep_alive) {
-        k->state = C_IDLE;
-        k->want = MQR_HTTP_READ;
-        k->rlen = 0;
-        k->in_body = 0;
+        k->may_pipeline = k->head.minor_version >= 1;
+        if (k->npipe == 0) {
+            k->state = C_IDLE;
+            k->want = MQR_HTTP_READ;
+            k->rlen = 0;
+            k->idle_since = now;
+        } else {
+            k->deadline = now + c->request_timeout_ms;
+            k->want = busy_want(k);
+        }
     } else {
+        uint32_t n = k->npipe, nsent = k->nsent;
         conn_close(c, k);
+        requeue_rest(c, k, 0, n, nsent, NULL, now); /* the server ended the connection */
     }
     r->http_status = status;
     r->step = MQR_HTTP_STEP_DONE;
@@ -543,14 +621,16 @@ static void on_response(mqr_http_client_t *c, conn_t *k, int reusable, uint64_t 
     else
         snprintf(r->err, sizeof r->err, "HTTP status %d", status);
     if (status == 429 || status == 503)
-        retry_or_end(c, r, now, 1);
+        retry_or_end(c, r, now, 1, 1);
     else
         finish(c, r, AT_FLIGHT, MQR_HTTP_FAILED, MQR_HTTP_REASON_NONE, now, 0);
 }
 
-/* Feed k->rbuf[0..rlen) to the response parser. Returns 1 when the response
- * was complete (and handled), 0 when more input is needed, -1 for a bad
- * response (k->req's error is set; the caller ends the attempt). */
+/* Feed k->rbuf[0..rlen) to the response parser, answering pipe[0], pipe[1],
+ * ... as their responses complete. Returns 1 when the connection is no
+ * longer busy (its last response handled, or closed), 0 when more input is
+ * needed, -1 for a bad response (pipe[0]'s error is set; the caller ends
+ * the attempt). */
 static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
     mqr_diag_t d;
@@ -560,11 +640,11 @@ static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
             if (rc == MQR_NEED_MORE)
                 return 0;
             if (rc != MQR_OK) {
-                req_error(k->req, MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s", d.message);
+                req_error(k->pipe[0], MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s", d.message);
                 return -1;
             }
             if (k->head.status == 101) {
-                req_error(k->req, MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s",
+                req_error(k->pipe[0], MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s",
                           "HTTP response: unexpected 101 Switching Protocols");
                 return -1;
             }
@@ -584,26 +664,38 @@ static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
             return 0;
         }
         if (rc != MQR_OK) {
-            req_error(k->req, MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s", d.message);
+            req_error(k->pipe[0], MQR_EHTTP, MQR_HTTP_STEP_RESPONSE, "%s", d.message);
             return -1;
         }
-        on_response(c, k, used == k->rlen, now);
-        return 1;
+        /* bytes past this response start the next pipelined one, if any */
+        size_t rest = k->rlen - used;
+        int next = k->npipe > 1 && k->nsent > 1;
+        memmove(k->rbuf, k->rbuf + used, rest);
+        k->rlen = rest;
+        on_response(c, k, rest == 0 || next, now);
+        if (k->state != C_BUSY)
+            return 1;
+        if (k->rlen == 0)
+            return 0;
     }
 }
 
-/* End the attempt on k with an unrecoverable response error. */
+/* End the attempt on k with an unrecoverable response error; what was
+ * pipelined behind it is requeued. */
 static void conn_bad_response(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
-    req_t *r = k->req;
+    req_t *r = k->pipe[0];
+    uint32_t n = k->npipe, nsent = k->nsent;
     conn_close(c, k);
+    requeue_rest(c, k, 1, n, nsent, r, now);
     if (r->finished)
         req_free(c, r);
     else
         finish(c, r, AT_FLIGHT, MQR_HTTP_FAILED, MQR_HTTP_REASON_NONE, now, 0);
 }
 
-static void on_recv(mqr_http_client_t *c, conn_t *k, uint64_t now)
+/* BUSY, readable: read responses until the socket has no more. */
+static void busy_recv(mqr_http_client_t *c, conn_t *k, uint64_t now)
 {
     mqr_diag_t d;
     for (;;) {
@@ -637,6 +729,19 @@ static void on_recv(mqr_http_client_t *c, conn_t *k, uint64_t now)
     }
 }
 
+/* BUSY: write what is unwritten, read when readable (or when nothing is
+ * left to write, to find a response that already arrived), then wait for
+ * what is still to do. */
+static void on_busy(mqr_http_client_t *c, conn_t *k, uint32_t events, uint64_t now)
+{
+    if (busy_send(c, k, now) < 0)
+        return;
+    if (k->nsent > 0 && (events & MQR_HTTP_READ))
+        busy_recv(c, k, now);
+    if (k->state == C_BUSY)
+        k->want = busy_want(k) | (k->want & MQR_HTTP_READ);
+}
+
 /* IDLE: anything readable is the server closing (or misbehaving): close. */
 static void on_idle(mqr_http_client_t *c, conn_t *k)
 {
@@ -651,14 +756,12 @@ static void on_idle(mqr_http_client_t *c, conn_t *k)
  * change, to try the next step without waiting). */
 static void drive(mqr_http_client_t *c, conn_t *k, uint32_t events, uint64_t now)
 {
-    (void)events;
     switch (k->state) {
     case C_CONNECTING: on_connect(c, k, now); break;
 #if MQR_HAVE_OPENSSL
     case C_TLS: on_tls(c, k, now); break;
 #endif
-    case C_SEND: on_send(c, k, now); break;
-    case C_RECV: on_recv(c, k, now); break;
+    case C_BUSY: on_busy(c, k, events, now); break;
     case C_IDLE: on_idle(c, k); break;
     default: break;
     }
@@ -678,15 +781,32 @@ static req_t *take(mqr_http_client_t *c)
     return r;
 }
 
-/* Hand queued messages to idle connections, then open new connections up to
- * the pool size, unless the client is pausing after a failure. */
+/* The busy connection with the fewest requests that may carry one more, or
+ * NULL. */
+static conn_t *pipeline_pick(mqr_http_client_t *c)
+{
+    conn_t *best = NULL;
+    for (uint32_t i = 0; i < c->pool_size; i++) {
+        conn_t *k = &c->conns[i];
+        if (k->state == C_BUSY && k->may_pipeline && k->npipe < c->pipelining &&
+            (!best || k->npipe < best->npipe))
+            best = k;
+    }
+    return best;
+}
+
+/* Hand queued messages to idle connections, open new connections up to the
+ * pool size, then pipeline onto busy connections that allow it, unless the
+ * client is pausing after a failure. */
 static void dispatch(mqr_http_client_t *c, uint64_t now)
 {
     for (uint32_t i = 0; i < c->pool_size && c->head && now >= c->resume_at; i++) {
         conn_t *k = &c->conns[i];
         if (k->state != C_IDLE)
             continue;
-        k->req = take(c);
+        k->pipe[0] = take(c);
+        k->npipe = 1;
+        k->nsent = 0;
         conn_start_send(c, k, now);
         drive(c, k, MQR_HTTP_WRITE, now);
     }
@@ -694,6 +814,13 @@ static void dispatch(mqr_http_client_t *c, uint64_t now)
         conn_t *k = &c->conns[i];
         if (k->state == C_FREE)
             conn_open(c, k, take(c), now);
+    }
+    conn_t *k;
+    while (c->pipelining > 1 && c->head && now >= c->resume_at && (k = pipeline_pick(c))) {
+        req_t *r = take(c);
+        r->step = MQR_HTTP_STEP_REQUEST;
+        k->pipe[k->npipe++] = r;
+        drive(c, k, MQR_HTTP_WRITE, now);
     }
 }
 
@@ -703,21 +830,30 @@ static const char *step_name(int step)
     return step >= 0 && step <= MQR_HTTP_STEP_DONE ? names[step] : "none";
 }
 
-/* Timeouts of connections, TTL expiry in flight and in the queue, then
- * dispatching. */
+/* Timeouts of connections (idle ones after max_inactive), TTL expiry in
+ * flight and in the queue, then dispatching. */
 static void run(mqr_http_client_t *c, uint64_t now)
 {
     for (uint32_t i = 0; i < c->pool_size; i++) {
         conn_t *k = &c->conns[i];
-        if (k->state == C_FREE || k->state == C_IDLE)
+        if (k->state == C_FREE)
             continue;
-        req_t *r = k->req;
-        if (!r->finished && now >= r->expire_at) {
-            if (r->status == MQR_OK)
-                req_error(r, MQR_ETIMEOUT, r->step, "expired in flight at step %s", step_name(r->step));
-            finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_EXPIRED, now, 1);
+        if (k->state == C_IDLE) {
+            if (now >= k->idle_since + c->max_inactive_ms)
+                conn_close(c, k); /* tells the engine's host the descriptor went away */
+            continue;
+        }
+        for (uint32_t j = 0; j < k->npipe; j++) {
+            req_t *r = k->pipe[j];
+            if (!r->finished && now >= r->expire_at) {
+                if (r->status == MQR_OK)
+                    req_error(r, MQR_ETIMEOUT, r->step, "expired in flight at step %s",
+                              step_name(r->step));
+                finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_EXPIRED, now, 1);
+            }
         }
         if (now >= k->deadline) {
+            req_t *r = k->pipe[0];
             int connecting = k->state == C_CONNECTING || k->state == C_TLS;
             char msg[96];
             snprintf(msg, sizeof msg, "%s timed out after %u ms", step_name(r->step),
@@ -773,11 +909,16 @@ int64_t mqr_http_timeout(const mqr_http_client_t *c, uint64_t now)
         const conn_t *k = &c->conns[i];
         if (k->state == C_FREE || k->state == C_IDLE) {
             can_start = 1;
+            if (k->state == C_IDLE)
+                next = min_u64(next, k->idle_since + c->max_inactive_ms);
             continue;
         }
         next = min_u64(next, k->deadline);
-        if (!k->req->finished)
-            next = min_u64(next, k->req->expire_at);
+        for (uint32_t j = 0; j < k->npipe; j++)
+            if (!k->pipe[j]->finished)
+                next = min_u64(next, k->pipe[j]->expire_at);
+        if (k->state == C_BUSY && k->may_pipeline && k->npipe < c->pipelining)
+            can_start = 1;
     }
     if (c->head) {
         next = min_u64(next, c->head->expire_at);
@@ -1030,6 +1171,7 @@ static void client_free(mqr_http_client_t *c)
     for (uint32_t i = 0; c->conns && i < c->pool_size; i++) {
         conn_close(c, &c->conns[i]);
         mqr__free(&a, c->conns[i].rbuf, c->max_response_head);
+        mqr__free(&a, c->conns[i].pipe, c->pipelining * sizeof *c->conns[i].pipe);
     }
 #if MQR_HAVE_OPENSSL
     mqr__http_tls_ctx_free(c->tls_ctx);
@@ -1050,11 +1192,14 @@ void mqr_http_destroy(mqr_http_client_t *c)
     uint64_t now = mqr_http_now_ms();
     for (uint32_t i = 0; i < c->pool_size; i++) {
         conn_t *k = &c->conns[i];
-        req_t *r = k->req;
-        conn_close(c, k);
-        if (r && r->finished) {
-            req_free(c, r);
-        } else if (r) {
+        uint32_t n = k->npipe;
+        conn_close(c, k); /* leaves k->pipe[0..n) in place */
+        for (uint32_t j = 0; j < n; j++) {
+            req_t *r = k->pipe[j];
+            if (r->finished) {
+                req_free(c, r);
+                continue;
+            }
             if (r->status == MQR_OK)
                 req_error(r, MQR_ESTATE, r->step, "%s", "the client was destroyed");
             finish(c, r, AT_FLIGHT, MQR_HTTP_DROPPED, MQR_HTTP_REASON_OTHER, now, 0);
@@ -1128,6 +1273,9 @@ static int check_config(const mqr_http_config_t *cfg, mqr_diag_t *diag)
     if (cfg->pool_size > MQR_HTTP_MAX_POOL_SIZE)
         return mqr__diag_set(diag, MQR_EINVAL, "http client: pool size %u above %u",
                              (unsigned)cfg->pool_size, MQR_HTTP_MAX_POOL_SIZE);
+    if (cfg->enable_pipelining > MQR_HTTP_MAX_PIPELINING)
+        return mqr__diag_set(diag, MQR_EINVAL, "http client: enable_pipelining %u above %u",
+                             (unsigned)cfg->enable_pipelining, MQR_HTTP_MAX_PIPELINING);
     if (cfg->max_response_head && cfg->max_response_head < 64)
         return mqr__diag_set(diag, MQR_EINVAL, "http client: max_response_head below 64");
     if (!cfg->headers && cfg->header_count)
@@ -1195,6 +1343,8 @@ int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **out, mqr_d
     c->max_attempts = cfg->max_attempts;
     c->max_response_head = OR_DEFAULT(cfg->max_response_head, MQR_HTTP_DEFAULT_MAX_RESPONSE_HEAD);
     c->pool_size = OR_DEFAULT(cfg->pool_size, MQR_HTTP_DEFAULT_POOL_SIZE);
+    c->pipelining = OR_DEFAULT(cfg->enable_pipelining, MQR_HTTP_DEFAULT_PIPELINING);
+    c->max_inactive_ms = OR_DEFAULT(cfg->max_inactive_ms, MQR_HTTP_DEFAULT_MAX_INACTIVE_MS);
     c->conns = mqr__calloc(&c->alloc, c->pool_size, sizeof *c->conns);
     c->pfds = mqr__calloc(&c->alloc, c->pool_size, sizeof *c->pfds);
     if (!c->conns || !c->pfds) {

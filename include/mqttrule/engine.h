@@ -58,6 +58,13 @@ extern "C" {
  * environment, via localtime_r) once, when the engine is created. */
 #define MQR_ENGINE_LOCAL_OFFSET_PROCESS INT32_MIN
 
+/* The interval of the rate metrics' samples (EMQX's ?SAMPLING, 10 s) and
+ * how many samples matched_rate_last5m averages (EMQX's ?SAMPCOUNT_5M). */
+#define MQR_ENGINE_RATE_INTERVAL_MS 10000
+#define MQR_ENGINE_RATE_SAMPLES 30u
+/* The most fallback actions one action may name. */
+#define MQR_ENGINE_MAX_FALLBACKS 16u
+
 /* The node name used when mqr_engine_options_t.node is NULL. */
 #define MQR_ENGINE_DEFAULT_NODE "mqttrule@127.0.0.1"
 /* How deeply emits may nest (an action's callback emitting again). */
@@ -282,7 +289,8 @@ typedef struct mqr_http_action_config {
 
 /* Per-rule metrics (spec §10.1). Between calls:
  *   matched = passed + failed, failed = failed_exception + failed_no_result,
- *   actions_total = actions_success + actions_failed + HTTP messages pending,
+ *   actions_total = actions_success + actions_failed + actions_discarded
+ *                   + HTTP and custom messages pending,
  *   actions_failed >= actions_failed_out_of_service + actions_failed_unknown. */
 typedef struct mqr_rule_metrics {
     uint64_t matched;
@@ -295,6 +303,23 @@ typedef struct mqr_rule_metrics {
     uint64_t actions_failed;
     uint64_t actions_failed_out_of_service; /* HTTP dropped: queue full, expired, stopped */
     uint64_t actions_failed_unknown;        /* every other failure */
+    /* Appended. */
+    uint64_t actions_discarded;   /* invocations of a disabled action
+                                     (mqr_engine_action_enable): not run */
+    /* EMQX's rates of `matched` (emqx_metrics_worker): the engine samples
+     * the counter every MQR_ENGINE_RATE_INTERVAL_MS of its wall clock
+     * (mqr_engine_options_t.clock), from the emits and the host's
+     * mqr_engine_process / mqr_engine_fd_ready calls, and brings the
+     * samples up to date when the metrics are read. Matches per second,
+     * rounded to 2 decimals as EMQX does:
+     *   matched_rate         over the last complete interval;
+     *   matched_rate_max     the largest matched_rate since the rule was
+     *                        added or its metrics reset;
+     *   matched_rate_last5m  the mean of the last 30 interval rates (of
+     *                        the samples taken so far, when fewer). */
+    double matched_rate;
+    double matched_rate_max;
+    double matched_rate_last5m;
 } mqr_rule_metrics_t;
 
 /* Per-action metrics (spec §10.2). Between calls:
@@ -319,6 +344,12 @@ typedef struct mqr_action_metrics {
     uint64_t headers_refused;     /* HTTP: headers left out for CR, LF or NUL */
     /* Appended. */
     uint64_t late_reply;          /* HTTP, custom: answers after the engine gave up */
+    /* Appended. */
+    uint64_t queuing_bytes;       /* HTTP: request bytes held (queued and in flight) */
+    uint64_t retried_success;     /* HTTP, custom: messages that succeeded after a retry */
+    uint64_t retried_failed;      /* HTTP, custom: messages that failed after a retry */
+    uint64_t fallback_triggered;  /* failures and drops that ran the fallback actions */
+    uint64_t discarded;           /* invocations while disabled (not in matched) */
 } mqr_action_metrics_t;
 
 /* ---- engine ------------------------------------------------------------------ */
@@ -421,6 +452,38 @@ MQR_API int mqr_engine_action_add_http(mqr_engine_t *engine, const char *rule_id
 MQR_API int mqr_engine_action_add_callback(mqr_engine_t *engine, const char *rule_id,
                                            mqr_engine_callback_fn fn, void *ud,
                                            uint32_t *out_action_id, mqr_diag_t *diag);
+
+/**
+ * Name the fallback actions of action `action_id` (EMQX 5.7's
+ * fallback_actions), replacing any named before; n 0 removes them. When an
+ * invocation of the action finally fails (counted as failed: a rendering
+ * error, a refused publish or callback, a non-retryable HTTP status or
+ * retries used up; or dropped: queue full, expired, stopped), each fallback
+ * runs in order on the same output the action received (the rule's selected
+ * data, kept as JSON while an HTTP or custom action's message is pending),
+ * counted in its own
+ * metrics and its rule's actions.* like any invocation, and the failing
+ * action counts fallback_triggered. A fallback action's own failure runs no
+ * fallback (no fallback of a fallback). A fallback id that no longer exists
+ * when the failure happens is skipped and recorded as the action's last
+ * error. Messages ended by removing the action or destroying the engine
+ * run no fallback.
+ * Returns MQR_OK; MQR_EINVAL (NULL engine, fallback_ids NULL with n > 0,
+ * n > MQR_ENGINE_MAX_FALLBACKS, an id naming the action itself);
+ * MQR_ENOTFOUND (no action `action_id`, or a fallback id that names no
+ * action); MQR_ESTATE (from a callback); MQR_ENOMEM. The ids are copied.
+ */
+MQR_API int mqr_engine_action_set_fallback(mqr_engine_t *engine, uint32_t action_id,
+                                           const uint32_t *fallback_ids, size_t n);
+
+/**
+ * Enable (1) or disable (0) action `action_id` (EMQX's action `enable`). A
+ * disabled action is not run: each invocation counts the action's discarded
+ * and its rule's actions.total and actions.discarded. Actions are created
+ * enabled. MQR_OK, MQR_EINVAL (NULL engine), MQR_ENOTFOUND, MQR_ESTATE (from
+ * a callback).
+ */
+MQR_API int mqr_engine_action_enable(mqr_engine_t *engine, uint32_t action_id, uint32_t enabled);
 
 /** Remove one action (pending HTTP messages end as dropped, other). MQR_OK,
  *  MQR_EINVAL (NULL engine), MQR_ENOTFOUND, MQR_ESTATE (from a callback). */

@@ -77,6 +77,9 @@ extern "C" {
 #define MQR_HTTP_DEFAULT_POOL_SIZE 8u
 #define MQR_HTTP_DEFAULT_MAX_RESPONSE_HEAD 16384u
 #define MQR_HTTP_MAX_POOL_SIZE 1024u
+#define MQR_HTTP_DEFAULT_PIPELINING 100u     /* EMQX's enable_pipelining */
+#define MQR_HTTP_MAX_PIPELINING 1024u
+#define MQR_HTTP_DEFAULT_MAX_INACTIVE_MS 10000u /* EMQX's max_inactive */
 
 /* ---- types ------------------------------------------------------------------ */
 
@@ -117,7 +120,12 @@ typedef struct mqr_http_config {
     uint32_t header_count;
     const mqr_http_header_t *headers; /* sent with every request */
     uint32_t max_queue_count;    /* messages held (queued + in flight) */
-    uint32_t reserved_;
+    uint32_t enable_pipelining;  /* EMQX's name: requests that may be in flight on one
+                                    connection, 1..MQR_HTTP_MAX_PIPELINING (1: one at
+                                    a time). A connection carries more than one only
+                                    after the server answered it with an HTTP/1.1
+                                    keep-alive response, and only when every
+                                    connection of the pool is open and busy. */
     uint64_t max_queue_bytes;    /* request bytes held (queued + in flight) */
     uint32_t request_timeout_ms; /* one attempt: from sending to the full response */
     uint32_t connect_timeout_ms; /* TCP connect plus TLS handshake */
@@ -128,7 +136,9 @@ typedef struct mqr_http_config {
     uint32_t max_attempts;       /* 0: unlimited (until the TTL) */
     uint32_t max_response_head;  /* bytes of status line plus headers */
     uint32_t tls_insecure;       /* 1: skip certificate verification (https) */
-    uint32_t reserved2_;
+    uint32_t max_inactive_ms;    /* EMQX's max_inactive: a kept-alive connection idle
+                                    this long is closed (the engine's host hears
+                                    events 0 for its descriptor) */
     const char *ca_file;         /* PEM CA bundle; NULL: the system's */
     mqr_allocator_t allocator;
     mqr_http_done_fn on_done;    /* required */
@@ -193,7 +203,8 @@ typedef struct mqr_http_client mqr_http_client_t;
 
 /** Fill *cfg with the defaults above (POST, 8 connections, 100,000 messages or
  *  64 MiB, 15 s request and connect timeouts, 45 s TTL, backoff 100 ms
- *  doubling to 5 s, unlimited attempts, verification on) and NULL pointers.
+ *  doubling to 5 s, unlimited attempts, verification on, pipelining 100,
+ *  idle connections closed after 10 s) and NULL pointers.
  *  NULL is ignored. Thread-safe. */
 MQR_API void mqr_http_config_init(mqr_http_config_t *cfg);
 
@@ -216,10 +227,11 @@ MQR_API int mqr_http_url_check(const char *url, mqr_diag_t *diag);
 /** Create a client: parse and copy the configuration, resolve the URL's host
  *  (blocking, through getaddrinfo) and, for https, load the CA file.
  *  Returns MQR_OK with *out_client set, or MQR_EINVAL (NULL argument, bad URL,
- *  bad header, no on_done, pool size or method out of range), MQR_ENOTSUP
- *  (https without OpenSSL), MQR_ERESOLVE (unknown host), MQR_ETLS (CA file,
- *  client certificate or key unreadable, or the key does not match the
- *  certificate) or MQR_ENOMEM; *diag (may be NULL) says what and where. The
+ *  bad header, no on_done, pool size, enable_pipelining or method out of
+ *  range), MQR_ENOTSUP (https without OpenSSL), MQR_ERESOLVE (unknown host),
+ *  MQR_ETLS (CA file, client certificate or key unreadable, or the key does
+ *  not match the certificate) or MQR_ENOMEM; *diag (may be NULL) says what
+ *  and where. The
  *  caller owns the client and frees it with mqr_http_destroy. Safe to call
  *  from several threads at once. */
 MQR_API int mqr_http_create(const mqr_http_config_t *cfg, mqr_http_client_t **out_client,

@@ -195,6 +195,7 @@ static void accept_conn(loop_t *L, int lfd)
         return;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     L->accepted++;
+    L->rec->connections++;
     if (step_is_close(L)) {
         L->step++;
         close(fd);

@@ -45,6 +45,7 @@
 /* What the server saw; stable once http_server_stop has returned. */
 typedef struct http_server_record {
     long requests;   /* complete requests read */
+    long connections; /* connections accepted */
     size_t got_len;  /* bytes in got */
     char got[8192];  /* every request, in order, NUL-terminated; what does not fit is dropped */
     char last[1024]; /* the last request, NUL-terminated, truncated to fit */

@@ -459,7 +459,9 @@ Test(engine, metrics_no_result_exception_and_passed)
     cr_assert_str_eq(buf, "{\"id\":\"nores\",\"metrics\":{\"matched\":2,\"passed\":0,\"failed\":2,"
                           "\"failed.exception\":0,\"failed.no_result\":2,\"actions.total\":0,"
                           "\"actions.success\":0,\"actions.failed\":0,"
-                          "\"actions.failed.out_of_service\":0,\"actions.failed.unknown\":0},"
+                          "\"actions.failed.out_of_service\":0,\"actions.failed.unknown\":0,"
+                          "\"actions.discarded\":0,\"matched.rate\":0.0,"
+                          "\"matched.rate.max\":0.0,\"matched.rate.last5m\":0.0},"
                           "\"actions\":[]}");
     cr_assert_eq(mqr_engine_rule_metrics_json(e, "none", buf, sizeof buf, &len), MQR_ENOTFOUND);
     cr_assert_eq(mqr_engine_rule_metrics_json(e, "nores", NULL, 5, &len), MQR_EINVAL);

@@ -133,13 +133,13 @@ class HttpConfig(ctypes.Structure):
     _fields_ = [
         ("url", c_char_p), ("method", c_int32), ("header_count", c_uint32),
         ("headers", POINTER(HttpHeader)),
-        ("max_queue_count", c_uint32), ("reserved_", c_uint32),
+        ("max_queue_count", c_uint32), ("enable_pipelining", c_uint32),
         ("max_queue_bytes", c_uint64),
         ("request_timeout_ms", c_uint32), ("connect_timeout_ms", c_uint32),
         ("ttl_ms", c_uint32), ("backoff_initial_ms", c_uint32),
         ("backoff_max_ms", c_uint32), ("pool_size", c_uint32),
         ("max_attempts", c_uint32), ("max_response_head", c_uint32),
-        ("tls_insecure", c_uint32), ("reserved2_", c_uint32),
+        ("tls_insecure", c_uint32), ("max_inactive_ms", c_uint32),
         ("ca_file", c_char_p), ("allocator", Allocator),
         ("on_done", c_void_p), ("ud", c_void_p),
         ("cert_file", c_char_p), ("key_file", c_char_p),
@@ -239,7 +239,10 @@ class RuleMetrics(ctypes.Structure):
     _fields_ = [(name, c_uint64) for name in (
         "matched", "passed", "failed", "failed_exception", "failed_no_result",
         "actions_total", "actions_success", "actions_failed",
-        "actions_failed_out_of_service", "actions_failed_unknown")]
+        "actions_failed_out_of_service", "actions_failed_unknown",
+        "actions_discarded")] + [
+        ("matched_rate", ctypes.c_double), ("matched_rate_max", ctypes.c_double),
+        ("matched_rate_last5m", ctypes.c_double)]
 
 
 class EngineError(ctypes.Structure):
