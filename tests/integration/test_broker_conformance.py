@@ -294,3 +294,48 @@ def test_will_after_disconnect_reason(broker, rc, published):
         got = sub.read_packet()
     assert got == (0xD0, b"")
     sub.close()
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_pubrel_resent_on_reconnect(broker, level):
+    """[MQTT-4.4.0-1]: a QoS 2 delivery the client acknowledged with PUBREC
+    but not PUBCOMP is resumed with PUBREL (same packet id), not a PUBLISH."""
+    kw = dict(level=level, clean=False, clientid="relsub-%d" % level)
+    if level == 5:
+        kw["props"] = b"\x11\x00\x00\x00\x3c"  # Session-Expiry-Interval 60
+    topic = "rel/%d" % level
+    s, _ = raw_connect(broker.port, **kw)
+    s.send(subscribe_bytes(1, [(topic, 2)], level=level))
+    assert s.read_packet()[0] == 0x90
+    p, _ = raw_connect(broker.port, clientid="relpub-%d" % level)
+    p.send(publish_bytes(topic, "m", qos=2, pid=1))
+    assert p.read_packet() == (0x50, b"\x00\x01")
+    p.send(packet(0x62, b"\x00\x01"))
+    assert p.read_packet() == (0x70, b"\x00\x01")
+    first, body = s.read_packet()
+    assert first == 0x34
+    pid = body[2 + len(topic):4 + len(topic)]
+    s.send(packet(0x50, pid))
+    assert s.read_packet() == (0x62, pid)
+    s.close()
+    s, ack = raw_connect(broker.port, **kw)
+    assert ack[1][0] == 1  # session present
+    assert s.read_packet() == (0x62, pid)
+    s.close()
+    p.close()
+
+
+def test_resubscribe_replaces_and_resends_retained(broker):
+    """[MQTT-3.8.4-3]: an identical filter replaces the subscription and the
+    retained messages are sent again."""
+    p, _ = raw_connect(broker.port, clientid="rr-pub")
+    p.send(publish_bytes("rr/1", "kept", retain=True))
+    p.send(b"\xc0\x00")
+    assert p.read_packet() == (0xD0, b"")
+    s, _ = raw_connect(broker.port, clientid="rr-sub")
+    for pid in (1, 2):
+        s.send(subscribe_bytes(pid, [("rr/#", 0)]))
+        assert s.read_packet() == (0x90, bytes([0, pid, 0]))
+        assert s.read_packet() == (0x31, mstr("rr/1") + b"kept")
+    s.close()
+    p.close()
