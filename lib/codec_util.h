@@ -111,7 +111,9 @@ int mqr__utf8_count(const uint8_t *s, size_t len, size_t *out_count, size_t *out
 uint32_t mqr__unicode_upper(uint32_t cp);
 uint32_t mqr__unicode_lower(uint32_t cp);
 
-/* Non-zero if `cp` has the Unicode White_Space property. */
+/* Non-zero if `cp` has the Unicode Pattern_White_Space property (UAX #31):
+ * the set Erlang's string:trim/1 strips by default, so trim() strips what
+ * EMQX strips (no NO-BREAK SPACE, no U+2000..U+200A, no U+3000). */
 int mqr__unicode_is_space(uint32_t cp);
 
 /* Map each code point of UTF-8 `s` to upper case (`upper` non-zero) or lower

@@ -59,7 +59,9 @@ int mqr__func_sql_sha256(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
 
 /* hash(alg, s), EMQX's emqx_rule_funcs:hash/2 over crypto:hash/2: md4, md5,
  * sha/sha1, sha224, sha256, sha384, sha512, sha3_224 ... sha3_512, blake2b,
- * blake2s; lower-case hex. Any other name is an evaluation error. */
+ * blake2s; lower-case hex. As emqx_variform_bif:hash/2: the name is an
+ * existing atom, so only lower case ('SHA256' is an error), and a boolean
+ * (an atom) is hashed as its name. Any other name is an evaluation error. */
 int mqr__func_sql_hash(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                        mqr_value_t *out)
 {
@@ -69,16 +71,21 @@ int mqr__func_sql_hash(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
     uint8_t md[MQR_HASH_MORE_MAX_SIZE];
     (void)argc;
     int rc = mqr__func_arg_str(cx, args, 0, &name, &len);
+    if (!rc)
+        rc = mqr__func_arg_text(cx, args, 1, &s, &slen);
     if (rc)
         return rc;
-    if (mqr__hash_by_name(name, len, &alg) == MQR_OK)
-        return digest(cx, args, 1, alg, out);
-    rc = mqr__func_arg_str(cx, args, 1, &s, &slen);
-    if (rc)
-        return rc;
-    if (mqr__hash_more(name, len, s, slen, md, &size) != MQR_OK)
-        return mqr__func_error(cx, "unsupported hash algorithm '%.*s'",
-                               (int)(len > 32 ? 32 : len), name);
+    int upper = 0;
+    for (size_t i = 0; i < len; i++)
+        upper |= name[i] >= 'A' && name[i] <= 'Z';
+    if (!upper && mqr__hash_by_name(name, len, &alg) == MQR_OK) {
+        mqr__hash(alg, s, slen, md);
+        return hex_result(cx, md, mqr_hash_size(alg), out);
+    }
+    if (upper || mqr__hash_more(name, len, s, slen, md, &size) != MQR_OK)
+        return mqr__func_error(cx, "unsupported hash algorithm '%.*s'%s",
+                               (int)(len > 32 ? 32 : len), name,
+                               upper ? " (algorithm names are lower case)" : "");
     return hex_result(cx, md, size, out);
 }
 

@@ -288,15 +288,39 @@ int mqr__func_sql_bitsize(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
     return rc;
 }
 
+/* Erlang's iolist_size/1: a string's bytes; an array is an iolist when each
+ * item is a byte (an integer 0..255), a string or an iolist. Returns -1
+ * otherwise; `depth` bounds the recursion. */
+static int64_t iolist_size(const mqr_value_t *v, int depth)
+{
+    if (v->type == MQR_VAL_STRING)
+        return (int64_t)v->len;
+    if (v->type != MQR_VAL_ARRAY || depth > 64)
+        return -1;
+    int64_t n = 0;
+    for (uint32_t k = 0; k < v->len; k++) {
+        const mqr_value_t *it = &v->u.items[k];
+        int64_t m = it->type == MQR_VAL_INT && it->u.i >= 0 && it->u.i <= 255
+                        ? 1 : iolist_size(it, depth + 1);
+        if (m < 0)
+            return -1;
+        n += m;
+    }
+    return n;
+}
+
+/* bytesize(iolist): emqx_rule_funcs:bytesize/1 is erlang:iolist_size/1, so an
+ * array of bytes and strings counts too. */
 int mqr__func_sql_bytesize(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                            mqr_value_t *out)
 {
-    const char *s;
-    size_t len;
-    int rc = mqr__func_arg_str(cx, args, 0, &s, &len);
-    if (!rc)
-        mqr_value_set_int(out, (int64_t)len);
-    return rc;
+    (void)argc;
+    int64_t n = iolist_size(&args[0], 0);
+    if (n < 0)
+        return mqr__func_type_error(cx, "a string or an array of bytes (0..255) and strings",
+                                    &args[0]);
+    mqr_value_set_int(out, n);
+    return MQR_OK;
 }
 
 /* ---- subbits ------------------------------------------------------------------------ */
@@ -361,33 +385,41 @@ static int sub_integer(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uin
     return MQR_OK;
 }
 
-/* Decode a 32- or 64-bit IEEE float (other sizes fail, as in Erlang). */
-static int sub_float(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uint64_t sz,
-                     int little, mqr_value_t *out)
+/* Decode a half (16-bit) IEEE float held in the low bits of h. */
+static double half_to_double(uint32_t h)
+{
+    uint32_t e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+    double d = e == 0 ? ldexp((double)m, -24) : ldexp((double)(m | 0x400u), (int)e - 25);
+    return (h & 0x8000u) ? -d : d;
+}
+
+/* Decode a 16-, 32- or 64-bit IEEE float into *d. Returns 1 when Erlang's
+ * float segment would not match: another size, or infinity / NaN bits. */
+static int read_float(const unsigned char *s, uint64_t at, uint64_t sz, int little, double *d)
 {
     unsigned char bytes[8];
-    uint64_t v = 0;
-    if (sz != 32 && sz != 64)
-        return mqr__func_error(cx, "a float must be 32 or 64 bits, got %llu",
-                               (unsigned long long)sz);
+    uint64_t v = 0, u = 0;
+    if (sz != 16 && sz != 32 && sz != 64)
+        return 1;
     for (uint64_t k = 0; k < sz / 8; k++) {
         read_bits(s, at + k * 8, 8, &v);
         bytes[little ? sz / 8 - 1 - k : k] = (unsigned char)v;
     }
-    double d;
-    if (sz == 32) {
-        uint32_t u = (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 |
-                     (uint32_t)bytes[2] << 8 | bytes[3];
+    for (uint64_t k = 0; k < sz / 8; k++)
+        u = u << 8 | bytes[k];
+    if (sz == 16) {
+        if (((u >> 10) & 0x1Fu) == 0x1Fu)
+            return 1;
+        *d = half_to_double((uint32_t)u);
+    } else if (sz == 32) {
+        uint32_t w = (uint32_t)u;
         float f;
-        memcpy(&f, &u, sizeof f);
-        d = f;
+        memcpy(&f, &w, sizeof f);
+        *d = f;
     } else {
-        uint64_t u = 0;
-        for (int k = 0; k < 8; k++)
-            u = u << 8 | bytes[k];
-        memcpy(&d, &u, sizeof d);
+        memcpy(d, &u, sizeof *d);
     }
-    return mqr__func_ret_double(cx, d, out);
+    return isfinite(*d) ? 0 : 1;
 }
 
 /* Copy sz bits at bit `at` as bytes (only whole bytes are representable). */
@@ -410,8 +442,9 @@ static int sub_bits(mqr__fctx_t *cx, const unsigned char *s, uint64_t at, uint64
 }
 
 /* subbits(bin, len) | subbits(bin, start, len[, type[, signedness[, endianness]]])
- * start is 1-based in bits; undefined when start is beyond the data; a
- * shorter remainder uses what is left. */
+ * start is 1-based in bits; undefined when start is below 1 or beyond the
+ * data; a length that does not fit (negative, past the end, an invalid float
+ * size) takes the whole remainder instead, as EMQX's get_subbits/6. */
 int mqr__func_sql_subbits(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                           mqr_value_t *out)
 {
@@ -435,19 +468,30 @@ int mqr__func_sql_subbits(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t arg
         rc = mqr__func_arg_word(cx, args, argc, 5, ends, 2, 0, &end);
     if (rc)
         return rc;
-    if (start < 1 || n < 0)
-        return mqr__func_error(cx, "start must be >= 1 and length >= 0, got %lld and %lld",
-                               (long long)start, (long long)n);
-    uint64_t total = (uint64_t)len * 8, at = (uint64_t)start - 1;
-    if (at >= total) {
+    /* EMQX (emqx_rule_funcs:get_subbits/6) matches <<_:Start-1, Rem/bits>>
+     * with Rem non-empty, else undefined: a start below 1 is a negative
+     * size, which never matches. Then <<V:Len/Type, _/bits>>, and when that
+     * does not match (Len negative or past the end, a float of another size
+     * than 16/32/64 or not finite), <<V:Sz/Type>> with Sz the whole rest. */
+    uint64_t total = (uint64_t)len * 8;
+    if (start < 1 || (uint64_t)start - 1 >= total) {
         mqr_value_set_undefined(out);
         return MQR_OK;
     }
-    uint64_t sz = total - at < (uint64_t)n ? total - at : (uint64_t)n;
+    uint64_t at = (uint64_t)start - 1, rest = total - at;
     const unsigned char *u = (const unsigned char *)s;
+    int len_fits = n >= 0 && (uint64_t)n <= rest;
+    if (type == SUB_FLOAT) {
+        double d;
+        if ((len_fits && !read_float(u, at, (uint64_t)n, end, &d)) ||
+            !read_float(u, at, rest, end, &d))
+            return mqr__func_ret_double(cx, d, out);
+        return mqr__func_error(cx, "no float of %lld bits (nor of the %llu bits left) at bit %lld: "
+                               "a float is 16, 32 or 64 bits and finite",
+                               (long long)n, (unsigned long long)rest, (long long)start);
+    }
+    uint64_t sz = len_fits ? (uint64_t)n : rest;
     if (type == SUB_INTEGER)
         return sub_integer(cx, u, at, sz, sign, end, out);
-    if (type == SUB_FLOAT)
-        return sub_float(cx, u, at, sz, end, out);
     return sub_bits(cx, u, at, sz, out);
 }

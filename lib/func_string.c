@@ -254,9 +254,12 @@ int mqr__func_sql_substr(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc
     return MQR_OK;
 }
 
-/* pad(s, len[, 'trailing'|'leading'|'both'[, char]]): pad with `char` (one
- * unit, default space) up to len units; 'both' puts the odd one at the end.
- * len is limited so that a small rule cannot ask for gigabytes. */
+/* pad(s, len[, 'trailing'|'leading'|'both'[, char]]): pad with `char`
+ * (default space) up to len units; 'both' puts the odd one at the end.
+ * As Erlang's string:pad/4 (emqx_variform_bif:pad/4), `char` is repeated
+ * whole once per missing unit, so 'ab' pads two units per missing one and ''
+ * pads nothing. len is limited so that a small rule cannot ask for
+ * gigabytes. */
 #define MQR__FUNC_MAX_PAD (1 << 20)
 int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                       mqr_value_t *out)
@@ -275,8 +278,6 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
         rc = mqr__func_arg_str(cx, args, 3, &ch, &chlen);
     if (rc)
         return rc;
-    if (chlen == 0 || unit_len(ch, chlen) != chlen)
-        return mqr__func_error(cx, "the padding must be one character");
     size_t have = count_units(s, len);
     if (want <= 0 || (uint64_t)want <= have) {
         mqr_value_set_string(out, s, len);
@@ -286,6 +287,9 @@ int mqr__func_sql_pad(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
         return mqr__func_error(cx, "padded length %lld is above the limit of %d",
                                (long long)want, MQR__FUNC_MAX_PAD);
     size_t extra = (size_t)want - have;
+    if (chlen > 0 && extra > (size_t)MQR__FUNC_MAX_PAD * 4 / chlen)
+        return mqr__func_error(cx, "padding of %zu times %zu bytes is above the limit of %d bytes",
+                               extra, chlen, MQR__FUNC_MAX_PAD * 4);
     size_t left = dir == 1 ? extra : (dir == 2 ? extra / 2 : 0), right = extra - left;
     mqr__sbuf_t b;
     mqr__sbuf_init_arena(&b, cx->arena);
@@ -633,8 +637,10 @@ int mqr__func_sql_map_to_redis_hset_args(mqr__fctx_t *cx, const mqr_value_t *arg
 /* ---- escapes and encodings -------------------------------------------------------------- */
 
 /* unescape(s): C escapes \n \t \r \b \f \v \' \" \\ \? \a and \x followed
- * by hex digits (a code point, written as UTF-8); any other escape or a
- * trailing backslash is an error. */
+ * by hex digits (a code point, written as UTF-8); any other escape is an
+ * error. A backslash that ends the string is kept, as in EMQX
+ * (emqx_variform_bif:unescape_string/2 has no clause for it but the plain
+ * character one). */
 int mqr__func_sql_unescape(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t argc,
                            mqr_value_t *out)
 {
@@ -655,8 +661,10 @@ int mqr__func_sql_unescape(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t ar
             mqr__sbuf_putc(&b, s[i]);
             continue;
         }
-        if (++i == len)
-            return mqr__func_error(cx, "trailing backslash");
+        if (++i == len) {
+            mqr__sbuf_putc(&b, '\\');
+            break;
+        }
         const char *e = memchr(from, s[i], sizeof from - 1);
         if (e) {
             mqr__sbuf_putc(&b, to[e - from]);

@@ -43,10 +43,6 @@ int mqr__func_arg_text(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, con
 /* args[i] must be an integer (a float, even 2.0, is rejected, as Erlang's
  * is_integer guard does). */
 int mqr__func_arg_int(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, int64_t *out);
-/* The subject of a string function: a string, or a boolean read as its
- * name "true" / "false" (EMQX converts atoms, and booleans are atoms). */
-int mqr__func_arg_text(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, const char **s,
-                       size_t *len);
 /* args[i] must be an integer or a float; converted to double. */
 int mqr__func_arg_num(mqr__fctx_t *cx, const mqr_value_t *args, uint32_t i, double *out);
 /* args[i] must be an array. */

@@ -953,7 +953,7 @@ static int build_select(ev_t *e, mqr_value_t *out)
     return eval_fields(e, r->fields, r->nfields, out);
 }
 
-/* FOREACH (§6.3): the fields before the last are selected; the last is the
+/* FOREACH (§6.3): the fields are selected; the last is also the
  * collection (a JSON string is decoded; a non-array is []); WHERE once; then
  * per element INCASE and DO (or the whole context). */
 static int run_foreach(ev_t *e, mqr_value_t *out)
@@ -968,6 +968,12 @@ static int run_foreach(ev_t *e, mqr_value_t *out)
         return rc;
     e->sel = &fsel;
     rc = eval(e, r->fields[r->nfields - 1].expr, &coll);
+    /* The collection is selected too (emqx_rule_runtime:select_and_collect/3
+     * puts it at its alias or path), so WHERE sees it and each element
+     * without DO carries it, shallow-merged over the columns: `FOREACH
+     * payload.x` gives elements whose payload is {"x": [...]}. */
+    if (rc == MQR_OK)
+        rc = put_target(e, &fsel, &r->fields[r->nfields - 1], &coll);
     if (rc == MQR_OK && r->where != MQR__RN_NONE)
         rc = condition(e, r->where, "WHERE");
     else if (rc == MQR_OK)

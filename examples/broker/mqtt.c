@@ -33,12 +33,14 @@
 
 /* ---- dispatch -------------------------------------------------------------------------- */
 
-/* DISCONNECT: drop the will unless 0x04 asks for it, take a new session
- * expiry (not from 0 to non-zero: protocol error), close. */
+/* DISCONNECT: drop the will on a normal disconnection (0x00, the only code
+ * of 3.1.1) only: [MQTT-3.1.2-8] publishes it after any other reason (0x04
+ * asks for it, 0x80 and above report an error). Then take a new session
+ * expiry (not from 0 to non-zero: protocol error) and close. */
 static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
 {
     int rc = pk->disconnect.reason_code;
-    if (rc != MQR_RC_DISCONNECT_WITH_WILL_MESSAGE && c->will != NULL) {
+    if (rc == MQR_RC_NORMAL_DISCONNECTION && c->will != NULL) {
         brk_msg_unref(c->will);
         c->will = NULL;
     }

@@ -98,7 +98,18 @@ Test(func_hash, hash_md4_sha3_blake2)
     EXPECT_STR("2b033f9f5ba9cf20671da79e492f41545e673b562603945ffed09662fd92321a",
                "hash", S("blake2s"), S(A200));
     EXPECT_STR("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
-               "hash", S("SHA3_256"), S("abc"));
+               "hash", S("sha3_256"), S("abc"));
+}
+
+/* emqx_variform_bif:hash/2: binary_to_existing_atom(Name), so upper case
+ * names fail; an atom (a boolean) is hashed as its name. */
+Test(func_hash, hash_names_and_atoms)
+{
+    EXPECT_ERR("names are lower case", "hash", S("SHA3_256"), S("abc"));
+    EXPECT_ERR("names are lower case", "hash", S("MD5"), S("abc"));
+    EXPECT_STR("b326b5062b2f0e69046810717534cb09", "hash", S("md5"), B(1));
+    EXPECT_ERR("got undefined", "hash", S("md5"), UNDEF());
+    EXPECT_ERR("expected a string, got true", "md5", B(1));
 }
 
 Test(func_hash, bin2hexstr_upper)

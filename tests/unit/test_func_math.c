@@ -170,7 +170,12 @@ Test(func_math, bitsize_bytesize)
     EXPECT_INT(6, "bytesize", S("你好"));
     EXPECT_INT(0, "bytesize", S(""));
     EXPECT_ERR("expected a string, got integer 1", "bitsize", I(1));
-    EXPECT_ERR("expected a string, got undefined", "bytesize", UNDEF());
+    EXPECT_ERR("got undefined", "bytesize", UNDEF());
+    /* emqx_rule_funcs:bytesize/1 is erlang:iolist_size/1 */
+    EXPECT_INT(4, "bytesize", J("[1,\"ab\",[255]]"));
+    EXPECT_INT(0, "bytesize", J("[]"));
+    EXPECT_ERR("array of bytes", "bytesize", J("[256]"));
+    EXPECT_ERR("array of bytes", "bytesize", J("[1.0]"));
 }
 
 Test(func_math, subbits_integers)
@@ -199,7 +204,12 @@ Test(func_math, subbits_float_and_bits)
     mqr_value_t f32le = SN("\x00\x00\xC0\x3F", 4); /* 1.5f little endian */
     EXPECT_DOUBLE(1.5, "subbits", f32, I(1), I(32), S("float"));
     EXPECT_DOUBLE(1.5, "subbits", f32le, I(1), I(32), S("float"), S("unsigned"), S("little"));
-    EXPECT_ERR("32 or 64 bits", "subbits", f32, I(1), I(16), S("float"));
+    /* emqx_rule_funcs:get_subbits/6: <<V:16/float>> is a half float; a
+     * float size that does not match falls back to the whole rest */
+    EXPECT_DOUBLE(1.5, "subbits", SN("\x3E\x00", 2), I(1), I(16), S("float"));
+    EXPECT_DOUBLE(1.5, "subbits", f32, I(1), I(24), S("float"));
+    EXPECT_ERR("16, 32 or 64 bits", "subbits", SN("\x3E\x00\x00", 3), I(1), I(24), S("float"));
+    EXPECT_ERR("finite", "subbits", SN("\x7F\x80\x00\x00", 4), I(1), I(32), S("float"));
     EXPECT_STR("\x34", "subbits", SN("\x12\x34", 2), I(9), I(8), S("bits"));
     EXPECT_ERR("whole bytes", "subbits", SN("\x12\x34", 2), I(9), I(4), S("bits"));
 }
@@ -208,8 +218,14 @@ Test(func_math, subbits_bad_arguments)
 {
     EXPECT_ERR("expected a string, got integer 5", "subbits", I(5), I(8));
     EXPECT_ERR("expected an integer", "subbits", S("a"), S("8"));
-    EXPECT_ERR("start must be >= 1", "subbits", S("a"), I(0), I(8));
-    EXPECT_ERR("start must be >= 1", "subbits", S("a"), I(1), I(-1));
+    /* get_subbits/6: <<_:Start-1, ...>> with a negative size never matches
+     * (undefined); a negative length does not match either, so the whole
+     * rest is taken */
+    mqr_value_t r;
+    cr_assert_eq(CALL(&r, "subbits", S("a"), I(0), I(8)), MQR_OK);
+    cr_assert_eq(r.type, MQR_VAL_UNDEFINED);
+    EXPECT_INT(0x61, "subbits", S("a"), I(1), I(-1));
+    EXPECT_STR("bc", "subbits", S("abc"), I(9), I(-5), S("bits"));
     EXPECT_ERR("unknown option string \"int\" (expected 'integer', 'float' or 'bits')", "subbits", S("a"), I(1), I(8),
                S("int"));
     EXPECT_ERR("(expected 'unsigned' or 'signed')", "subbits", S("a"), I(1), I(8), S("integer"),
