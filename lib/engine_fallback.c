@@ -80,9 +80,23 @@ void mqr__engine_fallback(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a
     fx->columns = &v;
     fx->republish_by = NULL;
     fx->republish_by_len = 0;
+    /* The fallbacks continue a's own invocation, not a trigger its output
+     * caused: they run as a's rule at this level (so what they republish
+     * carries the rule in its cause chain), and a level below that runs the
+     * same rule (a drop inside its submit) is not taken for their cause. */
+    fx->cause = NULL;
+    fx->cause_len = 0;
+    fx->next_cause = NULL;
+    fx->next_cause_len = 0;
+    fx->running = a->rule;
+    mqr__emit_ctx_t *outer = lv > 0 && e->ctx[lv - 1].running == a->rule ? &e->ctx[lv - 1] : NULL;
+    if (outer)
+        outer->running = NULL;
     e->depth++;
     run_all(e, fx, a, &v);
     e->depth--;
+    if (outer)
+        outer->running = a->rule;
 }
 
 /* Action `id` for a change: MQR_OK with *out, MQR_EINVAL, MQR_ESTATE, MQR_ENOTFOUND. */

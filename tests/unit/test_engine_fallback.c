@@ -434,7 +434,7 @@ Test(engine_fallback, an_http_queue_full_drop_and_a_500_run_the_fallback)
     emit_n(e, "t", "one", 1);
     cr_assert_eq(p.n, 1, "dl ran as the rule's action");
     emit_n(e, "t", "two", 1); /* queue full: dropped inside the submit */
-    cr_assert_eq(p.n, 3, "dl as the fallback of the drop, then as the action");
+    cr_assert_eq(p.n, 3, "dl as the fallback of the drop, then as the action (got %d)", p.n);
     cr_assert_str_eq(p.payload[1], "{\"payload\":\"two\"}");
     drive(e, &now); /* "one" gets the 500: failed */
     http_server_stop(&srv);
