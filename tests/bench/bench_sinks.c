@@ -40,6 +40,11 @@
 #define INSERT_COLS "(clientid, username, reason_code, ts) VALUES (${clientid}, ${username}, " \
                     "${reason_code}, ${timestamp})"
 
+#if defined(BENCH_WITH_SQLITE) || defined(BENCH_WITH_PGSQL) || defined(BENCH_WITH_KAFKA)
+#define BENCH_ANY_SINK 1
+#endif
+
+#ifdef BENCH_ANY_SINK
 static double now_s(void)
 {
     struct timespec ts;
@@ -95,6 +100,7 @@ static void run(const char *name, mqr_engine_t *e, uint32_t id, long n)
            (unsigned long long)am.retried);
     fflush(stdout);
 }
+#endif /* BENCH_ANY_SINK */
 
 #ifdef BENCH_WITH_SQLITE
 static void bench_sqlite(long n)
