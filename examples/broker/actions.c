@@ -314,7 +314,7 @@ static int http_opt(brk_action_ctx_t *ctx, const brk_action_opt_t *o,
     mqr_http_config_t *c = &hc->http;
     const char *k = o->key;
     uint32_t u;
-    uint64_t big;
+    uint64_t big = 0;
     if (!strcmp(k, "url")) {
         mqr_diag_t d;
         mqr_diag_clear(&d);

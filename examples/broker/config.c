@@ -597,7 +597,7 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
             } else if (!strcmp(w[0], "http") && n == 2) {
                 add_shorthand(rule, "http", "url", w[1], path, lineno);
             } else {
-                BAD("inside rule '%s': expected sql, action, republish, http or end, got '%s'",
+                BAD("inside rule '%.64s': expected sql, action, republish, http or end, got '%.64s'",
                     rule->id, w[0]);
             }
             continue;

@@ -125,7 +125,7 @@ static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, const c
     s->id = out->id;
     ctx->b->sinks = s;
     out->kind = MQR_ACTION_CUSTOM;
-    snprintf(out->target, sizeof out->target, "%s %s", names[type], target);
+    snprintf(out->target, sizeof out->target, "%s %.200s", names[type], target);
     out->state = s;
     out->free_state = sink_forget;
 }
