@@ -78,6 +78,7 @@ DIAG_FIELD_MAX = 48
 
 class Diag(ctypes.Structure):
     """mqr_diag_t (common.h)."""
+    _c_name_ = "mqr_diag_t"
     _fields_ = [
         ("code", c_int32), ("reason_code", c_int32), ("packet_type", c_int32),
         ("line", c_uint32), ("column", c_uint32), ("reserved_", c_uint32),
@@ -87,9 +88,16 @@ class Diag(ctypes.Structure):
     ]
 
 
+class Props(ctypes.Structure):
+    """mqr_props_t (packet.h): MQTT 5 property bytes."""
+    _c_name_ = "mqr_props_t"
+    _fields_ = [("ptr", c_void_p), ("len", c_uint32), ("present", c_uint32)]
+
+
 class Value(ctypes.Structure):
     """mqr_value_t (value.h): only passed by pointer; the union is read
     through the JSON writer, never field by field."""
+    _c_name_ = "mqr_value_t"
     _fields_ = [
         ("type", ctypes.c_uint8), ("flags", ctypes.c_uint8),
         ("reserved_", ctypes.c_uint16), ("len", c_uint32), ("u", c_uint64),
@@ -102,11 +110,13 @@ CLOCK_FN = ctypes.CFUNCTYPE(c_int64, c_void_p)
 
 class Allocator(ctypes.Structure):
     """mqr_allocator_t (common.h); left zeroed: libc."""
+    _c_name_ = "mqr_allocator_t"
     _fields_ = [("fn", c_void_p), ("ud", c_void_p)]
 
 
 class RuleOptions(ctypes.Structure):
     """mqr_rule_options_t (rule.h)."""
+    _c_name_ = "mqr_rule_options_t"
     _fields_ = [
         ("rule_id", c_char_p), ("alloc", Allocator),
         ("max_sql_len", c_uint32), ("max_depth", c_uint32),
@@ -118,18 +128,21 @@ class RuleOptions(ctypes.Structure):
 
 class RuleTestOptions(ctypes.Structure):
     """mqr_rule_test_options_t (rule_test.h)."""
+    _c_name_ = "mqr_rule_test_options_t"
     _fields_ = [("names", c_int32), ("reserved_", c_uint32), ("now_ms", c_int64),
                 ("node", c_char_p), ("id_seq", POINTER(c_uint64))]
 
 
 class HttpHeader(ctypes.Structure):
     """mqr_http_header_t (http.h)."""
+    _c_name_ = "mqr_http_header_t"
     _fields_ = [("name", c_char_p), ("name_len", c_size_t),
                 ("value", c_char_p), ("value_len", c_size_t)]
 
 
 class HttpConfig(ctypes.Structure):
     """mqr_http_config_t (http.h)."""
+    _c_name_ = "mqr_http_config_t"
     _fields_ = [
         ("url", c_char_p), ("method", c_int32), ("header_count", c_uint32),
         ("headers", POINTER(HttpHeader)),
@@ -148,6 +161,7 @@ class HttpConfig(ctypes.Structure):
 
 class HttpActionConfig(ctypes.Structure):
     """mqr_http_action_config_t (engine.h)."""
+    _c_name_ = "mqr_http_action_config_t"
     _fields_ = [
         ("http", HttpConfig), ("path", c_char_p), ("method", c_int32),
         ("header_count", c_uint32), ("headers", POINTER(HttpHeader)),
@@ -157,6 +171,7 @@ class HttpActionConfig(ctypes.Structure):
 
 class RepublishConfig(ctypes.Structure):
     """mqr_republish_config_t (engine.h): every field a template."""
+    _c_name_ = "mqr_republish_config_t"
     _fields_ = [(name, c_char_p) for name in (
         "topic", "payload", "qos", "retain", "user_properties",
         "payload_format_indicator", "message_expiry_interval", "content_type",
@@ -167,6 +182,7 @@ class RepublishConfig(ctypes.Structure):
 
 class UserProperty(ctypes.Structure):
     """mqr_user_property_t (engine.h)."""
+    _c_name_ = "mqr_user_property_t"
     _fields_ = [("key", c_void_p), ("key_len", c_size_t),
                 ("value", c_void_p), ("value_len", c_size_t)]
 
@@ -174,6 +190,7 @@ class UserProperty(ctypes.Structure):
 class PublishMsg(ctypes.Structure):
     """mqr_publish_msg_t (engine.h). Strings are length-counted, so they are
     declared as void pointers and read with ctypes.string_at."""
+    _c_name_ = "mqr_publish_msg_t"
     _fields_ = [
         ("rule_id", c_char_p), ("topic", c_void_p), ("topic_len", c_size_t),
         ("payload", c_void_p), ("payload_len", c_size_t),
@@ -195,6 +212,7 @@ CALLBACK_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t,
 
 class EngineOptions(ctypes.Structure):
     """mqr_engine_options_t (engine.h)."""
+    _c_name_ = "mqr_engine_options_t"
     _fields_ = [
         ("alloc", Allocator), ("names", c_int32), ("flags", c_uint32),
         ("node", c_char_p), ("clock", c_void_p), ("clock_ud", c_void_p),
@@ -211,6 +229,7 @@ class EngineOptions(ctypes.Structure):
 
 class EngineMessage(ctypes.Structure):
     """mqr_engine_message_t (engine.h). Strings are length-counted."""
+    _c_name_ = "mqr_engine_message_t"
     _fields_ = [
         ("topic", c_char_p), ("topic_len", c_size_t),
         ("payload", c_char_p), ("payload_len", c_size_t),
@@ -222,20 +241,21 @@ class EngineMessage(ctypes.Structure):
         ("peername", c_char_p), ("peername_len", c_size_t),
         ("republish_by", c_char_p), ("republish_by_len", c_size_t),
         ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
-        # mqr_props_t props: the PUBLISH properties (none from Python)
-        ("props_ptr", c_void_p), ("props_len", c_uint32), ("props_present", c_uint32),
+        ("props", Props),  # the PUBLISH properties (none from Python)
         ("cause", c_void_p), ("cause_len", c_size_t),
     ]
 
 
 class RuleDef(ctypes.Structure):
     """mqr_engine_rule_def_t (engine.h)."""
+    _c_name_ = "mqr_engine_rule_def_t"
     _fields_ = [("id", c_char_p), ("sql", c_char_p), ("description", c_char_p),
                 ("enabled", c_uint32), ("reserved_", c_uint32)]
 
 
 class RuleMetrics(ctypes.Structure):
     """mqr_rule_metrics_t (engine.h)."""
+    _c_name_ = "mqr_rule_metrics_t"
     _fields_ = [(name, c_uint64) for name in (
         "matched", "passed", "failed", "failed_exception", "failed_no_result",
         "actions_total", "actions_success", "actions_failed",
@@ -244,6 +264,7 @@ class RuleMetrics(ctypes.Structure):
 
 class EngineError(ctypes.Structure):
     """mqr_engine_error_t (engine.h)."""
+    _c_name_ = "mqr_engine_error_t"
     _fields_ = [("status", c_int32), ("action_id", c_uint32), ("line", c_uint32),
                 ("column", c_uint32), ("offset", c_uint64), ("time_ms", c_int64),
                 ("count", c_uint64), ("message", ctypes.c_char * 256)]
@@ -251,12 +272,14 @@ class EngineError(ctypes.Structure):
 
 class SockAddr(ctypes.Structure):
     """mqr_sockaddr_t (event.h)."""
+    _c_name_ = "mqr_sockaddr_t"
     _fields_ = [("family", ctypes.c_uint8), ("reserved_", ctypes.c_uint8),
                 ("port", ctypes.c_uint16), ("addr", ctypes.c_uint8 * 16)]
 
 
 class ConnackInput(ctypes.Structure):
     """mqr_connack_input_t (event.h)."""
+    _c_name_ = "mqr_connack_input_t"
     _fields_ = [
         ("connect", c_void_p), ("complete", c_int32), ("reason_code", c_int32),
         ("connack_sent", c_int32), ("names", c_int32),
@@ -267,13 +290,9 @@ class ConnackInput(ctypes.Structure):
     ]
 
 
-class Props(ctypes.Structure):
-    """mqr_props_t (packet.h): MQTT 5 property bytes."""
-    _fields_ = [("ptr", c_void_p), ("len", c_uint32), ("present", c_uint32)]
-
-
 class EventConn(ctypes.Structure):
     """mqr_event_conn_t (event.h): the facts of one client connection."""
+    _c_name_ = "mqr_event_conn_t"
     _fields_ = [
         ("clientid", c_char_p), ("clientid_len", c_uint32), ("username_len", c_uint32),
         ("username", c_char_p), ("mountpoint", c_char_p), ("mountpoint_len", c_uint32),
@@ -289,6 +308,7 @@ class EventConn(ctypes.Structure):
 
 class EventMsg(ctypes.Structure):
     """mqr_event_msg_t (event.h): a message as the message events carry it."""
+    _c_name_ = "mqr_event_msg_t"
     _fields_ = [
         ("id", c_char_p), ("id_len", c_uint32), ("topic_len", c_uint32),
         ("topic", c_char_p), ("payload", c_char_p), ("payload_len", c_uint32),
@@ -302,6 +322,7 @@ class EventMsg(ctypes.Structure):
 
 class EventInput(ctypes.Structure):
     """mqr_event_input_t (event.h): what the event builders read."""
+    _c_name_ = "mqr_event_input_t"
     _fields_ = [
         ("conn", POINTER(EventConn)), ("msg", POINTER(EventMsg)), ("packet", c_void_p),
         ("topic", c_char_p), ("topic_len", c_uint32), ("qos", c_int32),
@@ -315,12 +336,14 @@ class EventInput(ctypes.Structure):
 
 class PacketOpts(ctypes.Structure):
     """mqr_packet_opts_t (packet.h)."""
+    _c_name_ = "mqr_packet_opts_t"
     _fields_ = [("max_packet_size", c_uint32), ("proto_ver", ctypes.c_uint8),
                 ("direction", ctypes.c_uint8), ("utf8", ctypes.c_uint16)]
 
 
 class PacketStream(ctypes.Structure):
     """mqr_packet_stream_t (packet.h)."""
+    _c_name_ = "mqr_packet_stream_t"
     _fields_ = [("opts", PacketOpts), ("need", c_uint32), ("packets", c_uint32),
                 ("offset", c_uint64)]
 
@@ -334,6 +357,12 @@ def _proto(name, restype, *argtypes):
 
 _P = POINTER
 for _name, _res, _args in (
+    # abi.h
+    ("mqr_abi_struct_size", c_size_t, (c_char_p,)),
+    ("mqr_abi_struct_name", c_char_p, (c_size_t,)),
+    ("mqr_abi_field_name", c_char_p, (c_char_p, c_size_t)),
+    ("mqr_abi_field_offset", c_int, (c_char_p, c_char_p, _P(c_size_t))),
+    ("mqr_abi_field_size", c_size_t, (c_char_p, c_char_p)),
     # common.h
     ("mqr_version", c_char_p, ()),
     ("mqr_version_number", c_uint32, ()),
@@ -417,6 +446,61 @@ for _name, _res, _args in (
     ("mqr_http_config_init", None, (_P(HttpConfig),)),
 ):
     _proto(_name, _res, *_args)
+
+
+def check_layout(cls):
+    """Compare the ctypes mirror `cls` (its ``_c_name_`` names the C struct)
+    with the layout the library was compiled with (mqttrule/abi.h): the
+    struct's size, and each field's presence, offset and size, both ways.
+    Raise ImportError naming the struct and the field on the first
+    difference, so a header the mirror did not follow fails at import
+    instead of corrupting memory."""
+    c_name = getattr(cls, "_c_name_", None)
+    where = "%s (%s mirror)" % (c_name, cls.__name__)
+    if not c_name:
+        raise ImportError("%s: the mirror names no C struct (_c_name_)" % cls.__name__)
+    cn = c_name.encode()
+    size = lib.mqr_abi_struct_size(cn)
+    if size == 0:
+        raise ImportError("%s: the library does not know this struct" % where)
+    mine = [f[0] for f in cls._fields_]
+    theirs = []
+    while True:
+        name = lib.mqr_abi_field_name(cn, len(theirs))
+        if name is None:
+            break
+        theirs.append(name.decode())
+    for i, field in enumerate(theirs):
+        if field not in mine:
+            raise ImportError("%s: field %s (C field #%d) is missing from the mirror"
+                              % (where, field, i))
+    for field in mine:
+        off = c_size_t()
+        if lib.mqr_abi_field_offset(cn, field.encode(), ctypes.byref(off)) != 0:
+            raise ImportError("%s: field %s is not in the C struct" % (where, field))
+        desc = getattr(cls, field)
+        if desc.offset != off.value:
+            raise ImportError("%s: field %s at offset %d in the mirror, %d in C"
+                              % (where, field, desc.offset, off.value))
+        c_size = lib.mqr_abi_field_size(cn, field.encode())
+        if desc.size != c_size:
+            raise ImportError("%s: field %s is %d bytes in the mirror, %d in C"
+                              % (where, field, desc.size, c_size))
+    if ctypes.sizeof(cls) != size:
+        raise ImportError("%s: %d bytes in the mirror, %d in C"
+                          % (where, ctypes.sizeof(cls), size))
+
+
+def mirrors():
+    """Every ctypes.Structure this module mirrors from the C headers."""
+    return [v for v in globals().values()
+            if isinstance(v, type) and issubclass(v, ctypes.Structure)
+            and v.__module__ == __name__]
+
+
+for _cls in mirrors():
+    check_layout(_cls)
+del _cls
 
 
 def packet_storage():
