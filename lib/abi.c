@@ -83,7 +83,7 @@
     F(mqr_publish_msg_t, content_type_len) F(mqr_publish_msg_t, response_topic) \
     F(mqr_publish_msg_t, response_topic_len) F(mqr_publish_msg_t, correlation_data) \
     F(mqr_publish_msg_t, correlation_data_len) F(mqr_publish_msg_t, cause) \
-    F(mqr_publish_msg_t, cause_len) \
+    F(mqr_publish_msg_t, cause_len) F(mqr_publish_msg_t, action_id) F(mqr_publish_msg_t, reserved_) \
     S(mqr_engine_options_t) \
     F(mqr_engine_options_t, alloc) F(mqr_engine_options_t, names) \
     F(mqr_engine_options_t, flags) F(mqr_engine_options_t, node) \

@@ -5,7 +5,8 @@ Python callables become C callbacks through two trampolines per engine:
 one for callable actions (mqr_engine_action_add_callback, whose `ud`
 carries the action's index into the engine's table) and one publisher for
 Republish actions (the engine has a single publisher; it finds the
-Republish of the message's rule through the rule id). The trampolines and
+Republish that made the message through the message's action id, so each
+Republish of a rule has its own publish callable). The trampolines and
 every callable stay referenced by the Engine until close(), so garbage
 collection cannot free a callback the library may still call.
 
@@ -100,7 +101,7 @@ def _message_dict(m):
     """Copy an mqr_publish_msg_t into a dict (everything it points to is
     valid only during the callback)."""
     msg = {
-        "rule_id": m.rule_id.decode("utf-8"),
+        "rule_id": m.rule_id.decode("utf-8"), "action_id": m.action_id,
         "topic": ctypes.string_at(m.topic, m.topic_len).decode("utf-8"),
         "payload": _opt_bytes(m.payload, m.payload_len) or b"",
         "qos": m.qos, "retain": bool(m.retain), "direct_dispatch": bool(m.direct_dispatch),
@@ -184,9 +185,10 @@ class Engine:
             raise ValueError("names must be 'doc' or 'emqx'")
         self._engine = ctypes.c_void_p()
         self._callables = []      # index = the callback action's ud
-        self._publishers = {}     # rule id -> the publish callable of its Republish
+        self._publishers = {}     # action id -> the publish callable of that Republish
         self._node = _b(node)     # copied by the library; kept for clarity
         self._columns = None
+        self._rule_actions = {}   # rule id -> its action ids
         self.callback_errors = []
         self._callback_tramp = _lib.CALLBACK_FN(self._on_callback)
         self._publish_tramp = _lib.PUBLISH_FN(self._on_publish)
@@ -224,7 +226,7 @@ class Engine:
         """mqr_engine_publish_fn: call the rule's Republish publish callable."""
         try:
             msg = _message_dict(msg_ptr.contents)
-            fn = self._publishers[msg["rule_id"]]
+            fn = self._publishers[msg_ptr.contents.action_id]
             fn(msg)
             return OK
         except BaseException as exc:
@@ -240,16 +242,14 @@ class Engine:
     def add_rule(self, rule_id, sql, actions=(), description=None, enabled=True):
         """Compile ``sql`` as rule ``rule_id`` and attach ``actions`` (Python
         callables taking (rule_id, output), Republish or HTTP objects), in
-        order. Raises SQLSyntaxError (line, column) when the SQL does not
-        compile, MqttruleError (MQR_EEXIST) for a taken id, ValueError for
-        two Republish actions with different publish callables on one rule,
-        TypeError for an action of another kind. When an action fails to
-        attach, the rule is removed again and the error raised.
+        order; each Republish calls its own publish callable. Returns the
+        actions' ids (for action_metrics() and friends), in order. Raises
+        SQLSyntaxError (line, column) when the SQL does not compile,
+        MqttruleError (MQR_EEXIST) for a taken id, TypeError for an action
+        of another kind. When an action fails to attach, the rule is removed
+        again and the error raised.
         """
         self._check()
-        pubs = {a.publish for a in actions if isinstance(a, Republish)}
-        if len(pubs) > 1:
-            raise ValueError("one publish callable per rule")
         for a in actions:
             if not (callable(a) or isinstance(a, (Republish, HTTP))):
                 raise TypeError("an action is a callable, Republish or HTTP")
@@ -260,14 +260,20 @@ class Engine:
         rc = L.mqr_engine_rule_add(self._engine, ctypes.byref(d), ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
+        ids = []
         try:
             for a in actions:
-                self._add_action(rid, a)
+                ids.append(self._add_action(rid, a))
         except BaseException:
             L.mqr_engine_rule_remove(self._engine, rid)
+            for aid in ids:
+                self._publishers.pop(aid, None)
             raise
-        if pubs:
-            self._publishers[rule_id] = pubs.pop()
+        for a, aid in zip(actions, ids):
+            if isinstance(a, Republish):
+                self._publishers[aid] = a.publish
+        self._rule_actions[rule_id] = ids
+        return ids
 
     def _add_action(self, rid, action):
         """Attach one action to rule rid (bytes); raise on failure."""
@@ -315,7 +321,8 @@ class Engine:
         rc = L.mqr_engine_rule_remove(self._engine, _b(rule_id))
         if rc != OK:
             raise_status(rc)
-        self._publishers.pop(rule_id, None)
+        for aid in self._rule_actions.pop(rule_id, ()):
+            self._publishers.pop(aid, None)
 
     # ---- emitting ------------------------------------------------------------
 
@@ -558,6 +565,7 @@ class Engine:
             self._columns = None
         self._callables = []
         self._publishers = {}
+        self._rule_actions = {}
 
     def __enter__(self):
         return self

@@ -202,6 +202,7 @@ class PublishMsg(ctypes.Structure):
         ("response_topic", c_void_p), ("response_topic_len", c_size_t),
         ("correlation_data", c_void_p), ("correlation_data_len", c_size_t),
         ("cause", c_void_p), ("cause_len", c_size_t),
+        ("action_id", c_uint32), ("reserved_", c_uint32),
     ]
 
 
