@@ -84,6 +84,30 @@
     F(mqr_publish_msg_t, response_topic_len) F(mqr_publish_msg_t, correlation_data) \
     F(mqr_publish_msg_t, correlation_data_len) F(mqr_publish_msg_t, cause) \
     F(mqr_publish_msg_t, cause_len) F(mqr_publish_msg_t, action_id) F(mqr_publish_msg_t, reserved_) \
+    S(mqr_action_metrics_t) \
+    F(mqr_action_metrics_t, kind) F(mqr_action_metrics_t, reserved_) \
+    F(mqr_action_metrics_t, matched) F(mqr_action_metrics_t, success) \
+    F(mqr_action_metrics_t, failed) F(mqr_action_metrics_t, dropped) \
+    F(mqr_action_metrics_t, dropped_expired) F(mqr_action_metrics_t, dropped_queue_full) \
+    F(mqr_action_metrics_t, dropped_other) F(mqr_action_metrics_t, queuing) \
+    F(mqr_action_metrics_t, inflight) F(mqr_action_metrics_t, retried) \
+    F(mqr_action_metrics_t, timeouts) F(mqr_action_metrics_t, refused_recursive) \
+    F(mqr_action_metrics_t, headers_refused) F(mqr_action_metrics_t, late_reply) \
+    S(mqr_queue_stats_t) \
+    F(mqr_queue_stats_t, state) F(mqr_queue_stats_t, last_error_code) \
+    F(mqr_queue_stats_t, queue_id) F(mqr_queue_stats_t, records) F(mqr_queue_stats_t, bytes) \
+    F(mqr_queue_stats_t, pending) F(mqr_queue_stats_t, inflight) \
+    F(mqr_queue_stats_t, next_seq) F(mqr_queue_stats_t, appended) \
+    F(mqr_queue_stats_t, acked) F(mqr_queue_stats_t, retried) F(mqr_queue_stats_t, replayed) \
+    F(mqr_queue_stats_t, dropped_oldest) F(mqr_queue_stats_t, refused_newest) \
+    F(mqr_queue_stats_t, corrupt_records) F(mqr_queue_stats_t, torn_tails) \
+    F(mqr_queue_stats_t, memory_records) F(mqr_queue_stats_t, write_errors) \
+    F(mqr_queue_stats_t, fsyncs) F(mqr_queue_stats_t, segments) \
+    F(mqr_queue_stats_t, segments_deleted) F(mqr_queue_stats_t, disk_bytes) \
+    S(mqr_event_schema_t) \
+    F(mqr_event_schema_t, id) F(mqr_event_schema_t, field_count) F(mqr_event_schema_t, name) \
+    F(mqr_event_schema_t, legacy_topic) F(mqr_event_schema_t, topic) \
+    F(mqr_event_schema_t, test_type) F(mqr_event_schema_t, fields) \
     S(mqr_engine_options_t) \
     F(mqr_engine_options_t, alloc) F(mqr_engine_options_t, names) \
     F(mqr_engine_options_t, flags) F(mqr_engine_options_t, node) \

@@ -124,6 +124,33 @@ def _message_dict(m):
     return msg
 
 
+def _error_dict(err):
+    """An mqr_engine_error_t as a dict, or None when it records no error."""
+    if err.count == 0:
+        return None
+    return {"status": L.mqr_status_name(err.status).decode(), "line": err.line,
+            "message": err.message.decode("utf-8", "replace"), "column": err.column,
+            "time_ms": err.time_ms, "count": err.count, "action_id": err.action_id}
+
+
+def events():
+    """The library's event table: a list of {"id", "name", "topic",
+    "legacy_topic", "test_type"} (topics None when the event has none); the
+    id is what Engine.emit() and event_listened() take as an int."""
+    out = []
+    for i in range(L.mqr_event_count()):
+        ev = L.mqr_event_at(i)
+        if not ev:
+            continue
+        ev = ev.contents
+
+        def text(v):
+            return v.decode("utf-8") if v is not None else None
+        out.append({"id": ev.id, "name": text(ev.name), "topic": text(ev.topic),
+                    "legacy_topic": text(ev.legacy_topic), "test_type": text(ev.test_type)})
+    return out
+
+
 def _parse_peer(peer):
     """"host:port" or (host, port) -> mqr_sockaddr_t (IPv4 or IPv6)."""
     addr = _lib.SockAddr()
@@ -324,6 +351,51 @@ class Engine:
         for aid in self._rule_actions.pop(rule_id, ()):
             self._publishers.pop(aid, None)
 
+    def update_rule(self, rule_id, sql, description=None, enabled=True):
+        """Replace rule ``rule_id``'s SQL, description and enabled flag,
+        keeping its actions and metrics. SQLSyntaxError as add_rule (the old
+        rule stays in force), MqttruleError (MQR_ENOTFOUND) for an unknown
+        id."""
+        self._check()
+        d = _lib.RuleDef(id=_b(rule_id), sql=_b(sql), description=_b(description),
+                         enabled=1 if enabled else 0)
+        diag = _lib.Diag()
+        rc = L.mqr_engine_rule_update(self._engine, ctypes.byref(d), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+
+    def enable_rule(self, rule_id, enabled=True):
+        """Enable or disable a rule (a disabled rule is neither matched nor
+        counted). MqttruleError (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_rule_enable(self._engine, _b(rule_id), 1 if enabled else 0)
+        if rc != OK:
+            raise_status(rc)
+
+    def rule_count(self):
+        """The number of rules, enabled or not."""
+        self._check()
+        return L.mqr_engine_rule_count(self._engine)
+
+    def rule_info(self, rule_id):
+        """{"description", "enabled"} of rule ``rule_id``, or None when there
+        is no such rule."""
+        self._check()
+        enabled = ctypes.c_uint32()
+        desc = L.mqr_engine_rule_info(self._engine, _b(rule_id), ctypes.byref(enabled))
+        if desc is None:
+            return None
+        return {"description": desc.decode("utf-8", "replace"), "enabled": bool(enabled.value)}
+
+    def remove_action(self, action_id):
+        """Remove one action (an id add_rule returned). MqttruleError
+        (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_action_remove(self._engine, int(action_id))
+        if rc != OK:
+            raise_status(rc)
+        self._publishers.pop(action_id, None)
+
     # ---- emitting ------------------------------------------------------------
 
     def emit(self, event_type, **fields):
@@ -336,6 +408,8 @@ class Engine:
         (MQR_ENOTFOUND) for an unknown event.
         """
         self._check()
+        if isinstance(event_type, int):
+            return self._emit_id(event_type, fields)
         if event_type in ("message.publish", "message_publish"):
             return self.emit_message(**fields)
         name = event_type
@@ -347,6 +421,17 @@ class Engine:
         diag = _lib.Diag()
         rc = L.mqr_engine_emit_event(self._engine, name_b, len(name_b), ctypes.byref(columns),
                                      ctypes.byref(fired), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return fired.value
+
+    def _emit_id(self, event_id, fields):
+        """emit() by event id (mqr_engine_emit_event_id): no name lookup."""
+        columns = self._columns.load(fields)
+        fired = ctypes.c_uint32()
+        diag = _lib.Diag()
+        rc = L.mqr_engine_emit_event_id(self._engine, event_id, ctypes.byref(columns),
+                                        ctypes.byref(fired), ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
         return fired.value
@@ -546,11 +631,70 @@ class Engine:
         rc = L.mqr_engine_rule_last_error(self._engine, _b(rule_id), ctypes.byref(err))
         if rc != OK:
             raise_status(rc)
-        if err.count == 0:
-            return None
-        return {"status": L.mqr_status_name(err.status).decode(), "line": err.line,
-                "message": err.message.decode("utf-8", "replace"), "column": err.column,
-                "time_ms": err.time_ms, "count": err.count}
+        return _error_dict(err)
+
+    def reset_metrics(self, rule_id):
+        """Zero rule ``rule_id``'s counters and those of its actions.
+        MqttruleError (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_rule_metrics_reset(self._engine, _b(rule_id))
+        if rc != OK:
+            raise_status(rc)
+
+    def action_metrics(self, action_id):
+        """Action ``action_id``'s counters as a dict with the C field names
+        (matched, success, failed, dropped, ..., late_reply; kind the
+        MQR_ACTION_* number). MqttruleError (MQR_ENOTFOUND)."""
+        self._check()
+        m = _lib.ActionMetrics()
+        rc = L.mqr_engine_action_metrics(self._engine, int(action_id), ctypes.byref(m))
+        if rc != OK:
+            raise_status(rc)
+        return {name: getattr(m, name) for name, _t in m._fields_ if name != "reserved_"}
+
+    def action_last_error(self, action_id):
+        """Action ``action_id``'s last error (rendering, publisher, HTTP) as
+        last_error() gives a rule's, or None when it has had none."""
+        self._check()
+        err = _lib.EngineError()
+        rc = L.mqr_engine_action_last_error(self._engine, int(action_id), ctypes.byref(err))
+        if rc != OK:
+            raise_status(rc)
+        return _error_dict(err)
+
+    def action_queue_stats(self, action_id):
+        """The durable queue counters of action ``action_id`` (queue.h field
+        names; "state" as its name, e.g. "memory" or "disk"; "last_error" its
+        text). MqttruleError (MQR_ENOTFOUND) when the action has no queue:
+        the bindings do not attach queues (mqr_engine_action_persist is a
+        host's, see docs/python.md)."""
+        self._check()
+        st = _lib.QueueStats()
+        rc = L.mqr_engine_action_queue_stats(self._engine, int(action_id), ctypes.byref(st))
+        if rc != OK:
+            raise_status(rc)
+        out = {name: getattr(st, name) for name, _t in st._fields_}
+        out["state"] = L.mqr_queue_state_name(st.state).decode()
+        err = L.mqr_engine_action_queue_error(self._engine, int(action_id))
+        out["last_error"] = err.decode("utf-8", "replace") if err else ""
+        return out
+
+    def topic_listened(self, topic):
+        """True when an enabled rule's FROM topic filter matches topic name
+        ``topic`` (a host can skip building the message otherwise)."""
+        self._check()
+        raw = _b(topic)
+        out = ctypes.c_uint32()
+        rc = L.mqr_engine_topic_listened(self._engine, raw, len(raw), ctypes.byref(out))
+        if rc != OK:
+            raise_status(rc)
+        return bool(out.value)
+
+    def event_listened(self, event_id):
+        """True when an enabled rule listens to event ``event_id`` (see
+        mqttrule.events())."""
+        self._check()
+        return bool(L.mqr_engine_event_listened(self._engine, int(event_id)))
 
     # ---- lifetime ----------------------------------------------------------------
 

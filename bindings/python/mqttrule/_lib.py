@@ -207,6 +207,7 @@ class PublishMsg(ctypes.Structure):
 
 
 PUBLISH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(PublishMsg))
+TOPIC_VISIT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 CALLBACK_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t,
                                POINTER(Value))
 
@@ -269,6 +270,34 @@ class EngineError(ctypes.Structure):
     _fields_ = [("status", c_int32), ("action_id", c_uint32), ("line", c_uint32),
                 ("column", c_uint32), ("offset", c_uint64), ("time_ms", c_int64),
                 ("count", c_uint64), ("message", ctypes.c_char * 256)]
+
+
+class ActionMetrics(ctypes.Structure):
+    """mqr_action_metrics_t (engine.h)."""
+    _c_name_ = "mqr_action_metrics_t"
+    _fields_ = [("kind", c_int32), ("reserved_", c_uint32)] + [(name, c_uint64) for name in (
+        "matched", "success", "failed", "dropped", "dropped_expired", "dropped_queue_full",
+        "dropped_other", "queuing", "inflight", "retried", "timeouts", "refused_recursive",
+        "headers_refused", "late_reply")]
+
+
+class QueueStats(ctypes.Structure):
+    """mqr_queue_stats_t (queue.h)."""
+    _c_name_ = "mqr_queue_stats_t"
+    _fields_ = [("state", c_int32), ("last_error_code", c_int32)] + [
+        (name, c_uint64) for name in (
+            "queue_id", "records", "bytes", "pending", "inflight", "next_seq", "appended",
+            "acked", "retried", "replayed", "dropped_oldest", "refused_newest",
+            "corrupt_records", "torn_tails", "memory_records", "write_errors", "fsyncs",
+            "segments", "segments_deleted", "disk_bytes")]
+
+
+class EventSchema(ctypes.Structure):
+    """mqr_event_schema_t (event.h): one event of the library's table."""
+    _c_name_ = "mqr_event_schema_t"
+    _fields_ = [("id", c_uint32), ("field_count", c_uint32), ("name", c_char_p),
+                ("legacy_topic", c_char_p), ("topic", c_char_p), ("test_type", c_char_p),
+                ("fields", c_void_p)]
 
 
 class SockAddr(ctypes.Structure):
@@ -397,6 +426,29 @@ for _name, _res, _args in (
     ("mqr_rule_eval", c_int, (c_void_p, c_void_p, _P(Value), _P(Value), _P(Diag))),
     ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
                                    _P(c_size_t), _P(Diag))),
+    ("mqr_rule_id", c_char_p, (c_void_p,)),
+    # value.h
+    ("mqr_value_string_copy", c_int, (c_void_p, c_char_p, c_size_t, _P(Value))),
+    ("mqr_value_object_append", c_int, (c_void_p, _P(Value), c_char_p, c_size_t,
+                                        _P(Value))),
+    # auth.h
+    ("mqr_hash_size", c_size_t, (c_int,)),
+    ("mqr_hmac", c_int, (c_int, c_char_p, c_size_t, c_char_p, c_size_t, c_void_p)),
+    ("mqr_ct_equal", c_int, (c_char_p, c_char_p, c_size_t)),
+    ("mqr_passwd_verify", c_int, (c_char_p, c_size_t, c_char_p, c_size_t)),
+    ("mqr_passwd_format7", c_int, (c_char_p, c_size_t, c_char_p, c_size_t, c_uint32,
+                                   c_char_p, c_size_t, _P(c_size_t))),
+    # topic.h, packet.h (topics)
+    ("mqr_topic_index_create", c_int, (c_void_p, _P(c_void_p))),
+    ("mqr_topic_index_destroy", None, (c_void_p,)),
+    ("mqr_topic_index_insert", c_int, (c_void_p, c_char_p, c_size_t, c_void_p)),
+    ("mqr_topic_index_remove", c_int, (c_void_p, c_char_p, c_size_t, c_void_p)),
+    ("mqr_topic_index_match", c_int, (c_void_p, c_char_p, c_size_t, TOPIC_VISIT_FN,
+                                      c_void_p)),
+    ("mqr_topic_index_count", c_size_t, (c_void_p,)),
+    ("mqr_topic_validate_name", c_int, (c_char_p, c_size_t, _P(Diag))),
+    ("mqr_topic_validate_filter", c_int, (c_char_p, c_size_t, _P(Diag))),
+    ("mqr_topic_match", c_int, (c_char_p, c_size_t, c_char_p, c_size_t)),
     # rule_test.h
     ("mqr_rule_test_columns", c_int, (c_void_p, _P(Value), _P(RuleTestOptions), c_void_p,
                                       _P(Value), _P(c_int32), _P(Diag))),
@@ -406,6 +458,8 @@ for _name, _res, _args in (
     ("mqr_event_conn_init", None, (_P(EventConn),)),
     ("mqr_event_msg_init", None, (_P(EventMsg),)),
     ("mqr_event_input_init", None, (_P(EventInput),)),
+    ("mqr_event_count", c_uint32, ()),
+    ("mqr_event_at", _P(EventSchema), (c_uint32,)),
     # packet.h, packet_json.h
     ("mqr_packet_decode", c_int, (c_char_p, c_size_t, c_void_p, c_void_p, _P(c_size_t),
                                   _P(Diag))),
@@ -444,6 +498,22 @@ for _name, _res, _args in (
     ("mqr_engine_rule_last_error", c_int, (c_void_p, c_char_p, _P(EngineError))),
     ("mqr_engine_rule_metrics_json", c_int, (c_void_p, c_char_p, c_void_p, c_size_t,
                                              _P(c_size_t))),
+    ("mqr_engine_emit_event_id", c_int, (c_void_p, c_uint32, _P(Value), _P(c_uint32),
+                                         _P(Diag))),
+    ("mqr_engine_rule_update", c_int, (c_void_p, _P(RuleDef), _P(Diag))),
+    ("mqr_engine_rule_enable", c_int, (c_void_p, c_char_p, c_uint32)),
+    ("mqr_engine_rule_count", c_size_t, (c_void_p,)),
+    ("mqr_engine_rule_info", c_char_p, (c_void_p, c_char_p, _P(c_uint32))),
+    ("mqr_engine_action_remove", c_int, (c_void_p, c_uint32)),
+    ("mqr_engine_rule_metrics_reset", c_int, (c_void_p, c_char_p)),
+    ("mqr_engine_action_metrics", c_int, (c_void_p, c_uint32, _P(ActionMetrics))),
+    ("mqr_engine_action_last_error", c_int, (c_void_p, c_uint32, _P(EngineError))),
+    ("mqr_engine_topic_listened", c_int, (c_void_p, c_char_p, c_size_t, _P(c_uint32))),
+    ("mqr_engine_event_listened", c_uint32, (c_void_p, c_uint32)),
+    # queue.h
+    ("mqr_engine_action_queue_stats", c_int, (c_void_p, c_uint32, _P(QueueStats))),
+    ("mqr_engine_action_queue_error", c_char_p, (c_void_p, c_uint32)),
+    ("mqr_queue_state_name", c_char_p, (c_int32,)),
     ("mqr_http_config_init", None, (_P(HttpConfig),)),
 ):
     _proto(_name, _res, *_args)
