@@ -5,14 +5,10 @@ comparison and mosquitto password-file hashes ($6$ and $7$)."""
 import ctypes
 
 from . import _lib
-from ._base import L, OK, raise_status
+from ._base import L, OK, as_bytes as _b, raise_status
 
 HASHES = {"md5": 0, "sha1": 1, "sha224": 2, "sha256": 3, "sha384": 4, "sha512": 5}
 NO_MATCH = 2
-
-
-def _b(s):
-    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
 
 def hmac(alg, key, data):

@@ -87,6 +87,11 @@ def raise_status(status, diag=None):
     raise MqttruleError(status, msg)
 
 
+def as_bytes(s):
+    """A str as UTF-8 bytes; bytes-like objects as bytes."""
+    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
 def to_json_bytes(obj):
     """Serialise obj as UTF-8 JSON the library reads; NaN and infinities are
     refused because JSON has no spelling for them."""

@@ -11,11 +11,7 @@ handles and returns the objects.
 import ctypes
 
 from . import _lib
-from ._base import L, OK, raise_status
-
-
-def _b(s):
-    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+from ._base import L, OK, as_bytes as _b, raise_status
 
 
 def validate_topic_name(topic):
