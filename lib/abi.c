@@ -83,7 +83,8 @@
     F(mqr_publish_msg_t, content_type_len) F(mqr_publish_msg_t, response_topic) \
     F(mqr_publish_msg_t, response_topic_len) F(mqr_publish_msg_t, correlation_data) \
     F(mqr_publish_msg_t, correlation_data_len) F(mqr_publish_msg_t, cause) \
-    F(mqr_publish_msg_t, cause_len) F(mqr_publish_msg_t, action_id) F(mqr_publish_msg_t, reserved_) \
+    F(mqr_publish_msg_t, cause_len) F(mqr_publish_msg_t, action_id) \
+    F(mqr_publish_msg_t, reserved_) \
     S(mqr_action_metrics_t) \
     F(mqr_action_metrics_t, kind) F(mqr_action_metrics_t, reserved_) \
     F(mqr_action_metrics_t, matched) F(mqr_action_metrics_t, success) \
