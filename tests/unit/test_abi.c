@@ -70,3 +70,38 @@ Test(abi, unknown_names_and_null)
     cr_assert_null(mqr_abi_field_name(NULL, 0));
     cr_assert_null(mqr_abi_struct_name((size_t)-1));
 }
+
+/* True when a field of `size` bytes at `off` may follow a field ending at
+ * `end` with only alignment padding between: some alignment a (1..8, at
+ * most the field's size) puts it at the first multiple of a from `end`. */
+static int padding_only(size_t end, size_t off, size_t size)
+{
+    for (size_t a = 1; a <= 8 && a <= (size ? size : 1); a *= 2)
+        if (off % a == 0 && off >= end && off - end < a)
+            return 1;
+    return 0;
+}
+
+/* The list in lib/abi.c names every field: consecutive fields leave only
+ * alignment padding between them, and the last one ends within the
+ * struct's trailing padding. A field added to a header but not to the list
+ * leaves a gap this catches (a 4-byte field before an 8-byte one can hide
+ * in what looks like padding; the bindings' size check still sees it). */
+Test(abi, the_list_covers_every_field)
+{
+    for (size_t s = 0; mqr_abi_struct_name(s) != NULL; s++) {
+        const char *st = mqr_abi_struct_name(s);
+        size_t end = 0;
+        const char *f;
+        for (size_t i = 0; (f = mqr_abi_field_name(st, i)) != NULL; i++) {
+            size_t off = 0;
+            cr_assert_eq(mqr_abi_field_offset(st, f, &off), MQR_OK);
+            size_t size = mqr_abi_field_size(st, f);
+            cr_assert(padding_only(end, off, size), "%s: a gap of %zu bytes before %s", st,
+                      off - end, f);
+            end = off + size;
+        }
+        cr_assert_lt(mqr_abi_struct_size(st) - end, 8, "%s: %zu bytes after the last field", st,
+                     mqr_abi_struct_size(st) - end);
+    }
+}
