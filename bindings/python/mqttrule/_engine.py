@@ -151,6 +151,88 @@ def events():
     return out
 
 
+def _event_input(event, conn, msg, packet, topic, qos, reason, reason_code, timestamp_ms):
+    """The event id and mqr_event_input_t of emit_input()/build_event()'s
+    arguments, with the list of objects it points into (keep it alive while
+    the input is used). ValueError for an unknown event."""
+    name = event.encode()
+    sc = L.mqr_event_find(name, len(name))
+    if not sc:
+        raise ValueError("unknown event %r" % (event,))
+    event_id = sc.contents.id
+    keep = []
+
+    def text(s):
+        b = s.encode() if isinstance(s, str) else bytes(s)
+        keep.append(b)
+        return b, len(b)
+
+    inp = _lib.EventInput()
+    L.mqr_event_input_init(ctypes.byref(inp))
+    if conn is not None:
+        c = _facts(_lib.EventConn, L.mqr_event_conn_init, conn, keep,
+                   ("clientid", "username", "mountpoint", "listener", "protocol"),
+                   ("peer", "sock"))
+        inp.conn = ctypes.pointer(c)
+    if msg is not None:
+        m = _facts(_lib.EventMsg, L.mqr_event_msg_init, msg, keep,
+                   ("id", "topic", "payload", "from_clientid", "from_username"),
+                   ("from_peer",))
+        inp.msg = ctypes.pointer(m)
+    if packet is not None:
+        data = bytes(packet)
+        storage = _lib.packet_storage()
+        size = ctypes.c_size_t()
+        opts = _lib.PacketOpts(0, 5, 0, 0)
+        diag = _lib.Diag()
+        rc = L.mqr_packet_decode(data, len(data), ctypes.byref(opts), ctypes.byref(storage),
+                                 ctypes.byref(size), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        keep += [data, storage]
+        inp.packet = ctypes.addressof(storage)
+    if topic is not None:
+        inp.topic, inp.topic_len = text(topic)
+    if reason is not None:
+        inp.reason, inp.reason_len = text(reason)
+    inp.qos = int(qos)
+    inp.reason_code = int(reason_code)
+    inp.timestamp_ms = int(timestamp_ms)
+    return event_id, inp, keep
+
+
+def build_event(event, conn=None, msg=None, packet=None, topic=None, qos=0, reason=None,
+                reason_code=0, timestamp_ms=0, node=None, undefined_as_null=True):
+    """The columns of event ``event`` as a dict, built by the library from
+    host facts without an engine (mqr_event_build): the same arguments as
+    Engine.emit_input(), and ``node`` the `node` column. Undefined fields are None (``undefined_as_null``)
+    or the text "undefined", as EMQX renders them. ValueError for an unknown event, MqttruleError
+    (MQR_EINVAL, MQR_ENOTFOUND) when the library cannot build it."""
+    event_id, inp, _keep = _event_input(event, conn, msg, packet, topic, qos, reason,
+                                        reason_code, timestamp_ms)
+    if node is not None:
+        _keep.append(_b(node))
+        inp.node, inp.node_len = _keep[-1], len(_keep[-1])
+    arena = ValueArena()
+    try:
+        out = _lib.Value()
+        diag = _lib.Diag()
+        rc = L.mqr_event_build(event_id, ctypes.byref(inp), arena.arena, ctypes.byref(out),
+                               ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        flags = 0x01 if undefined_as_null else 0
+        n = ctypes.c_size_t()
+        rc = L.mqr_json_write(ctypes.byref(out), flags, None, 0, ctypes.byref(n))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        rc = L.mqr_json_write(ctypes.byref(out), flags, buf, len(buf), ctypes.byref(n))
+        if rc != OK:
+            raise_status(rc)
+        return json.loads(buf.raw[:n.value].decode("utf-8", "replace"))
+    finally:
+        arena.close()
+
+
 def _parse_peer(peer):
     """"host:port" or (host, port) -> mqr_sockaddr_t (IPv4 or IPv6)."""
     addr = _lib.SockAddr()
@@ -523,49 +605,8 @@ class Engine:
         PUBACK, ... whose properties fill the event's property map).
         Returns the number of rules fired."""
         self._check()
-        name = event.encode()
-        sc = L.mqr_event_find(name, len(name))
-        if not sc:
-            raise ValueError("unknown event %r" % (event,))
-        event_id = ctypes.cast(sc, ctypes.POINTER(ctypes.c_uint32)).contents.value
-        keep = []
-
-        def text(s):
-            b = s.encode() if isinstance(s, str) else bytes(s)
-            keep.append(b)
-            return b, len(b)
-
-        inp = _lib.EventInput()
-        L.mqr_event_input_init(ctypes.byref(inp))
-        if conn is not None:
-            c = _facts(_lib.EventConn, L.mqr_event_conn_init, conn, keep,
-                       ("clientid", "username", "mountpoint", "listener", "protocol"),
-                       ("peer", "sock"))
-            inp.conn = ctypes.pointer(c)
-        if msg is not None:
-            m = _facts(_lib.EventMsg, L.mqr_event_msg_init, msg, keep,
-                       ("id", "topic", "payload", "from_clientid", "from_username"),
-                       ("from_peer",))
-            inp.msg = ctypes.pointer(m)
-        if packet is not None:
-            data = bytes(packet)
-            storage = _lib.packet_storage()
-            size = ctypes.c_size_t()
-            opts = _lib.PacketOpts(0, 5, 0, 0)
-            diag = _lib.Diag()
-            rc = L.mqr_packet_decode(data, len(data), ctypes.byref(opts), ctypes.byref(storage),
-                                     ctypes.byref(size), ctypes.byref(diag))
-            if rc != OK:
-                raise_status(rc, diag)
-            keep += [data, storage]
-            inp.packet = ctypes.addressof(storage)
-        if topic is not None:
-            inp.topic, inp.topic_len = text(topic)
-        if reason is not None:
-            inp.reason, inp.reason_len = text(reason)
-        inp.qos = int(qos)
-        inp.reason_code = int(reason_code)
-        inp.timestamp_ms = int(timestamp_ms)
+        event_id, inp, _keep = _event_input(event, conn, msg, packet, topic, qos, reason,
+                                            reason_code, timestamp_ms)
         fired = ctypes.c_uint32()
         diag = _lib.Diag()
         rc = L.mqr_engine_emit_input(self._engine, event_id, ctypes.byref(inp),

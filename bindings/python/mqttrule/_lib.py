@@ -454,7 +454,8 @@ for _name, _res, _args in (
                                       _P(Value), _P(c_int32), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
-    ("mqr_event_find", c_void_p, (c_char_p, c_size_t)),
+    ("mqr_event_find", _P(EventSchema), (c_char_p, c_size_t)),
+    ("mqr_event_build", c_int, (c_uint32, _P(EventInput), c_void_p, _P(Value), _P(Diag))),
     ("mqr_event_conn_init", None, (_P(EventConn),)),
     ("mqr_event_msg_init", None, (_P(EventMsg),)),
     ("mqr_event_input_init", None, (_P(EventInput),)),

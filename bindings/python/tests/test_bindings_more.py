@@ -184,3 +184,24 @@ def test_password_hashes():
     assert info.value.status_name == "MQR_ENOTSUP"
     with pytest.raises(mqttrule.MqttruleError):
         mqttrule.passwd_hash7("x", b"", iterations=10)
+
+
+def test_build_event_without_an_engine():
+    ev = mqttrule.build_event("session.subscribed",
+                              conn={"clientid": "c1", "username": "u", "proto_ver": 5,
+                                    "peer": "10.0.0.1:5555"},
+                              topic="a/b", qos=1, timestamp_ms=1700000000000, node="n@h")
+    assert ev["event"] == "session.subscribed"
+    assert (ev["clientid"], ev["username"], ev["peerhost"]) == ("c1", "u", "10.0.0.1")
+    assert (ev["topic"], ev["qos"], ev["timestamp"], ev["node"]) == ("a/b", 1,
+                                                                    1700000000000, "n@h")
+    ev = mqttrule.build_event("message.delivered", conn={"clientid": "c2"},
+                              msg={"topic": "t", "payload": "hi", "from_clientid": "c1"},
+                              undefined_as_null=False)
+    assert (ev["clientid"], ev["from_clientid"], ev["payload"]) == ("c2", "c1", "hi")
+    assert ev["username"] == "undefined"          # as EMQX renders an undefined column
+    with pytest.raises(ValueError):
+        mqttrule.build_event("no.such.event")
+    with pytest.raises(mqttrule.MqttruleError) as info:
+        mqttrule.build_event("message.delivered")   # a message event needs msg
+    assert info.value.status_name == "MQR_EINVAL"
