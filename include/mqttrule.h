@@ -24,5 +24,6 @@
 #include "mqttrule/topic.h"
 #include "mqttrule/queue.h"
 #include "mqttrule/action.h"
+#include "mqttrule/abi.h"
 
 #endif /* MQTTRULE_H */

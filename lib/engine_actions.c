@@ -325,6 +325,7 @@ static int republish_run(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__action_t *a,
     mqr_publish_msg_t m;
     memset(&m, 0, sizeof m);
     m.rule_id = r->id;
+    m.action_id = a->id;
     int rc = mqr__engine_cause_chain(e, cx, ar, &m.cause, &m.cause_len);
     rc = rc ? rc : render(e, ar, a->topic, out, &m.topic, &m.topic_len);
     if (rc != MQR_OK)

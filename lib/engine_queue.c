@@ -323,6 +323,7 @@ static int pump_publish(mqr_engine_t *e, mqr__persist_t *p, const mqr_queue_reco
     mqr_publish_msg_t m;
     memset(&m, 0, sizeof m);
     m.rule_id = p->action->rule->id;
+    m.action_id = p->action->id;
     m.qos = head[2];
     m.retain = head[3] & 1;
     m.direct_dispatch = (head[3] >> 1) & 1;

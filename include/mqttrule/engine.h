@@ -128,6 +128,11 @@ typedef struct mqr_publish_msg {
      * of the chain republishes again (loop protection at any depth). */
     const char *cause;
     size_t cause_len;
+    /* Appended: the id of the republish action that made the message (as
+     * mqr_engine_action_add_republish returned it), so a host with several
+     * republish actions can route each one's messages its own way. */
+    uint32_t action_id;
+    uint32_t reserved_;
 } mqr_publish_msg_t;
 
 /* The host's publisher: return MQR_OK when the message was accepted (counted

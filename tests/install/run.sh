@@ -107,6 +107,9 @@ for sink in sqlite pgsql kafka; do
   bad=$(nm -D --defined-only "$LIBDIR/libmqttrule_$sink.so" | awk '$2 ~ /[TDB]/ {print $3}' |
         grep -v '^mqr_' || true)
   [ -z "$bad" ] || { echo "install: libmqttrule_$sink exports: $bad" >&2; exit 1; }
+  # a sink header's MQR_API functions live in the sink's own library
+  exported="$exported
+$(nm -D --defined-only "$LIBDIR/libmqttrule_$sink.so" | awk '$2 ~ /[TDB]/ {print $3}')"
 done
 if [ -e "$LIBDIR/libmqttrule_sqlite.so" ]; then
   cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags mqttrule-sqlite) \
@@ -127,7 +130,12 @@ CM
   case "$out" in "sink ok"*) ;; *) echo "install: sqlite component consumer: $out" >&2; exit 1;; esac
   echo "install: sink pkg-config and CMake component consumers OK"
 fi
-declared=$(grep -hv '^[[:space:]]*#' "$PREFIX"/include/mqttrule/*.h | tr '\n' ' ' | grep -o 'MQR_API[^;{]*(' |
+# Core headers, plus the header of each sink whose library was built.
+headers=$(ls "$PREFIX"/include/mqttrule/*.h | grep -v '/sink_[a-z]*\.h$')
+for sink in sqlite pgsql kafka; do
+  [ -e "$LIBDIR/libmqttrule_$sink.so" ] && headers="$headers $PREFIX/include/mqttrule/sink_$sink.h"
+done
+declared=$(grep -hv '^[[:space:]]*#' $headers | tr '\n' ' ' | grep -o 'MQR_API[^;{]*(' |
            sed -E 's/.*[^a-z0-9_](mqr_[a-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported" | sort -u))
 [ -z "$missing" ] || { echo "install: declared but not exported: $missing" >&2; exit 1; }

@@ -9,9 +9,11 @@ $MQR_BUILD_DIR and <repo>/build. See docs/python.md.
 
 from . import _lib
 from ._base import (EvaluationError, MalformedPacket, MqttruleError, SQLSyntaxError)
-from ._engine import HTTP, Engine, Republish
+from ._auth import ct_equal, hmac, passwd_hash7, passwd_verify
+from ._engine import HTTP, Engine, Republish, build_event, events
 from ._packet import Decoder, decode, encode
 from ._rule import Rule
+from ._topic import TopicIndex, topic_match, validate_topic_filter, validate_topic_name
 
 __version__ = "0.1.0"
 
@@ -19,7 +21,9 @@ __all__ = [
     "__version__", "library_version", "library_path",
     "reason_name", "reason_code", "connack_v3_code",
     "decode", "encode", "Decoder",
-    "Rule", "Engine", "Republish", "HTTP",
+    "Rule", "Engine", "Republish", "HTTP", "events", "build_event",
+    "TopicIndex", "topic_match", "validate_topic_name", "validate_topic_filter",
+    "hmac", "ct_equal", "passwd_verify", "passwd_hash7",
     "MqttruleError", "SQLSyntaxError", "EvaluationError", "MalformedPacket",
 ]
 

@@ -87,6 +87,11 @@ def raise_status(status, diag=None):
     raise MqttruleError(status, msg)
 
 
+def as_bytes(s):
+    """A str as UTF-8 bytes; bytes-like objects as bytes."""
+    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
 def to_json_bytes(obj):
     """Serialise obj as UTF-8 JSON the library reads; NaN and infinities are
     refused because JSON has no spelling for them."""
@@ -111,16 +116,33 @@ class ValueArena:
         self.value = _lib.Value()
 
     def load(self, obj):
-        """Parse obj (anything json.dumps accepts) into self.value."""
+        """Parse obj (anything json.dumps accepts) into self.value. A dict's
+        bytes values (binary strings, which JSON cannot carry) are appended
+        to the parsed object as string values with
+        mqr_value_object_append, in the dict's order after the others."""
         if not self._arena:
             raise ValueError("arena is closed")
         L.mqr_arena_reset(self._arena)
+        binary = []
+        if isinstance(obj, dict):
+            binary = [(k, v) for k, v in obj.items() if isinstance(v, (bytes, bytearray))]
+            if binary:
+                obj = {k: v for k, v in obj.items() if not isinstance(v, (bytes, bytearray))}
         self._text = to_json_bytes(obj)
         diag = _lib.Diag()
         rc = L.mqr_json_parse(self._arena, self._text, len(self._text), 0,
                               ctypes.byref(self.value), ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
+        for key, data in binary:
+            k, data = str(key).encode("utf-8"), bytes(data)
+            s = _lib.Value()
+            rc = L.mqr_value_string_copy(self._arena, data, len(data), ctypes.byref(s))
+            if rc == OK:
+                rc = L.mqr_value_object_append(self._arena, ctypes.byref(self.value), k,
+                                               len(k), ctypes.byref(s))
+            if rc != OK:
+                raise_status(rc)
         return self.value
 
     @property

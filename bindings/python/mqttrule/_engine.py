@@ -5,7 +5,8 @@ Python callables become C callbacks through two trampolines per engine:
 one for callable actions (mqr_engine_action_add_callback, whose `ud`
 carries the action's index into the engine's table) and one publisher for
 Republish actions (the engine has a single publisher; it finds the
-Republish of the message's rule through the rule id). The trampolines and
+Republish that made the message through the message's action id, so each
+Republish of a rule has its own publish callable). The trampolines and
 every callable stay referenced by the Engine until close(), so garbage
 collection cannot free a callback the library may still call.
 
@@ -100,7 +101,7 @@ def _message_dict(m):
     """Copy an mqr_publish_msg_t into a dict (everything it points to is
     valid only during the callback)."""
     msg = {
-        "rule_id": m.rule_id.decode("utf-8"),
+        "rule_id": m.rule_id.decode("utf-8"), "action_id": m.action_id,
         "topic": ctypes.string_at(m.topic, m.topic_len).decode("utf-8"),
         "payload": _opt_bytes(m.payload, m.payload_len) or b"",
         "qos": m.qos, "retain": bool(m.retain), "direct_dispatch": bool(m.direct_dispatch),
@@ -121,6 +122,115 @@ def _message_dict(m):
     if raw is not None:
         msg["correlation_data"] = raw
     return msg
+
+
+def _error_dict(err):
+    """An mqr_engine_error_t as a dict, or None when it records no error."""
+    if err.count == 0:
+        return None
+    return {"status": L.mqr_status_name(err.status).decode(), "line": err.line,
+            "message": err.message.decode("utf-8", "replace"), "column": err.column,
+            "time_ms": err.time_ms, "count": err.count, "action_id": err.action_id}
+
+
+def events():
+    """The library's event table: a list of {"id", "name", "topic",
+    "legacy_topic", "test_type"} (topics None when the event has none); the
+    id is what Engine.emit() and event_listened() take as an int."""
+    out = []
+    for i in range(L.mqr_event_count()):
+        ev = L.mqr_event_at(i)
+        if not ev:
+            continue
+        ev = ev.contents
+
+        def text(v):
+            return v.decode("utf-8") if v is not None else None
+        out.append({"id": ev.id, "name": text(ev.name), "topic": text(ev.topic),
+                    "legacy_topic": text(ev.legacy_topic), "test_type": text(ev.test_type)})
+    return out
+
+
+def _event_input(event, conn, msg, packet, topic, qos, reason, reason_code, timestamp_ms):
+    """The event id and mqr_event_input_t of emit_input()/build_event()'s
+    arguments, with the list of objects it points into (keep it alive while
+    the input is used). ValueError for an unknown event."""
+    name = event.encode()
+    sc = L.mqr_event_find(name, len(name))
+    if not sc:
+        raise ValueError("unknown event %r" % (event,))
+    event_id = sc.contents.id
+    keep = []
+
+    def text(s):
+        b = s.encode() if isinstance(s, str) else bytes(s)
+        keep.append(b)
+        return b, len(b)
+
+    inp = _lib.EventInput()
+    L.mqr_event_input_init(ctypes.byref(inp))
+    if conn is not None:
+        c = _facts(_lib.EventConn, L.mqr_event_conn_init, conn, keep,
+                   ("clientid", "username", "mountpoint", "listener", "protocol"),
+                   ("peer", "sock"))
+        inp.conn = ctypes.pointer(c)
+    if msg is not None:
+        m = _facts(_lib.EventMsg, L.mqr_event_msg_init, msg, keep,
+                   ("id", "topic", "payload", "from_clientid", "from_username"),
+                   ("from_peer",))
+        inp.msg = ctypes.pointer(m)
+    if packet is not None:
+        data = bytes(packet)
+        storage = _lib.packet_storage()
+        size = ctypes.c_size_t()
+        opts = _lib.PacketOpts(0, 5, 0, 0)
+        diag = _lib.Diag()
+        rc = L.mqr_packet_decode(data, len(data), ctypes.byref(opts), ctypes.byref(storage),
+                                 ctypes.byref(size), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        keep += [data, storage]
+        inp.packet = ctypes.addressof(storage)
+    if topic is not None:
+        inp.topic, inp.topic_len = text(topic)
+    if reason is not None:
+        inp.reason, inp.reason_len = text(reason)
+    inp.qos = int(qos)
+    inp.reason_code = int(reason_code)
+    inp.timestamp_ms = int(timestamp_ms)
+    return event_id, inp, keep
+
+
+def build_event(event, conn=None, msg=None, packet=None, topic=None, qos=0, reason=None,
+                reason_code=0, timestamp_ms=0, node=None, undefined_as_null=True):
+    """The columns of event ``event`` as a dict, built by the library from
+    host facts without an engine (mqr_event_build): the same arguments as
+    Engine.emit_input(), and ``node`` the `node` column. Undefined fields are None (``undefined_as_null``)
+    or the text "undefined", as EMQX renders them. ValueError for an unknown event, MqttruleError
+    (MQR_EINVAL, MQR_ENOTFOUND) when the library cannot build it."""
+    event_id, inp, _keep = _event_input(event, conn, msg, packet, topic, qos, reason,
+                                        reason_code, timestamp_ms)
+    if node is not None:
+        _keep.append(_b(node))
+        inp.node, inp.node_len = _keep[-1], len(_keep[-1])
+    arena = ValueArena()
+    try:
+        out = _lib.Value()
+        diag = _lib.Diag()
+        rc = L.mqr_event_build(event_id, ctypes.byref(inp), arena.arena, ctypes.byref(out),
+                               ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        flags = 0x01 if undefined_as_null else 0
+        n = ctypes.c_size_t()
+        rc = L.mqr_json_write(ctypes.byref(out), flags, None, 0, ctypes.byref(n))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        rc = L.mqr_json_write(ctypes.byref(out), flags, buf, len(buf), ctypes.byref(n))
+        if rc != OK:
+            raise_status(rc)
+        return json.loads(buf.raw[:n.value].decode("utf-8", "replace"))
+    finally:
+        arena.close()
 
 
 def _parse_peer(peer):
@@ -184,9 +294,10 @@ class Engine:
             raise ValueError("names must be 'doc' or 'emqx'")
         self._engine = ctypes.c_void_p()
         self._callables = []      # index = the callback action's ud
-        self._publishers = {}     # rule id -> the publish callable of its Republish
+        self._publishers = {}     # action id -> the publish callable of that Republish
         self._node = _b(node)     # copied by the library; kept for clarity
         self._columns = None
+        self._rule_actions = {}   # rule id -> its action ids
         self.callback_errors = []
         self._callback_tramp = _lib.CALLBACK_FN(self._on_callback)
         self._publish_tramp = _lib.PUBLISH_FN(self._on_publish)
@@ -224,7 +335,7 @@ class Engine:
         """mqr_engine_publish_fn: call the rule's Republish publish callable."""
         try:
             msg = _message_dict(msg_ptr.contents)
-            fn = self._publishers[msg["rule_id"]]
+            fn = self._publishers[msg_ptr.contents.action_id]
             fn(msg)
             return OK
         except BaseException as exc:
@@ -240,16 +351,14 @@ class Engine:
     def add_rule(self, rule_id, sql, actions=(), description=None, enabled=True):
         """Compile ``sql`` as rule ``rule_id`` and attach ``actions`` (Python
         callables taking (rule_id, output), Republish or HTTP objects), in
-        order. Raises SQLSyntaxError (line, column) when the SQL does not
-        compile, MqttruleError (MQR_EEXIST) for a taken id, ValueError for
-        two Republish actions with different publish callables on one rule,
-        TypeError for an action of another kind. When an action fails to
-        attach, the rule is removed again and the error raised.
+        order; each Republish calls its own publish callable. Returns the
+        actions' ids (for action_metrics() and friends), in order. Raises
+        SQLSyntaxError (line, column) when the SQL does not compile,
+        MqttruleError (MQR_EEXIST) for a taken id, TypeError for an action
+        of another kind. When an action fails to attach, the rule is removed
+        again and the error raised.
         """
         self._check()
-        pubs = {a.publish for a in actions if isinstance(a, Republish)}
-        if len(pubs) > 1:
-            raise ValueError("one publish callable per rule")
         for a in actions:
             if not (callable(a) or isinstance(a, (Republish, HTTP))):
                 raise TypeError("an action is a callable, Republish or HTTP")
@@ -260,14 +369,20 @@ class Engine:
         rc = L.mqr_engine_rule_add(self._engine, ctypes.byref(d), ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
+        ids = []
         try:
             for a in actions:
-                self._add_action(rid, a)
+                ids.append(self._add_action(rid, a))
         except BaseException:
             L.mqr_engine_rule_remove(self._engine, rid)
+            for aid in ids:
+                self._publishers.pop(aid, None)
             raise
-        if pubs:
-            self._publishers[rule_id] = pubs.pop()
+        for a, aid in zip(actions, ids):
+            if isinstance(a, Republish):
+                self._publishers[aid] = a.publish
+        self._rule_actions[rule_id] = ids
+        return ids
 
     def _add_action(self, rid, action):
         """Attach one action to rule rid (bytes); raise on failure."""
@@ -315,7 +430,53 @@ class Engine:
         rc = L.mqr_engine_rule_remove(self._engine, _b(rule_id))
         if rc != OK:
             raise_status(rc)
-        self._publishers.pop(rule_id, None)
+        for aid in self._rule_actions.pop(rule_id, ()):
+            self._publishers.pop(aid, None)
+
+    def update_rule(self, rule_id, sql, description=None, enabled=True):
+        """Replace rule ``rule_id``'s SQL, description and enabled flag,
+        keeping its actions and metrics. SQLSyntaxError as add_rule (the old
+        rule stays in force), MqttruleError (MQR_ENOTFOUND) for an unknown
+        id."""
+        self._check()
+        d = _lib.RuleDef(id=_b(rule_id), sql=_b(sql), description=_b(description),
+                         enabled=1 if enabled else 0)
+        diag = _lib.Diag()
+        rc = L.mqr_engine_rule_update(self._engine, ctypes.byref(d), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+
+    def enable_rule(self, rule_id, enabled=True):
+        """Enable or disable a rule (a disabled rule is neither matched nor
+        counted). MqttruleError (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_rule_enable(self._engine, _b(rule_id), 1 if enabled else 0)
+        if rc != OK:
+            raise_status(rc)
+
+    def rule_count(self):
+        """The number of rules, enabled or not."""
+        self._check()
+        return L.mqr_engine_rule_count(self._engine)
+
+    def rule_info(self, rule_id):
+        """{"description", "enabled"} of rule ``rule_id``, or None when there
+        is no such rule."""
+        self._check()
+        enabled = ctypes.c_uint32()
+        desc = L.mqr_engine_rule_info(self._engine, _b(rule_id), ctypes.byref(enabled))
+        if desc is None:
+            return None
+        return {"description": desc.decode("utf-8", "replace"), "enabled": bool(enabled.value)}
+
+    def remove_action(self, action_id):
+        """Remove one action (an id add_rule returned). MqttruleError
+        (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_action_remove(self._engine, int(action_id))
+        if rc != OK:
+            raise_status(rc)
+        self._publishers.pop(action_id, None)
 
     # ---- emitting ------------------------------------------------------------
 
@@ -329,6 +490,8 @@ class Engine:
         (MQR_ENOTFOUND) for an unknown event.
         """
         self._check()
+        if isinstance(event_type, int):
+            return self._emit_id(event_type, fields)
         if event_type in ("message.publish", "message_publish"):
             return self.emit_message(**fields)
         name = event_type
@@ -340,6 +503,17 @@ class Engine:
         diag = _lib.Diag()
         rc = L.mqr_engine_emit_event(self._engine, name_b, len(name_b), ctypes.byref(columns),
                                      ctypes.byref(fired), ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+        return fired.value
+
+    def _emit_id(self, event_id, fields):
+        """emit() by event id (mqr_engine_emit_event_id): no name lookup."""
+        columns = self._columns.load(fields)
+        fired = ctypes.c_uint32()
+        diag = _lib.Diag()
+        rc = L.mqr_engine_emit_event_id(self._engine, event_id, ctypes.byref(columns),
+                                        ctypes.byref(fired), ctypes.byref(diag))
         if rc != OK:
             raise_status(rc, diag)
         return fired.value
@@ -431,49 +605,8 @@ class Engine:
         PUBACK, ... whose properties fill the event's property map).
         Returns the number of rules fired."""
         self._check()
-        name = event.encode()
-        sc = L.mqr_event_find(name, len(name))
-        if not sc:
-            raise ValueError("unknown event %r" % (event,))
-        event_id = ctypes.cast(sc, ctypes.POINTER(ctypes.c_uint32)).contents.value
-        keep = []
-
-        def text(s):
-            b = s.encode() if isinstance(s, str) else bytes(s)
-            keep.append(b)
-            return b, len(b)
-
-        inp = _lib.EventInput()
-        L.mqr_event_input_init(ctypes.byref(inp))
-        if conn is not None:
-            c = _facts(_lib.EventConn, L.mqr_event_conn_init, conn, keep,
-                       ("clientid", "username", "mountpoint", "listener", "protocol"),
-                       ("peer", "sock"))
-            inp.conn = ctypes.pointer(c)
-        if msg is not None:
-            m = _facts(_lib.EventMsg, L.mqr_event_msg_init, msg, keep,
-                       ("id", "topic", "payload", "from_clientid", "from_username"),
-                       ("from_peer",))
-            inp.msg = ctypes.pointer(m)
-        if packet is not None:
-            data = bytes(packet)
-            storage = _lib.packet_storage()
-            size = ctypes.c_size_t()
-            opts = _lib.PacketOpts(0, 5, 0, 0)
-            diag = _lib.Diag()
-            rc = L.mqr_packet_decode(data, len(data), ctypes.byref(opts), ctypes.byref(storage),
-                                     ctypes.byref(size), ctypes.byref(diag))
-            if rc != OK:
-                raise_status(rc, diag)
-            keep += [data, storage]
-            inp.packet = ctypes.addressof(storage)
-        if topic is not None:
-            inp.topic, inp.topic_len = text(topic)
-        if reason is not None:
-            inp.reason, inp.reason_len = text(reason)
-        inp.qos = int(qos)
-        inp.reason_code = int(reason_code)
-        inp.timestamp_ms = int(timestamp_ms)
+        event_id, inp, _keep = _event_input(event, conn, msg, packet, topic, qos, reason,
+                                            reason_code, timestamp_ms)
         fired = ctypes.c_uint32()
         diag = _lib.Diag()
         rc = L.mqr_engine_emit_input(self._engine, event_id, ctypes.byref(inp),
@@ -539,11 +672,70 @@ class Engine:
         rc = L.mqr_engine_rule_last_error(self._engine, _b(rule_id), ctypes.byref(err))
         if rc != OK:
             raise_status(rc)
-        if err.count == 0:
-            return None
-        return {"status": L.mqr_status_name(err.status).decode(), "line": err.line,
-                "message": err.message.decode("utf-8", "replace"), "column": err.column,
-                "time_ms": err.time_ms, "count": err.count}
+        return _error_dict(err)
+
+    def reset_metrics(self, rule_id):
+        """Zero rule ``rule_id``'s counters and those of its actions.
+        MqttruleError (MQR_ENOTFOUND) for an unknown id."""
+        self._check()
+        rc = L.mqr_engine_rule_metrics_reset(self._engine, _b(rule_id))
+        if rc != OK:
+            raise_status(rc)
+
+    def action_metrics(self, action_id):
+        """Action ``action_id``'s counters as a dict with the C field names
+        (matched, success, failed, dropped, ..., late_reply; kind the
+        MQR_ACTION_* number). MqttruleError (MQR_ENOTFOUND)."""
+        self._check()
+        m = _lib.ActionMetrics()
+        rc = L.mqr_engine_action_metrics(self._engine, int(action_id), ctypes.byref(m))
+        if rc != OK:
+            raise_status(rc)
+        return {name: getattr(m, name) for name, _t in m._fields_ if name != "reserved_"}
+
+    def action_last_error(self, action_id):
+        """Action ``action_id``'s last error (rendering, publisher, HTTP) as
+        last_error() gives a rule's, or None when it has had none."""
+        self._check()
+        err = _lib.EngineError()
+        rc = L.mqr_engine_action_last_error(self._engine, int(action_id), ctypes.byref(err))
+        if rc != OK:
+            raise_status(rc)
+        return _error_dict(err)
+
+    def action_queue_stats(self, action_id):
+        """The durable queue counters of action ``action_id`` (queue.h field
+        names; "state" as its name, e.g. "memory" or "disk"; "last_error" its
+        text). MqttruleError (MQR_ENOTFOUND) when the action has no queue:
+        the bindings do not attach queues (mqr_engine_action_persist is a
+        host's, see docs/python.md)."""
+        self._check()
+        st = _lib.QueueStats()
+        rc = L.mqr_engine_action_queue_stats(self._engine, int(action_id), ctypes.byref(st))
+        if rc != OK:
+            raise_status(rc)
+        out = {name: getattr(st, name) for name, _t in st._fields_}
+        out["state"] = L.mqr_queue_state_name(st.state).decode()
+        err = L.mqr_engine_action_queue_error(self._engine, int(action_id))
+        out["last_error"] = err.decode("utf-8", "replace") if err else ""
+        return out
+
+    def topic_listened(self, topic):
+        """True when an enabled rule's FROM topic filter matches topic name
+        ``topic`` (a host can skip building the message otherwise)."""
+        self._check()
+        raw = _b(topic)
+        out = ctypes.c_uint32()
+        rc = L.mqr_engine_topic_listened(self._engine, raw, len(raw), ctypes.byref(out))
+        if rc != OK:
+            raise_status(rc)
+        return bool(out.value)
+
+    def event_listened(self, event_id):
+        """True when an enabled rule listens to event ``event_id`` (see
+        mqttrule.events())."""
+        self._check()
+        return bool(L.mqr_engine_event_listened(self._engine, int(event_id)))
 
     # ---- lifetime ----------------------------------------------------------------
 
@@ -558,6 +750,7 @@ class Engine:
             self._columns = None
         self._callables = []
         self._publishers = {}
+        self._rule_actions = {}
 
     def __enter__(self):
         return self

@@ -78,6 +78,7 @@ DIAG_FIELD_MAX = 48
 
 class Diag(ctypes.Structure):
     """mqr_diag_t (common.h)."""
+    _c_name_ = "mqr_diag_t"
     _fields_ = [
         ("code", c_int32), ("reason_code", c_int32), ("packet_type", c_int32),
         ("line", c_uint32), ("column", c_uint32), ("reserved_", c_uint32),
@@ -87,9 +88,16 @@ class Diag(ctypes.Structure):
     ]
 
 
+class Props(ctypes.Structure):
+    """mqr_props_t (packet.h): MQTT 5 property bytes."""
+    _c_name_ = "mqr_props_t"
+    _fields_ = [("ptr", c_void_p), ("len", c_uint32), ("present", c_uint32)]
+
+
 class Value(ctypes.Structure):
     """mqr_value_t (value.h): only passed by pointer; the union is read
     through the JSON writer, never field by field."""
+    _c_name_ = "mqr_value_t"
     _fields_ = [
         ("type", ctypes.c_uint8), ("flags", ctypes.c_uint8),
         ("reserved_", ctypes.c_uint16), ("len", c_uint32), ("u", c_uint64),
@@ -102,11 +110,13 @@ CLOCK_FN = ctypes.CFUNCTYPE(c_int64, c_void_p)
 
 class Allocator(ctypes.Structure):
     """mqr_allocator_t (common.h); left zeroed: libc."""
+    _c_name_ = "mqr_allocator_t"
     _fields_ = [("fn", c_void_p), ("ud", c_void_p)]
 
 
 class RuleOptions(ctypes.Structure):
     """mqr_rule_options_t (rule.h)."""
+    _c_name_ = "mqr_rule_options_t"
     _fields_ = [
         ("rule_id", c_char_p), ("alloc", Allocator),
         ("max_sql_len", c_uint32), ("max_depth", c_uint32),
@@ -118,18 +128,21 @@ class RuleOptions(ctypes.Structure):
 
 class RuleTestOptions(ctypes.Structure):
     """mqr_rule_test_options_t (rule_test.h)."""
+    _c_name_ = "mqr_rule_test_options_t"
     _fields_ = [("names", c_int32), ("reserved_", c_uint32), ("now_ms", c_int64),
                 ("node", c_char_p), ("id_seq", POINTER(c_uint64))]
 
 
 class HttpHeader(ctypes.Structure):
     """mqr_http_header_t (http.h)."""
+    _c_name_ = "mqr_http_header_t"
     _fields_ = [("name", c_char_p), ("name_len", c_size_t),
                 ("value", c_char_p), ("value_len", c_size_t)]
 
 
 class HttpConfig(ctypes.Structure):
     """mqr_http_config_t (http.h)."""
+    _c_name_ = "mqr_http_config_t"
     _fields_ = [
         ("url", c_char_p), ("method", c_int32), ("header_count", c_uint32),
         ("headers", POINTER(HttpHeader)),
@@ -148,6 +161,7 @@ class HttpConfig(ctypes.Structure):
 
 class HttpActionConfig(ctypes.Structure):
     """mqr_http_action_config_t (engine.h)."""
+    _c_name_ = "mqr_http_action_config_t"
     _fields_ = [
         ("http", HttpConfig), ("path", c_char_p), ("method", c_int32),
         ("header_count", c_uint32), ("headers", POINTER(HttpHeader)),
@@ -157,6 +171,7 @@ class HttpActionConfig(ctypes.Structure):
 
 class RepublishConfig(ctypes.Structure):
     """mqr_republish_config_t (engine.h): every field a template."""
+    _c_name_ = "mqr_republish_config_t"
     _fields_ = [(name, c_char_p) for name in (
         "topic", "payload", "qos", "retain", "user_properties",
         "payload_format_indicator", "message_expiry_interval", "content_type",
@@ -167,6 +182,7 @@ class RepublishConfig(ctypes.Structure):
 
 class UserProperty(ctypes.Structure):
     """mqr_user_property_t (engine.h)."""
+    _c_name_ = "mqr_user_property_t"
     _fields_ = [("key", c_void_p), ("key_len", c_size_t),
                 ("value", c_void_p), ("value_len", c_size_t)]
 
@@ -174,6 +190,7 @@ class UserProperty(ctypes.Structure):
 class PublishMsg(ctypes.Structure):
     """mqr_publish_msg_t (engine.h). Strings are length-counted, so they are
     declared as void pointers and read with ctypes.string_at."""
+    _c_name_ = "mqr_publish_msg_t"
     _fields_ = [
         ("rule_id", c_char_p), ("topic", c_void_p), ("topic_len", c_size_t),
         ("payload", c_void_p), ("payload_len", c_size_t),
@@ -185,16 +202,19 @@ class PublishMsg(ctypes.Structure):
         ("response_topic", c_void_p), ("response_topic_len", c_size_t),
         ("correlation_data", c_void_p), ("correlation_data_len", c_size_t),
         ("cause", c_void_p), ("cause_len", c_size_t),
+        ("action_id", c_uint32), ("reserved_", c_uint32),
     ]
 
 
 PUBLISH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(PublishMsg))
+TOPIC_VISIT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 CALLBACK_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t,
                                POINTER(Value))
 
 
 class EngineOptions(ctypes.Structure):
     """mqr_engine_options_t (engine.h)."""
+    _c_name_ = "mqr_engine_options_t"
     _fields_ = [
         ("alloc", Allocator), ("names", c_int32), ("flags", c_uint32),
         ("node", c_char_p), ("clock", c_void_p), ("clock_ud", c_void_p),
@@ -211,6 +231,7 @@ class EngineOptions(ctypes.Structure):
 
 class EngineMessage(ctypes.Structure):
     """mqr_engine_message_t (engine.h). Strings are length-counted."""
+    _c_name_ = "mqr_engine_message_t"
     _fields_ = [
         ("topic", c_char_p), ("topic_len", c_size_t),
         ("payload", c_char_p), ("payload_len", c_size_t),
@@ -222,20 +243,21 @@ class EngineMessage(ctypes.Structure):
         ("peername", c_char_p), ("peername_len", c_size_t),
         ("republish_by", c_char_p), ("republish_by_len", c_size_t),
         ("pub_props", POINTER(Value)), ("publish_received_at", c_int64),
-        # mqr_props_t props: the PUBLISH properties (none from Python)
-        ("props_ptr", c_void_p), ("props_len", c_uint32), ("props_present", c_uint32),
+        ("props", Props),  # the PUBLISH properties (none from Python)
         ("cause", c_void_p), ("cause_len", c_size_t),
     ]
 
 
 class RuleDef(ctypes.Structure):
     """mqr_engine_rule_def_t (engine.h)."""
+    _c_name_ = "mqr_engine_rule_def_t"
     _fields_ = [("id", c_char_p), ("sql", c_char_p), ("description", c_char_p),
                 ("enabled", c_uint32), ("reserved_", c_uint32)]
 
 
 class RuleMetrics(ctypes.Structure):
     """mqr_rule_metrics_t (engine.h)."""
+    _c_name_ = "mqr_rule_metrics_t"
     _fields_ = [(name, c_uint64) for name in (
         "matched", "passed", "failed", "failed_exception", "failed_no_result",
         "actions_total", "actions_success", "actions_failed",
@@ -247,19 +269,50 @@ class RuleMetrics(ctypes.Structure):
 
 class EngineError(ctypes.Structure):
     """mqr_engine_error_t (engine.h)."""
+    _c_name_ = "mqr_engine_error_t"
     _fields_ = [("status", c_int32), ("action_id", c_uint32), ("line", c_uint32),
                 ("column", c_uint32), ("offset", c_uint64), ("time_ms", c_int64),
                 ("count", c_uint64), ("message", ctypes.c_char * 256)]
 
 
+class ActionMetrics(ctypes.Structure):
+    """mqr_action_metrics_t (engine.h)."""
+    _c_name_ = "mqr_action_metrics_t"
+    _fields_ = [("kind", c_int32), ("reserved_", c_uint32)] + [(name, c_uint64) for name in (
+        "matched", "success", "failed", "dropped", "dropped_expired", "dropped_queue_full",
+        "dropped_other", "queuing", "inflight", "retried", "timeouts", "refused_recursive",
+        "headers_refused", "late_reply")]
+
+
+class QueueStats(ctypes.Structure):
+    """mqr_queue_stats_t (queue.h)."""
+    _c_name_ = "mqr_queue_stats_t"
+    _fields_ = [("state", c_int32), ("last_error_code", c_int32)] + [
+        (name, c_uint64) for name in (
+            "queue_id", "records", "bytes", "pending", "inflight", "next_seq", "appended",
+            "acked", "retried", "replayed", "dropped_oldest", "refused_newest",
+            "corrupt_records", "torn_tails", "memory_records", "write_errors", "fsyncs",
+            "segments", "segments_deleted", "disk_bytes")]
+
+
+class EventSchema(ctypes.Structure):
+    """mqr_event_schema_t (event.h): one event of the library's table."""
+    _c_name_ = "mqr_event_schema_t"
+    _fields_ = [("id", c_uint32), ("field_count", c_uint32), ("name", c_char_p),
+                ("legacy_topic", c_char_p), ("topic", c_char_p), ("test_type", c_char_p),
+                ("fields", c_void_p)]
+
+
 class SockAddr(ctypes.Structure):
     """mqr_sockaddr_t (event.h)."""
+    _c_name_ = "mqr_sockaddr_t"
     _fields_ = [("family", ctypes.c_uint8), ("reserved_", ctypes.c_uint8),
                 ("port", ctypes.c_uint16), ("addr", ctypes.c_uint8 * 16)]
 
 
 class ConnackInput(ctypes.Structure):
     """mqr_connack_input_t (event.h)."""
+    _c_name_ = "mqr_connack_input_t"
     _fields_ = [
         ("connect", c_void_p), ("complete", c_int32), ("reason_code", c_int32),
         ("connack_sent", c_int32), ("names", c_int32),
@@ -270,13 +323,9 @@ class ConnackInput(ctypes.Structure):
     ]
 
 
-class Props(ctypes.Structure):
-    """mqr_props_t (packet.h): MQTT 5 property bytes."""
-    _fields_ = [("ptr", c_void_p), ("len", c_uint32), ("present", c_uint32)]
-
-
 class EventConn(ctypes.Structure):
     """mqr_event_conn_t (event.h): the facts of one client connection."""
+    _c_name_ = "mqr_event_conn_t"
     _fields_ = [
         ("clientid", c_char_p), ("clientid_len", c_uint32), ("username_len", c_uint32),
         ("username", c_char_p), ("mountpoint", c_char_p), ("mountpoint_len", c_uint32),
@@ -292,6 +341,7 @@ class EventConn(ctypes.Structure):
 
 class EventMsg(ctypes.Structure):
     """mqr_event_msg_t (event.h): a message as the message events carry it."""
+    _c_name_ = "mqr_event_msg_t"
     _fields_ = [
         ("id", c_char_p), ("id_len", c_uint32), ("topic_len", c_uint32),
         ("topic", c_char_p), ("payload", c_char_p), ("payload_len", c_uint32),
@@ -305,6 +355,7 @@ class EventMsg(ctypes.Structure):
 
 class EventInput(ctypes.Structure):
     """mqr_event_input_t (event.h): what the event builders read."""
+    _c_name_ = "mqr_event_input_t"
     _fields_ = [
         ("conn", POINTER(EventConn)), ("msg", POINTER(EventMsg)), ("packet", c_void_p),
         ("topic", c_char_p), ("topic_len", c_uint32), ("qos", c_int32),
@@ -318,12 +369,14 @@ class EventInput(ctypes.Structure):
 
 class PacketOpts(ctypes.Structure):
     """mqr_packet_opts_t (packet.h)."""
+    _c_name_ = "mqr_packet_opts_t"
     _fields_ = [("max_packet_size", c_uint32), ("proto_ver", ctypes.c_uint8),
                 ("direction", ctypes.c_uint8), ("utf8", ctypes.c_uint16)]
 
 
 class PacketStream(ctypes.Structure):
     """mqr_packet_stream_t (packet.h)."""
+    _c_name_ = "mqr_packet_stream_t"
     _fields_ = [("opts", PacketOpts), ("need", c_uint32), ("packets", c_uint32),
                 ("offset", c_uint64)]
 
@@ -337,6 +390,12 @@ def _proto(name, restype, *argtypes):
 
 _P = POINTER
 for _name, _res, _args in (
+    # abi.h
+    ("mqr_abi_struct_size", c_size_t, (c_char_p,)),
+    ("mqr_abi_struct_name", c_char_p, (c_size_t,)),
+    ("mqr_abi_field_name", c_char_p, (c_char_p, c_size_t)),
+    ("mqr_abi_field_offset", c_int, (c_char_p, c_char_p, _P(c_size_t))),
+    ("mqr_abi_field_size", c_size_t, (c_char_p, c_char_p)),
     # common.h
     ("mqr_version", c_char_p, ()),
     ("mqr_version_number", c_uint32, ()),
@@ -370,15 +429,41 @@ for _name, _res, _args in (
     ("mqr_rule_eval", c_int, (c_void_p, c_void_p, _P(Value), _P(Value), _P(Diag))),
     ("mqr_rule_eval_json", c_int, (c_void_p, c_void_p, _P(Value), _P(c_void_p),
                                    _P(c_size_t), _P(Diag))),
+    ("mqr_rule_id", c_char_p, (c_void_p,)),
+    # value.h
+    ("mqr_value_string_copy", c_int, (c_void_p, c_char_p, c_size_t, _P(Value))),
+    ("mqr_value_object_append", c_int, (c_void_p, _P(Value), c_char_p, c_size_t,
+                                        _P(Value))),
+    # auth.h
+    ("mqr_hash_size", c_size_t, (c_int,)),
+    ("mqr_hmac", c_int, (c_int, c_char_p, c_size_t, c_char_p, c_size_t, c_void_p)),
+    ("mqr_ct_equal", c_int, (c_char_p, c_char_p, c_size_t)),
+    ("mqr_passwd_verify", c_int, (c_char_p, c_size_t, c_char_p, c_size_t)),
+    ("mqr_passwd_format7", c_int, (c_char_p, c_size_t, c_char_p, c_size_t, c_uint32,
+                                   c_char_p, c_size_t, _P(c_size_t))),
+    # topic.h, packet.h (topics)
+    ("mqr_topic_index_create", c_int, (c_void_p, _P(c_void_p))),
+    ("mqr_topic_index_destroy", None, (c_void_p,)),
+    ("mqr_topic_index_insert", c_int, (c_void_p, c_char_p, c_size_t, c_void_p)),
+    ("mqr_topic_index_remove", c_int, (c_void_p, c_char_p, c_size_t, c_void_p)),
+    ("mqr_topic_index_match", c_int, (c_void_p, c_char_p, c_size_t, TOPIC_VISIT_FN,
+                                      c_void_p)),
+    ("mqr_topic_index_count", c_size_t, (c_void_p,)),
+    ("mqr_topic_validate_name", c_int, (c_char_p, c_size_t, _P(Diag))),
+    ("mqr_topic_validate_filter", c_int, (c_char_p, c_size_t, _P(Diag))),
+    ("mqr_topic_match", c_int, (c_char_p, c_size_t, c_char_p, c_size_t)),
     # rule_test.h
     ("mqr_rule_test_columns", c_int, (c_void_p, _P(Value), _P(RuleTestOptions), c_void_p,
                                       _P(Value), _P(c_int32), _P(Diag))),
     # event.h
     ("mqr_event_connack_init", None, (_P(ConnackInput),)),
-    ("mqr_event_find", c_void_p, (c_char_p, c_size_t)),
+    ("mqr_event_find", _P(EventSchema), (c_char_p, c_size_t)),
+    ("mqr_event_build", c_int, (c_uint32, _P(EventInput), c_void_p, _P(Value), _P(Diag))),
     ("mqr_event_conn_init", None, (_P(EventConn),)),
     ("mqr_event_msg_init", None, (_P(EventMsg),)),
     ("mqr_event_input_init", None, (_P(EventInput),)),
+    ("mqr_event_count", c_uint32, ()),
+    ("mqr_event_at", _P(EventSchema), (c_uint32,)),
     # packet.h, packet_json.h
     ("mqr_packet_decode", c_int, (c_char_p, c_size_t, c_void_p, c_void_p, _P(c_size_t),
                                   _P(Diag))),
@@ -417,9 +502,80 @@ for _name, _res, _args in (
     ("mqr_engine_rule_last_error", c_int, (c_void_p, c_char_p, _P(EngineError))),
     ("mqr_engine_rule_metrics_json", c_int, (c_void_p, c_char_p, c_void_p, c_size_t,
                                              _P(c_size_t))),
+    ("mqr_engine_emit_event_id", c_int, (c_void_p, c_uint32, _P(Value), _P(c_uint32),
+                                         _P(Diag))),
+    ("mqr_engine_rule_update", c_int, (c_void_p, _P(RuleDef), _P(Diag))),
+    ("mqr_engine_rule_enable", c_int, (c_void_p, c_char_p, c_uint32)),
+    ("mqr_engine_rule_count", c_size_t, (c_void_p,)),
+    ("mqr_engine_rule_info", c_char_p, (c_void_p, c_char_p, _P(c_uint32))),
+    ("mqr_engine_action_remove", c_int, (c_void_p, c_uint32)),
+    ("mqr_engine_rule_metrics_reset", c_int, (c_void_p, c_char_p)),
+    ("mqr_engine_action_metrics", c_int, (c_void_p, c_uint32, _P(ActionMetrics))),
+    ("mqr_engine_action_last_error", c_int, (c_void_p, c_uint32, _P(EngineError))),
+    ("mqr_engine_topic_listened", c_int, (c_void_p, c_char_p, c_size_t, _P(c_uint32))),
+    ("mqr_engine_event_listened", c_uint32, (c_void_p, c_uint32)),
+    # queue.h
+    ("mqr_engine_action_queue_stats", c_int, (c_void_p, c_uint32, _P(QueueStats))),
+    ("mqr_engine_action_queue_error", c_char_p, (c_void_p, c_uint32)),
+    ("mqr_queue_state_name", c_char_p, (c_int32,)),
     ("mqr_http_config_init", None, (_P(HttpConfig),)),
 ):
     _proto(_name, _res, *_args)
+
+
+def check_layout(cls):
+    """Compare the ctypes mirror `cls` (its ``_c_name_`` names the C struct)
+    with the layout the library was compiled with (mqttrule/abi.h): the
+    struct's size, and each field's presence, offset and size, both ways.
+    Raise ImportError naming the struct and the field on the first
+    difference, so a header the mirror did not follow fails at import
+    instead of corrupting memory."""
+    c_name = getattr(cls, "_c_name_", None)
+    where = "%s (%s mirror)" % (c_name, cls.__name__)
+    if not c_name:
+        raise ImportError("%s: the mirror names no C struct (_c_name_)" % cls.__name__)
+    cn = c_name.encode()
+    size = lib.mqr_abi_struct_size(cn)
+    if size == 0:
+        raise ImportError("%s: the library does not know this struct" % where)
+    mine = [f[0] for f in cls._fields_]
+    theirs = []
+    while True:
+        name = lib.mqr_abi_field_name(cn, len(theirs))
+        if name is None:
+            break
+        theirs.append(name.decode())
+    for i, field in enumerate(theirs):
+        if field not in mine:
+            raise ImportError("%s: field %s (C field #%d) is missing from the mirror"
+                              % (where, field, i))
+    for field in mine:
+        off = c_size_t()
+        if lib.mqr_abi_field_offset(cn, field.encode(), ctypes.byref(off)) != 0:
+            raise ImportError("%s: field %s is not in the C struct" % (where, field))
+        desc = getattr(cls, field)
+        if desc.offset != off.value:
+            raise ImportError("%s: field %s at offset %d in the mirror, %d in C"
+                              % (where, field, desc.offset, off.value))
+        c_size = lib.mqr_abi_field_size(cn, field.encode())
+        if desc.size != c_size:
+            raise ImportError("%s: field %s is %d bytes in the mirror, %d in C"
+                              % (where, field, desc.size, c_size))
+    if ctypes.sizeof(cls) != size:
+        raise ImportError("%s: %d bytes in the mirror, %d in C"
+                          % (where, ctypes.sizeof(cls), size))
+
+
+def mirrors():
+    """Every ctypes.Structure this module mirrors from the C headers."""
+    return [v for v in globals().values()
+            if isinstance(v, type) and issubclass(v, ctypes.Structure)
+            and v.__module__ == __name__]
+
+
+for _cls in mirrors():
+    check_layout(_cls)
+del _cls
 
 
 def packet_storage():

@@ -186,9 +186,6 @@ def test_add_rule_errors():
         assert info.value.status_name == "MQR_EEXIST"
         with pytest.raises(TypeError):
             e.add_rule("r2", CONNACK_SQL, actions=[42])
-        with pytest.raises(ValueError):
-            e.add_rule("r3", CONNACK_SQL, actions=[mqttrule.Republish("a", publish=print),
-                                                  mqttrule.Republish("b", publish=repr)])
         with pytest.raises(mqttrule.MqttruleError) as info:
             e.add_rule("r4", CONNACK_SQL, actions=[mqttrule.HTTP("ftp://nowhere")])
         assert info.value.status_name == "MQR_EINVAL"
@@ -320,3 +317,25 @@ def test_last_error_of_a_rule_is_remembered():
         assert e.metrics("r")["last_error"]["status"] == "MQR_EEVAL"
         with pytest.raises(mqttrule.MqttruleError):
             e.last_error("none")
+
+
+def test_each_republish_has_its_own_publish_callable():
+    """Two Republish actions on one rule (and one on another rule) each call
+    their own publish callable, with the message that action rendered."""
+    a, b, c = [], [], []
+    with mqttrule.Engine() as e:
+        ids = e.add_rule("r1", CONNACK_SQL,
+                         actions=[mqttrule.Republish("a/${clientid}", publish=a.append),
+                                  mqttrule.Republish("b/${clientid}", publish=b.append)])
+        assert len(ids) == 2 and ids[0] != ids[1]
+        e.add_rule("r2", CONNACK_SQL, actions=[mqttrule.Republish("c/${clientid}",
+                                                                  publish=c.append)])
+        assert e.emit("client_connack", clientid="x", reason_code="success") == 2
+        assert [m["topic"] for m in a] == ["a/x"]
+        assert [m["topic"] for m in b] == ["b/x"]
+        assert [m["topic"] for m in c] == ["c/x"]
+        assert a[0]["rule_id"] == "r1" and c[0]["rule_id"] == "r2"
+        assert a[0]["action_id"] == ids[0] and b[0]["action_id"] == ids[1]
+        e.remove_rule("r1")
+        e.emit("client_connack", clientid="y", reason_code="success")
+        assert len(a) == 1 and len(b) == 1 and [m["topic"] for m in c] == ["c/x", "c/y"]
