@@ -47,13 +47,13 @@
     S(mqr_http_config_t) \
     F(mqr_http_config_t, url) F(mqr_http_config_t, method) \
     F(mqr_http_config_t, header_count) F(mqr_http_config_t, headers) \
-    F(mqr_http_config_t, max_queue_count) F(mqr_http_config_t, reserved_) \
+    F(mqr_http_config_t, max_queue_count) F(mqr_http_config_t, enable_pipelining) \
     F(mqr_http_config_t, max_queue_bytes) F(mqr_http_config_t, request_timeout_ms) \
     F(mqr_http_config_t, connect_timeout_ms) F(mqr_http_config_t, ttl_ms) \
     F(mqr_http_config_t, backoff_initial_ms) F(mqr_http_config_t, backoff_max_ms) \
     F(mqr_http_config_t, pool_size) F(mqr_http_config_t, max_attempts) \
     F(mqr_http_config_t, max_response_head) F(mqr_http_config_t, tls_insecure) \
-    F(mqr_http_config_t, reserved2_) F(mqr_http_config_t, ca_file) \
+    F(mqr_http_config_t, max_inactive_ms) F(mqr_http_config_t, ca_file) \
     F(mqr_http_config_t, allocator) F(mqr_http_config_t, on_done) F(mqr_http_config_t, ud) \
     F(mqr_http_config_t, cert_file) F(mqr_http_config_t, key_file) \
     S(mqr_http_action_config_t) \
@@ -94,6 +94,9 @@
     F(mqr_action_metrics_t, inflight) F(mqr_action_metrics_t, retried) \
     F(mqr_action_metrics_t, timeouts) F(mqr_action_metrics_t, refused_recursive) \
     F(mqr_action_metrics_t, headers_refused) F(mqr_action_metrics_t, late_reply) \
+    F(mqr_action_metrics_t, queuing_bytes) F(mqr_action_metrics_t, retried_success) \
+    F(mqr_action_metrics_t, retried_failed) F(mqr_action_metrics_t, fallback_triggered) \
+    F(mqr_action_metrics_t, discarded) \
     S(mqr_queue_stats_t) \
     F(mqr_queue_stats_t, state) F(mqr_queue_stats_t, last_error_code) \
     F(mqr_queue_stats_t, queue_id) F(mqr_queue_stats_t, records) F(mqr_queue_stats_t, bytes) \
@@ -147,6 +150,8 @@
     F(mqr_rule_metrics_t, actions_success) F(mqr_rule_metrics_t, actions_failed) \
     F(mqr_rule_metrics_t, actions_failed_out_of_service) \
     F(mqr_rule_metrics_t, actions_failed_unknown) \
+    F(mqr_rule_metrics_t, actions_discarded) F(mqr_rule_metrics_t, matched_rate) \
+    F(mqr_rule_metrics_t, matched_rate_max) F(mqr_rule_metrics_t, matched_rate_last5m) \
     S(mqr_engine_error_t) \
     F(mqr_engine_error_t, status) F(mqr_engine_error_t, action_id) \
     F(mqr_engine_error_t, line) F(mqr_engine_error_t, column) F(mqr_engine_error_t, offset) \

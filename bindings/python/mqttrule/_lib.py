@@ -281,7 +281,8 @@ class ActionMetrics(ctypes.Structure):
     _fields_ = [("kind", c_int32), ("reserved_", c_uint32)] + [(name, c_uint64) for name in (
         "matched", "success", "failed", "dropped", "dropped_expired", "dropped_queue_full",
         "dropped_other", "queuing", "inflight", "retried", "timeouts", "refused_recursive",
-        "headers_refused", "late_reply")]
+        "headers_refused", "late_reply", "queuing_bytes", "retried_success", "retried_failed",
+        "fallback_triggered", "discarded")]
 
 
 class QueueStats(ctypes.Structure):
