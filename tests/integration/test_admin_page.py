@@ -14,6 +14,7 @@ docs/img/admin_page.png is made).
 import base64
 import json
 import os
+import signal
 import shutil
 import socket
 import struct
@@ -108,11 +109,12 @@ class DevTools:
 @pytest.fixture
 def browser():
     port = free_port()
-    profile = tempfile.TemporaryDirectory(prefix="mqr-chromium-")
+    profile = tempfile.mkdtemp(prefix="mqr-chromium-")
     proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + profile.name,
+                             "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + profile,
                              "--remote-debugging-port=%d" % port, "--window-size=1200,1000",
-                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.monotonic() + 60
     ws = None
     while ws is None:
@@ -126,13 +128,19 @@ def browser():
     dt = DevTools(ws)
     yield dt
     dt.close()
+    # Chromium's helpers (zygote, renderers, crashpad) are in its own session:
+    # end them all, so none writes into the profile while it is removed.
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    profile.cleanup()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait_js(dt, expr, what, timeout=30):
