@@ -791,6 +791,15 @@ void brk_config_finish(brk_config_t *cfg)
         r->sql = brk_strdup(DEFAULT_SQL);
         add_shorthand(r, "republish", "topic", "client_connack", "built-in default rule", 0);
     }
+    /* With persistence on, the REST API's rule changes are kept there too
+     * (docs/broker.md: "API rules across restarts") unless admin_rules_file
+     * names another file. */
+    if (cfg->persist.enabled && cfg->persist.location != NULL && cfg->admin_port != 0 &&
+        cfg->admin_rules_file == NULL) {
+        size_t n = strlen(cfg->persist.location) + sizeof "/admin_rules.json";
+        cfg->admin_rules_file = brk_xrealloc(NULL, n);
+        snprintf(cfg->admin_rules_file, n, "%s/admin_rules.json", cfg->persist.location);
+    }
 }
 
 /* Whether `file` can be opened for reading: 0, or -1 with

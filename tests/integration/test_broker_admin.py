@@ -380,6 +380,23 @@ def test_api_rules_survive_a_restart_with_admin_rules_file(tmp_path):
     assert r.returncode != 0 and "admin_rules_file" in r.stderr and "id" in r.stderr
 
 
+def test_api_rules_survive_a_restart_with_persistence_on(tmp_path):
+    """With persistence on and no admin_rules_file, the API's rule changes are
+    kept in persistence_location/admin_rules.json and applied at the next start."""
+    pdir = tmp_path / "state"
+    pdir.mkdir()
+    extra = RULES_CONF + "persistence true\npersistence_location %s\n" % pdir
+    with admin_broker(tmp_path, extra) as b:
+        st, body, _ = Admin(b.admin_port).request("POST", "/api/v5/rules", {
+            "id": "persisted", "sql": "SELECT clientid FROM \"$events/client_connack\"",
+            "actions": [{"function": "republish", "args": {"topic": "p/out"}}]})
+        assert st == 201, body
+    assert (pdir / "admin_rules.json").exists()
+    with admin_broker(tmp_path, extra) as b:
+        rules = {r["id"] for r in Admin(b.admin_port).request("GET", "/api/v5/rules")[1]["data"]}
+        assert "persisted" in rules, b.logtext()
+
+
 # ---- rule test ---------------------------------------------------------------------------
 
 SQL_TESTER = os.path.join(os.path.dirname(BROKER), "..", "sql", "mqttrule-sql")
