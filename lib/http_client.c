@@ -654,11 +654,18 @@ static int parse_input(mqr_http_client_t *c, conn_t *k, uint64_t now)
                 continue; /* an interim 1xx response: the real one follows */
             mqr__http_body_init(&k->body, &k->head);
             k->in_body = 1;
-            k->body_start_len = k->rlen < sizeof k->body_start ? k->rlen : sizeof k->body_start;
-            memcpy(k->body_start, k->rbuf, k->body_start_len);
+            k->body_start_len = 0;
         }
         size_t used = 0;
         int rc = mqr__http_body_feed(&k->body, k->rbuf, k->rlen, &used, &d);
+        /* the first bytes of the body, whichever reads they come in (an
+         * error status's text for the log) */
+        size_t got = rc == MQR_NEED_MORE ? k->rlen : used;
+        size_t room = sizeof k->body_start - k->body_start_len;
+        if (got > room)
+            got = room;
+        memcpy(k->body_start + k->body_start_len, k->rbuf, got);
+        k->body_start_len += got;
         if (rc == MQR_NEED_MORE) {
             k->rlen = 0;
             return 0;
