@@ -15,6 +15,9 @@ extra=""
 if grep -q "MQR_HAVE_OPENSSL 1" "$dir/generated/mqr_config.h" 2>/dev/null; then
   extra="-lssl -lcrypto"
 fi
+if grep -q "MQR_HAVE_ZLIB 1" "$dir/generated/mqr_config.h" 2>/dev/null; then
+  extra="$extra -lz"
+fi
 $cc -std=c11 -D_POSIX_C_SOURCE=200809L -DMQR_RULE_THREADS_MAIN -fsanitize=thread -g \
     -Iinclude tests/unit/test_rule_threads.c "$dir/libmqttrule.a" $extra -lm -lpthread \
     -o "$dir/test_rule_threads"
