@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "admin.h"
-#include "events_int.h"
-#include "mqtt_int.h"
+#include "engine_state.h"
+#include "mqtt_shared.h"
 
 #define RULE_TEST_ID "sql_tester"
 

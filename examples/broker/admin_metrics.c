@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "events_int.h"
+#include "engine_state.h"
 
 /* A Prometheus label value: backslash, double quote and newline escaped. */
 static void prom_label(brk_buf_t *o, const char *s)

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "events_int.h"
+#include "engine_state.h"
 
 static brk_api_rule_t *record_find(brk_admin_t *a, const char *id)
 {

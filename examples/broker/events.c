@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "events_int.h"
+#include "engine_state.h"
 
 /* The in-flight limit the broker applies to a client: its Receive-Maximum
  * (MQTT 5) bounded by max_inflight (send.c's limit). */

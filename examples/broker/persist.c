@@ -38,8 +38,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "events_int.h"
-#include "mqtt_int.h"
+#include "engine_state.h"
+#include "mqtt_shared.h"
 
 #define SNAP_MAGIC "MQRBSNAP"
 #define SNAP_VERSION 1u

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt_int.h"
+#include "mqtt_shared.h"
 
 struct brk_rnode {
     brk_rnode_t *parent;

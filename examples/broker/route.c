@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt_int.h"
+#include "mqtt_shared.h"
 
 /* ---- routing and retained messages -------------------------------------------------------- */
 

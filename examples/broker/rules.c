@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events_int.h"
+#include "engine_state.h"
 
 /* Append one property to the buffer (grown as needed). 0 or -1. */
 static int prop_put(uint8_t **buf, size_t *cap, size_t *len, const mqr_prop_t *pr)

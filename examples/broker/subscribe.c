@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt_int.h"
+#include "mqtt_shared.h"
 
 /* ---- SUBSCRIBE / UNSUBSCRIBE --------------------------------------------------------------- */
 

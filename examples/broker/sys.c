@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "events_int.h"
+#include "engine_state.h"
 
 const char *brk_sys_reason_name(int code)
 {

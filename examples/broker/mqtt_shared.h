@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mqtt_int.h - what the MQTT files of mqttrule-broker (mqtt.c, msg.c,
+ * mqtt_shared.h - what the MQTT files of mqttrule-broker (mqtt.c, msg.c,
  * session.c, send.c, route.c, connect.c, publish.c, subscribe.c) share with
  * each other and with nobody else.
  */
-#ifndef MQR_BROKER_MQTT_INT_H
-#define MQR_BROKER_MQTT_INT_H
+#ifndef MQR_BROKER_MQTT_SHARED_H
+#define MQR_BROKER_MQTT_SHARED_H
 
 #include "broker.h"
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * events_int.h - the broker's engine state, shared by rules.c (the engine,
+ * engine_state.h - the broker's engine state, shared by rules.c (the engine,
  * its rules and actions) and events.c (the events built for it).
  */
-#ifndef MQR_BROKER_EVENTS_INT_H
-#define MQR_BROKER_EVENTS_INT_H
+#ifndef MQR_BROKER_ENGINE_STATE_H
+#define MQR_BROKER_ENGINE_STATE_H
 
 #include "broker.h"
 #include "mqttrule/engine.h"
