@@ -407,6 +407,7 @@ typedef struct brk_stats {
     uint64_t conns_accepted;
     uint64_t connect_timeouts;        /* sockets closed without a complete CONNECT */
     uint64_t refused_max_connections; /* CONNECTs refused by max_connections */
+    uint64_t refused_max_sessions;    /* CONNECTs refused by max_sessions */
     uint64_t msgs_received;           /* PUBLISH packets accepted from clients */
     uint64_t delivered;               /* message.delivered */
     uint64_t acked;                   /* message.acked */
