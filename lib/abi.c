@@ -108,6 +108,15 @@
     F(mqr_queue_stats_t, memory_records) F(mqr_queue_stats_t, write_errors) \
     F(mqr_queue_stats_t, fsyncs) F(mqr_queue_stats_t, segments) \
     F(mqr_queue_stats_t, segments_deleted) F(mqr_queue_stats_t, disk_bytes) \
+    S(mqr_queue_options_t) \
+    F(mqr_queue_options_t, alloc) F(mqr_queue_options_t, dir) \
+    F(mqr_queue_options_t, max_buffer_bytes) F(mqr_queue_options_t, segment_bytes) \
+    F(mqr_queue_options_t, sync) F(mqr_queue_options_t, sync_interval_ms) \
+    F(mqr_queue_options_t, overflow) F(mqr_queue_options_t, reserved_) \
+    F(mqr_queue_options_t, clock) F(mqr_queue_options_t, clock_ud) \
+    S(mqr_action_persist_config_t) \
+    F(mqr_action_persist_config_t, queue) F(mqr_action_persist_config_t, id_name) \
+    F(mqr_action_persist_config_t, window) F(mqr_action_persist_config_t, reserved_) \
     S(mqr_event_schema_t) \
     F(mqr_event_schema_t, id) F(mqr_event_schema_t, field_count) F(mqr_event_schema_t, name) \
     F(mqr_event_schema_t, legacy_topic) F(mqr_event_schema_t, topic) \

@@ -687,6 +687,8 @@ static void run_rule(mqr_engine_t *e, mqr__emit_ctx_t *cx, mqr__erule_t *r, mqr_
     r->m.passed++;
     cx->running = r;
     for (mqr__action_t *a = r->actions; a; a = a->next) {
+        if (a->fallback_only)
+            continue; /* runs only when an action naming it fails (engine_fallback.c) */
         if (out.type == MQR_VAL_ARRAY && mqr_rule_is_foreach(r->compiled)) {
             for (uint32_t i = 0; i < out.len; i++)
                 mqr__engine_action_run(e, cx, a, &out.u.items[i]);

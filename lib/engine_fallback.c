@@ -21,6 +21,11 @@
  * a failure then runs none, and an HTTP fallback keeps no JSON for later.
  * Ids are looked up when the failure happens, so removing a fallback action
  * leaves a dangling id that is skipped and reported as the action's error.
+ *
+ * A fallback-only action (EMQX's inline `{kind = republish, args = ...}`
+ * fallback, which belongs to no rule) stays in its rule's list, so it is
+ * removed with the rule, but the rule's run skips it (engine.c run_rule):
+ * only run_all here invokes it.
  */
 #include <string.h>
 
@@ -134,6 +139,15 @@ int mqr_engine_action_set_fallback(mqr_engine_t *e, uint32_t action_id,
     a->fallback = ids;
     a->nfallback = (uint32_t)n;
     return MQR_OK;
+}
+
+int mqr_engine_action_set_fallback_only(mqr_engine_t *e, uint32_t action_id, uint32_t only)
+{
+    mqr__action_t *a;
+    int rc = action_mutable(e, action_id, &a);
+    if (rc == MQR_OK)
+        a->fallback_only = only ? 1 : 0;
+    return rc;
 }
 
 int mqr_engine_action_enable(mqr_engine_t *e, uint32_t action_id, uint32_t enabled)

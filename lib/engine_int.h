@@ -52,6 +52,7 @@ struct mqr__action {
     int32_t kind;          /* MQR_ACTION_* */
     mqr_action_metrics_t m; /* engine-counted fields; HTTP live fields read on demand */
     uint32_t disabled;     /* mqr_engine_action_enable(0): invocations are discarded */
+    uint32_t fallback_only; /* run only as another action's fallback, never by its rule */
     uint32_t nfallback;    /* fallback action ids (mqr_engine_action_set_fallback) */
     uint32_t *fallback;
     /* republish */

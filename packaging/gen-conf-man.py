@@ -14,8 +14,12 @@ sec = md[md.index("## Configuration file"):md.index("### Adding an action type")
 
 
 def rows(start):
+    """The data rows of the first table at or after `start` (its header and
+    separator rows skipped)."""
+    lines = sec[sec.index(start):].splitlines()
+    first = next(k for k, line in enumerate(lines) if line.startswith("|"))
     out = []
-    for line in sec[sec.index(start):].splitlines()[2:]:
+    for line in lines[first + 2:]:
         if not line.startswith("|"):
             break
         out.append([c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])])
@@ -72,6 +76,12 @@ rule ID
     url https://127.0.0.1:8443/events
     header Authorization Bearer s3cr3t
   end
+  action http
+    url http://127.0.0.1:8080/events
+    fallback republish
+      topic dead/${clientid}
+    end
+  end
   republish TOPIC
   http URL
 end
@@ -88,7 +98,13 @@ of option lines with EMQX's option names; the one-line
 and
 .B http
 .I URL
-are shorthands for a block with only a topic or a url. Values marked
+are shorthands for a block with only a topic or a url. A
+.B fallback
+.I TYPE
+\&...
+.B end
+block inside an action (EMQX's fallback_actions) is an action run only when
+that action fails for good; see FALLBACK ACTIONS. Values marked
 template take ${...} placeholders. Durations take ms, s, m or h (no unit:
 milliseconds); sizes B, KB, MB or GB.
 '''
@@ -107,6 +123,7 @@ docs/broker.md, docs/sql.md and docs/templates.md in the source tree.
 
 body = [HEAD, ".SH DIRECTIVES", section("Directives", "| Directive | Default | Meaning |"),
         ".SH ACTION OPTIONS", section("republish", "### Action options: republish"),
-        section("http", "### Action options: http")]
+        section("http", "### Action options: http"),
+        ".SH FALLBACK ACTIONS", section("Lines inside an action block", "### Fallback actions")]
 with open(os.path.join(ROOT, "docs", "man", "mqttrule.conf.5"), "w") as f:
     f.write("\n".join(body) + "\n" + TAIL)

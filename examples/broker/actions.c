@@ -68,8 +68,9 @@ int brk_action_fail(brk_action_ctx_t *ctx, const brk_action_opt_t *o, const char
     const brk_action_cfg_t *a = ctx->action;
     const char *file = o ? o->file : a->file;
     unsigned line = o ? o->line : a->line;
-    int n = line > 0 ? snprintf(ctx->err, ctx->errcap, "%s:%u: action %s: ", file, line, a->type)
-                     : snprintf(ctx->err, ctx->errcap, "%s: action %s: ", file, a->type);
+    const char *what = a->is_fallback ? "fallback" : "action";
+    int n = line > 0 ? snprintf(ctx->err, ctx->errcap, "%s:%u: %s %s: ", file, line, what, a->type)
+                     : snprintf(ctx->err, ctx->errcap, "%s: %s %s: ", file, what, a->type);
     if (n < 0 || (size_t)n >= ctx->errcap)
         return -1;
     va_list ap;

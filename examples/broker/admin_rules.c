@@ -18,7 +18,9 @@
  *
  * Actions are EMQX's objects: {"function": "republish", "args": {"topic":
  * T}} and, an mqttrule extension, {"function": "http", "args": {"url": U}}
- * for the HTTP action of the configuration file's `http URL` line.
+ * for the HTTP action of the configuration file's `http URL` line; any
+ * action may carry "fallback_actions" (EMQX 5.7), the config file's
+ * `fallback` blocks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -70,21 +72,36 @@ static void record_remove(brk_admin_t *a, brk_api_rule_t *r)
     a->napi_rules--;
 }
 
+/* One action as {"function": TYPE, "args": {...}[, "fallback_actions": [...]]}. */
+static void action_json(brk_buf_t *o, const brk_action_cfg_t *a)
+{
+    brk_buf_puts(o, "{\"function\":");
+    brk_buf_json_str(o, a->type, strlen(a->type));
+    brk_buf_puts(o, ",\"args\":{");
+    for (size_t k = 0; k < a->nopts; k++) {
+        brk_buf_puts(o, k ? "," : "");
+        brk_buf_json_str(o, a->opts[k].key, strlen(a->opts[k].key));
+        brk_buf_puts(o, ":");
+        brk_buf_json_str(o, a->opts[k].value, strlen(a->opts[k].value));
+    }
+    brk_buf_puts(o, "}");
+    if (a->nfallbacks > 0) {
+        brk_buf_puts(o, ",\"fallback_actions\":[");
+        for (size_t k = 0; k < a->nfallbacks; k++) {
+            brk_buf_puts(o, k ? "," : "");
+            action_json(o, &a->fallbacks[k]);
+        }
+        brk_buf_puts(o, "]");
+    }
+    brk_buf_puts(o, "}");
+}
+
 void brk_admin_rule_actions_json(brk_buf_t *o, const brk_rule_cfg_t *r)
 {
     brk_buf_puts(o, "[");
     for (size_t i = 0; r != NULL && i < r->nactions; i++) {
-        const brk_action_cfg_t *a = &r->actions[i];
-        brk_buf_printf(o, "%s{\"function\":", i ? "," : "");
-        brk_buf_json_str(o, a->type, strlen(a->type));
-        brk_buf_puts(o, ",\"args\":{");
-        for (size_t k = 0; k < a->nopts; k++) {
-            brk_buf_puts(o, k ? "," : "");
-            brk_buf_json_str(o, a->opts[k].key, strlen(a->opts[k].key));
-            brk_buf_puts(o, ":");
-            brk_buf_json_str(o, a->opts[k].value, strlen(a->opts[k].value));
-        }
-        brk_buf_puts(o, "}}");
+        brk_buf_puts(o, i ? "," : "");
+        action_json(o, &r->actions[i]);
     }
     brk_buf_puts(o, "]");
 }
@@ -129,17 +146,8 @@ static const char *str_member(const mqr_value_t *v, const char *key, char *buf, 
 
 static void cfg_free_actions(brk_rule_cfg_t *rc)
 {
-    for (size_t i = 0; i < rc->nactions; i++) {
-        brk_action_cfg_t *a = &rc->actions[i];
-        for (size_t k = 0; k < a->nopts; k++) {
-            free(a->opts[k].key);
-            free(a->opts[k].value);
-            free(a->opts[k].file);
-        }
-        free(a->opts);
-        free(a->type);
-        free(a->file);
-    }
+    for (size_t i = 0; i < rc->nactions; i++)
+        brk_action_cfg_free(&rc->actions[i]);
     free(rc->actions);
     rc->actions = NULL;
     rc->nactions = 0;
@@ -163,64 +171,112 @@ static char *arg_text(const mqr_value_t *v)
     return brk_strdup(buf);
 }
 
+static int items_to_cfg(const mqr_value_t *arr, const char *prefix, int is_fallback,
+                        brk_action_cfg_t **v, size_t *n, char *err, size_t errcap);
+
 /*
- * The EMQX-style actions array into rc's actions: each
- * {"function": TYPE, "args": {OPTION: VALUE, ...}} becomes an `action TYPE`
- * block with those options (docs/broker.md names them; a string value as it
- * is, a number or boolean as its JSON text), so every action type the config
- * file knows (republish, http, the sinks) is reachable; the type's factory
- * checks them when the rule is compiled. 0, or -1 with err.
+ * One EMQX-style action object into *ac (zeroed by the caller): {"function":
+ * TYPE, "args": {OPTION: VALUE, ...}} becomes an `action TYPE` block with
+ * those options (a string value as it is, a number or boolean as its JSON
+ * text). `where` names it in messages ("actions[0]",
+ * "actions[0].fallback_actions[1]"). An action's "fallback_actions" are
+ * objects of the same form, or EMQX's inline {"kind": "republish", "args":
+ * {...}}; a fallback has none of its own. 0, or -1 with err.
+ */
+static int action_to_cfg(const mqr_value_t *a, const char *where, int is_fallback,
+                         brk_action_cfg_t *ac, char *err, size_t errcap)
+{
+    char fn[64], kind[64];
+    const mqr_value_t *args =
+        a->type == MQR_VAL_OBJECT ? mqr_value_object_get(a, "args", 4) : NULL;
+    const mqr_value_t *fbs =
+        a->type == MQR_VAL_OBJECT ? mqr_value_object_get(a, "fallback_actions", 16) : NULL;
+    const char *f = str_member(a, "function", fn, sizeof fn);
+    const char *k = is_fallback ? str_member(a, "kind", kind, sizeof kind) : NULL;
+    if (f == NULL && k != NULL && !strcmp(k, "republish"))
+        f = k;
+    if (k != NULL && strcmp(k, "republish") != 0) {
+        snprintf(err, errcap, "%s: kind \"%s\": only republish fallbacks are inline; a "
+                 "reference to a named action is not supported (give {\"function\": TYPE, "
+                 "\"args\": {...}})", where, k);
+        return -1;
+    }
+    if (f == NULL || f[0] == 0) {
+        snprintf(err, errcap,
+                 "%s: needs \"function\" (an action type: republish, http, ...) "
+                 "and \"args\" (its options)", where);
+        return -1;
+    }
+    if (args != NULL && args->type != MQR_VAL_OBJECT) {
+        snprintf(err, errcap, "%s: args must be an object", where);
+        return -1;
+    }
+    ac->type = brk_strdup(f);
+    ac->file = brk_strdup(where);
+    ac->is_fallback = is_fallback;
+    for (uint32_t i = 0; args != NULL && i < args->len; i++) {
+        const mqr_member_t *m = &args->u.members[i];
+        char *v = arg_text(&m->value);
+        if (v == NULL) {
+            snprintf(err, errcap, "%s: args.%.*s is too long", where,
+                     (int)(m->key_len > 64 ? 64 : m->key_len), m->key);
+            return -1;
+        }
+        ac->opts = brk_xrealloc(ac->opts, (ac->nopts + 1) * sizeof *ac->opts);
+        brk_action_opt_t *o = &ac->opts[ac->nopts++];
+        o->key = brk_xrealloc(NULL, m->key_len + 1);
+        memcpy(o->key, m->key, m->key_len);
+        o->key[m->key_len] = 0;
+        o->value = v;
+        o->file = brk_strdup(where);
+        o->line = 0;
+    }
+    if (fbs == NULL)
+        return 0;
+    if (is_fallback) {
+        snprintf(err, errcap, "%s: a fallback has no fallback_actions of its own", where);
+        return -1;
+    }
+    if (fbs->len > MQR_ENGINE_MAX_FALLBACKS) {
+        snprintf(err, errcap, "%s: fallback_actions has more than %d actions", where,
+                 MQR_ENGINE_MAX_FALLBACKS);
+        return -1;
+    }
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%.100s.fallback_actions", where);
+    return items_to_cfg(fbs, prefix, 1, &ac->fallbacks, &ac->nfallbacks, err, errcap);
+}
+
+/* The action objects of array `arr` (named "prefix[i]" in messages) into
+ * the array *v of *n (action_to_cfg). 0, or -1 with err. */
+static int items_to_cfg(const mqr_value_t *arr, const char *prefix, int is_fallback,
+                        brk_action_cfg_t **v, size_t *n, char *err, size_t errcap)
+{
+    if (arr->type != MQR_VAL_ARRAY) {
+        snprintf(err, errcap, "%s must be an array", prefix);
+        return -1;
+    }
+    for (uint32_t i = 0; i < arr->len; i++) {
+        char where[128];
+        snprintf(where, sizeof where, "%.112s[%u]", prefix, (unsigned)i);
+        if (action_to_cfg(&arr->u.items[i], where, is_fallback, brk_action_cfg_append(v, n), err,
+                          errcap) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * The EMQX-style actions array into rc's actions (action_to_cfg), so every
+ * action type the config file knows (republish, http, the sinks) is
+ * reachable, with fallbacks; the type's factory checks the options when the
+ * rule is compiled. 0, or -1 with err.
  */
 static int actions_to_cfg(const mqr_value_t *acts, brk_rule_cfg_t *rc, char *err, size_t errcap)
 {
     if (acts == NULL)
         return 0;
-    if (acts->type != MQR_VAL_ARRAY) {
-        snprintf(err, errcap, "actions must be an array");
-        return -1;
-    }
-    for (uint32_t i = 0; i < acts->len; i++) {
-        const mqr_value_t *a = &acts->u.items[i];
-        char fn[64];
-        const mqr_value_t *args =
-            a->type == MQR_VAL_OBJECT ? mqr_value_object_get(a, "args", 4) : NULL;
-        const char *f = str_member(a, "function", fn, sizeof fn);
-        if (f == NULL || f[0] == 0) {
-            snprintf(err, errcap,
-                     "actions[%u]: needs \"function\" (an action type: republish, http, ...) "
-                     "and \"args\" (its options)",
-                     (unsigned)i);
-            return -1;
-        }
-        if (args != NULL && args->type != MQR_VAL_OBJECT) {
-            snprintf(err, errcap, "actions[%u]: args must be an object", (unsigned)i);
-            return -1;
-        }
-        rc->actions = brk_xrealloc(rc->actions, (rc->nactions + 1) * sizeof *rc->actions);
-        brk_action_cfg_t *ac = &rc->actions[rc->nactions++];
-        memset(ac, 0, sizeof *ac);
-        ac->type = brk_strdup(f);
-        ac->file = brk_strdup("the request's actions");
-        ac->line = i;
-        for (uint32_t k = 0; args != NULL && k < args->len; k++) {
-            const mqr_member_t *m = &args->u.members[k];
-            char *v = arg_text(&m->value);
-            if (v == NULL) {
-                snprintf(err, errcap, "actions[%u]: args.%.*s is too long", (unsigned)i,
-                         (int)(m->key_len > 64 ? 64 : m->key_len), m->key);
-                return -1;
-            }
-            ac->opts = brk_xrealloc(ac->opts, (ac->nopts + 1) * sizeof *ac->opts);
-            brk_action_opt_t *o = &ac->opts[ac->nopts++];
-            o->key = brk_xrealloc(NULL, m->key_len + 1);
-            memcpy(o->key, m->key, m->key_len);
-            o->key[m->key_len] = 0;
-            o->value = v;
-            o->file = brk_strdup("the request's actions");
-            o->line = i;
-        }
-    }
-    return 0;
+    return items_to_cfg(acts, "actions", 0, &rc->actions, &rc->nactions, err, errcap);
 }
 
 /* Set the description and enabled flag of engine rule id (its SQL again). */

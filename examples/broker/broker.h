@@ -98,7 +98,18 @@ typedef struct brk_action_cfg {
     size_t nopts;
     char *file;            /* where `action TYPE` (or the shorthand) is */
     unsigned line;
+    int is_fallback;       /* 1: a `fallback TYPE` block (messages say "fallback TYPE") */
+    /* `fallback TYPE` ... `end` blocks inside this action (EMQX's
+     * fallback_actions): actions run only when this one fails for good;
+     * fallbacks have none of their own. */
+    struct brk_action_cfg *fallbacks;
+    size_t nfallbacks;
 } brk_action_cfg_t;
+
+/* Free what an action configuration holds (options, fallbacks), not a itself. */
+void brk_action_cfg_free(brk_action_cfg_t *a);
+/* Append a zeroed action configuration to the array *v of *n; returns it. */
+brk_action_cfg_t *brk_action_cfg_append(brk_action_cfg_t **v, size_t *n);
 
 typedef struct brk_rule_cfg {
     char *id;
@@ -407,6 +418,7 @@ typedef struct brk_stats {
     uint64_t conns_accepted;
     uint64_t connect_timeouts;        /* sockets closed without a complete CONNECT */
     uint64_t refused_max_connections; /* CONNECTs refused by max_connections */
+    uint64_t refused_max_sessions;    /* CONNECTs refused by max_sessions */
     uint64_t msgs_received;           /* PUBLISH packets accepted from clients */
     uint64_t delivered;               /* message.delivered */
     uint64_t acked;                   /* message.acked */

@@ -9,7 +9,12 @@
  *       sql SELECT ... (several sql lines are joined with spaces)
  *       action TYPE          (TYPE: republish, http, or one a sink adds)
  *         KEY VALUE...       (options, collected with their file:line and
- *       end                   built by the type's factory, actions.c)
+ *                             built by the type's factory, actions.c)
+ *         fallback TYPE      (EMQX's fallback_actions: run only when the
+ *           KEY VALUE...      action fails for good; rules.c builds them)
+ *         end
+ *         fallback republish TOPIC   (one-line forms; also http URL)
+ *       end
  *       republish TOPIC      (shorthand: action republish, topic TOPIC)
  *       http URL             (shorthand: action http, url URL)
  *     end
@@ -105,17 +110,39 @@ static brk_rule_cfg_t *add_rule(brk_config_t *cfg, const char *id, const char *w
     return r;
 }
 
-/* Start an action of `type` in rule r, at file:line. */
-static brk_action_cfg_t *add_action(brk_rule_cfg_t *r, const char *type, const char *file,
-                                    unsigned line)
+brk_action_cfg_t *brk_action_cfg_append(brk_action_cfg_t **v, size_t *n)
 {
-    r->actions = brk_xrealloc(r->actions, (r->nactions + 1) * sizeof *r->actions);
-    brk_action_cfg_t *a = &r->actions[r->nactions++];
+    *v = brk_xrealloc(*v, (*n + 1) * sizeof **v);
+    brk_action_cfg_t *a = &(*v)[(*n)++];
     memset(a, 0, sizeof *a);
+    return a;
+}
+
+/* Start an action of `type` in the array *v of *n, at file:line. */
+static brk_action_cfg_t *start_action(brk_action_cfg_t **v, size_t *n, const char *type,
+                                      const char *file, unsigned line)
+{
+    brk_action_cfg_t *a = brk_action_cfg_append(v, n);
     a->type = brk_strdup(type);
     a->file = brk_strdup(file);
     a->line = line;
     return a;
+}
+
+/* Start an action of `type` in rule r, at file:line. */
+static brk_action_cfg_t *add_action(brk_rule_cfg_t *r, const char *type, const char *file,
+                                    unsigned line)
+{
+    return start_action(&r->actions, &r->nactions, type, file, line);
+}
+
+/* Start fallback `type` of action a, at file:line. */
+static brk_action_cfg_t *add_fallback(brk_action_cfg_t *a, const char *type, const char *file,
+                                      unsigned line)
+{
+    brk_action_cfg_t *f = start_action(&a->fallbacks, &a->nfallbacks, type, file, line);
+    f->is_fallback = 1;
+    return f;
 }
 
 /* Append option `key value` (file:line) to action a. */
@@ -209,22 +236,28 @@ static int parse_names(const char *s, int *out)
     return 0;
 }
 
+void brk_action_cfg_free(brk_action_cfg_t *a)
+{
+    for (size_t i = 0; i < a->nopts; i++) {
+        free(a->opts[i].key);
+        free(a->opts[i].value);
+        free(a->opts[i].file);
+    }
+    for (size_t i = 0; i < a->nfallbacks; i++)
+        brk_action_cfg_free(&a->fallbacks[i]);
+    free(a->fallbacks);
+    free(a->opts);
+    free(a->type);
+    free(a->file);
+}
+
 static void free_rule(brk_rule_cfg_t *r)
 {
     free(r->id);
     free(r->sql);
     free(r->where);
-    for (size_t k = 0; k < r->nactions; k++) {
-        brk_action_cfg_t *a = &r->actions[k];
-        for (size_t i = 0; i < a->nopts; i++) {
-            free(a->opts[i].key);
-            free(a->opts[i].value);
-            free(a->opts[i].file);
-        }
-        free(a->opts);
-        free(a->type);
-        free(a->file);
-    }
+    for (size_t k = 0; k < r->nactions; k++)
+        brk_action_cfg_free(&r->actions[k]);
     free(r->actions);
 }
 
@@ -540,6 +573,53 @@ static int include_dir(brk_config_t *cfg, const char *dir, int rules_too, const 
 }
 
 /*
+ * A `fallback TYPE` line inside action a (EMQX's fallback_actions): opens a
+ * block (*out, closed by `end`), or with a value is the one-line form
+ * `fallback republish TOPIC` / `fallback http URL` (*out stays NULL).
+ * 0, or -1 with "file:line: ..." in cfg->error.
+ */
+static int open_fallback(brk_config_t *cfg, brk_action_cfg_t *a, const char *rest,
+                         const char *path, unsigned lineno, brk_action_cfg_t **out)
+{
+    char type[64];
+    size_t tl = strcspn(rest, " \t");
+    const char *value = rest + tl;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    *out = NULL;
+    if (tl == 0 || tl >= sizeof type) {
+        cfg_error(cfg, "%s:%u: fallback needs an action TYPE (%s)", path, lineno,
+                  brk_action_type_names());
+        return -1;
+    }
+    memcpy(type, rest, tl);
+    type[tl] = 0;
+    if (brk_action_type_find(type) == NULL) {
+        cfg_error(cfg, "%s:%u: fallback: unknown action type '%s' (known: %s)", path, lineno,
+                  type, brk_action_type_names());
+        return -1;
+    }
+    if (a->nfallbacks >= MQR_ENGINE_MAX_FALLBACKS) {
+        cfg_error(cfg, "%s:%u: action %s has more than %d fallbacks", path, lineno, a->type,
+                  MQR_ENGINE_MAX_FALLBACKS);
+        return -1;
+    }
+    if (*value == 0) {
+        *out = add_fallback(a, type, path, lineno);
+        return 0;
+    }
+    const char *key = !strcmp(type, "republish") ? "topic" : !strcmp(type, "http") ? "url" : NULL;
+    if (key == NULL) {
+        cfg_error(cfg, "%s:%u: fallback %s takes its options in a block (fallback %s ... end); "
+                  "the one-line form is for republish TOPIC and http URL", path, lineno, type,
+                  type);
+        return -1;
+    }
+    add_opt(add_fallback(a, type, path, lineno), key, value, path, lineno);
+    return 0;
+}
+
+/*
  * Read the configuration file at `path`. rules_too: 1 = everything, 2 = only
  * the rule blocks (SIGHUP reload). Returns 0, or -1 after printing
  * "path:line: what is wrong" to stderr.
@@ -549,7 +629,7 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
     FILE *f = fopen(path, "r");
     unsigned lineno = 0, seen = 0;
     brk_rule_cfg_t *rule = NULL;
-    brk_action_cfg_t *action = NULL;
+    brk_action_cfg_t *action = NULL, *fallback = NULL;
     char line[8192];
     if (f == NULL) {
         cfg_error(cfg, "%s: %s", path, strerror(errno));
@@ -568,11 +648,25 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
         char tmp[8192];
         strcpy(tmp, p);
         int n = split(tmp, w, 2);
-        if (action != NULL) {
+        if (fallback != NULL) {
             if (!strcmp(w[0], "end") && n == 1)
-                action = NULL;
+                fallback = NULL;
+            else if (!strcmp(w[0], "fallback"))
+                BAD("fallback %s: a fallback has no fallbacks of its own (close it with 'end' "
+                    "first)", fallback->type);
             else
+                add_opt(fallback, w[0], n > 1 ? w[1] : "", path, lineno);
+            continue;
+        }
+        if (action != NULL) {
+            if (!strcmp(w[0], "end") && n == 1) {
+                action = NULL;
+            } else if (!strcmp(w[0], "fallback")) {
+                if (open_fallback(cfg, action, n > 1 ? w[1] : "", path, lineno, &fallback) != 0)
+                    goto fail;
+            } else {
                 add_opt(action, w[0], n > 1 ? w[1] : "", path, lineno);
+            }
             continue;
         }
         if (rule != NULL) {
@@ -629,6 +723,11 @@ int brk_config_load_file(brk_config_t *cfg, const char *path, int rules_too)
             goto fail;
         if (r > 0)
             BAD("unknown directive '%s' (or wrong number of arguments)", w[0]);
+    }
+    if (fallback != NULL) {
+        cfg_error(cfg, "%s:%u: fallback %s of action %s is not closed with 'end'", fallback->file,
+                  fallback->line, fallback->type, action->type);
+        goto fail;
     }
     if (action != NULL) {
         cfg_error(cfg, "%s:%u: action %s of rule '%s' is not closed with 'end'", action->file,

@@ -248,6 +248,11 @@ static brk_session_t *open_session(broker_t *b, brk_conn_t *c, const char *id, s
     *present = s != NULL && !clean;
     if (s == NULL) {
         if (b->cfg.max_sessions != 0 && b->nsessions >= b->cfg.max_sessions) {
+            /* EMQX refuses a CONNECT over a session or connection quota with
+             * quota_exceeded (0x97; 3.1.1: 3, server unavailable); a client
+             * id that already has a session does not count */
+            b->stats.refused_max_sessions++;
+            *rc = MQR_RC_QUOTA_EXCEEDED;
             *why = "session table full (max_sessions)";
             return NULL;
         }

@@ -11,6 +11,7 @@
  * connection, mqr_event_msg_t from a routed message, and passes the packet
  * the event is about, whose properties become the event's property map.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine_state.h"
@@ -23,9 +24,37 @@ static uint32_t inflight_limit(const broker_t *b, const brk_conn_t *c)
     return c->receive_max < lim ? c->receive_max : lim;
 }
 
-/* The facts of connection `c` (NULL: none known); conn_props are the
- * CONNECT's properties the connection kept. */
-static void conn_facts(const broker_t *b, const brk_conn_t *c, mqr_event_conn_t *f)
+/* Room for a listener id: "wss:" and a name of at most 5 digits. */
+#define LISTENER_ID_MAX 16
+
+/* EMQX's listener id ("TYPE:NAME", emqx_listeners) of the listener that
+ * accepted c into lid: TYPE is its transport, NAME "default" for the
+ * first listener of that transport in the configuration, else its port
+ * (the broker's listeners have no names of their own). */
+static void listener_id(const broker_t *b, const brk_conn_t *c, char lid[LISTENER_ID_MAX])
+{
+    const brk_listener_cfg_t *ls = b->cfg.listeners;
+    size_t i = c->listener;
+    if (i >= b->cfg.nlisteners) { /* no listener block: the -p / default one */
+        snprintf(lid, LISTENER_ID_MAX, "%s:default", c->transport);
+        return;
+    }
+    int first = 1;
+    for (size_t k = 0; k < i && first; k++)
+        first = ls[k].websockets != ls[i].websockets ||
+                (ls[k].certfile != NULL) != (ls[i].certfile != NULL);
+    if (first)
+        snprintf(lid, LISTENER_ID_MAX, "%s:default", c->transport);
+    else
+        snprintf(lid, LISTENER_ID_MAX, "%s:%u", c->transport, (unsigned)ls[i].port);
+}
+
+/* The facts of connection `c` (NULL: none known) into *f, borrowing lid
+ * for the listener id; conn_props are the CONNECT's properties the
+ * connection kept. The transport and listener id fill no EMQX column
+ * (docs/events.md) but are the connection's own, not a constant. */
+static void conn_facts(const broker_t *b, const brk_conn_t *c, mqr_event_conn_t *f,
+                       char lid[LISTENER_ID_MAX])
 {
     mqr_event_conn_init(f);
     if (c == NULL)
@@ -37,8 +66,11 @@ static void conn_facts(const broker_t *b, const brk_conn_t *c, mqr_event_conn_t 
     }
     f->username = c->username;
     f->username_len = c->username ? (uint32_t)strlen(c->username) : 0;
-    f->protocol = "tcp";
-    f->protocol_len = 3;
+    f->protocol = c->transport;
+    f->protocol_len = (uint32_t)strlen(c->transport);
+    listener_id(b, c, lid);
+    f->listener = lid;
+    f->listener_len = (uint32_t)strlen(lid);
     f->proto_ver = c->proto_ver;
     f->peer = c->peer;
     f->sock = c->sock;
@@ -95,10 +127,11 @@ void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason,
                    const mqr_packet_t *pkt)
 {
     mqr_event_conn_t f;
+    char lid[LISTENER_ID_MAX];
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, (uint32_t)event))
         return;
-    conn_facts(b, c, &f);
+    conn_facts(b, c, &f, lid);
     mqr_event_input_init(&in);
     in.conn = &f;
     if (event == MQR_EVENT_CLIENT_DISCONNECTED) {
@@ -114,10 +147,11 @@ void brk_ev_client(broker_t *b, brk_conn_t *c, int event, const char *reason,
 void brk_ev_authn(broker_t *b, brk_conn_t *c, const mqr_packet_t *connect, int reason)
 {
     mqr_event_conn_t f;
+    char lid[LISTENER_ID_MAX];
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, MQR_EVENT_CLIENT_CHECK_AUTHN_COMPLETE))
         return;
-    conn_facts(b, c, &f);
+    conn_facts(b, c, &f, lid);
     f.clientid = NULL; /* not yet: the CONNECT names the client */
     f.username = NULL;
     mqr_event_input_init(&in);
@@ -132,10 +166,11 @@ void brk_ev_authz(broker_t *b, brk_conn_t *c, const char *topic, size_t len, int
                   int allow)
 {
     mqr_event_conn_t f;
+    char lid[LISTENER_ID_MAX];
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, MQR_EVENT_CLIENT_CHECK_AUTHZ_COMPLETE))
         return;
-    conn_facts(b, c, &f);
+    conn_facts(b, c, &f, lid);
     mqr_event_input_init(&in);
     in.conn = &f;
     in.topic = topic;
@@ -152,10 +187,11 @@ void brk_ev_sub(broker_t *b, brk_conn_t *c, int event, const mqr_packet_t *pk, c
                 size_t len, int qos)
 {
     mqr_event_conn_t f;
+    char lid[LISTENER_ID_MAX];
     mqr_event_input_t in;
     if (!mqr_engine_event_listened(b->ev->engine, (uint32_t)event))
         return;
-    conn_facts(b, c, &f);
+    conn_facts(b, c, &f, lid);
     mqr_event_input_init(&in);
     in.conn = &f;
     in.packet = pk;
@@ -195,6 +231,7 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
                 const char *reason, const mqr_packet_t *ack)
 {
     mqr_event_conn_t f;
+    char lid[LISTENER_ID_MAX];
     mqr_event_msg_t mf;
     mqr_event_input_t in;
     brk_stats_msg(b, event, reason);
@@ -207,7 +244,7 @@ void brk_ev_msg(broker_t *b, int event, const brk_msg_t *m, brk_session_t *to, i
     in.reason = reason;
     in.reason_len = reason ? (uint32_t)strlen(reason) : 0;
     if (to != NULL) {
-        conn_facts(b, to->conn, &f);
+        conn_facts(b, to->conn, &f, lid);
         f.clientid = to->clientid; /* offline receivers too */
         f.clientid_len = to->clientid_len;
         f.username = to->username;

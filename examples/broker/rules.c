@@ -196,6 +196,96 @@ static void remove_rule(broker_t *b, brk_events_t *ev, const char *id)
 }
 
 /*
+ * Build action a (a rule's action, or one of its fallbacks, whose log
+ * lines say "fallback TYPE") through its type's factory into `engine` for
+ * rule r. With
+ * `keep` (the running engine) it is recorded in ev->acts (so removing the
+ * rule frees it) and, for a rule's action k with persistence on, given its
+ * durable queue; a scratch engine's state is freed at once. 0 with *id, or
+ * -1 with "file:line: ..." in err (the caller removes the rule).
+ */
+static int make_action(broker_t *b, brk_events_t *ev, mqr_engine_t *engine,
+                       const brk_config_t *cfg, const brk_rule_cfg_t *r,
+                       const brk_action_cfg_t *a, int keep, size_t k, uint32_t *id, char *err,
+                       size_t errcap)
+{
+    const brk_action_type_t *t = brk_action_type_find(a->type);
+    brk_action_ctx_t ctx = {b, engine, r->id, cfg, !keep, a, err, errcap};
+    brk_action_out_t out;
+    memset(&out, 0, sizeof out);
+    if (t == NULL) {
+        snprintf(err, errcap, "%s:%u: unknown action type '%s'", a->file, a->line, a->type);
+        return -1;
+    }
+    if (t->make(&ctx, a, &out) != 0)
+        return -1;
+    *id = out.id;
+    if (!keep) {
+        if (out.free_state != NULL)
+            out.free_state(out.state);
+        return 0;
+    }
+    ev->acts = brk_xrealloc(ev->acts, (ev->nacts + 1) * sizeof *ev->acts);
+    brk_action_rt_t *rt = &ev->acts[ev->nacts++];
+    memset(rt, 0, sizeof *rt);
+    rt->rule_id = brk_strdup(r->id);
+    if (a->is_fallback) {
+        char type[128];
+        snprintf(type, sizeof type, "fallback %s", a->type);
+        rt->type = brk_strdup(type);
+    } else {
+        rt->type = brk_strdup(a->type);
+    }
+    rt->out = out;
+    /* fallbacks get no durable queue of their own (docs/broker.md) */
+    if (!a->is_fallback && ev->persist != NULL &&
+        brk_persist_action(ev->persist, r->id, k, out.id, a->type, err, errcap) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * Action a of rule r and its fallbacks: each fallback is an action of the
+ * same rule made fallback-only (the rule's run skips it) and named with
+ * mqr_engine_action_set_fallback, so it runs only when a fails for good.
+ * 0, or -1 with err.
+ */
+static int make_with_fallbacks(broker_t *b, brk_events_t *ev, mqr_engine_t *engine,
+                               const brk_config_t *cfg, const brk_rule_cfg_t *r,
+                               const brk_action_cfg_t *a, int keep, size_t k, char *err,
+                               size_t errcap)
+{
+    uint32_t id, fids[MQR_ENGINE_MAX_FALLBACKS];
+    if (make_action(b, ev, engine, cfg, r, a, keep, k, &id, err, errcap) != 0)
+        return -1;
+    if (a->nfallbacks == 0)
+        return 0;
+    if (a->nfallbacks > MQR_ENGINE_MAX_FALLBACKS) {
+        snprintf(err, errcap, "%s:%u: action %s: more than %d fallbacks", a->file, a->line,
+                 a->type, MQR_ENGINE_MAX_FALLBACKS);
+        return -1;
+    }
+    for (size_t i = 0; i < a->nfallbacks; i++) {
+        const brk_action_cfg_t *f = &a->fallbacks[i];
+        if (make_action(b, ev, engine, cfg, r, f, keep, k, &fids[i], err, errcap) != 0)
+            return -1;
+        int st = mqr_engine_action_set_fallback_only(engine, fids[i], 1);
+        if (st != MQR_OK) {
+            snprintf(err, errcap, "%s:%u: fallback %s: %s", f->file, f->line, f->type,
+                     mqr_strerror(st));
+            return -1;
+        }
+    }
+    int st = mqr_engine_action_set_fallback(engine, id, fids, a->nfallbacks);
+    if (st != MQR_OK) {
+        snprintf(err, errcap, "%s:%u: action %s: fallbacks: %s", a->file, a->line, a->type,
+                 mqr_strerror(st));
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * One rule with its actions into `engine`. Each action goes through its
  * type's factory (actions.c). With `keep` (the running engine) every action
  * made is recorded in ev->acts; a scratch engine's are freed at once. 0, or
@@ -226,41 +316,14 @@ static int add_rule(broker_t *b, brk_events_t *ev, mqr_engine_t *engine,
         return -1;
     }
     for (size_t k = 0; k < r->nactions; k++) {
-        const brk_action_cfg_t *a = &r->actions[k];
-        const brk_action_type_t *t = brk_action_type_find(a->type);
-        brk_action_ctx_t ctx = {b, engine, r->id, cfg, !keep, a, err, errcap};
-        brk_action_out_t out;
-        memset(&out, 0, sizeof out);
-        if (t == NULL) {
-            snprintf(err, errcap, "%s:%u: unknown action type '%s'", a->file, a->line, a->type);
-            rc = -1;
-        } else {
-            rc = t->make(&ctx, a, &out);
-        }
-        if (rc != 0) {
+        if (make_with_fallbacks(b, ev, engine, cfg, r, &r->actions[k], keep, k, err, errcap) !=
+            0) {
             if (keep)
                 remove_rule(b, ev, r->id);
             else
                 (void)mqr_engine_rule_remove(engine, r->id);
             return -1;
         }
-        if (keep && ev->persist != NULL &&
-            brk_persist_action(ev->persist, r->id, k, out.id, a->type, err, errcap) != 0) {
-            if (out.free_state != NULL)
-                out.free_state(out.state);
-            return -1;
-        }
-        if (!keep) {
-            if (out.free_state != NULL)
-                out.free_state(out.state);
-            continue;
-        }
-        ev->acts = brk_xrealloc(ev->acts, (ev->nacts + 1) * sizeof *ev->acts);
-        brk_action_rt_t *rt = &ev->acts[ev->nacts++];
-        memset(rt, 0, sizeof *rt);
-        rt->rule_id = brk_strdup(r->id);
-        rt->type = brk_strdup(a->type);
-        rt->out = out;
     }
     return 0;
 }
@@ -274,19 +337,28 @@ static const brk_rule_cfg_t *find_rule(const brk_config_t *cfg, const char *id)
     return NULL;
 }
 
+/* Whether two action configurations are the same (type, options, fallbacks). */
+static int same_action(const brk_action_cfg_t *a, const brk_action_cfg_t *c)
+{
+    if (strcmp(a->type, c->type) != 0 || a->nopts != c->nopts || a->nfallbacks != c->nfallbacks)
+        return 0;
+    for (size_t i = 0; i < a->nopts; i++)
+        if (strcmp(a->opts[i].key, c->opts[i].key) || strcmp(a->opts[i].value, c->opts[i].value))
+            return 0;
+    for (size_t i = 0; i < a->nfallbacks; i++)
+        if (!same_action(&a->fallbacks[i], &c->fallbacks[i]))
+            return 0;
+    return 1;
+}
+
 /* Whether two rule configurations are the same (SQL and every action option). */
 static int same_rule(const brk_rule_cfg_t *x, const brk_rule_cfg_t *y)
 {
     if (strcmp(x->sql, y->sql) != 0 || x->nactions != y->nactions)
         return 0;
-    for (size_t k = 0; k < x->nactions; k++) {
-        const brk_action_cfg_t *a = &x->actions[k], *c = &y->actions[k];
-        if (strcmp(a->type, c->type) != 0 || a->nopts != c->nopts)
+    for (size_t k = 0; k < x->nactions; k++)
+        if (!same_action(&x->actions[k], &y->actions[k]))
             return 0;
-        for (size_t i = 0; i < a->nopts; i++)
-            if (strcmp(a->opts[i].key, c->opts[i].key) || strcmp(a->opts[i].value, c->opts[i].value))
-                return 0;
-    }
     return 1;
 }
 

@@ -70,7 +70,7 @@ void brk_stats_log(broker_t *b)
     brk_log(b, 0,
             "stats connections=%zu connected=%zu sessions=%zu accepted=%" PRIu64
             " connect_timeouts=%" PRIu64 " refused.max_connections=%" PRIu64
-            " received=%" PRIu64 " delivered=%" PRIu64 " acked=%" PRIu64 " queued=%" PRIu64
+            " refused.max_sessions=%" PRIu64 " received=%" PRIu64 " delivered=%" PRIu64 " acked=%" PRIu64 " queued=%" PRIu64
             " queued_bytes=%" PRIu64 " inflight=%" PRIu64
             " message.dropped.no_subscribers=%" PRIu64
             " delivery.dropped.queue_full=%" PRIu64 " delivery.dropped.qos0_msg=%" PRIu64
@@ -85,7 +85,7 @@ void brk_stats_log(broker_t *b)
             " refused.session_owner=%" PRIu64 " session_owner.fresh=%" PRIu64
             " accept.paused=%" PRIu64 "%s",
             b->nconns, b->nconnected, b->nsessions, st->conns_accepted, st->connect_timeouts,
-            st->refused_max_connections, st->msgs_received, st->delivered, st->acked, queued,
+            st->refused_max_connections, st->refused_max_sessions, st->msgs_received, st->delivered, st->acked, queued,
             queued_bytes, inflight, st->dropped_no_subscribers, st->dropped_queue_full,
             st->dropped_qos0_offline, st->dropped_too_large, st->dropped_no_local,
             st->dropped_other, st->refused_topic_levels, st->refused_subscriptions, h.matched,

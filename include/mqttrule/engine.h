@@ -482,6 +482,21 @@ MQR_API int mqr_engine_action_set_fallback(mqr_engine_t *engine, uint32_t action
                                            const uint32_t *fallback_ids, size_t n);
 
 /**
+ * Make action `action_id` fallback-only (1) or a normal action again (0).
+ * A fallback-only action is not run when its rule's SQL passes (not counted
+ * in the rule's actions.* then); it runs only as a fallback named with
+ * mqr_engine_action_set_fallback, counted then like any invocation. It
+ * stays attached to its rule and is removed with it. This is how a host
+ * gives an action an inline fallback (EMQX's `fallback_actions = [{kind =
+ * republish, args = {...}}]`): add the republish action to the same rule,
+ * make it fallback-only, name it as the fallback. Actions are created
+ * normal. Returns MQR_OK; MQR_EINVAL (NULL engine); MQR_ENOTFOUND (no such
+ * action); MQR_ESTATE (from a callback).
+ */
+MQR_API int mqr_engine_action_set_fallback_only(mqr_engine_t *engine, uint32_t action_id,
+                                                uint32_t only);
+
+/**
  * Enable (1) or disable (0) action `action_id` (EMQX's action `enable`). A
  * disabled action is not run: each invocation counts the action's discarded
  * and its rule's actions.total and actions.discarded. Actions are created

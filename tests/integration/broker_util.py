@@ -272,14 +272,18 @@ class EventSubscriber:
         pkt = self.raw.read_packet()
         assert pkt is not None and pkt[0] == 0x90, pkt
 
-    def next_json(self, timeout=TIMEOUT):
+    def next_message(self, timeout=TIMEOUT):
+        """The next PUBLISH as (topic, its JSON payload decoded)."""
         pkt = self.raw.read_packet(timeout)
         assert pkt is not None, "no message within %.1f s" % timeout
         first, body = pkt
         assert first >> 4 == 3, pkt
         tlen = struct.unpack(">H", body[:2])[0]
         off = 2 + tlen + (2 if (first >> 1) & 3 else 0)
-        return json.loads(body[off:])
+        return body[2:2 + tlen].decode(), json.loads(body[off:])
+
+    def next_json(self, timeout=TIMEOUT):
+        return self.next_message(timeout)[1]
 
     def close(self):
         self.raw.close()

@@ -5,10 +5,17 @@ the CONNACK on the wire and the reason_code of the client.connack event
 (doc profile, decision D1)."""
 import os
 import struct
+import time
 
 import pytest
 
-from broker_util import BROKER, Broker, EventSubscriber, connect_bytes, raw_connect, varint
+from broker_util import BROKER, TIMEOUT, Broker, EventSubscriber, connect_bytes, raw_connect, \
+    stats, varint
+
+try:
+    import paho.mqtt.client as paho
+except ImportError:  # pragma: no cover - reported as a skip
+    paho = None
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built")
 
@@ -31,7 +38,7 @@ CASES = [
     ("connection_rate_exceeded", "connection_rate 1\n", {}, 0x9F, 3, "server_unavailable"),
     ("implementation_specific_error", "refuse_will yes\n", {"will": ("w", "x", 0, False)},
      0x83, 1, "unacceptable_protocol_version"),
-    ("unspecified_error", "max_sessions 1\n", {}, 0x80, 1, "unacceptable_protocol_version"),
+    ("quota_exceeded/max_sessions", "max_sessions 1\n", {}, 0x97, 3, "server_unavailable"),
     ("qos_not_supported", "max_qos 1\n", {"will": ("w", "x", 2, False)}, 0x9B, 3,
      "qos_not_supported"),
     ("retain_not_supported", "retain_available no\n", {"will": ("w", "x", 0, True)}, 0x9A, 3,
@@ -48,6 +55,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_reason(case):
     name, conf, kw, v5code, v3code, v3name = case
+    name = name.split("/")[0]  # "reason/what causes it" where a reason has several causes
     kw = dict(kw)
     v3level = kw.pop("v3level", 4)
     with Broker(config=conf) as b:
@@ -99,3 +107,45 @@ def test_reason_string_only_when_problem_information_allowed():
         assert ack[1][1] == 0x87 and b"anonymous" in ack[1]
         r, ack = raw_connect(b.port, level=5, clientid="b", props=b"\x17\x00")
         assert ack == (0x20, b"\x00\x87\x00")
+
+
+def paho_connack(port, clientid, protocol, clean=True):
+    """Connect a paho-mqtt client; the CONNACK code it got (v5: the reason
+    code's value, 3.1.1: the return code), or None when none came."""
+    got = []
+    if protocol == paho.MQTTv5:
+        c = paho.Client(client_id=clientid, protocol=protocol)
+    else:
+        c = paho.Client(client_id=clientid, protocol=protocol, clean_session=clean)
+    if protocol == paho.MQTTv5:
+        c.on_connect = lambda cl, ud, flags, rc, props: got.append(rc.value)
+    else:
+        c.on_connect = lambda cl, ud, flags, rc: got.append(rc)
+    c.connect("127.0.0.1", port)
+    deadline = time.monotonic() + TIMEOUT
+    while not got and time.monotonic() < deadline:
+        c.loop(0.1)
+    c.disconnect()
+    return got[0] if got else None
+
+
+@pytest.mark.skipif(paho is None, reason="python3-paho-mqtt is not installed")
+def test_max_sessions_refuses_with_quota_exceeded_to_paho():
+    # EMQX answers a session or connection quota with quota_exceeded (0x97),
+    # which 3.1.1 clients see as 3 (server unavailable); a client id that
+    # already has a session is not refused
+    with Broker(config="max_sessions 2\n") as b:
+        sub = EventSubscriber(b.port, clientid="ev")
+        # keeper's session outlives its connection: with ev's, the table is full
+        assert paho_connack(b.port, "keeper", paho.MQTTv311, clean=False) == 0
+        assert sub.next_json()["reason_code"] == "connection_accepted"  # doc profile, v3
+        assert paho_connack(b.port, "p5", paho.MQTTv5) == 0x97
+        ev = sub.next_json()
+        assert (ev["clientid"], ev["reason_code"]) == ("p5", "quota_exceeded")
+        assert paho_connack(b.port, "p3", paho.MQTTv311) == 3
+        ev = sub.next_json()
+        assert (ev["clientid"], ev["reason_code"]) == ("p3", "server_unavailable")
+        assert paho_connack(b.port, "keeper", paho.MQTTv311, clean=False) == 0  # its own
+        assert sub.next_json()["reason_code"] == "connection_accepted"
+        assert stats(b)["refused.max_sessions"] == 2
+        assert "session table full (max_sessions)" in b.logtext()

@@ -6,9 +6,9 @@
  * metrics the JSON carries (queuing_bytes, retried.*, late_reply), and
  * fallback actions (lib/engine_fallback.c): run on failure and on drops,
  * with the action's output, for HTTP messages ending in the host loop and
- * custom actions' messages failing later, and never a fallback of a
- * fallback; and an HTTP connection closed after max_inactive reaching the
- * host as "events 0".
+ * custom actions' messages failing later, never a fallback of a fallback,
+ * and fallback-only actions that their rule's run skips; and an HTTP
+ * connection closed after max_inactive reaching the host as "events 0".
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -341,6 +341,42 @@ Test(engine_fallback, no_fallback_of_a_fallback)
     cr_assert_eq(s.matched, 0u);
     cr_assert_eq(s.actions_total, 1u);
     cr_assert_eq(s.actions_failed, 1u);
+    mqr_engine_destroy(e);
+}
+
+Test(engine_fallback, a_fallback_only_action_runs_only_when_its_action_fails)
+{
+    int64_t now = 1;
+    pubs_t p = {0};
+    mqr_engine_t *e = engine_at(&now, pub_fn, &p);
+    add_rule(e, "bad", "SELECT payload.v AS v FROM \"t\"");
+    add_rule(e, "good", "SELECT payload.v AS v FROM \"t\"");
+    int fails = 0, oks = 0;
+    uint32_t cb_bad, cb_good;
+    cr_assert_eq(mqr_engine_action_add_callback(e, "bad", cb_fail, &fails, &cb_bad, NULL), MQR_OK);
+    cr_assert_eq(mqr_engine_action_add_callback(e, "good", cb_ok, &oks, &cb_good, NULL), MQR_OK);
+    uint32_t dl_bad = add_republish(e, "bad", "dead/bad/${v}");
+    uint32_t dl_good = add_republish(e, "good", "dead/good/${v}");
+    cr_assert_eq(mqr_engine_action_set_fallback_only(e, dl_bad, 1), MQR_OK);
+    cr_assert_eq(mqr_engine_action_set_fallback_only(e, dl_good, 1), MQR_OK);
+    cr_assert_eq(mqr_engine_action_set_fallback(e, cb_bad, &dl_bad, 1), MQR_OK);
+    cr_assert_eq(mqr_engine_action_set_fallback(e, cb_good, &dl_good, 1), MQR_OK);
+    emit_n(e, "t", "{\"v\":7}", 1);
+    cr_assert_eq(fails, 1);
+    cr_assert_eq(oks, 1);
+    cr_assert_eq(p.n, 1, "only the failing action's fallback, and only once: %d", p.n);
+    cr_assert_str_eq(p.topic[0], "dead/bad/7");
+    cr_assert_eq(ametrics(e, dl_bad).matched, 1u);
+    cr_assert_eq(ametrics(e, dl_good).matched, 0u);
+    /* the good rule counts its one action; the bad one its action and the fallback */
+    cr_assert_eq(rmetrics(e, "good").actions_total, 1u);
+    cr_assert_eq(rmetrics(e, "bad").actions_total, 2u);
+    /* back to a normal action: the rule runs it again */
+    cr_assert_eq(mqr_engine_action_set_fallback_only(e, dl_good, 0), MQR_OK);
+    emit_n(e, "t", "{\"v\":8}", 1);
+    cr_assert_eq(p.n, 3);
+    cr_assert_eq(mqr_engine_action_set_fallback_only(NULL, dl_good, 1), MQR_EINVAL);
+    cr_assert_eq(mqr_engine_action_set_fallback_only(e, 777, 1), MQR_ENOTFOUND);
     mqr_engine_destroy(e);
 }
 

@@ -18,6 +18,7 @@ crosses into C.
 
 import ctypes
 import json
+import os
 import socket
 import time
 
@@ -28,6 +29,8 @@ NAMES = {"doc": 0, "emqx": 1}
 ENGINE_UNDEFINED_AS_NULL = 0x01
 HTTP_METHODS = {"POST": 1, "PUT": 2, "GET": 3, "DELETE": 4}
 CALLBACK_ERRORS_KEPT = 100
+QUEUE_SYNC = {"batch": 0, "interval": 1, "never": 2}           # MQR_QUEUE_SYNC_*
+QUEUE_OVERFLOW = {"drop_oldest": 0, "refuse_newest": 1}       # MQR_QUEUE_OVERFLOW_*
 
 
 def _b(s):
@@ -617,6 +620,76 @@ class Engine:
 
     # ---- HTTP ------------------------------------------------------------------
 
+    def set_fallback(self, action_id, fallback_ids):
+        """Name the actions to run when an invocation of ``action_id``
+        finally fails (EMQX's fallback_actions; an empty list removes them).
+        MqttruleError: MQR_EINVAL (more than 16, or the action itself),
+        MQR_ENOTFOUND (an unknown id)."""
+        self._check()
+        ids = [int(i) for i in fallback_ids]
+        arr = (ctypes.c_uint32 * max(1, len(ids)))(*ids)
+        rc = L.mqr_engine_action_set_fallback(self._engine, int(action_id), arr, len(ids))
+        if rc != OK:
+            raise_status(rc)
+
+    def set_fallback_only(self, action_id, only=True):
+        """Keep action ``action_id`` out of its rule's normal run, so that it
+        runs only as another action's fallback (an inline fallback)."""
+        self._check()
+        rc = L.mqr_engine_action_set_fallback_only(self._engine, int(action_id),
+                                                   1 if only else 0)
+        if rc != OK:
+            raise_status(rc)
+
+    def enable_action(self, action_id, enabled=True):
+        """Enable or disable one action (a disabled action's invocations are
+        counted as discarded). MqttruleError (MQR_ENOTFOUND)."""
+        self._check()
+        rc = L.mqr_engine_action_enable(self._engine, int(action_id), 1 if enabled else 0)
+        if rc != OK:
+            raise_status(rc)
+
+    def persist_action(self, action_id, directory, sync="batch", sync_interval_ms=0,
+                       max_buffer_bytes=0, segment_bytes=0, overflow="drop_oldest",
+                       id_name=None, window=0):
+        """Give HTTP or Republish action ``action_id`` a durable queue in
+        ``directory`` (mqr_engine_action_persist, mqttrule/queue.h), which
+        must exist; records an earlier engine left there are replayed. Call
+        it once, right after add_rule and before events flow. Every output
+        is written to the queue first and carries the record's identifier
+        (HTTP: the ``id_name`` header, "Idempotency-Key" by default; "" sends
+        none); what is not delivered when the engine is closed stays on disk.
+        ``sync`` is "batch", "interval" or "never"; ``overflow``
+        "drop_oldest" or "refuse_newest"; 0 takes the library's default.
+        MqttruleError: MQR_ENOTSUP (a callable action), MQR_EEXIST (it has
+        a queue already), MQR_ENOTFOUND, and the queue's open errors (a
+        missing or unwritable directory) with the library's message."""
+        self._check()
+        if sync not in QUEUE_SYNC:
+            raise ValueError("sync must be 'batch', 'interval' or 'never'")
+        if overflow not in QUEUE_OVERFLOW:
+            raise ValueError("overflow must be 'drop_oldest' or 'refuse_newest'")
+        cfg = _lib.ActionPersistConfig()
+        L.mqr_action_persist_config_init(ctypes.byref(cfg))
+        path = _b(os.fspath(directory))
+        cfg.queue.dir = path          # copied by the library
+        cfg.queue.sync = QUEUE_SYNC[sync]
+        cfg.queue.overflow = QUEUE_OVERFLOW[overflow]
+        if sync_interval_ms:
+            cfg.queue.sync_interval_ms = int(sync_interval_ms)
+        if max_buffer_bytes:
+            cfg.queue.max_buffer_bytes = int(max_buffer_bytes)
+        if segment_bytes:
+            cfg.queue.segment_bytes = int(segment_bytes)
+        name = _b(id_name)
+        cfg.id_name = name
+        cfg.window = int(window)
+        diag = _lib.Diag()
+        rc = L.mqr_engine_action_persist(self._engine, int(action_id), ctypes.byref(cfg),
+                                         ctypes.byref(diag))
+        if rc != OK:
+            raise_status(rc, diag)
+
     def poll(self, timeout=0.0):
         """One poll() round over the HTTP actions' sockets for at most
         ``timeout`` seconds (None: until the next timer); returns the number
@@ -706,9 +779,8 @@ class Engine:
     def action_queue_stats(self, action_id):
         """The durable queue counters of action ``action_id`` (queue.h field
         names; "state" as its name, e.g. "memory" or "disk"; "last_error" its
-        text). MqttruleError (MQR_ENOTFOUND) when the action has no queue:
-        the bindings do not attach queues (mqr_engine_action_persist is a
-        host's, see docs/python.md)."""
+        text). MqttruleError (MQR_ENOTFOUND) when the action has no queue
+        (see persist_action)."""
         self._check()
         st = _lib.QueueStats()
         rc = L.mqr_engine_action_queue_stats(self._engine, int(action_id), ctypes.byref(st))

@@ -296,6 +296,22 @@ class QueueStats(ctypes.Structure):
             "segments", "segments_deleted", "disk_bytes")]
 
 
+class QueueOptions(ctypes.Structure):
+    """mqr_queue_options_t (queue.h); alloc and clock are left to the engine."""
+    _c_name_ = "mqr_queue_options_t"
+    _fields_ = [("alloc", Allocator), ("dir", c_char_p), ("max_buffer_bytes", c_uint64),
+                ("segment_bytes", c_uint64), ("sync", c_int32), ("sync_interval_ms", c_uint32),
+                ("overflow", c_int32), ("reserved_", c_uint32), ("clock", c_void_p),
+                ("clock_ud", c_void_p)]
+
+
+class ActionPersistConfig(ctypes.Structure):
+    """mqr_action_persist_config_t (queue.h): an action's durable queue."""
+    _c_name_ = "mqr_action_persist_config_t"
+    _fields_ = [("queue", QueueOptions), ("id_name", c_char_p), ("window", c_uint32),
+                ("reserved_", c_uint32)]
+
+
 class EventSchema(ctypes.Structure):
     """mqr_event_schema_t (event.h): one event of the library's table."""
     _c_name_ = "mqr_event_schema_t"
@@ -513,9 +529,15 @@ for _name, _res, _args in (
     ("mqr_engine_rule_metrics_reset", c_int, (c_void_p, c_char_p)),
     ("mqr_engine_action_metrics", c_int, (c_void_p, c_uint32, _P(ActionMetrics))),
     ("mqr_engine_action_last_error", c_int, (c_void_p, c_uint32, _P(EngineError))),
+    ("mqr_engine_action_set_fallback", c_int, (c_void_p, c_uint32, _P(c_uint32), c_size_t)),
+    ("mqr_engine_action_set_fallback_only", c_int, (c_void_p, c_uint32, c_uint32)),
+    ("mqr_engine_action_enable", c_int, (c_void_p, c_uint32, c_uint32)),
     ("mqr_engine_topic_listened", c_int, (c_void_p, c_char_p, c_size_t, _P(c_uint32))),
     ("mqr_engine_event_listened", c_uint32, (c_void_p, c_uint32)),
     # queue.h
+    ("mqr_action_persist_config_init", None, (_P(ActionPersistConfig),)),
+    ("mqr_engine_action_persist", c_int, (c_void_p, c_uint32, _P(ActionPersistConfig),
+                                          _P(Diag))),
     ("mqr_engine_action_queue_stats", c_int, (c_void_p, c_uint32, _P(QueueStats))),
     ("mqr_engine_action_queue_error", c_char_p, (c_void_p, c_uint32)),
     ("mqr_queue_state_name", c_char_p, (c_int32,)),
