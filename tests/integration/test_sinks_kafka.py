@@ -6,8 +6,12 @@ keyed by client id, with the templated header and the output as the value;
 a broker taken down and brought back in the middle of a storm loses
 nothing; two broker instances feeding one cluster (scale-out); a topic that
 does not exist counted failed with a clear error while the broker keeps
-serving; properties passed through; the connector test."""
+serving; properties passed through; the connector test. With the
+durable queue: every mock broker down, the broker killed with SIGKILL while
+the events wait, restarted, the cluster back: every event consumed, with
+its stable ${idempotency_key} header, the copies bounded."""
 import json
+import signal
 import threading
 import time
 
@@ -154,3 +158,50 @@ def test_topic_is_a_template(kafka):
             r.close()
         wait_until(lambda: drained(b, 3), 60, "3 deliveries")
     assert sorted(keys(kafka, "audit-connection_accepted")) == ["t1", "t2", "t3"]
+
+
+def test_durable_queue_survives_cluster_down_and_kill_9(kafka, tmp_path):
+    """persistence true: the three brokers of the cluster go down mid-storm,
+    the broker is killed with SIGKILL while the rest of the storm waits,
+    restarted on the same directory, the cluster comes back: every event is
+    consumed, keyed by client id, each with one ${idempotency_key} header
+    value; copies (events handed to the producer before the brokers went
+    down whose delivery report never came) stay within one batch."""
+    n = 3000
+    kafka.command("topic connack-events 3")
+    extra = "    header rid ${idempotency_key}\n    request_ttl 600s\n    batch_size 200\n"
+    conf = ("persistence true\npersistence_location %s\n" % tmp_path +
+            config(kafka.bootstrap, extra=extra))
+    port = free_port()
+    b = Broker(config=conf, port=port)
+    try:
+        done = []
+        t = threading.Thread(target=lambda: done.append(storm(port, n, parallel=20)))
+        t.start()
+        wait_until(lambda: sink_stats(b)["kafka.success"] >= 300, 60, "the first deliveries")
+        for i in (1, 2, 3):
+            kafka.command("down %d" % i)
+        t.join(180)
+        assert done, "the storm did not finish"
+        st = sink_stats(b)
+        assert st["kafka.success"] < n and st["kafka.queuing"] + st["kafka.inflight"] > 0, st
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=conf, port=port) as b2:
+        assert b2.wait_log("queued event(s) replayed", 20), b2.logtext()
+        for i in (1, 2, 3):
+            kafka.command("up %d" % i)
+        st = wait_until(lambda: (lambda s: s if s["kafka.queuing"] + s["kafka.inflight"] == 0
+                                 else None)(sink_stats(b2)), 120, "an empty queue")
+        assert st["kafka.failed"] + st["kafka.dropped.expired"] == 0, st
+    lines = [l for l in kafka.consume("connack-events", fmt="%k\\t%h\\n").splitlines() if l]
+    got = [l.split("\t", 1)[0] for l in lines]
+    rids = {}
+    for l in lines:
+        key, headers = l.split("\t", 1)
+        rid = dict(h.split("=", 1) for h in headers.split(","))["rid"]
+        rids.setdefault(key, set()).add(rid)
+    assert len(set(got)) == n, "%d of %d client ids consumed" % (len(set(got)), n)
+    assert len(got) - n <= 200, "%d copies" % (len(got) - n)
+    assert all(len(r) == 1 for r in rids.values())  # a copy has its event's key
+    print("copies: %d" % (len(got) - n))
