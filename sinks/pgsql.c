@@ -104,6 +104,7 @@ struct mqr_pgsql_sink {
     uint32_t backoff_min_ms, backoff_max_ms;
     uint32_t connect_timeout_ms;
     int statement_refused;      /* no connection has it prepared: fail rows */
+    int ending;                 /* ending a batch's rows: submit waits (below) */
     char refused[MQR_DIAG_MESSAGE_MAX];
     char where[80];             /* "pgsql host:port/db" for messages */
     const char *kw[8];
@@ -390,8 +391,13 @@ static void batch_end(pg_conn_t *c)
     for (uint32_t i = 0; i < b->n; i++)
         any_error |= b->rows[i] == ROW_ERROR;
     snprintf(msg, sizeof msg, "%s: %s", s->where, b->err);
+    /* Each done lets the engine submit again at once (one row of room):
+       answer busy until the batch has ended, and the engine's next round
+       submits full batches (conn_read calls ready). */
+    s->ending = 1;
     if (any_error && row_error(state)) {
         batch_resend(c, b, msg);
+        s->ending = 0;
         return;
     }
     for (uint32_t i = 0; i < b->n; i++) {
@@ -406,6 +412,7 @@ static void batch_end(pg_conn_t *c)
                        outcome == MQR_ACTION_DONE_SUCCESS ? MQR_OK : MQR_EIO,
                        outcome == MQR_ACTION_DONE_SUCCESS ? NULL : msg);
     }
+    s->ending = 0;
     batch_put(s, b);
 }
 
@@ -592,6 +599,8 @@ static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, u
 {
     (void)now_ms;
     mqr_pgsql_sink_t *s = ud;
+    if (s->ending)
+        return MQR_EAGAIN;
     pg_conn_t *c = pick(s);
     if (c == NULL) {
         if (!refused_everywhere(s))
