@@ -177,7 +177,8 @@ static rd_kafka_resp_err_t produce(mqr_kafka_sink_t *s, const mqr_action_item_t 
                                    const char **out_why)
 {
     *out_why = NULL;
-    if (mqr__sink_decode(it->data, it->data_len, s->params, s->fields.n) != MQR_OK) {
+    char idbuf[SINK_ID_MAX];
+    if (mqr__sink_decode_item(&s->ctx, &s->fields, it, s->params, idbuf) != MQR_OK) {
         *out_why = "undecodable message";
         return RD_KAFKA_RESP_ERR__BAD_MSG;
     }

@@ -2,25 +2,43 @@
 /*
  * pgsql.c - the PostgreSQL sink (mqttrule/sink_pgsql.h), libmqttrule_pgsql.
  *
- * A custom action (mqttrule/action.h) over one
- * libpq connection driven without blocking from the host's loop:
+ * A custom action (mqttrule/action.h) over a pool of pool_size libpq
+ * connections (1 by default) driven without blocking from the host's loop.
+ * Each connection goes
  *
- *   DOWN --wakeup--> CONNECTING --PQconnectPoll OK--> PREPARING
+ *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> PREPARING
  *     ^  <--failure, backoff--                          | PQsendPrepare result
- *     |                                                 v
- *     +--- broken connection --- READY (pipeline mode) <--> BATCH
+ *     +--------- broken connection ------------- READY (pipeline mode)
  *
- * In READY, submit sends a batch as a pipeline: one PQsendQueryPrepared per
- * row (parameters as text) and one PQpipelineSync, so the batch is one
- * implicit transaction. Results are read as the socket becomes readable
- * (PQconsumeInput, then PQgetResult while !PQisBusy) and matched to the
- * batch's tickets in order; at the Sync the batch ends: all rows succeed,
- * or the refused row fails (data errors: SQLSTATE 22, 23) and the others,
- * rolled back with it, go back to the queue, or every row fails (the
- * statement is refused: class 42 and the like). A broken connection sends
- * the batch back and reconnects after a backoff. While not READY, submit
- * answers MQR_EAGAIN and the engine keeps the rows queued; when the
- * connection is ready again the sink calls mqr_engine_action_ready.
+ * and, READY, carries up to inflight_window batches at once in one pipeline:
+ * submit picks the READY connection with the fewest batches in flight and
+ * sends the batch as one PQsendQueryPrepared per row (parameters as text)
+ * and one PQpipelineSync, so each batch is its own implicit transaction,
+ * queued behind the batches before it without waiting for their commits.
+ * Results are read as the socket becomes readable (PQconsumeInput, then
+ * PQgetResult while !PQisBusy) and matched in order to the connection's
+ * FIFO of batches; at a batch's Sync it ends: all rows succeed (only now,
+ * after the commit, is the engine told, so a durable queue releases rows
+ * whose COMMIT succeeded), or the refused row fails (data errors: SQLSTATE
+ * 22, 23) and the others, rolled back with it, are sent again at once
+ * behind the batches in flight, or every row fails (the statement is
+ * refused: class 42 and the like). A broken connection sends every batch it
+ * carried back to the engine, oldest first (each retried whole, in its
+ * order: the engine's queue is ordered by expiry), and reconnects after a
+ * backoff. With no connection able to take a batch, submit answers
+ * MQR_EAGAIN and the engine keeps the rows queued; when one can again the
+ * sink calls mqr_engine_action_ready.
+ *
+ * Each connection has its own timer (reconnect after the backoff, the end
+ * of a connection attempt, preparing a refused statement again); the
+ * action's one wakeup is set to the earliest of them.
+ *
+ * The placeholder ${idempotency_key} (SINK_ID_NAME) is not taken from the
+ * rule's output: it binds the record's stable identifier, the durable
+ * queue's "<queue id>-<seq>" (mqr_action_item_t.id), or without a durable
+ * queue "<16 hex digits chosen at create>-m<ticket>" (stable over the
+ * in-memory retries), so a UNIQUE column and ON CONFLICT DO NOTHING make
+ * the replays and retries of at-least-once delivery exactly once.
  */
 #include <mqttrule/sink_pgsql.h>
 
@@ -34,7 +52,7 @@
 
 #define STMT_NAME "mqttrule_sink"
 
-enum pg_state { PG_DOWN, PG_CONNECTING, PG_PREPARING, PG_READY, PG_BATCH };
+enum pg_state { PG_DOWN, PG_CONNECTING, PG_PREPARING, PG_READY };
 
 /* Per-row results of a batch. */
 #define ROW_PENDING 0
@@ -44,30 +62,50 @@ enum pg_state { PG_DOWN, PG_CONNECTING, PG_PREPARING, PG_READY, PG_BATCH };
 
 typedef struct mqr_pgsql_sink mqr_pgsql_sink_t;
 
-/* A sink: the engine owns it (ops->destroy frees it). */
-struct mqr_pgsql_sink {
-    sink_ctx_t ctx;
+/* One batch: rows sent as one pipeline ending in one Sync. Its values stay
+ * here until it ends, to send the rows again after a refused one. */
+typedef struct pg_batch {
+    struct pg_batch *next;      /* the connection's FIFO, or the free list */
+    uint32_t n, got;            /* rows, results read */
+    uint64_t *tickets;          /* batch_max */
+    uint8_t *rows;              /* ROW_* per row */
+    const char **vals;          /* batch_max rows of fields.n values */
+    char *text;                 /* their NUL-terminated texts */
+    size_t cap;
+    char err[MQR_DIAG_MESSAGE_MAX]; /* the first error */
+    char state[8];                  /* its SQLSTATE */
+} pg_batch_t;
+
+/* One connection of the pool. */
+typedef struct pg_conn {
+    mqr_pgsql_sink_t *s;
     PGconn *conn;
     int fd;                     /* watched descriptor, -1 none */
     enum pg_state state;
+    int prepared;               /* READY with the statement prepared */
+    int want_write;             /* output waits for PQflush */
+    pg_batch_t *head, *tail;    /* the batches in flight, oldest first */
+    uint32_t nflight;
+    uint32_t reconnect_ms;      /* backoff of the connection */
+    uint64_t due_ms;            /* its timer (monotonic), 0 none */
+} pg_conn_t;
+
+/* A sink: the engine owns it (ops->destroy frees it). */
+struct mqr_pgsql_sink {
+    sink_ctx_t ctx;
     char *sql;                  /* with $n markers */
     sink_fields_t fields;
     sink_param_t *params;       /* fields.n */
-    const char **vals;          /* the batch's values: batch_max rows of fields.n */
-    char *textbuf;              /* their NUL-terminated texts */
-    size_t textcap;
     uint32_t batch_max;
-    uint64_t *tickets;          /* the batch in flight, batch_max */
-    uint8_t *rows;              /* ROW_* per row of the batch */
-    uint32_t batch_n, batch_got;
-    uint32_t reconnect_ms;      /* backoff of the connection */
+    uint32_t window;            /* batches in flight per connection */
+    uint32_t npool;
+    pg_conn_t *pool;            /* npool */
+    pg_batch_t *spare;          /* free batches */
     uint32_t backoff_min_ms, backoff_max_ms;
     uint32_t connect_timeout_ms;
-    int statement_refused;      /* fail rows until prepared again */
-    int reprepare;              /* a wakeup to prepare again is set */
+    int statement_refused;      /* no connection has it prepared: fail rows */
+    int ending;                 /* ending a batch's rows: submit waits (below) */
     char refused[MQR_DIAG_MESSAGE_MAX];
-    char batch_err[MQR_DIAG_MESSAGE_MAX]; /* the batch's first error */
-    char batch_state[8];                  /* its SQLSTATE */
     char where[80];             /* "pgsql host:port/db" for messages */
     const char *kw[8];
     const char *kv[8];
@@ -80,22 +118,45 @@ void mqr_pgsql_sink_config_init(mqr_pgsql_sink_config_t *cfg)
         memset(cfg, 0, sizeof *cfg);
 }
 
-/* ---- the descriptor ------------------------------------------------------------------ */
+/* ---- descriptors and timers -------------------------------------------------------------- */
 
 static void on_fd(void *ud, int fd, uint32_t events, uint64_t now_ms);
-static int send_batch(mqr_pgsql_sink_t *s);
-static void send_failed(mqr_pgsql_sink_t *s);
+static int send_batch(pg_conn_t *c, pg_batch_t *b);
 
 /* Watch the connection's socket for `events` (the socket may change while
  * connecting); with no connection, watch nothing. */
-static void watch(mqr_pgsql_sink_t *s, uint32_t events)
+static void watch(pg_conn_t *c, uint32_t events)
 {
-    int fd = s->conn != NULL ? PQsocket(s->conn) : -1;
-    if (s->fd >= 0 && s->fd != fd)
-        (void)mqr__sink_unwatch_fd(&s->ctx, s->fd);
-    s->fd = fd;
+    int fd = c->conn != NULL ? PQsocket(c->conn) : -1;
+    if (c->fd >= 0 && c->fd != fd)
+        (void)mqr__sink_unwatch_fd(&c->s->ctx, c->fd);
+    c->fd = fd;
     if (fd >= 0)
-        (void)mqr__sink_watch_fd(&s->ctx, fd, events, on_fd, s);
+        (void)mqr__sink_watch_fd(&c->s->ctx, fd, events, on_fd, c);
+}
+
+/* Set the action's wakeup to the earliest timer of the pool. */
+static void schedule(mqr_pgsql_sink_t *s)
+{
+    uint64_t first = 0;
+    for (uint32_t i = 0; i < s->npool; i++)
+        if (s->pool[i].due_ms != 0 && (first == 0 || s->pool[i].due_ms < first))
+            first = s->pool[i].due_ms;
+    if (first == 0) {
+        mqr__sink_wakeup(&s->ctx, -1);
+    } else {
+        uint64_t now = mqr_http_now_ms();
+        mqr__sink_wakeup(&s->ctx, first > now ? (int64_t)(first - now) : 0);
+    }
+}
+
+/* Connection c's timer: in delay_ms, or none (delay_ms < 0). */
+static void conn_timer(pg_conn_t *c, int64_t delay_ms)
+{
+    c->due_ms = delay_ms < 0 ? 0 : mqr_http_now_ms() + (uint64_t)delay_ms;
+    if (c->due_ms == 0 && delay_ms >= 0)
+        c->due_ms = 1;
+    schedule(c->s);
 }
 
 static void first_line(const char *msg, char *out, size_t cap)
@@ -106,107 +167,168 @@ static void first_line(const char *msg, char *out, size_t cap)
         *nl = '\0';
 }
 
-/* ---- connection life -------------------------------------------------------------------- */
+/* ---- batches' memory ----------------------------------------------------------------------- */
 
-/* End the batch in flight: every row not known to be refused goes back
- * to the queue. */
-static void batch_back(mqr_pgsql_sink_t *s, int32_t status, const char *why)
+/* A free batch (from the spare list or new), or NULL (no memory). */
+static pg_batch_t *batch_get(mqr_pgsql_sink_t *s)
 {
-    for (uint32_t i = 0; i < s->batch_n; i++)
-        mqr__sink_done(&s->ctx, s->tickets[i], MQR_ACTION_DONE_RETRY, status, why);
-    s->batch_n = 0;
+    pg_batch_t *b = s->spare;
+    if (b != NULL) {
+        s->spare = b->next;
+    } else {
+        b = calloc(1, sizeof *b);
+        if (b == NULL)
+            return NULL;
+        b->tickets = calloc(s->batch_max, sizeof *b->tickets);
+        b->rows = calloc(s->batch_max, 1);
+        b->vals = calloc((size_t)s->batch_max * s->fields.n + 1, sizeof *b->vals);
+        if (b->tickets == NULL || b->rows == NULL || b->vals == NULL) {
+            free(b->tickets);
+            free(b->rows);
+            free(b->vals);
+            free(b);
+            return NULL;
+        }
+    }
+    b->next = NULL;
+    b->n = b->got = 0;
+    b->err[0] = b->state[0] = '\0';
+    return b;
 }
 
-/* Close the connection (a batch in flight goes back to the queue), wait a
- * backoff, connect again. */
-static void disconnect(mqr_pgsql_sink_t *s, const char *why)
+static void batch_put(mqr_pgsql_sink_t *s, pg_batch_t *b)
 {
+    b->next = s->spare;
+    s->spare = b;
+}
+
+static void batch_free(pg_batch_t *b)
+{
+    free(b->tickets);
+    free(b->rows);
+    free(b->vals);
+    free(b->text);
+    free(b);
+}
+
+/* Take the oldest batch off c's FIFO. */
+static pg_batch_t *flight_pop(pg_conn_t *c)
+{
+    pg_batch_t *b = c->head;
+    c->head = b->next;
+    if (c->head == NULL)
+        c->tail = NULL;
+    b->next = NULL;
+    c->nflight--;
+    return b;
+}
+
+/* ---- connection life -------------------------------------------------------------------- */
+
+/* Every batch c carries goes back to the engine, oldest first, each row to
+ * be retried (the batch again whole, after the backoff). */
+static void flight_back(pg_conn_t *c, int32_t status, const char *why)
+{
+    while (c->head != NULL) {
+        pg_batch_t *b = flight_pop(c);
+        for (uint32_t i = 0; i < b->n; i++)
+            mqr__sink_done(&c->s->ctx, b->tickets[i], MQR_ACTION_DONE_RETRY, status, why);
+        batch_put(c->s, b);
+    }
+}
+
+/* Close the connection (its batches go back to the queue), wait a backoff,
+ * connect again. */
+static void disconnect(pg_conn_t *c, const char *why)
+{
+    mqr_pgsql_sink_t *s = c->s;
     char msg[MQR_DIAG_MESSAGE_MAX];
     first_line(why, msg, sizeof msg);
-    if (s->state == PG_BATCH)
-        batch_back(s, MQR_ECONNECT, msg);
-    watch(s, 0);
-    if (s->fd >= 0)
-        (void)mqr__sink_unwatch_fd(&s->ctx, s->fd);
-    s->fd = -1;
-    if (s->conn != NULL)
-        PQfinish(s->conn);
-    s->conn = NULL;
-    s->state = PG_DOWN;
-    s->reprepare = 0; /* the wakeup now means: reconnect */
-    if (s->reconnect_ms == 0)
-        s->reconnect_ms = s->backoff_min_ms;
-    else if (s->reconnect_ms < s->backoff_max_ms / 2)
-        s->reconnect_ms *= 2;
+    flight_back(c, MQR_ECONNECT, msg);
+    if (c->fd >= 0)
+        (void)mqr__sink_unwatch_fd(&s->ctx, c->fd);
+    c->fd = -1;
+    if (c->conn != NULL)
+        PQfinish(c->conn);
+    c->conn = NULL;
+    c->state = PG_DOWN;
+    c->prepared = 0;
+    c->want_write = 0;
+    if (c->reconnect_ms == 0)
+        c->reconnect_ms = s->backoff_min_ms;
+    else if (c->reconnect_ms < s->backoff_max_ms / 2)
+        c->reconnect_ms *= 2;
     else
-        s->reconnect_ms = s->backoff_max_ms;
-    mqr__sink_error(&s->ctx, "%s: %s; reconnecting in %u ms", s->where, msg,
-                         s->reconnect_ms);
-    (void)mqr__sink_wakeup(&s->ctx, s->reconnect_ms);
+        c->reconnect_ms = s->backoff_max_ms;
+    mqr__sink_error(&s->ctx, "%s: %s; reconnecting in %u ms", s->where, msg, c->reconnect_ms);
+    conn_timer(c, c->reconnect_ms);
 }
 
 /* Start a connection attempt (PQconnectStartParams); its progress comes
  * through on_fd. */
-static void connect_start(mqr_pgsql_sink_t *s)
+static void connect_start(pg_conn_t *c)
 {
-    s->conn = PQconnectStartParams(s->kw, s->kv, 0);
-    if (s->conn == NULL) {
-        disconnect(s, "out of memory");
+    mqr_pgsql_sink_t *s = c->s;
+    c->conn = PQconnectStartParams(s->kw, s->kv, 0);
+    if (c->conn == NULL) {
+        disconnect(c, "out of memory");
         return;
     }
-    if (PQstatus(s->conn) == CONNECTION_BAD) {
-        disconnect(s, PQerrorMessage(s->conn));
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        disconnect(c, PQerrorMessage(c->conn));
         return;
     }
-    s->state = PG_CONNECTING;
-    watch(s, MQR_ENGINE_WRITE);
-    /* The attempt's time limit: the wakeup ends it if it is still going. */
-    (void)mqr__sink_wakeup(&s->ctx, s->connect_timeout_ms);
+    c->state = PG_CONNECTING;
+    watch(c, MQR_ENGINE_WRITE);
+    /* The attempt's time limit: the timer ends it if it is still going. */
+    conn_timer(c, s->connect_timeout_ms);
 }
 
-/* Connected: prepare the statement. */
-static void prepare_start(mqr_pgsql_sink_t *s)
+/* Connected (or back out of pipeline mode): prepare the statement. */
+static void prepare_start(pg_conn_t *c)
 {
-    if (PQsetnonblocking(s->conn, 1) != 0 ||
-        !PQsendPrepare(s->conn, STMT_NAME, s->sql, (int)s->fields.n, NULL)) {
-        disconnect(s, PQerrorMessage(s->conn));
+    if (PQsetnonblocking(c->conn, 1) != 0 ||
+        !PQsendPrepare(c->conn, STMT_NAME, c->s->sql, (int)c->s->fields.n, NULL)) {
+        disconnect(c, PQerrorMessage(c->conn));
         return;
     }
-    s->state = PG_PREPARING;
-    watch(s, MQR_ENGINE_READ | (PQflush(s->conn) == 1 ? MQR_ENGINE_WRITE : 0));
+    c->state = PG_PREPARING;
+    conn_timer(c, c->s->connect_timeout_ms);
+    watch(c, MQR_ENGINE_READ | (PQflush(c->conn) == 1 ? MQR_ENGINE_WRITE : 0));
 }
 
 /* The prepare's result has arrived (or not yet: return). */
-static void prepare_result(mqr_pgsql_sink_t *s)
+static void prepare_result(pg_conn_t *c)
 {
-    if (!PQconsumeInput(s->conn)) {
-        disconnect(s, PQerrorMessage(s->conn));
+    mqr_pgsql_sink_t *s = c->s;
+    if (!PQconsumeInput(c->conn)) {
+        disconnect(c, PQerrorMessage(c->conn));
         return;
     }
-    if (PQisBusy(s->conn))
+    if (PQisBusy(c->conn))
         return;
-    PGresult *r = PQgetResult(s->conn);
+    PGresult *r = PQgetResult(c->conn);
     int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
-        first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), s->refused,
+        first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->conn), s->refused,
                    sizeof s->refused);
     }
     PQclear(r);
-    while ((r = PQgetResult(s->conn)) != NULL)
+    while ((r = PQgetResult(c->conn)) != NULL)
         PQclear(r);
-    if (PQstatus(s->conn) == CONNECTION_BAD) {
-        disconnect(s, s->refused);
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        disconnect(c, s->refused);
         return;
     }
-    if (!PQenterPipelineMode(s->conn)) {
-        disconnect(s, PQerrorMessage(s->conn));
+    if (!PQenterPipelineMode(c->conn)) {
+        disconnect(c, PQerrorMessage(c->conn));
         return;
     }
-    s->state = PG_READY;
-    s->reconnect_ms = 0;
-    mqr__sink_wakeup(&s->ctx, -1);
-    s->reprepare = 0;
-    watch(s, MQR_ENGINE_READ);
+    c->state = PG_READY;
+    c->reconnect_ms = 0;
+    c->prepared = ok;
+    conn_timer(c, -1);
+    watch(c, MQR_ENGINE_READ);
     if (ok) {
         if (s->statement_refused)
             mqr__sink_log(&s->ctx, MQR_SINK_LOG_INFO, "%s: statement accepted", s->where);
@@ -214,8 +336,7 @@ static void prepare_result(mqr_pgsql_sink_t *s)
         mqr__sink_log(&s->ctx, MQR_SINK_LOG_INFO, "%s: connected", s->where);
     } else {
         s->statement_refused = 1;
-        mqr__sink_error(&s->ctx, "%s: the statement was refused: %s", s->where,
-                             s->refused);
+        mqr__sink_error(&s->ctx, "%s: the statement was refused: %s", s->where, s->refused);
     }
     (void)mqr__sink_ready(&s->ctx);
 }
@@ -235,44 +356,51 @@ static int connection_error(const char *state)
            strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0;
 }
 
-/* A row of the batch was refused for its data: it fails, the others (rolled
- * back with it, or never run) are sent again at once, from the values kept
- * in s->vals, without waiting for a backoff. */
-static void batch_resend(mqr_pgsql_sink_t *s, const char *msg)
+/* A row of batch b (off c's FIFO) was refused for its data: it fails, the
+ * others (rolled back with it, or never run) are sent again at once, from
+ * the values kept in b, behind the batches still in flight. */
+static void batch_resend(pg_conn_t *c, pg_batch_t *b, const char *msg)
 {
-    uint32_t k = 0, n = s->fields.n;
-    for (uint32_t i = 0; i < s->batch_n; i++) {
-        if (s->rows[i] == ROW_ERROR) {
-            mqr__sink_done(&s->ctx, s->tickets[i], MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
+    uint32_t k = 0, n = c->s->fields.n;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (b->rows[i] == ROW_ERROR) {
+            mqr__sink_done(&c->s->ctx, b->tickets[i], MQR_ACTION_DONE_FAILED, MQR_EIO, msg);
             continue;
         }
-        s->tickets[k] = s->tickets[i];
+        b->tickets[k] = b->tickets[i];
         if (k != i)
-            memmove(s->vals + (size_t)k * n, s->vals + (size_t)i * n, n * sizeof *s->vals);
+            memmove(b->vals + (size_t)k * n, b->vals + (size_t)i * n, n * sizeof *b->vals);
         k++;
     }
-    s->batch_n = k;
-    if (k == 0) {
-        s->state = PG_READY;
-        mqr__sink_ready(&s->ctx);
-    } else if (send_batch(s) != 0) {
-        send_failed(s);
-    }
+    b->n = k;
+    if (k == 0)
+        batch_put(c->s, b);
+    else if (send_batch(c, b) != 0)
+        disconnect(c, PQerrorMessage(c->conn)); /* b is in the FIFO: back too */
 }
 
-/* The Sync of the batch has arrived: end every row. */
-static void batch_end(mqr_pgsql_sink_t *s, const char *err, const char *state)
+/* The Sync of c's oldest batch has arrived (its COMMIT is done, or it was
+ * rolled back): end every row. */
+static void batch_end(pg_conn_t *c)
 {
-    char msg[MQR_DIAG_MESSAGE_MAX + sizeof s->where];
+    mqr_pgsql_sink_t *s = c->s;
+    pg_batch_t *b = flight_pop(c);
+    const char *state = b->state[0] ? b->state : NULL;
+    char msg[MQR_DIAG_MESSAGE_MAX + sizeof s->where + 4];
     int any_error = 0;
-    for (uint32_t i = 0; i < s->batch_n; i++)
-        any_error |= s->rows[i] == ROW_ERROR;
-    snprintf(msg, sizeof msg, "%s: %s", s->where, err);
+    for (uint32_t i = 0; i < b->n; i++)
+        any_error |= b->rows[i] == ROW_ERROR;
+    snprintf(msg, sizeof msg, "%s: %s", s->where, b->err);
+    /* Each done lets the engine submit again at once (one row of room):
+       answer busy until the batch has ended, and the engine's next round
+       submits full batches (conn_read calls ready). */
+    s->ending = 1;
     if (any_error && row_error(state)) {
-        batch_resend(s, msg);
+        batch_resend(c, b, msg);
+        s->ending = 0;
         return;
     }
-    for (uint32_t i = 0; i < s->batch_n; i++) {
+    for (uint32_t i = 0; i < b->n; i++) {
         int32_t outcome = MQR_ACTION_DONE_SUCCESS;
         if (any_error) {
             if (connection_error(state))
@@ -280,29 +408,31 @@ static void batch_end(mqr_pgsql_sink_t *s, const char *err, const char *state)
             else
                 outcome = MQR_ACTION_DONE_FAILED; /* the statement was refused */
         }
-        mqr__sink_done(&s->ctx, s->tickets[i], outcome,
-                            outcome == MQR_ACTION_DONE_SUCCESS ? MQR_OK : MQR_EIO,
-                            outcome == MQR_ACTION_DONE_SUCCESS ? NULL : msg);
+        mqr__sink_done(&s->ctx, b->tickets[i], outcome,
+                       outcome == MQR_ACTION_DONE_SUCCESS ? MQR_OK : MQR_EIO,
+                       outcome == MQR_ACTION_DONE_SUCCESS ? NULL : msg);
     }
-    s->batch_n = 0;
-    s->state = PG_READY;
-    (void)mqr__sink_ready(&s->ctx);
+    s->ending = 0;
+    batch_put(s, b);
 }
 
-/* Read what has arrived of the batch's results. */
-static void batch_results(mqr_pgsql_sink_t *s)
+/* Read what has arrived of c's results: each batch's rows in order, then
+ * its Sync. With nothing in flight, a readable socket is a notice or the
+ * server going away. */
+static void conn_read(pg_conn_t *c)
 {
-    char *err = s->batch_err;
-    char *state = s->batch_state;
-    if (!PQconsumeInput(s->conn)) {
-        disconnect(s, PQerrorMessage(s->conn));
+    mqr_pgsql_sink_t *s = c->s;
+    int ended = 0;
+    if (!PQconsumeInput(c->conn)) {
+        disconnect(c, PQerrorMessage(c->conn));
         return;
     }
-    while (s->state == PG_BATCH && !PQisBusy(s->conn)) {
-        PGresult *r = PQgetResult(s->conn);
+    while (c->state == PG_READY && c->head != NULL && !PQisBusy(c->conn)) {
+        pg_batch_t *b = c->head;
+        PGresult *r = PQgetResult(c->conn);
         if (r == NULL) {
-            if (PQstatus(s->conn) == CONNECTION_BAD) {
-                disconnect(s, PQerrorMessage(s->conn));
+            if (PQstatus(c->conn) == CONNECTION_BAD) {
+                disconnect(c, PQerrorMessage(c->conn));
                 return;
             }
             continue; /* between two queries' results */
@@ -310,39 +440,45 @@ static void batch_results(mqr_pgsql_sink_t *s)
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(r);
-            if (s->batch_got == 0)
-                err[0] = state[0] = '\0';
-            batch_end(s, err, state[0] ? state : NULL);
-            err[0] = state[0] = '\0';
-            s->batch_got = 0;
-            return;
+            batch_end(c);
+            ended = 1;
+            continue;
         }
-        if (s->batch_got >= s->batch_n) {
+        if (b->got >= b->n) {
             PQclear(r);
             continue;
         }
-        if (s->batch_got == 0)
-            err[0] = state[0] = '\0';
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            s->rows[s->batch_got++] = ROW_OK;
+            b->rows[b->got++] = ROW_OK;
         } else if (st == PGRES_PIPELINE_ABORTED) {
-            s->rows[s->batch_got++] = ROW_ABORTED;
+            b->rows[b->got++] = ROW_ABORTED;
         } else {
-            s->rows[s->batch_got++] = ROW_ERROR;
-            if (err[0] == '\0') {
-                first_line(PQresultErrorMessage(r), err, sizeof s->batch_err);
+            b->rows[b->got++] = ROW_ERROR;
+            if (b->err[0] == '\0') {
+                first_line(PQresultErrorMessage(r), b->err, sizeof b->err);
                 const char *sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-                snprintf(state, sizeof s->batch_state, "%s", sqlstate ? sqlstate : "08000");
+                snprintf(b->state, sizeof b->state, "%s", sqlstate ? sqlstate : "08000");
             }
         }
         PQclear(r);
     }
-    if (s->state == PG_BATCH && PQstatus(s->conn) == CONNECTION_BAD)
-        disconnect(s, PQerrorMessage(s->conn));
+    if (c->state != PG_READY)
+        return;
+    if (c->head == NULL) {
+        PGresult *r;
+        while (!PQisBusy(c->conn) && (r = PQgetResult(c->conn)) != NULL)
+            PQclear(r);
+    }
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        disconnect(c, PQerrorMessage(c->conn));
+        return;
+    }
+    if (ended)
+        (void)mqr__sink_ready(&s->ctx);
 }
 
-/* Bytes of parameter text the rows of items need in s->textbuf (each
- * value NUL-terminated; numbers at most 32 bytes). */
+/* Bytes of parameter text the rows of items need (each value
+ * NUL-terminated; numbers at most 32 bytes, an identifier SINK_ID_MAX). */
 static size_t batch_need(mqr_pgsql_sink_t *s, const mqr_action_item_t *items, uint32_t count)
 {
     size_t need = 0;
@@ -350,18 +486,19 @@ static size_t batch_need(mqr_pgsql_sink_t *s, const mqr_action_item_t *items, ui
         if (mqr__sink_decode(items[i].data, items[i].data_len, s->params, s->fields.n) != MQR_OK)
             continue;
         for (uint32_t k = 0; k < s->fields.n; k++)
-            need += s->params[k].len + 33;
+            need += s->params[k].len + 33 + (s->fields.is_id[k] ? SINK_ID_MAX : 0);
     }
     return need;
 }
 
-/* Row `row`'s values (s->vals[row * n ...]) from the decoded s->params,
- * copied NUL-terminated into s->textbuf from *off. 0, or -1 with the
- * parameter's number in *out_bad when a text value holds a NUL byte
- * (PostgreSQL text cannot). */
-static int fill_row(mqr_pgsql_sink_t *s, uint32_t row, size_t *off, uint32_t *out_bad)
+/* Row `row` of b (b->vals[row * n ...]) from the decoded s->params, copied
+ * NUL-terminated into b->text from *off. 0, or -1 with the parameter's
+ * number in *out_bad when a text value holds a NUL byte (PostgreSQL text
+ * cannot). */
+static int fill_row(mqr_pgsql_sink_t *s, pg_batch_t *b, uint32_t row, size_t *off,
+                    uint32_t *out_bad)
 {
-    const char **v = s->vals + (size_t)row * s->fields.n;
+    const char **v = b->vals + (size_t)row * s->fields.n;
     for (uint32_t k = 0; k < s->fields.n; k++) {
         char num[32];
         const char *t;
@@ -375,40 +512,43 @@ static int fill_row(mqr_pgsql_sink_t *s, uint32_t row, size_t *off, uint32_t *ou
             *out_bad = k + 1;
             return -1;
         }
-        memcpy(s->textbuf + *off, t, len);
-        s->textbuf[*off + len] = '\0';
-        v[k] = s->textbuf + *off;
+        memcpy(b->text + *off, t, len);
+        b->text[*off + len] = '\0';
+        v[k] = b->text + *off;
         *off += len + 1;
     }
     return 0;
 }
 
-/* Send rows 0..batch_n of s->vals as one pipeline ending in one Sync (one
- * implicit transaction) and wait for its results. 0, or -1 when the
- * connection failed (the caller disconnects). */
-static int send_batch(mqr_pgsql_sink_t *s)
+/* Append b to c's FIFO and send its rows as one pipeline ending in one Sync
+ * (one implicit transaction), behind the batches already in flight. 0, or
+ * -1 when the connection failed (the caller disconnects; b is in the FIFO
+ * and goes back with the others). */
+static int send_batch(pg_conn_t *c, pg_batch_t *b)
 {
-    for (uint32_t i = 0; i < s->batch_n; i++)
-        if (!PQsendQueryPrepared(s->conn, STMT_NAME, (int)s->fields.n,
-                                 s->vals + (size_t)i * s->fields.n, NULL, NULL, 0))
+    uint32_t n = c->s->fields.n;
+    b->next = NULL;
+    b->got = 0;
+    b->err[0] = b->state[0] = '\0';
+    memset(b->rows, ROW_PENDING, b->n);
+    if (c->tail != NULL)
+        c->tail->next = b;
+    else
+        c->head = b;
+    c->tail = b;
+    c->nflight++;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (!PQsendQueryPrepared(c->conn, STMT_NAME, (int)n, b->vals + (size_t)i * n, NULL, NULL,
+                                 0))
             return -1;
-    if (!PQpipelineSync(s->conn))
+    if (!PQpipelineSync(c->conn))
         return -1;
-    s->state = PG_BATCH;
-    s->batch_got = 0;
-    memset(s->rows, ROW_PENDING, s->batch_n);
-    int f = PQflush(s->conn);
+    int f = PQflush(c->conn);
     if (f < 0)
         return -1;
-    watch(s, MQR_ENGINE_READ | (f == 1 ? MQR_ENGINE_WRITE : 0));
+    c->want_write = f == 1;
+    watch(c, MQR_ENGINE_READ | (c->want_write ? MQR_ENGINE_WRITE : 0));
     return 0;
-}
-
-/* The batch could not be sent: it goes back to the queue, reconnect. */
-static void send_failed(mqr_pgsql_sink_t *s)
-{
-    s->state = PG_BATCH;
-    disconnect(s, PQerrorMessage(s->conn));
 }
 
 /* ---- the action's operations --------------------------------------------------------- */
@@ -420,121 +560,164 @@ static int op_render(void *ud, const mqr_action_item_t *item, mqr_arena_t *arena
     return mqr__sink_render(&s->fields, item->output, arena, out_data, out_len, diag);
 }
 
+/* The connection to take a batch: READY with the statement prepared and
+ * room in its window, the fewest batches in flight first; or NULL. */
+static pg_conn_t *pick(mqr_pgsql_sink_t *s)
+{
+    pg_conn_t *best = NULL;
+    for (uint32_t i = 0; i < s->npool; i++) {
+        pg_conn_t *c = &s->pool[i];
+        if (c->state == PG_READY && c->prepared && c->nflight < s->window &&
+            (best == NULL || c->nflight < best->nflight))
+            best = c;
+    }
+    return best;
+}
+
+/* With no connection to take them: whether the rows fail because the
+ * server refused the statement (a connection is up, none has it prepared);
+ * each such connection then prepares it again after a while (the table may
+ * have been created). */
+static int refused_everywhere(mqr_pgsql_sink_t *s)
+{
+    int up = 0;
+    for (uint32_t i = 0; i < s->npool; i++) {
+        if (s->pool[i].prepared)
+            return 0;
+        up |= s->pool[i].state == PG_READY;
+    }
+    if (!up || !s->statement_refused)
+        return 0;
+    for (uint32_t i = 0; i < s->npool; i++)
+        if (s->pool[i].state == PG_READY && s->pool[i].due_ms == 0)
+            conn_timer(&s->pool[i], s->backoff_max_ms);
+    return 1;
+}
+
 static int op_submit(void *ud, const mqr_action_item_t *items, uint32_t count, uint64_t now_ms,
                      mqr_diag_t *diag)
 {
     (void)now_ms;
     mqr_pgsql_sink_t *s = ud;
-    if (s->state != PG_READY)
+    if (s->ending)
         return MQR_EAGAIN;
-    if (s->statement_refused) {
+    pg_conn_t *c = pick(s);
+    if (c == NULL) {
+        if (!refused_everywhere(s))
+            return MQR_EAGAIN;
         for (uint32_t i = 0; i < count; i++)
             mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EIO,
-                                s->refused);
-        /* Prepare again after a while: the table may have been created. */
-        if (!s->reprepare) {
-            s->reprepare = 1;
-            mqr__sink_wakeup(&s->ctx, s->backoff_max_ms);
-        }
+                           s->refused);
         return MQR_OK;
     }
     if (count > s->batch_max)
         count = s->batch_max;
+    pg_batch_t *b = batch_get(s);
     size_t need = batch_need(s, items, count);
-    if (need > s->textcap) {
-        char *nb = realloc(s->textbuf, need);
+    if (b != NULL && need > b->cap) {
+        char *nb = realloc(b->text, need);
         if (nb == NULL) {
-            mqr__sink_diag(diag, MQR_ENOMEM, "", "%s: out of memory", s->where);
-            return MQR_ENOMEM;
+            batch_put(s, b);
+            b = NULL;
+        } else {
+            b->text = nb;
+            b->cap = need;
         }
-        s->textbuf = nb;
-        s->textcap = need;
+    }
+    if (b == NULL) {
+        mqr__sink_diag(diag, MQR_ENOMEM, "", "%s: out of memory", s->where);
+        return MQR_ENOMEM;
     }
     char msg[MQR_DIAG_MESSAGE_MAX];
     size_t off = 0;
-    s->batch_n = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t bad = 0;
-        if (mqr__sink_decode(items[i].data, items[i].data_len, s->params, s->fields.n) !=
-            MQR_OK) {
+        char idbuf[SINK_ID_MAX];
+        if (mqr__sink_decode_item(&s->ctx, &s->fields, &items[i], s->params, idbuf) != MQR_OK) {
             mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL,
                            "pgsql: undecodable message");
-        } else if (fill_row(s, s->batch_n, &off, &bad) != 0) {
+        } else if (fill_row(s, b, b->n, &off, &bad) != 0) {
             snprintf(msg, sizeof msg,
                      "%s: parameter $%u holds a NUL byte, which PostgreSQL text cannot store",
                      s->where, bad);
             mqr__sink_done(&s->ctx, items[i].ticket, MQR_ACTION_DONE_FAILED, MQR_EINVAL, msg);
         } else {
-            s->tickets[s->batch_n++] = items[i].ticket;
+            b->tickets[b->n++] = items[i].ticket;
         }
     }
-    if (s->batch_n > 0 && send_batch(s) != 0)
-        send_failed(s); /* every row back through done */
+    if (b->n == 0)
+        batch_put(s, b);
+    else if (send_batch(c, b) != 0)
+        disconnect(c, PQerrorMessage(c->conn)); /* every row back through done */
     return MQR_OK;
 }
 
-/* The wakeup: reconnect after a backoff, end a connection attempt that
- * took too long, or prepare a refused statement again. */
+/* Connection c's timer: reconnect after a backoff, end a connection
+ * attempt that took too long, or prepare a refused statement again. */
+static void conn_due(pg_conn_t *c)
+{
+    if (c->state == PG_DOWN) {
+        connect_start(c);
+    } else if (c->state == PG_CONNECTING || c->state == PG_PREPARING) {
+        disconnect(c, "connection attempt timed out");
+    } else if (c->state == PG_READY && !c->prepared && c->head == NULL) {
+        /* Leave pipeline mode to prepare again. */
+        if (PQexitPipelineMode(c->conn))
+            prepare_start(c);
+    }
+}
+
 static void op_wakeup(void *ud, uint64_t now_ms)
 {
     (void)now_ms;
     mqr_pgsql_sink_t *s = ud;
-    if (s->state == PG_DOWN) {
-        connect_start(s);
-    } else if (s->state == PG_CONNECTING || s->state == PG_PREPARING) {
-        disconnect(s, "connection attempt timed out");
-    } else if (s->state == PG_READY && s->statement_refused) {
-        s->reprepare = 0;
-        /* Leave pipeline mode to prepare again. */
-        if (PQexitPipelineMode(s->conn))
-            prepare_start(s);
+    uint64_t now = mqr_http_now_ms();
+    for (uint32_t i = 0; i < s->npool; i++) {
+        pg_conn_t *c = &s->pool[i];
+        if (c->due_ms != 0 && c->due_ms <= now) {
+            c->due_ms = 0;
+            conn_due(c);
+        }
     }
+    schedule(s);
 }
 
 static void on_fd(void *ud, int fd, uint32_t events, uint64_t now_ms)
 {
     (void)fd;
     (void)now_ms;
-    mqr_pgsql_sink_t *s = ud;
-    switch (s->state) {
+    pg_conn_t *c = ud;
+    switch (c->state) {
     case PG_CONNECTING: {
-        PostgresPollingStatusType p = PQconnectPoll(s->conn);
+        PostgresPollingStatusType p = PQconnectPoll(c->conn);
         if (p == PGRES_POLLING_FAILED)
-            disconnect(s, PQerrorMessage(s->conn));
+            disconnect(c, PQerrorMessage(c->conn));
         else if (p == PGRES_POLLING_OK)
-            prepare_start(s);
+            prepare_start(c);
         else
-            watch(s, p == PGRES_POLLING_READING ? MQR_ENGINE_READ : MQR_ENGINE_WRITE);
+            watch(c, p == PGRES_POLLING_READING ? MQR_ENGINE_READ : MQR_ENGINE_WRITE);
         break;
     }
     case PG_PREPARING:
-        if ((events & MQR_ENGINE_WRITE) && PQflush(s->conn) == 0)
-            watch(s, MQR_ENGINE_READ);
+        if ((events & MQR_ENGINE_WRITE) && PQflush(c->conn) == 0)
+            watch(c, MQR_ENGINE_READ);
         if (events & MQR_ENGINE_READ)
-            prepare_result(s);
-        break;
-    case PG_BATCH:
-        if (events & MQR_ENGINE_WRITE) {
-            int f = PQflush(s->conn);
-            if (f < 0) {
-                disconnect(s, PQerrorMessage(s->conn));
-                break;
-            }
-            if (f == 0)
-                watch(s, MQR_ENGINE_READ);
-        }
-        if (events & MQR_ENGINE_READ)
-            batch_results(s);
+            prepare_result(c);
         break;
     case PG_READY:
-        /* Idle: a readable socket is a notice or the server going away. */
-        if (!PQconsumeInput(s->conn) || PQstatus(s->conn) == CONNECTION_BAD) {
-            disconnect(s, PQerrorMessage(s->conn));
-        } else {
-            PGresult *r;
-            while (!PQisBusy(s->conn) && (r = PQgetResult(s->conn)) != NULL)
-                PQclear(r);
+        if ((events & MQR_ENGINE_WRITE) && c->want_write) {
+            int f = PQflush(c->conn);
+            if (f < 0) {
+                disconnect(c, PQerrorMessage(c->conn));
+                break;
+            }
+            if (f == 0) {
+                c->want_write = 0;
+                watch(c, MQR_ENGINE_READ);
+            }
         }
+        if (events & MQR_ENGINE_READ)
+            conn_read(c);
         break;
     default:
         break;
@@ -585,16 +768,23 @@ static int op_test(void *ud, uint32_t timeout_ms, mqr_http_test_result_t *out)
 static void op_destroy(void *ud)
 {
     mqr_pgsql_sink_t *s = ud;
-    if (s->fd >= 0 && s->ctx.engine != NULL)
-        mqr__sink_unwatch_fd(&s->ctx, s->fd);
-    if (s->conn != NULL)
-        PQfinish(s->conn);
+    for (uint32_t i = 0; s->pool != NULL && i < s->npool; i++) {
+        pg_conn_t *c = &s->pool[i];
+        if (c->fd >= 0 && s->ctx.engine != NULL)
+            mqr__sink_unwatch_fd(&s->ctx, c->fd);
+        if (c->conn != NULL)
+            PQfinish(c->conn);
+        while (c->head != NULL)
+            batch_free(flight_pop(c));
+    }
+    while (s->spare != NULL) {
+        pg_batch_t *b = s->spare;
+        s->spare = b->next;
+        batch_free(b);
+    }
+    free(s->pool);
     mqr__sink_fields_free(&s->fields);
     free(s->params);
-    free(s->vals);
-    free(s->textbuf);
-    free(s->tickets);
-    free(s->rows);
     free(s->sql);
     free(s->pg_host);
     free(s->pg_port);
@@ -709,15 +899,35 @@ int mqr_pgsql_sink_add(mqr_engine_t *engine, const char *rule_id,
         mqr__sink_diag(diag, MQR_EINVAL, missing, "pgsql: '%s' is required", missing);
         return MQR_EINVAL;
     }
+    if (cfg->pool_size > MQR_PGSQL_MAX_POOL_SIZE ||
+        cfg->inflight_window > MQR_PGSQL_MAX_INFLIGHT_WINDOW) {
+        const char *f = cfg->pool_size > MQR_PGSQL_MAX_POOL_SIZE ? "pool_size" : "inflight_window";
+        mqr__sink_diag(diag, MQR_EINVAL, f, "pgsql: %s must be at most %u", f,
+                       f[0] == 'p' ? MQR_PGSQL_MAX_POOL_SIZE : MQR_PGSQL_MAX_INFLIGHT_WINDOW);
+        return MQR_EINVAL;
+    }
     mqr_pgsql_sink_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return MQR_ENOMEM;
-    s->fd = -1;
+    s->npool = cfg->pool_size ? cfg->pool_size : MQR_PGSQL_DEFAULT_POOL_SIZE;
+    s->window = cfg->inflight_window ? cfg->inflight_window : MQR_PGSQL_DEFAULT_INFLIGHT_WINDOW;
+    s->pool = calloc(s->npool, sizeof *s->pool);
+    if (s->pool == NULL) {
+        free(s);
+        return MQR_ENOMEM;
+    }
+    for (uint32_t i = 0; i < s->npool; i++) {
+        s->pool[i].s = s;
+        s->pool[i].fd = -1;
+    }
     mqr_custom_action_config_t ac;
     mqr__sink_action_config(&ac, "pgsql", &cfg->queue);
     ac.ops = &PGSQL_OPS;
     ac.ud = s;
     s->batch_max = ac.batch_size;
+    /* Messages in flight: every batch of every connection's window. */
+    uint64_t flight = (uint64_t)ac.batch_size * s->window * s->npool;
+    ac.max_inflight = flight > UINT32_MAX ? UINT32_MAX : (uint32_t)flight;
     s->backoff_min_ms = ac.backoff_initial_ms ? ac.backoff_initial_ms
                                               : MQR_ACTION_DEFAULT_BACKOFF_INITIAL_MS;
     s->backoff_max_ms = ac.backoff_max_ms ? ac.backoff_max_ms : MQR_ACTION_DEFAULT_BACKOFF_MAX_MS;
@@ -727,10 +937,7 @@ int mqr_pgsql_sink_add(mqr_engine_t *engine, const char *rule_id,
     int rc = mqr__sink_sql_parse(cfg->sql, SINK_SQL_DOLLAR, &s->sql, &s->fields, diag);
     if (rc == MQR_OK) {
         s->params = calloc(s->fields.n + 1, sizeof *s->params);
-        s->vals = calloc((size_t)s->batch_max * s->fields.n + 1, sizeof *s->vals);
-        s->tickets = calloc(s->batch_max, sizeof *s->tickets);
-        s->rows = calloc(s->batch_max, 1);
-        if (!s->params || !s->vals || !s->tickets || !s->rows)
+        if (s->params == NULL)
             rc = MQR_ENOMEM;
     }
     if (rc == MQR_OK)
@@ -744,6 +951,7 @@ int mqr_pgsql_sink_add(mqr_engine_t *engine, const char *rule_id,
         op_destroy(s);
         return rc;
     }
-    connect_start(s);
+    for (uint32_t i = 0; i < s->npool; i++)
+        connect_start(&s->pool[i]);
     return MQR_OK;
 }

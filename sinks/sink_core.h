@@ -51,7 +51,15 @@ typedef struct sink_param {
 typedef struct sink_fields {
     uint32_t n;
     mqr_template_t **tpl;
+    uint8_t *is_id;         /* 1: field i is ${SINK_ID_NAME}, bound by
+                               mqr__sink_decode_item, not from the output */
 } sink_fields_t;
+
+/* The placeholder that binds a record's stable identifier (the durable
+ * queue's "<queue id>-<seq>", else "<sink's random prefix>-m<ticket>") in
+ * place of a value of the rule's output, and room for the identifier. */
+#define SINK_ID_NAME "idempotency_key"
+#define SINK_ID_MAX 64
 
 /* Placeholder styles of mqr__sink_sql_parse. */
 #define SINK_SQL_QMARK 0  /* ? (SQLite) */
@@ -84,6 +92,8 @@ typedef struct sink_ctx {
     mqr_engine_t *engine;
     uint32_t action_id;
     char where[96];                    /* "sqlite FILE", "pgsql HOST:PORT/DB", ... */
+    char id_prefix[20];                /* 16 random hex digits: identifiers without a
+                                          durable queue */
     mqr_sink_log_fn log;
     void *log_ud;
     char logged[MQR_DIAG_MESSAGE_MAX]; /* the last error logged, */
@@ -102,6 +112,8 @@ void mqr__sink_ready(sink_ctx_t *c);
 void mqr__sink_wakeup(sink_ctx_t *c, int64_t delay_ms);
 int mqr__sink_watch_fd(sink_ctx_t *c, int fd, uint32_t events, mqr_engine_fd_fn fn, void *ud);
 void mqr__sink_unwatch_fd(sink_ctx_t *c, int fd);
+int mqr__sink_decode_item(const sink_ctx_t *c, const sink_fields_t *f,
+                          const mqr_action_item_t *it, sink_param_t *out, char idbuf[SINK_ID_MAX]);
 void mqr__sink_log(sink_ctx_t *c, int32_t level, const char *fmt, ...) SINK_PRINTF(3, 4);
 void mqr__sink_error(sink_ctx_t *c, const char *fmt, ...) SINK_PRINTF(2, 3);
 

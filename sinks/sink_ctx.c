@@ -16,6 +16,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 void mqr__sink_action_config(mqr_custom_action_config_t *out, const char *type,
                              const mqr_sink_queue_config_t *q)
@@ -49,8 +51,48 @@ int mqr__sink_attach(sink_ctx_t *c, mqr_engine_t *engine, const char *rule_id,
         return rc;
     c->engine = engine;
     c->action_id = id;
+    /* The prefix of identifiers without a durable queue: random, so that the
+       tickets of another run (or another sink) never repeat an identifier. */
+    uint64_t r = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f == NULL || fread(&r, sizeof r, 1, f) != 1)
+        r = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 32 ^ (uintptr_t)c;
+    if (f != NULL)
+        fclose(f);
+    snprintf(c->id_prefix, sizeof c->id_prefix, "%016llx", (unsigned long long)r);
     if (out_action_id != NULL)
         *out_action_id = id;
+    return MQR_OK;
+}
+
+/* Decode item `it`'s parameters (mqr__sink_decode) into out, and bind each
+ * ${SINK_ID_NAME} field to the record's stable identifier: the durable
+ * queue's it->id, else "<c->id_prefix>-m<ticket>" (the ticket is the same
+ * over retries), written into idbuf, which must outlive the use of out.
+ * MQR_OK or MQR_EINVAL (undecodable bytes). */
+int mqr__sink_decode_item(const sink_ctx_t *c, const sink_fields_t *f,
+                          const mqr_action_item_t *it, sink_param_t *out, char idbuf[SINK_ID_MAX])
+{
+    int rc = mqr__sink_decode(it->data, it->data_len, out, f->n);
+    if (rc != MQR_OK)
+        return rc;
+    size_t len = 0;
+    for (uint32_t i = 0; i < f->n; i++) {
+        if (!f->is_id[i])
+            continue;
+        if (len == 0 && it->id != NULL && it->id_len > 0 && it->id_len < SINK_ID_MAX) {
+            memcpy(idbuf, it->id, it->id_len);
+            idbuf[it->id_len] = '\0';
+            len = it->id_len;
+        } else if (len == 0) {
+            len = (size_t)snprintf(idbuf, SINK_ID_MAX, "%s-m%llu", c->id_prefix,
+                                   (unsigned long long)it->ticket);
+        }
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].type = SINK_P_TEXT;
+        out[i].s = idbuf;
+        out[i].len = (uint32_t)len;
+    }
     return MQR_OK;
 }
 

@@ -61,6 +61,11 @@ static int fields_push(sink_fields_t *f, const char *text, size_t len, mqr_diag_
     if (t == NULL)
         return MQR_ENOMEM;
     f->tpl = t;
+    uint8_t *is_id = realloc(f->is_id, f->n + 1);
+    if (is_id == NULL)
+        return MQR_ENOMEM;
+    f->is_id = is_id;
+    is_id[f->n] = len == sizeof SINK_ID_NAME + 2 && !memcmp(text, "${" SINK_ID_NAME "}", len);
     int rc = mqr_template_compile(text, len, NULL, &f->tpl[f->n], diag);
     if (rc != MQR_OK)
         return rc;
@@ -89,7 +94,7 @@ int mqr__sink_sql_parse(const char *sql, int style, char **out_text, sink_fields
     char *out = malloc(len * 4 + 1);
     if (out == NULL)
         return MQR_ENOMEM;
-    sink_fields_t f = {0, NULL};
+    sink_fields_t f = {0, NULL, NULL};
     size_t o = 0;
     char quote = 0; /* '\'' or '"' while inside one */
     int rc = MQR_OK;
@@ -163,7 +168,7 @@ int mqr__sink_sql_parse(const char *sql, int style, char **out_text, sink_fields
 int mqr__sink_fields_compile(const char *const *texts, uint32_t n, sink_fields_t *out,
                              mqr_diag_t *diag)
 {
-    sink_fields_t f = {0, NULL};
+    sink_fields_t f = {0, NULL, NULL};
     for (uint32_t i = 0; i < n; i++) {
         const char *t = texts[i] ? texts[i] : "";
         int rc = fields_push(&f, t, strlen(t), diag);
@@ -181,7 +186,9 @@ void mqr__sink_fields_free(sink_fields_t *f)
     for (uint32_t i = 0; i < f->n; i++)
         mqr_template_free(f->tpl[i]);
     free(f->tpl);
+    free(f->is_id);
     f->tpl = NULL;
+    f->is_id = NULL;
     f->n = 0;
 }
 

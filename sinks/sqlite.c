@@ -128,7 +128,8 @@ static int op_render(void *ud, const mqr_action_item_t *item, mqr_arena_t *arena
  * code of the failure (message on the handle). */
 static int insert_one(mqr_sqlite_sink_t *s, const mqr_action_item_t *it)
 {
-    if (mqr__sink_decode(it->data, it->data_len, s->params, s->fields.n) != MQR_OK)
+    char idbuf[SINK_ID_MAX];
+    if (mqr__sink_decode_item(&s->ctx, &s->fields, it, s->params, idbuf) != MQR_OK)
         return SQLITE_MISMATCH;
     int rc = bind_params(s);
     if (rc == SQLITE_OK) {

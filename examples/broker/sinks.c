@@ -10,10 +10,15 @@
  *
  * Each type is compiled in when CMake built its library (BRK_WITH_SQLITE,
  * BRK_WITH_PGSQL, BRK_WITH_KAFKA); actions.c registers the factories.
- * The queue options are the HTTP action's (EMQX names): batch_size,
+ * One table-driven parser (sink_opts_parse) reads every type's block: each
+ * type has a table of its options (key, how the value is read, where it
+ * goes in the type's configuration struct, whether it is required), and
+ * all share the queue options of the HTTP action (EMQX names): batch_size,
  * max_buffer_messages, max_buffer_bytes, request_ttl, retry_backoff,
- * retry_backoff_max. docs/sinks.md lists every option.
+ * retry_backoff_max. A factory is then: defaults, the parser, the
+ * library's add, sink_added. docs/sinks.md lists every option.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,52 +76,158 @@ static void sink_forget(void *state)
 
 /* ---- options ---------------------------------------------------------------------------- */
 
-/* The queue options every sink shares (EMQX's names, as for http). 1 when
- * o was one of them (0 or -1 in *rc), 0 when it is not. */
-static int queue_opt(brk_action_ctx_t *ctx, const brk_action_opt_t *o, mqr_sink_queue_config_t *q,
-                     int *rc)
+/* How a sink option's value is read (sink_opt_t.kind). */
+#define O_STR 0     /* the text (a template or a name), kept as it is */
+#define O_FILE 1    /* a file name that must be readable now */
+#define O_U32 2     /* a number in min..max */
+#define O_MS 3      /* a duration in min..max ms */
+#define O_BOOL 4    /* true or false */
+#define O_BYTES 5   /* a size in min..max bytes (kept in a uint32_t) */
+#define O_PAIR 6    /* NAME VALUE, collected in a sink_pairs_t */
+
+/* One option of a sink type: its key, how its value is read and where it
+ * goes (an offset into the type's configuration struct, or into its
+ * mqr_sink_queue_config_t for the queue options); `need` makes it required
+ * ("needs NEED" when it is missing, checked in table order). */
+typedef struct sink_opt {
+    const char *key;
+    int kind;
+    size_t off;
+    uint32_t min, max;
+    const char *need;
+} sink_opt_t;
+
+/* The queue options every sink shares (EMQX's names, as for http). */
+#define QOFF(f) offsetof(mqr_sink_queue_config_t, f)
+static const sink_opt_t QUEUE_OPTS[] = {
+    {"batch_size", O_U32, QOFF(batch_size), 1, 10000, NULL},
+    {"max_buffer_messages", O_U32, QOFF(max_queue_count), 1, UINT32_MAX, NULL},
+    {"max_buffer_bytes", O_BYTES, QOFF(max_queue_bytes), 1, UINT32_MAX, NULL},
+    {"request_ttl", O_MS, QOFF(ttl_ms), 1, UINT32_MAX, NULL},
+    {"retry_backoff", O_MS, QOFF(backoff_min_ms), 1, UINT32_MAX, NULL},
+    {"retry_backoff_max", O_MS, QOFF(backoff_max_ms), 1, UINT32_MAX, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+/* The `NAME VALUE` options of a block (kafka's header and property), in
+ * their order: key is the option's, name is copied, value points into the
+ * option's text. */
+typedef struct sink_pairs {
+    size_t n;
+    const char **key;
+    char **name;
+    const char **value;
+} sink_pairs_t;
+
+/* Split "NAME REST" at its first blank into p's next pair. 0, or -1 when
+ * there is no REST. */
+static int pair_add(sink_pairs_t *p, const brk_action_opt_t *o)
 {
-    const char *k = o->key;
-    uint64_t big;
-    if (!strcmp(k, "batch_size"))
-        *rc = brk_opt_u32(ctx, o, 1, 10000, &q->batch_size);
-    else if (!strcmp(k, "max_buffer_messages"))
-        *rc = brk_opt_u32(ctx, o, 1, UINT32_MAX, &q->max_queue_count);
-    else if (!strcmp(k, "max_buffer_bytes")) {
-        *rc = brk_opt_bytes(ctx, o, 1, UINT32_MAX, &big);
-        q->max_queue_bytes = (uint32_t)big;
-    } else if (!strcmp(k, "request_ttl"))
-        *rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &q->ttl_ms);
-    else if (!strcmp(k, "retry_backoff"))
-        *rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &q->backoff_min_ms);
-    else if (!strcmp(k, "retry_backoff_max"))
-        *rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &q->backoff_max_ms);
-    else
+    const char *v = o->value;
+    size_t n = strcspn(v, " \t");
+    if (n == 0 || v[n] == '\0')
+        return -1;
+    const char *r = v + n;
+    while (*r == ' ' || *r == '\t')
+        r++;
+    if (*r == '\0')
+        return -1;
+    p->key = brk_xrealloc(p->key, (p->n + 1) * sizeof *p->key);
+    p->name = brk_xrealloc(p->name, (p->n + 1) * sizeof *p->name);
+    p->value = brk_xrealloc(p->value, (p->n + 1) * sizeof *p->value);
+    p->key[p->n] = o->key;
+    p->name[p->n] = brk_xrealloc(NULL, n + 1);
+    memcpy(p->name[p->n], v, n);
+    p->name[p->n][n] = '\0';
+    p->value[p->n++] = r;
+    return 0;
+}
+
+/* Option o per its table entry t into the struct at base. 0 or -1. */
+static int opt_set(brk_action_ctx_t *ctx, const brk_action_opt_t *o, const sink_opt_t *t,
+                   char *base, sink_pairs_t *pairs)
+{
+    void *at = base + t->off;
+    uint64_t big = 0;
+    switch (t->kind) {
+    case O_FILE:
+        if (brk_opt_readable(ctx, o) != 0)
+            return -1;
+        /* fall through */
+    case O_STR:
+        memcpy(at, &o->value, sizeof o->value);
         return 0;
-    return 1;
+    case O_U32:
+        return brk_opt_u32(ctx, o, t->min, t->max, at);
+    case O_MS:
+        return brk_opt_duration_ms(ctx, o, t->min, t->max, at);
+    case O_BOOL:
+        return brk_opt_bool(ctx, o, at);
+    case O_BYTES:
+        if (brk_opt_bytes(ctx, o, t->min, t->max, &big) != 0)
+            return -1;
+        *(uint32_t *)at = (uint32_t)big;
+        return 0;
+    default:
+        if (pair_add(pairs, o) != 0)
+            return brk_action_fail(ctx, o, "%s needs a name and a value, not '%s'", o->key,
+                                   o->value);
+        return 0;
+    }
 }
 
-static int unknown(brk_action_ctx_t *ctx, const brk_action_opt_t *o)
+/* Read the options of block a into the configuration struct cfg (whose
+ * mqr_sink_queue_config_t is at queue_off) by the type's table `opts` and
+ * QUEUE_OPTS; the NAME VALUE options go to *pairs. Refuses an unknown key,
+ * a bad value or a missing required option with "file:line: action TYPE:
+ * ..." (brk_action_fail). 0 or -1. */
+static int sink_opts_parse(brk_action_ctx_t *ctx, const brk_action_cfg_t *a,
+                           const sink_opt_t *opts, size_t queue_off, void *cfg,
+                           sink_pairs_t *pairs)
 {
-    return brk_action_fail(ctx, o, "unknown option '%s' (see docs/sinks.md)", o->key);
+    char *base = cfg;
+    for (size_t i = 0; i < a->nopts; i++) {
+        const brk_action_opt_t *o = &a->opts[i];
+        const sink_opt_t *t = opts;
+        char *into = base;
+        while (t->key != NULL && strcmp(t->key, o->key) != 0)
+            t++;
+        if (t->key == NULL) {
+            into = base + queue_off;
+            for (t = QUEUE_OPTS; t->key != NULL && strcmp(t->key, o->key) != 0;)
+                t++;
+        }
+        if (t->key == NULL)
+            return brk_action_fail(ctx, o, "unknown option '%s' (see docs/sinks.md)", o->key);
+        if (opt_set(ctx, o, t, into, pairs) != 0)
+            return -1;
+    }
+    for (const sink_opt_t *t = opts; t->key != NULL; t++) {
+        const char *v = NULL;
+        if (t->need != NULL)
+            memcpy(&v, base + t->off, sizeof v);
+        if (t->need != NULL && v == NULL)
+            return brk_action_fail(ctx, NULL, "needs %s", t->need);
+    }
+    return 0;
 }
 
-/* A sink's create failed: name the option line its diagnostic's field
- * names (the last such line), or the `action TYPE` line. -1. */
-static int create_failed(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, const mqr_diag_t *d,
-                         int st)
-{
-    const brk_action_opt_t *o = NULL;
-    for (size_t i = 0; i < a->nopts; i++)
-        if (d->field[0] && !strcmp(a->opts[i].key, d->field))
-            o = &a->opts[i];
-    return brk_action_fail(ctx, o, "%s", d->message[0] ? d->message : mqr_strerror(st));
-}
-
-/* Record an attached sink in *out and in b's list. */
-static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, const char *target)
+/* A sink's create answered st: on success record it (in *out and b's
+ * list, with `target` for the log); on failure name the option line its
+ * diagnostic's field names (the last such line), or `line` when not NULL,
+ * or the `action TYPE` line. 0 or -1. */
+static int sink_added(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out,
+                      int type, int st, const mqr_diag_t *d, const brk_action_opt_t *line,
+                      const char *target)
 {
     static const char *const names[] = {"", "sqlite", "pgsql", "kafka"};
+    if (st != MQR_OK) {
+        if (line == NULL && d->field[0])
+            for (size_t i = 0; i < a->nopts; i++) /* the last line with that key */
+                if (!strcmp(a->opts[i].key, d->field))
+                    line = &a->opts[i];
+        return brk_action_fail(ctx, line, "%s", d->message[0] ? d->message : mqr_strerror(st));
+    }
     brk_sink_t *s = brk_xrealloc(NULL, sizeof *s);
     s->next = ctx->b->sinks;
     s->b = ctx->b;
@@ -128,6 +239,7 @@ static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, const c
     snprintf(out->target, sizeof out->target, "%s %.200s", names[type], target);
     out->state = s;
     out->free_state = sink_forget;
+    return 0;
 }
 
 #endif /* BRK_ANY_SINK */
@@ -135,116 +247,85 @@ static void made(brk_action_ctx_t *ctx, brk_action_out_t *out, int type, const c
 /* ---- sqlite ------------------------------------------------------------------------------ */
 
 #ifdef BRK_WITH_SQLITE
+#define SQOFF(f) offsetof(mqr_sqlite_sink_config_t, f)
+static const sink_opt_t SQLITE_OPTS[] = {
+    {"database", O_STR, SQOFF(database), 0, 0, "a database (a file name)"},
+    {"sql", O_STR, SQOFF(sql), 0, 0, "sql (an INSERT with ${...} placeholders)"},
+    {"busy_timeout", O_MS, SQOFF(busy_timeout_ms), 0, 600000, NULL},
+    {"wal", O_BOOL, SQOFF(wal), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
 int brk_action_sqlite(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
 {
     mqr_sqlite_sink_config_t c;
     mqr_sqlite_sink_config_init(&c);
     c.log = sink_log;
     c.log_ud = ctx->b;
-    int rc = 0;
-    for (size_t i = 0; i < a->nopts && rc == 0; i++) {
-        const brk_action_opt_t *o = &a->opts[i];
-        if (queue_opt(ctx, o, &c.queue, &rc))
-            continue;
-        if (!strcmp(o->key, "database"))
-            c.database = o->value;
-        else if (!strcmp(o->key, "sql"))
-            c.sql = o->value;
-        else if (!strcmp(o->key, "busy_timeout"))
-            rc = brk_opt_duration_ms(ctx, o, 0, 600000, &c.busy_timeout_ms);
-        else if (!strcmp(o->key, "wal"))
-            rc = brk_opt_bool(ctx, o, &c.wal);
-        else
-            rc = unknown(ctx, o);
-    }
-    if (rc == 0 && c.database == NULL)
-        rc = brk_action_fail(ctx, NULL, "needs a database (a file name)");
-    if (rc == 0 && c.sql == NULL)
-        rc = brk_action_fail(ctx, NULL, "needs sql (an INSERT with ${...} placeholders)");
-    if (rc != 0)
+    if (sink_opts_parse(ctx, a, SQLITE_OPTS, SQOFF(queue), &c, NULL) != 0)
         return -1;
     mqr_diag_t d;
     mqr_diag_clear(&d);
     int st = mqr_sqlite_sink_add(ctx->engine, ctx->rule_id, &c, &out->id, &d);
-    if (st != MQR_OK)
-        return create_failed(ctx, a, &d, st);
-    made(ctx, out, SINK_SQLITE, c.database);
-    return 0;
+    return sink_added(ctx, a, out, SINK_SQLITE, st, &d, NULL, c.database);
 }
 #endif
 
 /* ---- pgsql ------------------------------------------------------------------------------- */
 
 #ifdef BRK_WITH_PGSQL
+#define PGOFF(f) offsetof(mqr_pgsql_sink_config_t, f)
+static const sink_opt_t PGSQL_OPTS[] = {
+    {"server", O_STR, PGOFF(server), 0, 0, "a server (host:port)"},
+    {"database", O_STR, PGOFF(database), 0, 0, "a database"},
+    {"sql", O_STR, PGOFF(sql), 0, 0, "sql (an INSERT with ${...} placeholders)"},
+    {"username", O_STR, PGOFF(username), 0, 0, NULL},
+    {"password", O_STR, PGOFF(password), 0, 0, NULL},
+    {"password_file", O_FILE, PGOFF(password_file), 0, 0, NULL},
+    {"connect_timeout", O_MS, PGOFF(connect_timeout_ms), 1, UINT32_MAX, NULL},
+    {"pool_size", O_U32, PGOFF(pool_size), 1, MQR_PGSQL_MAX_POOL_SIZE, NULL},
+    {"inflight_window", O_U32, PGOFF(inflight_window), 1, MQR_PGSQL_MAX_INFLIGHT_WINDOW, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
 int brk_action_pgsql(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
 {
     mqr_pgsql_sink_config_t c;
     mqr_pgsql_sink_config_init(&c);
     c.log = sink_log;
     c.log_ud = ctx->b;
-    int rc = 0;
-    for (size_t i = 0; i < a->nopts && rc == 0; i++) {
-        const brk_action_opt_t *o = &a->opts[i];
-        if (queue_opt(ctx, o, &c.queue, &rc))
-            continue;
-        if (!strcmp(o->key, "server"))
-            c.server = o->value;
-        else if (!strcmp(o->key, "database"))
-            c.database = o->value;
-        else if (!strcmp(o->key, "username"))
-            c.username = o->value;
-        else if (!strcmp(o->key, "password"))
-            c.password = o->value;
-        else if (!strcmp(o->key, "password_file")) {
-            rc = brk_opt_readable(ctx, o);
-            c.password_file = o->value;
-        } else if (!strcmp(o->key, "sql"))
-            c.sql = o->value;
-        else if (!strcmp(o->key, "connect_timeout"))
-            rc = brk_opt_duration_ms(ctx, o, 1, UINT32_MAX, &c.connect_timeout_ms);
-        else
-            rc = unknown(ctx, o);
-    }
-    const char *missing = c.server == NULL ? "a server (host:port)"
-                          : c.database == NULL ? "a database"
-                          : c.sql == NULL ? "sql (an INSERT with ${...} placeholders)"
-                                          : NULL;
-    if (rc == 0 && missing != NULL)
-        rc = brk_action_fail(ctx, NULL, "needs %s", missing);
-    if (rc != 0)
+    if (sink_opts_parse(ctx, a, PGSQL_OPTS, PGOFF(queue), &c, NULL) != 0)
         return -1;
     mqr_diag_t d;
     mqr_diag_clear(&d);
     int st = mqr_pgsql_sink_add(ctx->engine, ctx->rule_id, &c, &out->id, &d);
-    if (st != MQR_OK)
-        return create_failed(ctx, a, &d, st);
     char target[256];
     snprintf(target, sizeof target, "%s/%s", c.server, c.database);
-    made(ctx, out, SINK_PGSQL, target);
-    return 0;
+    return sink_added(ctx, a, out, SINK_PGSQL, st, &d, NULL, target);
 }
 #endif
 
 /* ---- kafka ------------------------------------------------------------------------------- */
 
 #ifdef BRK_WITH_KAFKA
-/* Split "NAME REST" at its first blank: *name (copied, freed by the caller)
- * and *rest (pointing into v). 0, or -1 when there is no REST. */
-static int split_pair(const char *v, char **name, const char **rest)
+#define KOFF(f) offsetof(mqr_kafka_sink_config_t, f)
+static const sink_opt_t KAFKA_OPTS[] = {
+    {"bootstrap_hosts", O_STR, KOFF(bootstrap_hosts), 0, 0, "bootstrap_hosts (host:port,...)"},
+    {"topic", O_STR, KOFF(topic), 0, 0, "a topic"},
+    {"key", O_STR, KOFF(key), 0, 0, NULL},
+    {"value", O_STR, KOFF(value), 0, 0, NULL},
+    {"header", O_PAIR, 0, 0, 0, NULL},
+    {"property", O_PAIR, 0, 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static void pairs_free(sink_pairs_t *p)
 {
-    size_t n = strcspn(v, " \t");
-    if (n == 0 || v[n] == '\0')
-        return -1;
-    const char *r = v + n;
-    while (*r == ' ' || *r == '\t')
-        r++;
-    if (*r == '\0')
-        return -1;
-    *name = brk_xrealloc(NULL, n + 1);
-    memcpy(*name, v, n);
-    (*name)[n] = '\0';
-    *rest = r;
-    return 0;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->name[i]);
+    free(p->key);
+    free(p->name);
+    free(p->value);
 }
 
 int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_action_out_t *out)
@@ -253,73 +334,42 @@ int brk_action_kafka(brk_action_ctx_t *ctx, const brk_action_cfg_t *a, brk_actio
     mqr_kafka_sink_config_init(&c);
     c.log = sink_log;
     c.log_ud = ctx->b;
-    mqr_kafka_header_t *hs = brk_xrealloc(NULL, (a->nopts + 1) * sizeof *hs);
-    mqr_kafka_property_t *ps = brk_xrealloc(NULL, (a->nopts + 1) * sizeof *ps);
-    char **names = brk_xrealloc(NULL, (a->nopts + 1) * sizeof *names);
-    size_t nnames = 0;
-    int rc = 0;
-    for (size_t i = 0; i < a->nopts && rc == 0; i++) {
-        const brk_action_opt_t *o = &a->opts[i];
-        const char *rest;
-        if (queue_opt(ctx, o, &c.queue, &rc))
-            continue;
-        if (!strcmp(o->key, "bootstrap_hosts"))
-            c.bootstrap_hosts = o->value;
-        else if (!strcmp(o->key, "topic"))
-            c.topic = o->value;
-        else if (!strcmp(o->key, "key"))
-            c.key = o->value;
-        else if (!strcmp(o->key, "value"))
-            c.value = o->value;
-        else if (!strcmp(o->key, "header") || !strcmp(o->key, "property")) {
-            if (split_pair(o->value, &names[nnames], &rest) != 0) {
-                rc = brk_action_fail(ctx, o, "%s needs a name and a value, not '%s'", o->key,
-                                     o->value);
-                continue;
-            }
-            if (o->key[0] == 'h')
-                hs[c.header_count++] = (mqr_kafka_header_t){names[nnames], rest};
-            else
-                ps[c.property_count++] = (mqr_kafka_property_t){names[nnames], rest};
-            nnames++;
-        } else
-            rc = unknown(ctx, o);
+    sink_pairs_t pairs = {0, NULL, NULL, NULL};
+    int rc = sink_opts_parse(ctx, a, KAFKA_OPTS, KOFF(queue), &c, &pairs);
+    mqr_kafka_header_t *hs = brk_xrealloc(NULL, (pairs.n + 1) * sizeof *hs);
+    mqr_kafka_property_t *ps = brk_xrealloc(NULL, (pairs.n + 1) * sizeof *ps);
+    for (size_t i = 0; i < pairs.n; i++) {
+        if (pairs.key[i][0] == 'h')
+            hs[c.header_count++] = (mqr_kafka_header_t){pairs.name[i], pairs.value[i]};
+        else
+            ps[c.property_count++] = (mqr_kafka_property_t){pairs.name[i], pairs.value[i]};
     }
     c.headers = hs;
     c.properties = ps;
-    if (rc == 0 && c.bootstrap_hosts == NULL)
-        rc = brk_action_fail(ctx, NULL, "needs bootstrap_hosts (host:port,...)");
-    if (rc == 0 && c.topic == NULL)
-        rc = brk_action_fail(ctx, NULL, "needs a topic");
     if (rc == 0) {
         mqr_diag_t d;
         mqr_diag_clear(&d);
         int st = mqr_kafka_sink_add(ctx->engine, ctx->rule_id, &c, &out->id, &d);
+        const brk_action_opt_t *line = NULL;
         if (st != MQR_OK && !strcmp(d.field, "property")) {
             /* "kafka: property NAME: why": point at NAME's line */
-            const brk_action_opt_t *o = NULL;
             for (size_t i = 0, k = 0; i < a->nopts; i++) {
                 int prop = !strcmp(a->opts[i].key, "property");
                 if (!prop && strcmp(a->opts[i].key, "header") != 0)
                     continue;
                 char want[128];
-                snprintf(want, sizeof want, "property %s:", names[k++]);
+                snprintf(want, sizeof want, "property %s:", pairs.name[k++]);
                 if (prop && strstr(d.message, want) != NULL)
-                    o = &a->opts[i];
+                    line = &a->opts[i];
             }
-            rc = brk_action_fail(ctx, o, "%s", d.message);
-        } else if (st != MQR_OK) {
-            rc = create_failed(ctx, a, &d, st);
+            if (line == NULL)
+                d.field[0] = '\0';
         }
-    }
-    if (rc == 0) {
         char target[256];
         snprintf(target, sizeof target, "%s topic %s", c.bootstrap_hosts, c.topic);
-        made(ctx, out, SINK_KAFKA, target);
+        rc = sink_added(ctx, a, out, SINK_KAFKA, st, &d, line, target);
     }
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    pairs_free(&pairs);
     free(hs);
     free(ps);
     return rc;

@@ -9,7 +9,11 @@
  * engine. It turns each rule output into one record (a database row, a
  * Kafka message) whose fields come from `${...}` templates: in SQL every
  * placeholder becomes a bound parameter (`?` for SQLite, `$n` for
- * PostgreSQL), never SQL text, so no value can change the statement. The
+ * PostgreSQL), never SQL text, so no value can change the statement. One
+ * placeholder is the sink's, not the output's: ${idempotency_key} is the
+ * record's stable identifier (the durable queue's "<queue id>-<seq>",
+ * mqr_action_item_t.id; without one "<16 random hex digits>-m<ticket>"),
+ * the same over retries, for a UNIQUE column or a Kafka key. The
  * engine keeps the records in the action's bounded queue, hands them to the
  * sink in batches, retries them with exponential backoff while their time to
  * live lasts, and counts every record's end in the action's metrics

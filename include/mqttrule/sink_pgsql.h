@@ -7,10 +7,15 @@
  *
  * It never blocks: libpq's asynchronous API (PQconnectStartParams and
  * PQconnectPoll, PQsendPrepare, pipeline mode with PQsendQueryPrepared,
- * PQconsumeInput) on one connection whose socket the host's loop watches
- * through the engine (mqr_engine_watch_fd). A batch of up to
- * queue.batch_size rows is sent as one pipeline ending in one Sync, so it
- * runs as one implicit transaction: all rows or none.
+ * PQconsumeInput) on pool_size connections (1 by default) whose sockets the
+ * host's loop watches through the engine (mqr_engine_watch_fd). A batch of
+ * up to queue.batch_size rows is sent as one pipeline segment ending in one
+ * Sync, so it runs as one implicit transaction: all rows or none. Each
+ * connection carries up to inflight_window batches at once (EMQX's name;
+ * 8 by default): a batch is sent behind the ones in flight without waiting
+ * for their commits, and their results are read in order. A row is
+ * reported written only after its batch's COMMIT (so a durable queue,
+ * mqr_engine_action_persist, releases it only then).
  *
  * Outcomes: a row the server refuses for its data (SQLSTATE classes 22 and
  * 23: a wrong type, a constraint) fails alone and the others of its batch,
@@ -21,7 +26,12 @@
  * delivery is at least once: a batch committed just before the connection
  * broke may be written twice. Rows wait in the queue meanwhile, within the
  * queue limits and TTL; whatever does not make it is counted dropped.
- * Parameters go as text; a text value with a NUL byte, which PostgreSQL
+ * The placeholder ${idempotency_key} binds the record's stable identifier
+ * instead of a value of the rule's output: the durable queue's
+ * "<queue id>-<seq>" (mqr_action_item_t.id), or without one "<16 hex
+ * digits chosen when the sink is added>-m<ticket>", the same over retries;
+ * stored in a UNIQUE column with ON CONFLICT DO NOTHING it makes the
+ * at-least-once delivery exactly once. Parameters go as text; a text value with a NUL byte, which PostgreSQL
  * cannot store in text, fails its row with a message saying so.
  *
  * Threads: a sink is used by the thread that uses its engine.
@@ -38,6 +48,12 @@
 extern "C" {
 #endif
 
+/* Defaults and limits of mqr_pgsql_sink_config_t.pool_size / inflight_window. */
+#define MQR_PGSQL_DEFAULT_POOL_SIZE 1u
+#define MQR_PGSQL_MAX_POOL_SIZE 64u
+#define MQR_PGSQL_DEFAULT_INFLIGHT_WINDOW 8u
+#define MQR_PGSQL_MAX_INFLIGHT_WINDOW 1024u
+
 /* The sink's configuration: call mqr_pgsql_sink_config_init first. Strings
  * are copied. */
 typedef struct mqr_pgsql_sink_config {
@@ -51,9 +67,15 @@ typedef struct mqr_pgsql_sink_config {
     const char *sql;              /* one statement with ${...} placeholders; required */
     mqr_sink_queue_config_t queue;
     uint32_t connect_timeout_ms;  /* a connection attempt; 0: 15000 */
-    uint32_t reserved_;
+    uint32_t inflight_window;     /* batches in flight per connection (pipelined);
+                                     0: MQR_PGSQL_DEFAULT_INFLIGHT_WINDOW; at most
+                                     MQR_PGSQL_MAX_INFLIGHT_WINDOW */
     mqr_sink_log_fn log;          /* errors and state changes; NULL: silent */
     void *log_ud;
+    /* Appended fields: the offsets of the fields above are unchanged. */
+    uint32_t pool_size;           /* connections; 0: MQR_PGSQL_DEFAULT_POOL_SIZE; at
+                                     most MQR_PGSQL_MAX_POOL_SIZE */
+    uint32_t reserved_;
 } mqr_pgsql_sink_config_t;
 
 /** Defaults: everything NULL or 0. NULL is ignored. Thread-safe. */
@@ -68,7 +90,8 @@ MQR_API void mqr_pgsql_sink_config_init(mqr_pgsql_sink_config_t *cfg);
  * mqr_engine_action_test is its connector test (a separate, blocking
  * connection that prepares the statement).
  * Returns MQR_OK; MQR_EINVAL (NULL engine, rule_id or cfg, no server,
- * database or sql, a bad port, a placeholder inside a quoted string);
+ * database or sql, a bad port, a placeholder inside a quoted string,
+ * pool_size or inflight_window above its limit);
  * MQR_EIO (password_file unreadable); MQR_ENOTFOUND (no such rule);
  * MQR_ESTATE (from an engine callback); MQR_ENOMEM. *diag (may be NULL)
  * says why.

@@ -4,6 +4,9 @@
  *
  *   bench_sinks [events]                                  (100000)
  *   MQR_BENCH_PGSQL=127.0.0.1:5432/dbname bench_sinks     also PostgreSQL
+ *   MQR_BENCH_ONLY=NAME                                    only sink NAME
+ *   MQR_BENCH_PG_WINDOW=N MQR_BENCH_PG_POOL=N              its inflight_window
+ *                                                          and pool_size (0: defaults)
  *
  * One rule (`SELECT clientid, username, reason_code, timestamp` over
  * messages on "t/#", the columns of the source document's rule) with one
@@ -157,6 +160,9 @@ static void bench_pgsql(long n)
     c.server = server;
     c.database = slash + 1;
     c.username = getenv("MQR_BENCH_PGUSER");
+    const char *w = getenv("MQR_BENCH_PG_WINDOW"), *p = getenv("MQR_BENCH_PG_POOL");
+    c.inflight_window = w ? (uint32_t)atoi(w) : 0;
+    c.pool_size = p ? (uint32_t)atoi(p) : 0;
     c.sql = "INSERT INTO mqr_bench " INSERT_COLS;
     uint32_t id = 0;
     mqr_diag_t d;
@@ -165,7 +171,10 @@ static void bench_pgsql(long n)
     } else {
         for (int i = 0; i < 40; i++) /* connect and prepare */
             (void)mqr_engine_poll(e, 50);
-        run("pgsql", e, id, n);
+        char name[64];
+        snprintf(name, sizeof name, "pgsql window %u pool %u", c.inflight_window,
+                 c.pool_size);
+        run(name, e, id, n);
     }
     mqr_engine_destroy(e);
 }
@@ -207,14 +216,19 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 100000;
     if (n <= 0)
         n = 100000;
+    const char *only = getenv("MQR_BENCH_ONLY"); /* one sink's name: only that one */
+    (void)only;
 #ifdef BENCH_WITH_SQLITE
-    bench_sqlite(n);
+    if (only == NULL || !strcmp(only, "sqlite"))
+        bench_sqlite(n);
 #endif
 #ifdef BENCH_WITH_PGSQL
-    bench_pgsql(n);
+    if (only == NULL || !strcmp(only, "pgsql"))
+        bench_pgsql(n);
 #endif
 #ifdef BENCH_WITH_KAFKA
-    bench_kafka(n);
+    if (only == NULL || !strcmp(only, "kafka"))
+        bench_kafka(n);
 #endif
     return 0;
 }

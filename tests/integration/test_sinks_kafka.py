@@ -6,8 +6,12 @@ keyed by client id, with the templated header and the output as the value;
 a broker taken down and brought back in the middle of a storm loses
 nothing; two broker instances feeding one cluster (scale-out); a topic that
 does not exist counted failed with a clear error while the broker keeps
-serving; properties passed through; the connector test."""
+serving; properties passed through; the connector test. With the
+durable queue: every mock broker down, the broker killed with SIGKILL while
+the events wait, restarted, the cluster back: every event consumed once,
+with its stable ${idempotency_key} header."""
 import json
+import signal
 import threading
 import time
 
@@ -154,3 +158,52 @@ def test_topic_is_a_template(kafka):
             r.close()
         wait_until(lambda: drained(b, 3), 60, "3 deliveries")
     assert sorted(keys(kafka, "audit-connection_accepted")) == ["t1", "t2", "t3"]
+
+
+def test_durable_queue_survives_cluster_down_and_kill_9(kafka, tmp_path):
+    """persistence true: a first storm is delivered, the three brokers of
+    the cluster go down, a second storm waits (handed to the producer, and
+    in the durable queue), the broker is killed with SIGKILL, restarted on
+    the same directory, the cluster comes back: every event of both storms
+    is consumed, keyed by client id, each with one ${idempotency_key}
+    header value, and none twice (nothing reached the cluster unacknowledged:
+    it was down at the kill)."""
+    first, n = 500, 3000
+    kafka.command("topic connack-events 3")
+    extra = "    header rid ${idempotency_key}\n    request_ttl 600s\n"
+    conf = ("persistence true\npersistence_location %s\n" % tmp_path +
+            config(kafka.bootstrap, extra=extra))
+    port = free_port()
+    b = Broker(config=conf, port=port)
+    try:
+        storm(port, first)
+        wait_until(lambda: drained(b, first), 60, "the first storm's deliveries")
+        for i in (1, 2, 3):
+            kafka.command("down %d" % i)
+        storm(port, n, parallel=20)
+        st = wait_until(lambda: (lambda s: s if s["kafka.matched"] == first + n else None)(
+            sink_stats(b)), 30, "every event matched")
+        assert st["kafka.success"] < first + n, st
+        assert st["kafka.queuing"] + st["kafka.inflight"] > 0, st
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=conf, port=port) as b2:
+        assert b2.wait_log("queued event(s) replayed", 20), b2.logtext()
+        for i in (1, 2, 3):
+            kafka.command("up %d" % i)
+        st = wait_until(lambda: (lambda s: s if s["kafka.queuing"] + s["kafka.inflight"] == 0
+                                 else None)(sink_stats(b2)), 120, "an empty queue")
+        assert st["kafka.failed"] + st["kafka.dropped.expired"] == 0, st
+    lines = [l for l in kafka.consume("connack-events", fmt="%k\\t%h\\n").splitlines() if l]
+    rids = {}
+    for l in lines:
+        key, headers = l.split("\t", 1)
+        rid = dict(h.split("=", 1) for h in headers.split(","))["rid"]
+        rids.setdefault(key, set()).add(rid)
+    copies = len(lines) - len(rids)
+    assert len(rids) == first + n, "%d of %d client ids consumed" % (len(rids), first + n)
+    # a copy would be an event the cluster took without its acknowledgement
+    # reaching the broker before the kill: none, the cluster was down
+    assert copies == 0, copies
+    assert all(len(r) == 1 for r in rids.values())  # a copy has its event's key
+    print("copies: %d" % copies)

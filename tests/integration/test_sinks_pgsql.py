@@ -6,14 +6,21 @@ again loses nothing (the rows wait in the sink's queue and are sent again);
 a connection the server closes in the middle of a batch loses nothing;
 hostile client ids are stored verbatim; a missing table and a wrong column
 type are counted with the server's message while the broker keeps serving;
-the connector test; the password file."""
+the connector test; the password file. The durable queue (persistence
+true): the server stopped mid-storm, the broker killed with SIGKILL while
+the events wait, restarted, the server back: every event written, the
+duplicates bounded by the in-flight window and removed by the
+${idempotency_key} column. Without it, with a small queue: the rows
+missing are exactly the events counted dropped. A pool of connections,
+each with a window of pipelined batches."""
+import signal
 import threading
 import time
 
 import pytest
 
 import pg_util
-from broker_util import Broker, raw_connect, run_broker
+from broker_util import Broker, free_port, raw_connect, run_broker
 from sink_util import (BIG_ID, CONNACK_SQL, HOSTILE_IDS, balanced, have_sink, sink_stats, storm,
                        wait_until)
 
@@ -44,10 +51,12 @@ def table(pg, schema=SCHEMA):
 
 
 def config(pg, tbl, extra="", sql=None, server=None):
-    return ("max_clientid_len 65535\n"
-            "rule audit\n"
-            "  sql %s\n"
-            "  action pgsql\n"
+    return "max_clientid_len 65535\nrule audit\n  sql %s\n%send\n" % (
+        CONNACK_SQL, action(pg, tbl, extra, sql, server))
+
+
+def action(pg, tbl, extra="", sql=None, server=None):
+    return ("  action pgsql\n"
             "    server %s\n"
             "    database %s\n"
             "    username postgres\n"
@@ -55,9 +64,7 @@ def config(pg, tbl, extra="", sql=None, server=None):
             "    retry_backoff 50ms\n"
             "    retry_backoff_max 500ms\n"
             "%s"
-            "  end\n"
-            "end\n" % (CONNACK_SQL, server or "127.0.0.1:%d" % pg.port, pg.db,
-                       sql or INSERT % tbl, extra))
+            "  end\n" % (server or "127.0.0.1:%d" % pg.port, pg.db, sql or INSERT % tbl, extra))
 
 
 def rows(pg, tbl, where="true"):
@@ -242,3 +249,131 @@ def test_refused_rows_fail_alone_in_their_batch(pg):
         assert st["pgsql.dropped.expired"] == 0 and balanced(st, "pgsql"), st
         assert "violates check constraint" in b.logtext()
     assert rows(pg, tbl) == 450
+
+
+KEYED = ("CREATE TABLE %s (rid text, clientid text, username text, reason_code text, "
+         "ts bigint)")
+KEYED_UNIQUE = KEYED.replace("rid text", "rid text UNIQUE")
+INSERT_KEYED = ("INSERT INTO %s (rid, clientid, username, reason_code, ts) VALUES "
+                "(${idempotency_key}, ${clientid}, ${username}, ${reason_code}, ${timestamp})")
+ON_CONFLICT = INSERT_KEYED + " ON CONFLICT (rid) DO NOTHING"
+
+
+def drained(b):
+    """The sinks' counters once nothing is queued or in flight."""
+    return wait_until(lambda: (lambda s: s if s["pgsql.queuing"] + s["pgsql.inflight"] == 0
+                               else None)(sink_stats(b)), 120, "an empty queue")
+
+
+def test_durable_queue_survives_server_down_and_kill_9(pg, tmp_path):
+    """persistence true: the server is stopped mid-storm, the broker is
+    killed with SIGKILL while the events wait in its queue, restarted on the
+    same directory, then the server comes back: every event of the storm is
+    written. Two actions of the rule write the same events: into a plain
+    table, where a batch whose commit raced the stop may be written twice
+    (at most the in-flight window: batch_size 50 x inflight_window 4) with
+    the same ${idempotency_key}, so the copies are removable; and with ON
+    CONFLICT DO NOTHING on a UNIQUE key column: exactly one row per event."""
+    n = 3000
+    plain, uniq = table(pg, KEYED), table(pg, KEYED_UNIQUE)
+    opts = "    request_ttl 600s\n    batch_size 50\n    inflight_window 4\n"
+    conf = ("max_clientid_len 65535\npersistence true\npersistence_location %s\n"
+            "rule audit\n  sql %s\n%s%send\n" % (
+                tmp_path, CONNACK_SQL, action(pg, plain, opts, INSERT_KEYED % plain),
+                action(pg, uniq, opts, ON_CONFLICT % uniq)))
+    port = free_port()
+    b = Broker(config=conf, port=port)
+    try:
+        assert b.wait_log("connected", 20), b.logtext()
+        done = []
+        t = threading.Thread(target=lambda: done.append(storm(port, n, parallel=20)))
+        t.start()
+        wait_until(lambda: rows(pg, plain) >= 200, 60, "the first rows")
+        pg.stop("fast")
+        t.join(180)
+        assert done, "the storm did not finish"
+        st = sink_stats(b)
+        assert st["pgsql.queuing"] + st["pgsql.inflight"] > 0, st  # events wait
+        assert "reconnecting in" in b.logtext()
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=conf, port=port) as b2:
+        assert b2.wait_log("queued event(s) replayed", 20), b2.logtext()
+        pg.start()
+        wait_until(lambda: distinct_ids(pg, plain) >= n and distinct_ids(pg, uniq) >= n, 180,
+                   "every client id in both tables")
+        st = drained(b2)
+        assert st["pgsql.failed"] == 0, st
+        assert st["pgsql.dropped.queue_full"] + st["pgsql.dropped.expired"] == 0, st
+    assert distinct_ids(pg, plain) == n and distinct_ids(pg, uniq) == n
+    # the unique key column: exactly one row per event
+    assert rows(pg, uniq) == n
+    assert int(pg.psql("SELECT count(DISTINCT rid) FROM %s" % uniq)) == n
+    # the plain table: copies only of batches in flight, each with its event's key
+    extra = rows(pg, plain) - n
+    assert 0 <= extra <= 50 * 4, extra
+    assert int(pg.psql("SELECT count(DISTINCT rid) FROM %s" % plain)) == n
+    assert pg.psql("SELECT count(*) FROM (SELECT clientid FROM %s GROUP BY clientid "
+                   "HAVING count(DISTINCT rid) > 1) x" % plain) == "0"
+    # the durable queue's identifiers "<16 hex digits>-<seq>"
+    assert rows(pg, uniq, "rid ~ '^[0-9a-f]{16}-[0-9]+$'") == n
+    print("copies in the plain table: %d" % extra)
+
+
+def test_without_durable_queue_every_loss_is_counted(pg):
+    """No persistence and a queue of 300 events: the server is down during a
+    storm of 2,000, so most events find the queue full. When it is back, the
+    rows missing are exactly the events counted dropped, and the rest are
+    all there."""
+    n = 2000
+    tbl = table(pg)
+    with Broker(config=config(pg, tbl, extra="    max_buffer_messages 300\n")) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        pg.stop("fast")
+        try:
+            storm(b.port, n, parallel=20)
+            st = sink_stats(b)
+            assert st["pgsql.dropped.queue_full"] > 0, st
+        finally:
+            pg.start()
+        st = drained(b)
+        wait_until(lambda: distinct_ids(pg, tbl) >= st["pgsql.success"] or None, 30, "the rows")
+        st = sink_stats(b)
+        assert st["pgsql.matched"] == n and balanced(st, "pgsql"), st
+        assert st["pgsql.failed"] == 0, st
+        dropped = (st["pgsql.dropped.queue_full"] + st["pgsql.dropped.expired"] +
+                   st["pgsql.dropped.other"])
+        assert dropped > 0, st
+    assert n - distinct_ids(pg, tbl) == dropped
+    assert rows(pg, tbl) >= n - dropped
+
+
+def test_pool_of_pipelined_connections(pg):
+    """pool_size 3, inflight_window 2, batches of 20: a storm lands row for
+    row over three connections, and ${idempotency_key} without a durable
+    queue gives every event its own stable key (ON CONFLICT keeps one row
+    each)."""
+    n = 2000
+    tbl = table(pg, KEYED_UNIQUE)
+    extra = "    pool_size 3\n    inflight_window 2\n    batch_size 20\n"
+    with Broker(config=config(pg, tbl, extra=extra, sql=ON_CONFLICT % tbl)) as b:
+        wait_until(lambda: pg.psql("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE application_name = 'mqttrule'") == "3", 30,
+                   "three connections")
+        storm(b.port, n)
+        wait_until(lambda: rows(pg, tbl) >= n, 90, "%d rows" % n)
+        st = drained(b)
+        assert st["pgsql.success"] == n and st["pgsql.failed"] == 0, st
+        assert balanced(st, "pgsql"), st
+    assert rows(pg, tbl) == n and distinct_ids(pg, tbl) == n
+    assert rows(pg, tbl, "rid ~ '^[0-9a-f]{16}-m[0-9]+$'") == n
+
+
+def test_pool_and_window_options_are_checked(pg, tmp_path):
+    for opt, msg in (("inflight_window 0", "inflight_window must be a number in 1..1024, not '0'"),
+                     ("pool_size 65", "pool_size must be a number in 1..64, not '65'")):
+        conf = tmp_path / "bad.conf"
+        conf.write_text(config(pg, "t", extra="    %s\n" % opt))
+        r = run_broker("-c", str(conf))
+        assert r.returncode != 0, r.stdout + r.stderr
+        assert "bad.conf:11: action pgsql: %s" % msg in r.stderr + r.stdout, r.stderr

@@ -3,7 +3,8 @@
 document's rule into a file, a 5,000-connection storm read back with the
 sqlite3 program, hostile client ids stored verbatim with the table intact,
 a refused statement and refused rows counted with clear errors while the
-broker keeps serving, and the connector test."""
+broker keeps serving, the connector test, and ${idempotency_key} with
+INSERT OR IGNORE: one row per event."""
 import os
 import subprocess
 
@@ -174,3 +175,24 @@ def test_sighup_replaces_the_sink(tmp_path):
         wait_until(lambda: sqlite(db, "SELECT count(*) FROM connack_log2 WHERE clientid = "
                                       "'after'").strip() == "1", 30, "the row in the new table")
     assert count(db, "clientid = 'after'") == 0
+
+
+def test_idempotency_key_gives_each_event_one_row(tmp_path):
+    """${idempotency_key} binds the record's stable identifier (here, no
+    durable queue: a random prefix and the ticket), so INSERT OR IGNORE
+    into a UNIQUE column keeps one row per event; it is not looked up in
+    the rule's output."""
+    db = str(tmp_path / "audit.db")
+    sqlite(db, "CREATE TABLE connack_log (rid TEXT UNIQUE NOT NULL, clientid TEXT)")
+    sql = ("INSERT OR IGNORE INTO connack_log (rid, clientid) "
+           "VALUES (${idempotency_key}, ${clientid})")
+    with Broker(config=config(db, sql=sql)) as b:
+        storm(b.port, 500)
+        wait_until(lambda: count(db) >= 500, 60, "500 rows")
+        st = sink_stats(b)
+        assert st["sqlite.success"] == 500 and st["sqlite.failed"] == 0, st
+    assert count(db) == 500
+    rids = sqlite(db, "SELECT rid FROM connack_log").split()
+    assert len(set(rids)) == 500
+    prefixes = {r.split("-m")[0] for r in rids}
+    assert len(prefixes) == 1 and len(prefixes.pop()) == 16, rids[:3]
