@@ -112,6 +112,7 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     b.stats_req = &g_stats;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), logged */
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
     if (brk_loop_init(&b) != 0 || brk_admin_listen(&b) != 0 || write_pid_file(&b) != 0) {
