@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     if (b.cfg.pid_file != NULL && rc == 0)
         (void)unlink(b.cfg.pid_file);
 out:
+    brk_journal_close(&b); /* a start-up error after the journal was started */
     brk_admin_destroy(&b);
     brk_mqtt_free(&b);
     brk_events_destroy(&b);
