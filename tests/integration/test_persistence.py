@@ -476,6 +476,58 @@ def test_acknowledged_messages_are_not_redelivered_after_kill(tmp_path):
         sub.close()
 
 
+def test_shared_message_delayed_will_and_expiry_change_survive_kill(tmp_path):
+    """One message for two persistent sessions (written once, referenced by
+    the second record), a delayed will waiting when the broker dies, and a
+    session whose expiry its DISCONNECT set to 0: after kill -9 both sessions
+    get the message, the will is published when its delay ends, and the
+    ended session is gone."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        for cid in ("s1", "s2", "brief"):
+            c, _, _ = connect5(port, cid, clean=True)
+            c.send(subscribe_bytes(1, [("t/#", 1)], level=5))
+            assert c.read_packet()[0] == 0x90
+            if cid == "brief":  # DISCONNECT with Session-Expiry-Interval 0: the session ends
+                c.send(packet(0xE0, b"\x00" + bytes([5]) + session_expiry(0)))
+            else:
+                c.send(packet(0xE0, b"\x00\x00"))
+            c.close()
+        w = Raw(port)
+        w.send(connect_bytes(clientid="dying", level=5, clean=True, props=session_expiry(3600),
+                             will=("will/dying", "gone", 1, False),
+                             will_props=b"\x18" + struct.pack(">I", 2)))
+        assert w.read_packet()[0] == 0x20
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "t/x", "shared", 1, 1)
+        pub.close()
+        w.close()  # no DISCONNECT: the will waits 2 s
+        assert b.wait_log("client 'dying' from", 5)
+        ping_c, _, _ = connect5(port, "pinger", clean=True, expiry=0)
+        ping(ping_c)  # the close above was handled in an earlier round
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port) as b2:
+        assert b2.wait_log("restored 0 retained message(s) and 3 session(s)", 5), b2.logtext()
+        watcher, _, _ = connect5(port, "watcher", clean=True, expiry=0)
+        watcher.send(subscribe_bytes(1, [("will/#", 1)], level=5))
+        assert watcher.read_packet()[0] == 0x90
+        for cid in ("s1", "s2"):
+            c, present, _ = connect5(port, cid, clean=False)
+            assert present == 1
+            got = read_publishes(c, 1)
+            assert [(t, p) for t, p, _, _ in got] == [("t/x", "shared")], (cid, got)
+            c.close()
+        c, present, _ = connect5(port, "brief", clean=False)
+        assert present == 0, "its DISCONNECT ended the session"
+        c.close()
+        got = read_publishes(watcher, 1)  # within the 5 s read timeout
+        assert [(t, p) for t, p, _, _ in got] == [("will/dying", "gone")], got
+
+
 def make_journal(datadir):
     """A broker that snapshots nothing after start-up gets five retained
     messages (r/1..r/5) and then r/5 cleared; killed with SIGKILL. Returns the
