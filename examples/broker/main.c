@@ -54,6 +54,7 @@ int main(int argc, char **argv)
     const char *err = NULL;
     char msg[1024];
     int rc = 0;
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), logged */
     brk_config_defaults(&b.cfg);
     b.argc = argc;
     b.argv = argv;
@@ -112,7 +113,6 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     b.stats_req = &g_stats;
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), logged */
     if (b.cfg.password_file != NULL)
         (void)brk_auth_check(&b, &(mqr_pkt_connect_t){0}, &err); /* load it, log problems */
     if (brk_loop_init(&b) != 0 || brk_admin_listen(&b) != 0 || write_pid_file(&b) != 0) {

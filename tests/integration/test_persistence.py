@@ -24,6 +24,7 @@
 import asyncio
 import json
 import os
+import resource
 import signal
 import struct
 import subprocess
@@ -679,6 +680,40 @@ def test_unwritable_journal_keeps_the_broker_running_and_is_retried(tmp_path):
     with Broker(config=cfg, port=b.port) as b2:
         # r/1 from the snapshot of the retry, r/2 from the new journal
         assert retained_topics(b2.port) == {"r/1": "during", "r/2": "after"}
+
+
+def test_journal_past_a_file_size_limit_keeps_the_broker_running(tmp_path):
+    """RLIMIT_FSIZE (a full disk as the process sees it): the journal's write
+    fails with EFBIG; the broker logs it once, keeps serving, and what the
+    journal held before the failure is restored after kill -9 (the record
+    the limit cut is a torn tail)."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    limit = 48 * 1024
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    payload = "x" * 3000
+    b = Broker(config=cfg, preexec_fn=small_files)
+    try:
+        pub, _, _ = connect5(b.port, "pub", clean=True, expiry=0)
+        for i in range(30):  # 90 KB of retained messages: past the limit
+            publish_qos(pub, "r/%02d" % i, payload + str(i), 1, i + 1, retain=True)
+        assert b.wait_log("broker.journal: write: File too large", 5), b.logtext()
+        publish_qos(pub, "r/after", "still served", 1, 99, retain=True)
+        ping(pub)
+        assert b.proc.poll() is None
+        assert b.logtext().count("kept by snapshots alone") == 1
+        pub.close()
+    finally:
+        b.stop(signal.SIGKILL)
+    assert os.path.getsize(os.path.join(datadir, "broker.journal")) <= limit
+    with Broker(config=cfg, port=b.port) as b2:
+        got = retained_topics(b2.port)
+        n = len(got)
+        assert 10 <= n < 30, (n, b2.logtext())  # what fitted in 48 KB, no more
+        assert got == {"r/%02d" % i: payload + str(i) for i in range(n)}, sorted(got)
 
 
 # ---- start-up errors -------------------------------------------------------------------
