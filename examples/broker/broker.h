@@ -640,6 +640,10 @@ void brk_persist_tick(broker_t *b, int64_t now);
 int brk_persist_save(broker_t *b);
 /* Shutdown: the last snapshot. */
 void brk_persist_close(broker_t *b);
+/* SIGHUP: carry the running persistence state (snapshot generation, timers,
+ * the persisted actions) into the new configuration nc; persistence and
+ * persistence_location change only at a restart. */
+void brk_persist_reload(broker_t *b, brk_config_t *nc);
 
 /* ---- journal.c: the changes since the last snapshot (broker.journal) ---------------- */
 /* What a replay found (brk_journal_replay). */

@@ -556,6 +556,41 @@ void brk_persist_close(broker_t *b)
     b->cfg.persist.journal_on = 0;
 }
 
+void brk_persist_reload(broker_t *b, brk_config_t *nc)
+{
+    brk_persist_cfg_t *o = &b->cfg.persist, *n = &nc->persist;
+    int moved = n->enabled != o->enabled ||
+                (o->location && (!n->location || strcmp(n->location, o->location) != 0));
+    if (moved)
+        brk_log(b, 0, "SIGHUP: persistence and persistence_location change only at a restart; "
+                      "they stay as they are");
+    n->enabled = o->enabled;
+    free(n->location);
+    n->location = o->location ? brk_strdup(o->location) : NULL;
+    if (!n->autosave_s)
+        n->autosave_s = DEFAULT_AUTOSAVE_S;
+    if (!n->sync_ms)
+        n->sync_ms = MQR_QUEUE_DEFAULT_SYNC_INTERVAL_MS;
+    if (n->autosave_s != o->autosave_s)
+        n->next_save_ms = brk_mono_ms() + (int64_t)n->autosave_s * 1000;
+    else
+        n->next_save_ms = o->next_save_ms;
+    n->saves = o->saves;
+    n->save_errors = o->save_errors;
+    n->save_errno = o->save_errno;
+    n->gen = o->gen;
+    n->snap_bytes = o->snap_bytes;
+    n->journal_on = o->journal_on;
+    free(n->action_ids);
+    free(n->action_state);
+    n->action_ids = o->action_ids;
+    n->action_state = o->action_state;
+    n->nactions = o->nactions;
+    o->action_ids = NULL;
+    o->action_state = NULL;
+    o->nactions = 0;
+}
+
 /* The directory name of an action: the rule id with every byte outside
  * [A-Za-z0-9_-] written as %XX, then ".<index>.<kind>". */
 static void action_dir(char *out, size_t cap, const char *loc, const char *rule, size_t k,

@@ -529,6 +529,37 @@ def test_shared_message_delayed_will_and_expiry_change_survive_kill(tmp_path):
         assert [(t, p) for t, p, _, _ in got] == [("will/dying", "gone")], got
 
 
+def test_sighup_keeps_the_snapshot_generation_and_the_journal(tmp_path):
+    """A configuration reload must not restart the snapshot generations or
+    stop the journal: changes after it survive kill -9, once each."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    with Broker(config=cfg) as b:  # the session in a snapshot of generation 2
+        sub, _, _ = connect5(b.port, "keeper", clean=True)
+        sub.send(subscribe_bytes(1, [("a/#", 1)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        sub.close()
+    port = b.port
+    b = Broker(config=cfg, port=port)  # generation 3 and its journal
+    try:
+        b.proc.send_signal(signal.SIGHUP)
+        assert b.wait_log("configuration reloaded", 5), b.logtext()
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "a/1", "one", 1, 1)
+        time.sleep(1.5)  # a timer round: no snapshot is due (autosave_interval 3600)
+        publish_qos(pub, "a/2", "two", 1, 2)
+        pub.close()
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port):
+        sub, present, _ = connect5(port, "keeper", clean=False)
+        assert present == 1
+        got = read_publishes(sub, 2)
+        assert [(t, p) for t, p, _, _ in got] == [("a/1", "one"), ("a/2", "two")], got
+        ping(sub)  # and nothing twice
+        sub.close()
+
+
 def make_journal(datadir):
     """A broker that snapshots nothing after start-up gets five retained
     messages (r/1..r/5) and then r/5 cleared; killed with SIGKILL. Returns the
