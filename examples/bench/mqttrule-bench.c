@@ -110,6 +110,7 @@ typedef struct opts {
     const char *username;
     int json;
     int tls;              /* --tls */
+    int no_clean;         /* --no-clean: sessions that outlive their connection */
     const char *cafile;   /* --cafile: verify the broker */
     const char *certfile; /* --cert/--key: a client certificate */
     const char *keyfile;
@@ -390,7 +391,14 @@ static int send_connect(bench_t *b, conn_t *c)
     snprintf(id, sizeof id, "bench-%ld-%d-%u-%llu", b->pid, c->role, c->index,
              (unsigned long long)b->started);
     p.type = MQR_PKT_CONNECT;
-    p.connect.clean_start = 1;
+    p.connect.clean_start = (uint8_t)!b->o.no_clean;
+    /* --no-clean: MQTT 5 needs a Session-Expiry-Interval (3600 s) to keep it */
+    static const uint8_t expiry[] = {MQR_PROP_SESSION_EXPIRY_INTERVAL, 0, 0, 0x0E, 0x10};
+    if (b->o.no_clean && b->o.proto == MQR_PROTO_V5) {
+        p.connect.props.ptr = expiry;
+        p.connect.props.len = sizeof expiry;
+        p.connect.props.present = 1;
+    }
     p.connect.keepalive = (uint16_t)b->o.keepalive;
     p.connect.clientid.ptr = id;
     p.connect.clientid.len = (uint32_t)strlen(id);
@@ -1018,6 +1026,8 @@ static void usage(FILE *f)
           "  -i, --inflight N       pubsub: unacknowledged QoS 1/2 per publisher (16)\n"
           "  -u, --username NAME    user name in every CONNECT\n"
           "  -k, --keepalive S      keep alive in every CONNECT (default 0: none)\n"
+          "      --no-clean         sessions that outlive the connection: clean start 0\n"
+          "                         (MQTT 5: with Session-Expiry-Interval 3600)\n"
           "  -d, --duration S       time limit of the run in seconds (default 60)\n"
           "  -j, --json             one JSON object instead of a text line\n"
           "      --tls              TLS to the broker (a full handshake per connection)\n"
@@ -1071,6 +1081,7 @@ static void parse_args(int argc, char **argv, opts_t *o)
         {"help", no_argument, NULL, 3},             {"tls", no_argument, NULL, 4},
         {"cafile", required_argument, NULL, 5},     {"cert", required_argument, NULL, 6},
         {"key", required_argument, NULL, 7},        {"version", no_argument, NULL, 8},
+        {"no-clean", no_argument, NULL, 9},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
@@ -1111,6 +1122,7 @@ static void parse_args(int argc, char **argv, opts_t *o)
         case 5: o->cafile = optarg; break;
         case 6: o->certfile = optarg; break;
         case 7: o->keyfile = optarg; break;
+        case 9: o->no_clean = 1; break;
         case 3: usage(stdout); exit(0);
         case 8: printf("mqttrule-bench (libmqttrule %s)\n", mqr_version()); exit(0);
         case ':': bad_usage("option '%s' needs an argument", argv[optind - 1]); break;

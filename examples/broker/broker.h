@@ -145,6 +145,9 @@ typedef struct brk_persist_cfg {
     int64_t next_save_ms;     /* monotonic time of the next snapshot */
     uint64_t saves, save_errors;
     int save_errno;           /* errno of the last failed snapshot */
+    uint64_t gen;             /* generation of the last snapshot (journal.c) */
+    uint64_t snap_bytes;      /* its size */
+    int journal_on;           /* a journal follows each snapshot (after start-up's replay) */
     uint32_t *action_ids;     /* the persisted actions, for the state log */
     uint64_t *action_state;
     size_t nactions;
@@ -510,6 +513,7 @@ typedef struct broker {
     int64_t accept_retry_ms;  /* when to watch them again at the latest */
     void *tls_ctx[BRK_MAX_LISTENERS]; /* SSL_CTX * of each TLS listener (tls.c) */
     uint64_t tls_trim_mark;   /* handshakes at the last malloc_trim (tls.c) */
+    struct brk_journal *journal; /* persistence: the journal (journal.c); NULL: none */
 } broker_t;
 
 /* ---- main.c / loop.c -------------------------------------------------------------- */
@@ -648,6 +652,60 @@ void brk_persist_tick(broker_t *b, int64_t now);
 int brk_persist_save(broker_t *b);
 /* Shutdown: the last snapshot. */
 void brk_persist_close(broker_t *b);
+/* SIGHUP: carry the running persistence state (snapshot generation, timers,
+ * the persisted actions) into the new configuration nc; persistence and
+ * persistence_location change only at a restart. */
+void brk_persist_reload(broker_t *b, brk_config_t *nc);
+
+/* ---- journal.c: the changes since the last snapshot (broker.journal) ---------------- */
+/* What a replay found (brk_journal_replay). */
+typedef struct brk_jr_replay {
+    uint64_t applied, torn, corrupt, unresolved, stale, gaps;
+    size_t torn_bytes;   /* bytes cut off at the end */
+    uint64_t gen;        /* the journal's generation */
+    uint32_t version;    /* a newer format version (the replay returned -1) */
+    int bad_header;      /* no valid header: nothing replayed */
+    char notes[4][160];  /* the first problems, described */
+    size_t nnotes;
+} brk_jr_replay_t;
+/* Apply the journal data[0..len) (the whole file) over the state the
+ * snapshot of generation gen restored. A journal of another generation is
+ * ignored. Returns 0, also for torn, corrupt or inapplicable records
+ * (counted in *st), or -1 for a newer format version. */
+int brk_journal_replay(broker_t *b, const uint8_t *data, size_t len, uint64_t gen,
+                       brk_jr_replay_t *st);
+/* Start-up: replay persistence_location/broker.journal if it follows the
+ * snapshot of generation gen, and log what it found. 0, or -1 with err. */
+int brk_journal_load(broker_t *b, uint64_t gen, char *err, size_t errcap);
+/* After the snapshot of generation gen: a new, empty journal of it. 0, or
+ * -1 (logged; the broker goes on with snapshots alone). */
+int brk_journal_start(broker_t *b, uint64_t gen);
+/* Write the records buffered so far (before a connection's output), and
+ * at the end of a loop round also sync them by persistence_sync. */
+void brk_journal_write(broker_t *b);
+void brk_journal_round_end(broker_t *b);
+/* Whether a snapshot is due for the journal: it is broken and its retry is
+ * due, or it has grown past twice the snapshot's size (at least 64 MiB). */
+int brk_journal_wants_snapshot(broker_t *b, int64_t now);
+void brk_journal_close(broker_t *b);
+/* "journal ok generation=N records=N bytes=N syncs=N errors=N" into out. */
+size_t brk_journal_stats(const broker_t *b, char *out, size_t cap);
+/* The hooks: each change to what the snapshot holds. Sessions with expiry
+ * 0 are not journaled; old_expiry is the expiry before the change. */
+void brk_jr_retain(broker_t *b, const brk_msg_t *m, int clear);
+void brk_jr_sess_open(broker_t *b, const brk_session_t *s, uint32_t old_expiry, int fresh);
+void brk_jr_sess_end(broker_t *b, const brk_session_t *s);
+void brk_jr_sess_expiry(broker_t *b, const brk_session_t *s, uint32_t old_expiry);
+void brk_jr_will(broker_t *b, const brk_session_t *s);
+void brk_jr_sub(broker_t *b, const brk_session_t *s, const brk_sub_t *u);
+void brk_jr_unsub(broker_t *b, const brk_session_t *s, const char *f, size_t len);
+void brk_jr_queued(broker_t *b, const brk_session_t *s, const brk_queued_t *q);
+void brk_jr_queue_drop(broker_t *b, const brk_session_t *s);
+void brk_jr_inflight(broker_t *b, const brk_session_t *s, const brk_inflight_t *f,
+                     int from_queue);
+void brk_jr_pubrel_sent(broker_t *b, const brk_session_t *s, uint16_t pid);
+void brk_jr_inflight_done(broker_t *b, const brk_session_t *s, uint16_t pid);
+void brk_jr_rx2(broker_t *b, const brk_session_t *s, uint16_t pid, int add);
 
 /* ---- auth.c ------------------------------------------------------------------------- */
 int brk_auth_check(broker_t *b, const mqr_pkt_connect_t *c, const char **why);

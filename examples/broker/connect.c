@@ -274,6 +274,7 @@ static void resume(broker_t *b, brk_session_t *s)
     for (uint32_t i = 0; i < s->ninfl; i++) {
         brk_inflight_t *f = &s->infl[i];
         if (f->state == 0 && !mq_may_read(b, s, f->msg, f->qos)) {
+            brk_jr_inflight_done(b, s, f->pid);
             brk_msg_unref(f->msg);
             continue;
         }
@@ -374,6 +375,7 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
         (void)mqr_packet_prop_get_int(&p->props, MQR_PROP_SESSION_EXPIRY_INTERVAL, &expiry);
     else if (!p->clean_start)
         expiry = b->cfg.v3_session_expiry_s ? b->cfg.v3_session_expiry_s : NEVER_EXPIRE;
+    uint32_t old_expiry = s->expiry_s;
     s->expiry_s = expiry;
     s->expire_at = 0;
     s->conn = c;
@@ -383,6 +385,7 @@ void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     }
     free(s->username);
     s->username = user;
+    brk_jr_sess_open(b, s, old_expiry, !present);
     c->username = user ? brk_strdup(user) : NULL;
     c->sess = s;
     c->keepalive = p->keepalive;

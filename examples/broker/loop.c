@@ -363,6 +363,7 @@ static void flush_out(broker_t *b, brk_conn_t *c)
             brk_conn_want_write(b, c, 0);
         return;
     }
+    brk_journal_write(b); /* the changes a client is told of are in the journal first */
     long n = c->io->write(b, c, c->out, c->out_len);
     if (n < 0) {
         if (n != BRK_IO_AGAIN)
@@ -386,7 +387,8 @@ static void flush_out(broker_t *b, brk_conn_t *c)
 
 /* End of a round: write every connection's queued bytes, close the
  * connections whose writes failed (their wills may queue more bytes for
- * others: repeat until nothing is queued), then free the closed ones. */
+ * others: repeat until nothing is queued), then free the closed ones, and
+ * write the journal's records of the round, synced by persistence_sync. */
 void brk_loop_flush(broker_t *b)
 {
     for (;;) {
@@ -416,6 +418,7 @@ void brk_loop_flush(broker_t *b)
         b->dead = c->next;
         conn_free(c);
     }
+    brk_journal_round_end(b);
 }
 
 /* Create the connection of socket `fd` (non-blocking, accepted or a

@@ -54,6 +54,7 @@ int main(int argc, char **argv)
     const char *err = NULL;
     char msg[1024];
     int rc = 0;
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), logged */
     brk_config_defaults(&b.cfg);
     b.argc = argc;
     b.argv = argv;
@@ -131,6 +132,7 @@ int main(int argc, char **argv)
     if (b.cfg.pid_file != NULL && rc == 0)
         (void)unlink(b.cfg.pid_file);
 out:
+    brk_journal_close(&b); /* a start-up error after the journal was started */
     brk_admin_destroy(&b);
     brk_mqtt_free(&b);
     brk_events_destroy(&b);

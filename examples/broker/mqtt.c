@@ -52,7 +52,9 @@ static void handle_disconnect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk
             mq_disconnect(b, c, MQR_RC_PROTOCOL_ERROR, "protocol_error");
             return;
         }
+        uint32_t old = c->sess->expiry_s;
         c->sess->expiry_s = exp;
+        brk_jr_sess_expiry(b, c->sess, old);
     }
     c->disconnect = pk; /* disconn_props of client.disconnected, during the close */
     brk_conn_close(b, c, "normal");
@@ -222,6 +224,7 @@ void brk_mqtt_conn_lost(broker_t *b, brk_conn_t *c)
             s->will = will;
             s->will_at = brk_mono_ms() + (int64_t)d * 1000;
             will = NULL;
+            brk_jr_will(b, s);
         }
         if (s->expiry_s == 0)
             mq_sess_destroy(b, s);
@@ -261,6 +264,7 @@ void brk_mqtt_tick(broker_t *b, int64_t now)
             if (s->will != NULL && s->conn == NULL && now >= s->will_at) {
                 brk_msg_t *w = s->will;
                 s->will = NULL;
+                brk_jr_will(b, s);
                 mq_publish_msg(b, NULL, w, NULL, 0);
                 brk_msg_unref(w);
             }

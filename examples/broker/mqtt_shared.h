@@ -20,6 +20,8 @@ void mq_disconnect(broker_t *b, brk_conn_t *c, int rc, const char *reason);
 void mq_drain(broker_t *b, brk_session_t *s);
 int mq_may_read(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos);
 int mq_grow(void **arr, uint32_t *cap, uint32_t n, size_t elem);
+brk_inflight_t *mq_inflight_add(brk_session_t *s, brk_msg_t *m, uint16_t pid, int qos,
+                                int retain);
 void mq_handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk);
 void mq_handle_connect(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk);
 void mq_handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk);
@@ -42,5 +44,8 @@ void mq_sess_clear(broker_t *b, brk_session_t *s);
 brk_session_t *mq_sess_create(broker_t *b, const char *id, size_t len);
 void mq_sess_destroy(broker_t *b, brk_session_t *s);
 brk_session_t *mq_sess_find(broker_t *b, const char *id, size_t len);
+int mq_sub_put(broker_t *b, brk_session_t *s, const char *filter, size_t len, int qos,
+               int no_local, int rap, size_t share_len, uint32_t sub_id);
+int mq_sub_remove(broker_t *b, brk_session_t *s, const char *f, size_t len);
 
 #endif

@@ -3,7 +3,7 @@
  * persist.c - mqttrule-broker's persistence (`persistence true`,
  * `persistence_location DIR`, `autosave_interval SECONDS`; docs/persistence.md).
  *
- * Two mechanisms, both under DIR:
+ * Three files and a directory under DIR:
  *   actions/<rule>.<n>.<kind>/   the durable queue of each action of each
  *       rule (mqttrule/queue.h, mqr_engine_action_persist): every event an
  *       action takes is written there before it is sent, and released when
@@ -13,12 +13,22 @@
  *       in-flight QoS 1/2 messages, QoS 2 packet ids awaiting PUBREL, the
  *       delayed will, the remaining expiry). Written to broker.db.tmp,
  *       fsynced and renamed over the old file every autosave_interval
- *       seconds and at shutdown, so a kill -9 loses at most the changes of
- *       the last interval, never the file.
+ *       seconds, when the journal has grown past twice its size, and at
+ *       shutdown. Each snapshot has a generation number, one more than the
+ *       last.
+ *   broker.journal               the changes made since the snapshot of its
+ *       generation, one checksummed record per change, written at the end of
+ *       each loop round (journal.c, which describes its format): a kill -9
+ *       loses none of the changes of a completed round. A new journal is
+ *       renamed into place after each snapshot; one of an older generation
+ *       is ignored.
+ * On start: the snapshot is loaded, the journal of its generation replayed
+ * over it, a new snapshot written and a new journal started.
  *
- * broker.db: "MQRBSNAP", u32 format version, u32 CRC-32C of the body, u64
- * body length, then the body (little-endian; a string is a u32 length,
- * 0xffffffff for none, then its bytes):
+ * broker.db: "MQRBSNAP", u32 format version (2), u32 CRC-32C of the body,
+ * u64 body length, then the body (little-endian; a string is a u32 length,
+ * 0xffffffff for none, then its bytes; persist_codec.h):
+ *   u64 generation (not in version 1 files: generation 0);
  *   u32 retained count, message per retained;
  *   u32 session count, per session: client id, username, u32 expiry_s,
  *   i64 ms of expiry left (-1: starts at reconnect time), u16 next packet
@@ -28,8 +38,13 @@
  *   retain, message), u32 rx2 (u16 pid).
  *   message: u8 qos, retain, has_expiry, 0, u32 expiry_s, i64 received_at,
  *   topic, payload, properties, from client id, from username, 32-hex id.
- * A file of a newer format version, or one whose checksum does not match, is
- * a start-up error naming the file: never misread, never silently dropped.
+ * broker.journal: a 24-byte header ("MQRBJRNL", u32 version 1, u32 CRC-32C,
+ * u64 generation), then records: u32 magic "MQRJ", u32 body length, u32
+ * CRC-32C of the rest, u64 generation, u32 sequence number, u8 type, body
+ * (journal.c lists the 17 types and their bodies).
+ * A file of a newer format version, or a snapshot whose checksum does not
+ * match, is a start-up error naming the file: never misread, never silently
+ * dropped. A damaged journal record is skipped, counted and logged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,13 +54,12 @@
 #include <unistd.h>
 
 #include "engine_state.h"
-#include "mqtt_shared.h"
+#include "persist_codec.h"
 
 #define SNAP_MAGIC "MQRBSNAP"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 #define SNAP_NAME "broker.db"
 #define SNAP_TMP "broker.db.tmp"
-#define NO_STR 0xffffffffu
 #define DEFAULT_AUTOSAVE_S 5u
 
 /* ---- configuration ---------------------------------------------------------------------- */
@@ -132,74 +146,6 @@ void brk_persist_cfg_free(brk_config_t *cfg)
 
 /* ---- the snapshot writer ---------------------------------------------------------------- */
 
-typedef struct wbuf {
-    uint8_t *p;
-    size_t len, cap;
-} wbuf_t;
-
-static void w_put(wbuf_t *b, const void *s, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n)
-            nc *= 2;
-        b->p = brk_xrealloc(b->p, nc);
-        b->cap = nc;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void w_u8(wbuf_t *b, uint8_t v)
-{
-    w_put(b, &v, 1);
-}
-
-static void w_u16(wbuf_t *b, uint16_t v)
-{
-    uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    w_put(b, x, 2);
-}
-
-static void w_u32(wbuf_t *b, uint32_t v)
-{
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    w_put(b, x, 4);
-}
-
-static void w_i64(wbuf_t *b, int64_t v)
-{
-    w_u32(b, (uint32_t)(uint64_t)v);
-    w_u32(b, (uint32_t)((uint64_t)v >> 32));
-}
-
-static void w_str(wbuf_t *b, const void *s, size_t len)
-{
-    if (!s) {
-        w_u32(b, NO_STR);
-        return;
-    }
-    w_u32(b, (uint32_t)len);
-    w_put(b, s, len);
-}
-
-static void w_msg(wbuf_t *b, const brk_msg_t *m)
-{
-    w_u8(b, m->qos);
-    w_u8(b, m->retain);
-    w_u8(b, m->has_expiry);
-    w_u8(b, 0);
-    w_u32(b, m->expiry_s);
-    w_i64(b, m->received_at);
-    w_str(b, m->topic, m->topic_len);
-    w_str(b, m->payload, m->payload_len);
-    w_str(b, m->props, m->props_len);
-    w_str(b, m->from_clientid, m->from_cid_len);
-    w_str(b, m->from_username, m->from_user_len);
-    w_put(b, m->id, 32);
-}
-
 /* Whether session s is written: it outlives its connection. */
 static int keeps(const brk_session_t *s)
 {
@@ -222,16 +168,8 @@ static void w_session(wbuf_t *b, const brk_session_t *s, int64_t now)
         w_i64(b, s->will_at > now ? s->will_at - now : 0);
     }
     w_u32(b, s->nsubs);
-    for (uint32_t i = 0; i < s->nsubs; i++) {
-        const brk_sub_t *u = &s->subs[i];
-        w_str(b, u->filter, u->len);
-        w_u8(b, u->qos);
-        w_u8(b, u->no_local);
-        w_u8(b, u->rap);
-        w_u8(b, 0);
-        w_u16(b, u->share_len);
-        w_u32(b, u->sub_id);
-    }
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        w_sub(b, &s->subs[i]);
     w_u32(b, s->ninfl);
     for (uint32_t i = 0; i < s->ninfl; i++) {
         w_u16(b, s->infl[i].pid);
@@ -311,6 +249,8 @@ int brk_persist_save(broker_t *b)
     wbuf_t w = {NULL, 0, 0};
     uint8_t head[24] = {0};
     w_put(&w, head, sizeof head); /* filled in below */
+    uint64_t gen = pc->gen + 1;
+    w_i64(&w, (int64_t)gen);
     /* $SYS topics are left out: the broker publishes them anew (sys.c) */
     brk_msg_t **ret = NULL;
     size_t nret = brk_retain_all(b, &ret), nkept = 0;
@@ -354,103 +294,15 @@ int brk_persist_save(broker_t *b)
         return -1;
     }
     pc->saves++;
+    pc->gen = gen;
+    pc->snap_bytes = body;
+    /* what the journal held is in the snapshot: a new journal follows it */
+    if (pc->journal_on)
+        (void)brk_journal_start(b, gen);
     return 0;
 }
 
 /* ---- the snapshot reader ---------------------------------------------------------------- */
-
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t left;
-    int bad;
-} rbuf_t;
-
-static const uint8_t *r_take(rbuf_t *r, size_t n)
-{
-    if (r->bad || r->left < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
-static uint8_t r_u8(rbuf_t *r)
-{
-    const uint8_t *p = r_take(r, 1);
-    return p ? p[0] : 0;
-}
-
-static uint16_t r_u16(rbuf_t *r)
-{
-    const uint8_t *p = r_take(r, 2);
-    return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
-}
-
-static uint32_t r_u32(rbuf_t *r)
-{
-    const uint8_t *p = r_take(r, 4);
-    return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                   (uint32_t)p[3] << 24
-             : 0;
-}
-
-static int64_t r_i64(rbuf_t *r)
-{
-    uint64_t lo = r_u32(r), hi = r_u32(r);
-    return (int64_t)(lo | hi << 32);
-}
-
-static const char *r_str(rbuf_t *r, size_t *len)
-{
-    uint32_t n = r_u32(r);
-    *len = 0;
-    if (r->bad || n == NO_STR)
-        return NULL;
-    const uint8_t *p = r_take(r, n);
-    *len = p ? n : 0;
-    return (const char *)p;
-}
-
-/* A message as w_msg wrote it, with one reference; NULL when bad. */
-static brk_msg_t *r_msg(broker_t *b, rbuf_t *r)
-{
-    uint8_t qos = r_u8(r), retain = r_u8(r), has_expiry = r_u8(r);
-    (void)r_u8(r);
-    uint32_t expiry = r_u32(r);
-    int64_t received_at = r_i64(r);
-    size_t tl, pl, xl, cl, ul;
-    const char *topic = r_str(r, &tl);
-    const char *payload = r_str(r, &pl);
-    const char *props = r_str(r, &xl);
-    const char *cid = r_str(r, &cl);
-    const char *user = r_str(r, &ul);
-    const uint8_t *id = r_take(r, 32);
-    if (r->bad || !topic || qos > 2 || tl > 65535 || cl > 65535 || ul > 65535) {
-        r->bad = 1;
-        return NULL;
-    }
-    char ubuf[65536];
-    if (user) {
-        memcpy(ubuf, user, ul);
-        ubuf[ul] = 0;
-    }
-    mqr_props_t pr = {(const uint8_t *)props, (uint32_t)xl, 1};
-    brk_msg_t *m = mq_msg_new(b, topic, tl, payload, pl, qos, retain, xl ? &pr : NULL,
-                              cid ? cid : "", cl, user ? ubuf : NULL);
-    if (!m) {
-        r->bad = 1;
-        return NULL;
-    }
-    m->received_at = received_at;
-    m->has_expiry = has_expiry;
-    m->expiry_s = expiry;
-    memcpy(m->id, id, 32);
-    m->id[32] = 0;
-    return m;
-}
 
 /* Grow-and-append helpers for the session arrays (mq_grow). */
 #define PUSH(arr, n, cap, val)                                                   \
@@ -493,35 +345,20 @@ static int r_session(broker_t *b, rbuf_t *r, int64_t now)
     }
     uint32_t n = r_u32(r);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        size_t fl;
-        const char *f = r_str(r, &fl);
         brk_sub_t u;
-        memset(&u, 0, sizeof u);
-        u.qos = r_u8(r);
-        u.no_local = r_u8(r);
-        u.rap = r_u8(r);
-        (void)r_u8(r);
-        u.share_len = r_u16(r);
-        u.sub_id = r_u32(r);
-        if (r->bad || !f || fl > 65535 || u.share_len > fl ||
-            mqr_topic_validate_filter(f + u.share_len, fl - u.share_len, NULL) != MQR_OK) {
+        if (r_sub(r, &u) != 0)
+            break;
+        const char *f = u.filter;
+        size_t fl = u.len;
+        int put = mq_sub_put(b, s, f, fl, u.qos, u.no_local, u.rap, u.share_len, u.sub_id);
+        if (put == -2)
+            brk_log(b, 0, "persistence: client '%s': subscription to '%.*s' not restored: "
+                          "max_subscriptions (%u)", s->clientid, (int)fl, f,
+                    b->cfg.max_subscriptions);
+        if (put == -1) {
             r->bad = 1;
             break;
         }
-        u.filter = malloc(fl + 1);
-        if (!u.filter) {
-            r->bad = 1;
-            break;
-        }
-        memcpy(u.filter, f, fl);
-        u.filter[fl] = 0;
-        u.len = (uint16_t)fl;
-        if (mqr_topic_index_insert(b->subs, u.filter + u.share_len, fl - u.share_len, s) != MQR_OK) {
-            free(u.filter);
-            r->bad = 1;
-            break;
-        }
-        PUSH(s->subs, s->nsubs, s->capsubs, u);
     }
     n = r_u32(r);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
@@ -553,8 +390,8 @@ static int r_session(broker_t *b, rbuf_t *r, int64_t now)
     return r->bad ? -1 : 0;
 }
 
-/* Read broker.db into the broker. 0 (also when there is none), or -1 with a
- * message in err. */
+/* Read broker.db into the broker and its generation into cfg.persist.gen.
+ * 0 (also when there is none), or -1 with a message in err. */
 static int load_snapshot(broker_t *b, char *err, size_t errcap)
 {
     char path[4096];
@@ -604,6 +441,7 @@ static int load_snapshot(broker_t *b, char *err, size_t errcap)
     rbuf_t rd = {body, (size_t)blen, 0};
     rbuf_t *r = &rd;
     int64_t now = brk_mono_ms();
+    b->cfg.persist.gen = ver >= 2 ? (uint64_t)r_i64(r) : 0;
     uint32_t n = r_u32(r);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         brk_msg_t *m = r_msg(b, r);
@@ -624,8 +462,6 @@ static int load_snapshot(broker_t *b, char *err, size_t errcap)
                  ok + 1, nsess);
         return -1;
     }
-    brk_log(b, 0, "persistence: restored %zu retained message(s) and %u session(s) from %s",
-            b->retained.count, ok, path);
     return 0;
 }
 
@@ -650,9 +486,16 @@ int brk_persist_open(broker_t *b, char *err, size_t errcap)
         pc->autosave_s = DEFAULT_AUTOSAVE_S;
     if (!pc->sync_ms)
         pc->sync_ms = MQR_QUEUE_DEFAULT_SYNC_INTERVAL_MS;
-    if (load_snapshot(b, err, errcap) != 0)
+    if (load_snapshot(b, err, errcap) != 0 || brk_journal_load(b, pc->gen, err, errcap) != 0)
         return -1;
-    /* Prove the directory writable now: a snapshot of what was restored. */
+    brk_log(b, 0,
+            "persistence: restored %zu retained message(s) and %zu session(s) from %s/%s "
+            "(generation %llu) and its journal",
+            b->retained.count, b->nsessions, pc->location, SNAP_NAME,
+            (unsigned long long)pc->gen);
+    /* Prove the directory writable now: a snapshot of what was restored,
+     * followed by a new journal. */
+    pc->journal_on = 1;
     if (brk_persist_save(b) != 0) {
         snprintf(err, errcap, "persistence: persistence_location %s is not writable: %s",
                  pc->location, strerror(pc->save_errno));
@@ -677,7 +520,7 @@ void brk_persist_tick(broker_t *b, int64_t now)
     brk_persist_cfg_t *pc = &b->cfg.persist;
     if (!pc->enabled)
         return;
-    if (now >= pc->next_save_ms) {
+    if (now >= pc->next_save_ms || brk_journal_wants_snapshot(b, now)) {
         (void)brk_persist_save(b);
         pc->next_save_ms = now + (int64_t)pc->autosave_s * 1000;
     }
@@ -709,6 +552,43 @@ void brk_persist_close(broker_t *b)
     if (b->cfg.persist.enabled && brk_persist_save(b) == 0)
         brk_log(b, 0, "persistence: snapshot saved in %s/%s", b->cfg.persist.location,
                 SNAP_NAME);
+    brk_journal_close(b);
+    b->cfg.persist.journal_on = 0;
+}
+
+void brk_persist_reload(broker_t *b, brk_config_t *nc)
+{
+    brk_persist_cfg_t *o = &b->cfg.persist, *n = &nc->persist;
+    int moved = n->enabled != o->enabled ||
+                (o->location && (!n->location || strcmp(n->location, o->location) != 0));
+    if (moved)
+        brk_log(b, 0, "SIGHUP: persistence and persistence_location change only at a restart; "
+                      "they stay as they are");
+    n->enabled = o->enabled;
+    free(n->location);
+    n->location = o->location ? brk_strdup(o->location) : NULL;
+    if (!n->autosave_s)
+        n->autosave_s = DEFAULT_AUTOSAVE_S;
+    if (!n->sync_ms)
+        n->sync_ms = MQR_QUEUE_DEFAULT_SYNC_INTERVAL_MS;
+    if (n->autosave_s != o->autosave_s)
+        n->next_save_ms = brk_mono_ms() + (int64_t)n->autosave_s * 1000;
+    else
+        n->next_save_ms = o->next_save_ms;
+    n->saves = o->saves;
+    n->save_errors = o->save_errors;
+    n->save_errno = o->save_errno;
+    n->gen = o->gen;
+    n->snap_bytes = o->snap_bytes;
+    n->journal_on = o->journal_on;
+    free(n->action_ids);
+    free(n->action_state);
+    n->action_ids = o->action_ids;
+    n->action_state = o->action_state;
+    n->nactions = o->nactions;
+    o->action_ids = NULL;
+    o->action_state = NULL;
+    o->nactions = 0;
 }
 
 /* The directory name of an action: the rule id with every byte outside

@@ -99,8 +99,10 @@ void mq_handle_publish(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     if (c->state == BRK_CS_CLOSED || p->qos == 0)
         return;
     if (p->qos == 2) {
-        if (mq_grow((void **)&s->rx2, &s->caprx2, s->nrx2, sizeof *s->rx2) == 0)
+        if (mq_grow((void **)&s->rx2, &s->caprx2, s->nrx2, sizeof *s->rx2) == 0) {
             s->rx2[s->nrx2++] = p->packet_id;
+            brk_jr_rx2(b, s, p->packet_id, 1);
+        }
     }
     int rc = n == 0 && c->proto_ver == MQR_PROTO_V5 ? MQR_RC_NO_MATCHING_SUBSCRIBERS : 0;
     brk5_send_ack(b, c, ack, p->packet_id, rc, "no subscriber matched the topic");
@@ -121,6 +123,7 @@ static void inflight_done(broker_t *b, brk_session_t *s, int i, const mqr_packet
     brk_inflight_t f = s->infl[i];
     memmove(&s->infl[i], &s->infl[i + 1], (s->ninfl - (uint32_t)i - 1) * sizeof *s->infl);
     s->ninfl--;
+    brk_jr_inflight_done(b, s, f.pid);
     if (ack != NULL)
         brk_ev_msg(b, MQR_EVENT_MESSAGE_ACKED, f.msg, s, f.qos, NULL, ack);
     brk_msg_unref(f.msg);
@@ -146,6 +149,7 @@ void mq_handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
                 break;
             }
             s->infl[i].state = 1;
+            brk_jr_pubrel_sent(b, s, pid);
             mq_send_simple(b, c, MQR_PKT_PUBREL, pid, 0);
         } else if (i < 0) {
             mq_send_simple(b, c, MQR_PKT_PUBREL, pid,
@@ -162,6 +166,7 @@ void mq_handle_ack(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
             if (s->rx2[k] == pid) {
                 s->rx2[k] = s->rx2[--s->nrx2];
                 found = 1;
+                brk_jr_rx2(b, s, pid, 0);
                 break;
             }
         }

@@ -60,6 +60,7 @@ static void brk_reload_config(broker_t *b, char *err, size_t errcap)
     size_t changes = brk_config_reload_changes(b, nc);
     if (b->cfg.password_file != NULL)
         b->pw.ok = 0; /* read it again at the next CONNECT, whatever its time stamp */
+    brk_persist_reload(b, nc); /* persist.c: the snapshot generation, the journal */
     brk_config_free(&b->cfg);
     b->cfg = *nc;
     free(nc);

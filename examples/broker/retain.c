@@ -194,6 +194,7 @@ int brk_retain_set(broker_t *b, brk_msg_t *m)
             brk_msg_unref(n->msg);
             n->msg = NULL;
             prune(r, n);
+            brk_jr_retain(b, m, 1);
         }
         return 0;
     }
@@ -211,6 +212,7 @@ int brk_retain_set(broker_t *b, brk_msg_t *m)
     m->refs++;
     r->bytes += msg_bytes(m);
     r->count++;
+    brk_jr_retain(b, m, 0);
     return 0;
 }
 
@@ -222,6 +224,7 @@ void brk_retain_remove(broker_t *b, const brk_msg_t *m)
         return;
     r->bytes -= msg_bytes(m);
     r->count--;
+    brk_jr_retain(b, m, 1);
     brk_msg_unref(n->msg);
     n->msg = NULL;
     prune(r, n);

@@ -129,25 +129,53 @@ static uint32_t inflight_limit(broker_t *b, brk_session_t *s)
     return lim;
 }
 
-/* Put a QoS 1/2 message in flight on an online session and send it. */
-static void start_inflight(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain)
+/* Append message m (the caller gives it a reference) in flight on s with
+ * `pid`, PUBLISH not yet acknowledged. The entry, or NULL when out of memory
+ * (nothing changed). Also how journal.c restores one. */
+brk_inflight_t *mq_inflight_add(brk_session_t *s, brk_msg_t *m, uint16_t pid, int qos,
+                                int retain)
 {
-    if (mq_grow((void **)&s->infl, &s->capinfl, s->ninfl, sizeof *s->infl) != 0) {
-        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error", NULL);
-        return;
-    }
-    uint16_t pid = next_pid(s); /* before the new slot counts: its pid is not set yet */
+    if (mq_grow((void **)&s->infl, &s->capinfl, s->ninfl, sizeof *s->infl) != 0)
+        return NULL;
     brk_inflight_t *f = &s->infl[s->ninfl++];
     f->pid = pid;
     f->qos = (uint8_t)qos;
     f->state = 0;
     f->retain = (uint8_t)retain;
     f->msg = m;
-    m->refs++;
-    if (mq_send_publish(b, s, m, qos, retain, f->pid, 0) != MQR_OK) { /* never acknowledged */
-        s->ninfl--;
-        brk_msg_unref(m);
+    return f;
+}
+
+/* Put a QoS 1/2 message in flight on an online session and send it;
+ * from_queue: it was the head of the session's queue (for the journal).
+ * Returns 1 when it is in flight, 0 when it could not be (dropped and
+ * reported: out of memory, expired, cannot be encoded). */
+static int start_inflight(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain,
+                          int from_queue)
+{
+    uint16_t pid = next_pid(s); /* before the new slot counts: its pid is not set yet */
+    brk_inflight_t *f = mq_inflight_add(s, m, pid, qos, retain);
+    if (f == NULL) {
+        brk_ev_msg(b, MQR_EVENT_DELIVERY_DROPPED, m, s, qos, "internal_error", NULL);
+        if (from_queue)
+            brk_jr_queue_drop(b, s);
+        return 0;
     }
+    m->refs++;
+    brk_jr_inflight(b, s, f, from_queue); /* before sending: rules may deliver more to s */
+    if (mq_send_publish(b, s, m, qos, retain, pid, 0) != MQR_OK) { /* never acknowledged */
+        brk_jr_inflight_done(b, s, pid);
+        for (uint32_t i = s->ninfl; i-- > 0;) {
+            if (s->infl[i].pid == pid) {
+                memmove(&s->infl[i], &s->infl[i + 1], (s->ninfl - i - 1) * sizeof *s->infl);
+                s->ninfl--;
+                break;
+            }
+        }
+        brk_msg_unref(m);
+        return 0;
+    }
+    return 1;
 }
 
 /* Deliver `m` to session `s` at `qos`: send it, put it in flight, or queue it
@@ -167,7 +195,7 @@ void mq_deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain
         return;
     }
     if (online && s->ninfl < inflight_limit(b, s) && s->nqueue == 0) {
-        start_inflight(b, s, m, qos, retain);
+        (void)start_inflight(b, s, m, qos, retain, 0);
         return;
     }
     uint64_t mbytes = (uint64_t)m->topic_len + m->payload_len + m->props_len;
@@ -183,6 +211,7 @@ void mq_deliver(broker_t *b, brk_session_t *s, brk_msg_t *m, int qos, int retain
     s->nqueue++;
     s->queue_bytes += mbytes;
     m->refs++;
+    brk_jr_queued(b, s, &s->queue[s->nqueue - 1]);
 }
 
 /* Whether the session's user may read m now (the ACL at delivery time, not
@@ -205,7 +234,9 @@ void mq_drain(broker_t *b, brk_session_t *s)
         brk_queued_t q = s->queue[taken++];
         s->queue_bytes -= (uint64_t)q.msg->topic_len + q.msg->payload_len + q.msg->props_len;
         if (mq_may_read(b, s, q.msg, q.qos))
-            start_inflight(b, s, q.msg, q.qos, q.retain);
+            (void)start_inflight(b, s, q.msg, q.qos, q.retain, 1);
+        else
+            brk_jr_queue_drop(b, s);
         brk_msg_unref(q.msg);
     }
     if (taken > 0) {

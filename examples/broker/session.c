@@ -114,6 +114,7 @@ void mq_sess_destroy(broker_t *b, brk_session_t *s)
         mq_publish_msg(b, NULL, w, NULL, 0);
         brk_msg_unref(w);
     }
+    brk_jr_sess_end(b, s);
     brk_session_t **pp = &b->stab[hash_id(s->clientid, s->clientid_len) % b->stab_size];
     while (*pp != s)
         pp = &(*pp)->hnext;

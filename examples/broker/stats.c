@@ -93,5 +93,8 @@ void brk_stats_log(broker_t *b)
             h.queuing, h.inflight, h.timeouts, st->refused_cascade, b->retained.count,
             b->retained.bytes, st->refused_retained, st->refused_session_owner,
             st->session_owner_fresh, st->accept_paused, xport);
+    char jr[200]; /* persistence: the journal's counters (journal.c) */
+    if (brk_journal_stats(b, jr, sizeof jr) > 0)
+        brk_log(b, 0, "stats persistence %s", jr);
     brk_sinks_log_stats(b);
 }

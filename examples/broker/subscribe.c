@@ -30,46 +30,64 @@ static void send_retained(broker_t *b, brk_session_t *s, const brk_sub_t *sub)
     free(v);
 }
 
-/* Add or replace a subscription (share_len: length of its "$share/GROUP/"
- * prefix, 0 when not shared; sub_id: its Subscription-Identifier or 0).
- * Returns 1 if it is new, 0 if replaced, -1 when out of memory, -2 when a
- * new one would exceed max_subscriptions. */
-static int sub_put(broker_t *b, brk_session_t *s, const mqr_subscription_t *e, int qos,
-                   size_t share_len, uint32_t sub_id)
+/* Add or replace the subscription to filter[0..len) of `s` (share_len: the
+ * length of its "$share/GROUP/" prefix, 0 when not shared; sub_id: its
+ * Subscription-Identifier or 0), and journal it (persistence). Returns 1 if
+ * it is new, 0 if replaced, -1 when out of memory, -2 when a new one would
+ * exceed max_subscriptions. Also how persist.c and journal.c restore one. */
+int mq_sub_put(broker_t *b, brk_session_t *s, const char *filter, size_t len, int qos,
+               int no_local, int rap, size_t share_len, uint32_t sub_id)
+{
+    brk_sub_t *sub = NULL;
+    int added = 0;
+    for (uint32_t i = 0; i < s->nsubs && sub == NULL; i++)
+        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
+            sub = &s->subs[i];
+    if (sub == NULL) {
+        if (b->cfg.max_subscriptions != 0 && s->nsubs >= b->cfg.max_subscriptions)
+            return -2;
+        if (mq_grow((void **)&s->subs, &s->capsubs, s->nsubs, sizeof *s->subs) != 0)
+            return -1;
+        sub = &s->subs[s->nsubs];
+        sub->filter = malloc(len + 1);
+        if (sub->filter == NULL)
+            return -1;
+        memcpy(sub->filter, filter, len);
+        sub->filter[len] = 0;
+        if (mqr_topic_index_insert(b->subs, sub->filter + share_len, len - share_len, s) !=
+            MQR_OK) {
+            free(sub->filter);
+            return -1;
+        }
+        sub->share_len = (uint16_t)share_len;
+        sub->len = (uint16_t)len;
+        sub->reserved_ = 0;
+        s->nsubs++;
+        added = 1;
+    }
+    sub->qos = (uint8_t)qos;
+    sub->no_local = (uint8_t)(no_local != 0);
+    sub->rap = (uint8_t)(rap != 0);
+    sub->sub_id = sub_id;
+    brk_jr_sub(b, s, sub);
+    return added;
+}
+
+/* Remove the subscription to f[0..len) of `s` and journal it. 1 when there
+ * was one, 0 when not. */
+int mq_sub_remove(broker_t *b, brk_session_t *s, const char *f, size_t len)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
-        brk_sub_t *sub = &s->subs[i];
-        if (sub->len == e->filter.len && memcmp(sub->filter, e->filter.ptr, sub->len) == 0) {
-            sub->qos = (uint8_t)qos;
-            sub->no_local = e->no_local;
-            sub->rap = e->retain_as_published;
-            sub->sub_id = sub_id;
-            return 0;
+        if (s->subs[i].len == len && memcmp(s->subs[i].filter, f, len) == 0) {
+            size_t sl = s->subs[i].share_len;
+            (void)mqr_topic_index_remove(b->subs, s->subs[i].filter + sl, s->subs[i].len - sl, s);
+            free(s->subs[i].filter);
+            s->subs[i] = s->subs[--s->nsubs];
+            brk_jr_unsub(b, s, f, len);
+            return 1;
         }
     }
-    if (b->cfg.max_subscriptions != 0 && s->nsubs >= b->cfg.max_subscriptions)
-        return -2;
-    if (mq_grow((void **)&s->subs, &s->capsubs, s->nsubs, sizeof *s->subs) != 0)
-        return -1;
-    brk_sub_t *sub = &s->subs[s->nsubs];
-    sub->filter = malloc(e->filter.len + 1);
-    if (sub->filter == NULL)
-        return -1;
-    memcpy(sub->filter, e->filter.ptr, e->filter.len);
-    sub->filter[e->filter.len] = 0;
-    if (mqr_topic_index_insert(b->subs, sub->filter + share_len, e->filter.len - share_len, s) !=
-        MQR_OK) {
-        free(sub->filter);
-        return -1;
-    }
-    sub->share_len = (uint16_t)share_len;
-    sub->sub_id = sub_id;
-    sub->len = (uint16_t)e->filter.len;
-    sub->qos = (uint8_t)qos;
-    sub->no_local = e->no_local;
-    sub->rap = e->retain_as_published;
-    s->nsubs++;
-    return 1;
+    return 0;
 }
 
 /* SUBSCRIBE: a code per filter ($events and ACL refusals, malformed shared
@@ -135,7 +153,8 @@ void mq_handle_subscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
                     (int)e.filter.len, e.filter.ptr);
         } else {
             brk_ev_authz(b, c, e.filter.ptr, e.filter.len, 0, 1);
-            int added = sub_put(b, s, &e, qos, share, sub_id);
+            int added = mq_sub_put(b, s, e.filter.ptr, e.filter.len, qos, e.no_local,
+                                   e.retain_as_published, share, sub_id);
             code = added == -2 ? (v5 ? MQR_RC_QUOTA_EXCEEDED : 0x80) : added < 0 ? 0x80 : qos;
             if (added == -2) {
                 b->stats.refused_subscriptions++;
@@ -220,17 +239,7 @@ void mq_handle_unsubscribe(broker_t *b, brk_conn_t *c, const mqr_packet_t *pk)
     why[0] = 0;
     mqr_packet_iter_filters(&it, pk);
     while (mqr_packet_filter_next(&it, &f) && n < cnt) {
-        int found = 0;
-        for (uint32_t i = 0; i < s->nsubs; i++) {
-            if (s->subs[i].len == f.len && memcmp(s->subs[i].filter, f.ptr, f.len) == 0) {
-                size_t sl = s->subs[i].share_len;
-                (void)mqr_topic_index_remove(b->subs, s->subs[i].filter + sl, s->subs[i].len - sl, s);
-                free(s->subs[i].filter);
-                s->subs[i] = s->subs[--s->nsubs];
-                found = 1;
-                break;
-            }
-        }
+        int found = mq_sub_remove(b, s, f.ptr, f.len);
         if (found)
             brk_ev_sub(b, c, MQR_EVENT_SESSION_UNSUBSCRIBED, pk, f.ptr, f.len, 0);
         codes[n++] = found ? 0x00 : MQR_RC_NO_SUBSCRIPTION_EXISTED;

@@ -10,13 +10,21 @@
    window (8). Then again with the kill during delivery.
 2. A retained message and an MQTT 5 persistent session with queued QoS 1 and
    QoS 2 messages and a QoS 2 packet id awaiting PUBREL survive SIGKILL and
-   SIGTERM: the client resumes with session_present 1 and receives them.
-3. Start-up errors: a missing directory, a file where the directory should be,
+   SIGTERM: the client resumes with session_present 1 and receives them;
+   both from a snapshot and, with no snapshot after the changes, from the
+   journal (broker.journal).
+3. The journal: a retained clear and an unsubscribe right before SIGKILL are
+   honoured, acknowledged messages are not redelivered, a torn tail (cut at
+   every byte of the last record) and a corrupt middle record are counted,
+   logged and survived, an unwritable journal leaves the broker running on
+   snapshots and is retried.
+4. Start-up errors: a missing directory, a file where the directory should be,
    a snapshot of a newer format.
 """
 import asyncio
 import json
 import os
+import resource
 import signal
 import struct
 import subprocess
@@ -267,10 +275,19 @@ def read_publishes(r, n):
     return got
 
 
+def persist_config(datadir, autosave=3600, extra=""):
+    return "persistence true\npersistence_location %s\nautosave_interval %d\n%s" % (
+        datadir, autosave, extra)
+
+
+@pytest.mark.parametrize("path", ["snapshot", "journal"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill9", "sigterm"])
-def test_retained_and_persistent_session_survive(tmp_path, sig):
+def test_retained_and_persistent_session_survive(tmp_path, sig, path):
+    """snapshot: autosave_interval 1 and a pause, so a snapshot holds the last
+    change; journal: no snapshot after start-up (autosave_interval 3600), the
+    kill comes right after the last change."""
     datadir = str(tmp_path)
-    cfg = "persistence true\npersistence_location %s\nautosave_interval 1\n" % datadir
+    cfg = persist_config(datadir, 1 if path == "snapshot" else 3600)
     b = Broker(config=cfg)
     try:
         sub, present, rc = connect5(b.port, "keeper", clean=True)
@@ -288,7 +305,8 @@ def test_retained_and_persistent_session_survive(tmp_path, sig):
         pub.send(publish_bytes("p/d", "four", qos=2, pid=9, level=5))
         assert pub.read_packet()[0] >> 4 == 5  # PUBREC
         pub.close()
-        time.sleep(2.5)  # autosave_interval 1: a snapshot after the last change
+        if path == "snapshot":
+            time.sleep(2.5)  # autosave_interval 1: a snapshot after the last change
     finally:
         b.stop(sig)
     with Broker(config=cfg, port=b.port) as b2:
@@ -312,6 +330,421 @@ def test_retained_and_persistent_session_survive(tmp_path, sig):
         (t, p, q, retain), = read_publishes(fresh, 1)
         assert (t, p, retain) == ("r/1", "kept", 1)
         fresh.close()
+
+
+# ---- the journal -------------------------------------------------------------------------
+
+JOURNAL_HEAD = 24
+RECORD_HEAD = 25
+
+
+def journal_records(path):
+    """[(offset, end, type)] of every record of a journal (docs/persistence.md)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"MQRBJRNL", data[:24]
+    out, pos = [], JOURNAL_HEAD
+    while pos + RECORD_HEAD <= len(data):
+        magic, length = struct.unpack_from("<II", data, pos)
+        assert magic == 0x4A52514D, (pos, data[pos:pos + 8])
+        end = pos + RECORD_HEAD + length
+        out.append((pos, end, data[pos + 24]))
+        pos = end
+    assert pos == len(data), "the journal ends inside a record"
+    return out
+
+
+def ping(r):
+    """PINGREQ and its PINGRESP: everything sent before it was handled."""
+    r.send(b"\xc0\x00")
+    assert r.read_packet()[0] == 0xD0
+
+
+def retained_topics(port, filt="r/#"):
+    """The retained messages a fresh subscription to filt gets: {topic: payload}."""
+    c, _, _ = connect5(port, "look-%d" % free_port(), clean=True, expiry=0)
+    c.send(subscribe_bytes(1, [(filt, 0)], level=5))
+    assert c.read_packet()[0] == 0x90
+    got = {}
+    c.send(b"\xc0\x00")  # the retained messages come before the PINGRESP
+    while True:
+        first, body = c.read_packet()
+        if first == 0xD0:
+            break
+        assert first >> 4 == 3, first
+        tlen = struct.unpack(">H", body[:2])[0]
+        off = 2 + tlen
+        off += 1 + body[off]
+        got[body[2:2 + tlen].decode()] = body[off:].decode()
+    c.close()
+    return got
+
+
+def test_retained_clear_and_unsubscribe_before_kill_are_honoured(tmp_path):
+    """What the snapshot holds (a retained message, a subscription) is removed
+    right before kill -9: it must not come back."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    with Broker(config=cfg) as b:  # SIGTERM: a snapshot with both
+        pub, _, _ = connect5(b.port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "r/keep", "k", 1, 1, retain=True)
+        publish_qos(pub, "r/gone", "g", 1, 2, retain=True)
+        pub.close()
+        sub, _, _ = connect5(b.port, "keeper", clean=True)
+        sub.send(subscribe_bytes(1, [("a/#", 1), ("b/#", 1)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        sub.close()
+    port = b.port
+    b = Broker(config=cfg, port=port)
+    try:
+        assert b.wait_log("restored 2 retained message(s) and 1 session(s)", 5), b.logtext()
+        sub, present, _ = connect5(port, "keeper", clean=False)
+        assert present == 1
+        sub.send(packet(0xA2, struct.pack(">H", 2) + b"\x00" + struct.pack(">H", 3) + b"b/#"))
+        assert sub.read_packet()[0] == 0xB0  # UNSUBACK
+        sub.send(packet(0xE0, b"\x00\x00"))
+        sub.close()
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "r/gone", "", 1, 1, retain=True)  # clear
+        publish_qos(pub, "b/x", "not for keeper", 1, 2)
+        publish_qos(pub, "a/x", "for keeper", 1, 3)
+        pub.close()
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port) as b2:
+        assert b2.wait_log("restored 1 retained message(s) and 1 session(s)", 5), b2.logtext()
+        assert retained_topics(port) == {"r/keep": "k"}
+        sub, present, _ = connect5(port, "keeper", clean=False)
+        assert present == 1
+        got = read_publishes(sub, 1)
+        assert [(t, p) for t, p, _, _ in got] == [("a/x", "for keeper")], got
+        ping(sub)  # nothing else was queued (b/x came after the unsubscribe)
+        sub.close()
+
+
+def test_acknowledged_messages_are_not_redelivered_after_kill(tmp_path):
+    """A persistent session gets QoS 1 and 2 messages; it acknowledges some,
+    leaves one QoS 2 message at PUBREL (PUBREC sent, PUBCOMP not) and one QoS
+    1 unacknowledged; kill -9. After restart: only the unacknowledged QoS 1
+    message is resent (DUP) and the PUBREL is resent for the QoS 2 one."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        sub, _, _ = connect5(port, "keeper", clean=True)
+        sub.send(subscribe_bytes(1, [("m/#", 2)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "m/1", "acked", 1, 1)
+        publish_qos(pub, "m/2", "completed", 2, 2)
+        publish_qos(pub, "m/3", "at pubrel", 2, 3)
+        publish_qos(pub, "m/4", "unacked", 1, 4)
+        pids = {}
+        while len(pids) < 4:
+            first, body = sub.read_packet()
+            assert first >> 4 == 3, first
+            tlen = struct.unpack(">H", body[:2])[0]
+            pids[body[2:2 + tlen].decode()] = struct.unpack(">H", body[2 + tlen:4 + tlen])[0]
+        sub.send(packet(0x40, struct.pack(">H", pids["m/1"])))  # PUBACK
+        sub.send(packet(0x50, struct.pack(">H", pids["m/2"])))  # PUBREC
+        first, body = sub.read_packet()
+        assert first == 0x62 and struct.unpack(">H", body[:2])[0] == pids["m/2"]
+        sub.send(packet(0x70, struct.pack(">H", pids["m/2"])))  # PUBCOMP
+        sub.send(packet(0x50, struct.pack(">H", pids["m/3"])))  # PUBREC, no PUBCOMP
+        first, body = sub.read_packet()
+        assert first == 0x62 and struct.unpack(">H", body[:2])[0] == pids["m/3"]
+        ping(sub)
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port):
+        sub, present, _ = connect5(port, "keeper", clean=False)
+        assert present == 1
+        seen = []
+        sub.send(b"\xc0\x00")
+        while True:
+            first, body = sub.read_packet()
+            if first == 0xD0:
+                break
+            seen.append((first, body))
+        kinds = [(f >> 4, f & 8) for f, _ in seen]
+        assert len(seen) == 2, seen
+        # the PUBREL of m/3 and m/4 again with DUP, in flight order (m/3 went first)
+        assert seen[0][0] == 0x62 and struct.unpack(">H", seen[0][1][:2])[0] == pids["m/3"], seen
+        assert kinds[1] == (3, 8), kinds
+        tlen = struct.unpack(">H", seen[1][1][:2])[0]
+        assert seen[1][1][2:2 + tlen] == b"m/4"
+        sub.close()
+
+
+def test_shared_message_delayed_will_and_expiry_change_survive_kill(tmp_path):
+    """One message for two persistent sessions (written once, referenced by
+    the second record), a delayed will waiting when the broker dies, and a
+    session whose expiry its DISCONNECT set to 0: after kill -9 both sessions
+    get the message, the will is published when its delay ends, and the
+    ended session is gone."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        for cid in ("s1", "s2", "brief"):
+            c, _, _ = connect5(port, cid, clean=True)
+            c.send(subscribe_bytes(1, [("t/#", 1)], level=5))
+            assert c.read_packet()[0] == 0x90
+            if cid == "brief":  # DISCONNECT with Session-Expiry-Interval 0: the session ends
+                c.send(packet(0xE0, b"\x00" + bytes([5]) + session_expiry(0)))
+            else:
+                c.send(packet(0xE0, b"\x00\x00"))
+            c.close()
+        w = Raw(port)
+        w.send(connect_bytes(clientid="dying", level=5, clean=True, props=session_expiry(3600),
+                             will=("will/dying", "gone", 1, False),
+                             will_props=b"\x18" + struct.pack(">I", 2)))
+        assert w.read_packet()[0] == 0x20
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "t/x", "shared", 1, 1)
+        pub.close()
+        w.close()  # no DISCONNECT: the will waits 2 s
+        assert b.wait_log("client 'dying' from", 5)
+        ping_c, _, _ = connect5(port, "pinger", clean=True, expiry=0)
+        ping(ping_c)  # the close above was handled in an earlier round
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port) as b2:
+        assert b2.wait_log("restored 0 retained message(s) and 3 session(s)", 5), b2.logtext()
+        watcher, _, _ = connect5(port, "watcher", clean=True, expiry=0)
+        watcher.send(subscribe_bytes(1, [("will/#", 1)], level=5))
+        assert watcher.read_packet()[0] == 0x90
+        for cid in ("s1", "s2"):
+            c, present, _ = connect5(port, cid, clean=False)
+            assert present == 1
+            got = read_publishes(c, 1)
+            assert [(t, p) for t, p, _, _ in got] == [("t/x", "shared")], (cid, got)
+            c.close()
+        c, present, _ = connect5(port, "brief", clean=False)
+        assert present == 0, "its DISCONNECT ended the session"
+        c.close()
+        got = read_publishes(watcher, 1)  # within the 5 s read timeout
+        assert [(t, p) for t, p, _, _ in got] == [("will/dying", "gone")], got
+
+
+def test_sighup_keeps_the_snapshot_generation_and_the_journal(tmp_path):
+    """A configuration reload must not restart the snapshot generations or
+    stop the journal: changes after it survive kill -9, once each."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    with Broker(config=cfg) as b:  # the session in a snapshot of generation 2
+        sub, _, _ = connect5(b.port, "keeper", clean=True)
+        sub.send(subscribe_bytes(1, [("a/#", 1)], level=5))
+        assert sub.read_packet()[0] == 0x90
+        sub.close()
+    port = b.port
+    b = Broker(config=cfg, port=port)  # generation 3 and its journal
+    try:
+        b.proc.send_signal(signal.SIGHUP)
+        assert b.wait_log("configuration reloaded", 5), b.logtext()
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "a/1", "one", 1, 1)
+        time.sleep(1.5)  # a timer round: no snapshot is due (autosave_interval 3600)
+        publish_qos(pub, "a/2", "two", 1, 2)
+        pub.close()
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port):
+        sub, present, _ = connect5(port, "keeper", clean=False)
+        assert present == 1
+        got = read_publishes(sub, 2)
+        assert [(t, p) for t, p, _, _ in got] == [("a/1", "one"), ("a/2", "two")], got
+        ping(sub)  # and nothing twice
+        sub.close()
+
+
+def make_journal(datadir):
+    """A broker that snapshots nothing after start-up gets five retained
+    messages (r/1..r/5) and then r/5 cleared; killed with SIGKILL. Returns the
+    records of its journal."""
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    try:
+        pub, _, _ = connect5(b.port, "pub", clean=True, expiry=0)
+        for i in range(1, 6):
+            publish_qos(pub, "r/%d" % i, "v%d" % i, 1, i, retain=True)
+        publish_qos(pub, "r/5", "", 1, 6, retain=True)
+        pub.close()
+    finally:
+        b.stop(signal.SIGKILL)
+    recs = journal_records(os.path.join(datadir, "broker.journal"))
+    assert [t for _, _, t in recs] == [1, 1, 1, 1, 1, 2], recs  # 5 sets, 1 clear
+    return recs
+
+
+def start_on(datadir, files):
+    """A broker on a copy of the persistence files `files` {name: bytes}."""
+    for name in os.listdir(datadir):
+        p = os.path.join(datadir, name)
+        if os.path.isfile(p):
+            os.unlink(p)
+    for name, data in files.items():
+        with open(os.path.join(datadir, name), "wb") as f:
+            f.write(data)
+    return Broker(config=persist_config(datadir))
+
+
+def test_torn_journal_tail_at_every_byte_of_the_last_record(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    recs = make_journal(str(src))
+    files = {n: (src / n).read_bytes() for n in ("broker.db", "broker.journal")}
+    journal = files["broker.journal"]
+    start, end, _ = recs[-1]
+    assert end == len(journal)
+    work = tmp_path / "work"
+    work.mkdir()
+    for cut in range(start, end):
+        b = start_on(str(work), dict(files, **{"broker.journal": journal[:cut]}))
+        try:
+            # r/5's clear is lost with its record; everything before it is kept
+            assert b.wait_log("restored 5 retained message(s)", 5), (cut, b.logtext())
+            assert b.wait_log("replayed 5 journal record(s)", 5), (cut, b.logtext())
+            torn = "1 torn" if cut > start else "0 torn"
+            assert torn in b.logtext(), (cut, b.logtext())
+            if cut > start:
+                assert "torn tail cut off" in b.logtext(), b.logtext()
+        finally:
+            b.stop(signal.SIGKILL)
+    # and the whole journal: the clear applies
+    with start_on(str(work), files) as b:
+        assert b.wait_log("restored 4 retained message(s)", 5), b.logtext()
+        assert retained_topics(b.port) == {"r/%d" % i: "v%d" % i for i in range(1, 5)}
+
+
+@pytest.mark.parametrize("where", ["body", "length", "magic"])
+def test_corrupt_middle_journal_record_is_skipped_and_counted(tmp_path, where):
+    src = tmp_path / "src"
+    src.mkdir()
+    recs = make_journal(str(src))
+    files = {n: (src / n).read_bytes() for n in ("broker.db", "broker.journal")}
+    j = bytearray(files["broker.journal"])
+    start, end, _ = recs[2]  # r/3's record
+    at = {"body": end - 3, "length": start + 5, "magic": start}[where]
+    j[at] ^= 0x40
+    work = tmp_path / "work"
+    work.mkdir()
+    with start_on(str(work), dict(files, **{"broker.journal": bytes(j)})) as b:
+        assert b.wait_log("1 corrupt", 5), b.logtext()
+        assert "0 torn" in b.logtext(), b.logtext()
+        assert "skipped" in b.logtext()
+        want = {"r/%d" % i: "v%d" % i for i in (1, 2, 4)}  # r/3 lost, r/5 cleared
+        assert retained_topics(b.port) == want
+
+
+def test_journal_of_an_older_generation_is_ignored(tmp_path):
+    """A crash between the snapshot's rename and the new journal's leaves the
+    old journal, whose changes the snapshot holds: it must not be replayed
+    again (here it would set r/1 again, which the snapshot no longer has)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_journal(str(src))
+    old_journal = (src / "broker.journal").read_bytes()
+    with Broker(config=persist_config(str(src))) as b:  # replays it, newer snapshots
+        pub, _, _ = connect5(b.port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "r/1", "", 1, 1, retain=True)
+        pub.close()
+    work = tmp_path / "work"
+    work.mkdir()
+    files = {"broker.db": (src / "broker.db").read_bytes(), "broker.journal": old_journal}
+    with start_on(str(work), files) as b:
+        assert b.wait_log("ignored (the snapshot holds its changes)", 5), b.logtext()
+        assert b.wait_log("restored 3 retained message(s)", 5), b.logtext()
+
+
+def test_newer_journal_format_is_refused(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    with Broker(config=persist_config(str(d))):  # a valid journal header
+        pass
+    j = bytearray((d / "broker.journal").read_bytes())
+    j[8] = 9  # the version
+    (d / "broker.journal").write_bytes(crc_fixed_header(bytes(j)))
+    r = run_with(tmp_path, persist_config(str(d)))
+    assert r.returncode != 0
+    assert "broker.journal: format version 9 is newer than this broker's (1)" in r.stderr, r.stderr
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def crc_fixed_header(j):
+    crc = crc32c(j[16:24], crc32c(j[:12]))
+    return j[:12] + struct.pack("<I", crc) + j[16:]
+
+
+def test_unwritable_journal_keeps_the_broker_running_and_is_retried(tmp_path):
+    """broker.journal.tmp is a directory (stops root too): the journal cannot
+    be started; the broker says so once, runs on snapshots alone, and writes a
+    snapshot and a new journal once it can (retried every 5 s)."""
+    datadir = str(tmp_path)
+    blocker = tmp_path / "broker.journal.tmp"
+    blocker.mkdir()
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    try:
+        assert b.wait_log("create broker.journal.tmp: Is a directory", 5), b.logtext()
+        assert "kept by snapshots alone" in b.logtext()
+        pub, _, _ = connect5(b.port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "r/1", "during", 1, 1, retain=True)
+        blocker.rmdir()
+        assert b.wait_log("written again", 15), b.logtext()
+        publish_qos(pub, "r/2", "after", 1, 2, retain=True)
+        pub.close()
+        assert b.proc.poll() is None
+        assert b.logtext().count("kept by snapshots alone") == 1, b.logtext()
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=b.port) as b2:
+        # r/1 from the snapshot of the retry, r/2 from the new journal
+        assert retained_topics(b2.port) == {"r/1": "during", "r/2": "after"}
+
+
+def test_journal_past_a_file_size_limit_keeps_the_broker_running(tmp_path):
+    """RLIMIT_FSIZE (a full disk as the process sees it): the journal's write
+    fails with EFBIG; the broker logs it once, keeps serving, and what the
+    journal held before the failure is restored after kill -9 (the record
+    the limit cut is a torn tail)."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    limit = 48 * 1024
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    payload = "x" * 3000
+    b = Broker(config=cfg, preexec_fn=small_files)
+    try:
+        pub, _, _ = connect5(b.port, "pub", clean=True, expiry=0)
+        for i in range(30):  # 90 KB of retained messages: past the limit
+            publish_qos(pub, "r/%02d" % i, payload + str(i), 1, i + 1, retain=True)
+        assert b.wait_log("broker.journal: write: File too large", 5), b.logtext()
+        publish_qos(pub, "r/after", "still served", 1, 99, retain=True)
+        ping(pub)
+        assert b.proc.poll() is None
+        assert b.logtext().count("kept by snapshots alone") == 1
+        pub.close()
+    finally:
+        b.stop(signal.SIGKILL)
+    assert os.path.getsize(os.path.join(datadir, "broker.journal")) <= limit
+    with Broker(config=cfg, port=b.port) as b2:
+        got = retained_topics(b2.port)
+        n = len(got)
+        assert 10 <= n < 30, (n, b2.logtext())  # what fitted in 48 KB, no more
+        assert got == {"r/%02d" % i: payload + str(i) for i in range(n)}, sorted(got)
 
 
 # ---- start-up errors -------------------------------------------------------------------
@@ -349,7 +782,7 @@ def test_newer_snapshot_format_is_refused(tmp_path):
     (d / "broker.db").write_bytes(b"MQRBSNAP" + struct.pack("<IIQ", 7, 0, 0))
     r = run_with(tmp_path, "persistence true\npersistence_location %s\n" % d)
     assert r.returncode != 0
-    assert "format version 7 is newer than this broker's (1)" in r.stderr, r.stderr
+    assert "format version 7 is newer than this broker's (2)" in r.stderr, r.stderr
 
 
 def test_bad_directive_values_name_file_and_line(tmp_path):
