@@ -50,6 +50,8 @@
 #define REC_ACK 2u
 #define CKP_NAME "checkpoint"
 #define CKP_TMP "checkpoint.tmp"
+#define RESERVE_NAME "reserve"
+#define RESERVE_SIZE 65536u        /* room for a checkpoint on a full file system */
 #define SEG_NAME_LEN 20u           /* 16 hex digits + ".seg" */
 
 /* Entry states. */
@@ -249,6 +251,7 @@ struct mqr_queue {
     uint64_t next_segno;
     int64_t last_sync_ms;
     int64_t fail_ms;
+    int has_reserve;    /* RESERVE_NAME exists: space to give up for a checkpoint */
     mqr_queue_stats_t st;
     char err[256];
 };
@@ -586,12 +589,50 @@ static int write_checkpoint(mqr_queue_t *q)
     return MQR_OK;
 }
 
+/* Create the reserve file (RESERVE_SIZE bytes of zeros) if it is not there.
+ * On a file system that fills up, the segments that could be deleted may
+ * only go once a checkpoint is written, which needs space: the reserve is
+ * given up for that checkpoint (write_checkpoint_or_reserve) and made again
+ * when the queue is back on disk. Failing to make it is not an error. */
+static void reserve_make(mqr_queue_t *q)
+{
+    if (q->has_reserve)
+        return;
+    int fd = open(path_of(q, RESERVE_NAME), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    uint8_t zeros[4096];
+    memset(zeros, 0, sizeof zeros);
+    int err = 0;
+    for (size_t done = 0; !err && done < RESERVE_SIZE; done += sizeof zeros) {
+        struct iovec v = {zeros, sizeof zeros};
+        err = write_all(fd, &v, 1);
+    }
+    if (close(fd) != 0)
+        err = 1;
+    if (err)
+        (void)unlink(path_of(q, RESERVE_NAME));
+    q->has_reserve = !err;
+}
+
+/* write_checkpoint; when it fails and the reserve exists, delete the reserve
+ * and try once more (the disk may be full). */
+static int write_checkpoint_or_reserve(mqr_queue_t *q)
+{
+    int rc = write_checkpoint(q);
+    if (rc != MQR_EIO || !q->has_reserve)
+        return rc;
+    (void)unlink(path_of(q, RESERVE_NAME));
+    q->has_reserve = 0;
+    return write_checkpoint(q);
+}
+
 /* Delete the segments (not the active one) whose data is all at or below
- * the floor, writing the checkpoint first. */
+ * the floor, writing the checkpoint first. In MQR_QUEUE_STATE_MEMORY (no
+ * active segment) that frees the space a full disk needs to take the queue
+ * back. */
 static int reclaim(mqr_queue_t *q)
 {
-    if (q->st.state != MQR_QUEUE_STATE_OK)
-        return MQR_OK;
     uint64_t fl = floor_seq(q);
     size_t last = q->fd >= 0 ? q->nsegs - 1 : q->nsegs;
     size_t k = 0;
@@ -599,7 +640,7 @@ static int reclaim(mqr_queue_t *q)
         k++;
     if (k == 0)
         return MQR_OK;
-    int rc = write_checkpoint(q);
+    int rc = write_checkpoint_or_reserve(q);
     if (rc != MQR_OK)
         return rc;
     char name[SEG_NAME_LEN + 1];
@@ -1013,14 +1054,19 @@ static int open_queue(mqr_queue_t *q, mqr_diag_t *diag)
     q->st.segments = q->nsegs;
     pop_acked(q);
     /* Write the replayed state now: this proves the directory is writable
-     * and lets the fully acknowledged segments go. */
-    rc = write_checkpoint(q);
+     * and lets the fully acknowledged segments go (the reserve of a previous
+     * run gives way if the disk is full). */
+    q->has_reserve = access(path_of(q, RESERVE_NAME), F_OK) == 0;
+    rc = write_checkpoint_or_reserve(q);
     if (rc == MQR_EIO)
         return mqr__diag_set(diag, MQR_EIO, "queue: %s: %s", q->dir, q->err);
     if (rc != MQR_OK)
         return mqr__diag_set(diag, rc, "queue: %s: out of memory", q->dir);
     (void)found;
-    return reclaim(q);
+    rc = reclaim(q);
+    if (rc == MQR_OK)
+        reserve_make(q);
+    return rc;
 }
 
 int mqr_queue_open(const mqr_queue_options_t *opts, mqr_queue_t **out, mqr_diag_t *diag)
@@ -1197,8 +1243,10 @@ int mqr_queue_flush(mqr_queue_t *q)
     if (q->st.state == MQR_QUEUE_STATE_MEMORY) {
         if (now - q->fail_ms < (int64_t)MQR_QUEUE_RETRY_MS)
             return MQR_EIO;
+        (void)reclaim(q); /* what is acknowledged makes room first */
         if (try_disk(q) != MQR_OK)
             return MQR_EIO;
+        reserve_make(q);
     }
     int want = q->o.sync == MQR_QUEUE_SYNC_BATCH ||
                (q->o.sync == MQR_QUEUE_SYNC_INTERVAL &&

@@ -145,6 +145,7 @@ typedef struct brk_persist_cfg {
     int64_t next_save_ms;     /* monotonic time of the next snapshot */
     uint64_t saves, save_errors;
     int save_errno;           /* errno of the last failed snapshot */
+    uint64_t save_failing;    /* failed snapshots since the last one written (logged once) */
     uint64_t gen;             /* generation of the last snapshot (journal.c) */
     uint64_t snap_bytes;      /* its size */
     int journal_on;           /* a journal follows each snapshot (after start-up's replay) */

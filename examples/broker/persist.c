@@ -289,9 +289,18 @@ int brk_persist_save(broker_t *b)
     if (rc != 0) {
         pc->save_errno = errno;
         pc->save_errors++;
-        brk_log(b, 0, "persistence: %s/%s: %s: %s (the previous snapshot stays)", pc->location,
-                SNAP_NAME, what, strerror(errno));
+        if (pc->save_failing++ == 0) /* once per episode: autosave retries every interval */
+            brk_log(b, 0,
+                    "persistence: %s/%s: %s: %s (the previous snapshot stays; retried every "
+                    "autosave_interval, logged again when a snapshot is written)",
+                    pc->location, SNAP_NAME, what, strerror(errno));
         return -1;
+    }
+    if (pc->save_failing) {
+        brk_log(b, 0, "persistence: %s/%s written again after %lu failed snapshot(s): %s",
+                pc->location, SNAP_NAME, (unsigned long)pc->save_failing,
+                strerror(pc->save_errno));
+        pc->save_failing = 0;
     }
     pc->saves++;
     pc->gen = gen;
@@ -533,16 +542,15 @@ void brk_persist_tick(broker_t *b, int64_t now)
                         s.dropped_oldest ^ s.refused_newest << 8;
         if (mark != pc->action_state[i]) {
             pc->action_state[i] = mark;
+            const char *err = mqr_engine_action_queue_error(b->ev->engine, pc->action_ids[i]);
             brk_log(b, 0,
-                    "persistence: action %u queue %s: %lu held, %lu in memory only, %lu "
-                    "corrupt, %lu torn, %lu dropped, %lu refused%s%s",
+                    "persistence: action %u queue %s: %lu held, %lu taken while the disk "
+                    "failed, %lu corrupt, %lu torn, %lu dropped, %lu refused%s%s",
                     pc->action_ids[i], mqr_queue_state_name(s.state), (unsigned long)s.records,
                     (unsigned long)s.memory_records, (unsigned long)s.corrupt_records,
                     (unsigned long)s.torn_tails, (unsigned long)s.dropped_oldest,
                     (unsigned long)s.refused_newest,
-                    mqr_engine_action_queue_error(b->ev->engine, pc->action_ids[i])[0] ? ": "
-                                                                                       : "",
-                    mqr_engine_action_queue_error(b->ev->engine, pc->action_ids[i]));
+                    !err[0] ? "" : s.state == MQR_QUEUE_STATE_OK ? "; last error: " : ": ", err);
         }
     }
 }

@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: MIT
+"""mqttrule-broker's persistence on a file system that fills up (issue 16's
+"full disk" fault test, on a real size-limited file system).
+
+The test mounts a 256 KiB tmpfs as persistence_location (it needs root, as CI
+runs; elsewhere it is skipped and says why). With the HTTP service down, a
+storm's events fill it: the action's queue gets ENOSPC, says so once and
+keeps the events in memory; retained messages published meanwhile cannot be
+journaled, which the broker says once, going on with snapshots. The broker
+keeps answering. When the service comes up every event arrives; the freed
+space lets the queue and the journal return to disk, and after a kill -9 the
+retained messages of the full period are there.
+"""
+import os
+import signal
+import subprocess
+
+import pytest
+
+import test_persistence as tp  # its helpers; a module is not collected again
+from broker_util import Broker, free_port
+from conftest import wait_for
+
+STORM = 3000  # ~110 bytes a record: 330 KB of queue, more than the file system holds
+FS_SIZE = "256k"
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a size-limited tmpfs needs root (CI runs as root)")
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + FS_SIZE, "mqr-test", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.strip())
+    try:
+        yield str(mnt)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_file_system_loses_nothing_and_says_so(small_fs):
+    datadir = small_fs
+    sport = free_port()
+    svc = tp.Service(sport)
+    cfg = tp.broker_config(datadir, sport)
+    payload = "y" * 3000
+    b = Broker(config=cfg)
+    try:
+        pub, _, _ = tp.connect5(b.port, "pub", clean=True, expiry=0)
+        tp.publish_qos(pub, "r/before", "journaled", 1, 1, retain=True)
+        tp.storm(b.port, STORM)
+        assert b.wait_log("No space left on device", 20), b.logtext()
+        assert b.wait_log("queue memory", 20), b.logtext()
+        # 60 KB of retained messages while the file system is full
+        for i in range(20):
+            tp.publish_qos(pub, "r/full%02d" % i, payload + str(i), 1, 2 + i, retain=True)
+        tp.ping(pub)
+        assert b.wait_log("kept by snapshots alone", 20), b.logtext()
+        assert b.proc.poll() is None
+        log = b.logtext()
+        assert log.count("kept by snapshots alone") == 1, log
+
+        svc.start()
+        n = STORM + 1  # the storm's CONNACK events and pub's
+        wait_for(lambda: svc.unique()[1] >= n, 60, "every event at the service")
+        keys, clientids, total = svc.unique()
+        assert clientids == n and keys == n, (keys, clientids, total)
+        # the acknowledged segments are deleted: the queue and the journal go back to disk
+        assert b.wait_log("queue ok", 30), b.logtext()
+        assert b.wait_log("broker.journal written again", 30), b.logtext()
+        assert b.wait_log("broker.db written again after", 30), b.logtext()
+        log = b.logtext()
+        assert log.count("broker.db.tmp: No space left on device") == 1, log  # once, not per try
+        tp.publish_qos(pub, "r/after", "journaled again", 1, 30, retain=True)
+        tp.ping(pub)
+        pub.close()
+        print("LOG\n" + b.logtext())
+    finally:
+        b.stop(signal.SIGKILL)
+        svc.stop()
+    with Broker(config=cfg, port=b.port) as b2:
+        got = tp.retained_topics(b2.port)
+        want = {"r/before": "journaled", "r/after": "journaled again"}
+        want.update({"r/full%02d" % i: payload + str(i) for i in range(20)})
+        assert got == want, (sorted(got), b2.logtext())
