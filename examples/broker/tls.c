@@ -89,6 +89,7 @@ static X509 *crl_issuer(X509_STORE *st, X509_CRL *crl)
 static int load_crls(broker_t *b, SSL_CTX *ctx, const brk_listener_cfg_t *l, char *err,
                      size_t errcap)
 {
+    ERR_clear_error();
     BIO *in = BIO_new_file(l->crlfile, "r");
     if (in == NULL) {
         snprintf(err, errcap, "crlfile %s: %s", l->crlfile,
@@ -121,7 +122,7 @@ static int load_crls(broker_t *b, SSL_CTX *ctx, const brk_listener_cfg_t *l, cha
     }
     unsigned long e = ERR_peek_last_error();
     BIO_free(in);
-    if (rc == 0 && (n == 0 || ERR_GET_REASON(e) != PEM_R_NO_START_LINE) && e != 0) {
+    if (rc == 0 && (n == 0 || (e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE))) {
         snprintf(err, errcap, "crlfile %s: %s%s", l->crlfile, ssl_reason(e, "bad CRL"),
                  n == 0 ? " (no PEM 'X509 CRL' in it)" : "");
         rc = -1;

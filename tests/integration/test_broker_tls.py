@@ -556,3 +556,22 @@ def test_crlfile_startup_errors(tmp_path, certs):
         assert r.returncode != 0
         out = r.stdout + r.stderr
         assert "broker.conf:1: listener" in out and msg in out, out
+
+
+@needs_tls
+def test_sighup_listener_port_change_needs_restart(tmp_path, certs):
+    """A TLS listener moved to another port keeps its socket (and its
+    certificate) until a restart; the log says so."""
+    def config(ports):
+        return "listener %d\nlistener %d\ncertfile %s\nkeyfile %s\n" % (
+            ports.plain, ports.tls, certs["server"], certs["server_key"])
+    with start_broker(config) as b:
+        with open(b.config_path, "w") as f:
+            f.write("listener %d\nlistener %d\ncertfile %s\nkeyfile %s\n" % (
+                b.ports.plain, b.ports.mtls, certs["server-b"], certs["server-b_key"]))
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("SIGHUP: configuration reloaded"), b.logtext()
+        assert "changed in port, address or protocol; that needs a restart, the running " \
+               "listeners stay" in b.logtext()
+        assert "certificate reloaded" not in b.logtext()
+        assert peer_cn(certs, b.ports.tls) == "localhost"
