@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Write docs/man/mqttrule.conf.5 from the tables of docs/broker.md
-("Configuration file", the action option tables), so the man page and the
+("Configuration file", the listener options, the action option tables), so the man page and the
 documentation list the same directives and defaults. Run from anywhere:
     python3 packaging/gen-conf-man.py
 """
@@ -122,6 +122,10 @@ docs/broker.md, docs/sql.md and docs/templates.md in the source tree.
 '''
 
 body = [HEAD, ".SH DIRECTIVES", section("Directives", "| Directive | Default | Meaning |"),
+        ".SH LISTENER OPTIONS",
+        "Lines after a\n.B listener\n.I PORT\n.RI [ ADDR ]\nline, until the next one, apply to that "
+        "listener (mosquitto's names).",
+        section("TLS and WebSocket", "### Listeners: TLS and WebSocket"),
         ".SH ACTION OPTIONS", section("republish", "### Action options: republish"),
         section("http", "### Action options: http"),
         ".SH FALLBACK ACTIONS", section("Lines inside an action block", "### Fallback actions")]

@@ -130,7 +130,10 @@ typedef struct brk_listener_cfg {
     uint8_t tls_min;          /* tls_version: 12 or 13 (minimum); 0: 1.2 */
     char *certfile, *keyfile, *cafile, *capath;
     char *ciphers, *ciphers13; /* ciphers (TLS <= 1.2), ciphers_tls1.3 */
+    char *crlfile;            /* crlfile: PEM CRLs checked against client certificates */
     char *mqtt_path;          /* WebSocket path; NULL: "/mqtt" */
+    brk_str_list_t ws_origins; /* ws_check_origins: allowed Origin values; none: no check */
+    uint8_t ws_no_origin;     /* ws_allow_origin_absence: 0 not given (true), 1 true, 2 false */
     char *where;              /* "file:line" of the listener line, for messages */
 } brk_listener_cfg_t;
 
@@ -569,6 +572,7 @@ int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
 int brk_listeners_check(const brk_config_t *cfg);
 void brk_listener_cfg_free(brk_listener_cfg_t *l);
 brk_listener_cfg_t brk_listener_cfg_copy(const brk_listener_cfg_t *l);
+size_t brk_listeners_reload(broker_t *b, brk_config_t *nc);
 int brk_listeners_init(broker_t *b);
 void brk_listeners_free(broker_t *b);
 void brk_listeners_tick(broker_t *b);
@@ -582,6 +586,7 @@ void brk_conn_want_write(broker_t *b, brk_conn_t *c, int on);
 
 /* ---- tls.c (built with OpenSSL: BRK_HAVE_TLS) ------------------------------------- */
 int brk_tls_listener_init(broker_t *b, size_t li);
+int brk_tls_listener_reload(broker_t *b, size_t li, const brk_listener_cfg_t *nl);
 void brk_tls_listener_free(broker_t *b, size_t li);
 int brk_tls_conn_start(broker_t *b, brk_conn_t *c, size_t li);
 void brk_tls_tick(broker_t *b);
@@ -592,10 +597,11 @@ void brk_tls_tick(broker_t *b);
 typedef struct brk_ws brk_ws_t;
 /* An HTTP upgrade request; the pointers point into the parsed buffer. */
 typedef struct brk_ws_req {
-    const char *method, *path, *key, *version, *protocols;
-    size_t method_len, path_len, key_len, version_len, protocols_len;
+    const char *method, *path, *key, *version, *protocols, *origin;
+    size_t method_len, path_len, key_len, version_len, protocols_len, origin_len;
     int minor_version;
     uint8_t has_host, upgrade_ws, conn_upgrade;
+    uint8_t origins;   /* Origin header lines seen (origin: the first) */
     const char *why; /* BRK_WS_BAD: what is wrong */
 } brk_ws_req_t;
 /* A client frame's header. */
@@ -610,6 +616,8 @@ typedef struct brk_ws_frame {
 long brk_ws_parse_request(const uint8_t *buf, size_t len, brk_ws_req_t *r);
 int brk_ws_check_upgrade(const brk_ws_req_t *r, const char *mqtt_path, const char **proto,
                          const char **why);
+int brk_ws_check_origin(const brk_ws_req_t *r, const brk_str_list_t *allowed, int allow_absence,
+                        const char **why);
 long brk_ws_parse_frame(const uint8_t *buf, size_t len, uint64_t max_payload, brk_ws_frame_t *f);
 void brk_ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4]);
 void brk_ws_accept_key(const char *key, size_t key_len, char out[29]);

@@ -971,21 +971,11 @@ static int acl_same(const brk_config_t *x, const brk_config_t *y)
     return 1;
 }
 
-static int listeners_same(const brk_config_t *x, const brk_config_t *y)
-{
-    if (x->nlisteners != y->nlisteners)
-        return 0;
-    for (size_t i = 0; i < x->nlisteners; i++)
-        if (x->listeners[i].port != y->listeners[i].port ||
-            strcmp(x->listeners[i].addr, y->listeners[i].addr) != 0)
-            return 0;
-    return 1;
-}
-
 /*
  * Before a reloaded configuration nc replaces b->cfg: log every change that
- * takes effect (limits, bans, ACL, password file, ...), and put back the
- * running value of what needs a restart (listeners, names profile,
+ * takes effect (limits, bans, ACL, password file, listener certificates
+ * and options, ...), and put back the running value of what needs a
+ * restart (listener ports and protocols, names profile,
  * tcp_defer_accept, pid_file), logging that it was not applied. Rules are
  * compared and logged by brk_events_load_rules. Returns the number of
  * changes applied.
@@ -1044,15 +1034,7 @@ size_t brk_config_reload_changes(broker_t *b, brk_config_t *nc)
         ++n)
         brk_log(b, BRK_LOG_NOTICE, "SIGHUP: allow_anonymous, protocols, reason codes, log_type or "
                                    "ack_user_property changed");
-    if (!listeners_same(oc, nc)) {
-        brk_log(b, BRK_LOG_WARNING, "SIGHUP: the listeners changed; that needs a restart, the "
-                                    "running listeners stay");
-    }
-    for (size_t i = 0; i < nc->nlisteners; i++)
-        brk_listener_cfg_free(&nc->listeners[i]);
-    for (size_t i = 0; i < oc->nlisteners; i++)
-        nc->listeners[i] = brk_listener_cfg_copy(&oc->listeners[i]);
-    nc->nlisteners = oc->nlisteners;
+    n += brk_listeners_reload(b, nc); /* listener.c: certificates, options; sockets stay */
     if (nc->names != oc->names) {
         brk_log(b, BRK_LOG_WARNING, "SIGHUP: names changed; that needs a restart, %s stays",
                 oc->names == MQR_NAMES_EMQX ? "emqx" : "doc");

@@ -3,7 +3,9 @@
  * listener.c - listeners and the transport of each connection: the
  * `listener PORT [ADDR]` directive with the per-listener options that follow
  * it (mosquitto's names), their start-up checks, and what a connection
- * accepted on a listener reads and writes through.
+ * accepted on a listener reads and writes through. On SIGHUP the sockets
+ * stay; TLS certificates and listener options are reloaded in place
+ * (brk_listeners_reload).
  *
  * A connection's bytes pass through two optional layers: the byte transport
  * (brk_io_t: plain TCP here, TLS in tls.c) and the WebSocket framing (ws.c).
@@ -68,6 +70,58 @@ static void set_str(char **slot, const char *v)
     *slot = brk_strdup(v);
 }
 
+static void free_strs(brk_str_list_t *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static void push_str(brk_str_list_t *l, const char *s, size_t len)
+{
+    l->items = brk_xrealloc(l->items, (l->count + 1) * sizeof *l->items);
+    char *c = brk_xrealloc(NULL, len + 1);
+    memcpy(c, s, len);
+    c[len] = 0;
+    l->items[l->count++] = c;
+}
+
+/*
+ * Add the comma-separated origins of `v` to `l`. An origin is what a
+ * browser sends in Origin: "scheme://host[:port]" with no path (not even a
+ * trailing '/'; such an entry would never match, so it is refused), or
+ * "null". Returns 0, or -1 after printing "file:line: ..." to stderr.
+ */
+static int add_origins(brk_str_list_t *l, const char *v, const char *path, unsigned lineno)
+{
+    const char *p = v;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        const char *sep = NULL;
+        for (size_t i = 0; sep == NULL && i + 3 <= n; i++)
+            if (!memcmp(p + i, "://", 3))
+                sep = p + i;
+        int ok = n > 0 && ((n == 4 && !memcmp(p, "null", 4)) ||
+                           (sep != NULL && sep > p && (size_t)(sep - p) + 3 < n &&
+                            memchr(sep + 3, '/', n - (size_t)(sep - p) - 3) == NULL));
+        if (!ok) {
+            fprintf(stderr, "mqttrule-broker: %s:%u: ws_check_origins: '%.*s' is not an origin "
+                            "(scheme://host[:port] without a path, as browsers send it, e.g. "
+                            "https://app.example.com; or null), in '%s'\n",
+                    path, lineno, (int)n, p, v);
+            return -1;
+        }
+        push_str(l, p, n);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 #define LBAD(...)                                                                        \
     do {                                                                                 \
         fprintf(stderr, "mqttrule-broker: %s:%u: ", path, lineno);                       \
@@ -81,7 +135,8 @@ static void set_str(char **slot, const char *v)
  * latest listener:
  *   protocol mqtt|websockets, certfile F, keyfile F, cafile F, capath D,
  *   require_certificate B, use_identity_as_username B, tls_version V,
- *   ciphers LIST, ciphers_tls1.3 LIST, mqtt_path /PATH
+ *   ciphers LIST, ciphers_tls1.3 LIST, crlfile F, mqtt_path /PATH,
+ *   ws_check_origins ORIGIN[,ORIGIN...] (repeatable), ws_allow_origin_absence B
  * Returns 0 (taken), 1 (not a listener directive) or -1 (message printed).
  */
 int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
@@ -89,7 +144,8 @@ int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
 {
     static const char *const opts[] = {"protocol", "certfile", "keyfile", "cafile", "capath",
                                        "require_certificate", "use_identity_as_username",
-                                       "tls_version", "ciphers", "ciphers_tls1.3", "mqtt_path"};
+                                       "tls_version", "ciphers", "ciphers_tls1.3", "mqtt_path",
+                                       "crlfile", "ws_check_origins", "ws_allow_origin_absence"};
     const char *k = w[0];
     if (!strcmp(k, "listener")) {
         char *end = NULL;
@@ -139,6 +195,14 @@ int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
         else
             LBAD("tls_version needs tlsv1.2 or tlsv1.3 (the lowest version accepted), not '%s'",
                  v);
+    } else if (!strcmp(k, "ws_allow_origin_absence")) {
+        uint8_t f;
+        if (parse_flag(v, &f) != 0)
+            LBAD("ws_allow_origin_absence needs true or false, not '%s'", v);
+        l->ws_no_origin = f ? 1 : 2;
+    } else if (!strcmp(k, "ws_check_origins")) {
+        if (add_origins(&l->ws_origins, v, path, lineno) != 0)
+            return -1;
     } else if (!strcmp(k, "mqtt_path")) {
         if (v[0] != '/')
             LBAD("mqtt_path must start with '/', not '%s'", v);
@@ -149,6 +213,7 @@ int brk_listener_directive(brk_config_t *cfg, char **w, int n, const char *path,
                       : !strcmp(k, "cafile")  ? &l->cafile
                       : !strcmp(k, "capath")  ? &l->capath
                       : !strcmp(k, "ciphers") ? &l->ciphers
+                      : !strcmp(k, "crlfile") ? &l->crlfile
                                               : &l->ciphers13;
         set_str(slot, v);
     }
@@ -178,11 +243,21 @@ int brk_listeners_check(const brk_config_t *cfg)
         else if (l->certfile != NULL && l->keyfile == NULL)
             bad = "certfile without keyfile";
         else if (!is_tls(l) && (l->cafile || l->capath || l->require_cert ||
-                                l->identity_as_user || l->tls_min || l->ciphers || l->ciphers13))
-            bad = "TLS options (cafile, capath, require_certificate, use_identity_as_username, "
-                  "tls_version, ciphers) need certfile and keyfile on the same listener";
+                                l->identity_as_user || l->tls_min || l->ciphers || l->ciphers13 ||
+                                l->crlfile))
+            bad = "TLS options (cafile, capath, crlfile, require_certificate, "
+                  "use_identity_as_username, tls_version, ciphers) need certfile and keyfile on "
+                  "the same listener";
         else if (l->mqtt_path != NULL && !l->websockets)
             bad = "mqtt_path needs 'protocol websockets'";
+        else if ((l->ws_origins.count > 0 || l->ws_no_origin) && !l->websockets)
+            bad = "ws_check_origins and ws_allow_origin_absence need 'protocol websockets'";
+        else if (l->ws_no_origin && l->ws_origins.count == 0)
+            bad = "ws_allow_origin_absence needs ws_check_origins (without a list of origins, "
+                  "the Origin header is not checked)";
+        else if (l->crlfile && !l->require_cert)
+            bad = "crlfile needs require_certificate true (the CRL is checked against client "
+                  "certificates, verified with cafile or capath)";
         else if (l->require_cert && l->cafile == NULL && l->capath == NULL)
             bad = "require_certificate true needs cafile or capath to verify clients with";
         else if (l->identity_as_user && !l->require_cert)
@@ -210,7 +285,9 @@ void brk_listener_cfg_free(brk_listener_cfg_t *l)
     free(l->capath);
     free(l->ciphers);
     free(l->ciphers13);
+    free(l->crlfile);
     free(l->mqtt_path);
+    free_strs(&l->ws_origins);
     free(l->where);
     memset(l, 0, sizeof *l);
 }
@@ -219,12 +296,85 @@ void brk_listener_cfg_free(brk_listener_cfg_t *l)
 brk_listener_cfg_t brk_listener_cfg_copy(const brk_listener_cfg_t *l)
 {
     brk_listener_cfg_t c = *l;
-    char **fields[] = {&c.addr,    &c.certfile, &c.keyfile,   &c.cafile, &c.capath,
-                       &c.ciphers, &c.ciphers13, &c.mqtt_path, &c.where};
+    char **fields[] = {&c.addr,      &c.certfile,  &c.keyfile, &c.cafile,
+                       &c.capath,    &c.ciphers,   &c.ciphers13, &c.crlfile,
+                       &c.mqtt_path, &c.where};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (*fields[i] != NULL)
             *fields[i] = brk_strdup(*fields[i]);
+    c.ws_origins.items = NULL;
+    c.ws_origins.count = 0;
+    for (size_t i = 0; i < l->ws_origins.count; i++)
+        push_str(&c.ws_origins, l->ws_origins.items[i], strlen(l->ws_origins.items[i]));
     return c;
+}
+
+static int str_differs(const char *x, const char *y)
+{
+    return (x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0);
+}
+
+/* 1 if the WebSocket options of x and y differ. */
+static int ws_opts_differ(const brk_listener_cfg_t *x, const brk_listener_cfg_t *y)
+{
+    if (str_differs(x->mqtt_path, y->mqtt_path) || x->ws_no_origin != y->ws_no_origin ||
+        x->ws_origins.count != y->ws_origins.count)
+        return 1;
+    for (size_t i = 0; i < x->ws_origins.count; i++)
+        if (strcmp(x->ws_origins.items[i], y->ws_origins.items[i]) != 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * SIGHUP, before the reloaded configuration `nc` replaces b->cfg: the
+ * listeners' sockets stay as they are, so nc->listeners becomes, index by
+ * index, the running listeners with new options where that is possible. A
+ * listener whose port, address, protocol and TLS-ness are unchanged takes
+ * its new options: a TLS one only when its new certificate, key, CAs and CRLs
+ * all load (tls.c brk_tls_listener_reload; otherwise it keeps every running
+ * option and certificate, logged), and a SIGHUP always reads those files
+ * again, so a renewed certificate at the same path is picked up. Any other
+ * difference (a listener added, removed, moved or of another kind) needs a
+ * restart: it is logged and the running listener stays. Returns the number
+ * of listeners whose options changed.
+ */
+size_t brk_listeners_reload(broker_t *b, brk_config_t *nc)
+{
+    const brk_config_t *oc = &b->cfg;
+    brk_listener_cfg_t now[BRK_MAX_LISTENERS];
+    int restart = nc->nlisteners != oc->nlisteners;
+    size_t changed = 0;
+    for (size_t i = 0; i < oc->nlisteners; i++) {
+        const brk_listener_cfg_t *o = &oc->listeners[i];
+        brk_listener_cfg_t *nl = i < nc->nlisteners ? &nc->listeners[i] : NULL;
+        if (nl == NULL || nl->port != o->port || strcmp(nl->addr, o->addr) != 0 ||
+            nl->websockets != o->websockets || is_tls(nl) != is_tls(o)) {
+            restart = 1;
+            now[i] = brk_listener_cfg_copy(o);
+            continue;
+        }
+#ifdef BRK_HAVE_TLS
+        if (is_tls(o) && brk_tls_listener_reload(b, i, nl) != 0) {
+            now[i] = brk_listener_cfg_copy(o);
+            continue;
+        }
+#endif
+        if (ws_opts_differ(o, nl) && ++changed)
+            brk_log(b, BRK_LOG_NOTICE, "SIGHUP: listener %u: WebSocket options changed "
+                    "(mqtt_path, ws_check_origins, ws_allow_origin_absence)", (unsigned)o->port);
+        now[i] = *nl;
+        memset(nl, 0, sizeof *nl); /* moved to now[i] */
+    }
+    if (restart)
+        brk_log(b, BRK_LOG_WARNING, "SIGHUP: listeners added, removed or changed in port, "
+                                    "address or protocol; that needs a restart, the running "
+                                    "listeners stay");
+    for (size_t i = 0; i < nc->nlisteners; i++)
+        brk_listener_cfg_free(&nc->listeners[i]);
+    memcpy(nc->listeners, now, oc->nlisteners * sizeof now[0]);
+    nc->nlisteners = oc->nlisteners;
+    return changed;
 }
 
 /* ---- the transport of a connection ---------------------------------------------------- */

@@ -9,9 +9,13 @@
  * What a reload applies without dropping a client: rules and actions (an
  * unchanged rule keeps its queue and metrics), bans, ACL, limits, the
  * password file, log levels and the log file (reopened, so log rotation
- * works). New values apply to what happens next (a new CONNECT, SUBSCRIBE,
- * PUBLISH). What needs a restart (listeners, names profile,
- * tcp_defer_accept, pid_file) keeps its running value and is logged.
+ * works), TLS certificates, keys, CAs and CRLs (read again each time: a new
+ * connection gets the new certificate, open ones keep theirs; a file that
+ * fails to load keeps the running certificate, logged) and WebSocket
+ * options. New values apply to what happens next (a new CONNECT, SUBSCRIBE,
+ * PUBLISH, handshake). What needs a restart (listener ports, addresses and
+ * protocols, names profile, tcp_defer_accept, pid_file) keeps its running
+ * value and is logged.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,12 @@
 /*
  * tls.c - TLS listeners through OpenSSL (built only when OpenSSL is found:
  * BRK_HAVE_TLS). One SSL_CTX per TLS listener, made at start-up from the
- * listener's certfile, keyfile, cafile/capath, tls_version and ciphers; one
- * SSL per connection, driven by the broker's loop without blocking.
+ * listener's certfile, keyfile, cafile/capath, crlfile, tls_version and
+ * ciphers; one SSL per connection, driven by the broker's loop without
+ * blocking. SIGHUP builds each TLS listener's context anew from the files
+ * (a renewed certificate, a new CRL) and swaps it in for new connections
+ * only when all of it loaded; open connections keep the old one
+ * (brk_tls_listener_reload).
  *
  * A connection's transport (brk_io_t, see broker.h) is tls_io: its read
  * first finishes the handshake (SSL_do_handshake on a non-blocking socket:
@@ -31,6 +35,7 @@
 #endif
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -44,51 +49,128 @@ static const char *ssl_reason(unsigned long e, const char *dflt)
     return r != NULL ? r : dflt;
 }
 
-/* Log a start-up failure of listener `l` with OpenSSL's reason. */
-static int ctx_fail(broker_t *b, const brk_listener_cfg_t *l, const char *what, const char *file)
+/* Free `ctx` and put "what[ FILE]: OpenSSL's reason" in err; NULL. */
+static SSL_CTX *ctx_fail(SSL_CTX *ctx, char *err, size_t errcap, const char *what,
+                         const char *file)
 {
     unsigned long e = ERR_get_error();
-    brk_log(b, 0, "%s: listener %u: %s%s%s: %s", l->where ? l->where : "-p", (unsigned)l->port,
-            what, file ? " " : "", file ? file : "", ssl_reason(e, "unknown error"));
+    snprintf(err, errcap, "%s%s%s: %s", what, file ? " " : "", file ? file : "",
+             ssl_reason(e, "unknown error"));
     ERR_clear_error();
-    return -1;
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* The certificate in `st` (cafile's, loaded already) whose subject issued
+ * `crl` and whose key signed it, or NULL. */
+static X509 *crl_issuer(X509_STORE *st, X509_CRL *crl)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x != NULL && X509_NAME_cmp(X509_get_subject_name(x), X509_CRL_get_issuer(crl)) == 0 &&
+            X509_CRL_verify(crl, X509_get0_pubkey(x)) == 1)
+            return x;
+    }
+    ERR_clear_error();
+    return NULL;
 }
 
 /*
- * Make the SSL_CTX of TLS listener `li`: certificate chain and key (checked
- * to match), the lowest TLS version (1.2 unless tls_version says 1.3),
- * cipher lists, client verification (require_certificate: a certificate
- * signed by cafile/capath is required), the session cache and tickets.
- * Returns 0, or -1 after logging "file:line: listener PORT: what: reason".
+ * Add the PEM CRLs of `file` to the verification store of `ctx` and turn on
+ * the CRL check of client certificates (X509_V_FLAG_CRL_CHECK: the leaf
+ * certificate's issuer must have a CRL here, and the certificate must not
+ * be on it). With cafile, each CRL must be signed by one of its CAs (a
+ * stranger's CRL would refuse every client). A CRL past its nextUpdate is
+ * loaded, with a warning: OpenSSL then refuses every client certificate of
+ * that CA ("CRL has expired") until a new CRL is loaded (SIGHUP). Returns 0,
+ * or -1 with "crlfile FILE: reason" in err.
  */
-int brk_tls_listener_init(broker_t *b, size_t li)
+static int load_crls(broker_t *b, SSL_CTX *ctx, const brk_listener_cfg_t *l, char *err,
+                     size_t errcap)
 {
-    const brk_listener_cfg_t *l = &b->cfg.listeners[li];
+    ERR_clear_error();
+    BIO *in = BIO_new_file(l->crlfile, "r");
+    if (in == NULL) {
+        snprintf(err, errcap, "crlfile %s: %s", l->crlfile,
+                 ssl_reason(ERR_get_error(), "cannot open"));
+        return -1;
+    }
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    int n = 0, rc = 0;
+    X509_CRL *crl;
+    while (rc == 0 && (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
+        char issuer[256];
+        X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof issuer);
+        if (l->cafile != NULL && crl_issuer(st, crl) == NULL) {
+            snprintf(err, errcap, "crlfile %s: the CRL of %s is not signed by a CA of cafile %s",
+                     l->crlfile, issuer, l->cafile);
+            rc = -1;
+        } else if (X509_STORE_add_crl(st, crl) != 1) {
+            snprintf(err, errcap, "crlfile %s: %s", l->crlfile,
+                     ssl_reason(ERR_get_error(), "cannot add the CRL"));
+            rc = -1;
+        } else {
+            const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+            if (next != NULL && X509_cmp_current_time(next) < 0)
+                brk_log(b, BRK_LOG_WARNING, "listener %u: crlfile %s: the CRL of %s has expired (nextUpdate "
+                        "passed): OpenSSL refuses every client certificate of that CA until a "
+                        "new CRL is loaded", (unsigned)l->port, l->crlfile, issuer);
+            n++;
+        }
+        X509_CRL_free(crl);
+    }
+    unsigned long e = ERR_peek_last_error();
+    BIO_free(in);
+    if (rc == 0 && (n == 0 || (e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE))) {
+        snprintf(err, errcap, "crlfile %s: %s%s", l->crlfile, ssl_reason(e, "bad CRL"),
+                 n == 0 ? " (no PEM 'X509 CRL' in it)" : "");
+        rc = -1;
+    }
+    ERR_clear_error();
+    if (rc == 0)
+        X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+    return rc;
+}
+
+/*
+ * A new SSL_CTX from the options of listener `l`: certificate chain and key
+ * (checked to match), the lowest TLS version (1.2 unless tls_version says
+ * 1.3), cipher lists, client verification (require_certificate: a
+ * certificate signed by cafile/capath is required; crlfile: and not
+ * revoked), the session cache and tickets. Every file is read now. Returns
+ * the context, or NULL with "what FILE: OpenSSL's reason" in err.
+ */
+static SSL_CTX *ctx_make(broker_t *b, const brk_listener_cfg_t *l, char *err, size_t errcap)
+{
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
-        return ctx_fail(b, l, "cannot create the TLS context", NULL);
-    b->tls_ctx[li] = ctx;
+        return ctx_fail(ctx, err, errcap, "cannot create the TLS context", NULL);
     int ver = l->tls_min == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
     if (!SSL_CTX_set_min_proto_version(ctx, ver))
-        return ctx_fail(b, l, "tls_version", NULL);
+        return ctx_fail(ctx, err, errcap, "tls_version", NULL);
     if (SSL_CTX_use_certificate_chain_file(ctx, l->certfile) != 1)
-        return ctx_fail(b, l, "certfile", l->certfile);
+        return ctx_fail(ctx, err, errcap, "certfile", l->certfile);
     if (SSL_CTX_use_PrivateKey_file(ctx, l->keyfile, SSL_FILETYPE_PEM) != 1)
-        return ctx_fail(b, l, "keyfile", l->keyfile);
+        return ctx_fail(ctx, err, errcap, "keyfile", l->keyfile);
     if (SSL_CTX_check_private_key(ctx) != 1)
-        return ctx_fail(b, l, "keyfile does not match certfile", l->keyfile);
+        return ctx_fail(ctx, err, errcap, "keyfile does not match certfile", l->keyfile);
     if (l->ciphers != NULL && SSL_CTX_set_cipher_list(ctx, l->ciphers) != 1)
-        return ctx_fail(b, l, "ciphers", l->ciphers);
+        return ctx_fail(ctx, err, errcap, "ciphers", l->ciphers);
     if (l->ciphers13 != NULL && SSL_CTX_set_ciphersuites(ctx, l->ciphers13) != 1)
-        return ctx_fail(b, l, "ciphers_tls1.3", l->ciphers13);
+        return ctx_fail(ctx, err, errcap, "ciphers_tls1.3", l->ciphers13);
     if (l->cafile != NULL || l->capath != NULL) {
         if (SSL_CTX_load_verify_locations(ctx, l->cafile, l->capath) != 1)
-            return ctx_fail(b, l, "cafile/capath", l->cafile ? l->cafile : l->capath);
+            return ctx_fail(ctx, err, errcap, "cafile/capath", l->cafile ? l->cafile : l->capath);
         if (l->cafile != NULL) {
             STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(l->cafile);
             if (names != NULL)
                 SSL_CTX_set_client_CA_list(ctx, names);
         }
+    }
+    if (l->crlfile != NULL && load_crls(b, ctx, l, err, errcap) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
     }
     if (l->require_cert)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
@@ -103,6 +185,60 @@ int brk_tls_listener_init(broker_t *b, size_t li)
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ctx;
+}
+
+/* Make the SSL_CTX of TLS listener `li` at start-up. Returns 0, or -1 after
+ * logging "file:line: listener PORT: what FILE: reason". */
+int brk_tls_listener_init(broker_t *b, size_t li)
+{
+    const brk_listener_cfg_t *l = &b->cfg.listeners[li];
+    char err[600];
+    b->tls_ctx[li] = ctx_make(b, l, err, sizeof err);
+    if (b->tls_ctx[li] != NULL)
+        return 0;
+    brk_log(b, 0, "%s: listener %u: %s", l->where ? l->where : "-p", (unsigned)l->port, err);
+    return -1;
+}
+
+/*
+ * SIGHUP: read the certificate, key, CAs, CRLs and TLS options of `nl` (the
+ * reloaded options of TLS listener `li`, same port and protocol) into a new
+ * SSL_CTX, and only when all of it loads swap it in for new connections.
+ * The connections already open keep the SSL objects of the old context,
+ * which holds a reference count: SSL_CTX_free here drops the listener's
+ * reference, and the old context goes with the last of its connections.
+ * Sessions and tickets of the old context are not resumed by the new one
+ * (a client makes a full handshake once). Returns 0 (logged with the new
+ * certificate's subject and expiry), or -1 logged as "SIGHUP: listener PORT:
+ * what FILE: reason; the running certificate stays".
+ */
+int brk_tls_listener_reload(broker_t *b, size_t li, const brk_listener_cfg_t *nl)
+{
+    char err[600];
+    SSL_CTX *ctx = ctx_make(b, nl, err, sizeof err);
+    if (ctx == NULL) {
+        brk_log(b, BRK_LOG_ERROR, "SIGHUP: listener %u: %s; the running certificate stays",
+                (unsigned)nl->port, err);
+        return -1;
+    }
+    SSL_CTX_free(b->tls_ctx[li]);
+    b->tls_ctx[li] = ctx;
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+    char subject[256] = "?", expiry[64] = "?";
+    if (x != NULL) {
+        X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
+        BIO *m = BIO_new(BIO_s_mem());
+        if (m != NULL && ASN1_TIME_print(m, X509_get0_notAfter(x)) == 1) {
+            int n = BIO_read(m, expiry, (int)sizeof expiry - 1);
+            expiry[n > 0 ? n : 0] = 0;
+        }
+        BIO_free(m);
+    }
+    ERR_clear_error();
+    brk_log(b, BRK_LOG_NOTICE, "SIGHUP: listener %u: certificate reloaded from %s (%s, valid "
+            "until %s)%s%s", (unsigned)nl->port, nl->certfile, subject, expiry,
+            nl->crlfile ? ", CRLs from " : "", nl->crlfile ? nl->crlfile : "");
     return 0;
 }
 

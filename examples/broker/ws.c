@@ -12,8 +12,9 @@
  *
  * The connection glue (brk_ws_input) keeps a partial request or frame in a
  * buffer of its own until it is complete, answers the upgrade (101 with
- * Sec-WebSocket-Accept and the subprotocol mqtt or mqttv3.1; 400, 404 or 426
- * with the reason in the body otherwise), unmasks each client frame in place
+ * Sec-WebSocket-Accept and the subprotocol mqtt or mqttv3.1; 400, 403 (an
+ * Origin not in ws_check_origins), 404 or 426 with the reason in the body
+ * otherwise), unmasks each client frame in place
  * and hands binary payloads to the MQTT decoder, which sees one byte stream:
  * packets split across frames and packed within one frame both work, and so
  * do fragmented messages. Pings are answered, the close handshake is
@@ -166,6 +167,13 @@ long brk_ws_parse_request(const uint8_t *buf, size_t len, brk_ws_req_t *r)
         } else if (ieq(n, nl, "sec-websocket-protocol")) {
             r->protocols = v;
             r->protocols_len = vl;
+        } else if (ieq(n, nl, "origin")) {
+            if (r->origins++ == 0) {
+                r->origin = v;
+                r->origin_len = vl;
+            }
+            if (r->origins == 0)
+                r->origins = 2; /* wrapped: still "more than one" */
         }
     }
     return (long)end;
@@ -223,6 +231,33 @@ int brk_ws_check_upgrade(const brk_ws_req_t *r, const char *mqtt_path, const cha
             return *why = "Sec-WebSocket-Protocol offers neither mqtt nor mqttv3.1", 400;
     }
     return 0;
+}
+
+/*
+ * Decide the Origin header of an upgrade request against the listener's
+ * ws_check_origins `allowed` (EMQX's websocket.check_origins; a browser
+ * names the page that opens the WebSocket there, so a page of another site
+ * cannot connect with the user's cookies or network position). An empty
+ * list checks nothing. Origins compare case-blind (scheme and host are).
+ * A request without Origin (not from a browser: devices, MQTT.js in node)
+ * passes when `allow_absence` (EMQX's allow_origin_absence). Returns 0, or
+ * 403 with *why (an origin not listed, none, or more than one).
+ */
+int brk_ws_check_origin(const brk_ws_req_t *r, const brk_str_list_t *allowed, int allow_absence,
+                        const char **why)
+{
+    if (allowed->count == 0)
+        return 0;
+    if (r->origins == 0)
+        return allow_absence ? 0
+                             : (*why = "no Origin header, and ws_allow_origin_absence is false",
+                                403);
+    if (r->origins > 1)
+        return *why = "more than one Origin header", 403;
+    for (size_t i = 0; i < allowed->count; i++)
+        if (ieq(r->origin, r->origin_len, allowed->items[i]))
+            return 0;
+    return *why = "the Origin is not in ws_check_origins", 403;
 }
 
 /*
@@ -409,6 +444,7 @@ void brk_ws_conn_free(brk_conn_t *c)
 static const char *status_text(int status)
 {
     switch (status) {
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
@@ -431,10 +467,18 @@ static void http_refuse(broker_t *b, brk_conn_t *c, int status, const char *why,
         brk_conn_send_raw(b, c, (const uint8_t *)resp, (size_t)n);
     snprintf(st, sizeof st, "%d", status);
     brk_xport_count(b, "ws.refused", st);
-    brk_log(b, 0, "WebSocket upgrade from %s on listener %u refused (%d): %s%s%.*s%s", c->peername,
-            (unsigned)b->cfg.listeners[c->listener].port, status, why,
+    char origin[224] = "";
+    if (status == 403 && r != NULL && r->origin != NULL) { /* printable, bounded */
+        size_t k = 0, on = r->origin_len > 200 ? 200 : r->origin_len;
+        k += (size_t)snprintf(origin, sizeof origin, ", origin '");
+        for (size_t i = 0; i < on; i++)
+            origin[k++] = r->origin[i] >= 0x20 && r->origin[i] < 0x7F ? r->origin[i] : '?';
+        snprintf(origin + k, sizeof origin - k, "%s'", r->origin_len > on ? "..." : "");
+    }
+    brk_log(b, 0, "WebSocket upgrade from %s on listener %u refused (%d): %s%s%.*s%s%s",
+            c->peername, (unsigned)b->cfg.listeners[c->listener].port, status, why,
             r && r->path ? " (" : "", r && r->path ? (int)(r->path_len > 200 ? 200 : r->path_len) : 0,
-            r && r->path ? r->path : "", r && r->path ? ")" : "");
+            r && r->path ? r->path : "", origin, r && r->path ? ")" : "");
     brk_conn_close(b, c, NULL);
 }
 
@@ -444,6 +488,8 @@ static int upgrade(broker_t *b, brk_conn_t *c, const brk_ws_req_t *r)
     const brk_listener_cfg_t *l = &b->cfg.listeners[c->listener];
     const char *proto = NULL, *why = NULL;
     int status = brk_ws_check_upgrade(r, l->mqtt_path ? l->mqtt_path : "/mqtt", &proto, &why);
+    if (status == 0)
+        status = brk_ws_check_origin(r, &l->ws_origins, l->ws_no_origin != 2, &why);
     if (status != 0) {
         http_refuse(b, c, status, why, r);
         return -1;

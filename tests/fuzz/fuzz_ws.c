@@ -4,7 +4,8 @@
  * (examples/broker/ws.c, linked in by tests/fuzz/CMakeLists.txt).
  *
  * The input's first byte picks what runs on the rest:
- *   even: the pure parsers. brk_ws_parse_request and brk_ws_check_upgrade on
+ *   even: the pure parsers. brk_ws_parse_request, brk_ws_check_origin (a
+ *         fixed list; 0 or 403 with a reason) and brk_ws_check_upgrade on
  *         the bytes (outputs must point inside them), then brk_ws_parse_frame
  *         frame after frame with a small size bound taken from the byte: a
  *         frame must never claim more bytes than given, every proper prefix
@@ -61,6 +62,19 @@ static void pure(uint8_t *buf, size_t len, uint64_t max)
         inside(buf, len, r.key, r.key_len);
         inside(buf, len, r.version, r.version_len);
         inside(buf, len, r.protocols, r.protocols_len);
+        inside(buf, len, r.origin, r.origin_len);
+        if ((r.origins == 0) != (r.origin == NULL))
+            __builtin_trap();
+        static char *const origins[] = {"http://a.example", "null"};
+        const brk_str_list_t allowed = {(char **)origins, 2};
+        const char *owhy = NULL;
+        int ost = brk_ws_check_origin(&r, &allowed, (int)(max & 1), &owhy);
+        if ((ost != 0 && (ost != 403 || owhy == NULL)) ||
+            (ost == 0 && r.origins == 0 && !(max & 1)))
+            __builtin_trap();
+        const brk_str_list_t none = {NULL, 0};
+        if (brk_ws_check_origin(&r, &none, 0, &owhy) != 0)
+            __builtin_trap();
         const char *proto, *why = NULL;
         int st = brk_ws_check_upgrade(&r, "/mqtt", &proto, &why);
         if (st == 0 && r.key != NULL) {

@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -18,10 +19,10 @@ import time
 
 import pytest
 
-from broker_util import (BROKER, TIMEOUT, EventSubscriber, connect_bytes, run_broker,
-                         stats)
-from tls_util import (Ports, broker_has_tls, client_ctx, listeners_config, make_certs,
-                      start_broker)
+from broker_util import (BROKER, TIMEOUT, EventSubscriber, connect_bytes, publish_bytes,
+                         run_broker, stats, subscribe_bytes)
+from tls_util import (Ports, assert_startup_error, broker_has_tls, client_ctx, listeners_config,
+                      make_certs, start_broker)
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(BROKER), reason="mqttrule-broker not built"),
@@ -319,16 +320,15 @@ CONFIG_ERRORS = [
     ("listener 1\ncertfile /x\nkeyfile /y\nrequire_certificate true\n",
      "require_certificate true needs cafile or capath"),
     ("listener 1\ntls_version tlsv1.1\n", "broker.conf:2: tls_version needs tlsv1.2 or tlsv1.3"),
+    ("listener 1\ncertfile /x\nkeyfile /y\ncrlfile /z\n",
+     "broker.conf:1: listener 1: crlfile needs require_certificate true"),
+    ("listener 1\ncrlfile /z\n", "broker.conf:1: listener 1: TLS options (cafile, capath, crlfile"),
 ]
 
 
 @pytest.mark.parametrize("text,msg", CONFIG_ERRORS)
 def test_config_errors(tmp_path, text, msg):
-    path = tmp_path / "broker.conf"
-    path.write_text(text)
-    r = run_broker("-c", str(path))
-    assert r.returncode != 0
-    assert msg in r.stderr, r.stderr
+    assert_startup_error(tmp_path, text, msg)
 
 @needs_tls
 
@@ -377,3 +377,201 @@ def test_ciphers_and_capath(tmp_path, certs):
                 assert s.cipher()[0] == "ECDHE-RSA-AES128-GCM-SHA256"
                 s.sendall(connect_bytes("capath"))
                 assert s.recv(4)[:1] == b"\x20"
+
+
+# ---- SIGHUP reloads certificates; crlfile ---------------------------------------------------
+
+def peer_cn(certs, port):
+    """The subject CN of the certificate a new TLS connection to `port` sees."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        with client_ctx(certs).wrap_socket(raw, server_hostname="localhost") as s:
+            subject = dict(x[0] for x in s.getpeercert()["subject"])
+            return subject["commonName"]
+
+
+def tls_session(certs, port, clientid):
+    """A connected MQTT client over TLS (raw socket): CONNACK read."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    s = client_ctx(certs).wrap_socket(raw, server_hostname="localhost")
+    s.sendall(connect_bytes(clientid))
+    assert s.recv(4) == b"\x20\x02\x00\x00"
+    return s
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        assert chunk, "connection closed"
+        out += chunk
+    return out
+
+
+def install(certs, name, cert_path, key_path, key_name=None):
+    """Replace the files the broker reads with certificate `name` (and the key
+    of `key_name`, default the same), the way a renewal does (rename over)."""
+    for src, dst in ((certs[name], cert_path), (certs[(key_name or name) + "_key"], key_path)):
+        shutil.copy(src, dst + ".new")
+        os.replace(dst + ".new", dst)
+
+
+@needs_tls
+def test_sighup_reloads_certificate(tmp_path, certs):
+    """A renewed certificate at the same paths is served to new connections
+    after SIGHUP, while a connection made before keeps working (round trip
+    over its old TLS session). A broken replacement (the key does not match)
+    keeps the running certificate, logged with the file and OpenSSL's
+    reason."""
+    crt, key = str(tmp_path / "live.crt"), str(tmp_path / "live.key")
+    install(certs, "server", crt, key)
+
+    def config(ports):
+        return "listener %d\nlistener %d\ncertfile %s\nkeyfile %s\n" % (
+            ports.plain, ports.tls, crt, key)
+    with start_broker(config) as b:
+        port = b.ports.tls
+        assert peer_cn(certs, port) == "localhost"
+        old = tls_session(certs, port, "before-reload")
+        old.sendall(subscribe_bytes(1, [("r/#", 0)]))
+        assert recv_exact(old, 5)[:1] == b"\x90"
+        # a broken renewal: certificate B with the key of A
+        install(certs, "server-b", crt, key, key_name="server")
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("the running certificate stays"), b.logtext()
+        line = next(l for l in b.logtext().splitlines() if "the running certificate stays" in l)
+        assert "SIGHUP: listener %d: keyfile %s: key values mismatch" % (
+            port, key) in line, line
+        assert peer_cn(certs, port) == "localhost"
+        # the real renewal: certificate and key of B
+        install(certs, "server-b", crt, key)
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("SIGHUP: listener %d: certificate reloaded from %s" % (port, crt)), \
+            b.logtext()
+        assert peer_cn(certs, port) == "mqttrule server B"
+        # the connection from before the reload still works both ways
+        old.sendall(publish_bytes("r/1", "still here"))
+        assert recv_exact(old, len(publish_bytes("r/1", "still here"))) == \
+            publish_bytes("r/1", "still here")
+        old.sendall(b"\xc0\x00")  # PINGREQ
+        assert recv_exact(old, 2) == b"\xd0\x00"
+        assert stats(b)["connected"] == 1
+        old.close()
+
+
+@needs_tls
+def test_sighup_reloads_crl(tmp_path, certs):
+    """crlfile is read again on SIGHUP: a client certificate revoked after
+    start-up is refused once the new CRL is loaded."""
+    crl = str(tmp_path / "live-crl.pem")
+    empty = tmp_path / "pki-empty"
+    # a CRL listing nothing yet: a second CA database with no revocation
+    empty.mkdir()
+    for f in ("ca.cnf",):
+        shutil.copy(os.path.join(certs["dir"], f), empty / f)
+    (empty / "index.txt").write_text("")
+    (empty / "serial").write_text("2000\n")
+    (empty / "crlnumber").write_text("01\n")
+    subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", certs["ca"], "-keyfile",
+                    os.path.join(certs["dir"], "ca.key"), "-gencrl", "-crldays", "2", "-out", crl],
+                   cwd=str(empty), check=True, capture_output=True)
+
+    with start_broker(lambda ports: crl_config(certs, ports, crl)) as b:
+        mtls_connects(certs, b.ports.mtls, "revoked", "not-yet-revoked")
+        shutil.copy(certs["crl"], crl)
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("SIGHUP: listener %d: certificate reloaded" % b.ports.mtls), b.logtext()
+        assert revoked_refused(certs, b.ports.mtls)
+        assert b.wait_log("certificate revoked"), b.logtext()
+
+
+def crl_config(certs, ports, crl, extra=""):
+    """A plain listener and a mutual TLS one (ports.mtls) checking `crl`."""
+    return ("listener %d\nlistener %d\ncertfile %s\nkeyfile %s\ncafile %s\n"
+            "require_certificate true\ncrlfile %s\n%s" % (
+                ports.plain, ports.mtls, certs["server"], certs["server_key"], certs["ca"], crl,
+                extra))
+
+
+def mtls_connects(certs, port, cert, clientid):
+    """Connect with client certificate `cert` and expect a CONNACK."""
+    ctx = client_ctx(certs, cert=cert, key=cert + "_key")
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(connect_bytes(clientid))
+            assert s.recv(4) == b"\x20\x02\x00\x00"
+
+
+def revoked_refused(certs, port):
+    """True when the revoked client certificate fails to get a CONNACK on
+    `port` (TLS 1.3 reports the server's alert at the first read)."""
+    ctx = client_ctx(certs, cert="revoked", key="revoked_key")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(connect_bytes("revoked"))
+                return s.recv(4) == b""
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return True
+
+
+@needs_tls
+def test_crlfile_refuses_revoked_client(certs):
+    """crlfile: a revoked client certificate fails the handshake (logged,
+    counted as tls.failed.certificate_revoked); one not on the CRL connects."""
+    with start_broker(lambda ports: crl_config(certs, ports, certs["crl"],
+                                               "use_identity_as_username true\n")) as b:
+        mtls_connects(certs, b.ports.mtls, "client", "good")
+        assert revoked_refused(certs, b.ports.mtls)
+        assert b.wait_log("failed: certificate revoked"), b.logtext()
+        assert "TLS handshake from 127.0.0.1:" in b.logtext()
+        st = stats(b)
+        assert st.get("tls.failed.certificate_revoked") == 1, st
+        assert st["tls.handshakes"] == 1, st
+        assert "client 'good' connected" in b.logtext()
+
+
+@needs_tls
+def test_crlfile_startup_errors(tmp_path, certs):
+    """A CRL file that is missing, not a CRL, or signed by another CA stops
+    start-up naming the file and the reason."""
+    other = tmp_path / "other-crl.pem"
+    d = tmp_path / "other"
+    d.mkdir()
+    shutil.copy(os.path.join(certs["dir"], "ca.cnf"), d / "ca.cnf")
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("01\n")
+    subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", certs["other-ca"],
+                    "-keyfile", os.path.join(certs["dir"], "other-ca.key"), "-gencrl", "-crldays",
+                    "2", "-out", str(other)], cwd=str(d), check=True, capture_output=True)
+    cases = [("/nonexistent/crl.pem", "crlfile /nonexistent/crl.pem: "),
+             (certs["server"], "crlfile %s: no start line (no PEM 'X509 CRL' in it)" % certs["server"]),
+             (str(other), "crlfile %s: the CRL of /CN=untrusted CA is not signed by a CA of cafile"
+              % other)]
+    for crl, msg in cases:
+        path = tmp_path / "broker.conf"
+        path.write_text("listener %d\ncertfile %s\nkeyfile %s\ncafile %s\n"
+                        "require_certificate true\ncrlfile %s\n" % (
+                            Ports().tls, certs["server"], certs["server_key"], certs["ca"], crl))
+        r = run_broker("-c", str(path))
+        assert r.returncode != 0
+        out = r.stdout + r.stderr
+        assert "broker.conf:1: listener" in out and msg in out, out
+
+
+@needs_tls
+def test_sighup_listener_port_change_needs_restart(tmp_path, certs):
+    """A TLS listener moved to another port keeps its socket (and its
+    certificate) until a restart; the log says so."""
+    def config(ports):
+        return "listener %d\nlistener %d\ncertfile %s\nkeyfile %s\n" % (
+            ports.plain, ports.tls, certs["server"], certs["server_key"])
+    with start_broker(config) as b:
+        with open(b.config_path, "w") as f:
+            f.write("listener %d\nlistener %d\ncertfile %s\nkeyfile %s\n" % (
+                b.ports.plain, b.ports.mtls, certs["server-b"], certs["server-b_key"]))
+        b.send_signal(signal.SIGHUP)
+        assert b.wait_log("SIGHUP: configuration reloaded"), b.logtext()
+        assert "changed in port, address or protocol; that needs a restart, the running " \
+               "listeners stay" in b.logtext()
+        assert "certificate reloaded" not in b.logtext()
+        assert peer_cn(certs, b.ports.tls) == "localhost"

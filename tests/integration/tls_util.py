@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Helpers for the TLS and WebSocket listener tests.
 
-make_certs(dir) generates, with the openssl command, a CA, a server
-certificate for localhost / 127.0.0.1, client certificates (CN device-7, and
-an expired one, CN old-device) and a second CA nobody trusts, each run anew.
+make_certs(dir) generates, with the openssl command, a CA, two server
+certificates for localhost / 127.0.0.1 (CN localhost, and CN "mqttrule
+server B" for the certificate-reload tests), client certificates (CN
+device-7, an expired one CN old-device, and a revoked one CN gone-device on
+the CA's CRL crl.pem) and a second CA nobody trusts, each run anew.
 listeners_config() writes the listener lines of a broker with one listener
 of each kind; WsClient is a minimal RFC 6455 client over a plain or TLS
 socket that writes exact frames (masked unless told otherwise) and reads
@@ -19,7 +21,7 @@ import struct
 import subprocess
 import tempfile
 
-from broker_util import BROKER, TIMEOUT, Broker
+from broker_util import BROKER, TIMEOUT, Broker, run_broker
 
 
 def _ossl(*args, cwd):
@@ -52,7 +54,9 @@ def make_certs(d):
           "other-ca.crt", "-days", "2", "-subj", "/CN=untrusted CA", cwd=d)
     with open(p("san.ext"), "w") as f:
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, cn, ca, ext in (("server", "localhost", "ca", True), ("client", "device-7", "ca", False),
+    for name, cn, ca, ext in (("server", "localhost", "ca", True),
+                              ("server-b", "mqttrule server B", "ca", True),
+                              ("client", "device-7", "ca", False),
                               ("stranger", "stranger", "other-ca", False)):
         _ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
               "-subj", "/CN=" + cn, cwd=d)
@@ -72,8 +76,19 @@ def make_certs(d):
     _ossl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", "-in",
           "expired.csr", "-out", "expired.crt", "-startdate", "20200101000000Z", "-enddate",
           "20200102000000Z", "-notext", cwd=d)
-    out = {k: p(k + ".crt") for k in ("ca", "other-ca", "server", "client", "stranger", "expired")}
-    out.update({k + "_key": p(k + ".key") for k in ("server", "client", "stranger", "expired")})
+    # a revoked client certificate and the CA's CRL listing it
+    _ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "revoked.key", "-out", "revoked.csr",
+          "-subj", "/CN=gone-device", cwd=d)
+    _ossl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", "-in",
+          "revoked.csr", "-out", "revoked.crt", "-days", "2", "-notext", cwd=d)
+    _ossl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", "-revoke",
+          "revoked.crt", cwd=d)
+    _ossl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", "-gencrl",
+          "-crldays", "2", "-out", "crl.pem", cwd=d)
+    names = ("ca", "other-ca", "server", "server-b", "client", "stranger", "expired", "revoked")
+    out = {k: p(k + ".crt") for k in names}
+    out.update({k + "_key": p(k + ".key") for k in names if "ca" not in k})
+    out["crl"] = p("crl.pem")
     out["dir"] = d
     return out
 
@@ -143,6 +158,15 @@ def start_broker(make_config, tries=3):
         if "Address already in use" not in text or attempt == tries - 1:
             raise RuntimeError("broker did not start:\n" + text)
     raise AssertionError("unreachable")
+
+
+def assert_startup_error(tmp_path, text, msg):
+    """A broker started with configuration `text` stops with `msg` on stderr."""
+    path = tmp_path / "broker.conf"
+    path.write_text(text)
+    r = run_broker("-c", str(path))
+    assert r.returncode != 0
+    assert msg in r.stderr, r.stderr
 
 
 def client_ctx(certs, cert=None, key=None, ca="ca", version=None):

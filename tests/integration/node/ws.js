@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // MQTT.js over WebSocket against mqttrule-broker: connect to URL (ws:// or
-// wss://, the CA in $MQR_CA), subscribe, publish at QoS 0, 1 and 2, and see
+// wss://, the CA in $MQR_CA, an Origin header from $MQR_WS_ORIGIN), subscribe, publish at QoS 0, 1 and 2, and see
 // the client.connack event of its own connection on client_connack. Usage:
 //   node ws.js URL
 // Prints one JSON object with what was received and exits 0; exits 1 with
@@ -16,6 +16,7 @@ setTimeout(() => fail('timeout'), 10000);
 
 const opts = { clientId: `js-${scheme}`, reconnectPeriod: 0, connectTimeout: 5000 };
 if (process.env.MQR_CA) opts.ca = fs.readFileSync(process.env.MQR_CA);
+if (process.env.MQR_WS_ORIGIN) opts.wsOptions = { origin: process.env.MQR_WS_ORIGIN };
 const got = { messages: [], connack: null };
 const c = mqtt.connect(url, opts);
 c.on('error', fail);
