@@ -4,9 +4,12 @@
 ("Configuration file", the listener options, the action option tables), so the man page and the
 documentation list the same directives and defaults. Run from anywhere:
     python3 packaging/gen-conf-man.py
+With --check it writes nothing and exits 1 when the page differs from what it would write
+(a ctest, conf_man_current, runs that).
 """
 import os
 import re
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 md = open(os.path.join(ROOT, "docs", "broker.md")).read()
@@ -129,5 +132,13 @@ body = [HEAD, ".SH DIRECTIVES", section("Directives", "| Directive | Default | M
         ".SH ACTION OPTIONS", section("republish", "### Action options: republish"),
         section("http", "### Action options: http"),
         ".SH FALLBACK ACTIONS", section("Lines inside an action block", "### Fallback actions")]
-with open(os.path.join(ROOT, "docs", "man", "mqttrule.conf.5"), "w") as f:
-    f.write("\n".join(body) + "\n" + TAIL)
+text = "\n".join(body) + "\n" + TAIL
+page = os.path.join(ROOT, "docs", "man", "mqttrule.conf.5")
+if "--check" in sys.argv[1:]:
+    with open(page) as f:
+        if f.read() != text:
+            sys.exit("docs/man/mqttrule.conf.5 is older than docs/broker.md: "
+                     "run python3 packaging/gen-conf-man.py")
+    sys.exit(0)
+with open(page, "w") as f:
+    f.write(text)
