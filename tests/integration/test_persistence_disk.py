@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""mqttrule-broker's persistence on a file system that fills up (issue 16's
-"full disk" fault test, on a real size-limited file system).
+"""mqttrule-broker's persistence on a file system that fills up, and in a
+directory that becomes read-only (issue 16's "full disk" and "read-only
+directory" fault tests, on a real size-limited file system).
 
 The test mounts a 256 KiB tmpfs as persistence_location (it needs root, as CI
 runs; elsewhere it is skipped and says why). With the HTTP service down, a
@@ -14,6 +15,7 @@ retained messages of the full period are there.
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -86,3 +88,45 @@ def test_full_file_system_loses_nothing_and_says_so(small_fs):
         want = {"r/before": "journaled", "r/after": "journaled again"}
         want.update({"r/full%02d" % i: payload + str(i) for i in range(20)})
         assert got == want, (sorted(got), b2.logtext())
+
+
+def test_read_only_directory_keeps_the_broker_running_and_loses_nothing(small_fs):
+    """persistence_location made immutable while the broker runs (chattr +i:
+    nothing can be created, renamed or deleted in it, root included): the
+    snapshots fail, which the broker says once; the journal it has open
+    still takes every change, so a kill -9 loses none; once the directory is
+    writable again the next snapshot says so."""
+    datadir = small_fs
+    cfg = tp.persist_config(datadir, autosave=1)
+    b = Broker(config=cfg)
+    locked = False
+    try:
+        pub, _, _ = tp.connect5(b.port, "pub", clean=True, expiry=0)
+        tp.publish_qos(pub, "r/before", "kept", 1, 1, retain=True)
+        r = subprocess.run(["chattr", "+i", datadir], capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip("chattr +i is not supported here: " + r.stderr.strip())
+        locked = True
+        assert b.wait_log("broker.db.tmp: Operation not permitted", 10), b.logtext()
+        for i in range(5):
+            tp.publish_qos(pub, "r/ro%d" % i, "while read-only %d" % i, 1, 2 + i, retain=True)
+        tp.publish_qos(pub, "r/before", "", 1, 9, retain=True)  # a clear, journaled too
+        tp.ping(pub)
+        time.sleep(2.5)  # two more autosave attempts (autosave_interval 1), not logged again
+        assert b.proc.poll() is None
+        log = b.logtext()
+        assert log.count("broker.db.tmp: Operation not permitted") == 1, log
+        subprocess.run(["chattr", "-i", datadir], check=True)
+        locked = False
+        assert b.wait_log("broker.db written again after", 10), b.logtext()
+        tp.publish_qos(pub, "r/after", "kept too", 1, 20, retain=True)
+        tp.ping(pub)
+        pub.close()
+    finally:
+        if locked:
+            subprocess.run(["chattr", "-i", datadir])
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=b.port) as b2:
+        want = {"r/ro%d" % i: "while read-only %d" % i for i in range(5)}
+        want["r/after"] = "kept too"
+        assert tp.retained_topics(b2.port) == want, b2.logtext()
