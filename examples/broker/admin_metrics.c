@@ -88,6 +88,29 @@ static const struct {
 #undef AF
 };
 
+/* The durable queue of an action (persistence true): mqr_queue_stats_t. */
+static const struct {
+    const char *family;
+    const char *type;
+    const char *help;
+    size_t off;
+} queue_fields[] = {
+#define QF(f, n, t, h) {"mqttrule_action_queue_" n, t, h, offsetof(mqr_queue_stats_t, f)}
+    QF(records, "records", "gauge", "Events held, not yet acknowledged by the target"),
+    QF(disk_bytes, "disk_bytes", "gauge", "Bytes of the queue's segment files"),
+    QF(replayed, "replayed_total", "counter", "Events found undelivered at start-up"),
+    QF(memory_records, "memory_records_total", "counter",
+       "Events taken while the disk failed (held in memory)"),
+    QF(write_errors, "write_errors_total", "counter", "Failed writes, syncs, renames or creates"),
+    QF(corrupt_records, "corrupt_records_total", "counter", "Invalid records skipped at start-up"),
+    QF(torn_tails, "torn_tails_total", "counter", "Records cut short at the end, cut off"),
+    QF(dropped_oldest, "dropped_oldest_total", "counter",
+       "Oldest events dropped beyond persistence_max_bytes"),
+    QF(refused_newest, "refused_newest_total", "counter", "Events refused: queue full"),
+    QF(fsyncs, "fsyncs_total", "counter", "fsync calls"),
+#undef QF
+};
+
 #define MAX_ACTIONS_PER_RULE 64
 
 typedef struct scrape_rule {
@@ -206,6 +229,27 @@ static void prom_broker(brk_buf_t *o, broker_t *b)
                               "code=\"%d\"} %" PRIu64 "\n",
                            brk_sys_reason_name(c), c, a->refused_no_connack[c]);
     prom_one(o, "mqttrule_admin_requests_total", "counter", "Admin HTTP requests", a->requests);
+    const brk_persist_cfg_t *pc = &b->cfg.persist;
+    if (!pc->enabled)
+        return;
+    prom_one(o, "mqttrule_persistence_snapshots_total", "counter", "Snapshots written (broker.db)",
+             pc->saves);
+    prom_one(o, "mqttrule_persistence_snapshot_errors_total", "counter",
+             "Snapshots that could not be written", pc->save_errors);
+    brk_jr_counters_t jc;
+    if (brk_journal_counters(b, &jc) == 0) {
+        prom_one(o, "mqttrule_persistence_journal_up", "gauge",
+                 "1: changes are journaled; 0: off after an error (snapshots alone)",
+                 (uint64_t)jc.up);
+        prom_one(o, "mqttrule_persistence_journal_records_total", "counter", "Journal records",
+                 jc.records);
+        prom_one(o, "mqttrule_persistence_journal_bytes_total", "counter", "Journal bytes",
+                 jc.bytes);
+        prom_one(o, "mqttrule_persistence_journal_syncs_total", "counter", "Journal syncs",
+                 jc.syncs);
+        prom_one(o, "mqttrule_persistence_journal_errors_total", "counter",
+                 "Journal writes or syncs that failed", jc.errors);
+    }
 }
 
 void brk_admin_prometheus(brk_admin_req_t *r)
@@ -245,6 +289,32 @@ void brk_admin_prometheus(brk_admin_req_t *r)
                 brk_buf_printf(o, "} %" PRIu64 "\n",
                                *(const uint64_t *)(const void *)((const char *)&m +
                                                                  action_fields[f].off));
+            }
+        }
+    }
+    for (size_t f = 0; b->cfg.persist.enabled && f <= sizeof queue_fields / sizeof queue_fields[0];
+         f++) {
+        int state = f == sizeof queue_fields / sizeof queue_fields[0]; /* the last: on_disk */
+        if (state)
+            prom_head(o, "mqttrule_action_queue_on_disk", "gauge",
+                      "1: the queue is on disk; 0: held in memory after a disk error");
+        else
+            prom_head(o, queue_fields[f].family, queue_fields[f].type, queue_fields[f].help);
+        for (size_t i = 0; i < s.n; i++) {
+            for (uint32_t k = 0; k < s.rules[i].nact; k++) {
+                mqr_queue_stats_t q;
+                if (mqr_engine_action_queue_stats(b->ev->engine, s.rules[i].act_id[k], &q) !=
+                    MQR_OK)
+                    continue; /* an action without a durable queue */
+                brk_buf_printf(o, "%s{rule=",
+                               state ? "mqttrule_action_queue_on_disk" : queue_fields[f].family);
+                prom_label(o, s.rules[i].id);
+                brk_buf_printf(o, ",action=\"%u\",type=", s.rules[i].act_id[k]);
+                prom_label(o, s.rules[i].act_type[k]);
+                brk_buf_printf(o, "} %" PRIu64 "\n",
+                               state ? (uint64_t)(q.state == MQR_QUEUE_STATE_OK)
+                                     : *(const uint64_t *)(const void *)((const char *)&q +
+                                                                         queue_fields[f].off));
             }
         }
     }

@@ -699,6 +699,12 @@ int brk_journal_wants_snapshot(broker_t *b, int64_t now);
 void brk_journal_close(broker_t *b);
 /* "journal ok generation=N records=N bytes=N syncs=N errors=N" into out. */
 size_t brk_journal_stats(const broker_t *b, char *out, size_t cap);
+/* The journal's counters (the Prometheus endpoint): 0, or -1 without a journal. */
+typedef struct brk_jr_counters {
+    int up;                   /* 1: written; 0: off after an error (snapshots alone) */
+    uint64_t generation, records, bytes, syncs, errors;
+} brk_jr_counters_t;
+int brk_journal_counters(const broker_t *b, brk_jr_counters_t *out);
 /* The hooks: each change to what the snapshot holds. Sessions with expiry
  * 0 are not journaled; old_expiry is the expiry before the change. */
 void brk_jr_retain(broker_t *b, const brk_msg_t *m, int clear);

@@ -380,6 +380,20 @@ void brk_journal_close(broker_t *b)
     b->journal = NULL;
 }
 
+int brk_journal_counters(const broker_t *b, brk_jr_counters_t *out)
+{
+    const struct brk_journal *j = b->journal;
+    if (j == NULL)
+        return -1;
+    out->up = j->fd >= 0;
+    out->generation = j->gen;
+    out->records = j->records;
+    out->bytes = j->bytes;
+    out->syncs = j->syncs;
+    out->errors = j->errors;
+    return 0;
+}
+
 size_t brk_journal_stats(const broker_t *b, char *out, size_t cap)
 {
     const struct brk_journal *j = b->journal;

@@ -16,6 +16,9 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
+
+from prometheus_client import parser
 
 import pytest
 
@@ -25,6 +28,18 @@ from conftest import wait_for
 
 STORM = 3000  # ~110 bytes a record: 330 KB of queue, more than the file system holds
 FS_SIZE = "256k"
+
+
+def metrics(admin_port):
+    """The admin listener's Prometheus samples: {sample name: value}, summed
+    over labels (one rule, one action here)."""
+    url = "http://127.0.0.1:%d/api/v5/prometheus/stats" % admin_port
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    out = {}
+    for fam in parser.text_string_to_metric_families(text):
+        for smp in fam.samples:
+            out[smp.name] = out.get(smp.name, 0) + smp.value
+    return out
 
 
 @pytest.fixture
@@ -47,7 +62,8 @@ def test_full_file_system_loses_nothing_and_says_so(small_fs):
     datadir = small_fs
     sport = free_port()
     svc = tp.Service(sport)
-    cfg = tp.broker_config(datadir, sport)
+    admin = free_port()
+    cfg = tp.broker_config(datadir, sport, "admin_listener %d\n" % admin)
     payload = "y" * 3000
     b = Broker(config=cfg)
     try:
@@ -64,6 +80,15 @@ def test_full_file_system_loses_nothing_and_says_so(small_fs):
         assert b.proc.poll() is None
         log = b.logtext()
         assert log.count("kept by snapshots alone") == 1, log
+        m = metrics(admin)  # ... and visible where operators look
+        assert m["mqttrule_action_queue_on_disk"] == 0, m
+        assert m["mqttrule_action_queue_memory_records_total"] > 0, m
+        assert m["mqttrule_action_queue_write_errors_total"] >= 1, m
+        assert m["mqttrule_action_queue_records"] == STORM + 1, m
+        assert m["mqttrule_persistence_journal_up"] == 0, m
+        assert m["mqttrule_persistence_journal_errors_total"] >= 1, m
+        wait_for(lambda: metrics(admin)["mqttrule_persistence_snapshot_errors_total"] >= 1, 10,
+                 "a failed snapshot counted")
 
         svc.start()
         n = STORM + 1  # the storm's CONNACK events and pub's
@@ -76,6 +101,10 @@ def test_full_file_system_loses_nothing_and_says_so(small_fs):
         assert b.wait_log("broker.db written again after", 30), b.logtext()
         log = b.logtext()
         assert log.count("broker.db.tmp: No space left on device") == 1, log  # once, not per try
+        m = metrics(admin)
+        assert m["mqttrule_action_queue_on_disk"] == 1, m
+        assert m["mqttrule_action_queue_records"] == 0, m
+        assert m["mqttrule_persistence_journal_up"] == 1, m
         tp.publish_qos(pub, "r/after", "journaled again", 1, 30, retain=True)
         tp.ping(pub)
         pub.close()
