@@ -67,12 +67,15 @@ static const struct {
 #undef RF
 };
 
-static const struct {
+/* A metric family read from a struct of uint64_t counters at `off`. */
+typedef struct prom_field {
     const char *family;
     const char *type;
     const char *help;
     size_t off;
-} action_fields[] = {
+} prom_field_t;
+
+static const prom_field_t action_fields[] = {
 #define AF(f, n, t, h) {"mqttrule_action_" n, t, h, offsetof(mqr_action_metrics_t, f)}
     AF(matched, "matched_total", "counter", "Action invocations"),
     AF(success, "success_total", "counter", "Successful deliveries"),
@@ -89,12 +92,7 @@ static const struct {
 };
 
 /* The durable queue of an action (persistence true): mqr_queue_stats_t. */
-static const struct {
-    const char *family;
-    const char *type;
-    const char *help;
-    size_t off;
-} queue_fields[] = {
+static const prom_field_t queue_fields[] = {
 #define QF(f, n, t, h) {"mqttrule_action_queue_" n, t, h, offsetof(mqr_queue_stats_t, f)}
     QF(records, "records", "gauge", "Events held, not yet acknowledged by the target"),
     QF(disk_bytes, "disk_bytes", "gauge", "Bytes of the queue's segment files"),
