@@ -33,9 +33,13 @@
  * MQR_QUEUE_STATE_MEMORY: nothing already accepted is dropped and appends are
  * not refused; the records are held in memory (counted in memory_records)
  * and the error text is readable with mqr_queue_last_error(). Every
- * MQR_QUEUE_RETRY_MS the queue tries the disk again (mqr_queue_flush); when a
- * new segment can be written, the records held only in memory are written to
- * it and the state returns to MQR_QUEUE_STATE_OK.
+ * MQR_QUEUE_RETRY_MS the queue tries the disk again (mqr_queue_flush): it
+ * first deletes the segments whose records were all acknowledged meanwhile
+ * (the checkpoint written before them may take the place of the `reserve`
+ * file, 64 KiB the queue keeps in its directory so that a full disk can still
+ * take a checkpoint; it is made again afterwards), then, when a new segment
+ * can be written, the records held only in memory are written to it and the
+ * state returns to MQR_QUEUE_STATE_OK.
  *
  * Sync policies (what survives; "crash" is the process dying, kill -9
  * included, "power loss" is the machine stopping):
