@@ -67,6 +67,7 @@ typedef struct mqr_pgsql_sink mqr_pgsql_sink_t;
 typedef struct pg_batch {
     struct pg_batch *next;      /* the connection's FIFO, or the free list */
     uint32_t n, got;            /* rows, results read */
+    int commit_failed;          /* an error after the rows' results: the COMMIT's */
     uint64_t *tickets;          /* batch_max */
     uint8_t *rows;              /* ROW_* per row */
     const char **vals;          /* batch_max rows of fields.n values */
@@ -192,6 +193,7 @@ static pg_batch_t *batch_get(mqr_pgsql_sink_t *s)
     }
     b->next = NULL;
     b->n = b->got = 0;
+    b->commit_failed = 0;
     b->err[0] = b->state[0] = '\0';
     return b;
 }
@@ -244,6 +246,11 @@ static void disconnect(pg_conn_t *c, const char *why)
     mqr_pgsql_sink_t *s = c->s;
     char msg[MQR_DIAG_MESSAGE_MAX];
     first_line(why, msg, sizeof msg);
+    /* Not READY while its batches go back: the engine, told of them, may
+       submit at once (a row whose attempts are used up makes room) and must
+       not pick this connection. */
+    c->state = PG_DOWN;
+    c->prepared = 0;
     flight_back(c, MQR_ECONNECT, msg);
     if (c->fd >= 0)
         (void)mqr__sink_unwatch_fd(&s->ctx, c->fd);
@@ -251,8 +258,6 @@ static void disconnect(pg_conn_t *c, const char *why)
     if (c->conn != NULL)
         PQfinish(c->conn);
     c->conn = NULL;
-    c->state = PG_DOWN;
-    c->prepared = 0;
     c->want_write = 0;
     if (c->reconnect_ms == 0)
         c->reconnect_ms = s->backoff_min_ms;
@@ -379,6 +384,67 @@ static void batch_resend(pg_conn_t *c, pg_batch_t *b, const char *msg)
         disconnect(c, PQerrorMessage(c->conn)); /* b is in the FIFO: back too */
 }
 
+/* Row i of batch src into dst as a batch of one, its values copied. 0, or
+ * -1 (no memory). */
+static int batch_copy_row(mqr_pgsql_sink_t *s, pg_batch_t *dst, const pg_batch_t *src,
+                          uint32_t i)
+{
+    uint32_t n = s->fields.n;
+    const char *const *v = src->vals + (size_t)i * n;
+    size_t need = 1, off = 0;
+    for (uint32_t k = 0; k < n; k++)
+        need += v[k] != NULL ? strlen(v[k]) + 1 : 0;
+    if (need > dst->cap) {
+        char *nb = realloc(dst->text, need);
+        if (nb == NULL)
+            return -1;
+        dst->text = nb;
+        dst->cap = need;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (v[k] == NULL) {
+            dst->vals[k] = NULL;
+            continue;
+        }
+        size_t len = strlen(v[k]);
+        memcpy(dst->text + off, v[k], len + 1);
+        dst->vals[k] = dst->text + off;
+        off += len + 1;
+    }
+    dst->tickets[0] = src->tickets[i];
+    dst->n = 1;
+    return 0;
+}
+
+/* Batch b (off c's FIFO) was refused at its COMMIT for a row's data (msg):
+ * each row is sent again as a batch of its own, behind the batches in
+ * flight, so that only the refused rows fail. A row that cannot be sent so
+ * (no memory, the connection failing) goes back to the queue. */
+static void batch_split(pg_conn_t *c, pg_batch_t *b, const char *msg)
+{
+    mqr_pgsql_sink_t *s = c->s;
+    mqr__sink_log(&s->ctx, MQR_SINK_LOG_INFO,
+                  "%s; the batch's %u rows are sent again one by one", msg, b->n);
+    uint32_t i = 0;
+    while (i < b->n && c->state == PG_READY) {
+        pg_batch_t *one = batch_get(s);
+        if (one != NULL && batch_copy_row(s, one, b, i) != 0) {
+            batch_put(s, one);
+            one = NULL;
+        }
+        if (one == NULL)
+            break;
+        i++;
+        if (send_batch(c, one) != 0)
+            disconnect(c, PQerrorMessage(c->conn)); /* `one` is in the FIFO: back too */
+    }
+    for (; i < b->n; i++)
+        mqr__sink_done(&s->ctx, b->tickets[i], MQR_ACTION_DONE_RETRY,
+                       c->state == PG_READY ? MQR_ENOMEM : MQR_ECONNECT,
+                       c->state == PG_READY ? "pgsql: out of memory" : msg);
+    batch_put(s, b);
+}
+
 /* The Sync of c's oldest batch has arrived (its COMMIT is done, or it was
  * rolled back): end every row. */
 static void batch_end(pg_conn_t *c)
@@ -395,6 +461,19 @@ static void batch_end(pg_conn_t *c)
        answer busy until the batch has ended, and the engine's next round
        submits full batches (conn_read calls ready). */
     s->ending = 1;
+    if (b->commit_failed && !any_error) {
+        /* Every row ran, the COMMIT failed (a deferred constraint, a
+           serialization failure): nothing of the batch is written. A data
+           error there names no row: with several, each is sent again as
+           its own transaction to find the refused ones. */
+        if (row_error(state) && b->n > 1) {
+            batch_split(c, b, msg);
+            s->ending = 0;
+            return;
+        }
+        b->rows[0] = ROW_ERROR;
+        any_error = 1;
+    }
     if (any_error && row_error(state)) {
         batch_resend(c, b, msg);
         s->ending = 0;
@@ -445,6 +524,16 @@ static void conn_read(pg_conn_t *c)
             continue;
         }
         if (b->got >= b->n) {
+            /* After every row's result, before the Sync: the COMMIT failed */
+            if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+                st != PGRES_PIPELINE_ABORTED && !b->commit_failed) {
+                b->commit_failed = 1;
+                if (b->err[0] == '\0') {
+                    first_line(PQresultErrorMessage(r), b->err, sizeof b->err);
+                    const char *sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+                    snprintf(b->state, sizeof b->state, "%s", sqlstate ? sqlstate : "08000");
+                }
+            }
             PQclear(r);
             continue;
         }
@@ -529,6 +618,7 @@ static int send_batch(pg_conn_t *c, pg_batch_t *b)
     uint32_t n = c->s->fields.n;
     b->next = NULL;
     b->got = 0;
+    b->commit_failed = 0;
     b->err[0] = b->state[0] = '\0';
     memset(b->rows, ROW_PENDING, b->n);
     if (c->tail != NULL)

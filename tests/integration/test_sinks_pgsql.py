@@ -251,6 +251,31 @@ def test_refused_rows_fail_alone_in_their_batch(pg):
     assert rows(pg, tbl) == 450
 
 
+def test_rows_refused_at_commit_are_not_reported_written(pg):
+    """A deferred constraint trigger refuses, at COMMIT, the clients whose
+    index ends in 7: the error arrives after every row's own result, at the
+    batch's Sync. The batch is rolled back, so no row of it may be counted
+    written: the batch is split into single rows, the refused ones fail
+    (50) and the others are written (450)."""
+    tbl = table(pg)
+    pg.psql("CREATE FUNCTION %s_chk() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.clientid LIKE 'bench-%%-%%-%%7-%%' THEN "
+            "RAISE EXCEPTION 'refused at commit: %%', NEW.clientid USING ERRCODE = '23514'; "
+            "END IF; RETURN NULL; END $$ LANGUAGE plpgsql" % tbl)
+    pg.psql("CREATE CONSTRAINT TRIGGER %s_chk AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION %s_chk()" % (tbl, tbl, tbl))
+    with Broker(config=config(pg, tbl, extra="    batch_size 20\n")) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        storm(b.port, 500)
+        st = wait_until(lambda: (lambda s: s if s["pgsql.success"] + s["pgsql.failed"] >= 500
+                                 else None)(sink_stats(b)), 60, "500 rows ended")
+        assert rows(pg, tbl) == st["pgsql.success"], (rows(pg, tbl), st)
+        assert st["pgsql.failed"] == 50 and st["pgsql.success"] == 450, st
+        assert balanced(st, "pgsql"), st
+        assert "refused at commit" in b.logtext()
+    assert rows(pg, tbl) == 450
+
+
 KEYED = ("CREATE TABLE %s (rid text, clientid text, username text, reason_code text, "
          "ts bigint)")
 KEYED_UNIQUE = KEYED.replace("rid text", "rid text UNIQUE")
