@@ -237,7 +237,7 @@ static int action_to_cfg(const mqr_value_t *a, const char *where, int is_fallbac
         snprintf(err, errcap, "%s: a fallback has no fallback_actions of its own", where);
         return -1;
     }
-    if (fbs->len > MQR_ENGINE_MAX_FALLBACKS) {
+    if (fbs->type == MQR_VAL_ARRAY && fbs->len > MQR_ENGINE_MAX_FALLBACKS) {
         snprintf(err, errcap, "%s: fallback_actions has more than %d actions", where,
                  MQR_ENGINE_MAX_FALLBACKS);
         return -1;

@@ -214,7 +214,10 @@ static int make_action(broker_t *b, brk_events_t *ev, mqr_engine_t *engine,
     brk_action_out_t out;
     memset(&out, 0, sizeof out);
     if (t == NULL) {
-        snprintf(err, errcap, "%s:%u: unknown action type '%s'", a->file, a->line, a->type);
+        if (a->line > 0)
+            snprintf(err, errcap, "%s:%u: unknown action type '%s'", a->file, a->line, a->type);
+        else /* a REST request's action: file is "actions[0]..." */
+            snprintf(err, errcap, "%s: unknown action type '%s'", a->file, a->type);
         return -1;
     }
     if (t->make(&ctx, a, &out) != 0)

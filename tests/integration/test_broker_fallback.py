@@ -214,6 +214,15 @@ def test_rest_api_fallback_actions(tmp_path):
             {"function": "republish", "args": {"topic": "t", "colour": "red"}}])]
         st, res, _ = a.request("POST", "/api/v5/rules", bad)
         assert st == 400 and "fallback republish: unknown option 'colour'" in res["message"], res
+        # not an array, however long: said so; an unknown type names its place, no ":0:"
+        bad["actions"] = [dict(body["actions"][0], fallback_actions="x" * 40)]
+        st, res, _ = a.request("POST", "/api/v5/rules", bad)
+        assert st == 400 and res["message"] == "actions[0].fallback_actions must be an array", res
+        bad["actions"] = [dict(body["actions"][0], fallback_actions=[
+            {"function": "nope", "args": {}}])]
+        st, res, _ = a.request("POST", "/api/v5/rules", bad)
+        assert st == 400 and res["message"] == (
+            "actions[0].fallback_actions[0]: unknown action type 'nope'"), res
         sub.close()
         r.close()
 
