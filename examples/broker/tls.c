@@ -61,10 +61,19 @@ static SSL_CTX *ctx_fail(SSL_CTX *ctx, char *err, size_t errcap, const char *wha
     return NULL;
 }
 
-/* The certificate in `st` (cafile's, loaded already) whose subject issued
- * `crl` and whose key signed it, or NULL. */
+/* The certificate in `st` whose subject issued `crl` and whose key signed
+ * it, or NULL. cafile's certificates are in the store already; capath's are
+ * read on demand, so the issuer's name is looked up first (by_dir adds the
+ * directory's certificates with that name to the store). */
 static X509 *crl_issuer(X509_STORE *st, X509_CRL *crl)
 {
+    X509_STORE_CTX *sc = X509_STORE_CTX_new();
+    if (sc != NULL && X509_STORE_CTX_init(sc, st, NULL, NULL) == 1) {
+        X509_OBJECT *o =
+            X509_STORE_CTX_get_obj_by_subject(sc, X509_LU_X509, X509_CRL_get_issuer(crl));
+        X509_OBJECT_free(o);
+    }
+    X509_STORE_CTX_free(sc);
     STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
     for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
         X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
@@ -80,7 +89,7 @@ static X509 *crl_issuer(X509_STORE *st, X509_CRL *crl)
  * Add the PEM CRLs of `file` to the verification store of `ctx` and turn on
  * the CRL check of client certificates (X509_V_FLAG_CRL_CHECK: the leaf
  * certificate's issuer must have a CRL here, and the certificate must not
- * be on it). With cafile, each CRL must be signed by one of its CAs (a
+ * be on it). Each CRL must be signed by a CA of cafile or capath (a
  * stranger's CRL would refuse every client). A CRL past its nextUpdate is
  * loaded, with a warning: OpenSSL then refuses every client certificate of
  * that CA ("CRL has expired") until a new CRL is loaded (SIGHUP). Returns 0,
@@ -102,9 +111,10 @@ static int load_crls(broker_t *b, SSL_CTX *ctx, const brk_listener_cfg_t *l, cha
     while (rc == 0 && (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
         char issuer[256];
         X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof issuer);
-        if (l->cafile != NULL && crl_issuer(st, crl) == NULL) {
-            snprintf(err, errcap, "crlfile %s: the CRL of %s is not signed by a CA of cafile %s",
-                     l->crlfile, issuer, l->cafile);
+        if (crl_issuer(st, crl) == NULL) {
+            snprintf(err, errcap, "crlfile %s: the CRL of %s is not signed by a CA of %s %s",
+                     l->crlfile, issuer, l->cafile ? "cafile" : "capath",
+                     l->cafile ? l->cafile : l->capath);
             rc = -1;
         } else if (X509_STORE_add_crl(st, crl) != 1) {
             snprintf(err, errcap, "crlfile %s: %s", l->crlfile,

@@ -530,10 +530,8 @@ def test_crlfile_refuses_revoked_client(certs):
         assert "client 'good' connected" in b.logtext()
 
 
-@needs_tls
-def test_crlfile_startup_errors(tmp_path, certs):
-    """A CRL file that is missing, not a CRL, or signed by another CA stops
-    start-up naming the file and the reason."""
+def other_ca_crl(certs, tmp_path):
+    """A CRL signed by the untrusted CA (certs["other-ca"]): its path."""
     other = tmp_path / "other-crl.pem"
     d = tmp_path / "other"
     d.mkdir()
@@ -543,6 +541,14 @@ def test_crlfile_startup_errors(tmp_path, certs):
     subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", certs["other-ca"],
                     "-keyfile", os.path.join(certs["dir"], "other-ca.key"), "-gencrl", "-crldays",
                     "2", "-out", str(other)], cwd=str(d), check=True, capture_output=True)
+    return other
+
+
+@needs_tls
+def test_crlfile_startup_errors(tmp_path, certs):
+    """A CRL file that is missing, not a CRL, or signed by another CA stops
+    start-up naming the file and the reason."""
+    other = other_ca_crl(certs, tmp_path)
     cases = [("/nonexistent/crl.pem", "crlfile /nonexistent/crl.pem: "),
              (certs["server"], "crlfile %s: no start line (no PEM 'X509 CRL' in it)" % certs["server"]),
              (str(other), "crlfile %s: the CRL of /CN=untrusted CA is not signed by a CA of cafile"
@@ -556,6 +562,35 @@ def test_crlfile_startup_errors(tmp_path, certs):
         assert r.returncode != 0
         out = r.stdout + r.stderr
         assert "broker.conf:1: listener" in out and msg in out, out
+
+
+@needs_tls
+def test_crlfile_with_capath(tmp_path, certs):
+    """crlfile with capath (no cafile): the CRL's issuer is looked up in the
+    hashed directory, so a CRL signed by a CA that is not there stops
+    start-up (it would refuse every client), and the right one refuses the
+    revoked client while the good one connects."""
+    cadir = tmp_path / "cadir"
+    cadir.mkdir()
+    shutil.copy(certs["ca"], cadir / "ca.pem")
+    subprocess.run(["openssl", "rehash", str(cadir)], check=True, capture_output=True)
+    other = other_ca_crl(certs, tmp_path)
+
+    def config(crl):
+        return lambda ports: ("listener %d\nlistener %d\ncertfile %s\nkeyfile %s\ncapath %s\n"
+                              "require_certificate true\ncrlfile %s\n" % (
+                                  ports.plain, ports.mtls, certs["server"], certs["server_key"],
+                                  cadir, crl))
+    path = tmp_path / "broker.conf"
+    path.write_text(config(other)(Ports()))
+    r = run_broker("-c", str(path))
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert ("crlfile %s: the CRL of /CN=untrusted CA is not signed by a CA of capath %s"
+            % (other, cadir)) in r.stdout + r.stderr, r.stdout + r.stderr
+    with start_broker(config(certs["crl"])) as b:
+        mtls_connects(certs, b.ports.mtls, "client", "good")
+        assert revoked_refused(certs, b.ports.mtls)
+        assert b.wait_log("failed: certificate revoked"), b.logtext()
 
 
 @needs_tls
