@@ -276,6 +276,28 @@ def test_rows_refused_at_commit_are_not_reported_written(pg):
     assert rows(pg, tbl) == 450
 
 
+def test_serialization_failure_at_commit_is_retried(pg):
+    """A deferred trigger fails the first three COMMITs with SQLSTATE 40001
+    (a sequence counts them: nextval is not rolled back): those batches are
+    retried, and every row lands once."""
+    tbl = table(pg)
+    pg.psql("CREATE SEQUENCE %s_n" % tbl)
+    pg.psql("CREATE FUNCTION %s_chk() RETURNS trigger AS $$ BEGIN "
+            "IF nextval('%s_n') <= 3 THEN "
+            "RAISE EXCEPTION 'serialization failure at commit' USING ERRCODE = '40001'; "
+            "END IF; RETURN NULL; END $$ LANGUAGE plpgsql" % (tbl, tbl))
+    pg.psql("CREATE CONSTRAINT TRIGGER %s_chk AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION %s_chk()" % (tbl, tbl, tbl))
+    with Broker(config=config(pg, tbl, extra="    batch_size 20\n")) as b:
+        assert b.wait_log("connected", 20), b.logtext()
+        storm(b.port, 200)
+        st = drained(b)
+        assert st["pgsql.success"] == 200 and st["pgsql.failed"] == 0, st
+        assert st["pgsql.retried"] > 0 and balanced(st, "pgsql"), st
+        assert "serialization failure at commit" in b.logtext()
+    assert rows(pg, tbl) == 200 and distinct_ids(pg, tbl) == 200
+
+
 KEYED = ("CREATE TABLE %s (rid text, clientid text, username text, reason_code text, "
          "ts bigint)")
 KEYED_UNIQUE = KEYED.replace("rid text", "rid text UNIQUE")
