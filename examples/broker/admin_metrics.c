@@ -109,14 +109,14 @@ static const prom_field_t queue_fields[] = {
 #undef QF
 };
 
-#define MAX_ACTIONS_PER_RULE 64
-
+/* A rule of the scrape with its actions (every one: a rule has no limit on
+ * them, and each fallback is one of its actions too). */
 typedef struct scrape_rule {
     const char *id;
     mqr_rule_metrics_t m;
     uint32_t nact;
-    uint32_t act_id[MAX_ACTIONS_PER_RULE];
-    char act_type[MAX_ACTIONS_PER_RULE][12];
+    uint32_t *act_id;        /* nact, malloc'd */
+    char (*act_type)[12];    /* nact, malloc'd */
 } scrape_rule_t;
 
 typedef struct scrape {
@@ -139,9 +139,12 @@ static void rule_actions(broker_t *b, scrape_rule_t *sr)
         mqr_arena_create(NULL, 0, &arena) == MQR_OK &&
         mqr_json_parse(arena, js, need, 0, &v, NULL) == MQR_OK) {
         const mqr_value_t *acts = mqr_value_object_get(&v, "actions", 7);
-        for (uint32_t i = 0; acts && acts->type == MQR_VAL_ARRAY && i < acts->len &&
-                             sr->nact < MAX_ACTIONS_PER_RULE;
-             i++) {
+        uint32_t n = acts && acts->type == MQR_VAL_ARRAY ? acts->len : 0;
+        sr->act_id = n ? malloc(n * sizeof *sr->act_id) : NULL;
+        sr->act_type = n ? malloc(n * sizeof *sr->act_type) : NULL;
+        if (sr->act_id == NULL || sr->act_type == NULL)
+            n = 0; /* out of memory: the rule's lines alone */
+        for (uint32_t i = 0; i < n; i++) {
             const mqr_value_t *id = mqr_value_object_get(&acts->u.items[i], "id", 2);
             const mqr_value_t *ty = mqr_value_object_get(&acts->u.items[i], "type", 4);
             if (id == NULL || id->type != MQR_VAL_INT)
@@ -315,6 +318,10 @@ void brk_admin_prometheus(brk_admin_req_t *r)
                                                                          queue_fields[f].off));
             }
         }
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        free(s.rules[i].act_id);
+        free(s.rules[i].act_type);
     }
     free(s.rules);
     brk_admin_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8");

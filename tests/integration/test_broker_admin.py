@@ -519,3 +519,18 @@ def test_prometheus_text_parses(tmp_path):
         assert samples("mqttrule_clients_connected")[()] == 0
         assert fams["mqttrule_clients_connected"].type == "gauge"
         assert samples("mqttrule_messages_dropped")[(("reason", "no_subscribers"),)] >= 4
+
+
+def test_prometheus_lists_every_action_of_a_big_rule(tmp_path):
+    """A rule with 5 actions of 15 fallbacks each (80 engine actions: the
+    fallbacks are actions of the rule): every one has its metric lines."""
+    fb = "".join("    fallback republish fb/%d\n" % k for k in range(15))
+    acts = "".join("  action republish\n    topic out/%d\n%s  end\n" % (i, fb) for i in range(5))
+    extra = "rule big\n  sql SELECT 1 FROM \"t/#\"\n%send\n" % acts
+    with admin_broker(tmp_path, extra) as b:
+        url = "http://127.0.0.1:%d/api/v5/prometheus/stats" % b.admin_port
+        import urllib.request
+        text = urllib.request.urlopen(url, timeout=TIMEOUT).read().decode()
+        lines = [l for l in text.splitlines()
+                 if l.startswith("mqttrule_action_matched_total{rule=\"big\"")]
+        assert len(lines) == 80, len(lines)
