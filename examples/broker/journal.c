@@ -37,7 +37,9 @@
  * carried one, so a message routed to many sessions is written once):
  *   1 retained set: message          2 retained clear: topic
  *   3 session open (CONNECT): cid, username, u32 expiry_s, u8 fresh (a new
- *     or clean session: everything it held is dropped)
+ *     or clean session: everything it held is dropped; also a session of
+ *     expiry 0 that a CONNECT keeping it made persistent, its state following
+ *     as records 8, 12, 14, 10 and 16)
  *   4 session end: cid               5 session expiry (DISCONNECT): cid, u32
  *   6 delayed will set: cid, i64 ms until it is published, message
  *   7 delayed will cleared: cid
@@ -427,6 +429,8 @@ void brk_jr_retain(broker_t *b, const brk_msg_t *m, int clear)
     rec_end(b, j, off);
 }
 
+static void sess_dump(broker_t *b, const brk_session_t *s);
+
 void brk_jr_sess_open(broker_t *b, const brk_session_t *s, uint32_t old_expiry, int fresh)
 {
     struct brk_journal *j = b->journal;
@@ -439,11 +443,17 @@ void brk_jr_sess_open(broker_t *b, const brk_session_t *s, uint32_t old_expiry, 
         }
         return;
     }
+    /* A session with expiry 0 taken over by a CONNECT that keeps it (clean
+     * start 0, expiry > 0) becomes persistent with state the journal never
+     * saw: it is written as a fresh session followed by all it holds. */
+    int dump = !fresh && old_expiry == 0;
     size_t off = rec_sess(j, J_SESS_OPEN, s);
     w_str(&j->buf, s->username, s->username ? strlen(s->username) : 0);
     w_u32(&j->buf, s->expiry_s);
-    w_u8(&j->buf, fresh != 0);
+    w_u8(&j->buf, fresh != 0 || dump);
     rec_end(b, j, off);
+    if (dump)
+        sess_dump(b, s);
 }
 
 void brk_jr_sess_end(broker_t *b, const brk_session_t *s)
@@ -558,6 +568,24 @@ void brk_jr_inflight_done(broker_t *b, const brk_session_t *s, uint16_t pid)
 void brk_jr_rx2(broker_t *b, const brk_session_t *s, uint16_t pid, int add)
 {
     sess_pid(b, s, add ? J_RX2_ADD : J_RX2_DEL, 1, pid);
+}
+
+/* Everything session s holds, as the records that would have built it:
+ * its subscriptions, in-flight messages (and PUBREL sent), queue and QoS 2
+ * ids awaiting PUBREL. After a J_SESS_OPEN with fresh set. */
+static void sess_dump(broker_t *b, const brk_session_t *s)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        brk_jr_sub(b, s, &s->subs[i]);
+    for (uint32_t i = 0; i < s->ninfl; i++) {
+        brk_jr_inflight(b, s, &s->infl[i], 0);
+        if (s->infl[i].state != 0)
+            brk_jr_pubrel_sent(b, s, s->infl[i].pid);
+    }
+    for (uint32_t i = 0; i < s->nqueue; i++)
+        brk_jr_queued(b, s, &s->queue[i]);
+    for (uint32_t i = 0; i < s->nrx2; i++)
+        brk_jr_rx2(b, s, s->rx2[i], 1);
 }
 
 /* ---- replay ----------------------------------------------------------------------------- */

@@ -529,6 +529,48 @@ def test_shared_message_delayed_will_and_expiry_change_survive_kill(tmp_path):
         assert [(t, p) for t, p, _, _ in got] == [("will/dying", "gone")], got
 
 
+def test_session_made_persistent_by_a_takeover_survives_kill(tmp_path):
+    """A session opened with expiry 0 (not journaled) gets a subscription and
+    an unacknowledged QoS 1 message; a CONNECT with clean start 0 and expiry
+    3600 takes it over (session present), which makes it persistent; it goes
+    offline and a message is queued; kill -9. After restart the session has
+    all of it: the message in flight, the queued one, and the subscription
+    (a later message arrives)."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        c1, present, _ = connect5(port, "upg", clean=True, expiry=0)
+        c1.send(subscribe_bytes(1, [("u/#", 1)], level=5))
+        assert c1.read_packet()[0] == 0x90
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "u/0", "in flight", 1, 1)
+        first, _ = c1.read_packet()
+        assert first >> 4 == 3, first  # not acknowledged
+        c2, present, _ = connect5(port, "upg", clean=False, expiry=3600)
+        assert present == 1
+        first, body = c2.read_packet()  # u/0 again, DUP; not acknowledged either
+        assert first >> 4 == 3 and first & 8, (first, body)
+        ping(c2)
+        c2.close()  # no DISCONNECT: the session stays, offline
+        assert b.wait_log("client 'upg' from", 5)
+        publish_qos(pub, "u/1", "queued", 1, 2)
+        ping(pub)
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port):
+        c, present, _ = connect5(port, "upg", clean=False, expiry=3600)
+        assert present == 1
+        got = read_publishes(c, 2)
+        assert [(t, p) for t, p, _, _ in got] == [("u/0", "in flight"), ("u/1", "queued")], got
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "u/2", "after", 1, 1)
+        got = read_publishes(c, 1)
+        assert [(t, p) for t, p, _, _ in got] == [("u/2", "after")], got
+        c.close()
+
+
 def test_sighup_keeps_the_snapshot_generation_and_the_journal(tmp_path):
     """A configuration reload must not restart the snapshot generations or
     stop the journal: changes after it survive kill -9, once each."""
