@@ -621,6 +621,24 @@ def make_journal(datadir):
     return recs
 
 
+
+def test_sighup_during_failing_snapshots_keeps_the_episode(tmp_path):
+    """Snapshots fail (broker.db.tmp is a directory, which stops root too);
+    a SIGHUP while they do must not start a new episode: the failure is
+    logged once, and the first snapshot written after it is logged."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir, 1)
+    with Broker(config=cfg) as b:
+        blocker = tmp_path / "broker.db.tmp"
+        blocker.mkdir()
+        assert b.wait_log("the previous snapshot stays", 10), b.logtext()
+        b.proc.send_signal(signal.SIGHUP)
+        assert b.wait_log("configuration reloaded", 5), b.logtext()
+        time.sleep(2.5)  # snapshots keep failing after the reload
+        blocker.rmdir()
+        assert b.wait_log("written again after", 15), b.logtext()
+        assert b.logtext().count("the previous snapshot stays") == 1, b.logtext()
+
 def start_on(datadir, files):
     """A broker on a copy of the persistence files `files` {name: bytes}."""
     for name in os.listdir(datadir):
