@@ -334,7 +334,7 @@ def test_retained_and_persistent_session_survive(tmp_path, sig, path):
 
 # ---- the journal -------------------------------------------------------------------------
 
-JOURNAL_HEAD = 24
+JOURNAL_HEAD = 32
 RECORD_HEAD = 25
 
 
@@ -342,7 +342,7 @@ def journal_records(path):
     """[(offset, end, type)] of every record of a journal (docs/persistence.md)."""
     with open(path, "rb") as f:
         data = f.read()
-    assert data[:8] == b"MQRBJRNL", data[:24]
+    assert data[:8] == b"MQRBJRNL", data[:JOURNAL_HEAD]
     out, pos = [], JOURNAL_HEAD
     while pos + RECORD_HEAD <= len(data):
         magic, length = struct.unpack_from("<II", data, pos)
@@ -621,7 +621,6 @@ def make_journal(datadir):
     return recs
 
 
-
 def test_sighup_during_failing_snapshots_keeps_the_episode(tmp_path):
     """Snapshots fail (broker.db.tmp is a directory, which stops root too);
     a SIGHUP while they do must not start a new episode: the failure is
@@ -638,6 +637,7 @@ def test_sighup_during_failing_snapshots_keeps_the_episode(tmp_path):
         blocker.rmdir()
         assert b.wait_log("written again after", 15), b.logtext()
         assert b.logtext().count("the previous snapshot stays") == 1, b.logtext()
+
 
 def start_on(datadir, files):
     """A broker on a copy of the persistence files `files` {name: bytes}."""
@@ -699,6 +699,46 @@ def test_corrupt_middle_journal_record_is_skipped_and_counted(tmp_path, where):
         assert retained_topics(b.port) == want
 
 
+def forged_retained_record(gen, topic, payload):
+    """A journal record setting a retained message, with its checksum, as a
+    client could put one in a payload (docs/persistence.md, the format)."""
+    def s(b):
+        return struct.pack("<I", len(b)) + b
+    body = (bytes([0, 1, 0, 0]) + struct.pack("<Iq", 0, 0) + s(topic) + s(payload) + s(b"")
+            + s(b"x") + s(b"x") + b"0" * 32)
+    tail = struct.pack("<QI", gen, 2) + bytes([1]) + body
+    return struct.pack("<II", 0x4A52514D, len(body)) + struct.pack("<I", crc32c(tail)) + tail
+
+
+def test_a_record_inside_a_torn_payload_is_not_replayed(tmp_path):
+    """A client publishes a retained message whose payload holds a valid
+    journal record (a retained message it may not set); the broker dies
+    while writing it (the record is torn after the forged one). The torn
+    tail is cut off: nothing inside it is replayed."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        with open(os.path.join(datadir, "broker.journal"), "rb") as f:
+            gen = struct.unpack_from("<Q", f.read(24), 16)[0]
+        forged = forged_retained_record(gen, b"r/forged", b"evil")
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "r/big", b"A" * 64 + forged + b"B" * 64, 1, 1, retain=True)
+        ping(pub)
+    finally:
+        b.stop(signal.SIGKILL)
+    path = os.path.join(datadir, "broker.journal")
+    data = open(path, "rb").read()
+    at = data.find(forged)
+    assert at > 0
+    with open(path, "r+b") as f:
+        f.truncate(at + len(forged) + 10)  # torn inside r/big's payload
+    with Broker(config=cfg, port=port) as b2:
+        assert b2.wait_log("1 torn", 5), b2.logtext()
+        assert retained_topics(port) == {}, b2.logtext()
+
+
 def test_journal_of_an_older_generation_is_ignored(tmp_path):
     """A crash between the snapshot's rename and the new journal's leaves the
     old journal, whose changes the snapshot holds: it must not be replayed
@@ -729,7 +769,7 @@ def test_newer_journal_format_is_refused(tmp_path):
     (d / "broker.journal").write_bytes(crc_fixed_header(bytes(j)))
     r = run_with(tmp_path, persist_config(str(d)))
     assert r.returncode != 0
-    assert "broker.journal: format version 9 is newer than this broker's (1)" in r.stderr, r.stderr
+    assert "broker.journal: format version 9 is newer than this broker's (2)" in r.stderr, r.stderr
 
 
 def crc32c(data, crc=0):
@@ -742,7 +782,7 @@ def crc32c(data, crc=0):
 
 
 def crc_fixed_header(j):
-    crc = crc32c(j[16:24], crc32c(j[:12]))
+    crc = crc32c(j[16:32], crc32c(j[:12]))
     return j[:12] + struct.pack("<I", crc) + j[16:]
 
 
