@@ -12,8 +12,11 @@
  * the overflow policy drops) an ack record, to the active segment with one
  * writev. A segment is deleted once all its data records are at or below
  * the floor; the checkpoint (floor, the acknowledged sequences above it, the
- * queue id, the next segment number) is written first, so the ack records
- * the deleted file held are never needed again.
+ * queue id, the next segment number, the highest sequence handed out) is
+ * written first, so the ack records the deleted file held are never needed
+ * again. The highest sequence keeps the identifiers of records held only in
+ * memory (a full disk) from being given again after a crash: a receiver
+ * deduplicating on them would drop the new records.
  *
  * Opening reads the checkpoint, then each segment in number order, checking
  * every record's magic, length, type and CRC. An invalid region is skipped
@@ -543,12 +546,16 @@ static int write_checkpoint(mqr_queue_t *q)
         return MQR_ENOMEM;
     memcpy(b, CKP_MAGIC, 8);
     put32(b + 8, MQR_QUEUE_FORMAT_VERSION);
-    put32(b + 12, 0);
+    /* the highest sequence handed out, low half here, high half at 44
+     * (fields that were 0 and ignored before: older libraries read this
+     * checkpoint, and an older one reads as 0) */
+    uint64_t high = q->next_seq ? q->next_seq - 1 : 0;
+    put32(b + 12, (uint32_t)high);
     put64(b + 16, q->qid);
     put64(b + 24, floor_seq(q));
     put64(b + 32, q->next_segno);
     put32(b + 40, (uint32_t)nacked);
-    put32(b + 44, 0);
+    put32(b + 44, (uint32_t)(high >> 32));
     uint8_t *p = b + CKP_HDR;
     for (size_t i = 0; i < q->n; i++) {
         if (ent_at(q, i)->state == E_ACKED) {
@@ -728,6 +735,7 @@ typedef struct replay {
     uint64_t *acked;    /* the checkpoint's acknowledged sequences, ascending */
     size_t nacked;
     uint64_t max_seq;
+    uint64_t high;      /* the checkpoint's highest sequence handed out (0: none) */
     seg_t *seg;
 } replay_t;
 
@@ -815,6 +823,7 @@ static int read_checkpoint(mqr_queue_t *q, replay_t *rp, int *out_found, mqr_dia
         *out_found = 1;
         q->qid = get64(b + 16);
         rp->floor = get64(b + 24);
+        rp->high = (uint64_t)get32(b + 12) | (uint64_t)get32(b + 44) << 32;
         q->next_segno = get64(b + 32);
         rp->nacked = get32(b + 40);
         if (rp->nacked) {
@@ -1037,6 +1046,8 @@ static int open_queue(mqr_queue_t *q, mqr_diag_t *diag)
     if (!q->next_segno)
         q->next_segno = 1;
     uint64_t top = rp.max_seq > rp.floor ? rp.max_seq : rp.floor;
+    if (rp.high > top)
+        top = rp.high;
     q->next_seq = top + 1;
     if (!q->qid)
         q->qid = mqr__random_seed(q);

@@ -26,18 +26,25 @@
  * over it, writes a new snapshot and starts a new journal.
  *
  * broker.journal (little-endian):
- *   header, 24 bytes: "MQRBJRNL", u32 format version (1), u32 CRC-32C of
- *   bytes 0..11 and 16..23, u64 generation (the snapshot it follows);
+ *   header, 32 bytes: "MQRBJRNL", u32 format version (2), u32 CRC-32C of
+ *   bytes 0..11 and 16..31, u64 generation (the snapshot it follows), u32
+ *   key (random, per journal), u32 0;
  *   then records, each: u32 magic 0x4A52514D ("MQRJ"), u32 body length,
- *   u32 CRC-32C of the bytes from offset 12 to the record's end, u64
- *   generation, u32 sequence number (1, 2, ... in the file), u8 type, body.
+ *   u32 CRC-32C, started from the key, of the bytes from offset 12 to the
+ *   record's end, u64 generation, u32 sequence number (1, 2, ... in the
+ *   file), u8 type, body. Without the key a client could put a valid record
+ *   in a payload, which replay would apply when it looks for the next
+ *   record after a torn or damaged one. Version 1 (24-byte header, no key,
+ *   the CRC started from 0) is still read.
  * Bodies (strings and messages as in broker.db, persist_codec.h; "cid" is
  * the session's client id; a message reference "mref" is u8 0 and the
  * message, or u8 1 and the u32 sequence number of the latest record that
  * carried one, so a message routed to many sessions is written once):
  *   1 retained set: message          2 retained clear: topic
  *   3 session open (CONNECT): cid, username, u32 expiry_s, u8 fresh (a new
- *     or clean session: everything it held is dropped)
+ *     or clean session: everything it held is dropped; also a session of
+ *     expiry 0 that a CONNECT keeping it made persistent, its state following
+ *     as records 8, 12, 14, 10 and 16)
  *   4 session end: cid               5 session expiry (DISCONNECT): cid, u32
  *   6 delayed will set: cid, i64 ms until it is published, message
  *   7 delayed will cleared: cid
@@ -68,7 +75,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "persist_codec.h"
@@ -76,8 +85,9 @@
 #define JR_NAME "broker.journal"
 #define JR_TMP "broker.journal.tmp"
 #define JR_MAGIC "MQRBJRNL"
-#define JR_VERSION 1u
-#define JR_HEAD 24u
+#define JR_VERSION 2u
+#define JR_HEAD 32u                      /* version 1: 24 (no key) */
+#define JR_HEAD_V1 24u
 #define JR_REC_MAGIC 0x4A52514Du
 #define JR_REC_HEAD 25u
 #define JR_MAX_BODY (1u << 30)           /* no record body is larger (a message is < 256 MiB) */
@@ -109,6 +119,7 @@ enum {
 struct brk_journal {
     int fd;                  /* the open journal; -1: none (not started or broken) */
     uint64_t gen;            /* its generation */
+    uint32_t key;            /* the journal's random key: the records' CRC starts from it */
     uint32_t seq;            /* sequence number of the last record buffered */
     wbuf_t buf;              /* records not written yet */
     uint64_t file_bytes;     /* bytes in the file */
@@ -169,7 +180,7 @@ static void rec_end(broker_t *b, struct brk_journal *j, size_t off)
     uint8_t *p = j->buf.p + off;
     size_t len = j->buf.len - off;
     u32_at(p + 4, (uint32_t)(len - JR_REC_HEAD));
-    u32_at(p + 8, mqr_crc32c(0, p + 12, len - 12));
+    u32_at(p + 8, mqr_crc32c(j->key, p + 12, len - 12));
     j->records++;
     if (j->buf.len >= JR_WRITE_AT)
         brk_journal_write(b);
@@ -276,6 +287,21 @@ void brk_journal_round_end(broker_t *b)
     j->syncs++;
 }
 
+/* A random key for a new journal (getrandom; the clock and pid without it).
+ * A record's CRC-32C starts from it, so a valid record can only be written
+ * by the broker: one inside a message's payload (a client's bytes) is never
+ * taken for a record when replay looks for the next one after damage. */
+static uint32_t new_key(void)
+{
+    uint32_t k = 0;
+    if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u ^ (uint32_t)getpid() << 16;
+    }
+    return k;
+}
+
 /* Write the header of a journal of generation gen to dir/JR_TMP, rename it
  * over dir/JR_NAME and keep it open. 0, or -1 after fail(). */
 static int create(broker_t *b, struct brk_journal *j, uint64_t gen)
@@ -295,8 +321,10 @@ static int create(broker_t *b, struct brk_journal *j, uint64_t gen)
     u32_at(h + 8, JR_VERSION);
     u32_at(h + 16, (uint32_t)gen);
     u32_at(h + 20, (uint32_t)(gen >> 32));
+    u32_at(h + 24, j->key);
+    u32_at(h + 28, 0);
     uint32_t crc = mqr_crc32c(0, h, 12);
-    u32_at(h + 12, mqr_crc32c(crc, h + 16, 8));
+    u32_at(h + 12, mqr_crc32c(crc, h + 16, JR_HEAD - 16));
     ssize_t w;
     do
         w = write(fd, h, sizeof h);
@@ -339,6 +367,7 @@ int brk_journal_start(broker_t *b, uint64_t gen)
     j->last_msg = NULL;
     j->seq = 0;
     j->gen = gen;
+    j->key = new_key();
     j->dirty = 0;
     j->file_bytes = JR_HEAD;
     j->last_sync_ms = brk_now_mono(b);
@@ -427,6 +456,8 @@ void brk_jr_retain(broker_t *b, const brk_msg_t *m, int clear)
     rec_end(b, j, off);
 }
 
+static void sess_dump(broker_t *b, const brk_session_t *s);
+
 void brk_jr_sess_open(broker_t *b, const brk_session_t *s, uint32_t old_expiry, int fresh)
 {
     struct brk_journal *j = b->journal;
@@ -439,11 +470,17 @@ void brk_jr_sess_open(broker_t *b, const brk_session_t *s, uint32_t old_expiry, 
         }
         return;
     }
+    /* A session with expiry 0 taken over by a CONNECT that keeps it (clean
+     * start 0, expiry > 0) becomes persistent with state the journal never
+     * saw: it is written as a fresh session followed by all it holds. */
+    int dump = !fresh && old_expiry == 0;
     size_t off = rec_sess(j, J_SESS_OPEN, s);
     w_str(&j->buf, s->username, s->username ? strlen(s->username) : 0);
     w_u32(&j->buf, s->expiry_s);
-    w_u8(&j->buf, fresh != 0);
+    w_u8(&j->buf, fresh != 0 || dump);
     rec_end(b, j, off);
+    if (dump)
+        sess_dump(b, s);
 }
 
 void brk_jr_sess_end(broker_t *b, const brk_session_t *s)
@@ -558,6 +595,24 @@ void brk_jr_inflight_done(broker_t *b, const brk_session_t *s, uint16_t pid)
 void brk_jr_rx2(broker_t *b, const brk_session_t *s, uint16_t pid, int add)
 {
     sess_pid(b, s, add ? J_RX2_ADD : J_RX2_DEL, 1, pid);
+}
+
+/* Everything session s holds, as the records that would have built it:
+ * its subscriptions, in-flight messages (and PUBREL sent), queue and QoS 2
+ * ids awaiting PUBREL. After a J_SESS_OPEN with fresh set. */
+static void sess_dump(broker_t *b, const brk_session_t *s)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        brk_jr_sub(b, s, &s->subs[i]);
+    for (uint32_t i = 0; i < s->ninfl; i++) {
+        brk_jr_inflight(b, s, &s->infl[i], 0);
+        if (s->infl[i].state != 0)
+            brk_jr_pubrel_sent(b, s, s->infl[i].pid);
+    }
+    for (uint32_t i = 0; i < s->nqueue; i++)
+        brk_jr_queued(b, s, &s->queue[i]);
+    for (uint32_t i = 0; i < s->nrx2; i++)
+        brk_jr_rx2(b, s, s->rx2[i], 1);
 }
 
 /* ---- replay ----------------------------------------------------------------------------- */
@@ -855,7 +910,7 @@ static int apply(replay_t *x, int type, const uint8_t *body, size_t len)
 
 /* Whether a valid record of generation gen starts at data[pos]: its magic,
  * a length that fits, its checksum. *end: where it ends. */
-static int valid_at(const uint8_t *data, size_t len, size_t pos, size_t *end)
+static int valid_at(const uint8_t *data, size_t len, size_t pos, uint32_t key, size_t *end)
 {
     if (len - pos < JR_REC_HEAD || get_u32(data + pos) != JR_REC_MAGIC)
         return 0;
@@ -863,20 +918,21 @@ static int valid_at(const uint8_t *data, size_t len, size_t pos, size_t *end)
     if (bl > JR_MAX_BODY || bl > len - pos - JR_REC_HEAD)
         return 0;
     *end = pos + JR_REC_HEAD + bl;
-    return mqr_crc32c(0, data + pos + 12, *end - pos - 12) == get_u32(data + pos + 8);
+    return mqr_crc32c(key, data + pos + 12, *end - pos - 12) == get_u32(data + pos + 8);
 }
 
 int brk_journal_replay(broker_t *b, const uint8_t *data, size_t len, uint64_t gen,
                        brk_jr_replay_t *st)
 {
     memset(st, 0, sizeof *st);
-    if (len < JR_HEAD || memcmp(data, JR_MAGIC, 8) != 0) {
+    if (len < JR_HEAD_V1 || memcmp(data, JR_MAGIC, 8) != 0) {
         st->bad_header = 1;
         return 0;
     }
     uint32_t ver = get_u32(data + 8);
+    size_t head = ver <= 1 ? JR_HEAD_V1 : JR_HEAD; /* a newer version keeps 2's header */
     uint32_t crc = mqr_crc32c(0, data, 12);
-    if (mqr_crc32c(crc, data + 16, 8) != get_u32(data + 12)) {
+    if (len < head || mqr_crc32c(crc, data + 16, head - 16) != get_u32(data + 12)) {
         st->bad_header = 1;
         return 0;
     }
@@ -888,12 +944,13 @@ int brk_journal_replay(broker_t *b, const uint8_t *data, size_t len, uint64_t ge
     if (st->gen != gen)
         return 0;
     replay_t x = {b, st, NULL, 0, 0, brk_mono_ms()};
-    size_t pos = JR_HEAD, end = 0;
+    uint32_t key = ver <= 1 ? 0 : get_u32(data + 24);
+    size_t pos = head, end = 0;
     uint32_t expect = 1;
     while (pos < len) {
-        if (!valid_at(data, len, pos, &end)) {
+        if (!valid_at(data, len, pos, key, &end)) {
             size_t next = pos + 1;
-            while (next < len && !valid_at(data, len, next, &end))
+            while (next < len && !valid_at(data, len, next, key, &end))
                 next++;
             if (next >= len) {
                 st->torn++;

@@ -586,6 +586,7 @@ void brk_persist_reload(broker_t *b, brk_config_t *nc)
     n->saves = o->saves;
     n->save_errors = o->save_errors;
     n->save_errno = o->save_errno;
+    n->save_failing = o->save_failing; /* a failing episode goes on: logged once */
     n->gen = o->gen;
     n->snap_bytes = o->snap_bytes;
     n->journal_on = o->journal_on;

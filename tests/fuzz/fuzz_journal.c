@@ -13,6 +13,8 @@
  *         into a journal of generation 7 with correct lengths, sequence
  *         numbers and CRC-32C, so the body parsers of every record type see
  *         arbitrary content (random bytes almost never pass a checksum).
+ *         With bit 2 set the journal is of format version 2 (a key in the
+ *         header, every record's CRC started from it), else version 1.
  *         When the byte has bit 1 set, the framed journal is cut at a
  *         position chosen by the next two bytes: a torn tail.
  * After the replay, every session is checked (in-flight packet ids unique
@@ -51,16 +53,30 @@ static void put32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Frame [type][u16 len][body]... from in[0..n) into a journal of generation
- * gen in out (room for all of it); returns its length. */
-static size_t frame(const uint8_t *in, size_t n, uint64_t gen, uint8_t *out)
+#define KEY 0x9E3779B9u
+
+/* The header length of format version 1 (v2 0) or 2. */
+static size_t head_len(int v2)
 {
+    return v2 ? 32 : 24;
+}
+
+/* Frame [type][u16 len][body]... from in[0..n) into a journal of generation
+ * gen in out (room for all of it), format version 2 (with KEY) when v2, else
+ * 1; returns its length. */
+static size_t frame(const uint8_t *in, size_t n, uint64_t gen, int v2, uint8_t *out)
+{
+    size_t len = head_len(v2), pos = 0;
+    uint32_t key = v2 ? KEY : 0;
     memcpy(out, "MQRBJRNL", 8);
-    put32(out + 8, 1);
+    put32(out + 8, v2 ? 2 : 1);
     put32(out + 16, (uint32_t)gen);
     put32(out + 20, (uint32_t)(gen >> 32));
-    put32(out + 12, mqr_crc32c(mqr_crc32c(0, out, 12), out + 16, 8));
-    size_t len = 24, pos = 0;
+    if (v2) {
+        put32(out + 24, key);
+        put32(out + 28, 0);
+    }
+    put32(out + 12, mqr_crc32c(mqr_crc32c(0, out, 12), out + 16, len - 16));
     uint32_t seq = 0;
     while (pos + 3 <= n) {
         uint8_t type = in[pos];
@@ -76,7 +92,7 @@ static size_t frame(const uint8_t *in, size_t n, uint64_t gen, uint8_t *out)
         put32(r + 20, ++seq);
         r[24] = type;
         memcpy(r + 25, in + pos, bl);
-        put32(r + 8, mqr_crc32c(0, r + 12, 13 + bl));
+        put32(r + 8, mqr_crc32c(key, r + 12, 13 + bl));
         len += 25 + bl;
         pos += bl;
     }
@@ -127,12 +143,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             data += 2;
             size -= 2;
         }
-        buf = malloc(24 + (size / 3 + 1) * 25 + size);
+        int v2 = (mode & 4) != 0;
+        size_t h = head_len(v2);
+        buf = malloc(h + (size / 3 + 1) * 25 + size);
         if (buf == NULL)
             return 0;
-        len = frame(data, size, gen, buf);
-        if (cut != 0 && len > 24)
-            len = 24 + cut % (len - 24);
+        len = frame(data, size, gen, v2, buf);
+        if (cut != 0 && len > h)
+            len = h + cut % (len - h);
         j = buf;
     } else if (size >= 24) {
         gen = (uint64_t)data[16] | (uint64_t)data[17] << 8 | (uint64_t)data[18] << 16 |

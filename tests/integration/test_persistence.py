@@ -334,7 +334,7 @@ def test_retained_and_persistent_session_survive(tmp_path, sig, path):
 
 # ---- the journal -------------------------------------------------------------------------
 
-JOURNAL_HEAD = 24
+JOURNAL_HEAD = 32
 RECORD_HEAD = 25
 
 
@@ -342,7 +342,7 @@ def journal_records(path):
     """[(offset, end, type)] of every record of a journal (docs/persistence.md)."""
     with open(path, "rb") as f:
         data = f.read()
-    assert data[:8] == b"MQRBJRNL", data[:24]
+    assert data[:8] == b"MQRBJRNL", data[:JOURNAL_HEAD]
     out, pos = [], JOURNAL_HEAD
     while pos + RECORD_HEAD <= len(data):
         magic, length = struct.unpack_from("<II", data, pos)
@@ -529,6 +529,48 @@ def test_shared_message_delayed_will_and_expiry_change_survive_kill(tmp_path):
         assert [(t, p) for t, p, _, _ in got] == [("will/dying", "gone")], got
 
 
+def test_session_made_persistent_by_a_takeover_survives_kill(tmp_path):
+    """A session opened with expiry 0 (not journaled) gets a subscription and
+    an unacknowledged QoS 1 message; a CONNECT with clean start 0 and expiry
+    3600 takes it over (session present), which makes it persistent; it goes
+    offline and a message is queued; kill -9. After restart the session has
+    all of it: the message in flight, the queued one, and the subscription
+    (a later message arrives)."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        c1, present, _ = connect5(port, "upg", clean=True, expiry=0)
+        c1.send(subscribe_bytes(1, [("u/#", 1)], level=5))
+        assert c1.read_packet()[0] == 0x90
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "u/0", "in flight", 1, 1)
+        first, _ = c1.read_packet()
+        assert first >> 4 == 3, first  # not acknowledged
+        c2, present, _ = connect5(port, "upg", clean=False, expiry=3600)
+        assert present == 1
+        first, body = c2.read_packet()  # u/0 again, DUP; not acknowledged either
+        assert first >> 4 == 3 and first & 8, (first, body)
+        ping(c2)
+        c2.close()  # no DISCONNECT: the session stays, offline
+        assert b.wait_log("client 'upg' from", 5)
+        publish_qos(pub, "u/1", "queued", 1, 2)
+        ping(pub)
+    finally:
+        b.stop(signal.SIGKILL)
+    with Broker(config=cfg, port=port):
+        c, present, _ = connect5(port, "upg", clean=False, expiry=3600)
+        assert present == 1
+        got = read_publishes(c, 2)
+        assert [(t, p) for t, p, _, _ in got] == [("u/0", "in flight"), ("u/1", "queued")], got
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "u/2", "after", 1, 1)
+        got = read_publishes(c, 1)
+        assert [(t, p) for t, p, _, _ in got] == [("u/2", "after")], got
+        c.close()
+
+
 def test_sighup_keeps_the_snapshot_generation_and_the_journal(tmp_path):
     """A configuration reload must not restart the snapshot generations or
     stop the journal: changes after it survive kill -9, once each."""
@@ -577,6 +619,24 @@ def make_journal(datadir):
     recs = journal_records(os.path.join(datadir, "broker.journal"))
     assert [t for _, _, t in recs] == [1, 1, 1, 1, 1, 2], recs  # 5 sets, 1 clear
     return recs
+
+
+def test_sighup_during_failing_snapshots_keeps_the_episode(tmp_path):
+    """Snapshots fail (broker.db.tmp is a directory, which stops root too);
+    a SIGHUP while they do must not start a new episode: the failure is
+    logged once, and the first snapshot written after it is logged."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir, 1)
+    with Broker(config=cfg) as b:
+        blocker = tmp_path / "broker.db.tmp"
+        blocker.mkdir()
+        assert b.wait_log("the previous snapshot stays", 10), b.logtext()
+        b.proc.send_signal(signal.SIGHUP)
+        assert b.wait_log("configuration reloaded", 5), b.logtext()
+        time.sleep(2.5)  # snapshots keep failing after the reload
+        blocker.rmdir()
+        assert b.wait_log("written again after", 15), b.logtext()
+        assert b.logtext().count("the previous snapshot stays") == 1, b.logtext()
 
 
 def start_on(datadir, files):
@@ -639,6 +699,46 @@ def test_corrupt_middle_journal_record_is_skipped_and_counted(tmp_path, where):
         assert retained_topics(b.port) == want
 
 
+def forged_retained_record(gen, topic, payload):
+    """A journal record setting a retained message, with its checksum, as a
+    client could put one in a payload (docs/persistence.md, the format)."""
+    def s(b):
+        return struct.pack("<I", len(b)) + b
+    body = (bytes([0, 1, 0, 0]) + struct.pack("<Iq", 0, 0) + s(topic) + s(payload) + s(b"")
+            + s(b"x") + s(b"x") + b"0" * 32)
+    tail = struct.pack("<QI", gen, 2) + bytes([1]) + body
+    return struct.pack("<II", 0x4A52514D, len(body)) + struct.pack("<I", crc32c(tail)) + tail
+
+
+def test_a_record_inside_a_torn_payload_is_not_replayed(tmp_path):
+    """A client publishes a retained message whose payload holds a valid
+    journal record (a retained message it may not set); the broker dies
+    while writing it (the record is torn after the forged one). The torn
+    tail is cut off: nothing inside it is replayed."""
+    datadir = str(tmp_path)
+    cfg = persist_config(datadir)
+    b = Broker(config=cfg)
+    port = b.port
+    try:
+        with open(os.path.join(datadir, "broker.journal"), "rb") as f:
+            gen = struct.unpack_from("<Q", f.read(24), 16)[0]
+        forged = forged_retained_record(gen, b"r/forged", b"evil")
+        pub, _, _ = connect5(port, "pub", clean=True, expiry=0)
+        publish_qos(pub, "r/big", b"A" * 64 + forged + b"B" * 64, 1, 1, retain=True)
+        ping(pub)
+    finally:
+        b.stop(signal.SIGKILL)
+    path = os.path.join(datadir, "broker.journal")
+    data = open(path, "rb").read()
+    at = data.find(forged)
+    assert at > 0
+    with open(path, "r+b") as f:
+        f.truncate(at + len(forged) + 10)  # torn inside r/big's payload
+    with Broker(config=cfg, port=port) as b2:
+        assert b2.wait_log("1 torn", 5), b2.logtext()
+        assert retained_topics(port) == {}, b2.logtext()
+
+
 def test_journal_of_an_older_generation_is_ignored(tmp_path):
     """A crash between the snapshot's rename and the new journal's leaves the
     old journal, whose changes the snapshot holds: it must not be replayed
@@ -669,7 +769,7 @@ def test_newer_journal_format_is_refused(tmp_path):
     (d / "broker.journal").write_bytes(crc_fixed_header(bytes(j)))
     r = run_with(tmp_path, persist_config(str(d)))
     assert r.returncode != 0
-    assert "broker.journal: format version 9 is newer than this broker's (1)" in r.stderr, r.stderr
+    assert "broker.journal: format version 9 is newer than this broker's (2)" in r.stderr, r.stderr
 
 
 def crc32c(data, crc=0):
@@ -682,7 +782,7 @@ def crc32c(data, crc=0):
 
 
 def crc_fixed_header(j):
-    crc = crc32c(j[16:24], crc32c(j[:12]))
+    crc = crc32c(j[16:32], crc32c(j[:12]))
     return j[:12] + struct.pack("<I", crc) + j[16:]
 
 

@@ -44,6 +44,14 @@ static int64_t fake_now(void *ud)
     return ((fake_clock_t *)ud)->now;
 }
 
+/* Default options reading the time from clk. */
+static void clock_opts(mqr_queue_options_t *o, fake_clock_t *clk)
+{
+    mqr_queue_options_init(o);
+    o->clock = fake_now;
+    o->clock_ud = clk;
+}
+
 static mqr_queue_t *open_q(const char *dir, mqr_queue_options_t *o)
 {
     mqr_queue_options_t d;
@@ -436,9 +444,7 @@ Test(queue, unwritable_segment_goes_to_memory_and_recovers)
     char *dir = tmp_dir();
     fake_clock_t clk = {1000};
     mqr_queue_options_t o;
-    mqr_queue_options_init(&o);
-    o.clock = fake_now;
-    o.clock_ud = &clk;
+    clock_opts(&o, &clk);
     mqr_queue_t *q = open_q(dir, &o);
     /* A directory where the first segment must go: create fails, even as root. */
     char p[512];
@@ -518,6 +524,69 @@ Test(queue, unwritable_checkpoint_at_run_time_keeps_segments)
     rm_tree(dir);
 }
 
+/* The highest segment number in dir (0 when none). */
+static unsigned long long max_segment(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    unsigned long long top = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && !strcmp(de->d_name + l - 4, ".seg")) {
+            unsigned long long no = strtoull(de->d_name, NULL, 16);
+            top = no > top ? no : top;
+        }
+    }
+    closedir(d);
+    return top;
+}
+
+Test(queue, ids_handed_out_in_memory_are_not_reused_after_a_crash)
+{
+    char *dir = tmp_dir();
+    fake_clock_t clk = {1000};
+    mqr_queue_options_t o;
+    clock_opts(&o, &clk);
+    o.segment_bytes = 100;
+    mqr_queue_t *q = open_q(dir, &o);
+    append_n(q, 1, 6);
+    /* directories where the next segments must go: the disk "fails" */
+    unsigned long long top = max_segment(dir);
+    char p[512];
+    for (unsigned long long no = top + 1; no <= top + 8; no++) {
+        snprintf(p, sizeof p, "%s/%016llx.seg", dir, no);
+        cr_assert_eq(mkdir(p, 0700), 0);
+    }
+    append_n(q, 7, 20);
+    mqr_queue_stats_t s = stats(q);
+    cr_assert_eq(s.state, MQR_QUEUE_STATE_MEMORY);
+    cr_assert_gt(s.memory_records, 0);
+    uint64_t handed = 0;
+    mqr_queue_record_t r;
+    while (mqr_queue_next(q, &r) == MQR_OK) { /* all sent; the disk's acknowledged */
+        handed = r.seq;
+        if (r.seq <= 20 - s.memory_records)
+            cr_assert_eq(mqr_queue_ack(q, r.seq), MQR_OK);
+    }
+    cr_assert_eq(handed, 20);
+    clk.now += MQR_QUEUE_RETRY_MS;
+    cr_assert_eq(mqr_queue_flush(q), MQR_EIO); /* segments deleted, no new one */
+    cr_assert_gt(stats(q).segments_deleted, 0);
+    mqr_queue_close(q); /* as a crash: what memory held is lost */
+    for (unsigned long long no = top + 1; no <= top + 8; no++) {
+        snprintf(p, sizeof p, "%s/%016llx.seg", dir, no);
+        rmdir(p);
+    }
+    q = open_q(dir, &o);
+    uint64_t seq = 0;
+    cr_assert_eq(mqr_queue_append(q, "new", 3, &seq), MQR_OK);
+    cr_assert_gt(seq, 20, "id %llu was handed out before the restart",
+                 (unsigned long long)seq);
+    mqr_queue_close(q);
+    rm_tree(dir);
+}
+
 /* ---- bounds and policies -------------------------------------------------------------------- */
 
 Test(queue, overflow_drop_oldest_persists)
@@ -568,9 +637,7 @@ Test(queue, sync_policies)
     char *dir = tmp_dir();
     fake_clock_t clk = {0};
     mqr_queue_options_t o;
-    mqr_queue_options_init(&o);
-    o.clock = fake_now;
-    o.clock_ud = &clk;
+    clock_opts(&o, &clk);
     o.sync = MQR_QUEUE_SYNC_INTERVAL;
     o.sync_interval_ms = 100;
     mqr_queue_t *q = open_q(dir, &o);
