@@ -18,6 +18,17 @@
  * memory (a full disk) from being given again after a crash: a receiver
  * deduplicating on them would drop the new records.
  *
+ * Segment files (little-endian): a 40-byte header ("MQRQSEG\0", u32 format
+ * version 2, u32 CRC-32C of the header with this field 0, u64 queue id, u64
+ * segment number, u64 key, random per segment), then records: u32 magic
+ * "MQRQ", u32 data length, u64 sequence, u32 type (1 data, 2 ack), u32
+ * CRC-32C of the 16 bytes from the length and of the data, started from the
+ * CRC-32C of the key, then the data. Without the key a client could put a
+ * valid record in a payload (a republish of its message, a client id in an
+ * HTTP body), which replay would take as a real one when it searches for
+ * the next record after a torn or damaged one. Version 1 segments (a 32-byte
+ * header without the key, CRCs started from 0) are still read.
+ *
  * Opening reads the checkpoint, then each segment in number order, checking
  * every record's magic, length, type and CRC. An invalid region is skipped
  * to the next offset where a valid record starts (counted corrupt), or, at
@@ -45,7 +56,9 @@
 
 #define SEG_MAGIC "MQRQSEG"        /* 8 bytes with its NUL */
 #define CKP_MAGIC "MQRQCKP"
-#define SEG_HDR 32u
+#define SEG_HDR 40u                /* version 2; version 1: 32 (no key) */
+#define SEG_HDR_V1 32u
+#define CKP_VERSION 1u             /* the checkpoint did not change with segment version 2 */
 #define CKP_HDR 48u
 #define REC_HDR 24u
 #define REC_MAGIC 0x5152514du     /* "MQRQ" little-endian */
@@ -146,19 +159,28 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* A record header for (len, seq, type) whose CRC also covers `data`. */
-static void rec_header(uint8_t h[REC_HDR], uint32_t len, uint64_t seq, uint32_t type,
-                       const void *data)
+/* The CRC seed of the records of a version 2 segment with this key. */
+static uint32_t key_seed(uint64_t key)
+{
+    uint8_t k[8];
+    put64(k, key);
+    return mqr__crc32c(0, k, 8);
+}
+
+/* A record header for (len, seq, type) whose CRC, started from `seed`, also
+ * covers `data`. */
+static void rec_header(uint8_t h[REC_HDR], uint32_t seed, uint32_t len, uint64_t seq,
+                       uint32_t type, const void *data)
 {
     put32(h, REC_MAGIC);
     put32(h + 4, len);
     put64(h + 8, seq);
     put32(h + 16, type);
-    uint32_t crc = mqr__crc32c(0, h + 4, 16);
+    uint32_t crc = mqr__crc32c(seed, h + 4, 16);
     put32(h + 20, mqr__crc32c(crc, data, len));
 }
 
-int mqr__queue_record_check(const uint8_t *buf, size_t size, size_t off,
+int mqr__queue_record_check(const uint8_t *buf, size_t size, size_t off, uint32_t seed,
                             mqr__queue_rec_t *out)
 {
     if (size < REC_HDR || off > size - REC_HDR)
@@ -173,7 +195,7 @@ int mqr__queue_record_check(const uint8_t *buf, size_t size, size_t off,
         return 0;
     if (type != REC_DATA && !(type == REC_ACK && len == 0))
         return 0;
-    uint32_t crc = mqr__crc32c(mqr__crc32c(0, h + 4, 16), h + REC_HDR, len);
+    uint32_t crc = mqr__crc32c(mqr__crc32c(seed, h + 4, 16), h + REC_HDR, len);
     if (crc != get32(h + 20))
         return 0;
     out->seq = seq;
@@ -183,14 +205,14 @@ int mqr__queue_record_check(const uint8_t *buf, size_t size, size_t off,
     return 1;
 }
 
-int mqr__queue_scan(const uint8_t *buf, size_t size, size_t off, mqr__queue_visit_fn visit,
-                    void *ud, mqr__queue_scan_t *res)
+int mqr__queue_scan(const uint8_t *buf, size_t size, size_t off, uint32_t seed,
+                    mqr__queue_visit_fn visit, void *ud, mqr__queue_scan_t *res)
 {
     memset(res, 0, sizeof *res);
     res->end = size;
     while (off < size) {
         mqr__queue_rec_t r;
-        if (mqr__queue_record_check(buf, size, off, &r)) {
+        if (mqr__queue_record_check(buf, size, off, seed, &r)) {
             int rc = visit(ud, &r);
             if (rc != MQR_OK)
                 return rc;
@@ -199,7 +221,7 @@ int mqr__queue_scan(const uint8_t *buf, size_t size, size_t off, mqr__queue_visi
         }
         /* Invalid at `off`: the next offset where a valid record starts. */
         size_t next = off + 1;
-        while (next < size && !mqr__queue_record_check(buf, size, next, &r))
+        while (next < size && !mqr__queue_record_check(buf, size, next, seed, &r))
             next++;
         if (next >= size) {
             res->tail_invalid = 1;
@@ -242,6 +264,7 @@ struct mqr_queue {
     char *path2;        /* the same, for rename's second path */
     size_t path_cap;
     uint64_t qid;
+    uint32_t seg_seed;  /* the CRC seed of the active segment's records (its key) */
     ent_t *ring;
     size_t cap, head, n;
     size_t pend_hint;   /* no pending entry below this logical index */
@@ -480,12 +503,15 @@ static int ensure_segment(mqr_queue_t *q)
         return MQR_EIO;
     }
     uint8_t h[SEG_HDR];
+    uint64_t key = mqr__random_seed(q);
     memcpy(h, SEG_MAGIC, 8);
     put32(h + 8, MQR_QUEUE_FORMAT_VERSION);
     put32(h + 12, 0);
     put64(h + 16, q->qid);
     put64(h + 24, no);
+    put64(h + 32, key);
     put32(h + 12, mqr__crc32c(0, h, SEG_HDR));
+    q->seg_seed = key_seed(key);
     struct iovec v = {h, SEG_HDR};
     q->segs[q->nsegs++] = (seg_t){no, 0, 0};
     q->fd = fd;
@@ -512,7 +538,7 @@ static int write_record(mqr_queue_t *q, uint32_t type, uint64_t seq, const void 
     if (rc != MQR_OK)
         return rc;
     uint8_t h[REC_HDR];
-    rec_header(h, len, seq, type, data);
+    rec_header(h, q->seg_seed, len, seq, type, data);
     struct iovec v[2] = {{h, REC_HDR}, {(void *)data, len}};
     seg_t *s = &q->segs[q->nsegs - 1];
     int err = write_all(q->fd, v, len ? 2 : 1);
@@ -545,7 +571,7 @@ static int write_checkpoint(mqr_queue_t *q)
     if (!b)
         return MQR_ENOMEM;
     memcpy(b, CKP_MAGIC, 8);
-    put32(b + 8, MQR_QUEUE_FORMAT_VERSION);
+    put32(b + 8, CKP_VERSION);
     /* the highest sequence handed out, low half here, high half at 44
      * (fields that were 0 and ignored before: older libraries read this
      * checkpoint, and an older one reads as 0) */
@@ -808,11 +834,10 @@ static int read_checkpoint(mqr_queue_t *q, replay_t *rp, int *out_found, mqr_dia
                              mqr__strerror_r(err, text, sizeof text));
     }
     int rc = MQR_OK;
-    if (len >= CKP_HDR + 4 && memcmp(b, CKP_MAGIC, 8) == 0 &&
-        get32(b + 8) > MQR_QUEUE_FORMAT_VERSION) {
+    if (len >= CKP_HDR + 4 && memcmp(b, CKP_MAGIC, 8) == 0 && get32(b + 8) > CKP_VERSION) {
         rc = mqr__diag_set(diag, MQR_ENOTSUP,
                            "%s: format version %" PRIu32 " is newer than this library's (%u)",
-                           q->path, get32(b + 8), MQR_QUEUE_FORMAT_VERSION);
+                           q->path, get32(b + 8), CKP_VERSION);
     } else if (len < CKP_HDR + 4 || memcmp(b, CKP_MAGIC, 8) != 0 ||
                (len - CKP_HDR - 4) / 8 != get32(b + 40) || (len - CKP_HDR - 4) % 8 ||
                mqr__crc32c(0, b, len - 4) != get32(b + len - 4)) {
@@ -909,23 +934,29 @@ static int replay_segment(mqr_queue_t *q, replay_t *rp, size_t k, int last, mqr_
         return MQR_OK;
     }
     s->size = len;
-    size_t off = SEG_HDR;
     int rc = MQR_OK;
-    if (len >= SEG_HDR && memcmp(b, SEG_MAGIC, 8) == 0 &&
-        get32(b + 8) > MQR_QUEUE_FORMAT_VERSION) {
+    uint32_t ver = len >= 12 && memcmp(b, SEG_MAGIC, 8) == 0 ? get32(b + 8) : 0;
+    if (ver > MQR_QUEUE_FORMAT_VERSION) {
         rc = mqr__diag_set(diag, MQR_ENOTSUP,
                            "%s: format version %" PRIu32 " is newer than this library's (%u)",
-                           name, get32(b + 8), MQR_QUEUE_FORMAT_VERSION);
+                           name, ver, MQR_QUEUE_FORMAT_VERSION);
         goto out;
     }
+    /* Version 1: a 32-byte header and records seeded with 0. Version 2, and
+     * a header too damaged to tell: the key in bytes 32..39 seeds the
+     * records (a damaged key loses them, counted; it never makes a record
+     * written by a client inside a payload valid). */
+    size_t hlen = ver == 1 ? SEG_HDR_V1 : SEG_HDR;
+    size_t off = hlen;
+    uint32_t seed = ver == 1 || len < SEG_HDR ? 0 : key_seed(get64(b + 32));
     uint8_t h[SEG_HDR];
-    int hdr_ok = len >= SEG_HDR;
+    int hdr_ok = len >= hlen && ver >= 1;
     if (hdr_ok) {
-        memcpy(h, b, SEG_HDR);
+        memcpy(h, b, hlen);
         put32(h + 12, 0);
-        hdr_ok = memcmp(h, SEG_MAGIC, 8) == 0 && mqr__crc32c(0, h, SEG_HDR) == get32(b + 12);
+        hdr_ok = mqr__crc32c(0, h, hlen) == get32(b + 12);
     }
-    if (!hdr_ok && last && len < SEG_HDR) {
+    if (!hdr_ok && last && len < hlen) {
         /* Cut short while being created: nothing in it. */
         q->st.torn_tails++;
         set_err(q, MQR_OK, "%s: torn segment header (%zu bytes): cut off", name, len);
@@ -942,7 +973,7 @@ static int replay_segment(mqr_queue_t *q, replay_t *rp, size_t k, int last, mqr_
     }
     rp->seg = s;
     mqr__queue_scan_t res;
-    rc = mqr__queue_scan(b, len, off, replay_visit, rp, &res);
+    rc = mqr__queue_scan(b, len, off, seed, replay_visit, rp, &res);
     if (rc != MQR_OK) {
         rc = mqr__diag_set(diag, rc, "%s: out of memory", name);
         goto out;

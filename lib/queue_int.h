@@ -31,15 +31,18 @@ typedef struct mqr__queue_scan {
 typedef int (*mqr__queue_visit_fn)(void *ud, const mqr__queue_rec_t *r);
 
 /* 1 when a whole valid record (magic, length within the buffer and
- * MQR_QUEUE_MAX_RECORD, known type, non-zero sequence, CRC) starts at `off`,
- * filling *out; else 0. Reads only buf[0..size). */
-int mqr__queue_record_check(const uint8_t *buf, size_t size, size_t off,
+ * MQR_QUEUE_MAX_RECORD, known type, non-zero sequence, CRC started from
+ * `seed`) starts at `off`, filling *out; else 0. Reads only buf[0..size).
+ * `seed` is 0 in a version 1 segment, and mqr__crc32c(0, key, 8) (the
+ * segment's key, 8 bytes little-endian) in a version 2 segment. */
+int mqr__queue_record_check(const uint8_t *buf, size_t size, size_t off, uint32_t seed,
                             mqr__queue_rec_t *out);
 
-/* Visit every valid record of buf[off..size) in order, skipping invalid
- * stretches to the next valid record. Returns MQR_OK or the first non-OK
- * status a visit returned (the scan stops there). */
-int mqr__queue_scan(const uint8_t *buf, size_t size, size_t off, mqr__queue_visit_fn visit,
-                    void *ud, mqr__queue_scan_t *res);
+/* Visit every valid record (CRC started from `seed`, as above) of
+ * buf[off..size) in order, skipping invalid stretches to the next valid
+ * record. Returns MQR_OK or the first non-OK status a visit returned (the
+ * scan stops there). */
+int mqr__queue_scan(const uint8_t *buf, size_t size, size_t off, uint32_t seed,
+                    mqr__queue_visit_fn visit, void *ud, mqr__queue_scan_t *res);
 
 #endif /* MQR_QUEUE_INT_H */

@@ -116,8 +116,13 @@ extern "C" {
 #define MQR_QUEUE_MAX_RECORD (64u * 1024u * 1024u)
 /* Room for a record identifier: 16 hex digits, '-', 20 digits, NUL. */
 #define MQR_QUEUE_ID_MAX 40
-/* The format version this library writes and reads. */
-#define MQR_QUEUE_FORMAT_VERSION 1u
+/* The segment format version this library writes; it reads this one and
+ * every older one (1: no key, the record CRCs start from 0; 2: a random key
+ * in each segment header that every record CRC of the segment starts from,
+ * so a record embedded in a payload is never replayed). A segment of a newer
+ * version makes mqr_queue_open fail with MQR_ENOTSUP. The checkpoint file
+ * has its own version, still 1. */
+#define MQR_QUEUE_FORMAT_VERSION 2u
 
 /* ---- types ------------------------------------------------------------------ */
 typedef struct mqr_queue mqr_queue_t;

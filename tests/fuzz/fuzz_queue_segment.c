@@ -3,11 +3,14 @@
  * fuzz_queue_segment.c - libFuzzer target for the durable queue's reader:
  * arbitrary bytes opened as a queue segment.
  *
- * 1. The scanner over the raw bytes: every record it reports lies inside the
- *    input and passes the record check again.
+ * 1. The scanner over the raw bytes, with the seed of a version 1 segment (0)
+ *    when bit 1 of the first byte is set, else the seed of a version 2
+ *    segment with key KEY: every record it reports lies inside the input and
+ *    passes the record check again.
  * 2. The bytes written as segment 1 of a fresh queue directory (behind a
  *    valid segment header when the first byte is odd, so the records are
- *    reached): mqr_queue_open must succeed (corrupt content is never an
+ *    reached: version 1 when bit 1 is set, else version 2 with key KEY):
+ *    mqr_queue_open must succeed (corrupt content is never an
  *    error), hand out records in increasing sequence order, take an append,
  *    acknowledge everything and close; a second open must succeed too and
  *    hold only the one record appended and not acknowledged.
@@ -28,9 +31,12 @@
             __builtin_trap(); \
     } while (0)
 
+#define KEY 0x0123456789abcdefull
+
 typedef struct {
     const uint8_t *buf;
     size_t size;
+    uint32_t seed;
     uint64_t records;
 } scan_ctx_t;
 
@@ -39,7 +45,8 @@ static int visit(void *ud, const mqr__queue_rec_t *r)
     scan_ctx_t *c = ud;
     CHECK(r->data >= c->buf + 24 && r->data + r->len <= c->buf + c->size);
     mqr__queue_rec_t again;
-    CHECK(mqr__queue_record_check(c->buf, c->size, (size_t)(r->data - c->buf) - 24, &again));
+    CHECK(mqr__queue_record_check(c->buf, c->size, (size_t)(r->data - c->buf) - 24, c->seed,
+                                  &again));
     CHECK(again.seq == r->seq && again.len == r->len);
     c->records++;
     return MQR_OK;
@@ -71,9 +78,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    scan_ctx_t c = {data, size, 0};
+    int v1 = size && (data[0] & 2);
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(KEY >> (8 * i));
+    uint32_t seed = v1 ? 0 : mqr__crc32c(0, key, 8);
+    scan_ctx_t c = {data, size, seed, 0};
     mqr__queue_scan_t res;
-    CHECK(mqr__queue_scan(data, size, 0, visit, &c, &res) == MQR_OK);
+    CHECK(mqr__queue_scan(data, size, 0, seed, visit, &c, &res) == MQR_OK);
     CHECK(res.end <= size);
 
     static char dir[64];
@@ -89,12 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *f = fopen(p, "wb");
     CHECK(f != NULL);
     if (size && (data[0] & 1)) {
-        uint8_t h[32] = "MQRQSEG";
-        put32(h + 8, MQR_QUEUE_FORMAT_VERSION);
+        uint8_t h[40] = "MQRQSEG";
+        size_t hlen = v1 ? 32 : 40;
+        put32(h + 8, v1 ? 1 : 2);
         h[16] = 0x42; /* queue id */
         h[24] = 1;    /* segment number */
-        put32(h + 12, mqr__crc32c(0, h, sizeof h));
-        fwrite(h, 1, sizeof h, f);
+        memcpy(h + 32, key, 8);
+        put32(h + 12, mqr__crc32c(0, h, hlen));
+        fwrite(h, 1, hlen, f);
         data++;
         size--;
     }

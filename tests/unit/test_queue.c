@@ -4,8 +4,9 @@
  * acknowledgement across reopening; a torn tail cut at every byte of the last
  * record; every byte of a middle record flipped; a full disk (RLIMIT_FSIZE in
  * a child); unwritable files (a directory where a file must go, which stops
- * root too); overflow policies; newer formats refused; sync policies; and
- * allocation failure at every N.
+ * root too); overflow policies; a record inside a torn payload not
+ * replayed; version 1 segments still read; newer formats refused; sync
+ * policies; and allocation failure at every N.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -258,6 +259,32 @@ Test(queue, record_id_format)
 
 /* ---- crash safety ----------------------------------------------------------------------------- */
 
+static void le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+    le32(p, (uint32_t)v);
+    le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A data record of sequence `seq` holding `data`, its CRC started from
+ * `seed`, at p; returns its size. */
+static size_t make_record(uint8_t *p, uint32_t seed, uint64_t seq, const void *data,
+                          uint32_t len)
+{
+    le32(p, 0x5152514du);
+    le32(p + 4, len);
+    le64(p + 8, seq);
+    le32(p + 16, 1);
+    memcpy(p + 24, data, len);
+    le32(p + 20, mqr__crc32c(mqr__crc32c(seed, p + 4, 16), p + 24, len));
+    return 24 + len;
+}
+
 Test(queue, torn_tail_at_every_byte_of_the_last_record)
 {
     char *dir = tmp_dir();
@@ -304,7 +331,7 @@ Test(queue, flipped_byte_in_a_middle_record_is_skipped_and_counted)
     only_segment(dir, seg, sizeof seg);
     uint8_t orig[4096], buf[4096];
     size_t size = slurp(seg, orig, sizeof orig);
-    size_t rec = 24 + 11, start = 32 + 2 * rec; /* record 3 */
+    size_t rec = 24 + 11, start = 40 + 2 * rec; /* record 3 */
     for (size_t at = start; at < start + rec; at++) {
         memcpy(buf, orig, size);
         buf[at] ^= 0x5a;
@@ -349,6 +376,102 @@ Test(queue, corrupt_checkpoint_replays_everything)
     rm_tree(dir);
 }
 
+/* A payload holding complete records, checksummed as version 1 (seed 0) and
+ * as version 2 with a guessed key of 0, torn in the middle: replay cuts the
+ * tail and takes none of the records inside it (before the segment key it
+ * took the seed-0 one as a real event). */
+Test(queue, a_record_inside_a_torn_payload_is_not_replayed)
+{
+    char *dir = tmp_dir();
+    mqr_queue_t *q = open_q(dir, NULL);
+    append_n(q, 1, 2);
+    uint8_t payload[512], zero_key[8] = {0};
+    size_t n = 0;
+    memcpy(payload, "head-padding", 12);
+    n += 12;
+    n += make_record(payload + n, 0, 900, "forged-v1", 9);
+    n += make_record(payload + n, mqr__crc32c(0, zero_key, 8), 901, "forged-v2-key0", 14);
+    memcpy(payload + n, "tail-padding", 12);
+    n += 12;
+    uint64_t seq = 0;
+    cr_assert_eq(mqr_queue_append(q, payload, n, &seq), MQR_OK);
+    cr_assert_eq(seq, 3);
+    mqr_queue_close(q);
+
+    char seg[512];
+    only_segment(dir, seg, sizeof seg);
+    uint8_t b[4096];
+    size_t size = slurp(seg, b, sizeof b);
+    size_t outer = size - (24 + n);
+    /* torn after the embedded records, before the outer record's end */
+    spit(seg, b, size - 6);
+    q = open_q(dir, NULL);
+    mqr_queue_stats_t st = stats(q);
+    cr_assert_eq(st.torn_tails, 1);
+    cr_assert_eq(st.records, 2, "records: %lu", (unsigned long)st.records);
+    mqr_queue_record_t r;
+    for (uint64_t want = 1; want <= 2; want++) {
+        cr_assert_eq(mqr_queue_next(q, &r), MQR_OK);
+        cr_assert_eq(r.seq, want);
+    }
+    cr_assert_eq(mqr_queue_next(q, &r), MQR_ENOTFOUND, "replayed seq %lu",
+                 (unsigned long)r.seq);
+    mqr_queue_close(q);
+    struct stat sb;
+    cr_assert_eq(stat(seg, &sb), 0);
+    cr_assert_eq((size_t)sb.st_size, outer, "the torn record is cut off");
+    rm_tree(dir);
+}
+
+/* A version 1 segment (32-byte header, no key, CRCs from 0) written by hand,
+ * as older libraries wrote it, still replays; appends then go to a new
+ * version 2 segment and both replay after reopening. */
+Test(queue, version_1_segment_still_replays)
+{
+    char *dir = tmp_dir();
+    uint8_t b[512];
+    memset(b, 0, sizeof b);
+    memcpy(b, "MQRQSEG", 8);
+    le32(b + 8, 1);
+    le64(b + 16, 0x1234);
+    le64(b + 24, 1);
+    le32(b + 12, mqr__crc32c(0, b, 32));
+    size_t n = 32;
+    n += make_record(b + n, 0, 1, "old-one", 7);
+    n += make_record(b + n, 0, 2, "old-two", 7);
+    char seg[512];
+    snprintf(seg, sizeof seg, "%s/0000000000000001.seg", dir);
+    spit(seg, b, n);
+
+    mqr_queue_t *q = open_q(dir, NULL);
+    mqr_queue_stats_t st = stats(q);
+    cr_assert_eq(st.records, 2);
+    cr_assert_eq(st.corrupt_records, 0);
+    cr_assert_eq(st.torn_tails, 0);
+    cr_assert_eq(st.queue_id, 0x1234);
+    mqr_queue_record_t r;
+    cr_assert_eq(mqr_queue_next(q, &r), MQR_OK);
+    cr_assert_eq(r.seq, 1);
+    cr_assert_eq(memcmp(r.data, "old-one", 7), 0);
+    uint64_t seq = 0;
+    cr_assert_eq(mqr_queue_append(q, "new", 3, &seq), MQR_OK);
+    cr_assert_eq(seq, 3);
+    mqr_queue_close(q);
+
+    q = open_q(dir, NULL);
+    st = stats(q);
+    cr_assert_eq(st.records, 3);
+    cr_assert_eq(st.corrupt_records, 0);
+    const char *want[] = {"old-one", "old-two", "new"};
+    for (uint64_t i = 0; i < 3; i++) {
+        cr_assert_eq(mqr_queue_next(q, &r), MQR_OK);
+        cr_assert_eq(r.seq, i + 1);
+        cr_assert_eq(memcmp(r.data, want[i], strlen(want[i])), 0);
+    }
+    mqr_queue_close(q);
+    rm_tree(dir);
+}
+
 Test(queue, newer_format_is_refused)
 {
     char *dir = tmp_dir();
@@ -360,21 +483,22 @@ Test(queue, newer_format_is_refused)
     snprintf(ckp, sizeof ckp, "%s/checkpoint", dir);
     uint8_t b[1024];
     size_t n = slurp(seg, b, sizeof b);
-    b[8] = 2; /* version 2 */
+    b[8] = 3; /* version 3 */
     spit(seg, b, n);
     mqr_queue_options_t o;
     mqr_queue_options_init(&o);
     o.dir = dir;
     mqr_diag_t d;
     cr_assert_eq(mqr_queue_open(&o, &q, &d), MQR_ENOTSUP);
-    cr_assert(strstr(d.message, "version 2 is newer"), "%s", d.message);
-    b[8] = 1;
+    cr_assert(strstr(d.message, "version 3 is newer"), "%s", d.message);
+    b[8] = 2;
     spit(seg, b, n);
     n = slurp(ckp, b, sizeof b);
-    b[8] = 3;
+    cr_assert_eq(b[8], 1, "the checkpoint stays at version 1");
+    b[8] = 2;
     spit(ckp, b, n);
     cr_assert_eq(mqr_queue_open(&o, &q, &d), MQR_ENOTSUP);
-    cr_assert(strstr(d.message, "checkpoint: format version 3"), "%s", d.message);
+    cr_assert(strstr(d.message, "checkpoint: format version 2"), "%s", d.message);
     rm_tree(dir);
 }
 
