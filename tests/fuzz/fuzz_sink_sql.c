@@ -25,14 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_style(const char *sql, int style, const mqr_value_t *out, mqr_arena_t *arena)
 {
     char *text = NULL;
-    sink_fields_t f = {0, NULL};
+    sink_fields_t f = {0, NULL, NULL};
     if (mqr__sink_sql_parse(sql, style, &text, &f, NULL) != MQR_OK)
         return;
     size_t slen = strlen(sql);
     if (f.n > slen / 3 || strlen(text) > slen * 4)
         abort();
     char *again = NULL;
-    sink_fields_t g = {0, NULL};
+    sink_fields_t g = {0, NULL, NULL};
     if (mqr__sink_sql_parse(text, style, &again, &g, NULL) == MQR_OK) {
         free(again);
         mqr__sink_fields_free(&g);
